@@ -1,0 +1,172 @@
+# kakeya: one Makefile, no generator. `make help` lists the targets.
+#
+# Flavors build into their own folders so objects never mix:
+#   build/release  (default)   build/asan (`make check`)   build/fuzz (`make fuzz`, clang)
+# Sources are found by folder, so adding a file needs no edit here:
+#   common/*.c -> libkk_common.a      engine/*.c  -> libkk_engine.a
+#   gate/*.c   -> libkk_gate.a        harness/*.c -> libkk_harness.a
+#   (gate/main.c and harness/main.c are the programs' mains)
+#   tests/<group>/test_*.c  -> one cmocka binary each, run by `make test`
+#   tests/<group>/slow_*.c  -> one cmocka binary each, run by `make test-slow`
+#   tests/fuzz/<group>/fuzz_*.c -> libFuzzer targets (`make fuzz`); their
+#       corpus tests/fuzz/corpus/fuzz_*/ replays in `make test` without libFuzzer
+# <group> picks what a test links: common, gate, engine or harness (all).
+
+FLAVOR  ?= release
+B       := build/$(FLAVOR)
+WERROR  ?=
+CC      ?= cc
+
+OPT_release := -O2 -g
+OPT_asan    := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+OPT_fuzz    := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+LDOPT_asan  := -fsanitize=address,undefined
+LDOPT_fuzz  := -fsanitize=address,undefined
+
+CPPFLAGS_ALL := -D_GNU_SOURCE -I. -Icommon -Iengine -Igate -Iharness
+CFLAGS_ALL   := -std=c11 -Wall -Wextra -Wpedantic $(WERROR) $(OPT_$(FLAVOR)) -MMD -MP $(CFLAGS)
+LDFLAGS_ALL  := $(LDOPT_$(FLAVOR)) $(LDFLAGS)
+
+LIBS_BLAS := -lopenblas
+LIBS_SYS  := -lm -lpthread
+
+COMMON_SRC  := $(sort $(wildcard common/*.c))
+ENGINE_SRC  := $(sort $(wildcard engine/*.c))
+GATE_SRC    := $(sort $(filter-out gate/main.c,$(wildcard gate/*.c)))
+HARNESS_SRC := $(sort $(filter-out harness/main.c,$(wildcard harness/*.c)))
+
+obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
+
+LIB_COMMON  := $(B)/libkk_common.a
+LIB_ENGINE  := $(B)/libkk_engine.a
+LIB_GATE    := $(B)/libkk_gate.a
+LIB_HARNESS := $(B)/libkk_harness.a
+
+# What each group links (libraries in dependency order).
+LINK_common  := $(LIB_COMMON) $(LIBS_SYS)
+LINK_gate    := $(LIB_GATE) $(LIB_COMMON) -lyaml $(LIBS_SYS)
+LINK_engine  := $(LIB_ENGINE) $(LIB_COMMON) $(LIBS_BLAS) $(LIBS_SYS)
+LINK_harness := $(LIB_HARNESS) $(LIB_ENGINE) $(LIB_GATE) $(LIB_COMMON) -lcjson -lyaml -lgsl $(LIBS_BLAS) $(LIBS_SYS)
+DEPS_common  := $(LIB_COMMON)
+DEPS_gate    := $(LIB_GATE) $(LIB_COMMON)
+DEPS_engine  := $(LIB_ENGINE) $(LIB_COMMON)
+DEPS_harness := $(LIB_HARNESS) $(LIB_ENGINE) $(LIB_GATE) $(LIB_COMMON)
+
+GROUPS := common gate engine harness
+TEST_SRC  := $(sort $(wildcard $(foreach g,$(GROUPS),tests/$(g)/test_*.c)))
+SLOW_SRC  := $(sort $(wildcard $(foreach g,$(GROUPS),tests/$(g)/slow_*.c)))
+FUZZ_SRC  := $(sort $(wildcard $(foreach g,$(GROUPS),tests/fuzz/$(g)/fuzz_*.c)))
+TEST_BIN  := $(patsubst tests/%.c,$(B)/tests/%,$(TEST_SRC))
+SLOW_BIN  := $(patsubst tests/%.c,$(B)/tests/%,$(SLOW_SRC))
+REPLAY_BIN := $(patsubst tests/fuzz/%.c,$(B)/replay/%,$(FUZZ_SRC))
+FUZZ_BIN  := $(patsubst tests/fuzz/%.c,build/fuzz/fuzzers/%,$(FUZZ_SRC))
+
+KAKEYA_FIXTURES ?= $(abspath ../shared/fixtures)
+export KAKEYA_FIXTURES
+
+.PHONY: all test test-slow check fuzz fuzz-run bench deps help demo clean tests-build
+
+all: bin/kakeya bin/kakeya-gate
+
+# ---- objects and libraries ----------------------------------------------
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -c -o $@ $<
+
+# `ar` with no members still writes a valid empty archive.
+$(LIB_COMMON): $(call obj,$(COMMON_SRC))
+	@mkdir -p $(dir $@); rm -f $@; ar rcs $@ $^
+$(LIB_ENGINE): $(call obj,$(ENGINE_SRC))
+	@mkdir -p $(dir $@); rm -f $@; ar rcs $@ $^
+$(LIB_GATE): $(call obj,$(GATE_SRC))
+	@mkdir -p $(dir $@); rm -f $@; ar rcs $@ $^
+$(LIB_HARNESS): $(call obj,$(HARNESS_SRC))
+	@mkdir -p $(dir $@); rm -f $@; ar rcs $@ $^
+
+# ---- programs -------------------------------------------------------------
+$(B)/kakeya: $(B)/obj/harness/main.o $(DEPS_harness)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LINK_harness)
+$(B)/kakeya-gate: $(B)/obj/gate/main.o $(DEPS_gate)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LINK_gate)
+
+bin/kakeya: $(B)/kakeya
+	@mkdir -p bin; cp $< $@
+bin/kakeya-gate: $(B)/kakeya-gate
+	@mkdir -p bin; cp $< $@
+
+# ---- tests ----------------------------------------------------------------
+define group_rules
+$(B)/tests/$(1)/%: tests/$(1)/%.c tests/test_util.h $(DEPS_$(1))
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CPPFLAGS_ALL) -Itests $$(CFLAGS_ALL) $$(LDFLAGS_ALL) -o $$@ $$< $$(LINK_$(1)) -lcmocka
+$(B)/replay/$(1)/%: tests/fuzz/$(1)/%.c tests/fuzz/replay_main.c $(DEPS_$(1))
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CPPFLAGS_ALL) -Itests $$(CFLAGS_ALL) $$(LDFLAGS_ALL) -o $$@ $$< tests/fuzz/replay_main.c $$(LINK_$(1))
+build/fuzz/fuzzers/$(1)/%: tests/fuzz/$(1)/%.c
+	@mkdir -p $$(dir $$@)
+	$$(MAKE) --no-print-directory FLAVOR=fuzz CC=clang $$(patsubst $$(B)/%,build/fuzz/%,$$(DEPS_$(1)))
+	clang $$(CPPFLAGS_ALL) -Itests -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -o $$@ $$< \
+	    $$(patsubst $$(B)/%,build/fuzz/%,$$(LINK_$(1)))
+endef
+$(foreach g,$(GROUPS),$(eval $(call group_rules,$(g))))
+
+tests-build: $(TEST_BIN) $(REPLAY_BIN) bin/kakeya bin/kakeya-gate
+
+test: tests-build
+	@sh tests/run.sh $(B) fast
+
+test-slow: $(SLOW_BIN) bin/kakeya bin/kakeya-gate
+	@sh tests/run.sh $(B) slow
+
+check:
+	$(MAKE) --no-print-directory FLAVOR=asan test
+
+# ---- fuzzing (clang + libFuzzer) ------------------------------------------
+fuzz: $(FUZZ_BIN)
+	@echo "fuzzers built in build/fuzz/fuzzers/; run one with"
+	@echo "  make fuzz-run NAME=fuzz_gguf SECONDS=600"
+
+FUZZ_NAME_SRC = $(filter %/$(NAME).c,$(FUZZ_SRC))
+fuzz-run: fuzz
+	@test -n "$(FUZZ_NAME_SRC)" || { echo "fuzz-run: NAME must be one of: $(notdir $(basename $(FUZZ_SRC)))"; exit 3; }
+	sh tests/fuzz/run.sh $(patsubst tests/fuzz/%.c,build/fuzz/fuzzers/%,$(FUZZ_NAME_SRC)) $(NAME) $(or $(SECONDS),600)
+
+# ---- benchmarks -----------------------------------------------------------
+bench: all
+	@sh bench/run.sh
+
+# ---- set-up ---------------------------------------------------------------
+# Debian packages: build (openblas, cjson, gsl, yaml, cmocka), fuzzing (clang,
+# libclang-rt-14-dev: only a recommendation of clang), test-only Python.
+DEB_PKGS := libopenblas-dev libcjson-dev libgsl-dev libyaml-dev libcmocka-dev \
+            clang libclang-rt-14-dev python3-jsonschema python3-numpy pkg-config
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    echo "deps: installing$$missing"; \
+	    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
+	else echo "deps: all present"; fi
+
+# The README's main job on the built-in default (no download).
+demo: all
+	@sh tests/demo.sh
+
+clean:
+	rm -rf build bin
+
+help:
+	@echo "kakeya make targets:"
+	@echo "  all        build bin/kakeya and bin/kakeya-gate (default)"
+	@echo "  test       build and run every fast cmocka test and the fuzz corpus replay (<10 min)"
+	@echo "  test-slow  the slow tests (long contexts, llama.cpp cross-checks)"
+	@echo "  check      the tests under ASan+UBSan (-fno-sanitize-recover=all), in build/asan"
+	@echo "  fuzz       build the libFuzzer targets (clang); fuzz-run NAME=... SECONDS=..."
+	@echo "  bench      benchmarks against references measured in the same run"
+	@echo "  deps       apt-get install the Debian packages that are missing"
+	@echo "  demo       the README's main job on the built-in default"
+	@echo "  clean      remove build/ and bin/"
+	@echo "variables: FLAVOR=release|asan|fuzz  WERROR=-Werror  KAKEYA_FIXTURES=$(KAKEYA_FIXTURES)"
+
+-include $(shell find build/$(FLAVOR)/obj -name '*.d' 2>/dev/null)

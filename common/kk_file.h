@@ -1,0 +1,45 @@
+/*
+ * kk_file: whole-file reads, read-only maps, atomic writes, repository root.
+ *
+ * Ownership:
+ *   kk_file_read_all   -> caller frees *data with free(); data is NUL-terminated
+ *                         one byte past *len (the NUL is not counted).
+ *   kk_map_open        -> caller releases with kk_map_close (accepts NULL/empty).
+ *   kk_file_write_atomic writes to "PATH.tmp.<pid>" in the same folder, fsyncs,
+ *                         then rename()s over PATH: readers never see half a file.
+ */
+#ifndef KK_FILE_H
+#define KK_FILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kk_err.h"
+
+kk_code kk_file_read_all(const char *path, char **data, size_t *len, kk_err *err);
+
+typedef struct kk_map {
+    const uint8_t *data; /* read-only view; NULL for an empty file */
+    size_t size;
+    int fd;              /* -1 when closed */
+} kk_map;
+
+kk_code kk_map_open(kk_map *map, const char *path, kk_err *err);
+void kk_map_close(kk_map *map);
+
+kk_code kk_file_write_atomic(const char *path, const void *data, size_t len,
+                             kk_err *err);
+
+/* Create a directory and its parents (mode 0755); existing ones are fine. */
+kk_code kk_mkdir_p(const char *path, kk_err *err);
+
+/* The repository root: the folder above the running binary's bin/ (from
+ * /proc/self/exe), else the git top level of the current folder. Writes into
+ * buf (cap bytes); @return KK_OK or KK_E_MISSING. Never the current folder. */
+kk_code kk_repo_root(char *buf, size_t cap, kk_err *err);
+
+/* The fixtures folder: $KAKEYA_FIXTURES, else <repo root>/../shared/fixtures.
+ * @return 1 when that folder exists, 0 when not (buf holds the path looked at). */
+int kk_fixtures_dir(char *buf, size_t cap);
+
+#endif /* KK_FILE_H */

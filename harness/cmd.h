@@ -1,0 +1,20 @@
+/*
+ * cmd: the subcommands of bin/kakeya. Each takes the arguments after its
+ * own name (argv[0] is the subcommand's name) and returns a process exit code
+ * (kk_exit: 0 ok, 1 failed check, 2 bad input, 3 usage). Each prints its own
+ * --help. Only these functions (and main) print errors or pick exit codes.
+ */
+#ifndef KK_CMD_H
+#define KK_CMD_H
+
+#include "kk_err.h"
+
+int cmd_model_info(int argc, char **argv);    /* harness/cmd_model_info.c */
+int cmd_model_random(int argc, char **argv);  /* harness/cmd_model_random.c */
+int cmd_generate(int argc, char **argv);      /* harness/cmd_generate.c */
+int cmd_logits(int argc, char **argv);        /* harness/cmd_logits.c */
+
+/* Print err as "kakeya SUBCMD: ..." on stderr and return its exit code. */
+int cmd_fail(const char *subcmd, const kk_err *err);
+
+#endif /* KK_CMD_H */

@@ -1,0 +1,75 @@
+/*
+ * bin/kakeya: dispatches to the subcommands in cmd.h.
+ * Exit codes (one table for every program, docs/cli.md): 0 ok, 1 the checked
+ * or measured thing failed, 2 bad input, 3 usage.
+ */
+#include <locale.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "kk_err.h"
+
+typedef struct subcmd {
+    const char *name;
+    const char *sub;  /* second word ("model info"), or NULL */
+    int (*fn)(int argc, char **argv);
+    const char *help;
+} subcmd;
+
+static const subcmd SUBCMDS[] = {
+    {"model", "info", cmd_model_info, "architecture, shapes, tensor types, parameters, sha256 of a GGUF"},
+    {"model", "random", cmd_model_random, "write a random-weight llama/qwen3 GGUF from a seed"},
+    {"generate", NULL, cmd_generate, "greedy generation from text (-p) or token ids (--tokens)"},
+    {"logits", NULL, cmd_logits, "the logits of every position as JSON"},
+};
+#define N_SUBCMDS (sizeof SUBCMDS / sizeof SUBCMDS[0])
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: kakeya COMMAND [options]   (kakeya COMMAND --help for its options)\n\ncommands:\n");
+    for (size_t i = 0; i < N_SUBCMDS; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "%s%s%s", SUBCMDS[i].name,
+                 SUBCMDS[i].sub ? " " : "", SUBCMDS[i].sub ? SUBCMDS[i].sub : "");
+        fprintf(out, "  %-16s %s\n", name, SUBCMDS[i].help);
+    }
+    fprintf(out, "\nexit codes: 0 ok, 1 check failed, 2 bad input, 3 usage\n");
+}
+
+int cmd_fail(const char *subcmd, const kk_err *err)
+{
+    char prog[96];
+    snprintf(prog, sizeof prog, "kakeya %s", subcmd);
+    kk_err_print(stderr, prog, err);
+    return (int)kk_exit_code(err->code);
+}
+
+int main(int argc, char **argv)
+{
+    /* Numbers print and parse with '.', whatever the user's locale. */
+    setlocale(LC_ALL, "C");
+    if (argc < 2) {
+        usage(stderr);
+        return KK_EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return KK_EXIT_OK;
+    }
+    for (size_t i = 0; i < N_SUBCMDS; i++) {
+        const subcmd *c = &SUBCMDS[i];
+        if (strcmp(argv[1], c->name) != 0)
+            continue;
+        if (!c->sub)
+            return c->fn(argc - 1, argv + 1);
+        if (argc >= 3 && !strcmp(argv[2], c->sub))
+            return c->fn(argc - 2, argv + 2);
+    }
+    if (argc >= 3 && !strcmp(argv[1], "model"))
+        fprintf(stderr, "kakeya: unknown command 'model %s' (allowed: model info, model random)\n", argv[2]);
+    else
+        fprintf(stderr, "kakeya: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return KK_EXIT_USAGE;
+}
