@@ -44,4 +44,64 @@ kk_code tok_encode(const tok *t, const char *text, size_t len, bool add_bos,
  * or -1 for an id out of range. */
 int tok_piece(const tok *t, int32_t id, char *buf, size_t cap);
 
+/* ---- Additions (tokenizer.c; see docs/tokenizer.md) -------------------- */
+
+/* GGUF `tokenizer.ggml.token_type` values (llama.cpp's llama_token_type). */
+typedef enum tok_type {
+    TOK_TYPE_UNDEFINED = 0,
+    TOK_TYPE_NORMAL = 1,
+    TOK_TYPE_UNKNOWN = 2,
+    TOK_TYPE_CONTROL = 3,
+    TOK_TYPE_USER_DEFINED = 4,
+    TOK_TYPE_UNUSED = 5,
+    TOK_TYPE_BYTE = 6
+} tok_type;
+
+/* A vocabulary given directly (tests, synthetic models). Borrowed: only
+ * read during tok_init_from_vocab, which copies what it keeps. */
+typedef struct tok_vocab {
+    int32_t n;                 /* number of tokens, >= 1 */
+    const char *const *text;   /* n token texts (escaped: U+2581 for space) */
+    const size_t *text_len;    /* n lengths; NULL: strlen(text[i]) */
+    const float *scores;       /* n scores; NULL: all 0 */
+    const int32_t *types;      /* n tok_type values; NULL: all normal */
+    int32_t bos, eos, unk;     /* ids, -1 for none */
+    bool add_bos;              /* BOS wanted by default (add_bos needs bos) */
+    bool add_space_prefix;     /* prefix the text with one space */
+} tok_vocab;
+
+kk_code tok_init_from_vocab(tok **out, const tok_vocab *v, kk_err *err);
+
+/* tok_encode with llama.cpp's parse_special: when true, the texts of
+ * control and unknown tokens in the input become those tokens (as
+ * llama.cpp's examples do for prompts); user-defined tokens are matched in
+ * both modes. tok_encode(...) is tok_encode_ex(..., false, ...). */
+kk_code tok_encode_ex(const tok *t, const char *text, size_t len, bool add_bos,
+                      bool parse_special, int32_t **ids, size_t *n_ids,
+                      kk_err *err);
+/* The plain path: the same result by repeated full scans for the best pair
+ * (O(n^2)); for tests. */
+kk_code tok_encode_ref(const tok *t, const char *text, size_t len,
+                       bool add_bos, bool parse_special, int32_t **ids,
+                       size_t *n_ids, kk_err *err);
+
+/* The pieces of ids concatenated (tok_piece of each; no space stripped),
+ * NUL-terminated one byte past *len; caller frees *text with free().
+ * @return KK_OK, or KK_E_RANGE for an id out of range (err->where names
+ * its index). */
+kk_code tok_decode(const tok *t, const int32_t *ids, size_t n_ids,
+                   char **text, size_t *len, kk_err *err);
+
+int32_t tok_unk(const tok *t);           /* -1 when none */
+bool tok_add_space_prefix(const tok *t);
+/* End of generation: EOS and the tokens llama.cpp treats as EOG by name
+ * ("</s>", "<|eot_id|>", "<|im_end|>", ...). False for ids out of range. */
+bool tok_is_eog(const tok *t, int32_t id);
+/* The raw token text (a view owned by t, not NUL-terminated) and its
+ * length; NULL for an id out of range. */
+const char *tok_text(const tok *t, int32_t id, size_t *len);
+/* The token's type after llama.cpp's name-based overrides (a control-looking
+ * name such as "</s>" becomes control); TOK_TYPE_UNDEFINED out of range. */
+tok_type tok_get_type(const tok *t, int32_t id);
+
 #endif /* KK_TOKENIZER_H */
