@@ -42,6 +42,24 @@
 #define GGUF_DEFAULT_ALIGNMENT 32
 #define GGUF_MAX_DIMS 4
 
+/* Caps on what a file may declare (KK_E_LIMIT beyond them). Counts are
+ * first checked against the bytes left in the file (KK_E_FORMAT), so these
+ * only bound well-formed but absurd files:
+ *   GGUF_MAX_KV        real models carry 20..60 keys; 2^20 leaves room for
+ *                      any metadata while bounding the kv table (48 MiB).
+ *   GGUF_MAX_TENSORS   the largest public models have a few thousand tensors
+ *                      (DeepSeek-V3: ~1,900); 2^20 bounds the tensor table.
+ *   GGUF_MAX_KEY_LEN   the GGUF spec: keys are at most 2^16 - 1 bytes.
+ *   GGUF_MAX_NAME_LEN  tensor names (llama.cpp stops at 63, GGML_MAX_NAME);
+ *                      255 so a name always fits kk_err.where.
+ *   GGUF_MAX_ARRAY_DEPTH  nested arrays: no model nests deeper than 2; the
+ *                      cap bounds the reader's recursion. */
+#define GGUF_MAX_KV (1 << 20)
+#define GGUF_MAX_TENSORS (1 << 20)
+#define GGUF_MAX_KEY_LEN 65535
+#define GGUF_MAX_NAME_LEN 255
+#define GGUF_MAX_ARRAY_DEPTH 8
+
 typedef enum gguf_type {
     GGUF_TYPE_UINT8 = 0,
     GGUF_TYPE_INT8 = 1,
@@ -145,6 +163,10 @@ float gguf_arr_f32(const gguf_value *arr, uint64_t i);
 int32_t gguf_arr_i32(const gguf_value *arr, uint64_t i);
 
 const char *gguf_type_name(gguf_type t);
+
+/* Index of the first byte that is not strict UTF-8 (RFC 3629: no overlong
+ * forms, no surrogates, <= U+10FFFF), or len when all of s is valid. */
+uint64_t gguf_utf8_check(const char *s, uint64_t len);
 
 /* ---- Writer ------------------------------------------------------------ */
 
