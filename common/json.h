@@ -116,8 +116,18 @@ int json_num_decimal(const json_value *num, json_decimal *out, char *buf,
 /* Exact numeric comparison of two JSON numbers: <0, 0, >0. 1 == 1.0 == 1e0. */
 int json_num_cmp(const json_value *a, const json_value *b);
 
-/* Exact comparison of a number with a double (for thresholds): <0, 0, >0. */
+/* Exact comparison of a number with a double (for thresholds): <0, 0, >0.
+ * Exact means against the double's binary value: the literal 0.05 is less
+ * than the double 0.05 (0.05000000000000000277...). To compare with a
+ * threshold written as text, use json_num_cmp_literal. A NaN b gives -1;
+ * b = +-inf compares beyond every number (1e400 < inf). */
 int json_num_cmp_double(const json_value *a, double b);
+
+/* Exact comparison of a number with a JSON number literal `lit` (len
+ * bytes, e.g. a threshold as written in a preset): *out = <0, 0, >0.
+ * @return 0, or -1 when a is not a number or lit is not a valid literal. */
+int json_num_cmp_literal(const json_value *a, const char *lit, size_t len,
+                         int *out);
 
 /* JSON Schema equality: numbers by value, strings by bytes, arrays in order,
  * objects as unordered sets of members; true != 1. */
@@ -128,6 +138,9 @@ int json_equal(const json_value *a, const json_value *b);
  * ("%.17g" trimmed to the shortest form that round-trips; C locale). */
 void json_write_string(FILE *out, const char *s, size_t len);
 void json_write_double(FILE *out, double d);
+/* The same text into buf (40 bytes always suffice); "null" for NaN and
+ * infinities, which JSON cannot hold. @return snprintf's count. */
+int json_format_double(char *buf, size_t cap, double d);
 
 /* Number of Unicode code points in valid UTF-8 (JSON Schema string lengths). */
 size_t json_utf8_count(const char *s, size_t len);

@@ -1,0 +1,903 @@
+/*
+ * json: the strict reader (see json.h for the contract, docs/json.md for
+ * the decisions). Grammar accepted, RFC 8259 section 2-7, exactly:
+ *
+ *   JSON-text = ws value ws
+ *   ws        = *( %x20 / %x09 / %x0A / %x0D )
+ *   value     = false / null / true / object / array / number / string
+ *   object    = '{' ws [ member *( ws ',' ws member ) ] ws '}'
+ *   member    = string ws ':' ws value
+ *   array     = '[' ws [ value *( ws ',' ws value ) ] ws ']'
+ *   number    = [ '-' ] int [ frac ] [ exp ]
+ *   int       = '0' / ( %x31-39 *DIGIT )
+ *   frac      = '.' 1*DIGIT
+ *   exp       = ( 'e' / 'E' ) [ '-' / '+' ] 1*DIGIT
+ *   string    = '"' *char '"'
+ *   char      = unescaped / '\' ( '"' / '\' / '/' / 'b' / 'f' / 'n' / 'r'
+ *               / 't' / 'u' 4HEXDIG )
+ *   unescaped = %x20-21 / %x23-5B / %x5D-10FFFF   (as valid UTF-8)
+ *
+ * Contents:
+ *   1. the arena (one per document)
+ *   2. error reporting (located, "expected X, found Y")
+ *   3. strings (UTF-8 validation, escapes, a SWAR fast path)
+ *   4. the parser (iterative: an explicit stack, so depth never touches
+ *      the C stack)
+ *   5. object lookup (hash index for big objects)
+ *
+ * Memory: all decoded text (strings, keys, number literals) goes to one
+ * buffer of len + 2 bytes allocated up front: a string's decoded bytes plus
+ * its NUL never exceed its raw bytes with both quotes, and a number's
+ * literal plus its NUL never exceed its bytes plus the delimiter after it
+ * (or the one spare byte for a number that ends the input). Nodes, item
+ * arrays and member arrays go to an arena of growing blocks.
+ */
+#include "json.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json_internal.h"
+#include "kk_file.h"
+
+/* ---- 1. the arena ---------------------------------------------------- */
+
+#define ARENA_FIRST_BLOCK ((size_t)64 * 1024)
+#define ARENA_MAX_BLOCK ((size_t)64 * 1024 * 1024)
+/* Default nesting bound: JSONTestSuite's deepest valid case nests 500
+ * arrays (n_structure_100000_opening_arrays is the hostile one). */
+#define JSON_DEFAULT_MAX_DEPTH 512
+
+typedef struct arena_block {
+    struct arena_block *next;
+    size_t pad; /* keeps the data 16-byte aligned */
+} arena_block;
+
+struct json_doc {
+    arena_block *blocks;
+    char *cur;        /* bump pointer in the newest block */
+    size_t left;      /* bytes left there */
+    size_t next_size; /* size of the next block */
+    char *text;       /* decoded strings and number literals */
+    json_value *root;
+    uint64_t seed;    /* hash seed of the object indexes */
+};
+
+static void *arena_grow(json_doc *d, size_t size)
+{
+    size_t want = d->next_size;
+    if (want < size)
+        want = size;
+    if (want > SIZE_MAX - sizeof(arena_block))
+        return NULL;
+    arena_block *b = malloc(sizeof(arena_block) + want);
+    if (!b)
+        return NULL;
+    b->next = d->blocks;
+    d->blocks = b;
+    d->cur = (char *)(b + 1) + size;
+    d->left = want - size;
+    if (d->next_size < ARENA_MAX_BLOCK)
+        d->next_size *= 2;
+    return b + 1;
+}
+
+/* 8-byte aligned allocation; NULL when out of memory or size overflows. */
+static inline void *arena_alloc(json_doc *d, size_t size)
+{
+    if (size > SIZE_MAX - 7)
+        return NULL;
+    size = (size + 7) & ~(size_t)7;
+    if (size <= d->left) {
+        void *p = d->cur;
+        d->cur += size;
+        d->left -= size;
+        return p;
+    }
+    return arena_grow(d, size);
+}
+
+const json_value *json_doc_root(const json_doc *doc)
+{
+    return doc ? doc->root : NULL;
+}
+
+void json_doc_free(json_doc *doc)
+{
+    if (!doc)
+        return;
+    arena_block *b = doc->blocks;
+    while (b) {
+        arena_block *next = b->next;
+        free(b);
+        b = next;
+    }
+    free(doc->text);
+    free(doc);
+}
+
+/* ---- 2. error reporting ---------------------------------------------- */
+
+typedef struct frame {
+    json_value *v;      /* the open array or object */
+    size_t base;        /* its first entry in items[] or mems[] */
+    const char *key;    /* object: the pending member name */
+    size_t key_len;
+} frame;
+
+typedef struct parser {
+    const uint8_t *begin, *end;
+    const char *name;
+    kk_err *err;
+    json_doc *doc;
+    char *text;                 /* write cursor in doc->text */
+    frame *frames;
+    size_t n_frames, cap_frames, max_depth;
+    json_value **items;         /* pending array elements, all open arrays */
+    size_t n_items, cap_items;
+    json_member *mems;          /* pending members, all open objects */
+    size_t n_mems, cap_mems;
+    uint32_t line;              /* line of the current position */
+    const uint8_t *line_start;  /* first byte of that line */
+} parser;
+
+/* "end of input", "'x'", "newline (0x0a)", "byte 0xc3". */
+static const char *describe(const uint8_t *p, const uint8_t *end, char *buf,
+                            size_t cap)
+{
+    if (p >= end)
+        return "end of input";
+    unsigned c = *p;
+    switch (c) {
+    case '\n': return "newline (0x0a)";
+    case '\r': return "carriage return (0x0d)";
+    case '\t': return "tab (0x09)";
+    case '\f': return "form feed (0x0c)";
+    case ' ': return "' '";
+    default: break;
+    }
+    if (c > 0x20 && c < 0x7f)
+        snprintf(buf, cap, "'%c'", (char)c);
+    else
+        snprintf(buf, cap, "byte 0x%02x", c);
+    return buf;
+}
+
+/* Locate `at` (line and column recomputed from the start: errors are rare,
+ * and this stays right whatever the caller tracked) and set err. */
+static kk_code perr(parser *ps, kk_code code, const uint8_t *at,
+                    const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+static kk_code perr(parser *ps, kk_code code, const uint8_t *at,
+                    const char *fmt, ...)
+{
+    if (!ps->err)
+        return code;
+    kk_err_clear(ps->err);
+    ps->err->code = code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ps->err->msg, sizeof ps->err->msg, fmt, ap);
+    va_end(ap);
+    kk_err_file(ps->err, ps->name ? ps->name : "");
+    if (at > ps->end)
+        at = ps->end;
+    long long line = 1;
+    const uint8_t *ls = ps->begin;
+    for (const uint8_t *q = ps->begin; q < at; q++)
+        if (*q == '\n') {
+            line++;
+            ls = q + 1;
+        }
+    long long col = (long long)(at - ls) + 1;
+    kk_err_offset(ps->err, (int64_t)(at - ps->begin));
+    kk_err_linecol(ps->err, line > 0x7fffffff ? 0x7fffffff : (int)line,
+                   col > 0x7fffffff ? 0x7fffffff : (int)col);
+    return code;
+}
+
+#define FOUND(p) describe((p), ps->end, fbuf, sizeof fbuf)
+
+static kk_code nomem(parser *ps, const uint8_t *at)
+{
+    return perr(ps, KK_E_NOMEM, at, "out of memory while parsing JSON");
+}
+
+/* ---- 3. strings -------------------------------------------------------- */
+
+/* Bytes a string run copies as they are: 0x20..0x7f except '"' and '\'. */
+static const uint8_t PLAIN[256] = {
+#define R16(v) v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v
+    R16(0), R16(0),
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x20: '"' */
+    R16(1), R16(1),
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, /* 0x50: '\' */
+    R16(1), R16(1),
+    R16(0), R16(0), R16(0), R16(0), R16(0), R16(0), R16(0), R16(0)
+#undef R16
+};
+
+/* Nonzero when any of the 8 bytes of x is not PLAIN: '"', '\', < 0x20 or
+ * >= 0x80 (the classic "has zero byte" bit trick; exact as a yes/no). */
+static inline uint64_t swar_special(uint64_t x)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+    uint64_t t = ((q - ones) & ~q) | ((b - ones) & ~b) | ((x - ones * 0x20) & ~x);
+    return (t | x) & highs;
+}
+
+/* Length (2..4) of the valid UTF-8 sequence at s (s[0] >= 0x80), or 0
+ * with *why set (Unicode 15 table 3-7, well-formed byte sequences). */
+static size_t utf8_seq(const uint8_t *s, const uint8_t *end, const char **why)
+{
+    size_t avail = (size_t)(end - s);
+    unsigned c = s[0], lo = 0x80, hi = 0xbf, n;
+    if (c < 0xc0) {
+        *why = "stray continuation byte";
+        return 0;
+    }
+    if (c < 0xc2) {
+        *why = "overlong 2-byte form";
+        return 0;
+    }
+    if (c < 0xe0) {
+        n = 2;
+    } else if (c < 0xf0) {
+        n = 3;
+        if (c == 0xe0)
+            lo = 0xa0; /* below: overlong */
+        if (c == 0xed)
+            hi = 0x9f; /* above: UTF-16 surrogates U+D800..U+DFFF */
+    } else if (c < 0xf5) {
+        n = 4;
+        if (c == 0xf0)
+            lo = 0x90; /* below: overlong */
+        if (c == 0xf4)
+            hi = 0x8f; /* above: beyond U+10FFFF */
+    } else {
+        *why = "byte never valid in UTF-8 (code point beyond U+10FFFF)";
+        return 0;
+    }
+    if (avail < 2 || (s[1] & 0xc0) != 0x80) {
+        *why = "truncated sequence";
+        return 0;
+    }
+    if (s[1] < lo || s[1] > hi) {
+        *why = c == 0xed ? "encoded UTF-16 surrogate"
+               : c == 0xf4 ? "code point beyond U+10FFFF"
+                           : "overlong form";
+        return 0;
+    }
+    for (unsigned i = 2; i < n; i++)
+        if (avail <= i || (s[i] & 0xc0) != 0x80) {
+            *why = "truncated sequence";
+            return 0;
+        }
+    return n;
+}
+
+static int hex4(const uint8_t *s, const uint8_t *end, unsigned *out,
+                const uint8_t **bad)
+{
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        if (s + i >= end) {
+            *bad = s + i;
+            return 0;
+        }
+        unsigned c = s[i], d;
+        if (c >= '0' && c <= '9')
+            d = c - '0';
+        else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+            d = (c | 0x20) - 'a' + 10;
+        else {
+            *bad = s + i;
+            return 0;
+        }
+        v = v << 4 | d;
+    }
+    *out = v;
+    return 1;
+}
+
+static char *put_utf8(char *dst, unsigned cp)
+{
+    if (cp < 0x80) {
+        *dst++ = (char)cp;
+    } else if (cp < 0x800) {
+        *dst++ = (char)(0xc0 | cp >> 6);
+        *dst++ = (char)(0x80 | (cp & 0x3f));
+    } else if (cp < 0x10000) {
+        *dst++ = (char)(0xe0 | cp >> 12);
+        *dst++ = (char)(0x80 | (cp >> 6 & 0x3f));
+        *dst++ = (char)(0x80 | (cp & 0x3f));
+    } else {
+        *dst++ = (char)(0xf0 | cp >> 18);
+        *dst++ = (char)(0x80 | (cp >> 12 & 0x3f));
+        *dst++ = (char)(0x80 | (cp >> 6 & 0x3f));
+        *dst++ = (char)(0x80 | (cp & 0x3f));
+    }
+    return dst;
+}
+
+/* p is at the opening quote. Decodes into ps->text; returns the byte after
+ * the closing quote, or NULL with the error set. */
+static const uint8_t *parse_string(parser *ps, const uint8_t *p,
+                                   const char **out, size_t *out_len)
+{
+    const uint8_t *end = ps->end;
+    char fbuf[32];
+    char *dst0 = ps->text, *dst = dst0;
+    const uint8_t *run = ++p, *q = p;
+    for (;;) {
+        while (end - q >= 8) {
+            uint64_t x;
+            memcpy(&x, q, 8);
+            if (swar_special(x))
+                break;
+            q += 8;
+        }
+        while (q < end && PLAIN[*q])
+            q++;
+        if (q >= end) {
+            perr(ps, KK_E_FORMAT, q,
+                 "unterminated string: expected '\"', found end of input");
+            return NULL;
+        }
+        unsigned c = *q;
+        if (c >= 0x80) {
+            const char *why = "";
+            size_t n = utf8_seq(q, end, &why);
+            if (!n) {
+                perr(ps, KK_E_FORMAT, q,
+                     "invalid UTF-8 in string: %s (byte 0x%02x)", why, c);
+                return NULL;
+            }
+            q += n;
+            continue;
+        }
+        memcpy(dst, run, (size_t)(q - run));
+        dst += q - run;
+        if (c == '"') {
+            *dst = '\0';
+            *out = dst0;
+            *out_len = (size_t)(dst - dst0);
+            ps->text = dst + 1;
+            return q + 1;
+        }
+        if (c != '\\') {
+            perr(ps, KK_E_FORMAT, q,
+                 "raw control character 0x%02x in string (must be escaped)", c);
+            return NULL;
+        }
+        const uint8_t *esc = q;
+        if (q + 1 >= end) {
+            perr(ps, KK_E_FORMAT, q + 1,
+                 "unterminated escape: expected an escape character, found end of input");
+            return NULL;
+        }
+        switch (q[1]) {
+        case '"': *dst++ = '"'; break;
+        case '\\': *dst++ = '\\'; break;
+        case '/': *dst++ = '/'; break;
+        case 'b': *dst++ = '\b'; break;
+        case 'f': *dst++ = '\f'; break;
+        case 'n': *dst++ = '\n'; break;
+        case 'r': *dst++ = '\r'; break;
+        case 't': *dst++ = '\t'; break;
+        case 'u': {
+            unsigned cp, lo;
+            const uint8_t *bad = NULL;
+            if (!hex4(q + 2, end, &cp, &bad)) {
+                perr(ps, KK_E_FORMAT, bad,
+                     "invalid \\u escape: expected 4 hex digits, found %s",
+                     FOUND(bad));
+                return NULL;
+            }
+            q += 4;
+            if (cp >= 0xdc00 && cp <= 0xdfff) {
+                perr(ps, KK_E_FORMAT, esc,
+                     "lone low surrogate \\u%04X (not UTF-8 encodable)", cp);
+                return NULL;
+            }
+            if (cp >= 0xd800 && cp <= 0xdbff) {
+                if (end - q < 8 || q[2] != '\\' || q[3] != 'u' ||
+                    !hex4(q + 4, end, &lo, &bad) || lo < 0xdc00 || lo > 0xdfff) {
+                    perr(ps, KK_E_FORMAT, esc,
+                         "lone high surrogate \\u%04X: expected a \\uDC00..\\uDFFF "
+                         "escape after it", cp);
+                    return NULL;
+                }
+                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+                q += 6;
+            }
+            dst = put_utf8(dst, cp);
+            break;
+        }
+        default:
+            perr(ps, KK_E_FORMAT, q + 1,
+                 "invalid escape: expected one of \" \\ / b f n r t u after '\\', found %s",
+                 FOUND(q + 1));
+            return NULL;
+        }
+        q += 2;
+        run = q;
+    }
+}
+
+/* ---- 4. the parser --------------------------------------------------------- */
+
+static int grow(void **buf, size_t *cap, size_t elem)
+{
+    size_t n = *cap ? *cap * 2 : 64;
+    if (n > SIZE_MAX / elem)
+        return 0;
+    void *p = realloc(*buf, n * elem);
+    if (!p)
+        return 0;
+    *buf = p;
+    *cap = n;
+    return 1;
+}
+
+static inline json_value *new_node(parser *ps, json_type t, const uint8_t *p)
+{
+    json_value *v = arena_alloc(ps->doc, sizeof *v);
+    if (!v)
+        return NULL;
+    v->type = t;
+    v->line = ps->line;
+    size_t col = (size_t)(p - ps->line_start) + 1;
+    v->col = col > UINT32_MAX ? UINT32_MAX : (uint32_t)col;
+    v->offset = (size_t)(p - ps->begin);
+    return v;
+}
+
+static kk_code close_array(parser *ps, const uint8_t *at)
+{
+    frame *f = &ps->frames[ps->n_frames - 1];
+    size_t n = ps->n_items - f->base;
+    json_value **items = NULL;
+    if (n) {
+        items = arena_alloc(ps->doc, n * sizeof *items);
+        if (!items)
+            return nomem(ps, at);
+        memcpy(items, ps->items + f->base, n * sizeof *items);
+    }
+    f->v->u.arr.items = items;
+    f->v->u.arr.n = n;
+    ps->n_items = f->base;
+    return KK_OK;
+}
+
+static inline int key_eq(const json_member *m, const char *k, size_t len)
+{
+    return m->key_len == len && memcmp(m->key, k, len) == 0;
+}
+
+/* Duplicates: the last value wins, at the first occurrence's position. */
+static kk_code close_object(parser *ps, const uint8_t *at)
+{
+    frame *f = &ps->frames[ps->n_frames - 1];
+    size_t n = ps->n_mems - f->base, out = 0;
+    const json_member *src = ps->mems + f->base;
+    f->v->u.obj.members = NULL;
+    f->v->u.obj.n = 0;
+    ps->n_mems = f->base;
+    if (!n)
+        return KK_OK;
+    if (n > (SIZE_MAX - sizeof(json_index *)) / sizeof(json_member))
+        return nomem(ps, at);
+    json_index **slot = arena_alloc(ps->doc, sizeof *slot + n * sizeof(json_member));
+    if (!slot)
+        return nomem(ps, at);
+    json_member *m = (json_member *)(slot + 1);
+    *slot = NULL;
+    if (n < JSON_INDEX_MIN) {
+        for (size_t i = 0; i < n; i++) {
+            size_t j = 0;
+            while (j < out && !key_eq(&m[j], src[i].key, src[i].key_len))
+                j++;
+            if (j < out)
+                m[j].value = src[i].value;
+            else
+                m[out++] = src[i];
+        }
+    } else {
+        if (n >= UINT32_MAX / 2)
+            return perr(ps, KK_E_LIMIT, at, "object with more than 2^31 members");
+        uint32_t n_slots = 32;
+        while (n_slots < 2 * n)
+            n_slots *= 2;
+        json_index *idx = arena_alloc(ps->doc, sizeof *idx + (size_t)n_slots * 4);
+        if (!idx)
+            return nomem(ps, at);
+        idx->seed = ps->doc->seed;
+        idx->mask = n_slots - 1;
+        memset(idx->slots, 0, (size_t)n_slots * 4);
+        for (size_t i = 0; i < n; i++) {
+            uint32_t h = (uint32_t)json_hash_key(idx->seed, src[i].key, src[i].key_len) & idx->mask;
+            for (;;) {
+                uint32_t s = idx->slots[h];
+                if (!s) {
+                    m[out] = src[i];
+                    idx->slots[h] = (uint32_t)++out;
+                    break;
+                }
+                if (key_eq(&m[s - 1], src[i].key, src[i].key_len)) {
+                    m[s - 1].value = src[i].value;
+                    break;
+                }
+                h = (h + 1) & idx->mask;
+            }
+        }
+        if (out >= JSON_INDEX_MIN)
+            *slot = idx;
+    }
+    f->v->u.obj.members = m;
+    f->v->u.obj.n = out;
+    return KK_OK;
+}
+
+static kk_code push_frame(parser *ps, json_value *v, const uint8_t *at)
+{
+    if (ps->n_frames >= ps->max_depth)
+        return perr(ps, KK_E_LIMIT, at,
+                    "nesting deeper than %zu arrays and objects (max_depth)",
+                    ps->max_depth);
+    if (ps->n_frames == ps->cap_frames &&
+        !grow((void **)&ps->frames, &ps->cap_frames, sizeof(frame)))
+        return nomem(ps, at);
+    frame *f = &ps->frames[ps->n_frames++];
+    f->v = v;
+    f->base = v->type == JSON_ARRAY ? ps->n_items : ps->n_mems;
+    f->key = NULL;
+    f->key_len = 0;
+    return KK_OK;
+}
+
+#define IS_DIGIT(c) ((unsigned)(c) - '0' < 10u)
+
+/* Skip RFC 8259 whitespace, counting lines (newlines occur nowhere else:
+ * strings cannot hold a raw LF). */
+#define SKIP_WS()                                                             \
+    do {                                                                      \
+        while (p < end && *p <= ' ') {                                        \
+            if (*p == '\n') {                                                 \
+                ps->line++;                                                   \
+                ps->line_start = p + 1;                                       \
+            } else if (*p != ' ' && *p != '\t' && *p != '\r')                 \
+                break;                                                        \
+            p++;                                                              \
+        }                                                                     \
+    } while (0)
+
+#define FAIL(...)                                                             \
+    do {                                                                      \
+        perr(ps, KK_E_FORMAT, __VA_ARGS__);                                   \
+        return KK_E_FORMAT;                                                   \
+    } while (0)
+#define NODE(var, t, at)                                                      \
+    do {                                                                      \
+        if (!((var) = new_node(ps, (t), (at))))                               \
+            return nomem(ps, (at));                                           \
+    } while (0)
+
+static kk_code parse_text(parser *ps)
+{
+    const uint8_t *p = ps->begin, *end = ps->end;
+    char fbuf[32];
+    json_value *v;
+    kk_code rc;
+
+value:
+    SKIP_WS();
+    if (p >= end)
+        FAIL(p, "expected a value, found end of input");
+    switch (*p) {
+    case '{':
+        NODE(v, JSON_OBJECT, p);
+        if ((rc = push_frame(ps, v, p)) != KK_OK)
+            return rc;
+        p++;
+        SKIP_WS();
+        if (p < end && *p == '}') {
+            p++;
+            goto close_obj;
+        }
+        if (p >= end || *p != '"')
+            FAIL(p, "expected '\"' (a member name) or '}' after '{', found %s",
+                 FOUND(p));
+        goto key;
+    case '[':
+        NODE(v, JSON_ARRAY, p);
+        if ((rc = push_frame(ps, v, p)) != KK_OK)
+            return rc;
+        p++;
+        SKIP_WS();
+        if (p < end && *p == ']') {
+            p++;
+            goto close_arr;
+        }
+        goto value;
+    case '"': {
+        NODE(v, JSON_STRING, p);
+        const char *s;
+        size_t n;
+        if (!(p = parse_string(ps, p, &s, &n)))
+            return KK_E_FORMAT;
+        v->u.str.s = s;
+        v->u.str.len = n;
+        goto done;
+    }
+    case '-': case '0': case '1': case '2': case '3': case '4':
+    case '5': case '6': case '7': case '8': case '9': {
+        const uint8_t *s = p;
+        NODE(v, JSON_NUMBER, p);
+        int simple = 1;
+        if (*p == '-') {
+            p++;
+            if (p >= end || !IS_DIGIT(*p))
+                FAIL(p, "expected a digit after '-', found %s", FOUND(p));
+        }
+        if (*p == '0') {
+            p++;
+            if (p < end && IS_DIGIT(*p))
+                FAIL(p, "leading zeros are not allowed: expected '.', 'e' or "
+                        "the end of the number after '0', found %s", FOUND(p));
+        } else {
+            while (p < end && IS_DIGIT(*p))
+                p++;
+        }
+        if (p < end && *p == '.') {
+            simple = 0;
+            p++;
+            if (p >= end || !IS_DIGIT(*p))
+                FAIL(p, "expected a digit after '.', found %s", FOUND(p));
+            while (p < end && IS_DIGIT(*p))
+                p++;
+        }
+        if (p < end && (*p | 0x20) == 'e') {
+            simple = 0;
+            p++;
+            if (p < end && (*p == '+' || *p == '-'))
+                p++;
+            if (p >= end || !IS_DIGIT(*p))
+                FAIL(p, "expected a digit in the exponent, found %s", FOUND(p));
+            while (p < end && IS_DIGIT(*p))
+                p++;
+        }
+        size_t n = (size_t)(p - s);
+        char *t = ps->text;
+        memcpy(t, s, n);
+        t[n] = '\0';
+        ps->text = t + n + 1;
+        v->u.num.text = t;
+        v->u.num.len = n;
+        /* Up to 15 digits: exact in a double, no rounding to do. */
+        if (simple && n <= 16 && (n < 16 || *s == '-')) {
+            uint64_t w = 0;
+            for (const uint8_t *c = s + (*s == '-'); c < p; c++)
+                w = w * 10 + (uint64_t)(*c - '0');
+            v->u.num.d = *s == '-' ? -(double)w : (double)w;
+            v->u.num.is_int = 1;
+        } else {
+            v->u.num.d = json_num_to_double(t, n, &v->u.num.is_int);
+        }
+        goto done;
+    }
+    case 't':
+        if (end - p < 4 || memcmp(p, "true", 4) != 0)
+            FAIL(p, "invalid literal: expected 'true', found %s", FOUND(p));
+        NODE(v, JSON_TRUE, p);
+        p += 4;
+        goto done;
+    case 'f':
+        if (end - p < 5 || memcmp(p, "false", 5) != 0)
+            FAIL(p, "invalid literal: expected 'false', found %s", FOUND(p));
+        NODE(v, JSON_FALSE, p);
+        p += 5;
+        goto done;
+    case 'n':
+        if (end - p < 4 || memcmp(p, "null", 4) != 0)
+            FAIL(p, "invalid literal: expected 'null', found %s", FOUND(p));
+        NODE(v, JSON_NULL, p);
+        p += 4;
+        goto done;
+    default:
+        FAIL(p, "expected a value (object, array, string, number, true, "
+                "false or null), found %s", FOUND(p));
+    }
+
+close_arr:
+    if ((rc = close_array(ps, p)) != KK_OK)
+        return rc;
+    v = ps->frames[--ps->n_frames].v;
+    goto done;
+close_obj:
+    if ((rc = close_object(ps, p)) != KK_OK)
+        return rc;
+    v = ps->frames[--ps->n_frames].v;
+    /* fall through */
+done:
+    if (!ps->n_frames) {
+        ps->doc->root = v;
+        SKIP_WS();
+        if (p < end)
+            FAIL(p, "expected end of input after the top-level value, found %s",
+                 FOUND(p));
+        return KK_OK;
+    }
+    {
+        frame *f = &ps->frames[ps->n_frames - 1];
+        if (f->v->type == JSON_ARRAY) {
+            if (ps->n_items == ps->cap_items &&
+                !grow((void **)&ps->items, &ps->cap_items, sizeof *ps->items))
+                return nomem(ps, p);
+            ps->items[ps->n_items++] = v;
+            SKIP_WS();
+            if (p < end && *p == ',') {
+                p++;
+                goto value;
+            }
+            if (p < end && *p == ']') {
+                p++;
+                goto close_arr;
+            }
+            FAIL(p, "expected ',' or ']' after array element, found %s", FOUND(p));
+        }
+        if (ps->n_mems == ps->cap_mems &&
+            !grow((void **)&ps->mems, &ps->cap_mems, sizeof *ps->mems))
+            return nomem(ps, p);
+        json_member *m = &ps->mems[ps->n_mems++];
+        m->key = f->key;
+        m->key_len = f->key_len;
+        m->value = v;
+        SKIP_WS();
+        if (p < end && *p == ',') {
+            p++;
+            SKIP_WS();
+            if (p >= end || *p != '"')
+                FAIL(p, "expected '\"' (a member name) after ',' in object, found %s",
+                     FOUND(p));
+            goto key;
+        }
+        if (p < end && *p == '}') {
+            p++;
+            goto close_obj;
+        }
+        FAIL(p, "expected ',' or '}' after object member, found %s", FOUND(p));
+    }
+
+key: /* p is at the '"' of a member name */
+    {
+        frame *f = &ps->frames[ps->n_frames - 1];
+        if (!(p = parse_string(ps, p, &f->key, &f->key_len)))
+            return KK_E_FORMAT;
+        SKIP_WS();
+        if (p >= end || *p != ':')
+            FAIL(p, "expected ':' after object member name, found %s", FOUND(p));
+        p++;
+        goto value;
+    }
+}
+
+kk_code json_parse(const char *text, size_t len, const char *name,
+                   const json_parse_opts *opts, json_doc **out, kk_err *err)
+{
+    parser ps;
+    memset(&ps, 0, sizeof ps);
+    ps.begin = (const uint8_t *)text;
+    ps.end = ps.begin + len;
+    ps.name = name;
+    ps.err = err;
+    ps.max_depth = opts && opts->max_depth ? opts->max_depth : JSON_DEFAULT_MAX_DEPTH;
+    ps.line = 1;
+    ps.line_start = ps.begin;
+    *out = NULL;
+    if (!text && len)
+        return perr(&ps, KK_E_INTERNAL, ps.begin, "json_parse: NULL text");
+    if (!text)
+        ps.begin = ps.end = ps.line_start = (const uint8_t *)"";
+
+    json_doc *doc = calloc(1, sizeof *doc);
+    if (!doc || len > SIZE_MAX - 2 || !(doc->text = malloc(len + 2))) {
+        free(doc);
+        return nomem(&ps, ps.begin);
+    }
+    doc->next_size = ARENA_FIRST_BLOCK;
+    doc->seed = json_hash_key((uint64_t)(uintptr_t)doc, (const char *)&doc,
+                              sizeof doc);
+    ps.doc = doc;
+    ps.text = doc->text;
+    kk_code rc = parse_text(&ps);
+    free(ps.frames);
+    free(ps.items);
+    free(ps.mems);
+    if (rc != KK_OK) {
+        json_doc_free(doc);
+        return rc;
+    }
+    if (err)
+        kk_err_clear(err);
+    *out = doc;
+    return KK_OK;
+}
+
+kk_code json_parse_file(const char *path, const json_parse_opts *opts,
+                        json_doc **out, kk_err *err)
+{
+    char *data = NULL;
+    size_t len = 0;
+    *out = NULL;
+    kk_code rc = kk_file_read_all(path, &data, &len, err);
+    if (rc != KK_OK)
+        return rc;
+    rc = json_parse(data, len, path, opts, out, err);
+    free(data);
+    return rc;
+}
+
+/* ---- 5. object lookup --------------------------------------------------- */
+
+uint64_t json_hash_key(uint64_t seed, const char *key, size_t len)
+{
+    const uint64_t k = 0x9e3779b97f4a7c15ULL;
+    uint64_t h = seed ^ (len * k);
+    while (len >= 8) {
+        uint64_t w;
+        memcpy(&w, key, 8);
+        h = (h ^ w) * 0xbf58476d1ce4e5b9ULL;
+        h ^= h >> 31;
+        key += 8;
+        len -= 8;
+    }
+    if (len) {
+        uint64_t w = 0;
+        memcpy(&w, key, len);
+        h = (h ^ w) * 0xbf58476d1ce4e5b9ULL;
+    }
+    h ^= h >> 29;
+    h *= 0x94d049bb133111ebULL;
+    h ^= h >> 32;
+    return h;
+}
+
+const json_value *json_obj_getn(const json_value *obj, const char *key,
+                                size_t key_len)
+{
+    if (!obj || obj->type != JSON_OBJECT || (!key && key_len))
+        return NULL;
+    if (!key)
+        key = ""; /* memcmp(NULL, ..., 0) is undefined */
+    const json_member *m = obj->u.obj.members;
+    size_t n = obj->u.obj.n;
+    if (n >= JSON_INDEX_MIN) {
+        const json_index *idx = ((json_index *const *)m)[-1];
+        if (idx) {
+            uint32_t h = (uint32_t)json_hash_key(idx->seed, key, key_len) & idx->mask;
+            for (;;) {
+                uint32_t s = idx->slots[h];
+                if (!s)
+                    return NULL;
+                if (key_eq(&m[s - 1], key, key_len))
+                    return m[s - 1].value;
+                h = (h + 1) & idx->mask;
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        if (key_eq(&m[i], key, key_len))
+            return m[i].value;
+    return NULL;
+}
+
+const json_value *json_obj_get(const json_value *obj, const char *key)
+{
+    return key ? json_obj_getn(obj, key, strlen(key)) : NULL;
+}
