@@ -1,0 +1,346 @@
+/* fwd: see forward.h. Contents: attention (fast, ref), state, fwd_run. */
+#include "forward.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- attention ---------------------------------------------------------- */
+
+static bool visible(const fwd_attn_shape *sh, int32_t q_pos, int32_t k_pos)
+{
+    if (k_pos > q_pos)
+        return false;
+    return sh->window <= 0 || (int64_t)q_pos - k_pos < sh->window;
+}
+
+void fwd_attention(const fwd_attn_shape *sh, const float *q, const int32_t *q_pos,
+                   int64_t n, const kv_view *kv, float *out, float *scores)
+{
+    const int64_t nk = kv->n;
+    const int64_t ldq = (int64_t)sh->n_heads * sh->head_dim_k;
+    const int64_t ldo = (int64_t)sh->n_heads * sh->head_dim_v;
+    const int32_t group = sh->n_heads / sh->n_kv_heads;
+    const float scale = 1.0f / sqrtf((float)sh->head_dim_k);
+    for (int32_t h = 0; h < sh->n_heads; h++) {
+        const int32_t kvh = h / group; /* GQA: query heads share a KV head */
+        const float *kh = kv->k + (int64_t)kvh * sh->head_dim_k;
+        const float *vh = kv->v + (int64_t)kvh * sh->head_dim_v;
+        for (int64_t c0 = 0; c0 < n; c0 += FWD_ATT_CHUNK) {
+            const int64_t m = (n - c0 < FWD_ATT_CHUNK) ? n - c0 : FWD_ATT_CHUNK;
+            /* scores (m, nk) = scale * q_h (m, dk) . k_h (nk, dk)^T */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)nk,
+                        sh->head_dim_k, scale, q + c0 * ldq + (int64_t)h * sh->head_dim_k,
+                        (int)ldq, kh, (int)kv->k_stride, 0.0f, scores, (int)nk);
+            for (int64_t i = 0; i < m; i++) {
+                float *row = scores + i * nk;
+                for (int64_t j = 0; j < nk; j++)
+                    if (!visible(sh, q_pos[c0 + i], kv->pos[j]))
+                        row[j] = -INFINITY;
+                ops_softmax(row, nk);
+            }
+            /* out_h (m, dv) = p (m, nk) . v_h (nk, dv) */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m,
+                        sh->head_dim_v, (int)nk, 1.0f, scores, (int)nk, vh,
+                        (int)kv->v_stride, 0.0f,
+                        out + c0 * ldo + (int64_t)h * sh->head_dim_v, (int)ldo);
+        }
+    }
+}
+
+void fwd_attention_ref(const fwd_attn_shape *sh, const float *q, const int32_t *q_pos,
+                       int64_t n, const kv_view *kv, float *out)
+{
+    const int64_t ldq = (int64_t)sh->n_heads * sh->head_dim_k;
+    const int64_t ldo = (int64_t)sh->n_heads * sh->head_dim_v;
+    const int32_t group = sh->n_heads / sh->n_kv_heads;
+    const double scale = 1.0 / sqrt((double)sh->head_dim_k);
+    for (int64_t i = 0; i < n; i++) {
+        for (int32_t h = 0; h < sh->n_heads; h++) {
+            const int32_t kvh = h / group;
+            const float *qi = q + i * ldq + (int64_t)h * sh->head_dim_k;
+            double mx = -INFINITY, sum = 0.0;
+            for (int pass = 0; pass < 2; pass++) { /* max, then sum of exp */
+                for (int64_t j = 0; j < kv->n; j++) {
+                    if (!visible(sh, q_pos[i], kv->pos[j]))
+                        continue;
+                    const float *kj = kv->k + j * kv->k_stride + (int64_t)kvh * sh->head_dim_k;
+                    double s = 0.0;
+                    for (int32_t d = 0; d < sh->head_dim_k; d++)
+                        s += (double)qi[d] * kj[d];
+                    s *= scale;
+                    if (pass == 0)
+                        mx = s > mx ? s : mx;
+                    else
+                        sum += exp(s - mx);
+                }
+            }
+            float *oi = out + i * ldo + (int64_t)h * sh->head_dim_v;
+            for (int32_t d = 0; d < sh->head_dim_v; d++) {
+                double acc = 0.0;
+                for (int64_t j = 0; j < kv->n; j++) {
+                    if (!visible(sh, q_pos[i], kv->pos[j]))
+                        continue;
+                    const float *kj = kv->k + j * kv->k_stride + (int64_t)kvh * sh->head_dim_k;
+                    double s = 0.0;
+                    for (int32_t e = 0; e < sh->head_dim_k; e++)
+                        s += (double)qi[e] * kj[e];
+                    const double p = exp(s * scale - mx) / sum;
+                    acc += p * kv->v[j * kv->v_stride + (int64_t)kvh * sh->head_dim_v + d];
+                }
+                oi[d] = (float)(sum > 0.0 ? acc : 0.0);
+            }
+        }
+    }
+}
+
+/* ---- state --------------------------------------------------------------- */
+
+struct fwd_state {
+    const model *m;
+    int64_t max_batch, n_ctx;
+    bool use_ref;
+    /* shapes: B = max_batch */
+    float *x;        /* (B, n_embd) residual stream */
+    float *xn;       /* (B, n_embd) normed input of a block */
+    float *q;        /* (B, n_heads*head_dim_k) */
+    float *k;        /* (B, n_kv_heads*head_dim_k) */
+    float *v;        /* (B, n_kv_heads*head_dim_v) */
+    float *att;      /* (B, n_heads*head_dim_v) */
+    float *proj;     /* (B, n_embd) output of wo / ffn_down */
+    float *gate;     /* (B, n_ff) */
+    float *up;       /* (B, n_ff) */
+    int32_t *pos;    /* (B) */
+    float *scores;   /* (FWD_ATT_CHUNK, n_ctx) */
+    float *inv_freq; /* (n_rot/2) */
+};
+
+void fwd_free(fwd_state *s)
+{
+    if (!s)
+        return;
+    free(s->x);
+    free(s->xn);
+    free(s->q);
+    free(s->k);
+    free(s->v);
+    free(s->att);
+    free(s->proj);
+    free(s->gate);
+    free(s->up);
+    free(s->pos);
+    free(s->scores);
+    free(s->inv_freq);
+    free(s);
+}
+
+static float *alloc_f32(int64_t rows, int64_t cols)
+{
+    return malloc((size_t)(rows * cols) * sizeof(float) + sizeof(float));
+}
+
+/* Caps that keep the scratch products in range (model.c caps the model's
+ * dimensions at 2^20). */
+#define FWD_MAX_BATCH ((int64_t)1 << 16)
+#define FWD_MAX_CTX ((int64_t)1 << 24)
+
+kk_code fwd_init(fwd_state **out, const model *m, int64_t max_batch, int64_t n_ctx,
+                 kk_err *err)
+{
+    *out = NULL;
+    if (max_batch < 1 || max_batch > FWD_MAX_BATCH || n_ctx < 1 || n_ctx > FWD_MAX_CTX)
+        return kk_err_set(err, KK_E_RANGE,
+                          "forward: batch %lld (allowed 1..%lld) or context %lld "
+                          "(allowed 1..%lld) out of range",
+                          (long long)max_batch, (long long)FWD_MAX_BATCH,
+                          (long long)n_ctx, (long long)FWD_MAX_CTX);
+    const model_hparams *hp = &m->hp;
+    fwd_state *s = calloc(1, sizeof *s);
+    if (!s)
+        return kk_err_set(err, KK_E_NOMEM, "forward: out of memory");
+    s->m = m;
+    s->max_batch = max_batch;
+    s->n_ctx = n_ctx;
+    const int64_t B = max_batch;
+    s->x = alloc_f32(B, hp->n_embd);
+    s->xn = alloc_f32(B, hp->n_embd);
+    s->q = alloc_f32(B, (int64_t)hp->n_heads * hp->head_dim_k);
+    s->k = alloc_f32(B, (int64_t)hp->n_kv_heads * hp->head_dim_k);
+    s->v = alloc_f32(B, (int64_t)hp->n_kv_heads * hp->head_dim_v);
+    s->att = alloc_f32(B, (int64_t)hp->n_heads * hp->head_dim_v);
+    s->proj = alloc_f32(B, hp->n_embd);
+    s->gate = alloc_f32(B, hp->n_ff);
+    s->up = alloc_f32(B, hp->n_ff);
+    s->pos = malloc((size_t)B * sizeof(int32_t));
+    s->scores = alloc_f32(FWD_ATT_CHUNK, n_ctx);
+    s->inv_freq = alloc_f32(1, hp->n_rot / 2);
+    if (!s->x || !s->xn || !s->q || !s->k || !s->v || !s->att || !s->proj || !s->gate ||
+        !s->up || !s->pos || !s->scores || !s->inv_freq) {
+        fwd_free(s);
+        return kk_err_set(err, KK_E_NOMEM, "forward: out of memory for batch %lld",
+                          (long long)max_batch);
+    }
+    ops_rope_freqs(s->inv_freq, hp->n_rot, hp->rope_base);
+    *out = s;
+    return KK_OK;
+}
+
+void fwd_set_ref(fwd_state *s, bool use_ref) { s->use_ref = use_ref; }
+
+/* ---- the pass -------------------------------------------------------------- */
+
+static void matmul(const fwd_state *s, const ops_weight *W, const float *x, float *y,
+                   int64_t n)
+{
+    if (s->use_ref)
+        ops_matmul_ref(W, x, y, n);
+    else
+        ops_matmul(W, x, y, n);
+}
+
+/* RoPE on every head of n rows (row = n_h heads of head_dim). */
+static void rope_rows(const fwd_state *s, float *x, int64_t n, int32_t n_h, int32_t head_dim)
+{
+    const model_hparams *hp = &s->m->hp;
+    for (int64_t t = 0; t < n; t++)
+        for (int32_t h = 0; h < n_h; h++) {
+            float *xh = x + (t * n_h + h) * (int64_t)head_dim;
+            if (s->use_ref)
+                ops_rope_ref(xh, hp->n_rot, s->pos[t], hp->rope_base, hp->rope_neox);
+            else
+                ops_rope(xh, hp->n_rot, s->pos[t], s->inv_freq, hp->rope_neox);
+        }
+}
+
+static void capture(float *dst, const float *src, int32_t layer, int64_t n_total,
+                    int64_t t0, int64_t n, int64_t row)
+{
+    if (dst)
+        memcpy(dst + ((int64_t)layer * n_total + t0) * row, src,
+               (size_t)(n * row) * sizeof(float));
+}
+
+/* One chunk of n <= max_batch tokens whose positions are in s->pos. */
+static kk_code run_chunk(fwd_state *s, kv_cache *kv, const int32_t *tokens, int64_t n,
+                         int64_t t0, int64_t n_total, const fwd_capture *cap,
+                         kk_err *err)
+{
+    const model *m = s->m;
+    const model_hparams *hp = &m->hp;
+    const int64_t d = hp->n_embd;
+    const int64_t k_row = (int64_t)hp->n_kv_heads * hp->head_dim_k;
+    const int64_t v_row = (int64_t)hp->n_kv_heads * hp->head_dim_v;
+
+    /* x (n, d) = the embedding rows */
+    for (int64_t t = 0; t < n; t++)
+        memcpy(s->x + t * d, m->tok_embd.f32 + (int64_t)tokens[t] * d,
+               (size_t)d * sizeof(float));
+
+    for (int32_t il = 0; il < hp->n_layers; il++) {
+        const model_layer *L = &m->layers[il];
+        /* attention input norm: xn (n, d) */
+        for (int64_t t = 0; t < n; t++)
+            ops_rmsnorm(s->xn + t * d, s->x + t * d, L->attn_norm, d, hp->rms_eps);
+        /* projections: q (n, H*dk), k (n, KH*dk), v (n, KH*dv) */
+        matmul(s, &L->wq, s->xn, s->q, n);
+        matmul(s, &L->wk, s->xn, s->k, n);
+        matmul(s, &L->wv, s->xn, s->v, n);
+        /* qwen3: RMSNorm over each head of q and k (weights (dk)) */
+        if (hp->qk_norm) {
+            for (int64_t i = 0; i < n * hp->n_heads; i++)
+                ops_rmsnorm(s->q + i * hp->head_dim_k, s->q + i * hp->head_dim_k,
+                            L->q_norm, hp->head_dim_k, hp->rms_eps);
+            for (int64_t i = 0; i < n * hp->n_kv_heads; i++)
+                ops_rmsnorm(s->k + i * hp->head_dim_k, s->k + i * hp->head_dim_k,
+                            L->k_norm, hp->head_dim_k, hp->rms_eps);
+        }
+        if (cap)
+            capture(cap->k_pre, s->k, il, n_total, t0, n, k_row);
+        /* RoPE at each token's position */
+        rope_rows(s, s->q, n, hp->n_heads, hp->head_dim_k);
+        rope_rows(s, s->k, n, hp->n_kv_heads, hp->head_dim_k);
+        if (cap) {
+            capture(cap->k_post, s->k, il, n_total, t0, n, k_row);
+            capture(cap->v, s->v, il, n_total, t0, n, v_row);
+        }
+        /* cache, then attend over what the cache holds: att (n, H*dv) */
+        kk_code rc = kv_append(kv, il, s->k, s->v, s->pos, n, err);
+        if (rc != KK_OK)
+            return rc;
+        kv_view view;
+        rc = kv_view_layer(kv, il, &view, err);
+        if (rc != KK_OK)
+            return rc;
+        if (view.n > s->n_ctx)
+            return kk_err_set(err, KK_E_LIMIT,
+                              "forward: the cache holds %lld entries, more than the %lld "
+                              "this state was sized for",
+                              (long long)view.n, (long long)s->n_ctx);
+        const fwd_attn_shape sh = {hp->n_heads, hp->n_kv_heads, hp->head_dim_k,
+                                   hp->head_dim_v, L->sliding_window};
+        if (s->use_ref)
+            fwd_attention_ref(&sh, s->q, s->pos, n, &view, s->att);
+        else
+            fwd_attention(&sh, s->q, s->pos, n, &view, s->att, s->scores);
+        /* output projection + residual */
+        matmul(s, &L->wo, s->att, s->proj, n);
+        for (int64_t i = 0; i < n * d; i++)
+            s->x[i] += s->proj[i];
+        /* FFN: x += down(silu(gate(xn)) * up(xn)) */
+        for (int64_t t = 0; t < n; t++)
+            ops_rmsnorm(s->xn + t * d, s->x + t * d, L->ffn_norm, d, hp->rms_eps);
+        matmul(s, &L->ffn_gate, s->xn, s->gate, n);
+        matmul(s, &L->ffn_up, s->xn, s->up, n);
+        ops_swiglu(s->gate, s->up, n * hp->n_ff);
+        matmul(s, &L->ffn_down, s->gate, s->proj, n);
+        for (int64_t i = 0; i < n * d; i++)
+            s->x[i] += s->proj[i];
+    }
+    return KK_OK;
+}
+
+/* Final norm and output matrix for rows [r0, r0+nr) of the chunk. */
+static void output_logits(fwd_state *s, int64_t r0, int64_t nr, float *logits)
+{
+    const model *m = s->m;
+    const int64_t d = m->hp.n_embd;
+    for (int64_t t = 0; t < nr; t++)
+        ops_rmsnorm(s->xn + t * d, s->x + (r0 + t) * d, m->output_norm, d, m->hp.rms_eps);
+    matmul(s, &m->output, s->xn, logits, nr);
+}
+
+kk_code fwd_run(fwd_state *s, kv_cache *kv, const int32_t *tokens, const int32_t *pos,
+                int64_t n, fwd_logits mode, float *logits, const fwd_capture *cap,
+                kk_err *err)
+{
+    const model_hparams *hp = &s->m->hp;
+    if (n < 1)
+        return kk_err_set(err, KK_E_RANGE, "forward: empty batch");
+    for (int64_t i = 0; i < n; i++) {
+        if (tokens[i] < 0 || tokens[i] >= hp->n_vocab) {
+            kk_err_set(err, KK_E_RANGE, "token id %d at index %lld is out of range (allowed: 0..%d)",
+                       (int)tokens[i], (long long)i, (int)hp->n_vocab - 1);
+            return kk_err_where(err, "tokens");
+        }
+        if (pos && pos[i] < 0)
+            return kk_err_set(err, KK_E_RANGE, "position %d at index %lld is negative",
+                              (int)pos[i], (long long)i);
+    }
+    const int64_t start = kv_n_tokens(kv);
+    if (!pos && start + n > INT32_MAX)
+        return kk_err_set(err, KK_E_LIMIT, "forward: positions past 2^31");
+    for (int64_t t0 = 0; t0 < n; t0 += s->max_batch) {
+        const int64_t nc = (n - t0 < s->max_batch) ? n - t0 : s->max_batch;
+        for (int64_t t = 0; t < nc; t++)
+            s->pos[t] = pos ? pos[t0 + t] : (int32_t)(start + t0 + t);
+        kk_code rc = run_chunk(s, kv, tokens + t0, nc, t0, n, cap, err);
+        if (rc != KK_OK)
+            return rc;
+        if (mode == FWD_LOGITS_ALL)
+            output_logits(s, 0, nc, logits + t0 * hp->n_vocab);
+        else if (mode == FWD_LOGITS_LAST && t0 + nc == n)
+            output_logits(s, nc - 1, 1, logits);
+    }
+    return KK_OK;
+}

@@ -1,0 +1,158 @@
+/* kv: the dispatch of kv.h and the plain full cache. */
+#include "kv.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- dispatch ---------------------------------------------------------- */
+
+kk_code kv_append(kv_cache *c, int32_t layer, const float *k, const float *v,
+                  const int32_t *pos, int64_t n, kk_err *err)
+{
+    if (layer < 0 || layer >= c->cfg.n_layers)
+        return kk_err_set(err, KK_E_RANGE, "kv %s: layer %d out of range (0..%d)",
+                          c->vt->name, (int)layer, (int)c->cfg.n_layers - 1);
+    return c->vt->append(c, layer, k, v, pos, n, err);
+}
+
+kk_code kv_view_layer(kv_cache *c, int32_t layer, kv_view *out, kk_err *err)
+{
+    if (layer < 0 || layer >= c->cfg.n_layers)
+        return kk_err_set(err, KK_E_RANGE, "kv %s: layer %d out of range (0..%d)",
+                          c->vt->name, (int)layer, (int)c->cfg.n_layers - 1);
+    return c->vt->view(c, layer, out, err);
+}
+
+void kv_truncate(kv_cache *c, int64_t n_tokens)
+{
+    c->vt->truncate(c, n_tokens < 0 ? 0 : n_tokens);
+}
+
+int64_t kv_n_tokens(const kv_cache *c) { return c->vt->n_tokens(c); }
+
+size_t kv_bytes_resident(const kv_cache *c) { return c->vt->bytes_resident(c); }
+
+void kv_free(kv_cache *c)
+{
+    if (c)
+        c->vt->free(c);
+}
+
+/* ---- the full cache ---------------------------------------------------- */
+
+typedef struct kv_full {
+    kv_cache base;
+    int64_t k_row, v_row;   /* floats per token row */
+    float *k;               /* (n_layers, n_ctx, k_row) */
+    float *v;               /* (n_layers, n_ctx, v_row) */
+    int32_t *pos;           /* (n_layers, n_ctx) */
+    int64_t *len;           /* (n_layers) tokens held per layer */
+    size_t bytes;
+} kv_full;
+
+static kk_code full_append(kv_cache *c, int32_t layer, const float *k, const float *v,
+                           const int32_t *pos, int64_t n, kk_err *err)
+{
+    kv_full *f = (kv_full *)c;
+    const int64_t cap = c->cfg.n_ctx, len = f->len[layer];
+    if (n < 0 || n > cap - len)
+        return kk_err_set(err, KK_E_LIMIT,
+                          "kv full: appending %lld tokens to %lld exceeds the capacity of %lld",
+                          (long long)n, (long long)len, (long long)cap);
+    float *kd = f->k + ((int64_t)layer * cap + len) * f->k_row;
+    float *vd = f->v + ((int64_t)layer * cap + len) * f->v_row;
+    memcpy(kd, k, (size_t)(n * f->k_row) * sizeof(float));
+    memcpy(vd, v, (size_t)(n * f->v_row) * sizeof(float));
+    memcpy(f->pos + (int64_t)layer * cap + len, pos, (size_t)n * sizeof(int32_t));
+    f->len[layer] = len + n;
+    return KK_OK;
+}
+
+static kk_code full_view(kv_cache *c, int32_t layer, kv_view *out, kk_err *err)
+{
+    (void)err;
+    kv_full *f = (kv_full *)c;
+    const int64_t cap = c->cfg.n_ctx;
+    out->n = f->len[layer];
+    out->k = f->k + (int64_t)layer * cap * f->k_row;
+    out->v = f->v + (int64_t)layer * cap * f->v_row;
+    out->pos = f->pos + (int64_t)layer * cap;
+    out->k_stride = f->k_row;
+    out->v_stride = f->v_row;
+    return KK_OK;
+}
+
+static void full_truncate(kv_cache *c, int64_t n_tokens)
+{
+    kv_full *f = (kv_full *)c;
+    for (int32_t l = 0; l < c->cfg.n_layers; l++)
+        if (f->len[l] > n_tokens)
+            f->len[l] = n_tokens;
+}
+
+static int64_t full_n_tokens(const kv_cache *c)
+{
+    const kv_full *f = (const kv_full *)c;
+    return f->len[c->cfg.n_layers - 1];
+}
+
+static size_t full_bytes_resident(const kv_cache *c)
+{
+    return ((const kv_full *)c)->bytes;
+}
+
+static void full_free(kv_cache *c)
+{
+    kv_full *f = (kv_full *)c;
+    free(f->k);
+    free(f->v);
+    free(f->pos);
+    free(f->len);
+    free(f);
+}
+
+static const kv_vtable KV_FULL_VT = {
+    "full", full_append, full_view, full_truncate, full_n_tokens,
+    full_bytes_resident, full_free,
+};
+
+/* Largest total element count we allocate (2^40 floats = 4 TiB): far past
+ * any machine, only there so the products below cannot overflow. */
+#define KV_MAX_ELEMS ((int64_t)1 << 40)
+
+kk_code kv_full_init(kv_cache **out, const kv_config *cfg, kk_err *err)
+{
+    *out = NULL;
+    if (cfg->n_layers < 1 || cfg->n_kv_heads < 1 || cfg->head_dim_k < 1 ||
+        cfg->head_dim_v < 1 || cfg->n_ctx < 1 || cfg->n_ctx > INT32_MAX)
+        return kk_err_set(err, KK_E_RANGE,
+                          "kv full: bad config (layers %d, kv heads %d, head dims %d/%d, ctx %lld)",
+                          (int)cfg->n_layers, (int)cfg->n_kv_heads, (int)cfg->head_dim_k,
+                          (int)cfg->head_dim_v, (long long)cfg->n_ctx);
+    const int64_t k_row = (int64_t)cfg->n_kv_heads * cfg->head_dim_k;
+    const int64_t v_row = (int64_t)cfg->n_kv_heads * cfg->head_dim_v;
+    const int64_t slots = (int64_t)cfg->n_layers * cfg->n_ctx;
+    if (k_row > KV_MAX_ELEMS / slots || v_row > KV_MAX_ELEMS / slots)
+        return kk_err_set(err, KK_E_LIMIT, "kv full: %lld tokens x %d layers is too large",
+                          (long long)cfg->n_ctx, (int)cfg->n_layers);
+    kv_full *f = calloc(1, sizeof *f);
+    if (!f)
+        return kk_err_set(err, KK_E_NOMEM, "kv full: out of memory");
+    f->base.vt = &KV_FULL_VT;
+    f->base.cfg = *cfg;
+    f->k_row = k_row;
+    f->v_row = v_row;
+    f->k = malloc((size_t)(slots * k_row) * sizeof(float));
+    f->v = malloc((size_t)(slots * v_row) * sizeof(float));
+    f->pos = malloc((size_t)slots * sizeof(int32_t));
+    f->len = calloc((size_t)cfg->n_layers, sizeof(int64_t));
+    if (!f->k || !f->v || !f->pos || !f->len) {
+        full_free(&f->base);
+        return kk_err_set(err, KK_E_NOMEM, "kv full: out of memory for %lld tokens",
+                          (long long)cfg->n_ctx);
+    }
+    f->bytes = (size_t)(slots * (k_row + v_row)) * sizeof(float) +
+               (size_t)slots * sizeof(int32_t);
+    *out = &f->base;
+    return KK_OK;
+}

@@ -1,0 +1,96 @@
+/*
+ * kv: the K/V cache seam between the forward pass and how K/V are stored.
+ *
+ * The forward pass sees only this interface. Per layer it
+ *   1. appends the new tokens' K (post-RoPE) and V with their positions
+ *      (kv_append), then
+ *   2. asks for the layer's K/V as F32 rows to attend over (kv_view): n
+ *      entries, each with its position, in any order. Attention masks by
+ *      position (an entry is visible to a query at position p when its
+ *      position is <= p, and inside the layer's sliding window), so a cache
+ *      that drops entries (sink + window) or reorders them (a ring) needs no
+ *      change in the forward pass.
+ * A cache that stores K/V compressed (a codec) or restored from elsewhere
+ * decodes into F32 rows it owns when kv_view is called; the view stays
+ * valid until the next call on the same cache.
+ *
+ * Implementations fill a kv_vtable; kv_full (this file's kv.c) is the plain
+ * full cache: every position kept in F32, capacity allocated up front.
+ *
+ * Lifecycle of a kv_cache:
+ *   1. kv_full_init (or another implementation's _init): all memory
+ *      allocated; decode never allocates.
+ *   2. forward passes: kv_append then kv_view, layer by layer.
+ *   3. kv_truncate(c, n): forget every token after the first n appended
+ *      (speculative verification rolls back rejected drafts this way).
+ *   4. kv_free (accepts NULL).
+ * Views are borrowed: valid until the next kv_append/kv_truncate/kv_view/
+ * kv_free on the same cache.
+ *
+ * Shapes (outermost first): K rows (n, n_kv_heads * head_dim_k), V rows
+ * (n, n_kv_heads * head_dim_v).
+ */
+#ifndef KK_KV_H
+#define KK_KV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/kk_err.h"
+
+typedef struct kv_config {
+    int32_t n_layers;
+    int32_t n_kv_heads;
+    int32_t head_dim_k;
+    int32_t head_dim_v;
+    int64_t n_ctx;       /* capacity in tokens */
+} kv_config;
+
+typedef struct kv_view {
+    int64_t n;           /* entries */
+    const float *k;      /* (n, k_stride) */
+    const float *v;      /* (n, v_stride) */
+    const int32_t *pos;  /* (n) position of each entry */
+    int64_t k_stride;    /* floats between rows (>= n_kv_heads*head_dim_k) */
+    int64_t v_stride;
+} kv_view;
+
+typedef struct kv_cache kv_cache;
+
+typedef struct kv_vtable {
+    const char *name;
+    kk_code (*append)(kv_cache *c, int32_t layer, const float *k, const float *v,
+                      const int32_t *pos, int64_t n, kk_err *err);
+    kk_code (*view)(kv_cache *c, int32_t layer, kv_view *out, kk_err *err);
+    void (*truncate)(kv_cache *c, int64_t n_tokens);
+    int64_t (*n_tokens)(const kv_cache *c);
+    size_t (*bytes_resident)(const kv_cache *c);
+    void (*free)(kv_cache *c);
+} kv_vtable;
+
+/* Every implementation starts its struct with this header. */
+struct kv_cache {
+    const kv_vtable *vt;
+    kv_config cfg;
+};
+
+/* Append n tokens' k (n, n_kv_heads*head_dim_k) and v (n, n_kv_heads*
+ * head_dim_v), copied, at positions pos[0..n). @return KK_OK, or KK_E_LIMIT
+ * when the cache is full, KK_E_RANGE for a bad layer. */
+kk_code kv_append(kv_cache *c, int32_t layer, const float *k, const float *v,
+                  const int32_t *pos, int64_t n, kk_err *err);
+/* The entries of a layer as F32 rows (borrowed, see above). */
+kk_code kv_view_layer(kv_cache *c, int32_t layer, kv_view *out, kk_err *err);
+/* Keep the first n_tokens appended; n_tokens >= kv_n_tokens is a no-op. */
+void kv_truncate(kv_cache *c, int64_t n_tokens);
+/* Tokens appended to the last layer (all layers agree between passes). */
+int64_t kv_n_tokens(const kv_cache *c);
+/* Bytes the cache holds allocated (deterministic for a config). */
+size_t kv_bytes_resident(const kv_cache *c);
+void kv_free(kv_cache *c);
+
+/* The plain full cache: F32, every position, n_ctx tokens allocated up
+ * front. @return KK_OK, KK_E_RANGE for a bad config, KK_E_NOMEM. */
+kk_code kv_full_init(kv_cache **out, const kv_config *cfg, kk_err *err);
+
+#endif /* KK_KV_H */

@@ -1,0 +1,359 @@
+/* model_random: see model_random.h. */
+#include "model_random.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void model_random_defaults(model_random_cfg *c)
+{
+    memset(c, 0, sizeof *c);
+    c->seed = 1;
+    c->arch = MODEL_ARCH_LLAMA;
+    c->n_layers = 2;
+    c->n_embd = 64;
+    c->n_heads = 4;
+    c->n_kv_heads = 2;
+    c->head_dim = 16;
+    c->n_ff = 128;
+    c->n_vocab = 512;
+    c->n_ctx = 2048;
+    c->tied = false;
+}
+
+static kk_code bad(kk_err *err, const char *flag, int64_t v, int64_t lo, int64_t hi,
+                   const char *why)
+{
+    kk_err_set(err, KK_E_RANGE, "%s: %lld is out of range (allowed: %lld..%lld%s)", flag,
+               (long long)v, (long long)lo, (long long)hi, why);
+    return kk_err_where(err, flag);
+}
+
+kk_code model_random_check(const model_random_cfg *c, kk_err *err)
+{
+    if (c->n_layers < 1 || c->n_layers > 256)
+        return bad(err, "--layers", c->n_layers, 1, 256, "");
+    if (c->n_embd < 2 || c->n_embd > 16384)
+        return bad(err, "--d-model", c->n_embd, 2, 16384, "");
+    if (c->n_heads < 1 || c->n_heads > 256)
+        return bad(err, "--heads", c->n_heads, 1, 256, "");
+    if (c->n_kv_heads < 1 || c->n_kv_heads > c->n_heads || c->n_heads % c->n_kv_heads)
+        return bad(err, "--kv-heads", c->n_kv_heads, 1, c->n_heads,
+                   ", and dividing --heads");
+    if (c->head_dim < 2 || c->head_dim > 1024 || c->head_dim % 2)
+        return bad(err, "--head-dim", c->head_dim, 2, 1024, ", even");
+    if (c->n_ff < 1 || c->n_ff > 65536)
+        return bad(err, "--ffn", c->n_ff, 1, 65536, "");
+    if (c->n_vocab < MODEL_RANDOM_MIN_VOCAB || c->n_vocab > 262144)
+        return bad(err, "--vocab", c->n_vocab, MODEL_RANDOM_MIN_VOCAB, 262144, "");
+    if (c->n_ctx < 1 || c->n_ctx > (1 << 24))
+        return bad(err, "--ctx", c->n_ctx, 1, 1 << 24, "");
+    return KK_OK;
+}
+
+/* ---- deterministic random numbers ---------------------------------------- */
+
+/* splitmix64 (Steele, Lea, Flood 2014; the seeder of xoshiro). */
+static uint64_t splitmix64(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* Uniform in [-1, 1) from the top 24 bits (exact in float). */
+static float unif(uint64_t *s)
+{
+    return (float)(splitmix64(s) >> 40) * (2.0f / 16777216.0f) - 1.0f;
+}
+
+/* ---- vocabulary ------------------------------------------------------------ */
+
+#define SP "\xe2\x96\x81" /* U+2581, SentencePiece's space */
+
+static const char *const WORDS[] = {
+    SP "the", SP "a", SP "and", SP "was", SP "to", SP "upon", SP "time", SP "Once",
+    SP "there", SP "little", SP "girl", SP "boy", SP "named", SP "she", SP "he",
+    SP "it", SP "in", SP "of", SP "day", SP "happy", SP "play", SP "said", SP "with",
+    SP "her", SP "his", SP "big", SP "saw", SP "went", SP "park", SP "dog", SP "cat",
+    SP "sun", SP "tree", SP "friend", SP "Lily", SP "Tom", SP "they", SP "very",
+    SP "wanted", SP "mom",
+};
+#define N_WORDS (sizeof WORDS / sizeof WORDS[0])
+
+typedef struct vocab {
+    char **tok;
+    float *score;
+    int32_t *type;
+    int32_t n, cap;
+} vocab;
+
+static bool vocab_has(const vocab *v, int32_t from, const char *s)
+{
+    for (int32_t i = from; i < v->n; i++)
+        if (!strcmp(v->tok[i], s))
+            return true;
+    return false;
+}
+
+static bool vocab_add(vocab *v, const char *s, int32_t type)
+{
+    if (v->n >= v->cap)
+        return true; /* full: callers stop at n == cap */
+    char *copy = malloc(strlen(s) + 1);
+    if (!copy)
+        return false;
+    strcpy(copy, s);
+    v->tok[v->n] = copy;
+    v->type[v->n] = type;
+    /* Earlier pieces merge first (SentencePiece takes the highest score). */
+    v->score[v->n] = type == 1 ? -(float)v->n : 0.0f;
+    v->n++;
+    return true;
+}
+
+static void vocab_free(vocab *v)
+{
+    for (int32_t i = 0; i < v->n; i++)
+        free(v->tok[i]);
+    free(v->tok);
+    free(v->score);
+    free(v->type);
+}
+
+/* Pieces are unique: a linear check against the pieces added so far is
+ * O(n^2) but only runs over the named pieces (about 200), not the fillers,
+ * which are unique by construction and never collide with a named piece
+ * (fillers are "▁" + 2 or 3 letters from a range no word uses: see below). */
+static kk_code vocab_build(vocab *v, int32_t n_vocab, kk_err *err)
+{
+    memset(v, 0, sizeof *v);
+    v->cap = n_vocab;
+    v->tok = calloc((size_t)n_vocab, sizeof *v->tok);
+    v->score = calloc((size_t)n_vocab, sizeof *v->score);
+    v->type = calloc((size_t)n_vocab, sizeof *v->type);
+    if (!v->tok || !v->score || !v->type)
+        goto oom;
+    /* llama.cpp token types: 1 normal, 2 unknown, 3 control, 6 byte. */
+    if (!vocab_add(v, "<unk>", 2) || !vocab_add(v, "<s>", 3) || !vocab_add(v, "</s>", 3))
+        goto oom;
+    for (int b = 0; b < 256; b++) {
+        char name[8];
+        snprintf(name, sizeof name, "<0x%02X>", b);
+        if (!vocab_add(v, name, 6))
+            goto oom;
+    }
+    const int32_t first_piece = v->n;
+    if (!vocab_add(v, SP, 1))
+        goto oom;
+    /* Every prefix of each word, so merges starting at "▁" reach it. */
+    for (size_t w = 0; w < N_WORDS; w++) {
+        const size_t len = strlen(WORDS[w]);
+        char pre[32];
+        for (size_t k = strlen(SP) + 1; k <= len && k < sizeof pre; k++) {
+            memcpy(pre, WORDS[w], k);
+            pre[k] = '\0';
+            if (!vocab_has(v, first_piece, pre) && !vocab_add(v, pre, 1))
+                goto oom;
+        }
+    }
+    static const char SINGLES[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.,!?'\"";
+    for (const char *c = SINGLES; *c; c++) {
+        const char s[2] = {*c, '\0'};
+        if (!vocab_add(v, s, 1))
+            goto oom;
+    }
+    /* Fillers: "▁" + "q"/"x"/"z"... no: "▁" + two or three letters from
+     * "jkqvxz", which none of WORDS contains, so they are new pieces. */
+    static const char RARE[] = "jkqvxz";
+    for (int len = 2; v->n < n_vocab && len <= 6; len++) {
+        int64_t combos = 1;
+        for (int i = 0; i < len; i++)
+            combos *= 6;
+        for (int64_t c = 0; c < combos && v->n < n_vocab; c++) {
+            char s[16] = SP;
+            int64_t x = c;
+            for (int i = 0; i < len; i++, x /= 6)
+                s[strlen(SP) + (size_t)i] = RARE[x % 6];
+            if (!vocab_add(v, s, 1))
+                goto oom;
+        }
+    }
+    for (int32_t i = 0; v->n < n_vocab; i++) { /* beyond 6^2+...+6^6 pieces */
+        char s[24];
+        snprintf(s, sizeof s, "<extra_%d>", (int)i);
+        if (!vocab_add(v, s, 1))
+            goto oom;
+    }
+    return KK_OK;
+oom:
+    vocab_free(v);
+    return kk_err_set(err, KK_E_NOMEM, "model random: out of memory for the vocabulary");
+}
+
+/* ---- tensors ----------------------------------------------------------------- */
+
+typedef struct builder {
+    const model_random_cfg *c;
+    gguf_writer *w;
+    uint32_t index;     /* tensor counter: each tensor's own stream */
+    kk_err *err;
+} builder;
+
+/* A (rows, cols) F32 tensor (ne = {cols, rows}; rows 0: a vector of cols):
+ * uniform with the given std, or `fill` when std == 0. */
+static kk_code add(builder *b, const char *name, int64_t rows, int64_t cols, float std,
+                   float fill, int32_t zero_rows_below, int32_t zero_rows_from)
+{
+    const int64_t nr = rows ? rows : 1;
+    const size_t n = (size_t)(nr * cols);
+    float *data = malloc(n * sizeof(float));
+    if (!data)
+        return kk_err_set(b->err, KK_E_NOMEM, "model random: out of memory for '%s'", name);
+    uint64_t s = b->c->seed ^ (0xa0761d6478bd642fULL * (uint64_t)(++b->index));
+    const float a = std * sqrtf(3.0f); /* uniform[-a, a] has std a/sqrt(3) */
+    for (size_t i = 0; i < n; i++)
+        data[i] = std > 0.0f ? a * unif(&s) : fill;
+    for (int64_t r = 0; r < nr; r++)
+        if (r < zero_rows_below || (zero_rows_from > 0 && r >= zero_rows_from))
+            memset(data + r * cols, 0, (size_t)cols * sizeof(float));
+    const uint64_t ne[2] = {(uint64_t)cols, (uint64_t)nr};
+    kk_code rc = gguf_writer_add_tensor(b->w, name, DTYPE_F32, rows ? 2 : 1, ne, data,
+                                        n * sizeof(float), b->err);
+    free(data);
+    return rc;
+}
+
+static kk_code add_tensors(builder *b)
+{
+    const model_random_cfg *c = b->c;
+    const int64_t d = c->n_embd, hd = c->head_dim;
+    const int64_t q_dim = (int64_t)c->n_heads * hd, kv_dim = (int64_t)c->n_kv_heads * hd;
+    const float sd = 1.0f / sqrtf((float)d);
+    char name[96];
+    /* Output rows of <unk>, <s>, </s> and the 256 byte tokens are 0:
+     * their logit is 0 while piece logits spread around 0 with std ~1, so
+     * the argmax over hundreds of pieces is a piece. */
+    KK_TRY(add(b, "token_embd.weight", c->n_vocab, d, 1.0f, 0.0f, 0, 0));
+    KK_TRY(add(b, "output_norm.weight", 0, d, 0.0f, 1.0f, 0, 0));
+    if (!c->tied)
+        KK_TRY(add(b, "output.weight", c->n_vocab, d, 1.0f, 0.0f, 259, 0));
+    for (int32_t il = 0; il < c->n_layers; il++) {
+#define NAME(s) (snprintf(name, sizeof name, "blk.%d." s, (int)il), name)
+        KK_TRY(add(b, NAME("attn_norm.weight"), 0, d, 0.0f, 1.0f, 0, 0));
+        KK_TRY(add(b, NAME("attn_q.weight"), q_dim, d, sd, 0.0f, 0, 0));
+        KK_TRY(add(b, NAME("attn_k.weight"), kv_dim, d, sd, 0.0f, 0, 0));
+        KK_TRY(add(b, NAME("attn_v.weight"), kv_dim, d, sd, 0.0f, 0, 0));
+        KK_TRY(add(b, NAME("attn_output.weight"), d, q_dim, 1.0f / sqrtf((float)q_dim),
+                   0.0f, 0, 0));
+        if (c->arch == MODEL_ARCH_QWEN3) {
+            KK_TRY(add(b, NAME("attn_q_norm.weight"), 0, hd, 0.0f, 1.0f, 0, 0));
+            KK_TRY(add(b, NAME("attn_k_norm.weight"), 0, hd, 0.0f, 1.0f, 0, 0));
+        }
+        KK_TRY(add(b, NAME("ffn_norm.weight"), 0, d, 0.0f, 1.0f, 0, 0));
+        KK_TRY(add(b, NAME("ffn_gate.weight"), c->n_ff, d, sd, 0.0f, 0, 0));
+        KK_TRY(add(b, NAME("ffn_up.weight"), c->n_ff, d, sd, 0.0f, 0, 0));
+        KK_TRY(add(b, NAME("ffn_down.weight"), d, c->n_ff, 1.0f / sqrtf((float)c->n_ff),
+                   0.0f, 0, 0));
+#undef NAME
+    }
+    return KK_OK;
+fail:
+    return b->err->code;
+}
+
+static kk_code set_metadata(gguf_writer *w, const model_random_cfg *c, const vocab *v)
+{
+    const char *arch = model_arch_name(c->arch);
+    char key[96], name[64];
+#define K(s) (snprintf(key, sizeof key, "%s." s, arch), key)
+    int rc = KK_OK; /* OR of the codes: any failure is an allocation failure */
+    snprintf(name, sizeof name, "kakeya-random-%s-seed%llu", arch, (unsigned long long)c->seed);
+    rc |= gguf_writer_set_str(w, "general.architecture", arch);
+    rc |= gguf_writer_set_str(w, "general.name", name);
+    rc |= gguf_writer_set_u32(w, K("context_length"), (uint32_t)c->n_ctx);
+    rc |= gguf_writer_set_u32(w, K("embedding_length"), (uint32_t)c->n_embd);
+    rc |= gguf_writer_set_u32(w, K("feed_forward_length"), (uint32_t)c->n_ff);
+    rc |= gguf_writer_set_u32(w, K("block_count"), (uint32_t)c->n_layers);
+    rc |= gguf_writer_set_u32(w, K("attention.head_count"), (uint32_t)c->n_heads);
+    rc |= gguf_writer_set_u32(w, K("attention.head_count_kv"), (uint32_t)c->n_kv_heads);
+    rc |= gguf_writer_set_u32(w, K("attention.key_length"), (uint32_t)c->head_dim);
+    rc |= gguf_writer_set_u32(w, K("attention.value_length"), (uint32_t)c->head_dim);
+    rc |= gguf_writer_set_u32(w, K("rope.dimension_count"), (uint32_t)c->head_dim);
+    /* The values of the real models of each family (Llama 2, Qwen3). */
+    const bool q = (c->arch == MODEL_ARCH_QWEN3);
+    rc |= gguf_writer_set_f32(w, K("attention.layer_norm_rms_epsilon"), q ? 1e-6f : 1e-5f);
+    rc |= gguf_writer_set_f32(w, K("rope.freq_base"), q ? 1e6f : 1e4f);
+#undef K
+    rc |= gguf_writer_set_str(w, "tokenizer.ggml.model", "llama");
+    rc |= gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)v->tok,
+                                  (uint64_t)v->n);
+    rc |= gguf_writer_set_arr_f32(w, "tokenizer.ggml.scores", v->score, (uint64_t)v->n);
+    rc |= gguf_writer_set_arr_i32(w, "tokenizer.ggml.token_type", v->type, (uint64_t)v->n);
+    rc |= gguf_writer_set_u32(w, "tokenizer.ggml.unknown_token_id", 0);
+    rc |= gguf_writer_set_u32(w, "tokenizer.ggml.bos_token_id", 1);
+    rc |= gguf_writer_set_u32(w, "tokenizer.ggml.eos_token_id", 2);
+    rc |= gguf_writer_set_bool(w, "tokenizer.ggml.add_bos_token", true);
+    return rc == KK_OK ? KK_OK : KK_E_NOMEM;
+}
+
+kk_code model_random_build(const model_random_cfg *c, gguf_writer **out, kk_err *err)
+{
+    kk_err local_err;
+    if (!err) {
+        kk_err_clear(&local_err);
+        err = &local_err;
+    }
+    *out = NULL;
+    kk_code rc = model_random_check(c, err);
+    if (rc != KK_OK)
+        return rc;
+    vocab v;
+    rc = vocab_build(&v, c->n_vocab, err);
+    if (rc != KK_OK)
+        return rc;
+    gguf_writer *w = gguf_writer_init(3, GGUF_DEFAULT_ALIGNMENT);
+    if (!w) {
+        vocab_free(&v);
+        return kk_err_set(err, KK_E_NOMEM, "model random: out of memory");
+    }
+    rc = set_metadata(w, c, &v);
+    vocab_free(&v);
+    if (rc != KK_OK) {
+        gguf_writer_free(w);
+        return kk_err_set(err, rc, "model random: could not set the metadata");
+    }
+    builder b = {c, w, 0, err};
+    rc = add_tensors(&b);
+    if (rc != KK_OK) {
+        gguf_writer_free(w);
+        return rc;
+    }
+    *out = w;
+    return KK_OK;
+}
+
+kk_code model_random_to_buffer(const model_random_cfg *c, uint8_t **buf, size_t *len,
+                               kk_err *err)
+{
+    gguf_writer *w = NULL;
+    kk_code rc = model_random_build(c, &w, err);
+    if (rc != KK_OK)
+        return rc;
+    rc = gguf_writer_to_buffer(w, buf, len, err);
+    gguf_writer_free(w);
+    return rc;
+}
+
+kk_code model_random_write(const model_random_cfg *c, const char *path, kk_err *err)
+{
+    gguf_writer *w = NULL;
+    kk_code rc = model_random_build(c, &w, err);
+    if (rc != KK_OK)
+        return rc;
+    rc = gguf_writer_write(w, path, err);
+    gguf_writer_free(w);
+    return rc;
+}

@@ -1,0 +1,122 @@
+/* ops: see ops.h. */
+#include "ops.h"
+
+#include <cblas.h>
+#include <math.h>
+
+/* ---- matrix products -------------------------------------------------- */
+
+void ops_matmul(const ops_weight *W, const float *x, float *y, int64_t n_tokens)
+{
+    const int rows = (int)W->rows, cols = (int)W->cols;
+    if (n_tokens == 1) {
+        /* Decode: one vector; GEMV reads W once, which is what bounds it. */
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, rows, cols, 1.0f, W->f32, cols,
+                    x, 1, 0.0f, y, 1);
+        return;
+    }
+    /* y (n, rows) = x (n, cols) . W^T, W (rows, cols) row-major. */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n_tokens, rows, cols,
+                1.0f, x, cols, W->f32, cols, 0.0f, y, rows);
+}
+
+void ops_matmul_ref(const ops_weight *W, const float *x, float *y, int64_t n_tokens)
+{
+    for (int64_t t = 0; t < n_tokens; t++) {
+        const float *xt = x + t * W->cols;
+        for (int64_t r = 0; r < W->rows; r++) {
+            const float *w = W->f32 + r * W->cols;
+            double acc = 0.0;
+            for (int64_t c = 0; c < W->cols; c++)
+                acc += (double)w[c] * (double)xt[c];
+            y[t * W->rows + r] = (float)acc;
+        }
+    }
+}
+
+void ops_set_threads(int n_threads)
+{
+    if (n_threads < 1)
+        n_threads = 1;
+    openblas_set_num_threads(n_threads);
+}
+
+/* ---- elementwise ------------------------------------------------------ */
+
+void ops_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps)
+{
+    double ss = 0.0; /* ggml sums in ggml_float (double) too */
+    for (int64_t i = 0; i < n; i++)
+        ss += (double)x[i] * (double)x[i];
+    const float scale = 1.0f / sqrtf((float)(ss / (double)n) + eps);
+    for (int64_t i = 0; i < n; i++)
+        out[i] = x[i] * scale * w[i];
+}
+
+void ops_rope_freqs(float *inv_freq, int64_t n_rot, float base)
+{
+    for (int64_t i = 0; i < n_rot / 2; i++)
+        inv_freq[i] = (float)pow((double)base, -2.0 * (double)i / (double)n_rot);
+}
+
+static void rope_pair(float *a, float *b, float c, float s)
+{
+    const float x0 = *a, x1 = *b;
+    *a = x0 * c - x1 * s;
+    *b = x0 * s + x1 * c;
+}
+
+void ops_rope(float *x, int64_t n_rot, int32_t pos, const float *inv_freq, bool neox)
+{
+    const int64_t half = n_rot / 2;
+    for (int64_t i = 0; i < half; i++) {
+        const float theta = (float)pos * inv_freq[i];
+        const float c = cosf(theta), s = sinf(theta);
+        if (neox)
+            rope_pair(&x[i], &x[i + half], c, s);
+        else
+            rope_pair(&x[2 * i], &x[2 * i + 1], c, s);
+    }
+}
+
+void ops_rope_ref(float *x, int64_t n_rot, int32_t pos, float base, bool neox)
+{
+    const int64_t half = n_rot / 2;
+    for (int64_t i = 0; i < half; i++) {
+        const double theta = (double)pos * pow((double)base, -2.0 * (double)i / (double)n_rot);
+        const double c = cos(theta), s = sin(theta);
+        float *a = neox ? &x[i] : &x[2 * i];
+        float *b = neox ? &x[i + half] : &x[2 * i + 1];
+        const double x0 = *a, x1 = *b;
+        *a = (float)(x0 * c - x1 * s);
+        *b = (float)(x0 * s + x1 * c);
+    }
+}
+
+void ops_softmax(float *x, int64_t n)
+{
+    float mx = -INFINITY;
+    for (int64_t i = 0; i < n; i++)
+        if (x[i] > mx)
+            mx = x[i];
+    if (mx == -INFINITY) { /* nothing visible: no weight anywhere */
+        for (int64_t i = 0; i < n; i++)
+            x[i] = 0.0f;
+        return;
+    }
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        const float e = (x[i] == -INFINITY) ? 0.0f : expf(x[i] - mx);
+        x[i] = e;
+        sum += e;
+    }
+    const float inv = (float)(1.0 / sum);
+    for (int64_t i = 0; i < n; i++)
+        x[i] *= inv;
+}
+
+void ops_swiglu(float *g, const float *u, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}

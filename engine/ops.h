@@ -1,0 +1,65 @@
+/*
+ * ops: the numeric kernels of the forward pass (RMSNorm, RoPE, softmax,
+ * SiLU, matrix products), each with a plain `_ref` twin that tests compare
+ * against (tests/engine/test_forward.c, named tolerances there).
+ *
+ * Weights sit behind one small seam, ops_weight + ops_matmul: today every
+ * matrix is read as F32 (a view into the mmapped file when the file stores
+ * F32, a dequantized copy otherwise; see docs/architecture.md), and the
+ * product is cblas_sgemm (batches) or cblas_sgemv (one token). A later F16 /
+ * Q8_0 kernel reads `raw` in its stored type instead, without changing any
+ * caller.
+ *
+ * Shapes are outermost first: a matrix (rows, cols) is row-major, rows =
+ * output features, cols = input features (GGUF ne[] = {cols, rows}).
+ *
+ * Ownership: ops_weight holds views only (the model owns the buffers).
+ * No function here allocates.
+ */
+#ifndef KK_OPS_H
+#define KK_OPS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dtype.h"
+
+typedef struct ops_weight {
+    dtype_t type;       /* storage type in the file */
+    int64_t rows;       /* output features */
+    int64_t cols;       /* input features */
+    const void *raw;    /* (rows, cols) in `type`, view into the file map */
+    const float *f32;   /* (rows, cols) F32: == raw for F32 files, else a
+                           dequantized copy owned by the model */
+} ops_weight;
+
+/* y (n_tokens, W->rows) = x (n_tokens, W->cols) . W^T. x and y must not
+ * overlap. cblas_sgemm for n_tokens > 1, cblas_sgemv for 1. */
+void ops_matmul(const ops_weight *W, const float *x, float *y, int64_t n_tokens);
+/* The same product by the plain triple loop, accumulated in double. */
+void ops_matmul_ref(const ops_weight *W, const float *x, float *y, int64_t n_tokens);
+
+/* out[i] = x[i] / sqrt(mean(x^2) + eps) * w[i] for one row of n; the sum of
+ * squares in double, as ggml's rms_norm. out may equal x. */
+void ops_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps);
+
+/* RoPE on one head vector of head_dim values at position pos, rotating the
+ * first n_rot dimensions: theta_i = pos * base^(-2i/n_rot).
+ * neox = false: adjacent pairs (x[2i], x[2i+1])       (llama, ggml ROPE_TYPE_NORM)
+ * neox = true:  halves (x[i], x[i + n_rot/2])          (qwen3, ggml ROPE_TYPE_NEOX)
+ * inv_freq (n_rot/2 values, from ops_rope_freqs) saves the pow per value. */
+void ops_rope_freqs(float *inv_freq, int64_t n_rot, float base);
+void ops_rope(float *x, int64_t n_rot, int32_t pos, const float *inv_freq, bool neox);
+void ops_rope_ref(float *x, int64_t n_rot, int32_t pos, float base, bool neox);
+
+/* In place over n values; -INFINITY entries become 0 (all of them: every
+ * value 0). */
+void ops_softmax(float *x, int64_t n);
+
+/* g[i] = silu(g[i]) * u[i] (the SwiGLU of the FFN). */
+void ops_swiglu(float *g, const float *u, int64_t n);
+
+/* Threads used by the BLAS products (openblas_set_num_threads). */
+void ops_set_threads(int n_threads);
+
+#endif /* KK_OPS_H */
