@@ -1,0 +1,74 @@
+/* session: see session.h. */
+#include "session.h"
+
+#include <string.h>
+
+#include "kk_args.h"
+#include "ops.h"
+
+kk_code session_open(session *s, const char *path, bool need_tok, kk_err *err)
+{
+    memset(s, 0, sizeof *s);
+    kk_code rc = gguf_open(&s->file, path, err);
+    if (rc != KK_OK)
+        goto fail;
+    rc = model_load(&s->m, s->file, err);
+    if (rc != KK_OK)
+        goto fail;
+    if (need_tok) {
+        rc = tok_init_from_gguf(&s->t, s->file, err);
+        if (rc != KK_OK)
+            goto fail;
+    }
+    return KK_OK;
+fail:
+    if (err && !err->file[0])
+        kk_err_file(err, path);
+    session_close(s);
+    return rc;
+}
+
+void session_close(session *s)
+{
+    tok_free(s->t);
+    model_free(s->m);
+    gguf_close(s->file);
+    memset(s, 0, sizeof *s);
+}
+
+/* Prefill batch: bounds the activations at 512 x the widest row (the FFN:
+ * 512 x n_ff floats) while BLAS still sees matrices wide enough to be fast. */
+#define SESSION_MAX_BATCH 512
+
+kk_code session_cache_init(const session *s, int64_t n_ctx, kv_cache **kv,
+                           fwd_state **st, kk_err *err)
+{
+    const model_hparams *hp = &s->m->hp;
+    const kv_config cfg = {hp->n_layers, hp->n_kv_heads, hp->head_dim_k, hp->head_dim_v,
+                           n_ctx};
+    *kv = NULL;
+    *st = NULL;
+    kk_code rc = kv_full_init(kv, &cfg, err);
+    if (rc != KK_OK)
+        return rc;
+    rc = fwd_init(st, s->m, n_ctx < SESSION_MAX_BATCH ? n_ctx : SESSION_MAX_BATCH, n_ctx,
+                  err);
+    if (rc != KK_OK) {
+        kv_free(*kv);
+        *kv = NULL;
+    }
+    return rc;
+}
+
+kk_code session_parse_threads(const char *val, int *threads, kk_err *err)
+{
+    int64_t t = kk_ncores();
+    if (val) {
+        kk_code rc = kk_arg_i64("--threads", val, 1, 1024, &t, err);
+        if (rc != KK_OK)
+            return rc;
+    }
+    *threads = (int)t;
+    ops_set_threads(*threads);
+    return KK_OK;
+}

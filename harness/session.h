@@ -1,0 +1,39 @@
+/*
+ * session: a GGUF model opened for a command: the file, the model loaded
+ * from it and, when the file has one, its tokenizer. Shared by generate and
+ * logits (and later commands that run the engine).
+ *
+ * Ownership: session_open fills a caller-provided session; session_close
+ * releases everything (accepts a zeroed or half-opened session).
+ */
+#ifndef KK_SESSION_H
+#define KK_SESSION_H
+
+#include <stdbool.h>
+
+#include "forward.h"
+#include "gguf.h"
+#include "kk_err.h"
+#include "model.h"
+#include "tokenizer.h"
+
+typedef struct session {
+    gguf_file *file;
+    model *m;
+    tok *t;          /* NULL when not asked for */
+} session;
+
+/* Open path, load the model; with need_tok also the tokenizer. Errors name
+ * the file (exit 2 through kk_exit_code). */
+kk_code session_open(session *s, const char *path, bool need_tok, kk_err *err);
+void session_close(session *s);
+
+/* Run tokens through a fresh full cache with capacity n_ctx.
+ * (Convenience for commands: allocates the cache and the state.) */
+kk_code session_cache_init(const session *s, int64_t n_ctx, kv_cache **kv,
+                           fwd_state **st, kk_err *err);
+
+/* --threads: default the cores available (kk_ncores); sets BLAS threads. */
+kk_code session_parse_threads(const char *val, int *threads, kk_err *err);
+
+#endif /* KK_SESSION_H */
