@@ -1,10 +1,296 @@
-/* PLACEHOLDER: replaced by the real implementation (engine core issue). */
+/*
+ * kakeya generate -m FILE (-p TEXT | --tokens IDS) -n N [--threads T] [--json]
+ *
+ * Greedy generation: prefill the prompt in one forward call, then decode
+ * one token per call until N tokens or EOS (EOS itself is not output).
+ * stdout: the generated text followed by one newline, or with --json one
+ * object {"prompt_ids", "ids", "text", "prefill_s", "decode_s"}.
+ * stderr: tokens/s of prefill and decode.
+ */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
 #include "cmd.h"
-#include "kk_err.h"
+#include "json.h"
+#include "kk_args.h"
+#include "sample.h"
+#include "session.h"
+
+static void help(FILE *out)
+{
+    fprintf(out,
+            "usage: kakeya generate -m FILE (-p TEXT | --tokens IDS) -n N [--threads T] [--json]\n"
+            "  -m, --model FILE   GGUF model (llama or qwen3) with a llama tokenizer\n"
+            "  -p, --prompt TEXT  prompt text; BOS added when the GGUF says so\n"
+            "  --tokens IDS       comma-separated prompt token ids, verbatim (no BOS)\n"
+            "  -n N               tokens to generate (greedy; stops early at EOS)\n"
+            "  --threads T        BLAS threads (default: the cores available)\n"
+            "  --json             print {\"prompt_ids\", \"ids\", \"text\", \"prefill_s\", \"decode_s\"}\n"
+            "stdout: the generated text (or the JSON); tokens/s on stderr.\n"
+            "exit codes: 0 ok, 2 bad input (file, ids, N past the context), 3 usage\n");
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Length of the valid UTF-8 sequence at p (RFC 3629: no overlongs, no
+ * surrogates, <= U+10FFFF), 0 when invalid. */
+static size_t utf8_seq(const unsigned char *p, size_t left)
+{
+    const unsigned c = p[0];
+    size_t n;
+    unsigned min;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 2; min = 0x80;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3; min = 0x800;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4; min = 0x10000;
+    } else {
+        return 0;
+    }
+    if (left < n)
+        return 0;
+    unsigned cp = c & (0x7F >> n);
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return n;
+}
+
+/* JSON strings hold Unicode text: bytes that are not valid UTF-8 (a byte
+ * token cut mid-character) are written as U+FFFD, as a decoder would. */
+static void write_json_text(FILE *out, const char *s, size_t len)
+{
+    char *clean = malloc(len * 3 + 1);
+    if (!clean) {
+        fputs("\"\"", out);
+        return;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < len;) {
+        size_t n = utf8_seq((const unsigned char *)s + i, len - i);
+        if (n == 0) {
+            memcpy(clean + k, "\xEF\xBF\xBD", 3);
+            k += 3;
+            i += 1;
+        } else {
+            memcpy(clean + k, s + i, n);
+            k += n;
+            i += n;
+        }
+    }
+    json_write_string(out, clean, k);
+    free(clean);
+}
+
+static void write_ids(FILE *out, const int32_t *ids, size_t n)
+{
+    putc('[', out);
+    for (size_t i = 0; i < n; i++)
+        fprintf(out, i ? ", %d" : "%d", (int)ids[i]);
+    putc(']', out);
+}
+
+/* Append the piece of id to the growing text buffer. */
+static kk_code text_append(const tok *t, int32_t id, char **text, size_t *len, size_t *cap,
+                           kk_err *err)
+{
+    char piece[256];
+    int n = tok_piece(t, id, piece, sizeof piece);
+    if (n < 0)
+        return kk_err_set(err, KK_E_RANGE, "token id %d has no piece", (int)id);
+    if ((size_t)n > sizeof piece)
+        n = (int)sizeof piece; /* pieces are a few bytes; longer ones are cut */
+    if (*len + (size_t)n + 1 > *cap) {
+        size_t nc = (*cap ? *cap * 2 : 1024) + (size_t)n;
+        char *g = realloc(*text, nc);
+        if (!g)
+            return kk_err_set(err, KK_E_NOMEM, "out of memory");
+        *text = g;
+        *cap = nc;
+    }
+    memcpy(*text + *len, piece, (size_t)n);
+    *len += (size_t)n;
+    return KK_OK;
+}
+
+typedef struct gen_args {
+    const char *path, *prompt, *ids, *threads;
+    int64_t n_predict;
+    bool have_n, json;
+} gen_args;
+
+/* @return -1 to go on, else the exit code. */
+static int parse(int argc, char **argv, gen_args *a, kk_err *err)
+{
+    memset(a, 0, sizeof *a);
+    for (int i = 1; i < argc; i++) {
+        const char *s = argv[i];
+        const char **dst = NULL;
+        if (!strcmp(s, "-h") || !strcmp(s, "--help")) {
+            help(stdout);
+            return KK_EXIT_OK;
+        } else if (!strcmp(s, "--json")) {
+            a->json = true;
+            continue;
+        } else if (!strcmp(s, "-m") || !strcmp(s, "--model")) {
+            dst = &a->path;
+        } else if (!strcmp(s, "-p") || !strcmp(s, "--prompt")) {
+            dst = &a->prompt;
+        } else if (!strcmp(s, "--tokens")) {
+            dst = &a->ids;
+        } else if (!strcmp(s, "--threads")) {
+            dst = &a->threads;
+        } else if (!strcmp(s, "-n") || !strcmp(s, "--n-predict")) {
+            const char *v = kk_arg_value(argc, argv, &i, err);
+            if (!v)
+                return cmd_fail("generate", err);
+            if (kk_arg_i64("-n", v, 0, INT32_MAX, &a->n_predict, err) != KK_OK)
+                return cmd_fail("generate", err);
+            a->have_n = true;
+            continue;
+        } else {
+            fprintf(stderr, "kakeya generate: unknown option '%s'\n", s);
+            help(stderr);
+            return KK_EXIT_USAGE;
+        }
+        if (!(*dst = kk_arg_value(argc, argv, &i, err)))
+            return cmd_fail("generate", err);
+    }
+    const char *missing = !a->path ? "-m FILE"
+                          : (!a->prompt && !a->ids) ? "-p TEXT or --tokens IDS"
+                          : !a->have_n ? "-n N" : NULL;
+    if (missing || (a->prompt && a->ids)) {
+        if (missing)
+            fprintf(stderr, "kakeya generate: %s is required\n", missing);
+        else
+            fprintf(stderr, "kakeya generate: give -p TEXT or --tokens IDS, not both\n");
+        help(stderr);
+        return KK_EXIT_USAGE;
+    }
+    return -1;
+}
+
 int cmd_generate(int argc, char **argv)
 {
-    (void)argc; (void)argv;
-    fprintf(stderr, "kakeya: 'generate' is not built yet\n");
-    return KK_EXIT_USAGE;
+    kk_err err;
+    kk_err_clear(&err);
+    gen_args a;
+    int rc = parse(argc, argv, &a, &err);
+    if (rc >= 0)
+        return rc;
+    int threads;
+    if (session_parse_threads(a.threads, &threads, &err) != KK_OK)
+        return cmd_fail("generate", &err);
+
+    session s;
+    kv_cache *kv = NULL;
+    fwd_state *st = NULL;
+    int32_t *prompt = NULL, *out_ids = NULL;
+    size_t n_prompt = 0, n_out = 0, text_len = 0, text_cap = 0;
+    float *logits = NULL;
+    char *text = NULL;
+    rc = KK_EXIT_OK;
+    if (session_open(&s, a.path, true, &err) != KK_OK)
+        return cmd_fail("generate", &err);
+    const model_hparams *hp = &s.m->hp;
+
+    if (a.prompt) {
+        KK_TRY(tok_encode(s.t, a.prompt, strlen(a.prompt), tok_add_bos(s.t), &prompt,
+                          &n_prompt, &err));
+        KK_CHECK(n_prompt > 0, &err, KK_E_RANGE,
+                 "-p: the prompt is empty and the model adds no BOS: nothing to start from");
+    } else {
+        KK_TRY(kk_arg_ids("--tokens", a.ids, hp->n_vocab - 1, &prompt, &n_prompt, &err));
+    }
+    const int64_t n_ctx = (int64_t)n_prompt + a.n_predict;
+    if (n_ctx > hp->n_ctx_train) {
+        kk_err_set(&err, KK_E_RANGE,
+                   "-n: %zu prompt tokens + %lld to generate exceed the model's "
+                   "context_length %d",
+                   n_prompt, (long long)a.n_predict, (int)hp->n_ctx_train);
+        kk_err_where(&err, "-n");
+        goto fail;
+    }
+    KK_TRY(session_cache_init(&s, n_ctx, &kv, &st, &err));
+    logits = malloc((size_t)hp->n_vocab * sizeof(float));
+    out_ids = malloc(((size_t)a.n_predict + 1) * sizeof(int32_t));
+    KK_CHECK(logits && out_ids, &err, KK_E_NOMEM, "out of memory");
+
+    const int32_t eos = tok_eos(s.t);
+    double t0 = now_s();
+    KK_TRY(fwd_run(st, kv, prompt, NULL, (int64_t)n_prompt, FWD_LOGITS_LAST, logits, NULL,
+                   &err));
+    const double prefill_s = now_s() - t0;
+    double decode_s = 0.0;
+    size_t n_decoded = 0; /* forward calls after the prefill */
+    while ((int64_t)n_out < a.n_predict) {
+        const int32_t id = sample_greedy(logits, hp->n_vocab);
+        if (id == eos)
+            break;
+        out_ids[n_out++] = id;
+        const size_t before = text_len;
+        KK_TRY(text_append(s.t, id, &text, &text_len, &text_cap, &err));
+        if (!a.json) { /* stream the text as it comes */
+            fwrite(text + before, 1, text_len - before, stdout);
+            fflush(stdout);
+        }
+        if ((int64_t)n_out == a.n_predict)
+            break; /* the last token's logits are not needed */
+        t0 = now_s();
+        KK_TRY(fwd_run(st, kv, &id, NULL, 1, FWD_LOGITS_LAST, logits, NULL, &err));
+        decode_s += now_s() - t0;
+        n_decoded++;
+    }
+    if (a.json) {
+        fputs("{\"prompt_ids\": ", stdout);
+        write_ids(stdout, prompt, n_prompt);
+        fputs(", \"ids\": ", stdout);
+        write_ids(stdout, out_ids, n_out);
+        fputs(", \"text\": ", stdout);
+        write_json_text(stdout, text ? text : "", text_len);
+        fputs(", \"prefill_s\": ", stdout);
+        json_write_double(stdout, prefill_s);
+        fputs(", \"decode_s\": ", stdout);
+        json_write_double(stdout, decode_s);
+        fputs("}\n", stdout);
+    } else {
+        putchar('\n');
+    }
+    if (fflush(stdout) != 0) {
+        kk_err_set(&err, KK_E_IO, "writing to stdout failed");
+        goto fail;
+    }
+    fprintf(stderr,
+            "kakeya generate: prefill %zu tokens in %.3f s (%.1f tok/s), decode %zu tokens "
+            "in %.3f s (%.1f tok/s), %d threads\n",
+            n_prompt, prefill_s, prefill_s > 0 ? (double)n_prompt / prefill_s : 0.0,
+            n_decoded, decode_s, decode_s > 0 ? (double)n_decoded / decode_s : 0.0, threads);
+    goto done;
+fail:
+    if (!err.file[0] && err.code != KK_E_RANGE && err.code != KK_E_FORMAT)
+        kk_err_file(&err, a.path);
+    rc = cmd_fail("generate", &err);
+done:
+    free(text);
+    free(logits);
+    free(out_ids);
+    free(prompt);
+    fwd_free(st);
+    kv_free(kv);
+    session_close(&s);
+    return rc;
 }
