@@ -485,12 +485,12 @@ static kk_code close_object(parser *ps, const uint8_t *at)
 {
     frame *f = &ps->frames[ps->n_frames - 1];
     size_t n = ps->n_mems - f->base, out = 0;
-    const json_member *src = ps->mems + f->base;
     f->v->u.obj.members = NULL;
     f->v->u.obj.n = 0;
     ps->n_mems = f->base;
     if (!n)
         return KK_OK;
+    const json_member *src = ps->mems + f->base;
     if (n > (SIZE_MAX - sizeof(json_index *)) / sizeof(json_member))
         return nomem(ps, at);
     json_index **slot = arena_alloc(ps->doc, sizeof *slot + n * sizeof(json_member));

@@ -1,0 +1,136 @@
+/*
+ * fuzz_json: json_parse must never crash, and what it accepts must hold
+ * these invariants:
+ *   - every number's double equals the strtod reference (json_num_to_double
+ *     fast paths against json_num_to_double_ref), and compares equal to
+ *     itself exactly;
+ *   - every decoded string, written with json_write_string, parses back to
+ *     the same bytes;
+ *   - the whole document written back (strings escaped, numbers as their
+ *     literals) parses to a json_equal document;
+ *   - errors carry a location inside the input.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "json_internal.h"
+
+static void die(const char *what)
+{
+    fprintf(stderr, "fuzz_json: invariant broken: %s\n", what);
+    abort();
+}
+
+static void check_string(const char *s, size_t len)
+{
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&buf, &n);
+    if (!f)
+        return;
+    json_write_string(f, s, len);
+    fclose(f);
+    json_doc *d = NULL;
+    if (json_parse(buf, n, "rt", NULL, &d, NULL) != KK_OK)
+        die("written string does not parse");
+    const json_value *r = json_doc_root(d);
+    if (r->type != JSON_STRING || r->u.str.len != len || memcmp(r->u.str.s, s, len))
+        die("written string does not round-trip");
+    json_doc_free(d);
+    free(buf);
+}
+
+/* Writes v back as JSON and checks each leaf on the way. */
+static void walk(FILE *out, const json_value *v)
+{
+    switch (v->type) {
+    case JSON_NULL: fputs("null", out); break;
+    case JSON_TRUE: fputs("true", out); break;
+    case JSON_FALSE: fputs("false", out); break;
+    case JSON_NUMBER: {
+        int is_int;
+        double ref = json_num_to_double_ref(v->u.num.text, v->u.num.len);
+        double fast = json_num_to_double(v->u.num.text, v->u.num.len, &is_int);
+        if (memcmp(&ref, &v->u.num.d, sizeof ref) || memcmp(&ref, &fast, sizeof ref))
+            die("number's double differs from strtod");
+        if (is_int != v->u.num.is_int)
+            die("is_int differs between paths");
+        if (json_num_cmp(v, v) != 0)
+            die("number does not equal itself");
+        int c2;
+        if (json_num_cmp_literal(v, v->u.num.text, v->u.num.len, &c2) || c2)
+            die("number does not equal its literal");
+        /* An integer below 2^53 is exact in a double. */
+        if (v->u.num.is_int && fabs(v->u.num.d) < 9007199254740992.0 &&
+            json_num_cmp_double(v, v->u.num.d) != 0)
+            die("small integer differs from its double");
+        fwrite(v->u.num.text, 1, v->u.num.len, out);
+        break;
+    }
+    case JSON_STRING:
+        check_string(v->u.str.s, v->u.str.len);
+        json_write_string(out, v->u.str.s, v->u.str.len);
+        break;
+    case JSON_ARRAY:
+        putc('[', out);
+        for (size_t i = 0; i < v->u.arr.n; i++) {
+            if (i)
+                putc(',', out);
+            walk(out, v->u.arr.items[i]);
+        }
+        putc(']', out);
+        break;
+    case JSON_OBJECT:
+        putc('{', out);
+        for (size_t i = 0; i < v->u.obj.n; i++) {
+            const json_member *m = &v->u.obj.members[i];
+            if (json_obj_getn(v, m->key, m->key_len) != m->value)
+                die("lookup does not find a member");
+            if (i)
+                putc(',', out);
+            check_string(m->key, m->key_len);
+            json_write_string(out, m->key, m->key_len);
+            putc(':', out);
+            walk(out, m->value);
+        }
+        putc('}', out);
+        break;
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    json_doc *d = NULL;
+    kk_err e;
+    kk_code rc = json_parse((const char *)data, size, "fuzz", NULL, &d, &e);
+    if (rc != KK_OK) {
+        if (d || e.offset < 0 || (size_t)e.offset > size || e.line < 1 || e.col < 1)
+            die("error without a location inside the input");
+        if (rc != KK_E_FORMAT && rc != KK_E_LIMIT)
+            die("unexpected error code");
+        return 0;
+    }
+    const json_value *root = json_doc_root(d);
+    if (!json_equal(root, root))
+        die("document does not equal itself");
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&buf, &n);
+    if (f) {
+        walk(f, root);
+        fclose(f);
+        json_doc *d2 = NULL;
+        if (json_parse(buf, n, "rewritten", NULL, &d2, NULL) != KK_OK)
+            die("rewritten document does not parse");
+        if (!json_equal(root, json_doc_root(d2)))
+            die("rewritten document differs");
+        json_doc_free(d2);
+        free(buf);
+    }
+    json_doc_free(d);
+    return 0;
+}
