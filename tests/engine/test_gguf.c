@@ -253,6 +253,284 @@ static void utf8_check_should_reject_overlongs_surrogates_and_truncation(void **
     assert_int_equal(gguf_utf8_check("\x80", 1), 0);              /* lone continuation */
 }
 
+/* ---- writer ------------------------------------------------------------- */
+
+/* Re-serialize a parsed file through the writer: every kv via set_value,
+ * every tensor from its view. */
+static gguf_writer *rewrite(const gguf_file *f)
+{
+    gguf_writer *w = gguf_writer_init(f->version, GGUF_DEFAULT_ALIGNMENT);
+    assert_non_null(w);
+    for (uint64_t i = 0; i < f->n_kv; i++) {
+        char key[GGUF_MAX_KEY_LEN + 1];
+        gguf_str_copy(f->kv[i].key, key, sizeof key);
+        assert_int_equal(gguf_writer_set_value(w, key, &f->kv[i].value), KK_OK);
+    }
+    for (uint64_t i = 0; i < f->n_tensors; i++) {
+        const gguf_tensor *t = &f->tensors[i];
+        char name[256];
+        gguf_str_copy(t->name, name, sizeof name);
+        kk_err e;
+        assert_int_equal(gguf_writer_add_tensor(w, name, t->type, t->n_dims, t->ne, t->data,
+                                                t->n_bytes, &e), KK_OK);
+    }
+    return w;
+}
+
+/* A writer holding one key of every type (nested arrays too) and one tensor
+ * of every dtype, with shapes of 1..4 dims. */
+static gguf_writer *every_type_writer(uint32_t version, uint64_t alignment)
+{
+    gguf_writer *w = gguf_writer_init(version, alignment);
+    assert_non_null(w);
+    gguf_value v;
+    memset(&v, 0, sizeof v);
+    v.type = GGUF_TYPE_UINT8; v.v.u = 200;
+    assert_int_equal(gguf_writer_set_value(w, "t.u8", &v), KK_OK);
+    v.type = GGUF_TYPE_INT8; v.v.i = -100;
+    assert_int_equal(gguf_writer_set_value(w, "t.i8", &v), KK_OK);
+    v.type = GGUF_TYPE_UINT16; v.v.u = 60000;
+    assert_int_equal(gguf_writer_set_value(w, "t.u16", &v), KK_OK);
+    v.type = GGUF_TYPE_INT16; v.v.i = -30000;
+    assert_int_equal(gguf_writer_set_value(w, "t.i16", &v), KK_OK);
+    assert_int_equal(gguf_writer_set_u32(w, "t.u32", 4000000000u), KK_OK);
+    assert_int_equal(gguf_writer_set_i32(w, "t.i32", -2000000000), KK_OK);
+    assert_int_equal(gguf_writer_set_f32(w, "t.f32", 0.1f), KK_OK);
+    assert_int_equal(gguf_writer_set_bool(w, "t.bool", true), KK_OK);
+    assert_int_equal(gguf_writer_set_str(w, "t.str", "h\xc3\xa9llo"), KK_OK);
+    assert_int_equal(gguf_writer_set_u64(w, "t.u64", 18000000000000000000ull), KK_OK);
+    v.type = GGUF_TYPE_INT64; v.v.i = INT64_MIN;
+    assert_int_equal(gguf_writer_set_value(w, "t.i64", &v), KK_OK);
+    assert_int_equal(gguf_writer_set_f64(w, "t.f64", -1e300), KK_OK);
+    const char *strs[] = {"a", "", "\xe6\x97\xa5\xe6\x9c\xac"};
+    assert_int_equal(gguf_writer_set_arr_str(w, "t.arr_str", strs, 3), KK_OK);
+    const float fs[] = {1.5f, -0.0f, 3e38f};
+    assert_int_equal(gguf_writer_set_arr_f32(w, "t.arr_f32", fs, 3), KK_OK);
+    const int32_t is[] = {-1, 0, INT32_MAX};
+    assert_int_equal(gguf_writer_set_arr_i32(w, "t.arr_i32", is, 3), KK_OK);
+    assert_int_equal(gguf_writer_set_arr_i32(w, "t.arr_empty", NULL, 0), KK_OK);
+    /* Nested: [[u16 x2], [], [["x"], ["y", "z"]]] as array of arrays. */
+    uint8_t raw16[] = {1, 0, 2, 0};
+    gguf_value inner_s[3], inner_a[2], outer[3];
+    memset(inner_s, 0, sizeof inner_s);
+    memset(inner_a, 0, sizeof inner_a);
+    memset(outer, 0, sizeof outer);
+    const char *xyz = "xyz";
+    for (int i = 0; i < 3; i++) {
+        inner_s[i].type = GGUF_TYPE_STRING;
+        inner_s[i].v.str.s = xyz + i;
+        inner_s[i].v.str.len = 1;
+    }
+    inner_a[0].type = GGUF_TYPE_ARRAY;
+    inner_a[0].v.arr.elem_type = GGUF_TYPE_STRING;
+    inner_a[0].v.arr.n = 1;
+    inner_a[0].v.arr.items = &inner_s[0];
+    inner_a[1] = inner_a[0];
+    inner_a[1].v.arr.n = 2;
+    inner_a[1].v.arr.items = &inner_s[1];
+    outer[0].type = GGUF_TYPE_ARRAY;
+    outer[0].v.arr.elem_type = GGUF_TYPE_UINT16;
+    outer[0].v.arr.n = 2;
+    outer[0].v.arr.raw = raw16;
+    outer[1].type = GGUF_TYPE_ARRAY;
+    outer[1].v.arr.elem_type = GGUF_TYPE_BOOL;
+    outer[2].type = GGUF_TYPE_ARRAY;
+    outer[2].v.arr.elem_type = GGUF_TYPE_ARRAY;
+    outer[2].v.arr.n = 2;
+    outer[2].v.arr.items = inner_a;
+    v.type = GGUF_TYPE_ARRAY;
+    v.v.arr.elem_type = GGUF_TYPE_ARRAY;
+    v.v.arr.n = 3;
+    v.v.arr.items = outer;
+    v.v.arr.raw = NULL;
+    assert_int_equal(gguf_writer_set_value(w, "t.nested", &v), KK_OK);
+    /* Tensors: every dtype; data from a fixed pattern. */
+    static uint8_t data[4 * 64 * 3 * 2 * 2];
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (uint8_t)(i * 131 + 7);
+    struct { const char *name; dtype_t type; uint32_t n_dims; uint64_t ne[4]; } ts[] = {
+        {"w.f32", DTYPE_F32, 1, {5, 1, 1, 1}},
+        {"w.f16", DTYPE_F16, 2, {3, 7, 1, 1}},
+        {"w.bf16", DTYPE_BF16, 3, {2, 3, 4, 1}},
+        {"w.q8_0", DTYPE_Q8_0, 4, {64, 3, 2, 2}},
+        {"w.q4_0", DTYPE_Q4_0, 2, {32, 5, 1, 1}},
+    };
+    for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) {
+        uint64_t nb = dtype_row_size(ts[i].type, ts[i].ne[0]) * ts[i].ne[1] * ts[i].ne[2] * ts[i].ne[3];
+        assert_true(nb <= sizeof data);
+        kk_err e;
+        assert_int_equal(gguf_writer_add_tensor(w, ts[i].name, ts[i].type, ts[i].n_dims, ts[i].ne,
+                                                data, nb, &e), KK_OK);
+    }
+    return w;
+}
+
+static void writer_round_trip_should_keep_every_value_and_tensor_byte_identical(void **state)
+{
+    (void)state;
+    uint32_t versions[] = {3, 2, 3};
+    uint64_t aligns[] = {32, 32, 64};
+    for (int k = 0; k < 3; k++) {
+        gguf_writer *w = every_type_writer(versions[k], aligns[k]);
+        uint8_t *buf;
+        size_t len;
+        kk_err e;
+        assert_int_equal(gguf_writer_to_buffer(w, &buf, &len, &e), KK_OK);
+        gguf_file *f;
+        kk_code c = gguf_parse_buffer(&f, buf, len, "every-type", &e);
+        if (c)
+            kk_err_print(stderr, "round trip", &e);
+        assert_int_equal(c, KK_OK);
+        assert_int_equal(f->version, versions[k]);
+        assert_int_equal(f->alignment, aligns[k]);
+        assert_int_equal(f->n_tensors, 5);
+        /* Spot values. */
+        assert_int_equal(gguf_get(f, "t.u8")->v.u, 200);
+        assert_int_equal(gguf_get(f, "t.i8")->v.i, -100);
+        assert_int_equal(gguf_get(f, "t.i16")->v.i, -30000);
+        assert_int_equal(gguf_get(f, "t.i64")->v.i, INT64_MIN);
+        assert_true(gguf_get(f, "t.u64")->v.u == 18000000000000000000ull);
+        assert_true(gguf_get(f, "t.f64")->v.f == -1e300);
+        float x;
+        assert_int_equal(gguf_get_f32(f, "t.f32", &x, &e), KK_OK);
+        assert_true(x == 0.1f);
+        uint32_t u;
+        assert_int_equal(gguf_get_u32(f, "t.i32", &u, &e), KK_E_RANGE);
+        assert_int_equal(gguf_get_u32(f, "t.u64", &u, &e), KK_E_RANGE);
+        assert_int_equal(gguf_get_u32(f, "t.u16", &u, &e), KK_OK);
+        assert_int_equal(u, 60000);
+        const gguf_value *n = gguf_get(f, "t.nested");
+        assert_int_equal(n->v.arr.n, 3);
+        assert_int_equal(n->v.arr.items[0].v.arr.elem_type, GGUF_TYPE_UINT16);
+        assert_int_equal(n->v.arr.items[1].v.arr.n, 0);
+        assert_true(str_is(n->v.arr.items[2].v.arr.items[1].v.arr.items[1].v.str, "z"));
+        assert_int_equal(gguf_arr_i32(gguf_get(f, "t.arr_i32"), 2), INT32_MAX);
+        assert_true(gguf_arr_f32(gguf_get(f, "t.arr_f32"), 2) == 3e38f);
+        /* Byte identity: writing the parsed file again gives the same bytes. */
+        gguf_writer *w2 = gguf_writer_init(f->version, GGUF_DEFAULT_ALIGNMENT);
+        for (uint64_t i = 0; i < f->n_kv; i++) {
+            char key[256];
+            gguf_str_copy(f->kv[i].key, key, sizeof key);
+            assert_int_equal(gguf_writer_set_value(w2, key, &f->kv[i].value), KK_OK);
+        }
+        for (uint64_t i = 0; i < f->n_tensors; i++) {
+            const gguf_tensor *t = &f->tensors[i];
+            char name[256];
+            gguf_str_copy(t->name, name, sizeof name);
+            assert_int_equal(gguf_writer_add_tensor(w2, name, t->type, t->n_dims, t->ne, t->data,
+                                                    t->n_bytes, &e), KK_OK);
+        }
+        uint8_t *buf2;
+        size_t len2;
+        assert_int_equal(gguf_writer_to_buffer(w2, &buf2, &len2, &e), KK_OK);
+        assert_int_equal(len2, len);
+        assert_memory_equal(buf2, buf, len);
+        gguf_close(f);
+        gguf_writer_free(w);
+        gguf_writer_free(w2);
+        free(buf);
+        free(buf2);
+    }
+}
+
+/* The fixtures were written by llama.cpp's gguf writer, whose layout is the
+ * canonical one ours produces (kvs then infos in order, packed offsets, every
+ * tensor padded): re-writing them from their parsed contents must give the
+ * original file byte for byte. */
+static void writer_should_reproduce_each_fixture_byte_for_byte(void **state)
+{
+    (void)state;
+    const char *names[] = {"stories260K.gguf", "stories260K-q8_0.gguf", "rand-qwen3-a.gguf",
+                           "rand-qwen3-wide.gguf"};
+    int n_done = 0;
+    for (int k = 0; k < 4; k++) {
+        char rel[256], path[2048];
+        snprintf(rel, sizeof rel, MODELS "%s", names[k]);
+        if (!tu_fixture(path, sizeof path, rel))
+            continue;
+        gguf_file *f = open_fixture(rel);
+        gguf_writer *w = rewrite(f);
+        uint8_t *buf;
+        size_t len;
+        kk_err e;
+        assert_int_equal(gguf_writer_to_buffer(w, &buf, &len, &e), KK_OK);
+        assert_int_equal(len, f->map.size);
+        assert_memory_equal(buf, f->map.data, len);
+        free(buf);
+        gguf_writer_free(w);
+        gguf_close(f);
+        n_done++;
+    }
+    if (!n_done) {
+        fprintf(stderr, "SKIP: no model fixtures found (set KAKEYA_FIXTURES)\n");
+        skip();
+    }
+}
+
+static void writer_write_should_create_a_file_that_opens(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/kk_test_gguf_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    gguf_writer *w = every_type_writer(0, 0);
+    kk_err e;
+    assert_int_equal(gguf_writer_write(w, path, &e), KK_OK);
+    gguf_file *f;
+    assert_int_equal(gguf_open(&f, path, &e), KK_OK);
+    assert_int_equal(f->version, 3);
+    assert_int_equal(f->map.size % 32, 0);
+    const gguf_tensor *t = gguf_get_tensor(f, "w.q4_0");
+    assert_non_null(t);
+    assert_int_equal(t->n_bytes, 5 * 18);
+    gguf_close(f);
+    gguf_writer_free(w);
+    unlink(path);
+}
+
+static void writer_should_refuse_what_the_reader_would_reject(void **state)
+{
+    (void)state;
+    assert_null(gguf_writer_init(1, 32));
+    assert_null(gguf_writer_init(3, 48));
+    gguf_writer *w = gguf_writer_init(3, 32);
+    kk_err e;
+    uint64_t ne[4] = {32, 2, 1, 1};
+    static uint8_t d[4096];
+    assert_int_equal(gguf_writer_set_str(w, "bad.utf8", "a\xff"), KK_E_FORMAT);
+    assert_int_equal(gguf_writer_set_u32(w, "", 1), KK_E_FORMAT);
+    assert_int_equal(gguf_writer_set_u32(w, "bad\xc0\xaf", 1), KK_E_FORMAT);
+    assert_int_equal(gguf_writer_set_u64(w, "general.alignment", 64), KK_E_TYPE);
+    assert_int_equal(gguf_writer_set_u32(w, "general.alignment", 24), KK_E_RANGE);
+    assert_int_equal(gguf_writer_add_tensor(w, "a", DTYPE_Q8_0, 2, ne, d, 68, &e), KK_OK);
+    assert_int_equal(gguf_writer_add_tensor(w, "a", DTYPE_Q8_0, 2, ne, d, 68, &e), KK_E_DUPLICATE);
+    assert_string_equal(e.where, "a");
+    assert_int_equal(gguf_writer_add_tensor(w, "b", DTYPE_Q8_0, 2, ne, d, 67, &e), KK_E_RANGE);
+    ne[0] = 31;
+    assert_int_equal(gguf_writer_add_tensor(w, "c", DTYPE_Q8_0, 2, ne, d, 68, &e), KK_E_RANGE);
+    assert_int_equal(gguf_writer_add_tensor(w, "c", DTYPE_F32, 0, ne, d, 0, &e), KK_E_RANGE);
+    assert_int_equal(gguf_writer_add_tensor(w, "c", DTYPE_F32, 5, ne, d, 0, &e), KK_E_RANGE);
+    assert_int_equal(gguf_writer_add_tensor(w, "c", (dtype_t)12, 2, ne, d, 0, &e), KK_E_UNSUPPORTED);
+    /* Replacing a key keeps its place; setting alignment changes padding. */
+    assert_int_equal(gguf_writer_set_u32(w, "k", 1), KK_OK);
+    assert_int_equal(gguf_writer_set_u32(w, "general.alignment", 128), KK_OK);
+    assert_int_equal(gguf_writer_set_str(w, "k", "two"), KK_OK);
+    uint8_t *buf;
+    size_t len;
+    assert_int_equal(gguf_writer_to_buffer(w, &buf, &len, &e), KK_OK);
+    gguf_file *f;
+    assert_int_equal(gguf_parse_buffer(&f, buf, len, "w", &e), KK_OK);
+    assert_int_equal(f->n_kv, 2);
+    assert_true(str_is(f->kv[0].key, "k"));
+    assert_int_equal(f->kv[0].value.type, GGUF_TYPE_STRING);
+    assert_int_equal(f->alignment, 128);
+    assert_int_equal(f->data_offset % 128, 0);
+    gguf_close(f);
+    free(buf);
+    gguf_writer_free(w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -264,6 +542,10 @@ int main(void)
         cmocka_unit_test(q8_0_fixture_should_match_requantized_f32_fixture_bit_exactly),
         cmocka_unit_test(open_should_report_a_missing_file_as_io_error),
         cmocka_unit_test(utf8_check_should_reject_overlongs_surrogates_and_truncation),
+        cmocka_unit_test(writer_round_trip_should_keep_every_value_and_tensor_byte_identical),
+        cmocka_unit_test(writer_should_reproduce_each_fixture_byte_for_byte),
+        cmocka_unit_test(writer_write_should_create_a_file_that_opens),
+        cmocka_unit_test(writer_should_refuse_what_the_reader_would_reject),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
