@@ -88,6 +88,7 @@ typedef struct vocab {
     float *score;
     int32_t *type;
     int32_t n, cap;
+    int32_t first_filler;   /* index of the first filler piece */
 } vocab;
 
 static bool vocab_has(const vocab *v, int32_t from, const char *s)
@@ -167,6 +168,7 @@ static kk_code vocab_build(vocab *v, int32_t n_vocab, kk_err *err)
     }
     /* Fillers: "▁" + "q"/"x"/"z"... no: "▁" + two or three letters from
      * "jkqvxz", which none of WORDS contains, so they are new pieces. */
+    v->first_filler = v->n;
     static const char RARE[] = "jkqvxz";
     for (int len = 2; v->n < n_vocab && len <= 6; len++) {
         int64_t combos = 1;
@@ -197,6 +199,7 @@ oom:
 
 typedef struct builder {
     const model_random_cfg *c;
+    int32_t first_filler;
     gguf_writer *w;
     uint32_t index;     /* tensor counter: each tensor's own stream */
     kk_err *err;
@@ -233,13 +236,14 @@ static kk_code add_tensors(builder *b)
     const int64_t q_dim = (int64_t)c->n_heads * hd, kv_dim = (int64_t)c->n_kv_heads * hd;
     const float sd = 1.0f / sqrtf((float)d);
     char name[96];
-    /* Output rows of <unk>, <s>, </s> and the 256 byte tokens are 0:
-     * their logit is 0 while piece logits spread around 0 with std ~1, so
-     * the argmax over hundreds of pieces is a piece. */
+    /* Output rows of <unk>, <s>, </s>, the 256 byte tokens and the filler
+     * pieces are 0: their logit is 0 while the named pieces' logits spread
+     * around 0 with std ~1, so the argmax over ~150 of them is a named piece
+     * (readable text, no EOS by chance). */
     KK_TRY(add(b, "token_embd.weight", c->n_vocab, d, 1.0f, 0.0f, 0, 0));
     KK_TRY(add(b, "output_norm.weight", 0, d, 0.0f, 1.0f, 0, 0));
     if (!c->tied)
-        KK_TRY(add(b, "output.weight", c->n_vocab, d, 1.0f, 0.0f, 259, 0));
+        KK_TRY(add(b, "output.weight", c->n_vocab, d, 1.0f, 0.0f, 259, b->first_filler));
     for (int32_t il = 0; il < c->n_layers; il++) {
 #define NAME(s) (snprintf(name, sizeof name, "blk.%d." s, (int)il), name)
         KK_TRY(add(b, NAME("attn_norm.weight"), 0, d, 0.0f, 1.0f, 0, 0));
@@ -320,12 +324,13 @@ kk_code model_random_build(const model_random_cfg *c, gguf_writer **out, kk_err 
         return kk_err_set(err, KK_E_NOMEM, "model random: out of memory");
     }
     rc = set_metadata(w, c, &v);
+    const int32_t first_filler = v.first_filler;
     vocab_free(&v);
     if (rc != KK_OK) {
         gguf_writer_free(w);
         return kk_err_set(err, rc, "model random: could not set the metadata");
     }
-    builder b = {c, w, 0, err};
+    builder b = {c, first_filler, w, 0, err};
     rc = add_tensors(&b);
     if (rc != KK_OK) {
         gguf_writer_free(w);

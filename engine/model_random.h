@@ -11,8 +11,9 @@
  * pieces up to n_vocab. Scores fall with the index (earlier = merged first).
  *
  * Weights: all F32. Projections uniform with std 1/sqrt(fan_in); norms 1.
- * The output rows of control and byte tokens are zero, so greedy text is
- * made of pieces (readable) and never stops at EOS by chance.
+ * The output rows of control, byte and filler tokens are zero, so greedy
+ * text is made of the named pieces (readable) and never stops at EOS by
+ * chance.
  *
  * Ownership: nothing is kept; the writer / buffer returned belong to the
  * caller (gguf_writer_free / free).

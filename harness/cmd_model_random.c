@@ -1,10 +1,121 @@
-/* PLACEHOLDER: replaced by the real implementation (engine core issue). */
+/*
+ * kakeya model random -o FILE [--seed S] [--arch llama|qwen3] [--layers N]
+ *   [--d-model N] [--heads N] [--kv-heads N] [--head-dim N] [--ffn N]
+ *   [--vocab N] [--ctx N] [--tied]
+ * Writes a random-weight model (engine/model_random.h) with the GGUF writer;
+ * the same options give the same bytes. The defaults print in --help from
+ * the same struct the parser fills.
+ */
 #include <stdio.h>
+#include <string.h>
+
 #include "cmd.h"
-#include "kk_err.h"
+#include "kk_args.h"
+#include "model_random.h"
+
+static void help(FILE *out)
+{
+    model_random_cfg d;
+    model_random_defaults(&d);
+    fprintf(out,
+            "usage: kakeya model random -o FILE [options]\n"
+            "writes a random-weight GGUF model (F32, llama tokenizer) from a seed\n"
+            "  -o, --output FILE  where to write (temp file + rename)\n"
+            "  --seed S           seed (default %llu)\n"
+            "  --arch A           llama | qwen3 (default %s)\n"
+            "  --layers N         blocks (default %d)\n"
+            "  --d-model N        embedding size (default %d)\n"
+            "  --heads N          query heads (default %d)\n"
+            "  --kv-heads N       K/V heads, dividing --heads (default %d)\n"
+            "  --head-dim N       head dimension, even (default %d)\n"
+            "  --ffn N            FFN size (default %d)\n"
+            "  --vocab N          vocabulary, >= %d (default %d)\n"
+            "  --ctx N            context_length written (default %d)\n"
+            "  --tied             no output.weight (tied embeddings)\n"
+            "exit codes: 0 ok, 2 bad value or write error, 3 usage\n",
+            (unsigned long long)d.seed, model_arch_name(d.arch), (int)d.n_layers,
+            (int)d.n_embd, (int)d.n_heads, (int)d.n_kv_heads, (int)d.head_dim, (int)d.n_ff,
+            MODEL_RANDOM_MIN_VOCAB, (int)d.n_vocab, (int)d.n_ctx);
+}
+
+typedef struct int_flag {
+    const char *name;
+    int32_t *dst;
+} int_flag;
+
 int cmd_model_random(int argc, char **argv)
 {
-    (void)argc; (void)argv;
-    fprintf(stderr, "kakeya: 'model_random' is not built yet\n");
-    return KK_EXIT_USAGE;
+    kk_err err;
+    kk_err_clear(&err);
+    model_random_cfg c;
+    model_random_defaults(&c);
+    const char *path = NULL;
+    const int_flag ints[] = {
+        {"--layers", &c.n_layers}, {"--d-model", &c.n_embd},  {"--heads", &c.n_heads},
+        {"--kv-heads", &c.n_kv_heads}, {"--head-dim", &c.head_dim}, {"--ffn", &c.n_ff},
+        {"--vocab", &c.n_vocab},   {"--ctx", &c.n_ctx},
+    };
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            help(stdout);
+            return KK_EXIT_OK;
+        }
+        if (!strcmp(a, "--tied")) {
+            c.tied = true;
+            continue;
+        }
+        const int_flag *f = NULL;
+        for (size_t k = 0; k < sizeof ints / sizeof ints[0]; k++)
+            if (!strcmp(a, ints[k].name))
+                f = &ints[k];
+        const bool known = f || !strcmp(a, "-o") || !strcmp(a, "--output") ||
+                           !strcmp(a, "--seed") || !strcmp(a, "--arch");
+        if (!known) {
+            fprintf(stderr, "kakeya model random: unknown option '%s'\n", a);
+            help(stderr);
+            return KK_EXIT_USAGE;
+        }
+        const char *v = kk_arg_value(argc, argv, &i, &err);
+        if (!v)
+            return cmd_fail("model random", &err);
+        int64_t x;
+        if (f) {
+            /* model_random_check gives the precise range; this only keeps
+             * the value inside int32. */
+            if (kk_arg_i64(f->name, v, 0, INT32_MAX, &x, &err) != KK_OK)
+                return cmd_fail("model random", &err);
+            *f->dst = (int32_t)x;
+        } else if (!strcmp(a, "--seed")) {
+            if (kk_arg_i64("--seed", v, 0, INT64_MAX, &x, &err) != KK_OK)
+                return cmd_fail("model random", &err);
+            c.seed = (uint64_t)x;
+        } else if (!strcmp(a, "--arch")) {
+            if (!strcmp(v, "llama")) {
+                c.arch = MODEL_ARCH_LLAMA;
+            } else if (!strcmp(v, "qwen3")) {
+                c.arch = MODEL_ARCH_QWEN3;
+            } else {
+                kk_err_set(&err, KK_E_RANGE, "--arch: '%s' is not allowed (allowed: llama, qwen3)", v);
+                kk_err_where(&err, "--arch");
+                return cmd_fail("model random", &err);
+            }
+        } else {
+            path = v;
+        }
+    }
+    if (!path) {
+        fprintf(stderr, "kakeya model random: -o FILE is required\n");
+        help(stderr);
+        return KK_EXIT_USAGE;
+    }
+    if (model_random_write(&c, path, &err) != KK_OK) {
+        if (!err.file[0] && err.code == KK_E_IO)
+            kk_err_file(&err, path);
+        return cmd_fail("model random", &err);
+    }
+    fprintf(stderr, "kakeya model random: wrote %s (%s, %d layers, d %d, seed %llu)\n", path,
+            model_arch_name(c.arch), (int)c.n_layers, (int)c.n_embd,
+            (unsigned long long)c.seed);
+    return KK_EXIT_OK;
 }
