@@ -32,6 +32,8 @@ enum {
     ATTR_EOG = 1 << 7 /* ours: end of generation (not a llama.cpp attr) */
 };
 
+#define TOK_MAX_TEXT_LEN (1 << 20)
+
 struct tok {
     int32_t n_vocab;
     char *pool;          /* every token text, back to back */
@@ -239,6 +241,11 @@ kk_code tok_init_from_vocab(tok **out, const tok_vocab *v, kk_err *err)
             len = (size_t)(nul - v->text[i]);
         if (len == 0)
             len = (size_t)snprintf(NULL, 0, "[EMPTY_%d]", (int)i);
+        snprintf(where, sizeof where, "tokenizer.ggml.tokens[%d]", (int)i);
+        /* tok_piece returns an int; real tokens are a few bytes long */
+        KK_CHECK(len <= TOK_MAX_TEXT_LEN, err, KK_E_LIMIT,
+                 "token %d is %zu bytes long (limit %d)", (int)i, len,
+                 TOK_MAX_TEXT_LEN);
         KK_CHECK(total <= SIZE_MAX - len - 16, err, KK_E_LIMIT,
                  "token texts too large");
         total += len;
@@ -971,7 +978,8 @@ int tok_piece(const tok *t, int32_t id, char *buf, size_t cap)
     if (a & (ATTR_UNKNOWN | ATTR_CONTROL))
         return 0;
     if (a & ATTR_USER_DEFINED) {
-        memcpy(buf, s, n < cap ? n : cap);
+        if (cap > 0)
+            memcpy(buf, s, n < cap ? n : cap);
         return (int)n;
     }
     if (a & ATTR_NORMAL) {
