@@ -1,0 +1,403 @@
+/* Tests of engine/forward and engine/ops: fast paths against the _ref
+ * paths, and the forward call's modes (prefill, decode, chunks, capture)
+ * against each other, on random models built in memory. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "forward.h"
+#include "model_random.h"
+#include "ops.h"
+#include "sample.h"
+
+/* ---- tolerances (why each bound holds) --------------------------------- */
+
+/* A float dot product of n terms is within gamma_n = n*u/(1-n*u) of the
+ * exact one, relative to sum |w_i x_i| (Higham, Accuracy and Stability of
+ * Numerical Algorithms, 2nd ed., eq. 3.5); u = FLT_EPSILON/2. We use n*eps
+ * (twice that) since BLAS may block and reorder the sum. */
+#define MATMUL_REL_TOL(n) ((double)(n) * FLT_EPSILON)
+
+/* Attention: scores carry the dot-product error above (head dim 16:
+ * < 16*eps relative), exp and the normalization add a few ulp, and the
+ * output is a convex combination of V rows (|v| < 1 here), so the error
+ * stays near float resolution: measured max 8.9e-8 on these shapes; 1e-5
+ * keeps two orders of magnitude of margin and still fails on one wrongly
+ * masked entry (the last test below: > 1e-3). */
+#define ATT_ABS_TOL 1e-5
+
+/* Whole forward, BLAS vs reference kernels, on the random models below
+ * (logits of magnitude ~10: output rows of std 1 over d = 64): float
+ * rounding through 2 layers, about 1e-6 relative; measured max 1.3e-5.
+ * 5e-4 leaves margin for other BLAS builds yet catches any wrong index or
+ * mask (errors of order 0.1 and more). */
+#define FWD_LOGIT_TOL 5e-4
+
+/* Prefill in one call vs token by token: the same arithmetic up to BLAS
+ * blocking (GEMM vs GEMV) and chunking; measured max 1.4e-5 on the same
+ * logit scale, bound as above. */
+#define MODE_LOGIT_TOL 5e-4
+
+static uint64_t rng_next(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
+    return *s >> 33;
+}
+
+static float rng_unif(uint64_t *s) /* [-1, 1) */
+{
+    return (float)(rng_next(s) % 2000001) / 1000000.0f - 1.0f;
+}
+
+/* ---- a random model in memory ------------------------------------------- */
+
+typedef struct fixture {
+    uint8_t *buf;
+    size_t len;
+    gguf_file *f;
+    model *m;
+} fixture;
+
+static void fixture_open(fixture *x, model_arch arch, int32_t head_dim, bool tied)
+{
+    model_random_cfg c;
+    model_random_defaults(&c);
+    c.seed = 7;
+    c.arch = arch;
+    c.head_dim = head_dim;
+    c.tied = tied;
+    c.n_ctx = 256;
+    kk_err e;
+    assert_int_equal(model_random_to_buffer(&c, &x->buf, &x->len, &e), KK_OK);
+    assert_int_equal(gguf_parse_buffer(&x->f, x->buf, x->len, "random.gguf", &e), KK_OK);
+    assert_int_equal(model_load(&x->m, x->f, &e), KK_OK);
+}
+
+static void fixture_close(fixture *x)
+{
+    model_free(x->m);
+    gguf_close(x->f);
+    free(x->buf);
+}
+
+static kv_cache *cache_for(const model *m, int64_t n_ctx)
+{
+    const kv_config cfg = {m->hp.n_layers, m->hp.n_kv_heads, m->hp.head_dim_k,
+                           m->hp.head_dim_v, n_ctx};
+    kv_cache *c = NULL;
+    assert_int_equal(kv_full_init(&c, &cfg, NULL), KK_OK);
+    return c;
+}
+
+static double max_abs_diff(const float *a, const float *b, size_t n)
+{
+    double m = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]);
+        if (d > m || isnan(d))
+            m = isnan(d) ? INFINITY : d;
+    }
+    return m;
+}
+
+/* ---- ops ------------------------------------------------------------------ */
+
+static void matmul_should_match_the_triple_loop_within_the_dot_product_bound(void **state)
+{
+    (void)state;
+    uint64_t s = 1;
+    const int64_t rows = 37, cols = 70;
+    float *w = malloc(rows * cols * sizeof(float)), x[5 * 70], y[5 * 37], yr[5 * 37];
+    for (int64_t i = 0; i < rows * cols; i++)
+        w[i] = rng_unif(&s);
+    for (int64_t i = 0; i < 5 * cols; i++)
+        x[i] = rng_unif(&s);
+    const ops_weight W = {DTYPE_F32, rows, cols, w, w};
+    for (int64_t n = 1; n <= 5; n += 4) { /* GEMV and GEMM */
+        ops_matmul(&W, x, y, n);
+        ops_matmul_ref(&W, x, yr, n);
+        for (int64_t t = 0; t < n; t++)
+            for (int64_t r = 0; r < rows; r++) {
+                double mag = 0.0;
+                for (int64_t c = 0; c < cols; c++)
+                    mag += fabs((double)w[r * cols + c] * x[t * cols + c]);
+                assert_true(fabs((double)y[t * rows + r] - yr[t * rows + r]) <=
+                            MATMUL_REL_TOL(cols) * mag);
+            }
+    }
+    free(w);
+}
+
+static void rope_should_match_its_reference_and_keep_the_norm(void **state)
+{
+    (void)state;
+    uint64_t s = 3;
+    float inv[16];
+    ops_rope_freqs(inv, 32, 10000.0f);
+    for (int neox = 0; neox < 2; neox++)
+        for (int32_t pos = 0; pos < 300; pos += 37) {
+            float a[32], b[32];
+            double n0 = 0.0, n1 = 0.0;
+            for (int i = 0; i < 32; i++) {
+                a[i] = b[i] = rng_unif(&s);
+                n0 += (double)a[i] * a[i];
+            }
+            ops_rope(a, 32, pos, inv, neox);
+            ops_rope_ref(b, 32, pos, 10000.0f, neox);
+            for (int i = 0; i < 32; i++)
+                n1 += (double)a[i] * a[i];
+            /* float angles pos*inv_freq: |pos| < 300 loses < 300*eps rad */
+            assert_true(max_abs_diff(a, b, 32) < 1e-4);
+            assert_true(fabs(n0 - n1) < 1e-4 * n0); /* a rotation */
+        }
+    /* llama pairs (0,1); neox pairs (0, n/2): pos 1 moves different slots */
+    float x[4] = {1, 0, 0, 0}, y[4] = {1, 0, 0, 0};
+    ops_rope_ref(x, 4, 1, 10000.0f, false);
+    ops_rope_ref(y, 4, 1, 10000.0f, true);
+    assert_true(fabs(x[1] - sinf(1.0f)) < 1e-6 && x[2] == 0.0f);
+    assert_true(fabs(y[2] - sinf(1.0f)) < 1e-6 && y[1] == 0.0f);
+}
+
+static void softmax_should_ignore_masked_entries_and_sum_to_one(void **state)
+{
+    (void)state;
+    float x[5] = {1.0f, -INFINITY, 3.0f, 2.0f, -INFINITY};
+    ops_softmax(x, 5);
+    assert_true(x[1] == 0.0f && x[4] == 0.0f);
+    assert_true(fabs((double)x[0] + x[2] + x[3] - 1.0) < 1e-6);
+    assert_true(x[2] > x[3] && x[3] > x[0]);
+    float y[2] = {-INFINITY, -INFINITY};
+    ops_softmax(y, 2);
+    assert_true(y[0] == 0.0f && y[1] == 0.0f);
+}
+
+/* ---- attention -------------------------------------------------------------- */
+
+static void attention_should_match_the_naive_triple_loop_with_gqa_masks_and_windows(void **state)
+{
+    (void)state;
+    uint64_t s = 11;
+    enum { NK = 150, NQ = 70, H = 4, KH = 2, DK = 16, DV = 8 };
+    float *k = malloc(NK * KH * DK * sizeof(float)), *v = malloc(NK * KH * DV * sizeof(float));
+    float *q = malloc(NQ * H * DK * sizeof(float));
+    float *o = malloc(NQ * H * DV * sizeof(float)), *or = malloc(NQ * H * DV * sizeof(float));
+    float *scores = malloc(FWD_ATT_CHUNK * NK * sizeof(float));
+    int32_t kpos[NK], qpos[NQ];
+    for (int i = 0; i < NK * KH * DK; i++)
+        k[i] = rng_unif(&s);
+    for (int i = 0; i < NK * KH * DV; i++)
+        v[i] = rng_unif(&s);
+    for (int i = 0; i < NQ * H * DK; i++)
+        q[i] = 2.0f * rng_unif(&s);
+    /* Entries in a scrambled order (as a ring or a sink+window cache may
+     * hold them): position 7*i mod 151 is a permutation of 0..150. */
+    for (int i = 0; i < NK; i++)
+        kpos[i] = (int32_t)((7 * i) % 151);
+    for (int i = 0; i < NQ; i++)
+        qpos[i] = 80 + i; /* each query sees the entries at <= its position */
+    const kv_view view = {NK, k, v, kpos, KH * DK, KH * DV};
+    for (int32_t window = 0; window <= 20; window += 20) {
+        const fwd_attn_shape sh = {H, KH, DK, DV, window};
+        fwd_attention(&sh, q, qpos, NQ, &view, o, scores);
+        fwd_attention_ref(&sh, q, qpos, NQ, &view, or);
+        assert_true(max_abs_diff(o, or, NQ * H * DV) < ATT_ABS_TOL);
+    }
+    /* The oracle bites: a mask that lets one future entry through differs. */
+    kpos[0] = 149; /* now at a position most queries must not see */
+    const fwd_attn_shape sh = {H, KH, DK, DV, 0};
+    fwd_attention(&sh, q, qpos, NQ, &view, o, scores);
+    kpos[0] = 0;
+    fwd_attention_ref(&sh, q, qpos, NQ, &view, or);
+    assert_true(max_abs_diff(o, or, NQ * H * DV) > 1e-3);
+    free(k);
+    free(v);
+    free(q);
+    free(o);
+    free(or);
+    free(scores);
+}
+
+/* ---- the forward call ----------------------------------------------------------- */
+
+static const int32_t TOKENS[12] = {1, 280, 273, 263, 276, 300, 301, 302, 400, 17, 260, 261};
+
+static void forward_should_match_the_reference_kernels(model_arch arch, int32_t hd, bool tied)
+{
+    fixture x;
+    fixture_open(&x, arch, hd, tied);
+    const int64_t V = x.m->hp.n_vocab, n = 12;
+    float *fast = malloc((size_t)(n * V) * sizeof(float));
+    float *ref = malloc((size_t)(n * V) * sizeof(float));
+    for (int use_ref = 0; use_ref < 2; use_ref++) {
+        fwd_state *st = NULL;
+        kv_cache *kv = cache_for(x.m, 64);
+        assert_int_equal(fwd_init(&st, x.m, 16, 64, NULL), KK_OK);
+        fwd_set_ref(st, use_ref);
+        assert_int_equal(fwd_run(st, kv, TOKENS, NULL, n, FWD_LOGITS_ALL,
+                                 use_ref ? ref : fast, NULL, NULL), KK_OK);
+        fwd_free(st);
+        kv_free(kv);
+    }
+    assert_true(max_abs_diff(fast, ref, (size_t)(n * V)) < FWD_LOGIT_TOL);
+    free(fast);
+    free(ref);
+    fixture_close(&x);
+}
+
+static void llama_forward_should_match_the_reference_kernels(void **state)
+{
+    (void)state;
+    forward_should_match_the_reference_kernels(MODEL_ARCH_LLAMA, 16, false);
+}
+
+static void qwen3_forward_with_a_wide_head_should_match_the_reference_kernels(void **state)
+{
+    (void)state;
+    /* head dim 32 with d 64 / 4 heads = 16: q is 128 wide, as rand-qwen3-wide */
+    forward_should_match_the_reference_kernels(MODEL_ARCH_QWEN3, 32, true);
+}
+
+static void prefill_decode_and_chunks_should_give_the_same_logits(void **state)
+{
+    (void)state;
+    fixture x;
+    fixture_open(&x, MODEL_ARCH_QWEN3, 16, false);
+    const int64_t V = x.m->hp.n_vocab, n = 12;
+    float *all = malloc((size_t)(n * V) * sizeof(float));
+    float *step = malloc((size_t)(n * V) * sizeof(float));
+    float *chunked = malloc((size_t)(n * V) * sizeof(float));
+    float *last = malloc((size_t)V * sizeof(float));
+    fwd_state *st = NULL, *st3 = NULL;
+    assert_int_equal(fwd_init(&st, x.m, 16, 64, NULL), KK_OK);
+    assert_int_equal(fwd_init(&st3, x.m, 3, 64, NULL), KK_OK);
+
+    kv_cache *kv = cache_for(x.m, 64);
+    assert_int_equal(fwd_run(st, kv, TOKENS, NULL, n, FWD_LOGITS_ALL, all, NULL, NULL), KK_OK);
+    assert_int_equal(kv_n_tokens(kv), n);
+    /* token by token (decode) */
+    kv_truncate(kv, 0);
+    for (int64_t i = 0; i < n; i++)
+        assert_int_equal(fwd_run(st, kv, TOKENS + i, NULL, 1, FWD_LOGITS_LAST, step + i * V,
+                                 NULL, NULL), KK_OK);
+    assert_true(max_abs_diff(all, step, (size_t)(n * V)) < MODE_LOGIT_TOL);
+    /* in chunks of 3 inside one call */
+    kv_truncate(kv, 0);
+    assert_int_equal(fwd_run(st3, kv, TOKENS, NULL, n, FWD_LOGITS_ALL, chunked, NULL, NULL),
+                     KK_OK);
+    assert_true(max_abs_diff(all, chunked, (size_t)(n * V)) < MODE_LOGIT_TOL);
+    /* verification: prefill 7, verify 5 drafted, roll back 3, redo */
+    kv_truncate(kv, 0);
+    assert_int_equal(fwd_run(st, kv, TOKENS, NULL, 7, FWD_LOGITS_LAST, last, NULL, NULL), KK_OK);
+    assert_true(max_abs_diff(last, all + 6 * V, (size_t)V) < MODE_LOGIT_TOL);
+    assert_int_equal(fwd_run(st, kv, TOKENS + 7, NULL, 5, FWD_LOGITS_ALL, chunked, NULL, NULL),
+                     KK_OK);
+    assert_true(max_abs_diff(chunked, all + 7 * V, (size_t)(5 * V)) < MODE_LOGIT_TOL);
+    kv_truncate(kv, 9);
+    assert_int_equal(fwd_run(st, kv, TOKENS + 9, NULL, 3, FWD_LOGITS_LAST, last, NULL, NULL),
+                     KK_OK);
+    assert_true(max_abs_diff(last, all + 11 * V, (size_t)V) < MODE_LOGIT_TOL);
+    /* a bad token id is refused before anything runs */
+    const int32_t bad = (int32_t)V;
+    kk_err e;
+    assert_int_equal(fwd_run(st, kv, &bad, NULL, 1, FWD_LOGITS_LAST, last, NULL, &e),
+                     KK_E_RANGE);
+    assert_int_equal(kv_n_tokens(kv), 12);
+
+    fwd_free(st);
+    fwd_free(st3);
+    kv_free(kv);
+    free(all);
+    free(step);
+    free(chunked);
+    free(last);
+    fixture_close(&x);
+}
+
+static void capture_should_hold_k_before_and_after_rope_and_v_as_cached(void **state)
+{
+    (void)state;
+    fixture x;
+    fixture_open(&x, MODEL_ARCH_LLAMA, 16, false);
+    const model_hparams *hp = &x.m->hp;
+    const int64_t n = 12, L = hp->n_layers;
+    const int64_t kr = (int64_t)hp->n_kv_heads * hp->head_dim_k;
+    const int64_t vr = (int64_t)hp->n_kv_heads * hp->head_dim_v;
+    float *kpre = malloc((size_t)(L * n * kr) * sizeof(float));
+    float *kpost = malloc((size_t)(L * n * kr) * sizeof(float));
+    float *v = malloc((size_t)(L * n * vr) * sizeof(float));
+    const fwd_capture cap = {kpre, kpost, v};
+    fwd_state *st = NULL;
+    kv_cache *kv = cache_for(x.m, 64);
+    assert_int_equal(fwd_init(&st, x.m, 5, 64, NULL), KK_OK); /* 3 chunks */
+    assert_int_equal(fwd_run(st, kv, TOKENS, NULL, n, FWD_LOGITS_NONE, NULL, &cap, NULL),
+                     KK_OK);
+    for (int32_t l = 0; l < L; l++) {
+        kv_view view;
+        assert_int_equal(kv_view_layer(kv, l, &view, NULL), KK_OK);
+        assert_int_equal(view.n, n);
+        for (int64_t t = 0; t < n; t++) {
+            assert_memory_equal(view.k + t * view.k_stride, kpost + (l * n + t) * kr,
+                                (size_t)kr * sizeof(float));
+            assert_memory_equal(view.v + t * view.v_stride, v + (l * n + t) * vr,
+                                (size_t)vr * sizeof(float));
+            float r[64];
+            for (int32_t h = 0; h < hp->n_kv_heads; h++) {
+                memcpy(r, kpre + (l * n + t) * kr + h * hp->head_dim_k,
+                       (size_t)hp->head_dim_k * sizeof(float));
+                ops_rope_ref(r, hp->n_rot, (int32_t)t, hp->rope_base, hp->rope_neox);
+                assert_true(max_abs_diff(r, kpost + (l * n + t) * kr + h * hp->head_dim_k,
+                                         (size_t)hp->head_dim_k) < 1e-4);
+            }
+        }
+    }
+    fwd_free(st);
+    kv_free(kv);
+    free(kpre);
+    free(kpost);
+    free(v);
+    fixture_close(&x);
+}
+
+/* ---- sampling ---------------------------------------------------------------------- */
+
+static void greedy_and_top_k_should_order_by_value_then_id(void **state)
+{
+    (void)state;
+    const float l[8] = {0.5f, 2.0f, -1.0f, 2.0f, NAN, 1.5f, 3.0f, -INFINITY};
+    assert_int_equal(sample_greedy(l, 8), 6);
+    int32_t ids[8];
+    float vals[8];
+    assert_int_equal(sample_top_k(l, 8, 4, ids, vals), 4);
+    assert_int_equal(ids[0], 6);
+    assert_int_equal(ids[1], 1); /* tie 2.0: lower id first */
+    assert_int_equal(ids[2], 3);
+    assert_int_equal(ids[3], 5);
+    assert_true(vals[3] == 1.5f);
+    assert_int_equal(sample_top_k(l, 8, 100, ids, NULL), 7); /* NaN skipped */
+    assert_int_equal(ids[6], 7);
+    const float ties[3] = {1.0f, 1.0f, 1.0f};
+    assert_int_equal(sample_greedy(ties, 3), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(matmul_should_match_the_triple_loop_within_the_dot_product_bound),
+        cmocka_unit_test(rope_should_match_its_reference_and_keep_the_norm),
+        cmocka_unit_test(softmax_should_ignore_masked_entries_and_sum_to_one),
+        cmocka_unit_test(attention_should_match_the_naive_triple_loop_with_gqa_masks_and_windows),
+        cmocka_unit_test(llama_forward_should_match_the_reference_kernels),
+        cmocka_unit_test(qwen3_forward_with_a_wide_head_should_match_the_reference_kernels),
+        cmocka_unit_test(prefill_decode_and_chunks_should_give_the_same_logits),
+        cmocka_unit_test(capture_should_hold_k_before_and_after_rope_and_v_as_cached),
+        cmocka_unit_test(greedy_and_top_k_should_order_by_value_then_id),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
