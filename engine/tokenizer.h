@@ -34,7 +34,11 @@ int32_t tok_eos(const tok *t);     /* -1 when none */
 bool tok_add_bos(const tok *t);    /* what the GGUF says (default true) */
 
 /* Text (UTF-8 bytes, need not be NUL-terminated) -> ids. add_bos: prepend
- * BOS. Invalid UTF-8 is encoded byte by byte through byte-fallback tokens. */
+ * BOS (pass tok_add_bos(t) to do what the GGUF says). Invalid UTF-8 is
+ * encoded through byte-fallback tokens, split as llama.cpp splits it
+ * (docs/tokenizer.md). O(n log n). Errors: KK_E_MISSING (add_bos without a
+ * BOS token), KK_E_UNSUPPORTED (a byte with no byte token), KK_E_LIMIT
+ * (text over ~715 MB), KK_E_NOMEM. */
 kk_code tok_encode(const tok *t, const char *text, size_t len, bool add_bos,
                    int32_t **ids, size_t *n_ids, kk_err *err);
 
