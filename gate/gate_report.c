@@ -126,7 +126,7 @@ void gate_report_print_human(FILE *out, const gate_report *rep)
         const char *ptr = c->pointer[0] ? c->pointer : "\"\"";
         switch (c->status) {
         case GATE_SKIP:
-            fprintf(out, "NOTE %s %s %s: not checked: %s\n", c->file, c->id,
+            fprintf(out, "NOTE %s %s %s: %s\n", c->file, c->id,
                     ptr, c->note);
             continue;
         case GATE_RELAXED:

@@ -1,7 +1,17 @@
-/* PLACEHOLDER: replaced by the gate issue's program. */
-#include <stdio.h>
-int main(void)
+/*
+ * kakeya-gate: the evidence gate. Two modes:
+ *   kakeya-gate validate --schema SCHEMA INSTANCE...   (cmd_validate.c)
+ *   kakeya-gate [flags] EVIDENCE...                      (gate_cmd.c)
+ * Only this file and the cmd_* functions pick exit codes (kk_exit).
+ */
+#include <string.h>
+
+#include "cmd_validate.h"
+#include "gate_cmd.h"
+
+int main(int argc, char **argv)
 {
-    fprintf(stderr, "kakeya-gate: not built yet\n");
-    return 3;
+    if (argc >= 2 && strcmp(argv[1], "validate") == 0)
+        return gate_cmd_validate(argc - 1, argv + 1);
+    return gate_cmd_check(argc, argv);
 }
