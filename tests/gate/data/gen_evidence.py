@@ -1,0 +1,79 @@
+#!/usr/bin/python3
+"""Writes the gate's test evidence (tests/gate/data/evidence/*.json) from
+presets/gt-good.yaml. Re-run after editing that preset (its sha256 is in
+every file): /usr/bin/python3 tests/gate/data/gen_evidence.py"""
+import copy, hashlib, json, os
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PRESET = os.path.join(HERE, "presets", "gt-good.yaml")
+OUT = os.path.join(HERE, "evidence")
+SHA = hashlib.sha256(open(PRESET, "rb").read()).hexdigest()
+# A commit that exists in no repository; the CLI test replaces it with the
+# HEAD of the temporary repository it creates when it needs a known one.
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+def arm(name, recall, lo, hi, kv, tps, counters):
+    return {
+        "name": name,
+        "config": {"codec": name},
+        "config_sha256": hashlib.sha256(name.encode()).hexdigest(),
+        "metrics": {"recall": recall, "recall_ci_lo": lo, "recall_ci_hi": hi,
+                    "n": 20, "kv_bytes_resident": kv},
+        "timings": {"scope": "decode", "prefill_s": 0.5, "decode_s": 2.0,
+                    "tokens_decoded": 128, "decode_tok_per_s": tps,
+                    "repeats": [{"prefill_s": 0.5, "decode_s": 2.0, "tokens_decoded": 128}]},
+        "signals": {"counters": counters, "fallbacks_taken": [], "memory": {"peak_rss": 1000000}},
+        "samples": [{"index": i, "ctx": 256, "depth": 0.5, "hit": True, "margin": 1.25}
+                    for i in range(3)],
+    }
+
+GOOD = {
+    "schema_version": 1,
+    "preset": {"name": "gt-good", "kind": "niah", "sha256": SHA, "params": {"ctx": 256}},
+    "provenance": {
+        "tool_version": "0.1.0", "git_commit": COMMIT, "git_dirty": False,
+        "host": {"cpu": "test cpu", "cores": 2}, "compiler": "cc 12", "blas": "openblas 0.3",
+        "seed": 1, "threads": 2, "jobs": 1,
+        "started": "2026-01-01T00:00:00Z", "finished": "2026-01-01T00:00:10Z", "wall_s": 10.0},
+    "models": [{"role": "target", "source": "synth:niah?seed=1", "sha256": "ab" * 32,
+                "architecture": "llama"}],
+    "arms": [
+        # recall 0.95 and delta 0.95 - 1 = -0.05 sit exactly on their
+        # thresholds: doubles would fail the delta (-0.050000000000000044).
+        arm("identity", 1.0, 0.83, 1.0, 1048576, 100, {}),
+        arm("q8_0", 0.95, 0.84, 0.99, 557056, 60, {"values_encoded": 4096, "values_decoded": 4096}),
+        arm("needle-masked", 0.0, 0.0, 0.16, 1048576, 100, {}),
+    ],
+    "summary": {"kv_saved_pct": 46.875},
+}
+
+def write(name, doc):
+    with open(os.path.join(OUT, name), "w") as f:
+        json.dump(doc, f, indent=1)
+        f.write("\n")
+
+def arm_of(doc, name):
+    return next(a for a in doc["arms"] if a["name"] == name)
+
+os.makedirs(OUT, exist_ok=True)
+write("good.json", GOOD)
+d = copy.deepcopy(GOOD); arm_of(d, "q8_0")["metrics"]["recall"] = 0.9
+write("fail_threshold.json", d)
+d = copy.deepcopy(GOOD); arm_of(d, "q8_0")["metrics"]["recall"] = 1.5
+write("schema_violation.json", d)
+d = copy.deepcopy(GOOD); d["preset"]["sha256"] = "cd" * 32
+write("stale.json", d)
+d = copy.deepcopy(GOOD); d["provenance"]["git_commit"] = "dead" * 10
+write("unknown_commit.json", d)
+d = copy.deepcopy(GOOD); d["arms"] = [a for a in d["arms"] if a["name"] != "needle-masked"]
+write("missing_control.json", d)
+d = copy.deepcopy(GOOD); arm_of(d, "needle-masked")["metrics"]["recall"] = 0.5
+write("negative_passes.json", d)
+d = copy.deepcopy(GOOD); del arm_of(d, "q8_0")["metrics"]["kv_bytes_resident"]
+write("missing_metric.json", d)
+# Legacy: version 0 and otherwise not even schema-valid: judged by
+# LEGACY_SCHEMA alone.
+write("legacy.json", {"schema_version": 0, "preset": "gt-good", "arms": {}})
+# Malformed: a trailing comma on line 4 (column 16).
+with open(os.path.join(OUT, "malformed.json"), "w") as f:
+    f.write('{\n "schema_version": 1,\n "preset": {\n  "name": "x",\n }\n}\n')
