@@ -23,6 +23,7 @@
 #define KK_JS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "json.h"
 #include "kk_err.h"
@@ -42,6 +43,13 @@ kk_code js_registry_add_dir(js_registry *reg, const char *base_uri,
 kk_code js_compile(const json_value *schema, const char *base_uri,
                    js_registry *reg, js_schema **out, kk_err *err);
 void js_schema_free(js_schema *s);
+
+/* Override one compiled schema's work limits (0 keeps a default): max_steps
+ * bounds node evaluations plus regex steps per js_validate call (default
+ * 2e8), max_depth nested evaluations (default 2048; at most that). Call
+ * before validating, not concurrently with js_validate. */
+kk_code js_schema_set_limits(js_schema *s, uint64_t max_steps,
+                             size_t max_depth);
 
 typedef struct js_error {
     char *instance_ptr; /* JSON pointer into the instance, "" for the root */
