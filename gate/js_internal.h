@@ -106,6 +106,16 @@ int js_regex_search(const js_regex *re, const char *s, size_t len,
                     uint64_t max_steps);
 void js_regex_scratch_free(js_regex_scratch *sc);
 
+/* ---- Unicode general categories (js_unicode.c, generated) --------------- */
+#define JS_UNICODE_N_CATS 30
+typedef struct js_unicode_run {
+    uint32_t lo, hi;
+    uint8_t cat; /* index into js_unicode_cat_names; 0 = Cn never appears */
+} js_unicode_run;
+extern const char *const js_unicode_cat_names[JS_UNICODE_N_CATS];
+extern const js_unicode_run js_unicode_runs[];
+extern const size_t js_unicode_n_runs;
+
 /* ---- numbers (js_num.c) -------------------------------------------------- */
 /* Exactly whether instance (a number) is a multiple of divisor (> 0).
  * @return 1 yes, 0 no, -1 when the exact test would take too long (a huge

@@ -13,9 +13,11 @@
  *   Atom        := "." | PatternChar | "\" AtomEscape | "[" Class "]"
  *                | "(" Disjunction ")" | "(?:" Disjunction ")" | "(?<name>" Disjunction ")"
  *   AtomEscape  := d D w W s S t n v f r 0 cX xHH uHHHH u{H..} and identity escapes
+ *   and \p{..} / \P{..} with a General_Category value (L, Letter, Nd, digit,
+ *   gc=Lu, General_Category=Lu, ...) or Any, ASCII, Assigned
  * Not supported (KK_E_UNSUPPORTED at compile, documented in
- * docs/jsonschema.md): backreferences (\1, \k<name>), lookbehind,
- * \p{..} property escapes, flags. No pattern is implicitly anchored.
+ * docs/jsonschema.md): backreferences (\1, \k<name>), lookbehind, scripts
+ * and other binary properties, flags. No pattern is implicitly anchored.
  *
  * Matching: a Pike VM (Thompson NFA simulation, Russ Cox "Regular Expression
  * Matching: the Virtual Machine Approach", 2009) over code points. Whether a
@@ -80,6 +82,8 @@ typedef struct parser {
     re_ast **nodes; /* every AST node, freed at the end */
     size_t n_nodes, cap_nodes;
     int depth, look, max_look;
+    uint32_t prop_mask; /* last \p{..}: category bits, bit 30 = ASCII */
+    int prop_neg;
 } parser;
 
 static re_ast *mk(parser *ps, int kind)
@@ -223,9 +227,104 @@ static int read_hex(parser *ps, int n, uint32_t *out)
     return 0;
 }
 
+/* ECMA-262 table 67 (General_Category values and aliases) and the binary
+ * properties Any, ASCII, Assigned. Members are category short names. */
+static const struct { const char *name; const char *cats; } PROPS[] = {
+    {"L", "Lu Ll Lt Lm Lo"}, {"Letter", "Lu Ll Lt Lm Lo"},
+    {"LC", "Lu Ll Lt"}, {"Cased_Letter", "Lu Ll Lt"},
+    {"Lu", "Lu"}, {"Uppercase_Letter", "Lu"}, {"Ll", "Ll"},
+    {"Lowercase_Letter", "Ll"}, {"Lt", "Lt"}, {"Titlecase_Letter", "Lt"},
+    {"Lm", "Lm"}, {"Modifier_Letter", "Lm"}, {"Lo", "Lo"}, {"Other_Letter", "Lo"},
+    {"M", "Mn Mc Me"}, {"Mark", "Mn Mc Me"}, {"Combining_Mark", "Mn Mc Me"},
+    {"Mn", "Mn"}, {"Nonspacing_Mark", "Mn"}, {"Mc", "Mc"}, {"Spacing_Mark", "Mc"},
+    {"Me", "Me"}, {"Enclosing_Mark", "Me"},
+    {"N", "Nd Nl No"}, {"Number", "Nd Nl No"}, {"Nd", "Nd"},
+    {"Decimal_Number", "Nd"}, {"digit", "Nd"}, {"Nl", "Nl"},
+    {"Letter_Number", "Nl"}, {"No", "No"}, {"Other_Number", "No"},
+    {"P", "Pc Pd Ps Pe Pi Pf Po"}, {"Punctuation", "Pc Pd Ps Pe Pi Pf Po"},
+    {"punct", "Pc Pd Ps Pe Pi Pf Po"}, {"Pc", "Pc"},
+    {"Connector_Punctuation", "Pc"}, {"Pd", "Pd"}, {"Dash_Punctuation", "Pd"},
+    {"Ps", "Ps"}, {"Open_Punctuation", "Ps"}, {"Pe", "Pe"},
+    {"Close_Punctuation", "Pe"}, {"Pi", "Pi"}, {"Initial_Punctuation", "Pi"},
+    {"Pf", "Pf"}, {"Final_Punctuation", "Pf"}, {"Po", "Po"},
+    {"Other_Punctuation", "Po"},
+    {"S", "Sm Sc Sk So"}, {"Symbol", "Sm Sc Sk So"}, {"Sm", "Sm"},
+    {"Math_Symbol", "Sm"}, {"Sc", "Sc"}, {"Currency_Symbol", "Sc"}, {"Sk", "Sk"},
+    {"Modifier_Symbol", "Sk"}, {"So", "So"}, {"Other_Symbol", "So"},
+    {"Z", "Zs Zl Zp"}, {"Separator", "Zs Zl Zp"}, {"Zs", "Zs"},
+    {"Space_Separator", "Zs"}, {"Zl", "Zl"}, {"Line_Separator", "Zl"},
+    {"Zp", "Zp"}, {"Paragraph_Separator", "Zp"},
+    {"C", "Cc Cf Cs Co Cn"}, {"Other", "Cc Cf Cs Co Cn"}, {"Cc", "Cc"},
+    {"Control", "Cc"}, {"cntrl", "Cc"}, {"Cf", "Cf"}, {"Format", "Cf"},
+    {"Cs", "Cs"}, {"Surrogate", "Cs"}, {"Co", "Co"}, {"Private_Use", "Co"},
+    {"Cn", "Cn"}, {"Unassigned", "Cn"},
+};
+#define PROP_ASCII (1u << 30)
+
+static uint32_t cats_mask(const char *cats)
+{
+    uint32_t m = 0;
+    for (const char *c = cats; *c; c += c[2] ? 3 : 2)
+        for (int k = 0; k < JS_UNICODE_N_CATS; k++)
+            if (c[0] == js_unicode_cat_names[k][0] &&
+                c[1] == js_unicode_cat_names[k][1])
+                m |= 1u << k;
+    return m;
+}
+
+/* After "\p" / "\P": "{Name}", "{gc=Name}", "{General_Category=Name}". */
+static int parse_property(parser *ps)
+{
+    if (ps->p >= ps->end || *ps->p != '{') {
+        fail(ps, KK_E_FORMAT, "\\p must be followed by {name}");
+        return -1;
+    }
+    const char *b = ++ps->p;
+    while (ps->p < ps->end && *ps->p != '}')
+        ps->p++;
+    if (ps->p >= ps->end) {
+        fail(ps, KK_E_FORMAT, "unterminated \\p{");
+        return -1;
+    }
+    size_t n = (size_t)(ps->p - b);
+    ps->p++;
+    const char *eq = memchr(b, '=', n);
+    if (eq) {
+        size_t kl = (size_t)(eq - b);
+        if (!((kl == 2 && memcmp(b, "gc", 2) == 0) ||
+              (kl == 16 && memcmp(b, "General_Category", 16) == 0))) {
+            fail(ps, KK_E_UNSUPPORTED, "Unicode properties other than "
+                 "General_Category (scripts)");
+            return -1;
+        }
+        n -= kl + 1;
+        b = eq + 1;
+    }
+    if (!eq && n == 3 && memcmp(b, "Any", 3) == 0) {
+        ps->prop_mask = 0x3FFFFFFFu; /* every category */
+        return 0;
+    }
+    if (!eq && n == 5 && memcmp(b, "ASCII", 5) == 0) {
+        ps->prop_mask = PROP_ASCII;
+        return 0;
+    }
+    if (!eq && n == 8 && memcmp(b, "Assigned", 8) == 0) {
+        ps->prop_mask = 0x3FFFFFFEu; /* all but Cn */
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof PROPS / sizeof PROPS[0]; i++)
+        if (strlen(PROPS[i].name) == n && memcmp(PROPS[i].name, b, n) == 0) {
+            ps->prop_mask = cats_mask(PROPS[i].cats);
+            return 0;
+        }
+    fail(ps, KK_E_UNSUPPORTED, "unknown Unicode property in \\p{..}");
+    return -1;
+}
+
 /* After a backslash. Sets *cp for a single character, or *set (d/D/w/W/s/S)
  * for a class escape; in_class: \b is backspace, \B an error.
- * @return 0 char, 1 class escape ('d','D',...), 2 assertion b/B, -1 error. */
+ * @return 0 char, 1 class escape ('d','D',...), 2 assertion b/B,
+ * 3 property escape (ps->prop_mask, ps->prop_neg), -1 error. */
 static int parse_escape(parser *ps, int in_class, uint32_t *cp, int *set)
 {
     if (ps->p >= ps->end) {
@@ -316,8 +415,9 @@ static int parse_escape(parser *ps, int in_class, uint32_t *cp, int *set)
         }
         return 0;
     case 'p': case 'P':
-        fail(ps, KK_E_UNSUPPORTED, "Unicode property escapes (\\p, \\P)");
-        return -1;
+        ps->p++;
+        ps->prop_neg = c == 'P';
+        return parse_property(ps) == 0 ? 3 : -1;
     case 'k':
         fail(ps, KK_E_UNSUPPORTED, "named backreferences (\\k)");
         return -1;
@@ -352,6 +452,74 @@ static int add_set(parser *ps, re_class *cl, int set)
     }
 }
 
+/* The code points of a \p{..} set, as sorted runs, complemented for \P. */
+static int add_prop(parser *ps, re_class *cl)
+{
+    uint32_t mask = ps->prop_mask;
+    size_t cap = js_unicode_n_runs * 2 + 2, n = 0;
+    re_range *r = malloc(cap * sizeof *r);
+    if (!r) {
+        ps->code = kk_err_set(ps->err, KK_E_NOMEM, "regex: out of memory");
+        return -1;
+    }
+    if (mask == PROP_ASCII) {
+        r[n].lo = 0;
+        r[n++].hi = 0x7F;
+    } else {
+        uint32_t next = 0;
+        for (size_t i = 0; i <= js_unicode_n_runs; i++) {
+            uint32_t lo = i < js_unicode_n_runs ? js_unicode_runs[i].lo : 0x110000;
+            if (lo > next && (mask & 1u)) { /* a gap: Cn */
+                if (n && r[n - 1].hi + 1 == next)
+                    r[n - 1].hi = lo - 1;
+                else {
+                    r[n].lo = next;
+                    r[n++].hi = lo - 1;
+                }
+            }
+            if (i == js_unicode_n_runs)
+                break;
+            const js_unicode_run *u = &js_unicode_runs[i];
+            if (mask & (1u << u->cat)) {
+                if (n && r[n - 1].hi + 1 == u->lo)
+                    r[n - 1].hi = u->hi;
+                else {
+                    r[n].lo = u->lo;
+                    r[n++].hi = u->hi;
+                }
+            }
+            next = u->hi + 1;
+        }
+    }
+    int rc = class_add_set(ps, cl, r, n, ps->prop_neg);
+    free(r);
+    return rc;
+}
+
+static int range_cmp(const void *pa, const void *pb)
+{
+    const re_range *a = pa, *b = pb;
+    return a->lo < b->lo ? -1 : a->lo > b->lo;
+}
+
+/* Sort and merge a class's ranges so matching can binary-search them. */
+static void class_finish(re_class *cl)
+{
+    if (cl->n < 2)
+        return;
+    qsort(cl->r, cl->n, sizeof cl->r[0], range_cmp);
+    size_t o = 0;
+    for (size_t i = 1; i < cl->n; i++) {
+        if (cl->r[i].lo <= cl->r[o].hi + 1 || cl->r[o].hi == 0xFFFFFFFFu) {
+            if (cl->r[i].hi > cl->r[o].hi)
+                cl->r[o].hi = cl->r[i].hi;
+        } else {
+            cl->r[++o] = cl->r[i];
+        }
+    }
+    cl->n = o + 1;
+}
+
 /* After '['. */
 static re_ast *parse_class(parser *ps)
 {
@@ -383,8 +551,8 @@ static re_ast *parse_class(parser *ps)
             lo = utf8_next(&ps->p, ps->end);
         }
         cl = &ps->re->classes[idx]; /* new_class may not move it, but be safe */
-        if (k == 1) {
-            if (add_set(ps, cl, set))
+        if (k == 1 || k == 3) {
+            if (k == 1 ? add_set(ps, cl, set) : add_prop(ps, cl))
                 return NULL;
             continue;
         }
@@ -401,10 +569,10 @@ static re_ast *parse_class(parser *ps)
             } else {
                 hi = utf8_next(&ps->p, ps->end);
             }
-            if (k2 == 1) {
+            if (k2 == 1 || k2 == 3) {
                 /* "[a-\d]": Annex B takes '-' literally */
                 if (class_add(ps, cl, lo, lo) || class_add(ps, cl, '-', '-') ||
-                    add_set(ps, cl, set2))
+                    (k2 == 1 ? add_set(ps, cl, set2) : add_prop(ps, cl)))
                     return NULL;
                 continue;
             }
@@ -420,6 +588,7 @@ static re_ast *parse_class(parser *ps)
         if (class_add(ps, cl, lo, lo))
             return NULL;
     }
+    class_finish(&ps->re->classes[idx]);
     re_ast *n = mk(ps, N_CLASS);
     if (n)
         n->c = idx;
@@ -545,11 +714,12 @@ static re_ast *parse_atom(parser *ps)
             return NULL;
         if (k == 2)
             return mk(ps, set == 'b' ? N_WORDB : N_NWORDB);
-        if (k == 1) {
+        if (k == 1 || k == 3) {
             uint32_t idx;
             re_class *cl = new_class(ps, &idx);
-            if (!cl || add_set(ps, cl, set))
+            if (!cl || (k == 1 ? add_set(ps, cl, set) : add_prop(ps, cl)))
                 return NULL;
+            class_finish(cl);
             n = mk(ps, N_CLASS);
             if (n)
                 n->c = idx;
@@ -853,12 +1023,19 @@ kk_code js_regex_compile(const char *pat, size_t len, js_regex **out,
 /* ---- matching ------------------------------------------------------------------ */
 static int class_has(const re_class *cl, uint32_t c)
 {
+    size_t lo = 0, hi = cl->n; /* ranges sorted and disjoint (class_finish) */
     int in = 0;
-    for (size_t i = 0; i < cl->n; i++)
-        if (c >= cl->r[i].lo && c <= cl->r[i].hi) {
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (c < cl->r[mid].lo)
+            hi = mid;
+        else if (c > cl->r[mid].hi)
+            lo = mid + 1;
+        else {
             in = 1;
             break;
         }
+    }
     return in != cl->neg;
 }
 
