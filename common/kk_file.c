@@ -188,6 +188,11 @@ kk_code kk_repo_root(char *buf, size_t cap, kk_err *err)
             int ok = is_dir(probe);
             snprintf(probe, sizeof probe, "%s/engine", exe);
             ok = ok && is_dir(probe);
+            /* build/<flavor>/tests/ also holds gate/ and engine/ (test
+             * binaries): the Makefile tells the root apart. */
+            struct stat mk;
+            snprintf(probe, sizeof probe, "%s/Makefile", exe);
+            ok = ok && stat(probe, &mk) == 0 && S_ISREG(mk.st_mode);
             if (ok && strlen(exe) < cap) {
                 memcpy(buf, exe, strlen(exe) + 1);
                 return KK_OK;
