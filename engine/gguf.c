@@ -425,12 +425,12 @@ static kk_code parse_header(rd *r)
     size_t left = r->size - r->pos;
     if (f->n_kv > left / 14)
         return rd_fail(r, KK_E_FORMAT, n_off + 8,
-                       "metadata count %" PRIu64 " cannot fit in the %zu bytes left (>= 14 bytes each)",
-                       f->n_kv, left);
+                       "truncated or corrupt: metadata count %" PRIu64
+                       " needs at least 14 bytes each, only %zu bytes left", f->n_kv, left);
     if (f->n_tensors > left / 33)
         return rd_fail(r, KK_E_FORMAT, n_off,
-                       "tensor count %" PRIu64 " cannot fit in the %zu bytes left (>= 33 bytes each)",
-                       f->n_tensors, left);
+                       "truncated or corrupt: tensor count %" PRIu64
+                       " needs at least 33 bytes each, only %zu bytes left", f->n_tensors, left);
     if (f->n_kv > GGUF_MAX_KV)
         return rd_fail(r, KK_E_LIMIT, n_off + 8, "metadata count %" PRIu64 " exceeds the cap %d",
                        f->n_kv, GGUF_MAX_KV);
