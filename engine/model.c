@@ -332,3 +332,16 @@ uint64_t model_n_params(const model *m)
         n += m->file->tensors[i].n_elements;
     return n;
 }
+
+void model_set_act(model *m, ops_act act)
+{
+    m->tok_embd.act = act; /* unused by matmul unless tied: harmless */
+    m->output.act = act;
+    for (int32_t il = 0; il < m->hp.n_layers; il++) {
+        model_layer *L = &m->layers[il];
+        ops_weight *ws[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->ffn_gate, &L->ffn_up,
+                            &L->ffn_down};
+        for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++)
+            ws[i]->act = act;
+    }
+}

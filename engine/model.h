@@ -92,6 +92,11 @@ typedef struct model {
 kk_code model_load(model **out, const gguf_file *f, kk_err *err);
 void model_free(model *m);
 
+/* Set how every matrix product treats activations (ops_act; the default
+ * after model_load is OPS_ACT_F32). OPS_ACT_GGML only changes Q8_0 and
+ * F16 weights. */
+void model_set_act(model *m, ops_act act);
+
 const char *model_arch_name(model_arch a);
 /* Parameters (elements of every weight tensor in the file). */
 uint64_t model_n_params(const model *m);

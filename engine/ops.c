@@ -6,8 +6,69 @@
 
 /* ---- matrix products -------------------------------------------------- */
 
+/* Q8_0 weight x activations quantized to Q8_0 (ggml's vec_dot_type for
+ * Q8_0): per 32-block, an integer dot scaled by d_w * d_x, summed in float
+ * (ggml ggml_vec_dot_q8_0_q8_0, generic path). Each block of x is
+ * quantized once and used for every row, so no scratch is needed. */
+static void matmul_q8_0_ggml(const ops_weight *W, const float *x, float *y, int64_t n)
+{
+    const int64_t nb = W->cols / DTYPE_QK8_0;
+    const dtype_block_q8_0 *wb = (const dtype_block_q8_0 *)W->raw;
+    for (int64_t t = 0; t < n; t++) {
+        float *yt = y + t * W->rows;
+        for (int64_t r = 0; r < W->rows; r++)
+            yt[r] = 0.0f;
+        for (int64_t b = 0; b < nb; b++) {
+            dtype_block_q8_0 xb;
+            dtype_quantize_row_q8_0_ref(x + t * W->cols + b * DTYPE_QK8_0, &xb, DTYPE_QK8_0);
+            const float dx = dtype_f16_to_f32(xb.d);
+            for (int64_t r = 0; r < W->rows; r++) {
+                const dtype_block_q8_0 *w = wb + r * nb + b;
+                int32_t sumi = 0;
+                for (int j = 0; j < DTYPE_QK8_0; j++)
+                    sumi += (int32_t)w->qs[j] * (int32_t)xb.qs[j];
+                yt[r] += (float)sumi * (dtype_f16_to_f32(w->d) * dx);
+            }
+        }
+    }
+}
+
+/* F16 weight x activations rounded to F16 (ggml's vec_dot_type for F16),
+ * products summed in float. The weight's F32 copy holds its F16 values
+ * exactly. Rounded x goes through a stack block of 64 values. */
+static void matmul_f16_ggml(const ops_weight *W, const float *x, float *y, int64_t n)
+{
+    enum { BLK = 64 };
+    for (int64_t t = 0; t < n; t++) {
+        float *yt = y + t * W->rows;
+        for (int64_t r = 0; r < W->rows; r++)
+            yt[r] = 0.0f;
+        for (int64_t c0 = 0; c0 < W->cols; c0 += BLK) {
+            const int64_t m = W->cols - c0 < BLK ? W->cols - c0 : BLK;
+            float xr[BLK];
+            for (int64_t j = 0; j < m; j++)
+                xr[j] = dtype_f16_to_f32(dtype_f32_to_f16(x[t * W->cols + c0 + j]));
+            for (int64_t r = 0; r < W->rows; r++) {
+                const float *w = W->f32 + r * W->cols + c0;
+                float acc = 0.0f;
+                for (int64_t j = 0; j < m; j++)
+                    acc += w[j] * xr[j];
+                yt[r] += acc;
+            }
+        }
+    }
+}
+
 void ops_matmul(const ops_weight *W, const float *x, float *y, int64_t n_tokens)
 {
+    if (W->act == OPS_ACT_GGML && W->type == DTYPE_Q8_0 && W->cols % DTYPE_QK8_0 == 0) {
+        matmul_q8_0_ggml(W, x, y, n_tokens);
+        return;
+    }
+    if (W->act == OPS_ACT_GGML && W->type == DTYPE_F16) {
+        matmul_f16_ggml(W, x, y, n_tokens);
+        return;
+    }
     const int rows = (int)W->rows, cols = (int)W->cols;
     if (n_tokens == 1) {
         /* Decode: one vector; GEMV reads W once, which is what bounds it. */

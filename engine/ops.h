@@ -24,6 +24,18 @@
 
 #include "dtype.h"
 
+/* What ops_matmul does with the activations of a quantized weight:
+ * OPS_ACT_F32   keep them F32 (the product of the dequantized weight and x:
+ *               exact up to float rounding; BLAS)
+ * OPS_ACT_GGML  round them as llama.cpp's CPU backend does before its dot
+ *               products: to Q8_0 blocks for Q8_0 weights (integer dots,
+ *               one float scale product per block), to F16 for F16 weights.
+ *               Plain loops, read from `raw`; other types stay F32. */
+typedef enum ops_act {
+    OPS_ACT_F32 = 0,
+    OPS_ACT_GGML = 1,
+} ops_act;
+
 typedef struct ops_weight {
     dtype_t type;       /* storage type in the file */
     int64_t rows;       /* output features */
@@ -31,10 +43,12 @@ typedef struct ops_weight {
     const void *raw;    /* (rows, cols) in `type`, view into the file map */
     const float *f32;   /* (rows, cols) F32: == raw for F32 files, else a
                            dequantized copy owned by the model */
+    ops_act act;        /* OPS_ACT_F32 unless the model asks otherwise */
 } ops_weight;
 
 /* y (n_tokens, W->rows) = x (n_tokens, W->cols) . W^T. x and y must not
- * overlap. cblas_sgemm for n_tokens > 1, cblas_sgemv for 1. */
+ * overlap. cblas_sgemm for n_tokens > 1, cblas_sgemv for 1; with
+ * OPS_ACT_GGML on a Q8_0 or F16 weight, the activation-rounding loops. */
 void ops_matmul(const ops_weight *W, const float *x, float *y, int64_t n_tokens);
 /* The same product by the plain triple loop, accumulated in double. */
 void ops_matmul_ref(const ops_weight *W, const float *x, float *y, int64_t n_tokens);

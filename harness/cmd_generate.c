@@ -22,11 +22,14 @@ static void help(FILE *out)
 {
     fprintf(out,
             "usage: kakeya generate -m FILE (-p TEXT | --tokens IDS) -n N [--threads T] [--json]\n"
+            "       [--act f32|ggml]\n"
             "  -m, --model FILE   GGUF model (llama or qwen3) with a llama tokenizer\n"
             "  -p, --prompt TEXT  prompt text; BOS added when the GGUF says so\n"
             "  --tokens IDS       comma-separated prompt token ids, verbatim (no BOS)\n"
             "  -n N               tokens to generate (greedy; stops early at EOS)\n"
             "  --threads T        BLAS threads (default: the cores available)\n"
+            "  --act f32|ggml     activations of Q8_0/F16 products: ggml rounds them as\n"
+            "                     llama.cpp does (default), f32 keeps them exact\n"
             "  --json             print {\"prompt_ids\", \"ids\", \"text\", \"prefill_s\", \"decode_s\"}\n"
             "stdout: the generated text (or the JSON); tokens/s on stderr.\n"
             "exit codes: 0 ok, 2 bad input (file, ids, N past the context), 3 usage\n");
@@ -128,7 +131,7 @@ static kk_code text_append(const tok *t, int32_t id, char **text, size_t *len, s
 }
 
 typedef struct gen_args {
-    const char *path, *prompt, *ids, *threads;
+    const char *path, *prompt, *ids, *threads, *act;
     int64_t n_predict;
     bool have_n, json;
 } gen_args;
@@ -154,6 +157,8 @@ static int parse(int argc, char **argv, gen_args *a, kk_err *err)
             dst = &a->ids;
         } else if (!strcmp(s, "--threads")) {
             dst = &a->threads;
+        } else if (!strcmp(s, "--act")) {
+            dst = &a->act;
         } else if (!strcmp(s, "-n") || !strcmp(s, "--n-predict")) {
             const char *v = kk_arg_value(argc, argv, &i, err);
             if (!v)
@@ -193,7 +198,9 @@ int cmd_generate(int argc, char **argv)
     if (rc >= 0)
         return rc;
     int threads;
-    if (session_parse_threads(a.threads, &threads, &err) != KK_OK)
+    ops_act act;
+    if (session_parse_threads(a.threads, &threads, &err) != KK_OK ||
+        session_parse_act(a.act, &act, &err) != KK_OK)
         return cmd_fail("generate", &err);
 
     session s;
@@ -206,6 +213,7 @@ int cmd_generate(int argc, char **argv)
     rc = KK_EXIT_OK;
     if (session_open(&s, a.path, true, &err) != KK_OK)
         return cmd_fail("generate", &err);
+    model_set_act(s.m, act);
     const model_hparams *hp = &s.m->hp;
 
     if (a.prompt) {

@@ -1,5 +1,5 @@
 /*
- * kakeya logits -m FILE --tokens IDS [--threads T]
+ * kakeya logits -m FILE --tokens IDS [--threads T] [--act f32|ggml]
  * Prints {"n_vocab": V, "logits": [[V floats], ...]}: one row per input
  * position, in order, each float with %.9g (9 significant digits read back
  * to the same float: IEEE 754 binary32, FLT_DECIMAL_DIG).
@@ -15,10 +15,12 @@
 static void help(FILE *out)
 {
     fprintf(out,
-            "usage: kakeya logits -m FILE --tokens IDS [--threads T]\n"
+            "usage: kakeya logits -m FILE --tokens IDS [--threads T] [--act f32|ggml]\n"
             "  -m, --model FILE   GGUF model (llama or qwen3)\n"
             "  --tokens IDS       comma-separated token ids, used verbatim (no BOS added)\n"
             "  --threads T        BLAS threads (default: the cores available)\n"
+            "  --act f32|ggml     activations of Q8_0/F16 products: ggml rounds them as\n"
+            "                     llama.cpp does (default), f32 keeps them exact\n"
             "prints {\"n_vocab\": V, \"logits\": [[V floats], ...]}, one row per position.\n"
             "exit codes: 0 ok, 2 bad input (file, ids), 3 usage\n");
 }
@@ -27,7 +29,7 @@ int cmd_logits(int argc, char **argv)
 {
     kk_err err;
     kk_err_clear(&err);
-    const char *path = NULL, *ids_arg = NULL, *threads_arg = NULL;
+    const char *path = NULL, *ids_arg = NULL, *threads_arg = NULL, *act_arg = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -42,6 +44,9 @@ int cmd_logits(int argc, char **argv)
         } else if (!strcmp(a, "--threads")) {
             if (!(threads_arg = kk_arg_value(argc, argv, &i, &err)))
                 return cmd_fail("logits", &err);
+        } else if (!strcmp(a, "--act")) {
+            if (!(act_arg = kk_arg_value(argc, argv, &i, &err)))
+                return cmd_fail("logits", &err);
         } else {
             fprintf(stderr, "kakeya logits: unknown option '%s'\n", a);
             help(stderr);
@@ -54,7 +59,9 @@ int cmd_logits(int argc, char **argv)
         return KK_EXIT_USAGE;
     }
     int threads;
-    if (session_parse_threads(threads_arg, &threads, &err) != KK_OK)
+    ops_act act;
+    if (session_parse_threads(threads_arg, &threads, &err) != KK_OK ||
+        session_parse_act(act_arg, &act, &err) != KK_OK)
         return cmd_fail("logits", &err);
 
     session s;
@@ -66,6 +73,7 @@ int cmd_logits(int argc, char **argv)
     int rc = KK_EXIT_OK;
     if (session_open(&s, path, false, &err) != KK_OK)
         return cmd_fail("logits", &err);
+    model_set_act(s.m, act);
     const int64_t V = s.m->hp.n_vocab;
     if (kk_arg_ids("--tokens", ids_arg, V - 1, &ids, &n, &err) != KK_OK ||
         session_cache_init(&s, (int64_t)n, &kv, &st, &err) != KK_OK) {

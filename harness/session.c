@@ -72,3 +72,15 @@ kk_code session_parse_threads(const char *val, int *threads, kk_err *err)
     ops_set_threads(*threads);
     return KK_OK;
 }
+
+kk_code session_parse_act(const char *val, ops_act *act, kk_err *err)
+{
+    *act = OPS_ACT_GGML;
+    if (val && !strcmp(val, "f32")) {
+        *act = OPS_ACT_F32;
+    } else if (val && strcmp(val, "ggml") != 0) {
+        kk_err_set(err, KK_E_RANGE, "--act: '%s' is not allowed (allowed: f32, ggml)", val);
+        return kk_err_where(err, "--act");
+    }
+    return KK_OK;
+}

@@ -33,6 +33,10 @@ void session_close(session *s);
 kk_code session_cache_init(const session *s, int64_t n_ctx, kv_cache **kv,
                            fwd_state **st, kk_err *err);
 
+/* --act f32|ggml -> ops_act. NULL: ggml, which agrees with llama.cpp on
+ * quantized weights (docs/architecture.md). Apply with model_set_act. */
+kk_code session_parse_act(const char *val, ops_act *act, kk_err *err);
+
 /* --threads: default the cores available (kk_ncores); sets BLAS threads. */
 kk_code session_parse_threads(const char *val, int *threads, kk_err *err);
 

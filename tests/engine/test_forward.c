@@ -119,7 +119,7 @@ static void matmul_should_match_the_triple_loop_within_the_dot_product_bound(voi
         w[i] = rng_unif(&s);
     for (int64_t i = 0; i < 5 * cols; i++)
         x[i] = rng_unif(&s);
-    const ops_weight W = {DTYPE_F32, rows, cols, w, w};
+    const ops_weight W = {DTYPE_F32, rows, cols, w, w, OPS_ACT_F32};
     for (int64_t n = 1; n <= 5; n += 4) { /* GEMV and GEMM */
         ops_matmul(&W, x, y, n);
         ops_matmul_ref(&W, x, yr, n);
@@ -133,6 +133,69 @@ static void matmul_should_match_the_triple_loop_within_the_dot_product_bound(voi
             }
     }
     free(w);
+}
+
+/* OPS_ACT_GGML rounds x before the product, so it differs from the exact
+ * product of the same (dequantized) weights by the rounding of x:
+ * Q8_0: each x_j moves by at most d/2 from rounding to a quant plus
+ *   127 * |d - fp16(d)| <= 127 * d * 2^-11 from the stored scale, where
+ *   d = amax(block)/127: in all < 0.6 d;
+ * F16: each x_j moves by at most |x_j| * 2^-11.
+ * The bound sums |w_j| times that, plus the float dot-product bound. */
+static void ggml_activation_products_should_stay_within_the_rounding_of_x(void **state)
+{
+    (void)state;
+    uint64_t s = 5;
+    enum { ROWS = 19, COLS = 96, N = 3 };
+    float *w = malloc(ROWS * COLS * sizeof(float)), *wd = malloc(ROWS * COLS * sizeof(float));
+    float x[N * COLS], y[N * ROWS], yr[N * ROWS];
+    for (int i = 0; i < ROWS * COLS; i++)
+        w[i] = rng_unif(&s);
+    for (int i = 0; i < N * COLS; i++)
+        x[i] = 3.0f * rng_unif(&s);
+    dtype_block_q8_0 *q = malloc(ROWS * (COLS / 32) * sizeof *q);
+    dtype_quantize_row_q8_0_ref(w, q, ROWS * COLS);
+    dtype_to_f32_row(DTYPE_Q8_0, q, wd, ROWS * COLS);
+    uint16_t *h = malloc(ROWS * COLS * sizeof *h);
+    float *wh = malloc(ROWS * COLS * sizeof(float));
+    for (int i = 0; i < ROWS * COLS; i++) {
+        h[i] = dtype_f32_to_f16(w[i]);
+        wh[i] = dtype_f16_to_f32(h[i]);
+    }
+    for (int kind = 0; kind < 2; kind++) {
+        const float *wf = kind == 0 ? wd : wh;
+        const ops_weight W = {kind == 0 ? DTYPE_Q8_0 : DTYPE_F16, ROWS, COLS,
+                              kind == 0 ? (const void *)q : (const void *)h, wf, OPS_ACT_GGML};
+        ops_matmul(&W, x, y, N);
+        ops_matmul_ref(&W, x, yr, N);
+        double max_seen = 0.0;
+        for (int t = 0; t < N; t++)
+            for (int r = 0; r < ROWS; r++) {
+                double bound = 0.0, mag = 0.0;
+                for (int b = 0; b < COLS / 32; b++) {
+                    double amax = 0.0;
+                    for (int j = 0; j < 32; j++)
+                        amax = fmax(amax, fabs(x[t * COLS + b * 32 + j]));
+                    for (int j = b * 32; j < b * 32 + 32; j++) {
+                        const double wx = fabs((double)wf[r * COLS + j]);
+                        const double dxj = kind == 0 ? 0.6 * amax / 127.0
+                                                     : fabs(x[t * COLS + j]) / 2048.0;
+                        bound += wx * dxj;
+                        mag += wx * fabs(x[t * COLS + j]);
+                    }
+                }
+                bound += MATMUL_REL_TOL(COLS) * mag;
+                const double d = fabs((double)y[t * ROWS + r] - yr[t * ROWS + r]);
+                assert_true(d <= bound);
+                max_seen = fmax(max_seen, d);
+            }
+        assert_true(max_seen > 0.0); /* x really was rounded */
+    }
+    free(w);
+    free(wd);
+    free(q);
+    free(h);
+    free(wh);
 }
 
 static void rope_should_match_its_reference_and_keep_the_norm(void **state)
@@ -390,6 +453,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(matmul_should_match_the_triple_loop_within_the_dot_product_bound),
+        cmocka_unit_test(ggml_activation_products_should_stay_within_the_rounding_of_x),
         cmocka_unit_test(rope_should_match_its_reference_and_keep_the_norm),
         cmocka_unit_test(softmax_should_ignore_masked_entries_and_sum_to_one),
         cmocka_unit_test(attention_should_match_the_naive_triple_loop_with_gqa_masks_and_windows),

@@ -276,6 +276,47 @@ static void stories260k_generate_should_print_the_reference_text(void **state)
     cJSON_Delete(ref);
 }
 
+static void stories260k_q8_0_generate_should_print_the_reference_text(void **state)
+{
+    (void)state;
+    REQUIRE_BIN();
+    char gpath[2048], rpath[2048];
+    TU_REQUIRE_FIXTURE(gpath, "models/stories260K-q8_0.gguf");
+    TU_REQUIRE_FIXTURE(rpath, "models/stories260K-q8_0.ref.json");
+    char *text = NULL;
+    size_t len = 0;
+    kk_err e;
+    assert_int_equal(kk_file_read_all(rpath, &text, &len, &e), KK_OK);
+    cJSON *ref = cJSON_Parse(text);
+    free(text);
+    const cJSON *c;
+    int ran = 0;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(ref, "cases")) {
+        const char *hex = cJSON_GetObjectItemCaseSensitive(c, "greedy_bytes_hex")->valuestring;
+        const size_t n = strlen(hex) / 2;
+        char *want = malloc(n + 1);
+        for (size_t i = 0; i < n; i++) {
+            unsigned b;
+            sscanf(hex + 2 * i, "%2x", &b);
+            want[i] = (char)b;
+        }
+        want[n] = '\n';
+        /* the default --act ggml rounds activations as llama.cpp does */
+        const char *a[] = {"generate", "-m", gpath, "-p",
+                           cJSON_GetObjectItemCaseSensitive(c, "prompt")->valuestring, "-n", "64",
+                           NULL};
+        run_out r = run(a);
+        assert_int_equal(r.code, 0);
+        assert_int_equal(r.out_len, n + 1);
+        assert_memory_equal(r.out, want, n + 1);
+        run_free(&r);
+        free(want);
+        ran++;
+    }
+    assert_int_equal(ran, 2);
+    cJSON_Delete(ref);
+}
+
 /* ---- exit code 2 ---------------------------------------------------------------- */
 
 static void a_missing_model_file_should_exit_2_naming_it(void **state)
@@ -329,6 +370,12 @@ static void bad_token_ids_should_exit_2_naming_the_flag_and_value(void **state)
     r = run(b);
     assert_int_equal(r.code, 2);
     assert_non_null(strstr(r.err, "512"));
+    run_free(&r);
+    const char *c[] = {"logits", "-m", g_model, "--tokens", "1", "--act", "int8", NULL};
+    r = run(c);
+    assert_int_equal(r.code, 2);
+    assert_non_null(strstr(r.err, "--act"));
+    assert_non_null(strstr(r.err, "int8"));
     run_free(&r);
 }
 
@@ -402,6 +449,7 @@ int main(void)
         cmocka_unit_test(model_random_then_generate_json_should_exit_0_and_be_deterministic),
         cmocka_unit_test(logits_should_print_floats_that_read_back_exactly),
         cmocka_unit_test(stories260k_generate_should_print_the_reference_text),
+        cmocka_unit_test(stories260k_q8_0_generate_should_print_the_reference_text),
         cmocka_unit_test(a_missing_model_file_should_exit_2_naming_it),
         cmocka_unit_test(a_truncated_model_file_should_exit_2_naming_it),
         cmocka_unit_test(bad_token_ids_should_exit_2_naming_the_flag_and_value),
