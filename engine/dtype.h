@@ -44,7 +44,10 @@ size_t dtype_type_size(dtype_t t);          /* bytes per block */
 /* Bytes of a row of n elements; 0 when n is not a multiple of the block. */
 size_t dtype_row_size(dtype_t t, uint64_t n);
 
-float dtype_f16_to_f32(uint16_t h);
+float dtype_f16_to_f32(uint16_t h);   /* the plain (integer) reference */
+/* Same result for every non-NaN half (a signalling NaN comes back quiet),
+ * branch-free so loops vectorize; dtype_to_f32_row uses it. */
+float dtype_f16_to_f32_fast(uint16_t h);
 uint16_t dtype_f32_to_f16(float f);   /* round to nearest even, as ggml */
 float dtype_bf16_to_f32(uint16_t h);
 uint16_t dtype_f32_to_bf16(float f);  /* round to nearest even, NaN kept */

@@ -167,6 +167,7 @@ static void every_f16_should_convert_exactly_and_round_trip(void **state)
         double ref = f16_ref_value((uint16_t)h);
         if (isnan(ref)) {
             assert_true(isnan(f));
+            assert_true(isnan(dtype_f16_to_f32_fast((uint16_t)h)));
             assert_true(isnan(dtype_f16_to_f32(dtype_f32_to_f16(f))));
             if (h & 0x200) /* quiet NaN: payload and sign kept */
                 assert_int_equal(dtype_f32_to_f16(f), h);
@@ -174,9 +175,33 @@ static void every_f16_should_convert_exactly_and_round_trip(void **state)
         }
         assert_true((double)f == ref);
         assert_int_equal(signbit(f) != 0, (h >> 15) != 0);
+        assert_int_equal(bits_of(dtype_f16_to_f32_fast((uint16_t)h)), bits_of(f));
         assert_int_equal(dtype_f32_to_f16(f), h);
         assert_int_equal(ggml_fp32_to_fp16_ref(f), h);
     }
+}
+
+/* dtype_to_f32_row's F16 path (F16C when the CPU has it, else the
+ * branch-free scalar) against the integer reference, every half, with an
+ * odd length so the scalar tail runs too. */
+static void f16_row_conversion_should_equal_the_reference_for_every_half(void **state)
+{
+    (void)state;
+    enum { N = 65536 + 3 };
+    uint16_t *h = malloc(N * sizeof *h);
+    float *y = malloc(N * sizeof *y);
+    for (uint32_t i = 0; i < N; i++)
+        h[i] = (uint16_t)(i * 40503u + 7u); /* odd multiplier: a permutation mod 2^16 */
+    dtype_to_f32_row(DTYPE_F16, h, y, N);
+    for (uint32_t i = 0; i < N; i++) {
+        float ref = dtype_f16_to_f32(h[i]);
+        if (isnan(ref))
+            assert_true(isnan(y[i]));
+        else
+            assert_int_equal(bits_of(y[i]), bits_of(ref));
+    }
+    free(h);
+    free(y);
 }
 
 /* Nearest f16 by search over the positive finite halves (ties to the even
@@ -407,6 +432,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(sizes_should_match_ggml_block_layouts),
         cmocka_unit_test(every_f16_should_convert_exactly_and_round_trip),
+        cmocka_unit_test(f16_row_conversion_should_equal_the_reference_for_every_half),
         cmocka_unit_test(f32_to_f16_should_round_to_nearest_even_like_ggml),
         cmocka_unit_test(every_bf16_should_round_trip_and_f32_round_to_nearest_even),
         cmocka_unit_test(quantizers_should_be_bit_exact_with_ggml_reference),
