@@ -3,12 +3,12 @@
  * SiLU, matrix products), each with a plain `_ref` twin that tests compare
  * against (tests/engine/test_forward.c, named tolerances there).
  *
- * Weights sit behind one small seam, ops_weight + ops_matmul: today every
- * matrix is read as F32 (a view into the mmapped file when the file stores
- * F32, a dequantized copy otherwise; see docs/architecture.md), and the
- * product is cblas_sgemm (batches) or cblas_sgemv (one token). A later F16 /
- * Q8_0 kernel reads `raw` in its stored type instead, without changing any
- * caller.
+ * Weights sit behind one small seam, ops_weight + ops_matmul: every matrix
+ * has an F32 form (a view into the mmapped file when the file stores F32,
+ * a dequantized copy otherwise; see docs/architecture.md) used by
+ * cblas_sgemm (batches) or cblas_sgemv (one token), and its stored bytes
+ * (`raw`), which the OPS_ACT_GGML loops read for Q8_0. Faster F16 / Q8_0
+ * kernels go inside ops_matmul, without changing any caller.
  *
  * Shapes are outermost first: a matrix (rows, cols) is row-major, rows =
  * output features, cols = input features (GGUF ne[] = {cols, rows}).
