@@ -1,0 +1,262 @@
+/*
+ * bench_json: parse speed of the strict reader (common/json.c) against
+ * cJSON (Debian's libcjson, bench only) on one evidence-like document,
+ * measured in the same run.
+ *
+ * The document is generated deterministically (a fixed LCG, no clock): the
+ * evidence skeleton of docs/evidence.md with 10 arms x 8000 samples, each
+ * sample a small object of integers, decimals, booleans and short strings,
+ * about 7.5 MB in all (issue 16, section 4).
+ *
+ * Each parser parses the same buffer REPS times; we report the median
+ * (the machine is shared, so the median, not the best or the mean), in
+ * MB/s (10^6 bytes per second), and the ratio ours / cJSON. One JSON line
+ * goes to build/bench/json.jsonl when that folder exists.
+ *
+ * Usage: bench_json [--reps N] [--write FILE]   (FILE: the generated doc)
+ */
+#include <cjson/cJSON.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "json.h"
+
+#define N_ARMS 10
+#define N_SAMPLES 8000
+#define DEFAULT_REPS 9
+
+/* ---- the document ------------------------------------------------------ */
+
+typedef struct buf {
+    char *p;
+    size_t n, cap;
+} buf;
+
+static void put(buf *b, const char *s, size_t n)
+{
+    if (b->n + n + 1 > b->cap) {
+        while (b->n + n + 1 > b->cap)
+            b->cap = b->cap ? b->cap * 2 : 1 << 20;
+        b->p = realloc(b->p, b->cap);
+        if (!b->p) {
+            fprintf(stderr, "bench_json: out of memory\n");
+            exit(1);
+        }
+    }
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+    b->p[b->n] = '\0';
+}
+
+static void putf(buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void putf(buf *b, const char *fmt, ...)
+{
+    char tmp[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof tmp) {
+        fprintf(stderr, "bench_json: generator line too long\n");
+        exit(1);
+    }
+    put(b, tmp, (size_t)n);
+}
+
+static uint64_t rng_state = 0x6b616b657961ULL; /* "kakeya" */
+
+static uint32_t rnd(void)
+{
+    rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (uint32_t)(rng_state >> 33);
+}
+
+static double rnd01(void)
+{
+    return rnd() / 2147483648.0;
+}
+
+static void gen_doc(buf *b)
+{
+    static const char *arm_names[N_ARMS] = {
+        "oracle", "identity", "q8_0", "q4_0", "affine-4",
+        "e8-4", "e8-3", "lattice-2", "needle-masked", "ar"};
+    putf(b, "{\"schema_version\":1,\"preset\":{\"name\":\"niah-bench\",\"kind\":\"niah\","
+            "\"sha256\":\"%08x%08x%08x%08x%08x%08x%08x%08x\",\"params\":{\"ctx\":[1024,2048,4096],"
+            "\"depths\":[0.1,0.5,0.9],\"samples\":8000,\"seed\":42}},",
+         rnd(), rnd(), rnd(), rnd(), rnd(), rnd(), rnd(), rnd());
+    putf(b, "\"provenance\":{\"tool_version\":\"0.1.0\",\"git_commit\":\"%08x%08x%08x%08x%08x\","
+            "\"git_dirty\":false,\"host\":{\"cpu\":\"bench cpu\",\"cores\":2},\"compiler\":\"cc\","
+            "\"blas\":\"openblas\",\"seed\":42,\"threads\":2,\"started\":\"2025-01-01T00:00:00Z\","
+            "\"finished\":\"2025-01-01T01:00:00Z\",\"wall_s\":3600.5},",
+         rnd(), rnd(), rnd(), rnd(), rnd());
+    put(b, "\"models\":[{\"role\":\"target\",\"source\":\"synthetic\",\"sha256\":\"00\","
+           "\"architecture\":\"llama\"}],\"arms\":[", 
+        strlen("\"models\":[{\"role\":\"target\",\"source\":\"synthetic\",\"sha256\":\"00\","
+               "\"architecture\":\"llama\"}],\"arms\":["));
+    for (int a = 0; a < N_ARMS; a++) {
+        double recall = 0.5 + 0.5 * rnd01();
+        putf(b, "%s{\"name\":\"%s\",\"config\":{\"codec\":\"%s\",\"bits\":%u},"
+                "\"config_sha256\":\"%08x%08x%08x%08x%08x%08x%08x%08x\","
+                "\"metrics\":{\"recall\":%.6f,\"recall_ci_lo\":%.6f,\"recall_ci_hi\":%.6f,"
+                "\"n\":%d,\"bits_per_value\":%.3f,\"kv_bytes_resident\":%u},"
+                "\"timings\":{\"scope\":\"arm\",\"prefill_s\":%.4f,\"decode_s\":%.4f,"
+                "\"tokens_decoded\":%u,\"repeats\":[%.4f,%.4f,%.4f]},"
+                "\"signals\":{\"counters\":{\"values_encoded\":%u,\"values_decoded\":%u},"
+                "\"fallbacks_taken\":[],\"memory\":{\"peak_rss\":%u}},\"samples\":[",
+             a ? "," : "", arm_names[a], arm_names[a], 2 + rnd() % 7, rnd(), rnd(), rnd(),
+             rnd(), rnd(), rnd(), rnd(), rnd(), recall, recall - 0.01, recall + 0.01,
+             N_SAMPLES, 2.0 + 6.0 * rnd01(), rnd() % 100000000, 10 * rnd01(), 100 * rnd01(),
+             rnd() % 1000000, rnd01(), rnd01(), rnd01(), rnd(), rnd(), rnd());
+        for (int s = 0; s < N_SAMPLES; s++) {
+            unsigned ctx = 1024u << (rnd() % 3);
+            unsigned key = 128 + rnd() % 64, val = 192 + rnd() % 64;
+            int hit = rnd() % 8 != 0;
+            putf(b, "%s{\"i\":%d,\"ctx\":%u,\"depth\":%.1f,\"k\":\"k%03u\","
+                    "\"got\":%u,\"hit\":%s,\"mrg\":%.4f,\"lp\":%.3e}",
+                 s ? "," : "", s, ctx, 0.1 + 0.4 * (rnd() % 3), key,
+                 hit ? val : 192 + rnd() % 64, hit ? "true" : "false",
+                 (rnd01() - 0.2) * 8.0, (rnd01() - 0.5) * 40.0);
+        }
+        put(b, "]}", 2);
+    }
+    put(b, "],\"summary\":{\"passed\":true}}\n", strlen("],\"summary\":{\"passed\":true}}\n"));
+}
+
+/* ---- timing -------------------------------------------------------------- */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* A checksum over the parsed tree, so neither parse can be optimised away
+ * and both parsers are seen to read the same document. */
+static size_t count_ours(const json_value *v)
+{
+    size_t n = 1;
+    if (v->type == JSON_ARRAY)
+        for (size_t i = 0; i < v->u.arr.n; i++)
+            n += count_ours(v->u.arr.items[i]);
+    else if (v->type == JSON_OBJECT)
+        for (size_t i = 0; i < v->u.obj.n; i++)
+            n += count_ours(v->u.obj.members[i].value);
+    return n;
+}
+
+static size_t count_cjson(const cJSON *v)
+{
+    size_t n = 1;
+    for (const cJSON *c = v->child; c; c = c->next)
+        n += count_cjson(c);
+    return n;
+}
+
+int main(int argc, char **argv)
+{
+    int reps = DEFAULT_REPS;
+    const char *write_path = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--reps") && i + 1 < argc)
+            reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--write") && i + 1 < argc)
+            write_path = argv[++i];
+        else {
+            fprintf(stderr, "usage: bench_json [--reps N] [--write FILE]\n");
+            return 3;
+        }
+    }
+    if (reps < 1 || reps > 1000)
+        reps = DEFAULT_REPS;
+
+    buf doc = {0};
+    gen_doc(&doc);
+    if (write_path) {
+        FILE *f = fopen(write_path, "wb");
+        if (!f || fwrite(doc.p, 1, doc.n, f) != doc.n || fclose(f)) {
+            fprintf(stderr, "bench_json: cannot write %s\n", write_path);
+            return 2;
+        }
+    }
+
+    double *t_ours = calloc((size_t)reps, sizeof(double));
+    double *t_cjson = calloc((size_t)reps, sizeof(double));
+    size_t n_ours = 0, n_cjson = 0;
+    /* Interleaved, so a burst of load from other processes hits both. */
+    for (int r = 0; r < reps; r++) {
+        kk_err err;
+        json_doc *d = NULL;
+        double t0 = now_s();
+        kk_code rc = json_parse(doc.p, doc.n, "bench", NULL, &d, &err);
+        double t1 = now_s();
+        if (rc != KK_OK) {
+            kk_err_print(stderr, "bench_json", &err);
+            return 2;
+        }
+        n_ours = count_ours(json_doc_root(d));
+        double t2 = now_s();
+        json_doc_free(d);
+        double t3 = now_s();
+        t_ours[r] = (t1 - t0) + (t3 - t2); /* parse + free, as cJSON below */
+
+        t0 = now_s();
+        cJSON *c = cJSON_ParseWithLength(doc.p, doc.n);
+        t1 = now_s();
+        if (!c) {
+            fprintf(stderr, "bench_json: cJSON rejected the document\n");
+            return 2;
+        }
+        n_cjson = count_cjson(c);
+        t2 = now_s();
+        cJSON_Delete(c);
+        t3 = now_s();
+        t_cjson[r] = (t1 - t0) + (t3 - t2);
+    }
+    if (n_ours != n_cjson) {
+        fprintf(stderr, "bench_json: value counts differ: ours %zu, cJSON %zu\n",
+                n_ours, n_cjson);
+        return 1;
+    }
+    double mb = doc.n / 1e6;
+    double s_ours = median(t_ours, reps), s_cjson = median(t_cjson, reps);
+    double mbs_ours = mb / s_ours, mbs_cjson = mb / s_cjson;
+    printf("json parse: %.2f MB document (%d arms x %d samples, %zu values), "
+           "median of %d, parse + free\n", mb, N_ARMS, N_SAMPLES, n_ours, reps);
+    printf("  %-22s %10s %10s\n", "parser", "ms", "MB/s");
+    printf("  %-22s %10.2f %10.1f\n", "kakeya json_parse", s_ours * 1e3, mbs_ours);
+    char cname[64];
+    snprintf(cname, sizeof cname, "cJSON %s", cJSON_Version());
+    printf("  %-22s %10.2f %10.1f\n", cname, s_cjson * 1e3, mbs_cjson);
+    printf("  ratio kakeya / cJSON: %.2fx\n", mbs_ours / mbs_cjson);
+
+    FILE *jl = fopen("build/bench/json.jsonl", "a");
+    if (jl) {
+        fprintf(jl, "{\"bench\":\"json_parse\",\"bytes\":%zu,\"reps\":%d,"
+                    "\"ours_mb_s\":%.1f,\"cjson_mb_s\":%.1f,\"ratio\":%.3f}\n",
+                doc.n, reps, mbs_ours, mbs_cjson, mbs_ours / mbs_cjson);
+        fclose(jl);
+    }
+    free(t_ours);
+    free(t_cjson);
+    free(doc.p);
+    return 0;
+}
