@@ -6,7 +6,7 @@
  *   2. the cursor: bounds-checked little-endian reads, located errors
  *   3. values (scalars, strings, nested arrays)
  *   4. header, metadata, tensor infos, data section
- *   5. lookups and typed getters
+ *   5. lookups (typed getters: gguf_get.c)
  *
  * Every read goes through rd_need(), which compares the bytes wanted with the
  * bytes left, so a count or length from the file is never trusted before it
@@ -14,6 +14,7 @@
  * with the reason next to each cap in gguf.h.
  */
 #include "gguf.h"
+#include "gguf_internal.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -213,8 +214,7 @@ const char *gguf_type_name(gguf_type t)
     return (unsigned)t < GGUF_TYPE_COUNT ? TYPE_NAMES[t] : "?";
 }
 
-/* Bytes of one element of a fixed-size type; 0 for STRING/ARRAY/unknown. */
-static size_t type_size(uint32_t t)
+size_t gguf_type_size_(uint32_t t)
 {
     switch (t) {
     case GGUF_TYPE_UINT8: case GGUF_TYPE_INT8: case GGUF_TYPE_BOOL: return 1;
@@ -233,11 +233,10 @@ static int64_t sext(uint64_t v, int bytes)
     return (int64_t)((v ^ sign) - sign); /* two's complement, no UB */
 }
 
-/* Decode one fixed-size element at p (bounds already checked). */
-static void decode_fixed(uint32_t t, const uint8_t *p, gguf_value *v)
+void gguf_decode_fixed_(uint32_t t, const uint8_t *p, gguf_value *v)
 {
     v->type = (gguf_type)t;
-    size_t n = type_size(t);
+    size_t n = gguf_type_size_(t);
     uint64_t raw = le(p, (int)n);
     switch (t) {
     case GGUF_TYPE_UINT8: case GGUF_TYPE_UINT16: case GGUF_TYPE_UINT32: case GGUF_TYPE_UINT64:
@@ -283,7 +282,7 @@ static kk_code parse_array(rd *r, gguf_value *v)
     v->v.arr.raw = NULL;
     v->v.arr.items = NULL;
     size_t left = r->size - r->pos;
-    size_t es = type_size(et);
+    size_t es = gguf_type_size_(et);
     if (es) {
         if (n > left / es)
             return rd_fail(r, KK_E_FORMAT, off + 4,
@@ -342,11 +341,11 @@ static kk_code parse_value(rd *r, uint32_t type, uint64_t type_off, gguf_value *
     }
     if (type == GGUF_TYPE_ARRAY)
         return parse_array(r, v);
-    size_t n = type_size(type);
+    size_t n = gguf_type_size_(type);
     TRY(rd_need(r, n, TYPE_NAMES[type]));
     if (type == GGUF_TYPE_BOOL && r->buf[r->pos] > 1)
         return rd_fail(r, KK_E_FORMAT, r->pos, "bool value is %u (0 or 1 allowed)", r->buf[r->pos]);
-    decode_fixed(type, r->buf + r->pos, v);
+    gguf_decode_fixed_(type, r->buf + r->pos, v);
     r->pos += n;
     return KK_OK;
 }
@@ -541,8 +540,8 @@ static kk_code parse_tensor_info(rd *r, uint64_t i, uint64_t *offset_field)
         return rd_fail(r, KK_E_FORMAT, off,
                        "row length ne[0] = %" PRIu64 " is not a multiple of the %s block size %zu",
                        t->ne[0], dtype_name(t->type), bs);
-    /* n_el < 2^63 and type_size/block_size <= 4, so n_bytes cannot overflow
-     * u64: (n_el / bs) * ts <= n_el * 4 / 1 ... checked anyway. */
+    /* n_el < 2^63 and bytes per element <= 4 (f32), so n_bytes < 2^65 could
+     * in principle exceed u64: checked. */
     uint64_t blocks = n_el / bs, ts = dtype_type_size(t->type);
     if (blocks > UINT64_MAX / ts)
         return rd_fail(r, KK_E_FORMAT, off, "tensor byte size overflows");
@@ -716,7 +715,7 @@ void gguf_close(gguf_file *f)
     free(f);
 }
 
-/* ==== 5. lookups and typed getters ========================================= */
+/* ==== 5. lookups ============================================================ */
 
 static int64_t hash_find(const uint32_t *tab, size_t cap, const char *s,
                          gguf_str (*name_of)(const gguf_file *, uint32_t), const gguf_file *f)
@@ -756,172 +755,4 @@ const gguf_tensor *gguf_get_tensor(const gguf_file *f, const char *name)
 {
     int64_t i = gguf_find_tensor(f, name);
     return i < 0 ? NULL : &f->tensors[i];
-}
-
-char *gguf_str_copy(gguf_str s, char *dst, size_t cap)
-{
-    if (!dst || cap == 0)
-        return dst;
-    size_t n = s.len < cap - 1 ? (size_t)s.len : cap - 1;
-    if (n)
-        memcpy(dst, s.s, n);
-    dst[n] = '\0';
-    return dst;
-}
-
-/* Locate a getter's error: the file, the key, the key's offset. */
-static kk_code get_fail(const gguf_file *f, const char *key, kk_err *err, kk_code code,
-                        const char *fmt, ...)
-{
-    if (!err)
-        return code;
-    char msg[KK_ERR_MSG_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    kk_err_clear(err);
-    kk_err_set(err, code, "%s", msg);
-    kk_err_file(err, f ? f->path : "");
-    kk_err_where(err, key ? key : "");
-    int64_t i = gguf_find_key(f, key);
-    if (i >= 0 && f->kv[i].file_offset <= INT64_MAX)
-        kk_err_offset(err, (int64_t)f->kv[i].file_offset);
-    return code;
-}
-
-static int is_uint(gguf_type t)
-{
-    return t == GGUF_TYPE_UINT8 || t == GGUF_TYPE_UINT16 || t == GGUF_TYPE_UINT32 ||
-           t == GGUF_TYPE_UINT64;
-}
-
-static int is_int(gguf_type t)
-{
-    return t == GGUF_TYPE_INT8 || t == GGUF_TYPE_INT16 || t == GGUF_TYPE_INT32 ||
-           t == GGUF_TYPE_INT64;
-}
-
-static kk_code get_uint(const gguf_file *f, const char *key, uint64_t max, uint64_t *out,
-                        kk_err *err)
-{
-    const gguf_value *v = gguf_get(f, key);
-    if (!v)
-        return get_fail(f, key, err, KK_E_MISSING, "key not found");
-    uint64_t u;
-    if (is_uint(v->type)) {
-        u = v->v.u;
-    } else if (is_int(v->type)) {
-        if (v->v.i < 0)
-            return get_fail(f, key, err, KK_E_RANGE, "value %" PRId64 " is negative (0..%" PRIu64
-                            " allowed)", v->v.i, max);
-        u = (uint64_t)v->v.i;
-    } else {
-        return get_fail(f, key, err, KK_E_TYPE, "value is %s (an integer expected)",
-                        gguf_type_name(v->type));
-    }
-    if (u > max)
-        return get_fail(f, key, err, KK_E_RANGE, "value %" PRIu64 " exceeds %" PRIu64, u, max);
-    *out = u;
-    return KK_OK;
-}
-
-kk_code gguf_get_u32(const gguf_file *f, const char *key, uint32_t *out, kk_err *err)
-{
-    uint64_t u;
-    kk_code c = get_uint(f, key, UINT32_MAX, &u, err);
-    if (!c)
-        *out = (uint32_t)u;
-    return c;
-}
-
-kk_code gguf_get_u64(const gguf_file *f, const char *key, uint64_t *out, kk_err *err)
-{
-    return get_uint(f, key, UINT64_MAX, out, err);
-}
-
-kk_code gguf_get_f32(const gguf_file *f, const char *key, float *out, kk_err *err)
-{
-    const gguf_value *v = gguf_get(f, key);
-    if (!v)
-        return get_fail(f, key, err, KK_E_MISSING, "key not found");
-    if (v->type != GGUF_TYPE_FLOAT32 && v->type != GGUF_TYPE_FLOAT64)
-        return get_fail(f, key, err, KK_E_TYPE, "value is %s (float32 or float64 expected)",
-                        gguf_type_name(v->type));
-    double d = v->v.f;
-    if (d == d && (d > 3.4028234663852886e38 || d < -3.4028234663852886e38) &&
-        d - d == 0.0) /* finite but beyond FLT_MAX */
-        return get_fail(f, key, err, KK_E_RANGE, "value %g does not fit a float32", d);
-    *out = (float)d;
-    return KK_OK;
-}
-
-kk_code gguf_get_bool(const gguf_file *f, const char *key, bool *out, kk_err *err)
-{
-    const gguf_value *v = gguf_get(f, key);
-    if (!v)
-        return get_fail(f, key, err, KK_E_MISSING, "key not found");
-    if (v->type != GGUF_TYPE_BOOL)
-        return get_fail(f, key, err, KK_E_TYPE, "value is %s (bool expected)",
-                        gguf_type_name(v->type));
-    *out = v->v.b;
-    return KK_OK;
-}
-
-kk_code gguf_get_str(const gguf_file *f, const char *key, gguf_str *out, kk_err *err)
-{
-    const gguf_value *v = gguf_get(f, key);
-    if (!v)
-        return get_fail(f, key, err, KK_E_MISSING, "key not found");
-    if (v->type != GGUF_TYPE_STRING)
-        return get_fail(f, key, err, KK_E_TYPE, "value is %s (string expected)",
-                        gguf_type_name(v->type));
-    /* The reader validated it; a hand-built value may not be. */
-    if (gguf_utf8_check(v->v.str.s, v->v.str.len) != v->v.str.len)
-        return get_fail(f, key, err, KK_E_FORMAT, "string value is not valid UTF-8");
-    *out = v->v.str;
-    return KK_OK;
-}
-
-/* One fixed-size element as double / int64 (unchecked index: callers). */
-static double arr_elem_f64(const gguf_value *a, uint64_t i)
-{
-    gguf_value e;
-    size_t es = type_size(a->v.arr.elem_type);
-    if (!es || !a->v.arr.raw)
-        return 0.0;
-    decode_fixed(a->v.arr.elem_type, a->v.arr.raw + i * es, &e);
-    if (is_uint(e.type))
-        return (double)e.v.u;
-    if (is_int(e.type))
-        return (double)e.v.i;
-    if (e.type == GGUF_TYPE_BOOL)
-        return e.v.b;
-    return e.v.f;
-}
-
-float gguf_arr_f32(const gguf_value *arr, uint64_t i)
-{
-    if (!arr || arr->type != GGUF_TYPE_ARRAY || i >= arr->v.arr.n)
-        return 0.0f;
-    if (arr->v.arr.elem_type == GGUF_TYPE_FLOAT32 && arr->v.arr.raw) {
-        float f; /* bit-exact, NaN payloads kept */
-        memcpy(&f, arr->v.arr.raw + i * 4, 4);
-        return f;
-    }
-    return (float)arr_elem_f64(arr, i);
-}
-
-int32_t gguf_arr_i32(const gguf_value *arr, uint64_t i)
-{
-    if (!arr || arr->type != GGUF_TYPE_ARRAY || i >= arr->v.arr.n)
-        return 0;
-    gguf_type et = arr->v.arr.elem_type;
-    if (!is_int(et) && !is_uint(et) && et != GGUF_TYPE_BOOL)
-        return 0;
-    gguf_value e;
-    decode_fixed(et, arr->v.arr.raw + i * type_size(et), &e);
-    int64_t x = is_uint(et) ? (e.v.u > INT32_MAX ? INT32_MAX : (int64_t)e.v.u)
-              : et == GGUF_TYPE_BOOL ? e.v.b : e.v.i;
-    return x > INT32_MAX ? INT32_MAX : x < INT32_MIN ? INT32_MIN : (int32_t)x;
 }

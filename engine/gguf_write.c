@@ -15,6 +15,7 @@
  * alignment).
  */
 #include "gguf.h"
+#include "gguf_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -307,22 +308,11 @@ kk_code gguf_writer_set_arr_i32(gguf_writer *w, const char *key, const int32_t *
     return set_arr_fixed(w, key, GGUF_TYPE_INT32, v, n, 4);
 }
 
-static size_t fixed_size(gguf_type t)
-{
-    switch (t) {
-    case GGUF_TYPE_UINT8: case GGUF_TYPE_INT8: case GGUF_TYPE_BOOL: return 1;
-    case GGUF_TYPE_UINT16: case GGUF_TYPE_INT16: return 2;
-    case GGUF_TYPE_UINT32: case GGUF_TYPE_INT32: case GGUF_TYPE_FLOAT32: return 4;
-    case GGUF_TYPE_UINT64: case GGUF_TYPE_INT64: case GGUF_TYPE_FLOAT64: return 8;
-    default: return 0;
-    }
-}
-
 /* Payload of a parsed (or hand-built) value, without its type. */
 static kk_code put_payload(wbuf *b, const gguf_value *v, int depth)
 {
     gguf_type t = v->type;
-    size_t es = fixed_size(t);
+    size_t es = gguf_type_size_(t);
     if (es) {
         uint64_t bits = 0;
         if (t == GGUF_TYPE_FLOAT32) {
@@ -361,7 +351,7 @@ static kk_code put_payload(wbuf *b, const gguf_value *v, int depth)
     uint64_t n = v->v.arr.n;
     wb_le(b, et, 4);
     wb_le(b, n, 8);
-    size_t ees = fixed_size(et);
+    size_t ees = gguf_type_size_(et);
     if (ees) {
         if (n && !v->v.arr.raw)
             return KK_E_INTERNAL;
