@@ -31,27 +31,29 @@ static kk_code locate(kk_err *err, const gguf_file *f, const char *where)
     return kk_err_where(err, where);
 }
 
-/* A u32 hyperparameter `{arch}.suffix` in [lo, hi]; def < 0: required. */
+/* A u32 hyperparameter `{arch}.suffix` in [lo, hi]; def < 0: required.
+ * A default is range-checked too (d/heads is 0 when d < heads). */
 static kk_code hp_u32(const model *m, const char *suffix, int64_t def, int64_t lo,
                       int64_t hi, int32_t *out, kk_err *err)
 {
     char key[128];
     snprintf(key, sizeof key, "%s.%s", m->arch_name, suffix);
-    uint32_t v;
-    if (gguf_find_key(m->file, key) < 0) {
-        if (def < 0) {
-            kk_err_set(err, KK_E_MISSING, "required key '%s' is missing", key);
-            return locate(err, m->file, key);
-        }
-        *out = (int32_t)def;
-        return KK_OK;
-    }
-    kk_code rc = gguf_get_u32(m->file, key, &v, err);
-    if (rc != KK_OK)
+    int64_t v = def;
+    const bool present = gguf_find_key(m->file, key) >= 0;
+    if (!present && def < 0) {
+        kk_err_set(err, KK_E_MISSING, "required key '%s' is missing", key);
         return locate(err, m->file, key);
-    if ((int64_t)v < lo || (int64_t)v > hi) {
-        kk_err_set(err, KK_E_RANGE, "key '%s' = %u is out of range (allowed: %lld..%lld)",
-                   key, v, (long long)lo, (long long)hi);
+    }
+    if (present) {
+        uint32_t u;
+        if (gguf_get_u32(m->file, key, &u, err) != KK_OK)
+            return locate(err, m->file, key);
+        v = u;
+    }
+    if (v < lo || v > hi) {
+        kk_err_set(err, KK_E_RANGE, "key '%s' = %lld%s is out of range (allowed: %lld..%lld)",
+                   key, (long long)v, present ? "" : " (its default)", (long long)lo,
+                   (long long)hi);
         return locate(err, m->file, key);
     }
     *out = (int32_t)v;
@@ -150,7 +152,7 @@ static kk_code own(model *m, void *p, kk_err *err)
     return KK_OK;
 }
 
-/* The tensor `name` as F32 with shape (rows, cols) (rows 1: a vector):
+/* The tensor `name` as F32 with shape (rows, cols) (rows 0: a vector):
  * the map itself for aligned F32 data, else a dequantized copy. */
 static kk_code tensor_f32(model *m, const char *name, int64_t rows, int64_t cols,
                           const gguf_tensor **t_out, const float **out, kk_err *err)
@@ -160,10 +162,15 @@ static kk_code tensor_f32(model *m, const char *name, int64_t rows, int64_t cols
         kk_err_set(err, KK_E_MISSING, "tensor '%s' is missing", name);
         return locate(err, m->file, name);
     }
-    const bool vec = (rows == 1);
-    const bool shape_ok = vec ? (t->n_dims == 1 && (int64_t)t->ne[0] == cols)
-                              : (t->n_dims == 2 && (int64_t)t->ne[0] == cols &&
-                                 (int64_t)t->ne[1] == rows);
+    /* Compare all four ne (unused ones are 1): ggml writes n_dims without
+     * trailing 1s, so a (1, cols) matrix may come as 1-D. */
+    const bool vec = (rows == 0);
+    const uint64_t want[GGUF_MAX_DIMS] = {(uint64_t)cols, vec ? 1 : (uint64_t)rows, 1, 1};
+    bool shape_ok = true;
+    for (int d = 0; d < GGUF_MAX_DIMS; d++)
+        shape_ok = shape_ok && t->ne[d] == want[d];
+    if (vec)
+        rows = 1;
     if (!shape_ok) {
         char got[96];
         int k = snprintf(got, sizeof got, "[");
@@ -235,7 +242,7 @@ static kk_code load_matrix(model *m, const char *name, int64_t rows, int64_t col
 static kk_code load_vector(model *m, const char *name, int64_t n, const float **out,
                            kk_err *err)
 {
-    return tensor_f32(m, name, 1, n, NULL, out, err);
+    return tensor_f32(m, name, 0, n, NULL, out, err);
 }
 
 static kk_code load_layer(model *m, int32_t il, kk_err *err)
