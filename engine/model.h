@@ -3,20 +3,20 @@
  *
  * Every hyperparameter comes from the GGUF metadata under llama.cpp's key
  * names, `{arch}.` + (docs/models.md lists them with their defaults):
- *   block_count, embedding_length, attention.head_count,
+ *   block_count, embedding_length, attention.head_count, context_length,
  *   feed_forward_length, attention.layer_norm_rms_epsilon   required
  *   attention.head_count_kv            default head_count
  *   attention.key_length/value_length  default embedding_length / head_count
  *   rope.freq_base                     default 10000
  *   rope.dimension_count               default the key head dim
- *   context_length                     default 2048 (kakeya's choice)
  * n_vocab is token_embd's row count; no `output.weight` means tied
  * embeddings (the output matrix is token_embd).
  *
  * Weights: F32 tensors are views into the file map; F16, BF16 and Q8_0 are
  * dequantized to F32 once, at load (docs/architecture.md: exact, 4 bytes
- * per parameter). Matrices are ops_weight so a later kernel can read the
- * stored type instead.
+ * per parameter). Matrices are ops_weight, which also keep the stored
+ * bytes: model_set_act(OPS_ACT_GGML) makes Q8_0/F16 products round
+ * activations as llama.cpp does.
  *
  * Ownership: model_load borrows the gguf_file, which must outlive the
  * model (weights are views into its map); model_free (accepts NULL) frees
