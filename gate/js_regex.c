@@ -755,6 +755,7 @@ static re_ast *parse_atom(parser *ps)
 static re_ast *parse_term(parser *ps)
 {
     re_ast *atom = parse_atom(ps);
+    int quantified = 0;
     if (!atom)
         return NULL;
     for (;;) {
@@ -777,13 +778,11 @@ static re_ast *parse_term(parser *ps)
         }
         if (ps->p < ps->end && *ps->p == '?')
             ps->p++; /* lazy: same language */
-        if (atom->kind == N_BOL || atom->kind == N_EOL || atom->kind == N_WORDB ||
-            atom->kind == N_NWORDB || atom->kind == N_REP) {
-            if (atom->kind == N_REP) {
-                fail(ps, KK_E_FORMAT, "nothing to repeat");
-                return NULL;
-            }
+        if (quantified) { /* "a**", "a{2}{3}": ECMA-262 syntax errors */
+            fail(ps, KK_E_FORMAT, "nothing to repeat");
+            return NULL;
         }
+        quantified = 1;
         re_ast *r = mk(ps, N_REP);
         if (!r)
             return NULL;
