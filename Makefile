@@ -110,12 +110,14 @@ build/fuzz/fuzzers/$(1)/%: tests/fuzz/$(1)/%.c
 endef
 $(foreach g,$(GROUPS),$(eval $(call group_rules,$(g))))
 
-tests-build: $(TEST_BIN) $(REPLAY_BIN) bin/kakeya bin/kakeya-gate
+# Tests run the programs of their own flavor (build/<flavor>/kakeya), so
+# `make check` never replaces the release binaries in bin/.
+tests-build: $(TEST_BIN) $(REPLAY_BIN) $(B)/kakeya $(B)/kakeya-gate
 
 test: tests-build
 	@sh tests/run.sh $(B) fast
 
-test-slow: $(SLOW_BIN) bin/kakeya bin/kakeya-gate
+test-slow: $(SLOW_BIN) $(B)/kakeya $(B)/kakeya-gate
 	@sh tests/run.sh $(B) slow
 
 check:
