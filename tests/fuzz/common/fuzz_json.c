@@ -8,7 +8,11 @@
  *     the same bytes;
  *   - the whole document written back (strings escaped, numbers as their
  *     literals) parses to a json_equal document;
- *   - errors carry a location inside the input.
+ *   - errors carry a location inside the input;
+ *   - accept / reject / too deep agrees with the plain recursive validator
+ *     of tests/common/json_ref.h (the _ref path);
+ *   - every value's offset points at its first byte (the right kind of
+ *     byte for its type) and its line/col agree with that offset.
  */
 #include <math.h>
 #include <stdint.h>
@@ -16,8 +20,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json_ref.h"
 #include "json.h"
 #include "json_internal.h"
+
+/* The input being checked, and each byte's 1-based line and column. */
+static const uint8_t *g_data;
+static size_t g_size;
+static uint32_t *g_line, *g_col;
 
 static void die(const char *what)
 {
@@ -44,9 +54,23 @@ static void check_string(const char *s, size_t len)
     free(buf);
 }
 
+static void check_position(const json_value *v)
+{
+    static const char first[] = {'n', 'f', 't', 0, '"', '[', '{'};
+    if (v->offset >= g_size)
+        die("value offset outside the input");
+    uint8_t c = g_data[v->offset];
+    if (v->type == JSON_NUMBER ? !(c == '-' || (c >= '0' && c <= '9'))
+                               : c != (uint8_t)first[v->type])
+        die("value offset does not point at the value's first byte");
+    if (v->line != g_line[v->offset] || v->col != g_col[v->offset])
+        die("value line/col disagree with its offset");
+}
+
 /* Writes v back as JSON and checks each leaf on the way. */
 static void walk(FILE *out, const json_value *v)
 {
+    check_position(v);
     switch (v->type) {
     case JSON_NULL: fputs("null", out); break;
     case JSON_TRUE: fputs("true", out); break;
@@ -107,12 +131,34 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     json_doc *d = NULL;
     kk_err e;
     kk_code rc = json_parse((const char *)data, size, "fuzz", NULL, &d, &e);
+    /* 512: json.h's default max_depth. */
+    jref_result ref = jref_check(data, size, 512);
+    if ((rc == KK_OK) != (ref == JREF_OK) ||
+        (rc == KK_E_LIMIT) != (ref == JREF_LIMIT))
+        die(rc == KK_OK ? "accepted what the plain validator rejects"
+                        : "result differs from the plain validator");
     if (rc != KK_OK) {
         if (d || e.offset < 0 || (size_t)e.offset > size || e.line < 1 || e.col < 1)
             die("error without a location inside the input");
         if (rc != KK_E_FORMAT && rc != KK_E_LIMIT)
             die("unexpected error code");
         return 0;
+    }
+    g_data = data;
+    g_size = size;
+    g_line = malloc((size ? size : 1) * sizeof *g_line);
+    g_col = malloc((size ? size : 1) * sizeof *g_col);
+    if (!g_line || !g_col)
+        die("out of memory");
+    for (size_t i = 0, line = 1, col = 1; i < size; i++) {
+        g_line[i] = (uint32_t)line;
+        g_col[i] = (uint32_t)col;
+        if (data[i] == '\n') {
+            line++;
+            col = 1;
+        } else {
+            col++;
+        }
     }
     const json_value *root = json_doc_root(d);
     if (!json_equal(root, root))
@@ -132,5 +178,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(buf);
     }
     json_doc_free(d);
+    free(g_line);
+    free(g_col);
     return 0;
 }
