@@ -622,11 +622,12 @@ kk_code gate_preset_load(const char *presets_dir, const char *name,
     int ok = name[0] != '\0' && name[0] != '.' && strlen(name) <= NAME_MAX_LEN;
     for (const char *s = name; ok && *s; s++)
         ok = (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-             (*s >= '0' && *s <= '9') || *s == '_' || *s == '-' || *s == '.';
+             (*s >= '0' && *s <= '9') || *s == '_' || *s == '-' || *s == '.' ||
+             *s == '+';
     if (!ok)
         return kk_err_set(err, KK_E_RANGE,
                           "preset name \"%.64s\" is not a plain file stem "
-                          "(letters, digits, _ - .)", name);
+                          "(letters, digits, _ - . +)", name);
     char path[PATH_MAX];
     int n = snprintf(path, sizeof path, "%s/%s.yaml", presets_dir, name);
     if (n < 0 || (size_t)n >= sizeof path)
