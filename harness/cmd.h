@@ -13,6 +13,9 @@ int cmd_model_info(int argc, char **argv);    /* harness/cmd_model_info.c */
 int cmd_model_random(int argc, char **argv);  /* harness/cmd_model_random.c */
 int cmd_generate(int argc, char **argv);      /* harness/cmd_generate.c */
 int cmd_logits(int argc, char **argv);        /* harness/cmd_logits.c */
+int cmd_model_synth(int argc, char **argv);   /* harness/cmd_synth.c */
+int cmd_niah(int argc, char **argv);          /* harness/cmd_niah.c */
+int cmd_codec(int argc, char **argv);         /* harness/cmd_codec.c: codec eval */
 
 /* Print err as "kakeya SUBCMD: ..." on stderr and return its exit code. */
 int cmd_fail(const char *subcmd, const kk_err *err);

@@ -20,8 +20,11 @@ typedef struct subcmd {
 static const subcmd SUBCMDS[] = {
     {"model", "info", cmd_model_info, "architecture, shapes, tensor types, parameters, sha256 of a GGUF"},
     {"model", "random", cmd_model_random, "write a random-weight llama/qwen3 GGUF from a seed"},
+    {"model", "synth", cmd_model_synth, "write a synthetic retrieval model (NIAH, copy)"},
     {"generate", NULL, cmd_generate, "greedy generation from text (-p) or token ids (--tokens)"},
     {"logits", NULL, cmd_logits, "the logits of every position as JSON"},
+    {"niah", NULL, cmd_niah, "needle-in-a-haystack recall of a synthetic model"},
+    {"codec", NULL, cmd_codec, "codec eval: rate, distortion and speed of a K/V codec"},
 };
 #define N_SUBCMDS (sizeof SUBCMDS / sizeof SUBCMDS[0])
 
@@ -67,7 +70,7 @@ int main(int argc, char **argv)
             return c->fn(argc - 2, argv + 2);
     }
     if (argc >= 3 && !strcmp(argv[1], "model"))
-        fprintf(stderr, "kakeya: unknown command 'model %s' (allowed: model info, model random)\n", argv[2]);
+        fprintf(stderr, "kakeya: unknown command 'model %s' (allowed: model info, model random, model synth)\n", argv[2]);
     else
         fprintf(stderr, "kakeya: unknown command '%s'\n", argv[1]);
     usage(stderr);

@@ -1,0 +1,390 @@
+/*
+ * codec: spec parsing, construction, dispatch to the arms and the optional
+ * rotation around them. See codec.h for the grammar and the contracts.
+ *
+ * Contents: spec tables | parser | formatter | init/free | encode/decode
+ */
+#include "codec_internal.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- spec tables ------------------------------------------------------- */
+
+typedef struct codec_name {
+    const char *name;
+    codec_kind kind;
+} codec_name;
+
+static const codec_name NAMES[] = {
+    {"identity", CODEC_KIND_IDENTITY}, {"f16", CODEC_KIND_F16},   {"bf16", CODEC_KIND_BF16},
+    {"q8_0", CODEC_KIND_Q8_0},         {"q4_0", CODEC_KIND_Q4_0}, {"affine", CODEC_KIND_AFFINE},
+    {"d4", CODEC_KIND_D4},             {"e8", CODEC_KIND_E8},
+};
+#define N_NAMES (sizeof NAMES / sizeof NAMES[0])
+#define NAMES_ALLOWED "identity, f16, bf16, q8_0, q4_0, affine, d4, e8"
+
+static const char *kind_name(codec_kind k)
+{
+    for (size_t i = 0; i < N_NAMES; i++)
+        if (NAMES[i].kind == k)
+            return NAMES[i].name;
+    return "?";
+}
+
+static bool is_lattice(codec_kind k) { return k == CODEC_KIND_D4 || k == CODEC_KIND_E8; }
+
+/* Allowed sets, each with the text the error message shows. */
+static const int32_t AFFINE_BITS[] = {2, 3, 4, 8};
+static const int32_t LATTICE_BITS[] = {2, 3, 4};
+static const int32_t AFFINE_GROUPS[] = {32, 64, 128};
+static const int32_t LATTICE_GROUPS[] = {32, 64, 128, 256};
+static const int32_t LATTICE_SCALES[] = {1, 2, 4, 8, 16};
+
+static bool in_set(int32_t v, const int32_t *set, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (set[i] == v)
+            return true;
+    return false;
+}
+
+static void set_defaults(codec_spec *s, codec_kind k)
+{
+    memset(s, 0, sizeof *s);
+    s->kind = k;
+    if (k == CODEC_KIND_AFFINE) {
+        s->bits = 4;
+        s->group = 64;
+    } else if (is_lattice(k)) {
+        s->bits = 4;
+        s->group = 128;
+        s->scales = 8;
+    }
+}
+
+/* The checks the parser makes, also run by codec_init on hand-made specs. */
+static kk_code check_spec(const codec_spec *s, kk_err *err)
+{
+    const char *nm = kind_name(s->kind);
+    if (s->kind == CODEC_KIND_AFFINE) {
+        if (!in_set(s->bits, AFFINE_BITS, 4))
+            goto bad_bits_affine;
+        if (!in_set(s->group, AFFINE_GROUPS, 3))
+            goto bad_group_affine;
+    } else if (is_lattice(s->kind)) {
+        if (!in_set(s->bits, LATTICE_BITS, 3)) {
+            kk_err_set(err, KK_E_RANGE, "codec '%s': bits=%d is not allowed (allowed: 2, 3, 4)",
+                       nm, (int)s->bits);
+            return kk_err_where(err, "bits");
+        }
+        if (!in_set(s->group, LATTICE_GROUPS, 4)) {
+            kk_err_set(err, KK_E_RANGE,
+                       "codec '%s': group=%d is not allowed (allowed: 32, 64, 128, 256)", nm,
+                       (int)s->group);
+            return kk_err_where(err, "group");
+        }
+        if (!in_set(s->scales, LATTICE_SCALES, 5)) {
+            kk_err_set(err, KK_E_RANGE,
+                       "codec '%s': scales=%d is not allowed (allowed: 1, 2, 4, 8, 16)", nm,
+                       (int)s->scales);
+            return kk_err_where(err, "scales");
+        }
+    } else if ((int)s->kind < 0 || s->kind > CODEC_KIND_E8) {
+        return kk_err_set(err, KK_E_RANGE, "codec: unknown kind %d", (int)s->kind);
+    }
+    if (s->rotate != CODEC_ROTATE_NONE && s->rotate != CODEC_ROTATE_HADAMARD) {
+        kk_err_set(err, KK_E_RANGE, "codec '%s': rotate is not allowed (allowed: none, hadamard)",
+                   nm);
+        return kk_err_where(err, "rotate");
+    }
+    if (s->dim != 0 && (s->dim < 8 || s->dim > CODEC_MAX_DIM || (s->dim & (s->dim - 1)))) {
+        kk_err_set(err, KK_E_RANGE,
+                   "codec '%s': dim=%d is not allowed (allowed: a power of two, 8..%d)", nm,
+                   (int)s->dim, CODEC_MAX_DIM);
+        return kk_err_where(err, "dim");
+    }
+    return KK_OK;
+bad_bits_affine:
+    kk_err_set(err, KK_E_RANGE, "codec '%s': bits=%d is not allowed (allowed: 2, 3, 4, 8)", nm,
+               (int)s->bits);
+    return kk_err_where(err, "bits");
+bad_group_affine:
+    kk_err_set(err, KK_E_RANGE, "codec '%s': group=%d is not allowed (allowed: 32, 64, 128)", nm,
+               (int)s->group);
+    return kk_err_where(err, "group");
+}
+
+/* ---- parser ------------------------------------------------------------ */
+
+/* Longest spec we read: far past any real one, bounds the copies below. */
+#define CODEC_SPEC_MAX 256
+
+/* A whole decimal integer in [lo, hi] (no sign, no spaces). */
+static bool parse_u64(const char *v, uint64_t hi, uint64_t *out)
+{
+    if (!*v)
+        return false;
+    uint64_t x = 0;
+    for (const char *p = v; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return false;
+        const uint64_t d = (uint64_t)(*p - '0');
+        if (x > (hi - d) / 10)
+            return false;
+        x = x * 10 + d;
+    }
+    *out = x;
+    return true;
+}
+
+static kk_code field_int(const char *nm, const char *key, const char *val, const char *allowed,
+                         int32_t *out, kk_err *err)
+{
+    uint64_t x;
+    if (!parse_u64(val, 1u << 20, &x)) {
+        kk_err_set(err, KK_E_RANGE, "codec '%s': %s='%s' is not allowed (allowed: %s)", nm, key,
+                   val, allowed);
+        return kk_err_where(err, key);
+    }
+    *out = (int32_t)x;
+    return KK_OK;
+}
+
+kk_code codec_spec_parse(const char *spec, codec_spec *out, kk_err *err)
+{
+    char buf[CODEC_SPEC_MAX + 1];
+    const size_t len = strlen(spec);
+    if (len > CODEC_SPEC_MAX) {
+        kk_err_set(err, KK_E_FORMAT, "codec spec is %zu characters long (at most %d)", len,
+                   CODEC_SPEC_MAX);
+        return kk_err_where(err, "codec");
+    }
+    memcpy(buf, spec, len + 1);
+    char *colon = strchr(buf, ':');
+    if (colon)
+        *colon = '\0';
+    size_t k = 0;
+    while (k < N_NAMES && strcmp(NAMES[k].name, buf) != 0)
+        k++;
+    if (k == N_NAMES) {
+        kk_err_set(err, KK_E_FORMAT, "unknown codec '%s' (allowed: %s)", buf, NAMES_ALLOWED);
+        return kk_err_where(err, "codec");
+    }
+    codec_spec s;
+    set_defaults(&s, NAMES[k].kind);
+    const char *nm = NAMES[k].name;
+    const bool aff = s.kind == CODEC_KIND_AFFINE, lat = is_lattice(s.kind);
+    char *p = colon ? colon + 1 : NULL;
+    if (colon && !*p) {
+        kk_err_set(err, KK_E_FORMAT, "codec '%s': empty field list after ':'", nm);
+        return kk_err_where(err, "codec");
+    }
+    unsigned seen = 0;
+    while (p) {
+        char *comma = strchr(p, ',');
+        if (comma)
+            *comma = '\0';
+        char *eq = strchr(p, '=');
+        if (!eq || eq == p) {
+            kk_err_set(err, KK_E_FORMAT, "codec '%s': field '%s' is not key=value", nm, p);
+            return kk_err_where(err, p);
+        }
+        *eq = '\0';
+        const char *key = p, *val = eq + 1;
+        unsigned bit;
+        kk_code rc = KK_OK;
+        if (!strcmp(key, "bits") && (aff || lat)) {
+            bit = 1;
+            rc = field_int(nm, key, val, aff ? "2, 3, 4, 8" : "2, 3, 4", &s.bits, err);
+        } else if (!strcmp(key, "group") && (aff || lat)) {
+            bit = 2;
+            rc = field_int(nm, key, val, aff ? "32, 64, 128" : "32, 64, 128, 256", &s.group, err);
+        } else if (!strcmp(key, "scales") && lat) {
+            bit = 4;
+            rc = field_int(nm, key, val, "1, 2, 4, 8, 16", &s.scales, err);
+        } else if (!strcmp(key, "rotate")) {
+            bit = 8;
+            if (!strcmp(val, "none")) {
+                s.rotate = CODEC_ROTATE_NONE;
+            } else if (!strcmp(val, "hadamard")) {
+                s.rotate = CODEC_ROTATE_HADAMARD;
+            } else {
+                kk_err_set(err, KK_E_RANGE,
+                           "codec '%s': rotate='%s' is not allowed (allowed: none, hadamard)", nm,
+                           val);
+                return kk_err_where(err, "rotate");
+            }
+        } else if (!strcmp(key, "dim")) {
+            bit = 16;
+            rc = field_int(nm, key, val, "a power of two, 8..1024", &s.dim, err);
+            if (rc == KK_OK && s.dim == 0) { /* 0 would read as "not given" */
+                kk_err_set(err, KK_E_RANGE,
+                           "codec '%s': dim=0 is not allowed (allowed: a power of two, 8..%d)",
+                           nm, CODEC_MAX_DIM);
+                return kk_err_where(err, "dim");
+            }
+        } else if (!strcmp(key, "seed")) {
+            bit = 32;
+            if (!parse_u64(val, UINT64_MAX, &s.seed)) {
+                kk_err_set(err, KK_E_RANGE,
+                           "codec '%s': seed='%s' is not allowed (allowed: 0..2^64-1)", nm, val);
+                return kk_err_where(err, "seed");
+            }
+        } else {
+            kk_err_set(err, KK_E_FORMAT, "codec '%s': unknown field '%s' (allowed: %s)", nm, key,
+                       aff   ? "bits, group, rotate, dim, seed"
+                       : lat ? "bits, group, scales, rotate, dim, seed"
+                             : "rotate, dim, seed");
+            return kk_err_where(err, key);
+        }
+        if (rc != KK_OK)
+            return rc;
+        if (seen & bit) {
+            kk_err_set(err, KK_E_FORMAT, "codec '%s': field '%s' given twice", nm, key);
+            return kk_err_where(err, key);
+        }
+        seen |= bit;
+        p = comma ? comma + 1 : NULL;
+    }
+    kk_code rc = check_spec(&s, err);
+    if (rc != KK_OK)
+        return rc;
+    *out = s;
+    return KK_OK;
+}
+
+int codec_spec_format(const codec_spec *s, char *buf, size_t cap)
+{
+    char rot[96] = "";
+    if (s->rotate == CODEC_ROTATE_HADAMARD) {
+        if (s->dim > 0)
+            snprintf(rot, sizeof rot, "rotate=hadamard,dim=%d,seed=%" PRIu64, (int)s->dim,
+                     s->seed);
+        else
+            snprintf(rot, sizeof rot, "rotate=hadamard,seed=%" PRIu64, s->seed);
+    }
+    const char *nm = kind_name(s->kind);
+    if (s->kind == CODEC_KIND_AFFINE)
+        return snprintf(buf, cap, "%s:bits=%d,group=%d%s%s", nm, (int)s->bits, (int)s->group,
+                        rot[0] ? "," : "", rot);
+    if (is_lattice(s->kind))
+        return snprintf(buf, cap, "%s:bits=%d,group=%d,scales=%d%s%s", nm, (int)s->bits,
+                        (int)s->group, (int)s->scales, rot[0] ? "," : "", rot);
+    return snprintf(buf, cap, "%s%s%s", nm, rot[0] ? ":" : "", rot);
+}
+
+/* ---- init / free --------------------------------------------------------- */
+
+kk_code codec_init(codec **out, const codec_spec *spec, kk_err *err)
+{
+    *out = NULL;
+    kk_code rc = check_spec(spec, err);
+    if (rc != KK_OK)
+        return rc;
+    codec *c = calloc(1, sizeof *c);
+    if (!c)
+        return kk_err_set(err, KK_E_NOMEM, "codec: out of memory");
+    c->spec = *spec;
+    switch (spec->kind) {
+    case CODEC_KIND_AFFINE:
+        codec_affine_setup(c);
+        break;
+    case CODEC_KIND_D4:
+    case CODEC_KIND_E8:
+        codec_lattice_setup(c);
+        break;
+    default:
+        codec_ggml_setup(c);
+        break;
+    }
+    c->unit_values = c->arm_values;
+    if (spec->rotate == CODEC_ROTATE_HADAMARD) {
+        const int dim = spec->dim > 0 ? spec->dim : 128;
+        c->spec.dim = dim;
+        c->signs = malloc((size_t)dim * sizeof(float));
+        if (!c->signs) {
+            free(c);
+            return kk_err_set(err, KK_E_NOMEM, "codec: out of memory");
+        }
+        codec_hadamard_signs(spec->seed, dim, c->signs);
+        if ((size_t)dim > c->unit_values)
+            c->unit_values = (size_t)dim; /* both powers of two: the larger is the lcm */
+    }
+    c->unit_bytes = c->unit_values / c->arm_values * c->arm_bytes;
+    if (!c->fast_name)
+        c->fast_name = "ref";
+    *out = c;
+    return KK_OK;
+}
+
+void codec_free(codec *c)
+{
+    if (!c)
+        return;
+    free(c->signs);
+    free(c);
+}
+
+const codec_spec *codec_get_spec(const codec *c) { return &c->spec; }
+size_t codec_block_values(const codec *c) { return c->unit_values; }
+size_t codec_block_bytes(const codec *c) { return c->unit_bytes; }
+size_t codec_header_bytes(const codec *c) { return c->signs ? sizeof(uint64_t) : 0; }
+
+double codec_bits_per_value(const codec *c)
+{
+    return 8.0 * (double)c->unit_bytes / (double)c->unit_values;
+}
+
+size_t codec_encoded_bytes(const codec *c, size_t n)
+{
+    if (n % c->unit_values != 0)
+        return 0;
+    return n / c->unit_values * c->unit_bytes;
+}
+
+void codec_set_ref(codec *c, bool use_ref) { c->use_ref = use_ref; }
+
+const char *codec_impl_name(const codec *c) { return c->use_ref ? "ref" : c->fast_name; }
+
+const codec_stats *codec_get_stats(const codec *c) { return &c->stats; }
+
+void codec_reset_stats(codec *c) { memset(&c->stats, 0, sizeof c->stats); }
+
+/* ---- encode / decode ------------------------------------------------------ */
+
+void codec_encode(codec *c, const float *x, size_t n, uint8_t *out)
+{
+    const codec_enc_fn enc = c->use_ref ? c->enc_ref : c->enc;
+    const size_t units = n / c->unit_values;
+    if (!c->signs) {
+        enc(c, x, units * (c->unit_values / c->arm_values), out);
+    } else {
+        /* Rotate a unit at a time into scratch: the caller's floats stay
+         * untouched and nothing is allocated. */
+        float tmp[CODEC_MAX_DIM];
+        const int dim = c->spec.dim;
+        for (size_t u = 0; u < units; u++) {
+            memcpy(tmp, x + u * c->unit_values, c->unit_values * sizeof(float));
+            for (size_t o = 0; o < c->unit_values; o += (size_t)dim)
+                codec_hadamard_forward(tmp + o, c->signs, dim);
+            enc(c, tmp, c->unit_values / c->arm_values, out + u * c->unit_bytes);
+        }
+    }
+    c->stats.values_encoded += units * c->unit_values;
+}
+
+void codec_decode(codec *c, const uint8_t *in, size_t n, float *y)
+{
+    const codec_dec_fn dec = c->use_ref ? c->dec_ref : c->dec;
+    const size_t units = n / c->unit_values;
+    dec(c, in, units * (c->unit_values / c->arm_values), y);
+    if (c->signs) {
+        const int dim = c->spec.dim;
+        for (size_t o = 0; o < units * c->unit_values; o += (size_t)dim)
+            codec_hadamard_inverse(y + o, c->signs, dim);
+    }
+    c->stats.values_decoded += units * c->unit_values;
+}

@@ -1,0 +1,72 @@
+/*
+ * codec_internal: the codec struct and the arms' entry points, shared by
+ * codec.c (spec, dispatch, rotation) and the arm files (codec_ggml.c,
+ * codec_affine.c, codec_lattice.c) with their AVX2 variants
+ * (codec_*_avx2.c). Not a public header.
+ *
+ * An arm encodes whole arm blocks: n_blocks * arm_values floats into
+ * n_blocks * arm_bytes bytes. Every arm has a _ref path; a fast path, when
+ * there is one, writes the same bytes and decodes to the same floats.
+ */
+#ifndef KK_CODEC_INTERNAL_H
+#define KK_CODEC_INTERNAL_H
+
+#include "codec.h"
+
+typedef void (*codec_enc_fn)(codec *c, const float *x, size_t n_blocks, uint8_t *out);
+typedef void (*codec_dec_fn)(const codec *c, const uint8_t *in, size_t n_blocks, float *y);
+
+/* Largest rotation length; also bounds the stack scratch of one unit. */
+#define CODEC_MAX_DIM 1024
+/* Largest arm block (d4/e8 group 256). */
+#define CODEC_MAX_ARM_VALUES 256
+#define CODEC_MAX_SCALES 16
+
+struct codec {
+    codec_spec spec;
+    size_t arm_values, arm_bytes;    /* one arm block */
+    size_t unit_values, unit_bytes;  /* one encode unit (>= rotation dim) */
+    bool use_ref;
+    const char *fast_name;           /* "avx2" or "ref" when no fast path */
+    codec_enc_fn enc, enc_ref;
+    codec_dec_fn dec, dec_ref;
+    float *signs;                    /* (dim) rotation signs, or NULL */
+    /* d4/e8 (codec_lattice.c) */
+    int lat_n;                       /* 4 or 8 */
+    int q, log2q, log2s;             /* Voronoi modulus, log2 of it, of scales */
+    size_t code_bytes;               /* bytes of one 8-value block's lattice codes */
+    float scale_rel[CODEC_MAX_SCALES]; /* scales as multiples of the group RMS */
+    float escape_rel;                /* the escape scale as a multiple of the norm */
+    codec_stats stats;
+};
+
+/* Fill arm_values, arm_bytes and the function pointers for c->spec. */
+void codec_ggml_setup(codec *c);
+void codec_affine_setup(codec *c);
+void codec_lattice_setup(codec *c);
+
+/* 1 when the CPU runs AVX2, FMA and F16C (cached). */
+int codec_cpu_has_avx2(void);
+
+/* AVX2 variants (codec_*_avx2.c); NULL-free: set only when the CPU has it. */
+void codec_affine_encode_avx2(codec *c, const float *x, size_t n_blocks, uint8_t *out);
+void codec_affine_decode_avx2(const codec *c, const uint8_t *in, size_t n_blocks, float *y);
+void codec_q4_0_encode_avx2(codec *c, const float *x, size_t n_blocks, uint8_t *out);
+void codec_q4_0_decode_avx2(const codec *c, const uint8_t *in, size_t n_blocks, float *y);
+void codec_q8_0_encode_avx2(codec *c, const float *x, size_t n_blocks, uint8_t *out);
+void codec_q8_0_decode_avx2(const codec *c, const uint8_t *in, size_t n_blocks, float *y);
+void codec_lattice_encode_avx2(codec *c, const float *x, size_t n_blocks, uint8_t *out);
+void codec_lattice_decode_avx2(const codec *c, const uint8_t *in, size_t n_blocks, float *y);
+
+/* Little-endian F16 read/write at any alignment. */
+static inline uint16_t codec_rd16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | (p[1] << 8));
+}
+static inline void codec_wr16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v & 0xff);
+    p[1] = (uint8_t)(v >> 8);
+}
+
+#endif /* KK_CODEC_INTERNAL_H */
