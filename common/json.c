@@ -830,6 +830,13 @@ value:
         p += 4;
         goto done;
     default:
+        /* RFC 8259 section 8.1: senders MUST NOT add a BOM; parsers MAY
+         * ignore one. We reject it (a gate reads exactly what was sent), and
+         * say why, since the bytes are invisible in an editor. */
+        if (p == ps->begin && end - p >= 3 && p[0] == 0xef && p[1] == 0xbb &&
+            p[2] == 0xbf)
+            FAIL(p, "byte order mark (EF BB BF) at the start: JSON text must "
+                    "not begin with one (RFC 8259 section 8.1)");
         FAIL(p, "expected a value (object, array, string, number, true, "
                 "false or null), found %s", FOUND(p));
     }

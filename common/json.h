@@ -135,7 +135,8 @@ int json_equal(const json_value *a, const json_value *b);
 
 /* Writing helpers for programs that must not link cJSON (the gate):
  * a JSON string literal with escapes, and a double that reads back exactly
- * ("%.17g" trimmed to the shortest form that round-trips; C locale). */
+ * (the fewest significant digits that round-trip, in %g form, integers
+ * below 1e17 in full: 0.1, 100, 1e+23, 5e-324; C locale). */
 void json_write_string(FILE *out, const char *s, size_t len);
 void json_write_double(FILE *out, double d);
 /* The same text into buf (40 bytes always suffice); "null" for NaN and

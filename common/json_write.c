@@ -86,7 +86,11 @@ void json_write_string(FILE *out, const char *s, size_t len)
  * this keeps a library caller's locale from producing invalid JSON). */
 static void fmt_double(char *buf, size_t cap, int prec, double d)
 {
-    snprintf(buf, cap, "%.*g", prec, d);
+    /* prec <= 17: at most 24 bytes ("-1.2345678901234567e-308"); checking
+     * the count keeps GCC's -Wformat-truncation quiet. */
+    int n = snprintf(buf, cap, "%.*g", prec, d);
+    if (n < 0 || (size_t)n >= cap)
+        buf[0] = '\0';
     for (char *c = buf; *c; c++)
         if (*c == ',')
             *c = '.';
@@ -96,14 +100,32 @@ int json_format_double(char *buf, size_t cap, double d)
 {
     if (!isfinite(d)) /* JSON has no NaN or infinity */
         return snprintf(buf, cap, "null");
+    /* The fewest significant digits (1..17) whose correctly rounded %g form
+     * reads back as d. Reading back is monotonic in the digit count (more
+     * digits are at least as close to d), and 17 always suffice, so a binary
+     * search finds the shortest in at most 5 tries. The reader is the
+     * C-locale strtod (json_num_to_double_ref needs a JSON literal, which
+     * %g output is: no leading '+', no '.' without digits). */
     char tmp[40];
-    for (int prec = 15; prec <= 17; prec++) {
-        fmt_double(tmp, sizeof tmp, prec, d);
-        /* The C-locale reader; json_num_to_double_ref needs a JSON literal,
-         * which %g output is (no leading '+', no '.' without digits). */
-        if (prec == 17 || json_num_to_double_ref(tmp, strlen(tmp)) == d)
-            break;
+    int lo = 1, hi = 17;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        fmt_double(tmp, sizeof tmp, mid, d);
+        if (json_num_to_double_ref(tmp, strlen(tmp)) == d)
+            hi = mid;
+        else
+            lo = mid + 1;
     }
+    /* %g turns 100 into "1e+02" at 1 digit: integers below 1e17 are
+     * printed in full instead (as many digits as they have; still exact). */
+    if (d == trunc(d) && fabs(d) < 1e17) {
+        int n_int = 1;
+        for (double a = fabs(d); a >= 10 && n_int < 17; a /= 10)
+            n_int++;
+        if (n_int > lo)
+            lo = n_int;
+    }
+    fmt_double(tmp, sizeof tmp, lo, d);
     return snprintf(buf, cap, "%s", tmp);
 }
 
