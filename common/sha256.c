@@ -136,7 +136,8 @@ kk_code sha256_file_hex(const char *path, char out[65], kk_err *err)
     FILE *f = fopen(path, "rb");
     if (!f) {
         kk_err_set(err, KK_E_IO, "cannot open for sha256");
-        return kk_err_file(err, path);
+        kk_err_file(err, path); /* returns KK_OK when err is NULL */
+        return KK_E_IO;
     }
     sha256_ctx c;
     uint8_t buf[1 << 16], d[32];
@@ -148,7 +149,8 @@ kk_code sha256_file_hex(const char *path, char out[65], kk_err *err)
     fclose(f);
     if (bad) {
         kk_err_set(err, KK_E_IO, "read error while hashing");
-        return kk_err_file(err, path);
+        kk_err_file(err, path);
+        return KK_E_IO;
     }
     sha256_final(&c, d);
     to_hex(d, out);
