@@ -16,6 +16,12 @@
  * jobs, wall time measures the load as much as the parser. One JSON line
  * goes to build/bench/json.jsonl when that folder exists.
  *
+ * It also counts, in the same run, how many of JSONTestSuite's 188 invalid
+ * (n_) files each reader accepts (tests/common/json_suite_vectors.h):
+ * cJSON_Parse and cJSON_ParseWithOpts with require_null_terminated (which
+ * refuses trailing bytes) on a NUL-terminated copy, as a program reading
+ * the file would call them, and cJSON_ParseWithLength on the exact bytes.
+ *
  * Usage: bench_json [--reps N] [--write FILE] [--profile-ours]
  *   --write FILE     also write the generated document to FILE
  *   --profile-ours   only parse with our reader, N times (for perf record)
@@ -28,6 +34,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/json_suite_vectors.h"
 #include "json.h"
 
 #define N_ARMS 10
@@ -131,6 +138,56 @@ static void gen_doc(buf *b)
         put(b, "]}", 2);
     }
     put(b, "],\"summary\":{\"passed\":true}}\n", strlen("],\"summary\":{\"passed\":true}}\n"));
+}
+
+/* ---- strictness ------------------------------------------------------------ */
+
+static void count_suite_accepts(void)
+{
+    size_t n = JSON_SUITE_N(json_suite_n), ours = 0, cj_len = 0, cj = 0, cj_strict = 0;
+    char names[4096] = "", names_strict[2048] = "";
+    size_t nl = 0, nls = 0;
+    for (size_t i = 0; i < n; i++) {
+        const json_suite_case *c = &json_suite_n[i];
+        size_t len = c->len;
+        char *big = c->bytes ? NULL : json_suite_big(c->name, &len);
+        const char *b = c->bytes ? c->bytes : big;
+        json_doc *d = NULL;
+        if (json_parse(b, len, "suite", NULL, &d, NULL) == KK_OK)
+            ours++;
+        json_doc_free(d);
+        /* As a program reading the file into a NUL-terminated buffer would. */
+        char *z = malloc(len + 1);
+        memcpy(z, b, len);
+        z[len] = '\0';
+        cJSON *x = cJSON_ParseWithLength(b, len);
+        cj_len += x != NULL;
+        cJSON_Delete(x);
+        x = cJSON_Parse(z);
+        if (x) {
+            cj++;
+            nl += (size_t)snprintf(names + nl, nl < sizeof names ? sizeof names - nl : 0,
+                                   " %s", c->name + 2);
+        }
+        cJSON_Delete(x);
+        x = cJSON_ParseWithOpts(z, NULL, 1);
+        if (x) {
+            cj_strict++;
+            nls += (size_t)snprintf(names_strict + nls,
+                                    nls < sizeof names_strict ? sizeof names_strict - nls : 0,
+                                    " %s", c->name + 2);
+        }
+        cJSON_Delete(x);
+        free(z);
+        free(big);
+    }
+    printf("JSONTestSuite n_ files accepted (of %zu; a strict reader accepts 0):\n", n);
+    printf("  %-46s %4zu\n", "kakeya json_parse", ours);
+    printf("  %-46s %4zu\n", "cJSON_Parse (NUL-terminated file)", cj);
+    printf("  %-46s %4zu\n", "cJSON_ParseWithOpts, require_null_terminated", cj_strict);
+    printf("  %-46s %4zu\n", "cJSON_ParseWithLength (exact length)", cj_len);
+    printf("  cJSON_Parse accepts:%s\n", names);
+    printf("  with require_null_terminated:%s\n", names_strict);
 }
 
 /* ---- timing -------------------------------------------------------------- */
@@ -265,6 +322,7 @@ int main(int argc, char **argv)
         t3 = now();
         spans(w_cjson, c_cjson, r, t0, t1, t2, t3);
     }
+    count_suite_accepts();
     if (n_ours != n_cjson) {
         fprintf(stderr, "bench_json: value counts differ: ours %zu, cJSON %zu\n",
                 n_ours, n_cjson);
