@@ -40,6 +40,13 @@ struct codec {
     codec_stats stats;
 };
 
+/* The Voronoi code of one 8-value block (an E8 point, n = 8, or two D4
+ * points, n = 4), exposed for tests: codes k (8 floats in 0..q-1) -> the
+ * representative v of k G in the Voronoi region of qL, and a lattice point
+ * v -> its codes (k = v G^-1 mod q). */
+void codec_lattice_codes_to_point(int n, int q, const float *k, float *v);
+void codec_lattice_point_to_codes(int n, int q, const float *v, float *k);
+
 /* Fill arm_values, arm_bytes and the function pointers for c->spec. */
 void codec_ggml_setup(codec *c);
 void codec_affine_setup(codec *c);
