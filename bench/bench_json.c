@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "common/json_suite_vectors.h"
@@ -194,15 +195,18 @@ static void count_suite_accepts(void)
 
 typedef struct stamp {
     double wall, cpu;
+    long minflt; /* minor page faults so far */
 } stamp;
 
 static stamp now(void)
 {
     struct timespec w, c;
+    struct rusage ru;
     clock_gettime(CLOCK_MONOTONIC, &w);
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c);
+    getrusage(RUSAGE_THREAD, &ru);
     return (stamp){(double)w.tv_sec + w.tv_nsec * 1e-9,
-                   (double)c.tv_sec + c.tv_nsec * 1e-9};
+                   (double)c.tv_sec + c.tv_nsec * 1e-9, ru.ru_minflt};
 }
 
 /* (t1 - t0) + (t3 - t2) for both clocks into wall[r], cpu[r]. */
@@ -292,6 +296,7 @@ int main(int argc, char **argv)
     double *w_cjson = calloc((size_t)reps, sizeof(double));
     double *c_cjson = calloc((size_t)reps, sizeof(double));
     size_t n_ours = 0, n_cjson = 0;
+    long flt_ours = 0, flt_cjson = 0;
     /* Interleaved, so a burst of load from other processes hits both. */
     for (int r = 0; r < reps; r++) {
         kk_err err;
@@ -308,6 +313,7 @@ int main(int argc, char **argv)
         json_doc_free(d);
         stamp t3 = now();
         spans(w_ours, c_ours, r, t0, t1, t2, t3); /* parse + free */
+        flt_ours += (t1.minflt - t0.minflt) + (t3.minflt - t2.minflt);
 
         t0 = now();
         cJSON *c = cJSON_ParseWithLength(doc.p, doc.n);
@@ -321,6 +327,7 @@ int main(int argc, char **argv)
         cJSON_Delete(c);
         t3 = now();
         spans(w_cjson, c_cjson, r, t0, t1, t2, t3);
+        flt_cjson += (t1.minflt - t0.minflt) + (t3.minflt - t2.minflt);
     }
     count_suite_accepts();
     if (n_ours != n_cjson) {
@@ -336,9 +343,11 @@ int main(int argc, char **argv)
     printf("json parse: %.2f MB evidence-like document (%d arms x %d samples, %zu values),\n"
            "  parse + free, median of %d interleaved runs\n",
            mb, N_ARMS, N_SAMPLES, n_ours, reps);
-    printf("  %-22s %12s %12s\n", "parser", "MB/s (cpu)", "MB/s (wall)");
-    printf("  %-22s %12.1f %12.1f\n", "kakeya json_parse", cpu_ours, wall_ours);
-    printf("  %-22s %12.1f %12.1f\n", cname, cpu_cjson, wall_cjson);
+    printf("  %-22s %12s %12s %14s\n", "parser", "MB/s (cpu)", "MB/s (wall)",
+           "faults/parse");
+    printf("  %-22s %12.1f %12.1f %14ld\n", "kakeya json_parse", cpu_ours, wall_ours,
+           flt_ours / reps);
+    printf("  %-22s %12.1f %12.1f %14ld\n", cname, cpu_cjson, wall_cjson, flt_cjson / reps);
     printf("  ratio kakeya / cJSON:  %11.2fx %11.2fx\n", cpu_ours / cpu_cjson,
            wall_ours / wall_cjson);
 
