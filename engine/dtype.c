@@ -199,6 +199,7 @@ uint16_t dtype_f32_to_bf16(float f)
 /* ---- rows ---------------------------------------------------------------- */
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
 #include <immintrin.h>
 /* F16C converts 8 halves per instruction, exactly (IEEE, NaN payloads kept
  * but quieted, as the scalar fast path). Chosen at run time from CPUID. */
@@ -217,12 +218,22 @@ __attribute__((target("avx,f16c"))) static void f16_row_f16c(const uint8_t *s, f
     }
 }
 
+/* CPUID.1:ECX bits 27 (OSXSAVE), 28 (AVX), 29 (F16C), and XCR0 saying the
+ * OS saves YMM state (bits 1-2). By hand: clang 14's __builtin_cpu_supports
+ * does not know "f16c". */
 static int have_f16c(void)
 {
     static int cached = -1; /* a benign race: every thread computes the same */
     if (cached < 0) {
-        __builtin_cpu_init();
-        cached = __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx");
+        unsigned a, b, c, d;
+        int ok = 0;
+        if (__get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 27)) && (c & (1u << 28)) &&
+            (c & (1u << 29))) {
+            unsigned lo, hi;
+            __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+            ok = (lo & 6u) == 6u;
+        }
+        cached = ok;
     }
     return cached;
 }
