@@ -663,7 +663,7 @@ static const uint64_t U10[16] = {
     do {                                                                      \
         while (p < end && *p <= ' ') {                                        \
             if (*p == '\n') {                                                 \
-                ps->line++;                                                   \
+                ps->line += ps->line != UINT32_MAX; /* saturates */           \
                 ps->line_start = p + 1;                                       \
             } else if (*p != ' ' && *p != '\t' && *p != '\r')                 \
                 break;                                                        \
