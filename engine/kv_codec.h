@@ -1,0 +1,35 @@
+/*
+ * kv_codec: a KV cache policy (kv.h) that stores every K and V row as the
+ * bytes of a codec (codec.h) and decodes on read.
+ *
+ * Each appended row (n_kv_heads * head_dim values, one token of one layer)
+ * is encoded at once into codec_encoded_bytes(row) bytes; kv_view decodes
+ * the layer's rows into F32 scratch the cache owns (valid until the next
+ * call on the cache, as kv.h says). Resident bytes are the real
+ * allocation: the packed codes of n_ctx tokens, positions, and one layer's
+ * F32 decode scratch (kv_codec_bytes_codes gives the codes alone).
+ * A rotation without `dim` rotates each head: dim = head_dim.
+ *
+ * Lifecycle as kv.h: kv_codec_init allocates everything; append, view and
+ * truncate never allocate; kv_free releases it (and the codecs).
+ * Not thread-safe (the codecs count what they encode).
+ */
+#ifndef KK_KV_CODEC_H
+#define KK_KV_CODEC_H
+
+#include "codec.h"
+#include "kv.h"
+
+/* K rows coded with k_spec, V rows with v_spec. @return KK_OK; KK_E_RANGE
+ * when a codec's unit does not divide the row (the message names the
+ * codec and the row length) or the config is bad; KK_E_NOMEM. */
+kk_code kv_codec_init(kv_cache **out, const kv_config *cfg, const codec_spec *k_spec,
+                      const codec_spec *v_spec, kk_err *err);
+
+/* Bytes of the packed K and V codes alone (n_ctx tokens, every layer). */
+size_t kv_codec_bytes_codes(const kv_cache *c);
+/* The K (which = 'k') or V ('v') codec's counters; NULL when c is not a
+ * kv_codec cache. */
+const codec_stats *kv_codec_get_stats(const kv_cache *c, char which);
+
+#endif /* KK_KV_CODEC_H */
