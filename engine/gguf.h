@@ -46,7 +46,7 @@
  * first checked against the bytes left in the file (KK_E_FORMAT), so these
  * only bound well-formed but absurd files:
  *   GGUF_MAX_KV        real models carry 20..60 keys; 2^20 leaves room for
- *                      any metadata while bounding the kv table (48 MiB).
+ *                      any metadata while bounding the kv table (64 MiB).
  *   GGUF_MAX_TENSORS   the largest public models have a few thousand tensors
  *                      (DeepSeek-V3: ~1,900); 2^20 bounds the tensor table.
  *   GGUF_MAX_KEY_LEN   the GGUF spec: keys are at most 2^16 - 1 bytes.
@@ -158,7 +158,9 @@ kk_code gguf_get_bool(const gguf_file *f, const char *key, bool *out, kk_err *er
 kk_code gguf_get_str(const gguf_file *f, const char *key, gguf_str *out, kk_err *err);
 /* Copy a string view into a NUL-terminated buffer (truncates; returns dst). */
 char *gguf_str_copy(gguf_str s, char *dst, size_t cap);
-/* Array element readers (bounds-checked by the caller against arr.n). */
+/* Array element readers (bounds-checked by the caller against arr.n).
+ * Integer, bool and float elements convert (i32 saturates); an index out of
+ * range or a string/array element gives 0. */
 float gguf_arr_f32(const gguf_value *arr, uint64_t i);
 int32_t gguf_arr_i32(const gguf_value *arr, uint64_t i);
 
