@@ -17,13 +17,11 @@
  *               / 't' / 'u' 4HEXDIG )
  *   unescaped = %x20-21 / %x23-5B / %x5D-10FFFF   (as valid UTF-8)
  *
- * Contents:
- *   1. the arena (one per document)
+ * Contents (the arena is json_arena.c, object lookup json_obj.c):
  *   2. error reporting (located, "expected X, found Y")
  *   3. strings (UTF-8 validation, escapes, a SWAR fast path)
  *   4. the parser (iterative: an explicit stack, so depth never touches
  *      the C stack)
- *   5. object lookup (hash index for big objects)
  *
  * Memory: all decoded text (strings, keys, number literals) goes to one
  * buffer of len + JSON_TEXT_SLACK bytes allocated up front: a string's
@@ -38,137 +36,13 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "json_internal.h"
 #include "kk_file.h"
 
-/* ---- 1. the arena ---------------------------------------------------- */
-
-#define ARENA_FIRST_BLOCK ((size_t)64 * 1024)
-#define ARENA_MAX_BLOCK ((size_t)64 * 1024 * 1024)
 /* Default nesting bound: JSONTestSuite's deepest valid case nests 500
  * arrays (n_structure_100000_opening_arrays is the hostile one). */
 #define JSON_DEFAULT_MAX_DEPTH 512
-/* Text buffer: len + 1 (a number ending the input) + 1 + 8 (word stores). */
-#define JSON_TEXT_SLACK 10
-
-/* Big buffers (arena blocks and the text buffer of a large document) are
- * mapped directly, 2 MiB aligned, and marked MADV_HUGEPAGE. Why: a parse
- * touches about 8 bytes of tree per input byte, all of it fresh memory; with
- * 4 KiB pages a 7.5 MB document took ~14,000 page faults, which cost more
- * than the parse itself (measured with `perf stat -e page-faults`, see
- * docs/json.md). Where transparent huge pages are off this is a plain mmap. */
-#define BIG_MIN ((size_t)1 << 20)
-#define HUGE_PAGE ((size_t)2 << 20)
-
-typedef struct big_mem {
-    void *base;   /* what to munmap (NULL: malloc'd, free `ptr`) */
-    size_t len;
-} big_mem;
-
-static void *big_alloc(size_t size, big_mem *m)
-{
-    m->base = NULL;
-    m->len = 0;
-    if (size < BIG_MIN || size > SIZE_MAX / 2)
-        return malloc(size);
-    size_t len = (size + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
-    size_t map_len = len + HUGE_PAGE; /* slack to align the start */
-    void *base = mmap(NULL, map_len, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (base == MAP_FAILED)
-        return malloc(size);
-    uintptr_t a = ((uintptr_t)base + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
-#ifdef MADV_HUGEPAGE
-    madvise((void *)a, len, MADV_HUGEPAGE); /* advice only: failure is fine */
-#endif
-    m->base = base;
-    m->len = map_len;
-    return (void *)a;
-}
-
-static void big_free(void *p, const big_mem *m)
-{
-    if (m->base)
-        munmap(m->base, m->len);
-    else
-        free(p);
-}
-
-typedef struct arena_block {
-    struct arena_block *next;
-    big_mem mem;
-    size_t pad; /* keeps the data 16-byte aligned */
-} arena_block;
-
-struct json_doc {
-    arena_block *blocks;
-    char *cur;        /* bump pointer in the newest block */
-    size_t left;      /* bytes left there */
-    size_t next_size; /* size of the next block */
-    char *text;       /* decoded strings and number literals */
-    big_mem text_mem;
-    json_value *root;
-    uint64_t seed;    /* hash seed of the object indexes */
-};
-
-static void *arena_grow(json_doc *d, size_t size)
-{
-    size_t want = d->next_size;
-    if (want < size)
-        want = size;
-    if (want > SIZE_MAX - sizeof(arena_block))
-        return NULL;
-    big_mem mem;
-    arena_block *b = big_alloc(sizeof(arena_block) + want, &mem);
-    if (!b)
-        return NULL;
-    b->mem = mem;
-    b->next = d->blocks;
-    d->blocks = b;
-    d->cur = (char *)(b + 1) + size;
-    d->left = want - size;
-    if (d->next_size < ARENA_MAX_BLOCK)
-        d->next_size *= 2;
-    return b + 1;
-}
-
-/* 8-byte aligned allocation; NULL when out of memory or size overflows. */
-static inline void *arena_alloc(json_doc *d, size_t size)
-{
-    if (size > SIZE_MAX - 7)
-        return NULL;
-    size = (size + 7) & ~(size_t)7;
-    if (size <= d->left) {
-        void *p = d->cur;
-        d->cur += size;
-        d->left -= size;
-        return p;
-    }
-    return arena_grow(d, size);
-}
-
-const json_value *json_doc_root(const json_doc *doc)
-{
-    return doc ? doc->root : NULL;
-}
-
-void json_doc_free(json_doc *doc)
-{
-    if (!doc)
-        return;
-    arena_block *b = doc->blocks;
-    while (b) {
-        arena_block *next = b->next;
-        big_mem mem = b->mem;
-        big_free(b, &mem);
-        b = next;
-    }
-    if (doc->text)
-        big_free(doc->text, &doc->text_mem);
-    free(doc);
-}
 
 /* ---- 2. error reporting ---------------------------------------------- */
 
@@ -509,7 +383,7 @@ static int grow(void **buf, size_t *cap, size_t elem)
 
 static inline json_value *new_node(parser *ps, json_type t, const uint8_t *p)
 {
-    json_value *v = arena_alloc(ps->doc, sizeof *v);
+    json_value *v = json_arena_alloc(ps->doc, sizeof *v);
     if (!v)
         return NULL;
     v->type = t;
@@ -526,7 +400,7 @@ static kk_code close_array(parser *ps, const uint8_t *at)
     size_t n = ps->n_items - f->base;
     json_value **items = NULL;
     if (n) {
-        items = arena_alloc(ps->doc, n * sizeof *items);
+        items = json_arena_alloc(ps->doc, n * sizeof *items);
         if (!items)
             return nomem(ps, at);
         memcpy(items, ps->items + f->base, n * sizeof *items);
@@ -535,14 +409,6 @@ static kk_code close_array(parser *ps, const uint8_t *at)
     f->v->u.arr.n = n;
     ps->n_items = f->base;
     return KK_OK;
-}
-
-/* Lengths, then the first byte, before memcmp: most keys differ there.
- * Every key is NUL-terminated, so key[0] is readable even when len is 0. */
-static inline int key_eq(const json_member *m, const char *k, size_t len)
-{
-    return m->key_len == len && (!len || (m->key[0] == k[0] &&
-                                          memcmp(m->key, k, len) == 0));
 }
 
 static inline uint64_t key_bit(const char *k, size_t len)
@@ -566,7 +432,7 @@ static kk_code close_object(parser *ps, const uint8_t *at)
     const json_member *src = ps->mems + f->base;
     if (n > (SIZE_MAX - sizeof(json_index *)) / sizeof(json_member))
         return nomem(ps, at);
-    json_index **slot = arena_alloc(ps->doc, sizeof *slot + n * sizeof(json_member));
+    json_index **slot = json_arena_alloc(ps->doc, sizeof *slot + n * sizeof(json_member));
     if (!slot)
         return nomem(ps, at);
     json_member *m = (json_member *)(slot + 1);
@@ -581,7 +447,7 @@ static kk_code close_object(parser *ps, const uint8_t *at)
             size_t j = out;
             if (seen & bit) {
                 j = 0;
-                while (j < out && !key_eq(&m[j], src[i].key, src[i].key_len))
+                while (j < out && !json_key_eq(&m[j], src[i].key, src[i].key_len))
                     j++;
             }
             seen |= bit;
@@ -596,7 +462,7 @@ static kk_code close_object(parser *ps, const uint8_t *at)
         uint32_t n_slots = 32;
         while (n_slots < 2 * n)
             n_slots *= 2;
-        json_index *idx = arena_alloc(ps->doc, sizeof *idx + (size_t)n_slots * 4);
+        json_index *idx = json_arena_alloc(ps->doc, sizeof *idx + (size_t)n_slots * 4);
         if (!idx)
             return nomem(ps, at);
         idx->seed = ps->doc->seed;
@@ -611,7 +477,7 @@ static kk_code close_object(parser *ps, const uint8_t *at)
                     idx->slots[h] = (uint32_t)++out;
                     break;
                 }
-                if (key_eq(&m[s - 1], src[i].key, src[i].key_len)) {
+                if (json_key_eq(&m[s - 1], src[i].key, src[i].key_len)) {
                     m[s - 1].value = src[i].value;
                     break;
                 }
@@ -932,15 +798,9 @@ kk_code json_parse(const char *text, size_t len, const char *name,
     if (!text)
         ps.begin = ps.end = ps.line_start = (const uint8_t *)"";
 
-    json_doc *doc = calloc(1, sizeof *doc);
-    if (!doc || len > SIZE_MAX - JSON_TEXT_SLACK ||
-        !(doc->text = big_alloc(len + JSON_TEXT_SLACK, &doc->text_mem))) {
-        free(doc);
+    json_doc *doc = json_doc_new(len);
+    if (!doc)
         return nomem(&ps, ps.begin);
-    }
-    doc->next_size = ARENA_FIRST_BLOCK;
-    doc->seed = json_hash_key((uint64_t)(uintptr_t)doc, (const char *)&doc,
-                              sizeof doc);
     ps.doc = doc;
     ps.text = doc->text;
     kk_code rc = parse_text(&ps);
@@ -969,63 +829,4 @@ kk_code json_parse_file(const char *path, const json_parse_opts *opts,
     rc = json_parse(data, len, path, opts, out, err);
     free(data);
     return rc;
-}
-
-/* ---- 5. object lookup --------------------------------------------------- */
-
-uint64_t json_hash_key(uint64_t seed, const char *key, size_t len)
-{
-    const uint64_t k = 0x9e3779b97f4a7c15ULL;
-    uint64_t h = seed ^ (len * k);
-    while (len >= 8) {
-        uint64_t w;
-        memcpy(&w, key, 8);
-        h = (h ^ w) * 0xbf58476d1ce4e5b9ULL;
-        h ^= h >> 31;
-        key += 8;
-        len -= 8;
-    }
-    if (len) {
-        uint64_t w = 0;
-        memcpy(&w, key, len);
-        h = (h ^ w) * 0xbf58476d1ce4e5b9ULL;
-    }
-    h ^= h >> 29;
-    h *= 0x94d049bb133111ebULL;
-    h ^= h >> 32;
-    return h;
-}
-
-const json_value *json_obj_getn(const json_value *obj, const char *key,
-                                size_t key_len)
-{
-    if (!obj || obj->type != JSON_OBJECT || (!key && key_len))
-        return NULL;
-    if (!key)
-        key = ""; /* memcmp(NULL, ..., 0) is undefined */
-    const json_member *m = obj->u.obj.members;
-    size_t n = obj->u.obj.n;
-    if (n >= JSON_INDEX_MIN) {
-        const json_index *idx = ((json_index *const *)m)[-1];
-        if (idx) {
-            uint32_t h = (uint32_t)json_hash_key(idx->seed, key, key_len) & idx->mask;
-            for (;;) {
-                uint32_t s = idx->slots[h];
-                if (!s)
-                    return NULL;
-                if (key_eq(&m[s - 1], key, key_len))
-                    return m[s - 1].value;
-                h = (h + 1) & idx->mask;
-            }
-        }
-    }
-    for (size_t i = 0; i < n; i++)
-        if (key_eq(&m[i], key, key_len))
-            return m[i].value;
-    return NULL;
-}
-
-const json_value *json_obj_get(const json_value *obj, const char *key)
-{
-    return key ? json_obj_getn(obj, key, strlen(key)) : NULL;
 }
