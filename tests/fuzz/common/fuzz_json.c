@@ -5,7 +5,8 @@
  *     fast paths against json_num_to_double_ref), and compares equal to
  *     itself exactly;
  *   - every decoded string, written with json_write_string, parses back to
- *     the same bytes;
+ *     the same bytes, and every finite double written with
+ *     json_format_double reads back as the same double;
  *   - the whole document written back (strings escaped, numbers as their
  *     literals) parses to a json_equal document;
  *   - errors carry a location inside the input;
@@ -92,6 +93,14 @@ static void walk(FILE *out, const json_value *v)
         if (v->u.num.is_int && fabs(v->u.num.d) < 9007199254740992.0 &&
             json_num_cmp_double(v, v->u.num.d) != 0)
             die("small integer differs from its double");
+        /* The shortest written form of the double reads back as it. */
+        if (isfinite(v->u.num.d)) {
+            char buf[40];
+            json_format_double(buf, sizeof buf, v->u.num.d);
+            double back = json_num_to_double_ref(buf, strlen(buf));
+            if (memcmp(&back, &v->u.num.d, sizeof back))
+                die("written double does not read back");
+        }
         fwrite(v->u.num.text, 1, v->u.num.len, out);
         break;
     }
