@@ -14,6 +14,16 @@
  *   -> output projection + residual -> RMSNorm -> SwiGLU FFN + residual.
  * Then the final RMSNorm and the output matrix.
  *
+ * Work the fast path skips, each exact (the reference path does it all):
+ *   - a KV head whose K and V weight rows are all zero (synthetic models
+ *     use one head of four): its K/V are 0, its query heads output 0, and
+ *     the projections run on the live heads' rows only;
+ *   - an FFN whose ffn_down is all zero adds exactly 0;
+ *   - in the last layer, rows whose output nobody reads: with
+ *     FWD_LOGITS_LAST only the batch's last row gets q, attention, output
+ *     projection and FFN (every row still gets K and V for the cache);
+ *   - causal blocks: entries no query of a block can see.
+ *
  * Lifecycle of a fwd_state:
  *   1. fwd_init(m, max_batch, n_ctx): every scratch buffer allocated; runs
  *      never allocate. Batches longer than max_batch are processed in
@@ -79,16 +89,37 @@ kk_code fwd_run(fwd_state *s, kv_cache *kv, const int32_t *tokens, const int32_t
 typedef struct fwd_attn_shape {
     int32_t n_heads, n_kv_heads, head_dim_k, head_dim_v;
     int32_t window;        /* 0: none; else keys with q_pos - k_pos >= window are masked */
+    /* The mask hook: an entry at position p < n_hidden with hidden[p] != 0
+     * is invisible to every query. NULL: none. */
+    const uint8_t *hidden;
+    int64_t n_hidden;
+    /* kv_dead[g] != 0: KV head g's K and V are all zero, so its query
+     * heads output exactly 0; fwd_attention writes 0 without any work (the
+     * reference ignores it and computes the same 0). NULL: none. */
+    const uint8_t *kv_dead;
 } fwd_attn_shape;
 
 /* out (n, n_heads*head_dim_v) = softmax(q k^T / sqrt(head_dim_k) + mask) v
  * for queries q (n, n_heads*head_dim_k) at positions q_pos over the cache
  * view kv. An entry is visible when its position <= q_pos (and inside the
- * window). scores: scratch of FWD_ATT_CHUNK * kv->n floats. */
+ * window) and not hidden. When the view's positions ascend (a full cache),
+ * each block of queries multiplies only the entries it can see (the causal
+ * upper triangle is skipped). scores: scratch of FWD_ATT_CHUNK * kv->n
+ * floats. */
 void fwd_attention(const fwd_attn_shape *sh, const float *q, const int32_t *q_pos,
                    int64_t n, const kv_view *kv, float *out, float *scores);
 /* The naive triple loop in double, no scratch. */
 void fwd_attention_ref(const fwd_attn_shape *sh, const float *q, const int32_t *q_pos,
                        int64_t n, const kv_view *kv, float *out);
+
+/* ---- the mask hook -------------------------------------------------------- */
+
+/* Hide positions from one layer: hidden[p] != 0 (p < n_pos) makes the
+ * cache entry at position p invisible to every query of `layer`, in the
+ * fast and the reference path (the entry stays in the cache). Borrowed:
+ * the array must stay valid while runs use it; hidden NULL clears the
+ * layer's mask. @return KK_OK, KK_E_RANGE for a bad layer or n_pos < 0. */
+kk_code fwd_set_mask(fwd_state *s, int32_t layer, const uint8_t *hidden, int64_t n_pos,
+                     kk_err *err);
 
 #endif /* KK_FORWARD_H */

@@ -1,0 +1,292 @@
+/*
+ * kakeya niah -m FILE --ctx N[,N...] [--depths D[,D...]] [--samples K]
+ *   [--seed S] [--threads T] [--distractors N] [--mask-layers L[,L]]
+ *   [--kv-bits B] [--ref] [--json]
+ * Needle-in-a-haystack recall of a synthetic model (engine/niah.h), per
+ * (context, depth) cell with a 95% Wilson interval and the smallest
+ * retrieval margin. --json prints the contracts' object:
+ *   {"model": {...}, "cells": [{"ctx", "depth", "n", "hits", "recall",
+ *    "recall_ci_lo", "recall_ci_hi", "min_margin"}, ...]}
+ * Progress and the wall time go to stderr.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "json.h"
+#include "kk_args.h"
+#include "niah.h"
+#include "session.h"
+#include "sha256.h"
+#include "synth.h"
+
+#define NIAH_MAX_LIST 64
+
+static void help(FILE *out)
+{
+    fprintf(out,
+            "usage: kakeya niah -m FILE --ctx N[,N...] [options]\n"
+            "needle-in-a-haystack recall of a synthetic model (kakeya model synth)\n"
+            "  -m, --model FILE     the synthetic GGUF\n"
+            "  --ctx N[,N...]       context lengths in tokens (%d..%d)\n"
+            "  --depths D[,D...]    needle depths in [0, 1] (default 0.1,0.5,0.9)\n"
+            "  --samples K          samples per (ctx, depth) cell (default 20)\n"
+            "  --seed S             run seed; sample i of a cell has its own\n"
+            "                       generator from (S, ctx, depth index, i) (default 1)\n"
+            "  --threads T          BLAS threads (default: the cores available)\n"
+            "  --distractors N      distractor pairs (default: the model's\n"
+            "                       kakeya.synth.niah.distractors)\n"
+            "  --mask-layers L[,L]  hide the needle's K/V from these layers\n"
+            "                       (1 = retrieval: recall should drop to 0)\n"
+            "  --kv-bits B          min-max affine round-to-nearest noise on every K/V\n"
+            "                       row, groups of 32 along head_dim (1..16; default off)\n"
+            "  --ref                the plain reference kernels (slow)\n"
+            "  --json               print the result object (contracts.md) on stdout\n"
+            "exit codes: 0 ok, 2 bad input (file, value), 3 usage\n",
+            NIAH_MIN_CTX, NIAH_MAX_CTX);
+}
+
+/* Comma-separated doubles in [lo, hi]. */
+static kk_code parse_doubles(const char *flag, const char *val, double lo, double hi,
+                             double *out, int32_t *n, kk_err *err)
+{
+    *n = 0;
+    const char *p = val;
+    for (;;) {
+        const char *e = strchr(p, ',');
+        const size_t len = e ? (size_t)(e - p) : strlen(p);
+        char buf[64];
+        if (len == 0 || len >= sizeof buf || *n >= NIAH_MAX_LIST) {
+            kk_err_set(err, KK_E_RANGE,
+                       "%s: '%s' is not a comma list of at most %d numbers", flag, val,
+                       NIAH_MAX_LIST);
+            return kk_err_where(err, flag);
+        }
+        memcpy(buf, p, len);
+        buf[len] = '\0';
+        kk_code rc = kk_arg_f64(flag, buf, lo, hi, &out[*n], err);
+        if (rc != KK_OK)
+            return rc;
+        (*n)++;
+        if (!e)
+            return KK_OK;
+        p = e + 1;
+    }
+}
+
+static kk_code parse_ctx(const char *val, int64_t *out, int32_t *n, kk_err *err)
+{
+    double d[NIAH_MAX_LIST];
+    kk_code rc = parse_doubles("--ctx", val, NIAH_MIN_CTX, NIAH_MAX_CTX, d, n, err);
+    if (rc != KK_OK)
+        return rc;
+    for (int32_t i = 0; i < *n; i++) {
+        if (d[i] != (double)(int64_t)d[i]) {
+            kk_err_set(err, KK_E_RANGE, "--ctx: %g is not a whole number of tokens", d[i]);
+            return kk_err_where(err, "--ctx");
+        }
+        out[i] = (int64_t)d[i];
+    }
+    return KK_OK;
+}
+
+typedef struct progress {
+    double t0;
+    bool tty;
+} progress;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void on_sample(void *ctx, const niah_cell *cell, int64_t done, int64_t total)
+{
+    const progress *p = ctx;
+    if (p->tty || done == total)
+        fprintf(stderr, "\rkakeya niah: %lld/%lld samples (ctx %lld, depth %g) %.1f s%s",
+                (long long)done, (long long)total, (long long)cell->ctx, cell->depth,
+                now_s() - p->t0, done == total ? "\n" : "");
+}
+
+static void print_json(FILE *out, const char *path, const char *sha, const gguf_file *f,
+                       const synth_info *info, const niah_cfg *cfg, const niah_cell *cells)
+{
+    gguf_str name = {"", 0};
+    if (gguf_find_key(f, "general.name") >= 0)
+        gguf_get_str(f, "general.name", &name, NULL);
+    fprintf(out, "{\"model\": {\"file\": ");
+    json_write_string(out, path, strlen(path));
+    fprintf(out, ", \"sha256\": \"%s\", \"name\": ", sha);
+    json_write_string(out, name.s, (size_t)name.len);
+    fprintf(out, ", \"mode\": \"%s\", \"role\": \"%s\", \"seed\": %llu",
+            synth_mode_name(info->mode), synth_role_name(info->role),
+            (unsigned long long)info->seed);
+    fprintf(out, ", \"niah\": {\"seed\": %llu, \"samples\": %lld, \"distractors\": %d, "
+                 "\"kv_bits\": %d, \"mask_layers\": [",
+            (unsigned long long)cfg->seed, (long long)cfg->samples, (int)cfg->distractors,
+            (int)cfg->opts.kv_bits);
+    int k = 0;
+    for (int l = 0; l < 32; l++)
+        if ((cfg->opts.mask_layers >> l) & 1u)
+            fprintf(out, "%s%d", k++ ? ", " : "", l);
+    fprintf(out, "]}}, \"cells\": [");
+    for (int32_t i = 0; i < cfg->n_ctx * cfg->n_depths; i++) {
+        const niah_cell *c = &cells[i];
+        fprintf(out, "%s\n  {\"ctx\": %lld, \"depth\": ", i ? "," : "", (long long)c->ctx);
+        json_write_double(out, c->depth);
+        fprintf(out, ", \"n\": %lld, \"hits\": %lld, \"recall\": ", (long long)c->n,
+                (long long)c->hits);
+        json_write_double(out, c->recall);
+        fprintf(out, ", \"recall_ci_lo\": ");
+        json_write_double(out, c->recall_ci_lo);
+        fprintf(out, ", \"recall_ci_hi\": ");
+        json_write_double(out, c->recall_ci_hi);
+        fprintf(out, ", \"min_margin\": ");
+        json_write_double(out, c->min_margin);
+        fprintf(out, "}");
+    }
+    fprintf(out, "\n]}\n");
+}
+
+static void print_table(FILE *out, const niah_cfg *cfg, const niah_cell *cells)
+{
+    fprintf(out, "%8s %6s %5s %5s %7s %17s %11s\n", "ctx", "depth", "n", "hits", "recall",
+            "95% CI", "min_margin");
+    for (int32_t i = 0; i < cfg->n_ctx * cfg->n_depths; i++) {
+        const niah_cell *c = &cells[i];
+        fprintf(out, "%8lld %6.3g %5lld %5lld %7.2f   [%5.3f, %5.3f] %11.3f\n",
+                (long long)c->ctx, c->depth, (long long)c->n, (long long)c->hits, c->recall,
+                c->recall_ci_lo, c->recall_ci_hi, c->min_margin);
+    }
+}
+
+int cmd_niah(int argc, char **argv)
+{
+    kk_err err;
+    kk_err_clear(&err);
+    const char *path = NULL, *ctx_arg = NULL, *depth_arg = NULL, *samples_arg = NULL,
+               *seed_arg = NULL, *threads_arg = NULL, *distr_arg = NULL, *mask_arg = NULL,
+               *bits_arg = NULL;
+    bool json = false, use_ref = false;
+    struct { const char *flag; const char **dst; } vals[] = {
+        {"-m", &path},          {"--model", &path},          {"--ctx", &ctx_arg},
+        {"--depths", &depth_arg}, {"--samples", &samples_arg}, {"--seed", &seed_arg},
+        {"--threads", &threads_arg}, {"--distractors", &distr_arg},
+        {"--mask-layers", &mask_arg}, {"--kv-bits", &bits_arg},
+    };
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            help(stdout);
+            return KK_EXIT_OK;
+        }
+        if (!strcmp(a, "--json")) {
+            json = true;
+            continue;
+        }
+        if (!strcmp(a, "--ref")) {
+            use_ref = true;
+            continue;
+        }
+        size_t k = 0;
+        while (k < sizeof vals / sizeof vals[0] && strcmp(a, vals[k].flag) != 0)
+            k++;
+        if (k == sizeof vals / sizeof vals[0]) {
+            fprintf(stderr, "kakeya niah: unknown option '%s'\n", a);
+            help(stderr);
+            return KK_EXIT_USAGE;
+        }
+        if (!(*vals[k].dst = kk_arg_value(argc, argv, &i, &err)))
+            return cmd_fail("niah", &err);
+    }
+    if (!path || !ctx_arg) {
+        fprintf(stderr, "kakeya niah: %s is required\n", !path ? "-m FILE" : "--ctx N");
+        help(stderr);
+        return KK_EXIT_USAGE;
+    }
+    int64_t ctx[NIAH_MAX_LIST];
+    double depths[NIAH_MAX_LIST] = {0.1, 0.5, 0.9};
+    int32_t n_ctx = 0, n_depths = 3;
+    int64_t samples = 20, seed = 1, x;
+    int threads;
+    niah_cfg cfg;
+    memset(&cfg, 0, sizeof cfg);
+    if (parse_ctx(ctx_arg, ctx, &n_ctx, &err) != KK_OK ||
+        (depth_arg && parse_doubles("--depths", depth_arg, 0.0, 1.0, depths, &n_depths, &err)) ||
+        (samples_arg && kk_arg_i64("--samples", samples_arg, 1, 1000000, &samples, &err)) ||
+        (seed_arg && kk_arg_i64("--seed", seed_arg, 0, INT64_MAX, &seed, &err)) ||
+        (bits_arg && kk_arg_i64("--kv-bits", bits_arg, 1, 16, &x, &err)) ||
+        session_parse_threads(threads_arg, &threads, &err) != KK_OK)
+        return cmd_fail("niah", &err);
+    cfg.opts.kv_bits = bits_arg ? (int32_t)x : 0;
+    cfg.opts.use_ref = use_ref;
+    if (mask_arg) {
+        int32_t *ids = NULL;
+        size_t n = 0;
+        if (kk_arg_ids("--mask-layers", mask_arg, 31, &ids, &n, &err) != KK_OK)
+            return cmd_fail("niah", &err);
+        for (size_t i = 0; i < n; i++)
+            cfg.opts.mask_layers |= 1u << ids[i];
+        free(ids);
+    }
+
+    session s;
+    if (session_open(&s, path, false, &err) != KK_OK)
+        return cmd_fail("niah", &err);
+    synth_info info;
+    int rc = KK_EXIT_OK;
+    niah_cell *cells = NULL;
+    char sha[65] = "";
+    if (synth_read_info(s.file, &info, &err) != KK_OK)
+        goto fail;
+    synth_apply_windows(s.m, &info);
+    cfg.distractors = info.niah_distractors;
+    if (distr_arg) {
+        if (kk_arg_i64("--distractors", distr_arg, 0, SYNTH_N_KEYS - 1, &x, &err) != KK_OK)
+            goto fail;
+        cfg.distractors = (int32_t)x;
+    }
+    if (cfg.opts.mask_layers >> s.m->hp.n_layers) {
+        kk_err_set(&err, KK_E_RANGE, "--mask-layers: the model has layers 0..%d",
+                   (int)s.m->hp.n_layers - 1);
+        kk_err_where(&err, "--mask-layers");
+        goto fail;
+    }
+    if (sha256_file_hex(path, sha, &err) != KK_OK)
+        goto fail;
+    cfg.ctx = ctx;
+    cfg.n_ctx = n_ctx;
+    cfg.depths = depths;
+    cfg.n_depths = n_depths;
+    cfg.samples = samples;
+    cfg.seed = (uint64_t)seed;
+    progress prog = {now_s(), isatty(2)};
+    cfg.on_sample = on_sample;
+    cfg.on_sample_ctx = &prog;
+    cells = calloc((size_t)(n_ctx * n_depths), sizeof *cells);
+    if (!cells) {
+        kk_err_set(&err, KK_E_NOMEM, "niah: out of memory");
+        goto fail;
+    }
+    if (niah_run(s.m, &cfg, cells, &err) != KK_OK)
+        goto fail;
+    if (json)
+        print_json(stdout, path, sha, s.file, &info, &cfg, cells);
+    else
+        print_table(stdout, &cfg, cells);
+    fprintf(stderr, "kakeya niah: %lld samples in %.2f s (%d threads)\n",
+            (long long)(n_ctx * n_depths * samples), now_s() - prog.t0, threads);
+    goto done;
+fail:
+    rc = cmd_fail("niah", &err);
+done:
+    free(cells);
+    session_close(&s);
+    return rc;
+}
