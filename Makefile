@@ -137,6 +137,14 @@ fuzz-run: fuzz
 bench: all
 	@sh bench/run.sh
 
+# ---- the reference engine ---------------------------------------------------
+# llama.cpp's library from the npm package node-llama-cpp, built once into
+# ${KAKEYA_CACHE:-$HOME/.cache/kakeya}/llama.cpp, and bench/llamacpp_driver.c
+# against it (outside build/: `make all` never needs llama.cpp).
+.PHONY: refengine
+refengine:
+	@sh bench/refengine.sh
+
 # ---- set-up ---------------------------------------------------------------
 # Debian packages: build (openblas, cjson, gsl, yaml, cmocka), fuzzing (clang,
 # libclang-rt-14-dev: only a recommendation of clang), test-only Python.
@@ -167,6 +175,7 @@ help:
 	@echo "  fuzz       build the libFuzzer targets (clang); fuzz-run NAME=... SECONDS=..."
 	@echo "  bench      benchmarks against references measured in the same run"
 	@echo "  deps       apt-get install the Debian packages that are missing"
+	@echo "  refengine  build llama.cpp's library (npm node-llama-cpp) and the driver, once"
 	@echo "  demo       the README's main job on the built-in default"
 	@echo "  clean      remove build/ and bin/"
 	@echo "variables: FLAVOR=release|asan|fuzz  WERROR=-Werror  KAKEYA_FIXTURES=$(KAKEYA_FIXTURES)"

@@ -23,7 +23,7 @@ if [ ! -f "$ROOT/build/.kakeya-built" ]; then
         (cd "$tmp" && npm pack --silent "$PKG" >/dev/null)
         tar -xzf "$tmp"/node-llama-cpp-*.tgz -C "$tmp" package/llama/gitRelease.bundle
         rm -rf "$ROOT/src"
-        git clone --quiet "$tmp/package/llama/gitRelease.bundle" "$ROOT/src"
+        git -c advice.detachedHead=false clone --quiet "$tmp/package/llama/gitRelease.bundle" "$ROOT/src"
         rm -rf "$tmp"
     fi
     nice -n "$NICE" cmake -S "$ROOT/src" -B "$ROOT/build" -DCMAKE_BUILD_TYPE=Release \
