@@ -1,11 +1,13 @@
-/* gate_rules: the rule table (see gate_rules.h). Issue 19's other rules plug
- * in here: add a check function and point its entry at it. */
+/* gate_rules: the rule table (see gate_rules.h). The evidence-phase checks
+ * live in rule_signals.c, rule_claims.c and rule_noisy.c (rule_internal.h);
+ * a new rule is a check function and one entry here. */
 #include "gate_rules.h"
 
 #include <stdio.h>
 #include <string.h>
 
 #include "gate_report.h"
+#include "rule_internal.h"
 
 /* LEGACY_SCHEMA: the integer schema_version is read before anything else; an
  * older file is judged by this rule alone and never counted as evidence.
@@ -32,29 +34,30 @@ static int rule_legacy_schema(const gate_rule_ctx *ctx, struct gate_report *rep)
     return 1;
 }
 
-/* Codes are stable: presets name them in `relax`, CI greps them. Rules with
- * a NULL check are reserved for issue 19 (known, relaxable, not run yet). */
+/* Codes are stable: presets name them in `relax`, CI greps them. The order
+ * is the order rules run and report in. docs/gate.md's table of codes
+ * repeats these reasons with an example of each. */
 static const gate_rule RULES[] = {
     {"LEGACY_SCHEMA", "evidence written for an older schema_version is not counted",
      GATE_RULE_RAW, 0, rule_legacy_schema},
     {"LIVENESS", "a component the configuration runs shows a zero or missing counter",
-     GATE_RULE_EVIDENCE, 1, NULL},
+     GATE_RULE_EVIDENCE, 1, gate_rule_liveness},
     {"SILENT_FALLBACK", "an arm took a fallback (fallbacks_taken is not empty)",
-     GATE_RULE_EVIDENCE, 1, NULL},
-    {"SELF_COMPARISON", "a ratio between arms with equal configuration hashes",
-     GATE_RULE_EVIDENCE, 1, NULL},
+     GATE_RULE_EVIDENCE, 1, gate_rule_silent_fallback},
+    {"SELF_COMPARISON", "a comparison between an arm and itself or an equal configuration",
+     GATE_RULE_EVIDENCE, 1, gate_rule_self_comparison},
     {"MIN_SAMPLES", "a claim from fewer samples than the preset's minimum",
-     GATE_RULE_EVIDENCE, 1, NULL},
+     GATE_RULE_EVIDENCE, 1, gate_rule_min_samples},
     {"PREFILL_DOMINATED", "a decode-speed claim from a run dominated by prefill",
-     GATE_RULE_EVIDENCE, 1, NULL},
+     GATE_RULE_EVIDENCE, 1, gate_rule_prefill_dominated},
     {"TIMING_SCOPE_MISMATCH", "two arms compared with different timing scopes",
-     GATE_RULE_EVIDENCE, 1, NULL},
+     GATE_RULE_EVIDENCE, 1, gate_rule_timing_scope_mismatch},
     {"NOISY", "timing spread above 3x or a pass inside its own 95% interval",
-     GATE_RULE_EVIDENCE, 1, NULL},
+     GATE_RULE_EVIDENCE, 1, gate_rule_noisy},
     {"MEMORY_CLAIM_MISMATCH", "a claimed saving differs >5% from measured bytes",
-     GATE_RULE_EVIDENCE, 1, NULL},
-    {"DEGENERATE_OUTPUT", "generated text ends in a runaway repeat",
-     GATE_RULE_EVIDENCE, 1, NULL},
+     GATE_RULE_EVIDENCE, 1, gate_rule_memory_claim_mismatch},
+    {"DEGENERATE_OUTPUT", "a trained model's generated text ends in a runaway repeat",
+     GATE_RULE_EVIDENCE, 1, gate_rule_degenerate_output},
 };
 
 size_t gate_rules_count(void)

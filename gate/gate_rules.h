@@ -11,7 +11,13 @@
  *                       which case its failures are reported as relaxed, with
  *                       the reason, and do not fail the gate.
  * A rule whose `check` is NULL is known (a preset may name it in `relax`)
- * but not implemented yet: it reports nothing.
+ * but reports nothing (none is, today).
+ *
+ * Every evidence rule is on by default and reports one PASS when it found
+ * nothing, else one FAIL (severity 1) per violation: the code as id, the
+ * JSON pointer of the offending value, the numbers as expected/actual, and
+ * "<reason>; <the arm and claim concerned>" as note. What each rule reads
+ * (arm config fields, signals, claims) is specified in docs/gate.md.
  *
  * Rules report through gate_report_add (gate_report.h); they never print.
  */
