@@ -127,4 +127,9 @@ void codec_affine_setup(codec *c)
     c->arm_bytes = 4 + (size_t)(c->spec.bits * c->spec.group / 8);
     c->enc = c->enc_ref = affine_enc_ref;
     c->dec = c->dec_ref = affine_dec_ref;
+    if (c->spec.bits == 4 && codec_cpu_has_avx2()) {
+        c->enc = codec_affine_encode_avx2;
+        c->dec = codec_affine_decode_avx2;
+        c->fast_name = "avx2";
+    }
 }

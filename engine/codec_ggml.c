@@ -123,12 +123,22 @@ void codec_ggml_setup(codec *c)
         c->arm_bytes = sizeof(dtype_block_q8_0);
         c->enc = c->enc_ref = q8_0_enc_ref;
         c->dec = c->dec_ref = q8_0_dec_ref;
+        if (codec_cpu_has_avx2()) {
+            c->enc = codec_q8_0_encode_avx2;
+            c->dec = codec_q8_0_decode_avx2;
+            c->fast_name = "avx2";
+        }
         break;
     case CODEC_KIND_Q4_0:
         c->arm_values = DTYPE_QK4_0;
         c->arm_bytes = sizeof(dtype_block_q4_0);
         c->enc = c->enc_ref = q4_0_enc_ref;
         c->dec = c->dec_ref = q4_0_dec_ref;
+        if (codec_cpu_has_avx2()) {
+            c->enc = codec_q4_0_encode_avx2;
+            c->dec = codec_q4_0_decode_avx2;
+            c->fast_name = "avx2";
+        }
         break;
     default: /* identity */
         c->arm_values = 1;

@@ -47,6 +47,15 @@ struct codec {
 void codec_lattice_codes_to_point(int n, int q, const float *k, float *v);
 void codec_lattice_point_to_codes(int n, int q, const float *v, float *k);
 
+/* Pieces of codec_lattice.c shared with its AVX2 path (same floats). */
+uint16_t codec_lattice_norm_f16_up(const float *x, int g);
+void codec_lattice_betas(const codec *c, uint16_t n16, float *beta);
+size_t codec_lattice_idx_offset(const codec *c);
+void codec_lattice_put_codes(const float *k, int log2q, size_t nbytes, uint8_t *p);
+void codec_lattice_get_codes(const uint8_t *p, int log2q, size_t nbytes, float *k);
+void codec_lattice_put_bits(uint8_t *p, size_t bitpos, int nbits, unsigned v);
+unsigned codec_lattice_get_bits(const uint8_t *p, size_t bitpos, int nbits);
+
 /* Fill arm_values, arm_bytes and the function pointers for c->spec. */
 void codec_ggml_setup(codec *c);
 void codec_affine_setup(codec *c);

@@ -181,7 +181,7 @@ static void block_decode_point(int n, float qf, const float *k, float *v)
 
 /* ---- bit fields -------------------------------------------------------- */
 
-static void put_codes(const float *k, int log2q, size_t nbytes, uint8_t *p)
+void codec_lattice_put_codes(const float *k, int log2q, size_t nbytes, uint8_t *p)
 {
     uint32_t w = 0;
     for (int i = 0; i < 8; i++)
@@ -190,7 +190,7 @@ static void put_codes(const float *k, int log2q, size_t nbytes, uint8_t *p)
         p[b] = (uint8_t)(w >> (8 * b));
 }
 
-static void get_codes(const uint8_t *p, int log2q, size_t nbytes, float *k)
+void codec_lattice_get_codes(const uint8_t *p, int log2q, size_t nbytes, float *k)
 {
     uint32_t w = 0;
     for (size_t b = 0; b < nbytes; b++)
@@ -200,14 +200,14 @@ static void get_codes(const uint8_t *p, int log2q, size_t nbytes, float *k)
         k[i] = (float)((w >> (log2q * i)) & mask);
 }
 
-static void put_bits(uint8_t *p, size_t bitpos, int nbits, unsigned v)
+void codec_lattice_put_bits(uint8_t *p, size_t bitpos, int nbits, unsigned v)
 {
     for (int i = 0; i < nbits; i++, bitpos++)
         if ((v >> i) & 1)
             p[bitpos / 8] = (uint8_t)(p[bitpos / 8] | 1u << (bitpos % 8));
 }
 
-static unsigned get_bits(const uint8_t *p, size_t bitpos, int nbits)
+unsigned codec_lattice_get_bits(const uint8_t *p, size_t bitpos, int nbits)
 {
     unsigned v = 0;
     for (int i = 0; i < nbits; i++, bitpos++)
@@ -220,7 +220,7 @@ static unsigned get_bits(const uint8_t *p, size_t bitpos, int nbits)
 /* F16 of the norm, rounded up (the escape's guarantee needs N >= ||x||);
  * past the F16 range it saturates at 65504 and the guarantee is lost
  * (docs/codecs.md). */
-static uint16_t norm_f16_up(const float *x, int g)
+uint16_t codec_lattice_norm_f16_up(const float *x, int g)
 {
     float s = 0.0f;
     for (int j = 0; j < g; j++)
@@ -237,7 +237,6 @@ static uint16_t norm_f16_up(const float *x, int g)
 /* The betas of a group of norm n: scale_rel[s] times the RMS, the escape
  * last. Shared by the encoder and decoder (and the AVX2 paths) so both
  * compute the same floats. */
-void codec_lattice_betas(const codec *c, uint16_t n16, float *beta);
 void codec_lattice_betas(const codec *c, uint16_t n16, float *beta)
 {
     const float n = dtype_f16_to_f32(n16);
@@ -251,7 +250,7 @@ void codec_lattice_betas(const codec *c, uint16_t n16, float *beta)
 /* ---- encode / decode (ref) ------------------------------------------------- */
 
 /* Bytes of one group: the norm, the codes, the scale indices. */
-static size_t idx_offset(const codec *c) { return 2 + (size_t)c->spec.group / 8 * c->code_bytes; }
+size_t codec_lattice_idx_offset(const codec *c) { return 2 + (size_t)c->spec.group / 8 * c->code_bytes; }
 
 static void lattice_enc_ref(codec *c, const float *x, size_t nb, uint8_t *out)
 {
@@ -263,12 +262,12 @@ static void lattice_enc_ref(codec *c, const float *x, size_t nb, uint8_t *out)
     float beta[CODEC_MAX_SCALES], inv[CODEC_MAX_SCALES];
     for (size_t b = 0; b < nb; b++, x += g, out += c->arm_bytes) {
         memset(out, 0, c->arm_bytes);
-        const uint16_t n16 = norm_f16_up(x, g);
+        const uint16_t n16 = codec_lattice_norm_f16_up(x, g);
         codec_wr16(out, n16);
         codec_lattice_betas(c, n16, beta);
         for (int s = 0; s < S; s++)
             inv[s] = beta[s] > 0.0f ? 1.0f / beta[s] : 0.0f;
-        uint8_t *idx = out + idx_offset(c);
+        uint8_t *idx = out + codec_lattice_idx_offset(c);
         for (int blk = 0; blk < g / 8; blk++) {
             const float *xb = x + 8 * blk;
             float best_err = INFINITY, best_k[8] = {0};
@@ -306,8 +305,8 @@ static void lattice_enc_ref(codec *c, const float *x, size_t nb, uint8_t *out)
                     overloaded_below = any_overload;
                 }
             }
-            put_codes(best_k, c->log2q, c->code_bytes, out + 2 + (size_t)blk * c->code_bytes);
-            put_bits(idx, (size_t)blk * (size_t)c->log2s, c->log2s, (unsigned)best_s);
+            codec_lattice_put_codes(best_k, c->log2q, c->code_bytes, out + 2 + (size_t)blk * c->code_bytes);
+            codec_lattice_put_bits(idx, (size_t)blk * (size_t)c->log2s, c->log2s, (unsigned)best_s);
             c->stats.blocks_by_scale[best_s]++;
             c->stats.blocks_overloaded += (uint64_t)overloaded_below;
         }
@@ -321,12 +320,12 @@ static void lattice_dec_ref(const codec *c, const uint8_t *in, size_t nb, float 
     float beta[CODEC_MAX_SCALES];
     for (size_t b = 0; b < nb; b++, y += g, in += c->arm_bytes) {
         codec_lattice_betas(c, codec_rd16(in), beta);
-        const uint8_t *idx = in + idx_offset(c);
+        const uint8_t *idx = in + codec_lattice_idx_offset(c);
         for (int blk = 0; blk < g / 8; blk++) {
             float k[8], v[8];
-            get_codes(in + 2 + (size_t)blk * c->code_bytes, c->log2q, c->code_bytes, k);
+            codec_lattice_get_codes(in + 2 + (size_t)blk * c->code_bytes, c->log2q, c->code_bytes, k);
             block_decode_point(n, qf, k, v);
-            const float bs = beta[get_bits(idx, (size_t)blk * (size_t)c->log2s, c->log2s)];
+            const float bs = beta[codec_lattice_get_bits(idx, (size_t)blk * (size_t)c->log2s, c->log2s)];
             for (int i = 0; i < 8; i++)
                 y[8 * blk + i] = bs * v[i];
         }
@@ -368,11 +367,16 @@ void codec_lattice_setup(codec *c)
         c->log2s++;
     c->code_bytes = (size_t)c->log2q; /* 8 codes of log2q bits */
     c->arm_values = (size_t)g;
-    c->arm_bytes = idx_offset(c) + ((size_t)(g / 8 * c->log2s) + 7) / 8;
+    c->arm_bytes = codec_lattice_idx_offset(c) + ((size_t)(g / 8 * c->log2s) + 7) / 8;
     const int li = c->lat_n == 8, bi = c->spec.bits - 2;
     codec_lattice_set_range(c, SCALE_LO[li][bi], SCALE_HI[li][bi]);
     /* 1/64 of margin over the bound: float rounding of y and of the norm. */
     c->escape_rel = 1.0f / ((float)c->q * 0.70710678f - 1.0f) * (1.0f + 1.0f / 64);
     c->enc = c->enc_ref = lattice_enc_ref;
     c->dec = c->dec_ref = lattice_dec_ref;
+    if (c->lat_n == 8 && codec_cpu_has_avx2()) {
+        c->enc = codec_lattice_encode_avx2;
+        c->dec = codec_lattice_decode_avx2;
+        c->fast_name = "avx2";
+    }
 }
