@@ -213,6 +213,8 @@ static float *alloc_f32(int64_t rows, int64_t cols)
  * model costs a few values per check). */
 static bool rows_zero(const ops_weight *W, int64_t r0, int64_t nr)
 {
+    if (!W->f32) /* F16/Q8_0 are read as stored (matmul.h): never skipped */
+        return false;
     const float *p = W->f32 + r0 * W->cols;
     for (int64_t i = 0; i < nr * W->cols; i++)
         if (p[i] != 0.0f)
@@ -309,11 +311,12 @@ static void matmul(const fwd_state *s, const ops_weight *W, const float *x, floa
         ops_matmul(W, x, y, n);
 }
 
-/* ops_matmul of W is the plain F32 BLAS product (no activation rounding),
- * so a block of its rows or columns may be multiplied alone. */
+/* W has an F32 form (F32 and BF16 files; F16/Q8_0 are read as stored) and
+ * its product has no activation rounding, so a block of its rows or
+ * columns may be multiplied alone. */
 static bool plain_f32(const ops_weight *W)
 {
-    return W->act == OPS_ACT_F32 || (W->type != DTYPE_Q8_0 && W->type != DTYPE_F16);
+    return W->f32 != NULL;
 }
 
 /* y (n, W->rows; row stride W->rows) for the live heads only: head h's
@@ -405,8 +408,7 @@ static kk_code run_chunk(fwd_state *s, kv_cache *kv, const int32_t *tokens, int6
 
     /* x (n, d) = the embedding rows */
     for (int64_t t = 0; t < n; t++)
-        memcpy(s->x + t * d, m->tok_embd.f32 + (int64_t)tokens[t] * d,
-               (size_t)d * sizeof(float));
+        model_embed(m, tokens[t], s->x + t * d);
 
     for (int32_t il = 0; il < hp->n_layers; il++) {
         const model_layer *L = &m->layers[il];

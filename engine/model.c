@@ -153,9 +153,11 @@ static kk_code own(model *m, void *p, kk_err *err)
 }
 
 /* The tensor `name` as F32 with shape (rows, cols) (rows 0: a vector):
- * the map itself for aligned F32 data, else a dequantized copy. */
+ * the map itself for aligned F32 data, NULL for F16/Q8_0 when keep_raw
+ * (matrices: the kernels read them as stored), else a dequantized copy. */
 static kk_code tensor_f32(model *m, const char *name, int64_t rows, int64_t cols,
-                          const gguf_tensor **t_out, const float **out, kk_err *err)
+                          bool keep_raw, const gguf_tensor **t_out, const float **out,
+                          kk_err *err)
 {
     const gguf_tensor *t = gguf_get_tensor(m->file, name);
     if (!t) {
@@ -188,6 +190,18 @@ static kk_code tensor_f32(model *m, const char *name, int64_t rows, int64_t cols
     }
     if (t_out)
         *t_out = t;
+    if (keep_raw && (t->type == DTYPE_F16 || t->type == DTYPE_Q8_0)) {
+        /* Read in place by the matmul kernels: only check the size. */
+        const size_t rb = dtype_row_size(t->type, (uint64_t)cols);
+        if (rb == 0 || (uint64_t)rb * (uint64_t)rows > t->n_bytes) {
+            kk_err_set(err, KK_E_FORMAT,
+                       "tensor '%s': rows of %lld %s values do not fit its %llu bytes", name,
+                       (long long)cols, dtype_name(t->type), (unsigned long long)t->n_bytes);
+            return locate(err, m->file, name);
+        }
+        *out = NULL;
+        return KK_OK;
+    }
     if (t->type == DTYPE_F32 && ((uintptr_t)t->data % sizeof(float)) == 0) {
         *out = (const float *)t->data;
         return KK_OK;
@@ -228,7 +242,7 @@ static kk_code load_matrix(model *m, const char *name, int64_t rows, int64_t col
 {
     const gguf_tensor *t = NULL;
     const float *f32 = NULL;
-    kk_code rc = tensor_f32(m, name, rows, cols, &t, &f32, err);
+    kk_code rc = tensor_f32(m, name, rows, cols, true, &t, &f32, err);
     if (rc != KK_OK)
         return rc;
     w->type = t->type;
@@ -242,7 +256,7 @@ static kk_code load_matrix(model *m, const char *name, int64_t rows, int64_t col
 static kk_code load_vector(model *m, const char *name, int64_t n, const float **out,
                            kk_err *err)
 {
-    return tensor_f32(m, name, 0, n, NULL, out, err);
+    return tensor_f32(m, name, 0, n, false, NULL, out, err);
 }
 
 static kk_code load_layer(model *m, int32_t il, kk_err *err)
@@ -351,4 +365,16 @@ void model_set_act(model *m, ops_act act)
         for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++)
             ws[i]->act = act;
     }
+}
+
+void model_embed(const model *m, int32_t id, float *out)
+{
+    const ops_weight *e = &m->tok_embd;
+    const int64_t d = e->cols;
+    if (e->f32) {
+        memcpy(out, e->f32 + (int64_t)id * d, (size_t)d * sizeof(float));
+        return;
+    }
+    const size_t row_bytes = dtype_row_size(e->type, (uint64_t)d);
+    dtype_to_f32_row(e->type, (const uint8_t *)e->raw + (size_t)id * row_bytes, out, (size_t)d);
 }

@@ -12,11 +12,11 @@
  * n_vocab is token_embd's row count; no `output.weight` means tied
  * embeddings (the output matrix is token_embd).
  *
- * Weights: F32 tensors are views into the file map; F16, BF16 and Q8_0 are
- * dequantized to F32 once, at load (docs/architecture.md: exact, 4 bytes
- * per parameter). Matrices are ops_weight, which also keep the stored
- * bytes: model_set_act(OPS_ACT_GGML) makes Q8_0/F16 products round
- * activations as llama.cpp does.
+ * Weights: F32 tensors are views into the file map; F16 and Q8_0 matrices
+ * are read in place too (ops_weight.raw, no copy: the matmul kernels widen
+ * them in registers; docs/performance.md), BF16 ones and non-F32 vectors
+ * are widened to F32 once, at load. model_set_act(OPS_ACT_GGML) makes
+ * Q8_0/F16 products round activations as llama.cpp does.
  *
  * Ownership: model_load borrows the gguf_file, which must outlive the
  * model (weights are views into its map); model_free (accepts NULL) frees
@@ -96,6 +96,10 @@ void model_free(model *m);
  * after model_load is OPS_ACT_F32). OPS_ACT_GGML only changes Q8_0 and
  * F16 weights. */
 void model_set_act(model *m, ops_act act);
+
+/* Row `id` (0 <= id < n_vocab) of the token embedding, widened to F32:
+ * out has n_embd floats. */
+void model_embed(const model *m, int32_t id, float *out);
 
 const char *model_arch_name(model_arch a);
 /* Parameters (elements of every weight tensor in the file). */

@@ -3,82 +3,39 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <string.h>
+
+#include "matmul.h"
 
 /* ---- matrix products -------------------------------------------------- */
 
-/* Q8_0 weight x activations quantized to Q8_0 (ggml's vec_dot_type for
- * Q8_0): per 32-block, an integer dot scaled by d_w * d_x, summed in float
- * (ggml ggml_vec_dot_q8_0_q8_0, generic path). Each block of x is
- * quantized once and used for every row, so no scratch is needed. */
-static void matmul_q8_0_ggml(const ops_weight *W, const float *x, float *y, int64_t n)
-{
-    const int64_t nb = W->cols / DTYPE_QK8_0;
-    const dtype_block_q8_0 *wb = (const dtype_block_q8_0 *)W->raw;
-    for (int64_t t = 0; t < n; t++) {
-        float *yt = y + t * W->rows;
-        for (int64_t r = 0; r < W->rows; r++)
-            yt[r] = 0.0f;
-        for (int64_t b = 0; b < nb; b++) {
-            dtype_block_q8_0 xb;
-            dtype_quantize_row_q8_0_ref(x + t * W->cols + b * DTYPE_QK8_0, &xb, DTYPE_QK8_0);
-            const float dx = dtype_f16_to_f32(xb.d);
-            for (int64_t r = 0; r < W->rows; r++) {
-                const dtype_block_q8_0 *w = wb + r * nb + b;
-                int32_t sumi = 0;
-                for (int j = 0; j < DTYPE_QK8_0; j++)
-                    sumi += (int32_t)w->qs[j] * (int32_t)xb.qs[j];
-                yt[r] += (float)sumi * (dtype_f16_to_f32(w->d) * dx);
-            }
-        }
-    }
-}
-
-/* F16 weight x activations rounded to F16 (ggml's vec_dot_type for F16),
- * products summed in float. The weight's F32 copy holds its F16 values
- * exactly. Rounded x goes through a stack block of 64 values. */
-static void matmul_f16_ggml(const ops_weight *W, const float *x, float *y, int64_t n)
-{
-    enum { BLK = 64 };
-    for (int64_t t = 0; t < n; t++) {
-        float *yt = y + t * W->rows;
-        for (int64_t r = 0; r < W->rows; r++)
-            yt[r] = 0.0f;
-        for (int64_t c0 = 0; c0 < W->cols; c0 += BLK) {
-            const int64_t m = W->cols - c0 < BLK ? W->cols - c0 : BLK;
-            float xr[BLK];
-            for (int64_t j = 0; j < m; j++)
-                xr[j] = dtype_f16_to_f32(dtype_f32_to_f16(x[t * W->cols + c0 + j]));
-            for (int64_t r = 0; r < W->rows; r++) {
-                const float *w = W->f32 + r * W->cols + c0;
-                float acc = 0.0f;
-                for (int64_t j = 0; j < m; j++)
-                    acc += w[j] * xr[j];
-                yt[r] += acc;
-            }
-        }
-    }
-}
-
+/* The kernels, their threads and their SIMD levels live in matmul.c; this
+ * is the seam the forward pass calls. */
 void ops_matmul(const ops_weight *W, const float *x, float *y, int64_t n_tokens)
 {
-    if (W->act == OPS_ACT_GGML && W->type == DTYPE_Q8_0 && W->cols % DTYPE_QK8_0 == 0) {
-        matmul_q8_0_ggml(W, x, y, n_tokens);
-        return;
+    matmul_run(NULL, W, x, y, n_tokens);
+}
+
+/* The weight at (r, c) widened to double, whatever its storage: the F32
+ * copy when there is one, else the stored bytes (F16, Q8_0: the model
+ * keeps no copy of those). */
+static double weight_at(const ops_weight *W, int64_t r, int64_t c)
+{
+    if (W->f32)
+        return (double)W->f32[r * W->cols + c];
+    const uint8_t *raw = W->raw;
+    if (W->type == DTYPE_F16) {
+        uint16_t h;
+        memcpy(&h, raw + 2 * (size_t)(r * W->cols + c), 2);
+        return (double)dtype_f16_to_f32(h);
     }
-    if (W->act == OPS_ACT_GGML && W->type == DTYPE_F16) {
-        matmul_f16_ggml(W, x, y, n_tokens);
-        return;
+    if (W->type == DTYPE_Q8_0) {
+        dtype_block_q8_0 blk;
+        const int64_t nb = W->cols / DTYPE_QK8_0;
+        memcpy(&blk, raw + (size_t)(r * nb + c / DTYPE_QK8_0) * sizeof blk, sizeof blk);
+        return (double)blk.qs[c % DTYPE_QK8_0] * (double)dtype_f16_to_f32(blk.d);
     }
-    const int rows = (int)W->rows, cols = (int)W->cols;
-    if (n_tokens == 1) {
-        /* Decode: one vector; GEMV reads W once, which is what bounds it. */
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, rows, cols, 1.0f, W->f32, cols,
-                    x, 1, 0.0f, y, 1);
-        return;
-    }
-    /* y (n, rows) = x (n, cols) . W^T, W (rows, cols) row-major. */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n_tokens, rows, cols,
-                1.0f, x, cols, W->f32, cols, 0.0f, y, rows);
+    return (double)((const float *)W->raw)[r * W->cols + c];
 }
 
 void ops_matmul_ref(const ops_weight *W, const float *x, float *y, int64_t n_tokens)
@@ -86,10 +43,9 @@ void ops_matmul_ref(const ops_weight *W, const float *x, float *y, int64_t n_tok
     for (int64_t t = 0; t < n_tokens; t++) {
         const float *xt = x + t * W->cols;
         for (int64_t r = 0; r < W->rows; r++) {
-            const float *w = W->f32 + r * W->cols;
             double acc = 0.0;
             for (int64_t c = 0; c < W->cols; c++)
-                acc += (double)w[c] * (double)xt[c];
+                acc += weight_at(W, r, c) * (double)xt[c];
             y[t * W->rows + r] = (float)acc;
         }
     }
@@ -100,6 +56,7 @@ void ops_set_threads(int n_threads)
     if (n_threads < 1)
         n_threads = 1;
     openblas_set_num_threads(n_threads);
+    matmul_set_threads(n_threads);
 }
 
 /* ---- elementwise ------------------------------------------------------ */

@@ -3,12 +3,12 @@
  * SiLU, matrix products), each with a plain `_ref` twin that tests compare
  * against (tests/engine/test_forward.c, named tolerances there).
  *
- * Weights sit behind one small seam, ops_weight + ops_matmul: every matrix
- * has an F32 form (a view into the mmapped file when the file stores F32,
- * a dequantized copy otherwise; see docs/architecture.md) used by
- * cblas_sgemm (batches) or cblas_sgemv (one token), and its stored bytes
- * (`raw`), which the OPS_ACT_GGML loops read for Q8_0. Faster F16 / Q8_0
- * kernels go inside ops_matmul, without changing any caller.
+ * Weights sit behind one small seam, ops_weight + ops_matmul: a matrix is
+ * its stored bytes (`raw`: F32, F16 or Q8_0 as in the file, a view into
+ * the map) and, for F32 and BF16 only, an F32 form (`f32`: the map itself
+ * for F32, a copy for BF16). ops_matmul runs the kernels of matmul.h
+ * (SIMD tiles that read F16 and Q8_0 in place, a persistent thread pool;
+ * docs/performance.md).
  *
  * Shapes are outermost first: a matrix (rows, cols) is row-major, rows =
  * output features, cols = input features (GGUF ne[] = {cols, rows}).
@@ -41,16 +41,18 @@ typedef struct ops_weight {
     int64_t rows;       /* output features */
     int64_t cols;       /* input features */
     const void *raw;    /* (rows, cols) in `type`, view into the file map */
-    const float *f32;   /* (rows, cols) F32: == raw for F32 files, else a
-                           dequantized copy owned by the model */
+    const float *f32;   /* (rows, cols) F32: == raw for F32 files, a copy
+                           owned by the model for BF16, NULL for F16 and
+                           Q8_0 (read from raw) */
     ops_act act;        /* OPS_ACT_F32 unless the model asks otherwise */
 } ops_weight;
 
 /* y (n_tokens, W->rows) = x (n_tokens, W->cols) . W^T. x and y must not
- * overlap. cblas_sgemm for n_tokens > 1, cblas_sgemv for 1; with
- * OPS_ACT_GGML on a Q8_0 or F16 weight, the activation-rounding loops. */
+ * overlap. matmul_run on the default context (matmul.h): with OPS_ACT_GGML
+ * on a Q8_0 or F16 weight, x is rounded as llama.cpp rounds it. */
 void ops_matmul(const ops_weight *W, const float *x, float *y, int64_t n_tokens);
-/* The same product by the plain triple loop, accumulated in double. */
+/* The exact product (x not rounded, whatever `act`) by the plain triple
+ * loop, accumulated in double; reads raw when there is no f32. */
 void ops_matmul_ref(const ops_weight *W, const float *x, float *y, int64_t n_tokens);
 
 /* out[i] = x[i] / sqrt(mean(x^2) + eps) * w[i] for one row of n; the sum of
@@ -73,7 +75,7 @@ void ops_softmax(float *x, int64_t n);
 /* g[i] = silu(g[i]) * u[i] (the SwiGLU of the FFN). */
 void ops_swiglu(float *g, const float *u, int64_t n);
 
-/* Threads used by the BLAS products (openblas_set_num_threads). */
+/* Threads of the matrix products (matmul's pool) and of BLAS (attention). */
 void ops_set_threads(int n_threads);
 
 #endif /* KK_OPS_H */

@@ -1,0 +1,53 @@
+/*
+ * matmul_internal: the kernel table between matmul.c (dispatch, threads,
+ * scratch, plain kernels) and matmul_x86.c (SIMD kernels). Not a public
+ * interface.
+ *
+ * Every kernel computes a block of y = x . W^T: tokens [0, n) and the nr
+ * rows that start at w, writing y[t * ldy + r] for r in [0, nr).
+ *   f32:  w (nr, k) F32 rows, stride ldw floats; x (n, k), stride ldx
+ *   f16:  w (nr, k) F16 rows, stride ldw halves; x as f32
+ *   q8:   w (nr, nb) Q8_0 blocks, stride ldw blocks; x quantized: qs
+ *         (n, nb*32) int8, stride ldq bytes, and d (n, nb) floats, stride ldd
+ */
+#ifndef KK_MATMUL_INTERNAL_H
+#define KK_MATMUL_INTERNAL_H
+
+#include <stdint.h>
+
+#include "dtype.h"
+
+typedef void (*mm_f32_fn)(const float *w, int64_t ldw, const float *x, int64_t ldx,
+                          float *y, int64_t ldy, int64_t n, int64_t nr, int64_t k);
+typedef void (*mm_f16_fn)(const uint16_t *w, int64_t ldw, const float *x, int64_t ldx,
+                          float *y, int64_t ldy, int64_t n, int64_t nr, int64_t k);
+typedef void (*mm_q8_fn)(const dtype_block_q8_0 *w, int64_t ldw, const int8_t *xq,
+                         int64_t ldq, const float *xd, int64_t ldd, float *y, int64_t ldy,
+                         int64_t n, int64_t nr, int64_t nb);
+typedef void (*mm_quant_fn)(const float *x, int8_t *qs, float *d, int64_t n);
+
+typedef struct mm_kernels {
+    mm_f32_fn f32;
+    mm_f16_fn f16;
+    mm_q8_fn q8;
+    mm_quant_fn quant;
+} mm_kernels;
+
+/* Plain C kernels (sums in double): the _ref path and the portable level. */
+void mm_f32_ref(const float *w, int64_t ldw, const float *x, int64_t ldx, float *y,
+                int64_t ldy, int64_t n, int64_t nr, int64_t k);
+void mm_f16_ref(const uint16_t *w, int64_t ldw, const float *x, int64_t ldx, float *y,
+                int64_t ldy, int64_t n, int64_t nr, int64_t k);
+void mm_q8_ref(const dtype_block_q8_0 *w, int64_t ldw, const int8_t *xq, int64_t ldq,
+               const float *xd, int64_t ldd, float *y, int64_t ldy, int64_t n, int64_t nr,
+               int64_t nb);
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define MM_HAVE_X86 1
+/* Filled with the AVX2 (+FMA, F16C) kernels; q8 uses maddubs. */
+void mm_kernels_avx2(mm_kernels *k);
+/* AVX-512 F/BW/VL kernels; q8 only when vnni (else left as given). */
+void mm_kernels_avx512(mm_kernels *k, int vnni);
+#endif
+
+#endif /* KK_MATMUL_INTERNAL_H */

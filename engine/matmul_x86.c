@@ -1,0 +1,424 @@
+/*
+ * matmul_x86: SIMD kernels for matmul.c, compiled for AVX2 and AVX-512 with
+ * __attribute__((target)) and chosen at run time, so the build needs no
+ * -march flag and runs on any x86-64.
+ *
+ * F32 / F16 weights: the dot-product form of llamafile's tinyBLAS
+ * (llama.cpp ggml/src/ggml-cpu/llamafile/sgemm.cpp): a tile of RM tokens x
+ * RN rows keeps RM*RN vector accumulators, each step loads RN weight
+ * vectors (F16 widened with vcvtph2ps) and RM activation vectors, and the
+ * accumulators are summed across lanes once at the end. Both operands are
+ * read in place, row-major, so nothing is packed or copied. With RM = 1
+ * the same code is the decode GEMV: it streams each weight row once.
+ *
+ * Q8_0 weights x Q8_0 activations: per 32-block one integer dot of
+ * |w| (unsigned) and sign(x, w) (signed), which equals w.x and fits:
+ * |w| <= 128, |x| <= 127 (ggml's mul_sum_i8_pairs trick); with VNNI one
+ * vpdpbusd, without it maddubs + madd. The 8 int32 lanes are widened
+ * exactly (each |lane| <= 4*128*127) and accumulated as
+ * fma(lanes, d_w*d_x, acc) in F32.
+ */
+#include "matmul_internal.h"
+
+#ifdef MM_HAVE_X86
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+#define TGT512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,f16c,avx2")))
+#define TGT512V                                                                             \
+    __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,fma,f16c,avx2")))
+#define TGT2 __attribute__((target("avx2,fma,f16c")))
+#define INL inline __attribute__((always_inline))
+
+static inline float f16_scale(uint16_t h) /* scalar widening of a block scale */
+{
+    return dtype_f16_to_f32_fast(h);
+}
+
+/* ==== AVX-512 =========================================================== */
+
+/* Tokens x rows of one tile: 4 x 6 = 24 accumulators + 6 weight vectors +
+ * 1 activation vector fit the 32 zmm registers. */
+#define R512_M 4
+#define R512_N 6
+
+TGT512 static INL __m512 load_w512(const void *w, int f16, int64_t off, __mmask16 m)
+{
+    if (f16)
+        return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, (const uint16_t *)w + off));
+    return _mm512_maskz_loadu_ps(m, (const float *)w + off);
+}
+
+TGT512 static INL void tile512(int RM, int RN, int f16, const void *w, int64_t ldw,
+                               const float *x, int64_t ldx, float *y, int64_t ldy, int64_t k)
+{
+    __m512 acc[R512_M][R512_N];
+#pragma GCC unroll 8
+    for (int i = 0; i < RM; i++)
+#pragma GCC unroll 8
+        for (int j = 0; j < RN; j++)
+            acc[i][j] = _mm512_setzero_ps();
+    for (int64_t c = 0; c < k; c += 16) {
+        /* full vectors, then one masked step for the last k % 16 */
+        const __mmask16 m = (k - c >= 16) ? (__mmask16)0xFFFF
+                                          : (__mmask16)((1u << (unsigned)(k - c)) - 1u);
+        __m512 wv[R512_N];
+#pragma GCC unroll 8
+        for (int j = 0; j < RN; j++)
+            wv[j] = load_w512(w, f16, j * ldw + c, m);
+#pragma GCC unroll 8
+        for (int i = 0; i < RM; i++) {
+            const __m512 xv = _mm512_maskz_loadu_ps(m, x + i * ldx + c);
+#pragma GCC unroll 8
+            for (int j = 0; j < RN; j++)
+                acc[i][j] = _mm512_fmadd_ps(xv, wv[j], acc[i][j]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < RM; i++)
+#pragma GCC unroll 8
+        for (int j = 0; j < RN; j++)
+            y[i * ldy + j] = _mm512_reduce_add_ps(acc[i][j]);
+}
+
+/* Tokens in tiles of R512_M (the last one shorter), for RN rows. */
+TGT512 static INL void rows512(int RN, int f16, const void *w, int64_t ldw, const float *x,
+                               int64_t ldx, float *y, int64_t ldy, int64_t n, int64_t k)
+{
+    int64_t t = 0;
+    for (; t + R512_M <= n; t += R512_M)
+        tile512(R512_M, RN, f16, w, ldw, x + t * ldx, ldx, y + t * ldy, ldy, k);
+    switch (n - t) {
+    case 3: tile512(3, RN, f16, w, ldw, x + t * ldx, ldx, y + t * ldy, ldy, k); break;
+    case 2: tile512(2, RN, f16, w, ldw, x + t * ldx, ldx, y + t * ldy, ldy, k); break;
+    case 1: tile512(1, RN, f16, w, ldw, x + t * ldx, ldx, y + t * ldy, ldy, k); break;
+    default: break;
+    }
+}
+
+TGT512 static INL void gemm512(int f16, const void *w, int64_t ldw, const float *x,
+                               int64_t ldx, float *y, int64_t ldy, int64_t n, int64_t nr,
+                               int64_t k)
+{
+    const size_t esz = f16 ? 2 : 4;
+    const char *wb = w;
+    int64_t r = 0;
+    for (; r + R512_N <= nr; r += R512_N)
+        rows512(R512_N, f16, wb + (size_t)(r * ldw) * esz, ldw, x, ldx, y + r, ldy, n, k);
+    for (; r < nr; r++)
+        rows512(1, f16, wb + (size_t)(r * ldw) * esz, ldw, x, ldx, y + r, ldy, n, k);
+}
+
+TGT512 static void mm_f32_avx512(const float *w, int64_t ldw, const float *x, int64_t ldx,
+                                 float *y, int64_t ldy, int64_t n, int64_t nr, int64_t k)
+{
+    gemm512(0, w, ldw, x, ldx, y, ldy, n, nr, k);
+}
+
+TGT512 static void mm_f16_avx512(const uint16_t *w, int64_t ldw, const float *x,
+                                 int64_t ldx, float *y, int64_t ldy, int64_t n, int64_t nr,
+                                 int64_t k)
+{
+    gemm512(1, w, ldw, x, ldx, y, ldy, n, nr, k);
+}
+
+/* Q8_0 with VNNI on 256-bit vectors (AVX512-VL): 4 tokens x 4 rows. */
+#define Q8_M 4
+#define Q8_N 4
+
+TGT512V static INL __m256i q8_dot_vnni(__m256i aw, __m256i w, __m256i x)
+{
+    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), aw, _mm256_sign_epi8(x, w));
+}
+
+TGT512V static INL void tile_q8_vnni(int RM, int RN, const dtype_block_q8_0 *w, int64_t ldw,
+                                     const int8_t *xq, int64_t ldq, const float *xd,
+                                     int64_t ldd, float *y, int64_t ldy, int64_t nb)
+{
+    __m256 acc[Q8_M][Q8_N];
+#pragma GCC unroll 4
+    for (int i = 0; i < RM; i++)
+#pragma GCC unroll 4
+        for (int j = 0; j < RN; j++)
+            acc[i][j] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        __m256i wv[Q8_N], aw[Q8_N];
+        float dw[Q8_N];
+#pragma GCC unroll 4
+        for (int j = 0; j < RN; j++) {
+            const dtype_block_q8_0 *blk = w + j * ldw + b;
+            wv[j] = _mm256_loadu_si256((const __m256i *)(const void *)blk->qs);
+            aw[j] = _mm256_abs_epi8(wv[j]);
+            dw[j] = f16_scale(blk->d);
+        }
+#pragma GCC unroll 4
+        for (int i = 0; i < RM; i++) {
+            const __m256i xv = _mm256_loadu_si256((const __m256i *)(const void *)(xq + i * ldq + b * 32));
+            const float dx = xd[i * ldd + b];
+#pragma GCC unroll 4
+            for (int j = 0; j < RN; j++) {
+                const __m256 s = _mm256_cvtepi32_ps(q8_dot_vnni(aw[j], wv[j], xv));
+                acc[i][j] = _mm256_fmadd_ps(s, _mm256_set1_ps(dw[j] * dx), acc[i][j]);
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < RM; i++)
+#pragma GCC unroll 4
+        for (int j = 0; j < RN; j++) {
+            const __m128 h = _mm_add_ps(_mm256_castps256_ps128(acc[i][j]),
+                                        _mm256_extractf128_ps(acc[i][j], 1));
+            const __m128 q = _mm_add_ps(h, _mm_movehl_ps(h, h));
+            y[i * ldy + j] = _mm_cvtss_f32(_mm_add_ss(q, _mm_movehdup_ps(q)));
+        }
+}
+
+TGT512V static INL void rows_q8_vnni(int RN, const dtype_block_q8_0 *w, int64_t ldw,
+                                     const int8_t *xq, int64_t ldq, const float *xd,
+                                     int64_t ldd, float *y, int64_t ldy, int64_t n, int64_t nb)
+{
+    int64_t t = 0;
+    for (; t + Q8_M <= n; t += Q8_M)
+        tile_q8_vnni(Q8_M, RN, w, ldw, xq + t * ldq, ldq, xd + t * ldd, ldd, y + t * ldy, ldy, nb);
+    switch (n - t) {
+    case 3: tile_q8_vnni(3, RN, w, ldw, xq + t * ldq, ldq, xd + t * ldd, ldd, y + t * ldy, ldy, nb); break;
+    case 2: tile_q8_vnni(2, RN, w, ldw, xq + t * ldq, ldq, xd + t * ldd, ldd, y + t * ldy, ldy, nb); break;
+    case 1: tile_q8_vnni(1, RN, w, ldw, xq + t * ldq, ldq, xd + t * ldd, ldd, y + t * ldy, ldy, nb); break;
+    default: break;
+    }
+}
+
+TGT512V static void mm_q8_avx512(const dtype_block_q8_0 *w, int64_t ldw, const int8_t *xq,
+                                 int64_t ldq, const float *xd, int64_t ldd, float *y,
+                                 int64_t ldy, int64_t n, int64_t nr, int64_t nb)
+{
+    int64_t r = 0;
+    for (; r + Q8_N <= nr; r += Q8_N)
+        rows_q8_vnni(Q8_N, w + r * ldw, ldw, xq, ldq, xd, ldd, y + r, ldy, n, nb);
+    for (; r < nr; r++)
+        rows_q8_vnni(1, w + r * ldw, ldw, xq, ldq, xd, ldd, y + r, ldy, n, nb);
+}
+
+/* ==== AVX2 ============================================================== */
+
+/* 2 tokens x 4 rows = 8 accumulators + 4 weights + 1 activation: 13 of
+ * the 16 ymm registers. */
+#define R2_M 2
+#define R2_N 4
+
+TGT2 static INL __m256 load_w2(const void *w, int f16, int64_t off)
+{
+    if (f16)
+        return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)((const uint16_t *)w + off)));
+    return _mm256_loadu_ps((const float *)w + off);
+}
+
+TGT2 static INL float hsum256(__m256 v)
+{
+    const __m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    const __m128 q = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    return _mm_cvtss_f32(_mm_add_ss(q, _mm_movehdup_ps(q)));
+}
+
+TGT2 static INL void tile2(int RM, int RN, int f16, const void *w, int64_t ldw,
+                           const float *x, int64_t ldx, float *y, int64_t ldy, int64_t k)
+{
+    __m256 acc[R2_M][R2_N];
+#pragma GCC unroll 4
+    for (int i = 0; i < RM; i++)
+#pragma GCC unroll 4
+        for (int j = 0; j < RN; j++)
+            acc[i][j] = _mm256_setzero_ps();
+    const int64_t k8 = k & ~(int64_t)7;
+    for (int64_t c = 0; c < k8; c += 8) {
+        __m256 wv[R2_N];
+#pragma GCC unroll 4
+        for (int j = 0; j < RN; j++)
+            wv[j] = load_w2(w, f16, j * ldw + c);
+#pragma GCC unroll 4
+        for (int i = 0; i < RM; i++) {
+            const __m256 xv = _mm256_loadu_ps(x + i * ldx + c);
+#pragma GCC unroll 4
+            for (int j = 0; j < RN; j++)
+                acc[i][j] = _mm256_fmadd_ps(xv, wv[j], acc[i][j]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < RM; i++)
+#pragma GCC unroll 4
+        for (int j = 0; j < RN; j++) {
+            float s = hsum256(acc[i][j]);
+            for (int64_t c = k8; c < k; c++) {
+                const float wc = f16 ? _cvtsh_ss(((const uint16_t *)w)[j * ldw + c])
+                                     : ((const float *)w)[j * ldw + c];
+                s += wc * x[i * ldx + c];
+            }
+            y[i * ldy + j] = s;
+        }
+}
+
+TGT2 static INL void gemm2(int f16, const void *w, int64_t ldw, const float *x, int64_t ldx,
+                           float *y, int64_t ldy, int64_t n, int64_t nr, int64_t k)
+{
+    const size_t esz = f16 ? 2 : 4;
+    const char *wb = w;
+    for (int64_t r = 0; r < nr; r += R2_N) {
+        const int rn = nr - r >= R2_N ? R2_N : (int)(nr - r);
+        const void *wr = wb + (size_t)(r * ldw) * esz;
+        for (int64_t t = 0; t < n; t += R2_M) {
+            const float *xt = x + t * ldx;
+            float *yt = y + t * ldy + r;
+            if (n - t >= 2 && rn == 4)
+                tile2(2, 4, f16, wr, ldw, xt, ldx, yt, ldy, k);
+            else if (rn == 4)
+                tile2(1, 4, f16, wr, ldw, xt, ldx, yt, ldy, k);
+            else /* the last 1..3 rows, one at a time */
+                for (int j = 0; j < rn; j++)
+                    for (int64_t i = t; i < n && i < t + 2; i++)
+                        tile2(1, 1, f16, wb + (size_t)((r + j) * ldw) * esz, ldw,
+                              x + i * ldx, ldx, y + i * ldy + r + j, ldy, k);
+        }
+    }
+}
+
+TGT2 static void mm_f32_avx2(const float *w, int64_t ldw, const float *x, int64_t ldx,
+                             float *y, int64_t ldy, int64_t n, int64_t nr, int64_t k)
+{
+    gemm2(0, w, ldw, x, ldx, y, ldy, n, nr, k);
+}
+
+TGT2 static void mm_f16_avx2(const uint16_t *w, int64_t ldw, const float *x, int64_t ldx,
+                             float *y, int64_t ldy, int64_t n, int64_t nr, int64_t k)
+{
+    gemm2(1, w, ldw, x, ldx, y, ldy, n, nr, k);
+}
+
+TGT2 static INL __m256i q8_dot_avx2(__m256i w, __m256i x)
+{
+    const __m256i p = _mm256_maddubs_epi16(_mm256_abs_epi8(w), _mm256_sign_epi8(x, w));
+    return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+}
+
+/* 2 tokens x 4 rows, |w| recomputed per product (registers are few). */
+TGT2 static INL void tile_q8_2(int RM, int RN, const dtype_block_q8_0 *w, int64_t ldw,
+                               const int8_t *xq, int64_t ldq, const float *xd, int64_t ldd,
+                               float *y, int64_t ldy, int64_t nb)
+{
+    __m256 acc[2][4];
+#pragma GCC unroll 4
+    for (int i = 0; i < RM; i++)
+#pragma GCC unroll 4
+        for (int j = 0; j < RN; j++)
+            acc[i][j] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        __m256i wv[4];
+        float dw[4];
+#pragma GCC unroll 4
+        for (int j = 0; j < RN; j++) {
+            const dtype_block_q8_0 *blk = w + j * ldw + b;
+            wv[j] = _mm256_loadu_si256((const __m256i *)(const void *)blk->qs);
+            dw[j] = f16_scale(blk->d);
+        }
+#pragma GCC unroll 4
+        for (int i = 0; i < RM; i++) {
+            const __m256i xv = _mm256_loadu_si256((const __m256i *)(const void *)(xq + i * ldq + b * 32));
+            const float dx = xd[i * ldd + b];
+#pragma GCC unroll 4
+            for (int j = 0; j < RN; j++)
+                acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(q8_dot_avx2(wv[j], xv)),
+                                            _mm256_set1_ps(dw[j] * dx), acc[i][j]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < RM; i++)
+#pragma GCC unroll 4
+        for (int j = 0; j < RN; j++)
+            y[i * ldy + j] = hsum256(acc[i][j]);
+}
+
+TGT2 static void mm_q8_avx2(const dtype_block_q8_0 *w, int64_t ldw, const int8_t *xq,
+                            int64_t ldq, const float *xd, int64_t ldd, float *y, int64_t ldy,
+                            int64_t n, int64_t nr, int64_t nb)
+{
+    for (int64_t r = 0; r < nr; r += 4) {
+        const int rn = nr - r >= 4 ? 4 : (int)(nr - r);
+        for (int64_t t = 0; t < n; t += 2) {
+            const int8_t *xt = xq + t * ldq;
+            const float *dt = xd + t * ldd;
+            float *yt = y + t * ldy + r;
+            const dtype_block_q8_0 *wr = w + r * ldw;
+            if (n - t >= 2 && rn == 4)
+                tile_q8_2(2, 4, wr, ldw, xt, ldq, dt, ldd, yt, ldy, nb);
+            else if (rn == 4)
+                tile_q8_2(1, 4, wr, ldw, xt, ldq, dt, ldd, yt, ldy, nb);
+            else
+                for (int j = 0; j < rn; j++)
+                    for (int64_t i = t; i < n && i < t + 2; i++)
+                        tile_q8_2(1, 1, w + (r + j) * ldw, ldw, xq + i * ldq, ldq,
+                                  xd + i * ldd, ldd, y + i * ldy + r + j, ldy, nb);
+        }
+    }
+}
+
+/* Q8_0 quantization of x, bit-exact with dtype_quantize_row_q8_0_ref:
+ * the same float operations in the same order per value (amax, d = amax /
+ * 127, id = 1/d, x * id), and roundf's half-away-from-zero rebuilt from
+ * truncation: v - trunc(v) is exact, so comparing it with 0.5 decides as
+ * roundf does. */
+TGT2 static void quant_q8_avx2(const float *x, int8_t *qs, float *d, int64_t n)
+{
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    const __m256 half = _mm256_set1_ps(0.5f);
+    const __m256 one = _mm256_set1_ps(1.0f);
+    for (int64_t b = 0; b < n / 32; b++) {
+        const float *xb = x + b * 32;
+        __m256 v[4];
+        __m256 mx = _mm256_setzero_ps();
+        for (int i = 0; i < 4; i++) {
+            v[i] = _mm256_loadu_ps(xb + 8 * i);
+            mx = _mm256_max_ps(mx, _mm256_andnot_ps(sign, v[i]));
+        }
+        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+        const float amax = _mm_cvtss_f32(m4);
+        const float db = amax / 127.0f;
+        const float id = db != 0.0f ? 1.0f / db : 0.0f;
+        d[b] = dtype_f16_to_f32(dtype_f32_to_f16(db));
+        const __m256 idv = _mm256_set1_ps(id);
+        __m256i q[4];
+        for (int i = 0; i < 4; i++) {
+            const __m256 s = _mm256_mul_ps(v[i], idv);
+            const __m256 t = _mm256_round_ps(s, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+            const __m256 fr = _mm256_andnot_ps(sign, _mm256_sub_ps(s, t));
+            const __m256 up = _mm256_and_ps(_mm256_cmp_ps(fr, half, _CMP_GE_OQ),
+                                            _mm256_or_ps(one, _mm256_and_ps(sign, s)));
+            q[i] = _mm256_cvttps_epi32(_mm256_add_ps(t, up));
+        }
+        const __m256i p01 = _mm256_packs_epi32(q[0], q[1]);
+        const __m256i p23 = _mm256_packs_epi32(q[2], q[3]);
+        const __m256i p = _mm256_packs_epi16(p01, p23);
+        const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+        _mm256_storeu_si256((__m256i *)(void *)(qs + b * 32), _mm256_permutevar8x32_epi32(p, perm));
+    }
+}
+
+void mm_kernels_avx2(mm_kernels *k)
+{
+    k->f32 = mm_f32_avx2;
+    k->f16 = mm_f16_avx2;
+    k->q8 = mm_q8_avx2;
+    k->quant = quant_q8_avx2;
+}
+
+void mm_kernels_avx512(mm_kernels *k, int vnni)
+{
+    mm_kernels_avx2(k);
+    k->f32 = mm_f32_avx512;
+    k->f16 = mm_f16_avx512;
+    if (vnni)
+        k->q8 = mm_q8_avx512;
+}
+
+#endif /* MM_HAVE_X86 */
