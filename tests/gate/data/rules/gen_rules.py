@@ -1,0 +1,246 @@
+#!/usr/bin/python3
+"""Writes the evidence rules' test files (tests/gate/data/rules/*.json) from
+presets/gr-rules.yaml and presets/gr-relaxed.yaml. Re-run after editing a
+preset (its sha256 is in every file):
+    /usr/bin/python3 tests/gate/data/rules/gen_rules.py
+
+Names say what tests/gate/test_gate_rules.c expects:
+    CODE.json, CODE-variant.json   violates rule CODE and nothing else:
+                                   exit 1, every FAIL has id CODE
+    pass-variant.json              passes every check: exit 0
+"""
+import copy, glob, hashlib, json, os
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = HERE
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+def sha_of(preset):
+    with open(os.path.join(HERE, "presets", preset + ".yaml"), "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+def repeats(tps, tokens=128, spread=(0.98, 0.99, 1.0, 1.01, 1.02), prefill=0.5):
+    return [{"prefill_s": prefill, "decode_s": round(tokens / (tps * k), 6),
+             "tokens_decoded": tokens, "decode_tok_per_s": round(tps * k, 6)}
+            for k in spread]
+
+TEXTS = [
+    "Once upon a time, there was a little girl named Lily. She loved to play outside.",
+    "Tom had a big red ball. He threw it high and his dog ran after it.",
+    "The sun was warm and the birds sang. Mia smiled and went home.",
+]
+
+def arm(name, config, recall, kv_claimed, kv_allocated, tps, counters):
+    return {
+        "name": name,
+        "config": config,
+        "config_sha256": hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest(),
+        "metrics": {"recall": recall, "n": 20, "kv_bytes_resident": kv_claimed},
+        "timings": {"scope": "decode", "prefill_s": 0.5, "decode_s": round(128 / tps, 6),
+                    "tokens_decoded": 128, "decode_tok_per_s": tps, "repeats": repeats(tps)},
+        "signals": {"counters": counters, "fallbacks_taken": [],
+                    "memory": {"kv_bytes_allocated": kv_allocated,
+                               "derived": {"kv_bytes_formula": {
+                                   "value": kv_claimed, "formula": "n_layers*2*ctx*kv_dim*bits/8",
+                                   "inputs": {"n_layers": 4, "ctx": 256, "kv_dim": 128}}}}},
+        "samples": [{"index": i, "ctx": 256, "depth": 0.5, "hit": recall > 0.5,
+                     "text": TEXTS[i], "ids": [100 + i, 7, 42, 9, 13], "tokens_decoded": 128}
+                    for i in range(3)],
+    }
+
+CODEC = {"values_encoded": 65536, "values_decoded": 65536}
+GOOD = {
+    "schema_version": 1,
+    "preset": {"name": "gr-rules", "kind": "rules", "sha256": sha_of("gr-rules"),
+               "params": {"ctx": 256}},
+    "provenance": {
+        "tool_version": "0.1.0", "git_commit": COMMIT, "git_dirty": False,
+        "host": {"cpu": "test cpu", "cores": 2}, "compiler": "cc 12", "blas": "openblas 0.3",
+        "seed": 1, "threads": 2, "jobs": 1,
+        "started": "2026-01-01T00:00:00Z", "finished": "2026-01-01T00:00:10Z", "wall_s": 10.0},
+    "models": [
+        {"role": "target", "source": "models/stories260K.gguf", "sha256": "ab" * 32,
+         "architecture": "llama", "trained": True},
+        {"role": "drafter", "source": "ngram:3", "sha256": "cd" * 32, "architecture": "ngram"}],
+    "arms": [
+        arm("ar", {"codec": "f16"}, 1.0, 1048576, 1048576, 100, dict(CODEC)),
+        # spec: the drafter proposes, the target verifies; q8_0 stores 8.5
+        # bits a value (557056 = 1048576 * 8.5 / 16).
+        arm("spec", {"codec": "q8_0", "drafter": "ngram-3", "restore": "window"}, 0.95,
+            557056, 557056, 150,
+            dict(CODEC, blocks_proposed=900, blocks_accepted=610, positions_restored=48)),
+        arm("masked", {"codec": "f16", "mask_needle": True}, 0.0, 1048576, 1048576, 100,
+            dict(CODEC)),
+    ],
+    "summary": {"kv_saved_pct": 46.875, "claims": [
+        {"arm": "spec", "baseline": "ar", "metric": "timings.decode_tok_per_s", "ratio": 1.5},
+        {"arm": "spec", "baseline": "ar", "metric": "kv_bytes_resident", "ratio": 0.53125,
+         "note": "46.875% of the KV cache saved"}]},
+}
+
+def write(name, doc):
+    with open(os.path.join(OUT, name), "w") as f:
+        json.dump(doc, f, indent=1)
+        f.write("\n")
+
+def arm_of(doc, name):
+    return next(a for a in doc["arms"] if a["name"] == name)
+
+def variant(fn):
+    d = copy.deepcopy(GOOD)
+    fn(d)
+    return d
+
+for old in glob.glob(os.path.join(OUT, "*.json")):
+    os.remove(old)
+
+# ---- passing files -----------------------------------------------------------
+write("pass-good.json", GOOD)
+
+def synthetic_loop(d):
+    # A synthetic model loops under greedy decoding by construction: not judged.
+    d["models"][0].update(source="synth:niah?seed=1", trained=False)
+    arm_of(d, "spec")["samples"][0]["text"] = "ab" * 20
+    arm_of(d, "spec")["samples"][1]["ids"] = [5] * 30
+write("pass-degenerate-synthetic.json", variant(synthetic_loop))
+
+def near_misses(d):
+    s = arm_of(d, "spec")["samples"]
+    s[0]["text"] = "She said: " + "ab" * 7            # 7 repeats: under 8
+    s[1]["text"] = "| a | b |\n|---|---|\n| 1 | 2 |\n| 3 | 4 |\n"  # templated table
+    s[2]["text"] = "x" + "abcdefghi" * 10                # a 9-character unit: over 8
+    s[2]["ids"] = [1, 2, 3, 4, 5, 6, 7, 8, 9] * 10       # a 9-token unit
+    arm_of(d, "ar")["samples"][0]["ids"] = [3, 4] * 7    # 7 repeats of 2 tokens
+write("pass-degenerate-near-misses.json", variant(near_misses))
+
+def noisy_relaxed(d):
+    d["preset"].update(name="gr-relaxed", sha256=sha_of("gr-relaxed"))
+    arm_of(d, "spec")["timings"]["repeats"] = repeats(150, spread=(0.4, 1.0, 1.0, 1.0, 1.33))
+write("pass-noisy-relaxed.json", variant(noisy_relaxed))
+
+def no_claims_smoke(d):
+    # Speed rules judge only arms that make a speed claim: drop the speed
+    # claims and a wild, short, single-repeat timing is not judged.
+    d["summary"]["claims"] = d["summary"]["claims"][1:]
+    for a in d["arms"]:
+        a["timings"] = {"scope": "prefill+decode", "prefill_s": 9.0, "decode_s": 0.1,
+                        "tokens_decoded": 4, "repeats": repeats(40, tokens=4, spread=(0.1, 1.0))}
+    d["preset"].update(name="gr-nospeed", sha256=sha_of("gr-nospeed"))
+write("pass-no-speed-claim.json", variant(no_claims_smoke))
+
+# ---- one rule each ---------------------------------------------------------------
+def liveness(d):
+    # A codec that silently passes values through counts nothing.
+    arm_of(d, "spec")["signals"]["counters"].update(values_encoded=0, values_decoded=0)
+write("LIVENESS.json", variant(liveness))
+
+def liveness_missing(d):
+    # No counter is "we do not know it ran": a violation, not a skip.
+    del arm_of(d, "spec")["signals"]["counters"]["positions_restored"]
+write("LIVENESS-missing.json", variant(liveness_missing))
+
+def liveness_drafter(d):
+    # The drafter proposed but nothing was ever accepted.
+    arm_of(d, "spec")["signals"]["counters"]["blocks_accepted"] = 0
+write("LIVENESS-drafter.json", variant(liveness_drafter))
+
+def fallback(d):
+    # A degraded baseline corrupts the comparison as surely as a degraded system.
+    arm_of(d, "ar")["signals"]["fallbacks_taken"] = ["codec f16: passthrough"]
+write("SILENT_FALLBACK.json", variant(fallback))
+
+def self_comparison(d):
+    spec, ar = arm_of(d, "spec"), arm_of(d, "ar")
+    spec["config_sha256"] = ar["config_sha256"]
+write("SELF_COMPARISON.json", variant(self_comparison))
+
+def self_comparison_config(d):
+    # Equal configurations under different hashes are still one system: a
+    # summary claim comparing masked with its twin.
+    d["summary"]["claims"].append({"arm": "masked", "baseline": "ar2", "metric": "recall",
+                                   "ratio": 0.0})
+    twin = copy.deepcopy(arm_of(d, "masked"))
+    twin["name"] = "ar2"
+    twin["config_sha256"] = "ee" * 32
+    d["arms"].append(twin)
+write("SELF_COMPARISON-config.json", variant(self_comparison_config))
+
+def min_samples_timing(d):
+    arm_of(d, "spec")["timings"]["repeats"] = repeats(150, spread=(0.99, 1.0, 1.01))
+write("MIN_SAMPLES.json", variant(min_samples_timing))
+
+def min_samples_recall(d):
+    arm_of(d, "spec")["metrics"]["n"] = 12
+write("MIN_SAMPLES-recall.json", variant(min_samples_recall))
+
+def prefill_tokens(d):
+    for name, tps in (("spec", 150), ("ar", 100)):
+        t = arm_of(d, name)["timings"]
+        t.update(tokens_decoded=16, decode_s=round(16 / tps, 6), repeats=repeats(tps, tokens=16))
+write("PREFILL_DOMINATED.json", variant(prefill_tokens))
+
+def prefill_share(d):
+    # An end-to-end tok/s headline over a clock that was 80% prefill.
+    d["summary"]["claims"].append({"arm": "spec", "baseline": "ar",
+                                   "metric": "timings.tok_per_s", "ratio": 1.1})
+    for name, tps in (("spec", 150), ("ar", 100)):
+        t = arm_of(d, name)["timings"]
+        t.update(scope="prefill+decode", prefill_s=4.0, decode_s=round(128 / tps, 6),
+                 tok_per_s=round(128 / (4.0 + 128 / tps), 6))
+        for r in t["repeats"]:
+            r["prefill_s"] = 4.0
+            r["tok_per_s"] = round(128 / (4.0 + r["decode_s"]), 6)
+write("PREFILL_DOMINATED-share.json", variant(prefill_share))
+
+def scope(d):
+    arm_of(d, "ar")["timings"]["scope"] = "prefill+decode"
+write("TIMING_SCOPE_MISMATCH.json", variant(scope))
+
+def noisy_spread(d):
+    arm_of(d, "spec")["timings"]["repeats"] = repeats(150, spread=(0.4, 1.0, 1.0, 1.0, 1.33))
+write("NOISY.json", variant(noisy_spread))
+
+def noisy_interval(d):
+    # 125 / 100 = 1.25 passes 1.2, but over the repeats the ratio of medians
+    # reaches below 1.2: the pass is not significant.
+    t = arm_of(d, "spec")["timings"]
+    t.update(decode_tok_per_s=125, decode_s=round(128 / 125, 6),
+             repeats=repeats(125, spread=(0.88, 0.94, 1.0, 1.12, 1.2)))
+write("NOISY-interval.json", variant(noisy_interval))
+
+def noisy_missing(d):
+    for r in arm_of(d, "spec")["timings"]["repeats"]:
+        del r["decode_tok_per_s"], r["decode_s"]
+write("NOISY-missing.json", variant(noisy_missing))
+
+def memory(d):
+    # The saving was computed from bits per value; the cache allocated
+    # padded blocks and scales: 655360 bytes, not 557056.
+    arm_of(d, "spec")["signals"]["memory"]["kv_bytes_allocated"] = 655360
+write("MEMORY_CLAIM_MISMATCH.json", variant(memory))
+
+def memory_missing(d):
+    del arm_of(d, "ar")["signals"]["memory"]["kv_bytes_allocated"]
+write("MEMORY_CLAIM_MISMATCH-missing.json", variant(memory_missing))
+
+def degenerate(d):
+    arm_of(d, "spec")["samples"][1]["text"] = "Tom had a big red ball." + " the" * 9
+write("DEGENERATE_OUTPUT.json", variant(degenerate))
+
+def degenerate_ids(d):
+    arm_of(d, "ar")["samples"][2]["ids"] = [12, 40] + [9] * 8
+write("DEGENERATE_OUTPUT-ids.json", variant(degenerate_ids))
+
+def degenerate_exact(d):
+    # Exactly 8 repeats of a 2-character unit, multi-byte characters.
+    arm_of(d, "spec")["samples"][0]["text"] = "Lily said " + "\u00e9\u00e8" * 8
+write("DEGENERATE_OUTPUT-exact8.json", variant(degenerate_exact))
+
+write("LEGACY_SCHEMA.json", variant(lambda d: d.update(schema_version=0)))
+
+def liveness_under_relax(d):
+    # Relaxing NOISY leaves every other rule on: the noise is reported as
+    # relaxed, the dead codec still fails.
+    noisy_relaxed(d)
+    liveness(d)
+write("LIVENESS-other-rule-relaxed.json", variant(liveness_under_relax))

@@ -1,0 +1,539 @@
+/* Tests of the evidence rules (gate/gate_rules.c, gate/rule_*.c; issue 19).
+ *
+ * tests/gate/data/rules/ holds one evidence file per violation, named for
+ * the rule it breaks (CODE.json, CODE-variant.json), and passing files
+ * (pass-*.json), written by gen_rules.py from the presets beside them. Each
+ * file is judged in process (gate_check_doc, the same path the binary
+ * takes) with the presets copied to a temporary folder outside any git
+ * checkout (so staleness compares with the file and the commit is not
+ * looked up); a CODE file must fail with that code alone and exit 1. The
+ * binary is run too, for what it prints and what --json and --junit carry. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "gate_check.h"
+#include "gate_preset.h"
+#include "gate_report.h"
+#include "gate_rules.h"
+#include "js.h"
+#include "json.h"
+#include "kk_file.h"
+#include "rule_internal.h"
+#include "test_util.h"
+
+static char g_gate[PATH_MAX];    /* the kakeya-gate of this build flavor */
+static char g_rules[PATH_MAX];   /* tests/gate/data/rules */
+static char g_schema[PATH_MAX];  /* gate/schemas/evidence.schema.json */
+static char g_tmp[PATH_MAX];     /* temporary folder with presets/ */
+static char g_presets[PATH_MAX + 16];
+
+static json_doc *g_sdoc;
+static js_registry *g_reg;
+static js_schema *g_compiled;
+
+/* ---- helpers ----------------------------------------------------------------- */
+
+typedef struct names {
+    char **v;
+    size_t n;
+} names;
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The *.json files of the rules folder, sorted. */
+static names list_rule_files(void)
+{
+    names l = {NULL, 0};
+    DIR *d = opendir(g_rules);
+    assert_non_null(d);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name);
+        if (n <= 5 || strcmp(e->d_name + n - 5, ".json") != 0)
+            continue;
+        l.v = realloc(l.v, (l.n + 1) * sizeof *l.v);
+        assert_non_null(l.v);
+        l.v[l.n++] = strdup(e->d_name);
+    }
+    closedir(d);
+    qsort(l.v, l.n, sizeof *l.v, cmp_name);
+    return l;
+}
+
+static void names_free(names *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+}
+
+/* The rule code a file name asks for ("NOISY-interval.json" -> "NOISY"),
+ * "" for pass-*.json. */
+static void expected_code(const char *file, char *code, size_t cap)
+{
+    if (strncmp(file, "pass-", 5) == 0) {
+        code[0] = '\0';
+        return;
+    }
+    size_t n = strcspn(file, "-.");
+    snprintf(code, cap, "%.*s", (int)n, file);
+}
+
+/* Judges one file of the rules folder in process into rep. */
+static void judge(const char *file, gate_report *rep)
+{
+    char path[PATH_MAX + 300];
+    snprintf(path, sizeof path, "%s/%s", g_rules, file);
+    gate_opts o = {g_presets, g_compiled, 0};
+    gate_ctx *ctx = gate_ctx_init(&o);
+    assert_non_null(ctx);
+    gate_report_init(rep);
+    gate_check_file(ctx, path, rep);
+    gate_ctx_free(ctx);
+}
+
+static void dump(const gate_report *rep)
+{
+    gate_report_print_human(stderr, rep);
+}
+
+typedef struct run_out {
+    int rc;
+    char *out;
+} run_out;
+
+/* Runs argv with stdout captured (stderr discarded). */
+static run_out run(const char *const *argv)
+{
+    run_out r = {-1, NULL};
+    char outpath[] = "/tmp/kk_rules_out_XXXXXX";
+    int fd = mkstemp(outpath);
+    assert_true(fd >= 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(fd, 1);
+        dup2(null, 2);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    int ws;
+    waitpid(pid, &ws, 0);
+    r.rc = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+    size_t len;
+    if (kk_file_read_all(outpath, &r.out, &len, NULL) != KK_OK)
+        r.out = strdup("");
+    close(fd);
+    unlink(outpath);
+    return r;
+}
+
+static run_out gate_cli(const char *file, const char *extra1, const char *extra2)
+{
+    char ev[PATH_MAX + 300];
+    snprintf(ev, sizeof ev, "%s/%s", g_rules, file);
+    const char *argv[10];
+    int n = 0;
+    argv[n++] = g_gate;
+    argv[n++] = "--presets";
+    argv[n++] = g_presets;
+    argv[n++] = "--schema";
+    argv[n++] = g_schema;
+    if (extra1)
+        argv[n++] = extra1;
+    if (extra2)
+        argv[n++] = extra2;
+    argv[n++] = ev;
+    argv[n] = NULL;
+    return run(argv);
+}
+
+#define EXPECT_IN(hay, needle)                                                \
+    do {                                                                      \
+        if (!strstr((hay), (needle))) {                                       \
+            fprintf(stderr, "output:\n%s\n", (hay));                          \
+            fail_msg("missing \"%s\"", (needle));                             \
+        }                                                                     \
+    } while (0)
+
+/* ---- every file, by its name ------------------------------------------------- */
+
+static void each_rule_file_should_fail_with_its_code_alone_and_exit_1(void **state)
+{
+    (void)state;
+    names l = list_rule_files();
+    size_t judged = 0;
+    for (size_t i = 0; i < l.n; i++) {
+        char code[64];
+        expected_code(l.v[i], code, sizeof code);
+        if (!code[0])
+            continue;
+        assert_non_null(gate_rules_find(code));
+        gate_report rep;
+        judge(l.v[i], &rep);
+        size_t mine = 0, others = 0;
+        for (size_t k = 0; k < rep.n; k++) {
+            if (rep.checks[k].status != GATE_FAIL)
+                continue;
+            if (strcmp(rep.checks[k].id, code) == 0)
+                mine++;
+            else
+                others++;
+        }
+        if (mine == 0 || others != 0 || gate_report_exit(&rep) != 1) {
+            dump(&rep);
+            fail_msg("%s: %zu %s failures, %zu others, exit %d", l.v[i], mine, code,
+                     others, gate_report_exit(&rep));
+        }
+        /* Every violation carries a pointer, numbers and the reason. */
+        for (size_t k = 0; k < rep.n; k++) {
+            const gate_check *c = &rep.checks[k];
+            if (c->status != GATE_FAIL)
+                continue;
+            assert_true(c->pointer[0] == '/');
+            assert_true(c->expected[0] && c->actual[0] && c->note[0]);
+            assert_int_equal(c->severity, 1);
+        }
+        gate_report_free(&rep);
+        judged++;
+    }
+    assert_true(judged >= 10);
+    names_free(&l);
+}
+
+static void passing_files_should_pass_every_check(void **state)
+{
+    (void)state;
+    names l = list_rule_files();
+    size_t judged = 0;
+    for (size_t i = 0; i < l.n; i++) {
+        char code[64];
+        expected_code(l.v[i], code, sizeof code);
+        if (code[0])
+            continue;
+        gate_report rep;
+        judge(l.v[i], &rep);
+        if (gate_report_failed(&rep) != 0 || gate_report_exit(&rep) != 0) {
+            dump(&rep);
+            fail_msg("%s should pass", l.v[i]);
+        }
+        /* Each evidence rule reported (a PASS, or RELAXED with a reason). */
+        for (size_t r = 0; r < gate_rules_count(); r++) {
+            const gate_rule *rule = gate_rules_at(r);
+            size_t seen = 0;
+            for (size_t k = 0; k < rep.n; k++)
+                seen += strcmp(rep.checks[k].id, rule->code) == 0 &&
+                        rep.checks[k].status != GATE_SKIP;
+            if (seen == 0)
+                fail_msg("%s: no %s check reported", l.v[i], rule->code);
+        }
+        gate_report_free(&rep);
+        judged++;
+    }
+    assert_true(judged >= 4);
+    names_free(&l);
+}
+
+static void every_rule_code_should_have_a_file_that_violates_it(void **state)
+{
+    (void)state;
+    for (size_t r = 0; r < gate_rules_count(); r++) {
+        const gate_rule *rule = gate_rules_at(r);
+        char path[PATH_MAX + 100];
+        snprintf(path, sizeof path, "%s/%s.json", g_rules, rule->code);
+        if (access(path, R_OK) != 0)
+            fail_msg("no %s", path);
+    }
+}
+
+/* ---- the table and relax ------------------------------------------------------ */
+
+static void every_evidence_rule_should_run_by_default_and_be_relaxable(void **state)
+{
+    (void)state;
+    assert_int_equal(gate_rules_count(), 10);
+    for (size_t r = 0; r < gate_rules_count(); r++) {
+        const gate_rule *rule = gate_rules_at(r);
+        assert_non_null(rule->check);
+        assert_true(rule->reason[0]);
+        if (strcmp(rule->code, "LEGACY_SCHEMA") == 0) {
+            assert_int_equal(rule->phase, GATE_RULE_RAW);
+            assert_int_equal(rule->relaxable, 0);
+            continue;
+        }
+        assert_int_equal(rule->phase, GATE_RULE_EVIDENCE);
+        assert_int_equal(rule->relaxable, 1);
+        /* A preset may relax it, with a reason; a blank reason is refused. */
+        char text[512];
+        snprintf(text, sizeof text, "name: p\nkind: k\ngate:\n  relax:\n"
+                 "    - {rule: %s, reason: \"measured elsewhere\"}\n", rule->code);
+        gate_preset *p = NULL;
+        kk_err err;
+        kk_err_clear(&err);
+        assert_int_equal(gate_preset_parse(text, strlen(text), "p.yaml", "p", &p, &err),
+                         KK_OK);
+        assert_non_null(gate_preset_relax_find(p, rule->code));
+        gate_preset_free(p);
+        snprintf(text, sizeof text, "name: p\nkind: k\ngate:\n  relax:\n"
+                 "    - {rule: %s, reason: \"  \"}\n", rule->code);
+        p = NULL;
+        assert_int_not_equal(gate_preset_parse(text, strlen(text), "p.yaml", "p", &p,
+                                               &err), KK_OK);
+        assert_null(p);
+    }
+}
+
+static void a_relaxed_rule_should_pass_and_print_its_reason(void **state)
+{
+    (void)state;
+    run_out r = gate_cli("pass-noisy-relaxed.json", NULL, NULL);
+    assert_int_equal(r.rc, 0);
+    EXPECT_IN(r.out, "PASS ");
+    EXPECT_IN(r.out, " NOISY /arms/1/timings/repeats: expected max/min of "
+                     "decode_tok_per_s over repeats <= 3, actual 199.5 / 60 = 3.33 over 5 "
+                     "repeats (relaxed by the preset: a shared 2-core runner: timings "
+                     "are orientation only here)");
+    EXPECT_IN(r.out, "NOTE ");
+    EXPECT_IN(r.out, " NOISY \"\": relaxed by ");
+    EXPECT_IN(r.out, "gr-relaxed.yaml:21: a shared 2-core runner");
+    free(r.out);
+    /* The other rules stay on. */
+    r = gate_cli("LIVENESS-other-rule-relaxed.json", "--json", NULL);
+    assert_int_equal(r.rc, 1);
+    EXPECT_IN(r.out, "{\"status\":\"RELAXED\",");
+    EXPECT_IN(r.out, "{\"status\":\"FAIL\",");
+    EXPECT_IN(r.out, "\"id\":\"LIVENESS\",\"pointer\":\"/arms/1/signals/counters/"
+                     "values_encoded\"");
+    free(r.out);
+}
+
+/* ---- what the binary prints and writes ---------------------------------------- */
+
+static void violations_should_print_code_pointer_numbers_and_reason(void **state)
+{
+    (void)state;
+    run_out r = gate_cli("LIVENESS.json", NULL, NULL);
+    assert_int_equal(r.rc, 1);
+    EXPECT_IN(r.out, "FAIL ");
+    EXPECT_IN(r.out, "LIVENESS.json LIVENESS /arms/1/signals/counters/values_encoded: "
+                     "expected values_encoded > 0, actual 0 (a component the "
+                     "configuration runs did no counted work: a silent pass-through; "
+                     "arm \"spec\" config.codec = \"q8_0\" runs the KV codec)");
+    free(r.out);
+
+    r = gate_cli("MEMORY_CLAIM_MISMATCH.json", NULL, NULL);
+    assert_int_equal(r.rc, 1);
+    EXPECT_IN(r.out, "MEMORY_CLAIM_MISMATCH /summary/claims/1/ratio: expected within 5% "
+                     "of the measured ratio 0.625 (spec 655360 / ar 1048576 bytes "
+                     "allocated), actual 0.53125 (stated; ");
+    free(r.out);
+
+    r = gate_cli("NOISY-interval.json", NULL, NULL);
+    assert_int_equal(r.rc, 1);
+    EXPECT_IN(r.out, "NOISY /arms/1/timings/repeats: expected the 95% bootstrap "
+                     "interval of median(spec) / median(ar) of decode_tok_per_s excludes "
+                     "the threshold 1.2 (lower bound above it), actual [");
+    EXPECT_IN(r.out, "(recorded 1.25; 5 and 5 repeats, 2000 resamples)");
+    free(r.out);
+
+    r = gate_cli("DEGENERATE_OUTPUT.json", NULL, NULL);
+    assert_int_equal(r.rc, 1);
+    EXPECT_IN(r.out, "DEGENERATE_OUTPUT /arms/1/samples/1/text: expected no unit of 1-8 "
+                     "characters or tokens repeated 8+ times at the end, actual ends in "
+                     "\" the\" x 9 (a 4-character unit); 1 of 3 samples end so");
+    free(r.out);
+}
+
+static void json_and_junit_should_carry_the_codes(void **state)
+{
+    (void)state;
+    char junit[PATH_MAX + 32];
+    snprintf(junit, sizeof junit, "%s/out.xml", g_tmp);
+    run_out r = gate_cli("SILENT_FALLBACK.json", "--json", NULL);
+    assert_int_equal(r.rc, 1);
+    EXPECT_IN(r.out, "\"exit\":1");
+    EXPECT_IN(r.out, "{\"status\":\"FAIL\",");
+    EXPECT_IN(r.out, "\"id\":\"SILENT_FALLBACK\",\"pointer\":\"/arms/0/signals/"
+                     "fallbacks_taken\",\"expected\":\"[] (no fallback)\",\"actual\":"
+                     "\"1: \\\"codec f16: passthrough\\\"\"");
+    free(r.out);
+    r = gate_cli("TIMING_SCOPE_MISMATCH.json", "--junit", junit);
+    assert_int_equal(r.rc, 1);
+    free(r.out);
+    char *x;
+    size_t len;
+    assert_int_equal(kk_file_read_all(junit, &x, &len, NULL), KK_OK);
+    EXPECT_IN(x, "<failure type=\"TIMING_SCOPE_MISMATCH\"");
+    EXPECT_IN(x, "name=\"TIMING_SCOPE_MISMATCH /arms/1/timings/scope\"");
+    EXPECT_IN(x, "<testcase classname=");
+    free(x);
+    unlink(junit);
+}
+
+/* ---- the parts ----------------------------------------------------------------- */
+
+static void claim_kinds_should_follow_the_metric_path(void **state)
+{
+    (void)state;
+    assert_true(gate_metric_is_timing("timings.decode_tok_per_s"));
+    assert_false(gate_metric_is_timing("decode_tok_per_s"));
+    assert_true(gate_metric_is_recall("recall"));
+    assert_true(gate_metric_is_recall("recall_ci_lo"));
+    assert_true(gate_metric_is_recall("metrics.recall"));
+    assert_false(gate_metric_is_recall("timings.recall"));
+    assert_true(gate_metric_is_memory("kv_bytes_resident"));
+    assert_true(gate_metric_is_memory("bits_per_value"));
+    assert_true(gate_metric_is_memory("signals.memory.kv_bytes_allocated"));
+    assert_false(gate_metric_is_memory("rel_mse_k"));
+    assert_string_equal(gate_metric_leaf("timings.decode_tok_per_s"), "decode_tok_per_s");
+    assert_string_equal(gate_metric_leaf("recall"), "recall");
+}
+
+static void median_should_take_the_middle_or_the_mean_of_two(void **state)
+{
+    (void)state;
+    double odd[] = {3, 1, 2};
+    double even[] = {4, 1, 3, 2};
+    assert_true(gate_median(odd, 3) == 2.0);
+    assert_true(gate_median(even, 4) == 2.5);
+}
+
+static void the_bootstrap_should_be_deterministic_and_bracket_the_estimate(void **state)
+{
+    (void)state;
+    double a[] = {147, 148.5, 150, 151.5, 153};
+    double b[] = {98, 99, 100, 101, 102};
+    double lo1, hi1, lo2, hi2;
+    /* Fixed seed: the same data give the same interval, bit for bit. */
+    assert_int_equal(gate_noisy_interval(a, 5, b, 5, GATE_FORM_RATIO, &lo1, &hi1), 0);
+    assert_int_equal(gate_noisy_interval(a, 5, b, 5, GATE_FORM_RATIO, &lo2, &hi2), 0);
+    assert_memory_equal(&lo1, &lo2, sizeof lo1);
+    assert_memory_equal(&hi1, &hi2, sizeof hi1);
+    /* A ratio of medians of resamples lies between the extreme ratios, and
+     * the interval holds the ratio of the medians (150 / 100). */
+    assert_true(lo1 >= 147.0 / 102.0 && hi1 <= 153.0 / 98.0);
+    assert_true(lo1 <= 1.5 && hi1 >= 1.5 && lo1 < hi1);
+    /* Constant repeats: no spread, a point interval. */
+    double c[] = {2, 2, 2, 2, 2}, d[] = {4, 4, 4, 4, 4};
+    assert_int_equal(gate_noisy_interval(c, 5, d, 5, GATE_FORM_RATIO, &lo1, &hi1), 0);
+    assert_true(lo1 == 0.5 && hi1 == 0.5);
+    assert_int_equal(gate_noisy_interval(c, 5, d, 5, GATE_FORM_DELTA, &lo1, &hi1), 0);
+    assert_true(lo1 == -2.0 && hi1 == -2.0);
+    assert_int_equal(gate_noisy_interval(a, 5, NULL, 0, GATE_FORM_VALUE, &lo1, &hi1), 0);
+    assert_true(lo1 >= 147 && hi1 <= 153 && lo1 <= 150 && hi1 >= 150);
+    /* More noise, a wider interval (same seed, same resample indices). */
+    double wide[] = {120, 135, 150, 165, 180};
+    assert_int_equal(gate_noisy_interval(wide, 5, NULL, 0, GATE_FORM_VALUE, &lo2, &hi2),
+                     0);
+    assert_true(hi2 - lo2 > hi1 - lo1);
+    /* Nothing to resample. */
+    assert_int_equal(gate_noisy_interval(a, 0, b, 5, GATE_FORM_RATIO, &lo1, &hi1), -1);
+    assert_int_equal(gate_noisy_interval(a, 5, NULL, 0, GATE_FORM_RATIO, &lo1, &hi1), -1);
+}
+
+/* ---- setup ------------------------------------------------------------------- */
+
+static int setup(void **state)
+{
+    (void)state;
+    char self[2048], root[2048];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0 || kk_repo_root(root, sizeof root, NULL) != KK_OK)
+        return -1;
+    self[n] = '\0';
+    /* build/<flavor>/tests/gate/test_gate_rules -> build/<flavor>/kakeya-gate,
+     * so `make check` runs the sanitized gate. */
+    for (int up = 0; up < 3; up++)
+        *strrchr(self, '/') = '\0';
+    snprintf(g_gate, sizeof g_gate, "%s/kakeya-gate", self);
+    if (access(g_gate, X_OK) != 0)
+        snprintf(g_gate, sizeof g_gate, "%s/bin/kakeya-gate", root);
+    snprintf(g_rules, sizeof g_rules, "%s/tests/gate/data/rules", root);
+    snprintf(g_schema, sizeof g_schema, "%s/gate/schemas/evidence.schema.json", root);
+
+    snprintf(g_tmp, sizeof g_tmp, "/tmp/kk_gate_rules_XXXXXX");
+    if (!mkdtemp(g_tmp))
+        return -1;
+    snprintf(g_presets, sizeof g_presets, "%s/presets", g_tmp);
+    if (mkdir(g_presets, 0755) != 0)
+        return -1;
+    static const char *const presets[] = {"gr-rules", "gr-relaxed", "gr-nospeed"};
+    for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++) {
+        char from[PATH_MAX + 64], to[PATH_MAX + 64], *buf;
+        size_t len;
+        snprintf(from, sizeof from, "%s/presets/%s.yaml", g_rules, presets[i]);
+        snprintf(to, sizeof to, "%s/%s.yaml", g_presets, presets[i]);
+        if (kk_file_read_all(from, &buf, &len, NULL) != KK_OK)
+            return -1;
+        FILE *f = fopen(to, "wb");
+        int ok = f && fwrite(buf, 1, len, f) == len;
+        if (f)
+            fclose(f);
+        free(buf);
+        if (!ok)
+            return -1;
+    }
+
+    kk_err err;
+    kk_err_clear(&err);
+    char base[PATH_MAX + 16];
+    snprintf(base, sizeof base, "file://%s", g_schema);
+    if (json_parse_file(g_schema, NULL, &g_sdoc, &err) != KK_OK ||
+        !(g_reg = js_registry_init()) ||
+        js_compile(json_doc_root(g_sdoc), base, g_reg, &g_compiled, &err) != KK_OK) {
+        fprintf(stderr, "schema: %s\n", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    js_schema_free(g_compiled);
+    js_registry_free(g_reg);
+    json_doc_free(g_sdoc);
+    char p[PATH_MAX + 64];
+    const char *const presets[] = {"gr-rules", "gr-relaxed", "gr-nospeed"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(p, sizeof p, "%s/%s.yaml", g_presets, presets[i]);
+        unlink(p);
+    }
+    rmdir(g_presets);
+    rmdir(g_tmp);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(each_rule_file_should_fail_with_its_code_alone_and_exit_1),
+        cmocka_unit_test(passing_files_should_pass_every_check),
+        cmocka_unit_test(every_rule_code_should_have_a_file_that_violates_it),
+        cmocka_unit_test(every_evidence_rule_should_run_by_default_and_be_relaxable),
+        cmocka_unit_test(a_relaxed_rule_should_pass_and_print_its_reason),
+        cmocka_unit_test(violations_should_print_code_pointer_numbers_and_reason),
+        cmocka_unit_test(json_and_junit_should_carry_the_codes),
+        cmocka_unit_test(claim_kinds_should_follow_the_metric_path),
+        cmocka_unit_test(median_should_take_the_middle_or_the_mean_of_two),
+        cmocka_unit_test(the_bootstrap_should_be_deterministic_and_bracket_the_estimate),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
