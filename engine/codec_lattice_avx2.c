@@ -6,9 +6,9 @@
  * the closer coset) are then lane-wise selects with no horizontal work.
  * Every value goes through the float operations of the _ref path in the
  * same order (no FMA), so the bytes and floats are identical
- * (tests/engine/test_codec_simd.c). Overloaded candidates (rare: outside
- * the ball of radius q/sqrt(2)) and bit packing go through the scalar
- * helpers.
+ * (tests/engine/test_codec_simd.c). Candidates outside the ball of
+ * radius q/sqrt(2) go through the decoder's map, also eight at a time;
+ * the group norm and the bit packing use the scalar helpers.
  */
 #include "codec_internal.h"
 
@@ -170,31 +170,17 @@ AVX2 void codec_lattice_encode_avx2(codec *c, const float *x, size_t nb, uint8_t
             __m256 nrm = _mm256_setzero_ps();
             for (int i = 0; i < 8; i++)
                 nrm = _mm256_add_ps(nrm, _mm256_mul_ps(v[i], v[i]));
-            const int far = _mm256_movemask_ps(_mm256_cmp_ps(nrm, vlim2, _CMP_NLT_UQ));
-            if (far) {
-                /* outside the ball: what the decoder returns, lane by lane */
-                float vv[8][8], kk[8][8], ov[8] = {0};
+            const __m256 farm = _mm256_cmp_ps(nrm, vlim2, _CMP_NLT_UQ);
+            if (_mm256_movemask_ps(farm)) {
+                /* outside the ball: take what the decoder returns (the
+                 * decoder's map for all lanes, kept where far) */
+                __m256 w[8], diff = _mm256_setzero_ps();
+                decode_point(k, qf, w);
                 for (int i = 0; i < 8; i++) {
-                    _mm256_storeu_ps(vv[i], v[i]);
-                    _mm256_storeu_ps(kk[i], k[i]);
+                    diff = _mm256_or_ps(diff, _mm256_cmp_ps(w[i], v[i], _CMP_NEQ_UQ));
+                    v[i] = _mm256_blendv_ps(v[i], w[i], farm);
                 }
-                for (int l = 0; l < 8; l++) {
-                    if (!((far >> l) & 1))
-                        continue;
-                    float kl[8], w[8];
-                    for (int i = 0; i < 8; i++)
-                        kl[i] = kk[i][l];
-                    codec_lattice_codes_to_point(8, c->q, kl, w);
-                    for (int i = 0; i < 8; i++) {
-                        if (w[i] != vv[i][l])
-                            ov[l] = -1.0f; /* all bits set: a true mask lane */
-                        vv[i][l] = w[i];
-                    }
-                }
-                for (int i = 0; i < 8; i++)
-                    v[i] = _mm256_loadu_ps(vv[i]);
-                any_ovl = _mm256_or_ps(any_ovl, _mm256_cmp_ps(_mm256_loadu_ps(ov),
-                                                              _mm256_setzero_ps(), _CMP_NEQ_UQ));
+                any_ovl = _mm256_or_ps(any_ovl, _mm256_and_ps(diff, farm));
             }
             __m256 err = _mm256_setzero_ps();
             for (int i = 0; i < 8; i++) {

@@ -1,0 +1,138 @@
+/*
+ * bench_codec: codec throughput, each fast path against its own scalar
+ * _ref path in the same run (values/s on one core).
+ *   - L2 working set: 64 Ki values (256 KiB of floats), encoded and decoded
+ *     repeatedly (the contracts' kernel size);
+ *   - large buffer: 64 Mi values (256 MiB), once per repeat, reported with
+ *     the memory bandwidth measured in the same run (a memcpy of the same
+ *     buffer: bytes read + written per second).
+ * Prints a table on stdout; JSON lines to the file given as argv[1].
+ * Targets of the codec issue (ratios fast / ref): e8 encode and decode
+ * >= 4x; affine-4 and q4_0 encode >= 6x, decode >= 8x.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "codec.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Best of REPEATS timings of at least MIN_S each: the fastest run is the
+ * one least disturbed by the other jobs on a shared 2-core machine. */
+#define REPEATS 5
+#define MIN_S 0.05
+
+typedef struct rate {
+    double enc, dec; /* values/s */
+} rate;
+
+static rate measure(codec *c, const float *x, size_t n, uint8_t *buf, float *y, int once)
+{
+    rate r = {0, 0};
+    for (int rep = 0; rep < REPEATS; rep++) {
+        int it = 0;
+        double t0 = now_s(), t;
+        do {
+            codec_encode(c, x, n, buf);
+            it++;
+        } while ((t = now_s() - t0) < MIN_S && !once);
+        if ((double)n * it / t > r.enc)
+            r.enc = (double)n * it / t;
+        it = 0;
+        t0 = now_s();
+        do {
+            codec_decode(c, buf, n, y);
+            it++;
+        } while ((t = now_s() - t0) < MIN_S && !once);
+        if ((double)n * it / t > r.dec)
+            r.dec = (double)n * it / t;
+    }
+    return r;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct {
+        const char *spec;
+        double enc_target, dec_target;
+    } arms[] = {
+        {"e8:bits=4", 4, 4},          {"e8:bits=3", 4, 4},     {"e8:bits=2", 4, 4},
+        {"affine:bits=4,group=64", 6, 8}, {"affine:bits=4,group=128", 6, 8},
+        {"q4_0", 6, 8},               {"q8_0", 0, 0},
+    };
+    FILE *js = argc > 1 ? fopen(argv[1], "w") : NULL;
+    const size_t n_small = 64 * 1024, n_big = (size_t)64 * 1024 * 1024;
+    float *x = malloc(n_big * sizeof(float)), *y = malloc(n_big * sizeof(float));
+    uint8_t *buf = malloc(n_big * sizeof(float));
+    if (!x || !y || !buf) {
+        fprintf(stderr, "bench_codec: out of memory\n");
+        return 2;
+    }
+    codec_fill_gaussian(x, n_big, 1);
+    /* memory bandwidth: memcpy of the big buffer, bytes read + written */
+    double bw = 0;
+    for (int rep = 0; rep < REPEATS; rep++) {
+        const double t0 = now_s();
+        memcpy(y, x, n_big * sizeof(float));
+        const double t = now_s() - t0;
+        if (2.0 * (double)n_big * sizeof(float) / t > bw)
+            bw = 2.0 * (double)n_big * sizeof(float) / t;
+    }
+    printf("memory bandwidth (memcpy, read + write): %.2f GB/s\n\n", bw * 1e-9);
+    printf("%-26s %-5s %10s %10s %7s %6s %10s %10s %7s %6s  %s\n", "codec (64 Ki values, L2)",
+           "path", "enc Mv/s", "ref Mv/s", "ratio", "target", "dec Mv/s", "ref Mv/s", "ratio",
+           "target", "large buffer: enc/dec Mv/s, GB/s moved, share of memcpy bandwidth");
+    int fails = 0;
+    for (size_t a = 0; a < sizeof arms / sizeof arms[0]; a++) {
+        codec_spec sp;
+        kk_err e;
+        codec *c = NULL;
+        if (codec_spec_parse(arms[a].spec, &sp, &e) != KK_OK || codec_init(&c, &sp, &e) != KK_OK) {
+            fprintf(stderr, "bench_codec: %s: %s\n", arms[a].spec, e.msg);
+            return 2;
+        }
+        const char *impl = codec_impl_name(c);
+        const rate fast = measure(c, x, n_small, buf, y, 0);
+        codec_set_ref(c, true);
+        const rate ref = measure(c, x, n_small, buf, y, 0);
+        codec_set_ref(c, false);
+        const size_t nb = n_big - n_big % codec_block_values(c);
+        const rate big = measure(c, x, nb, buf, y, 1);
+        const double bpv = codec_bits_per_value(c);
+        /* bytes moved per value: encode reads 4 and writes bpv/8; decode the reverse */
+        const double gbs_enc = big.enc * (4.0 + bpv / 8) * 1e-9, gbs_dec = big.dec * (4.0 + bpv / 8) * 1e-9;
+        const double re = fast.enc / ref.enc, rd = fast.dec / ref.dec;
+        const int ok = re >= arms[a].enc_target && rd >= arms[a].dec_target;
+        fails += !ok;
+        printf("%-26s %-5s %10.1f %10.1f %6.2fx %5.0fx %10.1f %10.1f %6.2fx %5.0fx  %.0f/%.0f, %.2f/%.2f GB/s, %.0f%%/%.0f%%%s\n",
+               arms[a].spec, impl, fast.enc * 1e-6, ref.enc * 1e-6, re, arms[a].enc_target,
+               fast.dec * 1e-6, ref.dec * 1e-6, rd, arms[a].dec_target, big.enc * 1e-6,
+               big.dec * 1e-6, gbs_enc, gbs_dec, 100 * gbs_enc * 1e9 / bw,
+               100 * gbs_dec * 1e9 / bw, ok ? "" : "  BELOW TARGET");
+        fflush(stdout);
+        if (js)
+            fprintf(js,
+                    "{\"bench\": \"codec\", \"codec\": \"%s\", \"impl\": \"%s\", \"n_values\": %zu, "
+                    "\"encode_values_per_s\": %.6g, \"encode_ref_values_per_s\": %.6g, "
+                    "\"decode_values_per_s\": %.6g, \"decode_ref_values_per_s\": %.6g, "
+                    "\"large_n_values\": %zu, \"large_encode_values_per_s\": %.6g, "
+                    "\"large_decode_values_per_s\": %.6g, \"memcpy_bytes_per_s\": %.6g}\n",
+                    arms[a].spec, impl, n_small, fast.enc, ref.enc, fast.dec, ref.dec, nb,
+                    big.enc, big.dec, bw);
+        codec_free(c);
+    }
+    if (js)
+        fclose(js);
+    free(x);
+    free(y);
+    free(buf);
+    printf("\n%d arm(s) below the issue's ratio targets\n", fails);
+    return 0;
+}
