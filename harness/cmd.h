@@ -16,6 +16,11 @@ int cmd_logits(int argc, char **argv);        /* harness/cmd_logits.c */
 int cmd_model_synth(int argc, char **argv);   /* harness/cmd_synth.c */
 int cmd_niah(int argc, char **argv);          /* harness/cmd_niah.c */
 int cmd_codec(int argc, char **argv);         /* harness/cmd_codec.c: codec eval */
+int cmd_list(int argc, char **argv);          /* harness/cmd_run.c: presets */
+int cmd_show(int argc, char **argv);          /* harness/cmd_run.c */
+int cmd_run(int argc, char **argv);           /* harness/cmd_run.c */
+int cmd_validate_presets(int argc, char **argv); /* harness/cmd_run.c */
+int cmd_merge(int argc, char **argv);         /* harness/cmd_run.c: shard evidence */
 
 /* Print err as "kakeya SUBCMD: ..." on stderr and return its exit code. */
 int cmd_fail(const char *subcmd, const kk_err *err);

@@ -18,6 +18,11 @@ typedef struct subcmd {
 } subcmd;
 
 static const subcmd SUBCMDS[] = {
+    {"list", NULL, cmd_list, "the presets kakeya run accepts"},
+    {"show", NULL, cmd_show, "a preset's resolved parameters, models, arms and gate"},
+    {"run", NULL, cmd_run, "run a preset and write its evidence (the main command)"},
+    {"validate-presets", NULL, cmd_validate_presets, "check every preset file"},
+    {"merge", NULL, cmd_merge, "join the evidence of --shard I/N runs"},
     {"model", "info", cmd_model_info, "architecture, shapes, tensor types, parameters, sha256 of a GGUF"},
     {"model", "random", cmd_model_random, "write a random-weight llama/qwen3 GGUF from a seed"},
     {"model", "synth", cmd_model_synth, "write a synthetic retrieval model (NIAH, copy)"},

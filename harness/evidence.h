@@ -1,0 +1,81 @@
+/*
+ * ev (evidence): the evidence document of docs/evidence.md, built with
+ * cJSON, and its atomic write to evidence/<preset>/<UTC stamp>-<short
+ * commit>.json.
+ *
+ * Numbers: integers that may pass 2^53 (seeds, counters, bytes) are written
+ * as exact decimal text (cJSON raw); doubles as cJSON prints them (%1.15g,
+ * then %1.17g when that does not read back: round trip). Non-finite doubles
+ * are never written (callers skip them).
+ *
+ * Ownership: ev_document takes ownership of models, arms and summary;
+ * every cJSON returned is the caller's (cJSON_Delete).
+ */
+#ifndef KK_EVIDENCE_H
+#define KK_EVIDENCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "kk_err.h"
+#include "preset.h"
+
+#define EV_SCHEMA_VERSION 1
+#define EV_TOOL_VERSION "0.1.0"
+
+typedef struct ev_provenance {
+    char git_commit[65];      /* 40 hex; 40 zeros outside a checkout */
+    int git_dirty;
+    char cpu[256];
+    int cores;
+    char compiler[256];       /* compiler, version and flags */
+    char build[16];           /* release | asan | fuzz */
+    char blas[256];
+    uint64_t seed;
+    int threads, jobs;
+    int shard_i, shard_n;     /* shard_n 0: not sharded */
+    char started[40], finished[40];
+    double wall_s;
+} ev_provenance;
+
+/* Fill git, host, compiler and BLAS facts. git runs by argv in `root`
+ * (never a shell); outside a checkout git_commit is 40 zeros, dirty 1. */
+void ev_provenance_collect(ev_provenance *pv, const char *root);
+
+/* UTC "YYYY-MM-DDTHH:MM:SS.mmmZ" of a wall-clock time. */
+void ev_utc_text(const struct timespec *ts, char *buf, size_t cap);
+
+/* The resolved parameters as a JSON object (kind order). */
+cJSON *ev_params(const preset *p);
+
+/* The whole document; takes ownership of models, arms, summary. */
+cJSON *ev_document(const preset *p, const ev_provenance *pv, cJSON *models,
+                   cJSON *arms, cJSON *summary);
+
+/* The scorecard from the arms' metrics alone (so merge recomputes the same
+ * one): the reference arm (full cache or identity codec, not masked), per
+ * arm KV saved % and recall minus the reference's. */
+cJSON *ev_summary(const cJSON *arms);
+
+/* sha256 of the unformatted (canonical: keys in insertion order) JSON. */
+kk_code ev_json_sha256(const cJSON *v, char out[65], kk_err *err);
+
+void ev_add_u64(cJSON *o, const char *key, uint64_t v);
+void ev_add_i64(cJSON *o, const char *key, int64_t v);
+/* Adds only finite numbers; @return 1 when added. */
+int ev_add_num(cJSON *o, const char *key, double v);
+
+/* Write doc under dir/<preset>/ as <stamp>-<short commit>.json (a -2, -3
+ * ... suffix when that name exists), by temp file, fsync and rename.
+ * path receives the file's path. */
+kk_code ev_write(const char *dir, const char *preset_name, const ev_provenance *pv,
+                 const cJSON *doc, char *path, size_t cap, kk_err *err);
+
+/* Remove `*.tmp.<pid>` files of processes that no longer run from dir
+ * (what a killed writer leaves). @return how many were removed. */
+int ev_clean_stale(const char *dir);
+
+#endif /* KK_EVIDENCE_H */

@@ -1,0 +1,136 @@
+/* run_merge: shard evidence joined into one file (run_merge.h). */
+#include "run_merge.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "evidence.h"
+#include "kk_file.h"
+
+static const cJSON *get(const cJSON *o, const char *k)
+{
+    return cJSON_GetObjectItemCaseSensitive(o, k);
+}
+
+static int same(const cJSON *a, const cJSON *b)
+{
+    return a && b && cJSON_Compare(a, b, 1);
+}
+
+static kk_code refuse(kk_err *err, const char *file, const char *what, const char *first)
+{
+    kk_err_set(err, KK_E_RANGE, "%s differs from %s's; shards of one run must share preset, "
+               "parameters, seed, commit and shard count", what, first);
+    kk_err_file(err, file);
+    return kk_err_where(err, what);
+}
+
+kk_code run_merge(const char *const *files, size_t n, cJSON **out, kk_err *err)
+{
+    *out = NULL;
+    cJSON **docs = calloc(n ? n : 1, sizeof *docs);
+    cJSON *shard_of[256] = {0};
+    int count = 0;
+    if (!docs)
+        return kk_err_set(err, KK_E_NOMEM, "out of memory");
+    kk_code code = KK_OK;
+    for (size_t i = 0; i < n && code == KK_OK; i++) {
+        char *buf = NULL;
+        size_t len = 0;
+        code = kk_file_read_all(files[i], &buf, &len, err);
+        if (code != KK_OK)
+            break;
+        docs[i] = cJSON_ParseWithLength(buf, len);
+        free(buf);
+        const cJSON *pv = docs[i] ? get(docs[i], "provenance") : NULL;
+        const cJSON *sh = get(pv, "shard");
+        int si = (int)cJSON_GetNumberValue(get(sh, "index"));
+        int sn = (int)cJSON_GetNumberValue(get(sh, "count"));
+        if (!docs[i] || !pv || !sh || sn < 1 || sn > 256 || si < 1 || si > sn) {
+            kk_err_set(err, KK_E_FORMAT, "not the evidence of a sharded run (no provenance.shard "
+                       "{index, count}); allowed: files written by kakeya run --shard I/N");
+            kk_err_file(err, files[i]);
+            code = KK_E_FORMAT;
+            break;
+        }
+        if (i == 0)
+            count = sn;
+        const cJSON *p0 = get(docs[0], "preset"), *p1 = get(docs[i], "preset");
+        const cJSON *v0 = get(docs[0], "provenance");
+        if (!same(p0, p1))
+            code = refuse(err, files[i], "preset", files[0]);
+        else if (!same(get(v0, "seed"), get(pv, "seed")))
+            code = refuse(err, files[i], "provenance.seed", files[0]);
+        else if (!same(get(v0, "git_commit"), get(pv, "git_commit")))
+            code = refuse(err, files[i], "provenance.git_commit", files[0]);
+        else if (sn != count)
+            code = refuse(err, files[i], "provenance.shard.count", files[0]);
+        else if (shard_of[si - 1]) {
+            kk_err_set(err, KK_E_DUPLICATE, "shard %d/%d given twice", si, sn);
+            kk_err_file(err, files[i]);
+            code = KK_E_DUPLICATE;
+        } else {
+            shard_of[si - 1] = docs[i];
+        }
+    }
+    if (code == KK_OK && n == 0)
+        code = kk_err_set(err, KK_E_MISSING, "no evidence files to merge");
+    for (int s = 0; code == KK_OK && s < count; s++)
+        if (!shard_of[s]) {
+            kk_err_set(err, KK_E_MISSING, "shard %d/%d is missing; give every shard's file", s + 1,
+                       count);
+            code = KK_E_MISSING;
+        }
+    if (code != KK_OK) {
+        for (size_t i = 0; i < n; i++)
+            cJSON_Delete(docs[i]);
+        free(docs);
+        return code;
+    }
+    /* Arms back in preset order: arm k of the full run is the (k / N)-th
+     * arm of shard k % N. */
+    cJSON *arms = cJSON_CreateArray();
+    for (size_t k = 0;; k++) {
+        const cJSON *sa = get(shard_of[k % (size_t)count], "arms");
+        cJSON *a = cJSON_GetArrayItem(sa, (int)(k / (size_t)count));
+        if (!a)
+            break;
+        cJSON_AddItemToArray(arms, cJSON_Duplicate(a, 1));
+    }
+    cJSON *d = cJSON_Duplicate(shard_of[0], 1);
+    cJSON_ReplaceItemInObjectCaseSensitive(d, "arms", arms);
+    cJSON_ReplaceItemInObjectCaseSensitive(d, "summary", ev_summary(arms));
+    cJSON *pv = cJSON_GetObjectItemCaseSensitive(d, "provenance");
+    double wall = 0, jobs = 0;
+    const char *start = NULL, *fin = NULL;
+    int dirty = 0;
+    for (int s = 0; s < count; s++) {
+        const cJSON *v = get(shard_of[s], "provenance");
+        wall += cJSON_GetNumberValue(get(v, "wall_s"));
+        double j = cJSON_GetNumberValue(get(v, "jobs"));
+        jobs = j > jobs ? j : jobs;
+        const char *a = cJSON_GetStringValue(get(v, "started"));
+        const char *b = cJSON_GetStringValue(get(v, "finished"));
+        if (a && (!start || strcmp(a, start) < 0))
+            start = a;
+        if (b && (!fin || strcmp(b, fin) > 0))
+            fin = b;
+        dirty |= cJSON_IsTrue(get(v, "git_dirty"));
+    }
+    cJSON_ReplaceItemInObjectCaseSensitive(pv, "wall_s", cJSON_CreateNumber(wall));
+    cJSON_ReplaceItemInObjectCaseSensitive(pv, "jobs", cJSON_CreateNumber(jobs));
+    cJSON_ReplaceItemInObjectCaseSensitive(pv, "git_dirty", cJSON_CreateBool(dirty));
+    if (start)
+        cJSON_ReplaceItemInObjectCaseSensitive(pv, "started", cJSON_CreateString(start));
+    if (fin)
+        cJSON_ReplaceItemInObjectCaseSensitive(pv, "finished", cJSON_CreateString(fin));
+    cJSON_DeleteItemFromObjectCaseSensitive(pv, "shard");
+    cJSON *from = cJSON_AddArrayToObject(pv, "merged_from");
+    for (size_t i = 0; i < n; i++)
+        cJSON_AddItemToArray(from, cJSON_CreateString(files[i]));
+    for (size_t i = 0; i < n; i++)
+        cJSON_Delete(docs[i]);
+    free(docs);
+    *out = d;
+    return KK_OK;
+}
