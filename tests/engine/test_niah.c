@@ -1,0 +1,393 @@
+/* Tests of engine/niah and the forward pass's mask hook: the sample
+ * layout, determinism, the Wilson interval, the affine noise, the fast
+ * path against the reference, and the falsifiability checks: full cache
+ * recall 1.0, the needle hidden from the retrieval layer -> recall 0, the
+ * `hard` setting losing recall at 2 bits and keeping it at 8. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "forward.h"
+#include "niah.h"
+#include "synth.h"
+
+/* Fast path vs reference on a synthetic model: logits of ~100 through
+ * float BLAS vs double loops; the fast softmax's exp is within 3e-7
+ * relative. Measured max 2.7e-4 on the 100-logit scale (96 tokens);
+ * 1e-2 leaves margin for other BLAS builds yet sits far below the 50-logit
+ * margins, so any wrong mask or skipped head fails. */
+#define REF_LOGIT_TOL 1e-2
+
+/* Attention with the mask hook, fast vs naive: as ATT_ABS_TOL in
+ * test_forward.c (outputs are convex combinations of |v| < 1). */
+#define ATT_ABS_TOL 1e-5
+
+typedef struct fixture {
+    uint8_t *buf;
+    size_t len;
+    gguf_file *f;
+    model *m;
+} fixture;
+
+static void open_cfg(fixture *x, const synth_cfg *c)
+{
+    kk_err e;
+    kk_err_clear(&e);
+    if (synth_to_buffer(c, &x->buf, &x->len, &e) != KK_OK)
+        fail_msg("synth: %s", e.msg);
+    assert_int_equal(gguf_parse_buffer(&x->f, x->buf, x->len, "synth.gguf", &e), KK_OK);
+    assert_int_equal(model_load(&x->m, x->f, &e), KK_OK);
+}
+
+static void open_default(fixture *x)
+{
+    synth_cfg c;
+    synth_defaults(&c, SYNTH_ROLE_VERIFIER);
+    open_cfg(x, &c);
+}
+
+static void close_fixture(fixture *x)
+{
+    model_free(x->m);
+    gguf_close(x->f);
+    free(x->buf);
+}
+
+static const double DEPTHS[3] = {0.1, 0.5, 0.9};
+
+/* Recall over every cell of one context: hits / n. */
+static double run_recall(const model *m, int64_t ctx, int64_t samples, int32_t distractors,
+                         niah_opts o)
+{
+    niah_cell cells[3];
+    const niah_cfg cfg = {&ctx, 1, DEPTHS, 3, samples, 1, distractors, o, NULL, NULL};
+    kk_err e;
+    kk_err_clear(&e);
+    if (niah_run(m, &cfg, cells, &e) != KK_OK)
+        fail_msg("niah_run: %s", e.msg);
+    int64_t hits = 0, n = 0;
+    for (int i = 0; i < 3; i++) {
+        hits += cells[i].hits;
+        n += cells[i].n;
+        assert_int_equal(cells[i].n, samples);
+    }
+    return (double)hits / (double)n;
+}
+
+/* ---- samples ----------------------------------------------------------------- */
+
+static void samples_should_follow_the_contract_layout(void **state)
+{
+    (void)state;
+    enum { N = 500 };
+    int32_t t[N];
+    for (int d = 0; d < 3; d++) {
+        niah_sample s = {t, N, 0, 0, 0};
+        assert_int_equal(niah_sample_make(&s, DEPTHS[d], 5, 1234 + d, NULL), KK_OK);
+        assert_int_equal(t[0], SYNTH_TOK_BOS);
+        assert_int_equal(t[N - 2], SYNTH_TOK_QUERY);
+        assert_int_equal(t[N - 1], s.key);
+        assert_int_equal(t[s.needle_pos], s.key);
+        assert_int_equal(t[s.needle_pos + 1], s.expect);
+        assert_true(s.key >= SYNTH_TOK_KEY_FIRST && s.key < SYNTH_TOK_VALUE_FIRST);
+        assert_true(s.expect >= SYNTH_TOK_VALUE_FIRST && s.expect < 256);
+        /* the needle at its depth of the body */
+        assert_true(fabs((double)(s.needle_pos - 1) / (N - 5) - DEPTHS[d]) < 0.01);
+        /* 5 distractors with other, distinct keys, each followed by a
+         * value; everything else filler */
+        int keys = 0, seen[64] = {0};
+        for (int i = 1; i < N - 2; i++) {
+            if (t[i] >= SYNTH_TOK_KEY_FIRST && t[i] < SYNTH_TOK_VALUE_FIRST) {
+                keys++;
+                assert_int_equal(seen[t[i] - SYNTH_TOK_KEY_FIRST]++, 0);
+                assert_true(t[i + 1] >= SYNTH_TOK_VALUE_FIRST);
+            } else if (t[i] >= SYNTH_TOK_VALUE_FIRST) {
+                assert_true(t[i - 1] >= SYNTH_TOK_KEY_FIRST && t[i - 1] < SYNTH_TOK_VALUE_FIRST);
+            } else {
+                assert_true(t[i] >= SYNTH_TOK_FILLER_FIRST && t[i] < SYNTH_TOK_KEY_FIRST);
+            }
+        }
+        assert_int_equal(keys, 6);
+    }
+    /* too many distractors for the context, and bad depths, are refused */
+    niah_sample s = {t, 20, 0, 0, 0};
+    assert_int_equal(niah_sample_make(&s, 0.5, 10, 1, NULL), KK_E_RANGE);
+    s.ctx = N;
+    assert_int_equal(niah_sample_make(&s, 1.5, 0, 1, NULL), KK_E_RANGE);
+    s.ctx = 8;
+    assert_int_equal(niah_sample_make(&s, 0.5, 0, 1, NULL), KK_E_RANGE);
+}
+
+static void samples_should_depend_only_on_their_own_seed(void **state)
+{
+    (void)state;
+    enum { N = 300 };
+    int32_t a[N], b[N];
+    niah_sample sa = {a, N, 0, 0, 0}, sb = {b, N, 0, 0, 0};
+    const uint64_t seed = niah_sample_seed(1, N, 2, 7);
+    assert_int_equal(niah_sample_make(&sa, 0.5, 3, seed, NULL), KK_OK);
+    assert_int_equal(niah_sample_make(&sb, 0.5, 3, seed, NULL), KK_OK);
+    assert_memory_equal(a, b, sizeof a);
+    /* every coordinate of the seed matters */
+    const uint64_t others[] = {niah_sample_seed(2, N, 2, 7), niah_sample_seed(1, N + 1, 2, 7),
+                               niah_sample_seed(1, N, 1, 7), niah_sample_seed(1, N, 2, 8)};
+    for (size_t i = 0; i < 4; i++)
+        assert_true(others[i] != seed);
+}
+
+static void a_cell_should_not_depend_on_the_order_samples_run_in(void **state)
+{
+    (void)state;
+    fixture x;
+    open_default(&x);
+    int64_t ctx = 200;
+    const double depth = 0.5;
+    niah_cell cell;
+    const niah_opts o = {0, 0, false};
+    const niah_cfg cfg = {&ctx, 1, &depth, 1, 4, 42, 2, o, NULL, NULL};
+    assert_int_equal(niah_run(x.m, &cfg, &cell, NULL), KK_OK);
+    /* the same samples alone, last first, through one runner */
+    niah_runner *r = NULL;
+    assert_int_equal(niah_runner_init(&r, x.m, ctx, &o, NULL), KK_OK);
+    int32_t t[200];
+    int64_t hits = 0;
+    double min_margin = INFINITY;
+    for (int64_t i = 3; i >= 0; i--) {
+        niah_sample s = {t, ctx, 0, 0, 0};
+        assert_int_equal(niah_sample_make(&s, depth, 2, niah_sample_seed(42, ctx, 0, i), NULL),
+                         KK_OK);
+        int32_t ans;
+        double margin;
+        assert_int_equal(niah_runner_eval(r, &s, &ans, &margin, NULL, NULL), KK_OK);
+        hits += ans == s.expect;
+        min_margin = fmin(min_margin, margin);
+    }
+    assert_int_equal(hits, cell.hits);
+    assert_true(min_margin == cell.min_margin);
+    niah_runner_free(r);
+    close_fixture(&x);
+}
+
+static void wilson_intervals_should_match_known_values(void **state)
+{
+    (void)state;
+    /* Known 95% Wilson intervals (z = 1.95996) */
+    const struct { int64_t h, n; double lo, hi; } k[] = {
+        {20, 20, 0.83887, 1.0}, {0, 20, 0.0, 0.16113}, {10, 20, 0.29930, 0.70070},
+        {50, 50, 0.92865, 1.0}, {1, 1, 0.20654, 1.0},
+    };
+    for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) {
+        double lo, hi;
+        niah_wilson(k[i].h, k[i].n, &lo, &hi);
+        assert_true(fabs(lo - k[i].lo) < 1e-4);
+        assert_true(fabs(hi - k[i].hi) < 1e-4);
+    }
+}
+
+static void affine_noise_should_round_to_the_nearest_of_its_levels(void **state)
+{
+    (void)state;
+    float x[70], y[70];
+    for (int i = 0; i < 70; i++)
+        x[i] = sinf((float)i * 0.7f) * (float)(1 + i % 5);
+    for (int32_t bits = 1; bits <= 8; bits++) {
+        memcpy(y, x, sizeof x);
+        niah_affine_rtn(y, 70, 32, bits);
+        for (int g = 0; g < 70; g += 32) {
+            const int m = 70 - g < 32 ? 70 - g : 32;
+            float lo = x[g], hi = x[g];
+            for (int i = 1; i < m; i++) {
+                lo = fminf(lo, x[g + i]);
+                hi = fmaxf(hi, x[g + i]);
+            }
+            const float step = (hi - lo) / (float)((1 << bits) - 1);
+            for (int i = 0; i < m; i++) /* round to nearest: within half a step */
+                assert_true(fabsf(y[g + i] - x[g + i]) <= 0.5f * step * (1.0f + 1e-5f) + 1e-6f);
+            /* the ends of the range are levels: exact */
+            for (int i = 0; i < m; i++)
+                if (x[g + i] == lo || x[g + i] == hi)
+                    assert_true(fabsf(y[g + i] - x[g + i]) < 1e-6f);
+        }
+    }
+    float c[5] = {2, 2, 2, 2, 2};
+    niah_affine_rtn(c, 5, 32, 2);
+    for (int i = 0; i < 5; i++)
+        assert_true(c[i] == 2.0f);
+}
+
+/* ---- the mask hook and the fast path -------------------------------------------- */
+
+static uint64_t rng_next(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
+    return *s >> 33;
+}
+
+static float rng_unif(uint64_t *s) { return (float)(rng_next(s) % 2000001) / 1e6f - 1.0f; }
+
+static void masked_attention_should_match_the_naive_loop(void **state)
+{
+    (void)state;
+    uint64_t s = 5;
+    enum { NK = 180, NQ = 90, H = 4, KH = 2, DK = 16, DV = 8 };
+    float *k = malloc(NK * KH * DK * sizeof(float)), *v = malloc(NK * KH * DV * sizeof(float));
+    float *q = malloc(NQ * H * DK * sizeof(float));
+    float *o = malloc(NQ * H * DV * sizeof(float)), *or = malloc(NQ * H * DV * sizeof(float));
+    float *scores = malloc(FWD_ATT_CHUNK * NK * sizeof(float));
+    int32_t kpos[NK], qpos[NQ];
+    uint8_t hidden[NK] = {0};
+    for (int i = 0; i < NK * KH * DK; i++)
+        k[i] = rng_unif(&s);
+    for (int i = 0; i < NK * KH * DV; i++)
+        v[i] = rng_unif(&s);
+    for (int i = 0; i < NQ * H * DK; i++)
+        q[i] = 3.0f * rng_unif(&s);
+    for (int i = 0; i < NK; i++)
+        kpos[i] = i; /* ascending: the fast path's causal ranges */
+    for (int i = 0; i < NQ; i++)
+        qpos[i] = 90 + i;
+    for (int i = 0; i < NK; i += 7)
+        hidden[i] = 1;
+    const kv_view view = {NK, k, v, kpos, KH * DK, KH * DV};
+    for (int32_t window = 0; window <= 30; window += 30) {
+        const fwd_attn_shape sh = {H, KH, DK, DV, window, hidden, NK, NULL};
+        fwd_attention(&sh, q, qpos, NQ, &view, o, scores);
+        fwd_attention_ref(&sh, q, qpos, NQ, &view, or);
+        double worst = 0.0;
+        for (int i = 0; i < NQ * H * DV; i++)
+            worst = fmax(worst, fabs((double)o[i] - or[i]));
+        assert_true(worst < ATT_ABS_TOL);
+        /* the hook bites: without it the outputs differ */
+        const fwd_attn_shape open = {H, KH, DK, DV, window, NULL, 0, NULL};
+        fwd_attention(&open, q, qpos, NQ, &view, o, scores);
+        worst = 0.0;
+        for (int i = 0; i < NQ * H * DV; i++)
+            worst = fmax(worst, fabs((double)o[i] - or[i]));
+        assert_true(worst > 1e-3);
+    }
+    /* a dead KV head: zero K and V give exactly 0, with or without work */
+    memset(k, 0, NK * KH * DK * sizeof(float));
+    memset(v, 0, NK * KH * DV * sizeof(float));
+    const uint8_t dead[KH] = {1, 1};
+    const fwd_attn_shape sh = {H, KH, DK, DV, 0, NULL, 0, dead};
+    fwd_attention(&sh, q, qpos, NQ, &view, o, scores);
+    fwd_attention_ref(&sh, q, qpos, NQ, &view, or);
+    for (int i = 0; i < NQ * H * DV; i++)
+        assert_true(o[i] == 0.0f && or[i] == 0.0f);
+    free(k);
+    free(v);
+    free(q);
+    free(o);
+    free(or);
+    free(scores);
+}
+
+static void fast_and_reference_paths_should_agree_on_samples(void **state)
+{
+    (void)state;
+    fixture x;
+    open_default(&x);
+    enum { N = 48 }; /* the reference attention costs N^2 dk dv per head */
+    int32_t t[N];
+    for (uint32_t mask = 0; mask <= 2; mask += 2) { /* full, and the needle hidden from layer 1 */
+        niah_runner *fast = NULL, *ref = NULL;
+        const niah_opts of = {mask, 0, false}, orr = {mask, 0, true};
+        assert_int_equal(niah_runner_init(&fast, x.m, N, &of, NULL), KK_OK);
+        assert_int_equal(niah_runner_init(&ref, x.m, N, &orr, NULL), KK_OK);
+        for (int i = 0; i < 3; i++) {
+            niah_sample s = {t, N, 0, 0, 0};
+            assert_int_equal(niah_sample_make(&s, DEPTHS[i], 2, 100 + i, NULL), KK_OK);
+            float lf[256], lr[256];
+            int32_t af, ar;
+            double mf, mr;
+            assert_int_equal(niah_runner_eval(fast, &s, &af, &mf, lf, NULL), KK_OK);
+            assert_int_equal(niah_runner_eval(ref, &s, &ar, &mr, lr, NULL), KK_OK);
+            assert_int_equal(af, ar);
+            assert_int_equal(af == s.expect, mask == 0);
+            for (int v = 0; v < 256; v++)
+                assert_true(fabs((double)lf[v] - lr[v]) < REF_LOGIT_TOL);
+        }
+        niah_runner_free(fast);
+        niah_runner_free(ref);
+    }
+    close_fixture(&x);
+}
+
+/* ---- falsifiability ------------------------------------------------------------------ */
+
+static void the_full_cache_should_recall_every_needle_at_1k(void **state)
+{
+    (void)state;
+    fixture x;
+    open_default(&x);
+    const niah_opts o = {0, 0, false};
+    assert_true(run_recall(x.m, 1024, 20, 0, o) == 1.0);
+    close_fixture(&x);
+}
+
+static void the_needle_hidden_from_the_retrieval_layer_should_be_lost(void **state)
+{
+    (void)state;
+    fixture x;
+    open_default(&x);
+    const niah_opts o = {1u << 1, 0, false}; /* layer 1 retrieves */
+    assert_true(run_recall(x.m, 1024, 20, 0, o) <= 0.05);
+    close_fixture(&x);
+}
+
+static void the_hard_setting_should_lose_recall_at_2_bits_and_keep_it_at_8(void **state)
+{
+    (void)state;
+    synth_cfg c;
+    synth_defaults(&c, SYNTH_ROLE_VERIFIER);
+    synth_apply_hard(&c);
+    fixture x;
+    open_cfg(&x, &c);
+    synth_info info;
+    assert_int_equal(synth_read_info(x.f, &info, NULL), KK_OK);
+    assert_int_equal(info.niah_distractors, 3);
+    niah_opts o = {0, 0, false};
+    assert_true(run_recall(x.m, 1024, 20, info.niah_distractors, o) == 1.0);
+    o.kv_bits = 2;
+    assert_true(run_recall(x.m, 1024, 20, info.niah_distractors, o) <= 0.9);
+    o.kv_bits = 8;
+    assert_true(run_recall(x.m, 1024, 20, info.niah_distractors, o) >= 0.95);
+    close_fixture(&x);
+}
+
+static void the_default_model_should_survive_2_bit_noise(void **state)
+{
+    (void)state;
+    /* The easy model is robust to everything (design note): the hard
+     * setting's loss comes from its knobs, not from the noise alone. */
+    fixture x;
+    open_default(&x);
+    const niah_opts o = {0, 2, false};
+    assert_true(run_recall(x.m, 512, 10, 0, o) == 1.0);
+    close_fixture(&x);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(samples_should_follow_the_contract_layout),
+        cmocka_unit_test(samples_should_depend_only_on_their_own_seed),
+        cmocka_unit_test(a_cell_should_not_depend_on_the_order_samples_run_in),
+        cmocka_unit_test(wilson_intervals_should_match_known_values),
+        cmocka_unit_test(affine_noise_should_round_to_the_nearest_of_its_levels),
+        cmocka_unit_test(masked_attention_should_match_the_naive_loop),
+        cmocka_unit_test(fast_and_reference_paths_should_agree_on_samples),
+        cmocka_unit_test(the_full_cache_should_recall_every_needle_at_1k),
+        cmocka_unit_test(the_needle_hidden_from_the_retrieval_layer_should_be_lost),
+        cmocka_unit_test(the_hard_setting_should_lose_recall_at_2_bits_and_keep_it_at_8),
+        cmocka_unit_test(the_default_model_should_survive_2_bit_noise),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,393 @@
+/* Tests of engine/synth: the default is the configuration the design note
+ * checked, the file records its construction, knobs are checked, the
+ * basis changes keep the function, copy mode is an induction model. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "forward.h"
+#include "niah.h"
+#include "synth.h"
+
+/* Logits after a basis change vs before: the same function in exact
+ * arithmetic. In float each product then sums up to d = 512 terms of a
+ * dense basis instead of a few exact ones: at most about 512 * eps
+ * relative to the 100-logit scale per product (6e-3 worst case);
+ * measured max 2.3e-5. 1e-2 still catches any change of the function (a
+ * wrong rotation moves logits by tens). */
+#define ROT_LOGIT_TOL 1e-2
+
+typedef struct fixture {
+    uint8_t *buf;
+    size_t len;
+    gguf_file *f;
+    model *m;
+} fixture;
+
+static void open_cfg(fixture *x, const synth_cfg *c)
+{
+    kk_err e;
+    kk_err_clear(&e);
+    if (synth_to_buffer(c, &x->buf, &x->len, &e) != KK_OK)
+        fail_msg("synth: %s", e.msg);
+    assert_int_equal(gguf_parse_buffer(&x->f, x->buf, x->len, "synth.gguf", &e), KK_OK);
+    assert_int_equal(model_load(&x->m, x->f, &e), KK_OK);
+}
+
+static void close_fixture(fixture *x)
+{
+    model_free(x->m);
+    gguf_close(x->f);
+    free(x->buf);
+}
+
+/* The last row's logits of tokens through a fresh full cache. */
+static void last_logits(const model *m, const int32_t *tokens, int64_t n, float *logits)
+{
+    fwd_state *st = NULL;
+    kv_cache *kv = NULL;
+    const kv_config cfg = {m->hp.n_layers, m->hp.n_kv_heads, m->hp.head_dim_k,
+                           m->hp.head_dim_v, n};
+    assert_int_equal(kv_full_init(&kv, &cfg, NULL), KK_OK);
+    assert_int_equal(fwd_init(&st, m, n, n, NULL), KK_OK);
+    assert_int_equal(fwd_run(st, kv, tokens, NULL, n, FWD_LOGITS_LAST, logits, NULL, NULL),
+                     KK_OK);
+    fwd_free(st);
+    kv_free(kv);
+}
+
+static int32_t argmax(const float *x, int32_t n)
+{
+    int32_t b = 0;
+    for (int32_t i = 1; i < n; i++)
+        if (x[i] > x[b])
+            b = i;
+    return b;
+}
+
+/* Recall of n samples of ctx tokens at depth 0.5 (full cache). */
+static int recall_hits(const model *m, int64_t ctx, int32_t distractors, int n)
+{
+    niah_runner *r = NULL;
+    const niah_opts o = {0, 0, false};
+    assert_int_equal(niah_runner_init(&r, m, ctx, &o, NULL), KK_OK);
+    int32_t *tokens = malloc((size_t)ctx * sizeof *tokens);
+    int hits = 0;
+    for (int i = 0; i < n; i++) {
+        niah_sample s = {tokens, ctx, 0, 0, 0};
+        assert_int_equal(niah_sample_make(&s, 0.5, distractors, niah_sample_seed(9, ctx, 0, i),
+                                          NULL),
+                         KK_OK);
+        int32_t answer;
+        double margin;
+        assert_int_equal(niah_runner_eval(r, &s, &answer, &margin, NULL, NULL), KK_OK);
+        hits += answer == s.expect;
+    }
+    free(tokens);
+    niah_runner_free(r);
+    return hits;
+}
+
+/* ---- the default ----------------------------------------------------------- */
+
+static void default_model_should_be_the_configuration_checked_in_llama_cpp(void **state)
+{
+    (void)state;
+    synth_cfg c;
+    synth_defaults(&c, SYNTH_ROLE_VERIFIER);
+    fixture x;
+    open_cfg(&x, &c);
+    const model_hparams *hp = &x.m->hp;
+    assert_int_equal(hp->arch, MODEL_ARCH_LLAMA);
+    assert_int_equal(hp->n_layers, 2);
+    assert_int_equal(hp->n_embd, 512);
+    assert_int_equal(hp->n_heads, 4);
+    assert_int_equal(hp->head_dim_k, 128);
+    assert_int_equal(hp->n_rot, 128); /* full rotary: llama.cpp refuses less */
+    assert_int_equal(hp->n_vocab, 256);
+    assert_true(hp->rope_base == 1e6f);
+    assert_false(hp->rope_neox);
+    uint32_t u;
+    assert_int_equal(gguf_get_u32(x.f, "kakeya.synth.key_dim", &u, NULL), KK_OK);
+    assert_int_equal(u, 32);
+    /* layer 0 uses the 14 pairs turning >= 0.05 rad per token; its worst
+     * competitor stays under 0.93 of the peak up to 32k positions */
+    assert_int_equal(gguf_get_u32(x.f, "kakeya.synth.stats.pos_pairs", &u, NULL), KK_OK);
+    assert_int_equal(u, 14);
+    float f;
+    assert_int_equal(gguf_get_f32(x.f, "kakeya.synth.stats.pos_competitor", &f, NULL), KK_OK);
+    assert_true(f > 0.5f && f < 0.93f);
+    synth_info info;
+    assert_int_equal(synth_read_info(x.f, &info, NULL), KK_OK);
+    assert_int_equal(info.mode, SYNTH_MODE_NIAH);
+    assert_int_equal(info.role, SYNTH_ROLE_VERIFIER);
+    assert_int_equal(info.seed, 1);
+    assert_int_equal(info.niah_distractors, 0);
+    /* the checked logits: value 100, fallback 50, so a retrieved needle
+     * wins by 50 */
+    const int32_t t[] = {0, 5, 9, 130, 200, 17, 44, 1, 130};
+    float logits[256];
+    last_logits(x.m, t, 9, logits);
+    assert_int_equal(argmax(logits, 256), 200);
+    assert_true(fabs(logits[200] - 100.0) < 0.1);
+    assert_true(fabs(logits[SYNTH_TOK_FALLBACK] - 50.0) < 0.1);
+    close_fixture(&x);
+}
+
+static void the_same_configuration_should_give_the_same_bytes(void **state)
+{
+    (void)state;
+    synth_cfg c;
+    synth_defaults(&c, SYNTH_ROLE_VERIFIER);
+    c.rotate = SYNTH_ROT_ALL;
+    c.n_outliers = 2;
+    uint8_t *a, *b, *d;
+    size_t na, nb, nd;
+    assert_int_equal(synth_to_buffer(&c, &a, &na, NULL), KK_OK);
+    assert_int_equal(synth_to_buffer(&c, &b, &nb, NULL), KK_OK);
+    c.seed = 2;
+    assert_int_equal(synth_to_buffer(&c, &d, &nd, NULL), KK_OK);
+    assert_int_equal(na, nb);
+    assert_memory_equal(a, b, na);
+    assert_true(na != nd || memcmp(a, d, na) != 0);
+    free(a);
+    free(b);
+    free(d);
+}
+
+static void every_bad_knob_should_be_refused_naming_its_flag(void **state)
+{
+    (void)state;
+    /* the flag each broken knob below must be named by */
+    static const char *const flags[] = {"--key-dim", "--d-model", "--head-dim",
+                                        "--beta", "--key-dim", "--outliers",
+                                        "--window", "--pos-min-theta", "--rope-base"};
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
+        synth_cfg c;
+        synth_defaults(&c, SYNTH_ROLE_VERIFIER);
+        switch (i) {
+        case 0: c.key_dim = 31; break;                             /* odd: pairs */
+        case 1: c.n_embd = 384; break;                             /* layout needs 385 */
+        case 2: c.head_dim = 100; break;                           /* groups of 32 */
+        case 3: c.beta = 0.0f; break;
+        case 4: c.code_kind = SYNTH_CODE_ONEHOT; break;            /* 32 < 64 keys */
+        case 5: c.n_outliers = 100; break;
+        case 6: c.sliding_layers = 1; break;                       /* no window given */
+        case 7: c.pos_min_theta = 2.0f; break;
+        case 8: c.rope_base = 1.0f; break;
+        }
+        kk_err e;
+        kk_err_clear(&e);
+        assert_int_equal(synth_check(&c, &e), KK_E_RANGE);
+        assert_string_equal(e.where, flags[i]);
+    }
+    /* the shared K component needs free dims in the codes' group of 32 */
+    synth_cfg c;
+    synth_defaults(&c, SYNTH_ROLE_VERIFIER);
+    c.shared_k = 8.0f;
+    kk_err e;
+    assert_int_equal(synth_check(&c, &e), KK_E_RANGE);
+    assert_string_equal(e.where, "--key-dim");
+}
+
+static void rotate_names_should_round_trip(void **state)
+{
+    (void)state;
+    const char *forms[] = {"none", "all", "residual", "pairs,values", "residual,values"};
+    for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+        uint32_t r;
+        char buf[48];
+        assert_int_equal(synth_parse_rotate("--rotate", forms[i], &r, NULL), KK_OK);
+        assert_string_equal(synth_rotate_str(r, buf, sizeof buf), forms[i]);
+    }
+    uint32_t r;
+    kk_err e;
+    assert_int_equal(synth_parse_rotate("--rotate", "pairs,", &r, &e), KK_E_RANGE);
+    assert_int_equal(synth_parse_rotate("--rotate", "spin", &r, &e), KK_E_RANGE);
+    assert_string_equal(e.where, "--rotate");
+}
+
+/* ---- knobs that keep the function ------------------------------------------------ */
+
+static void basis_rotations_and_outliers_should_keep_every_logit(void **state)
+{
+    (void)state;
+    synth_cfg c;
+    synth_defaults(&c, SYNTH_ROLE_VERIFIER);
+    c.niah_distractors = 3;
+    fixture base;
+    open_cfg(&base, &c);
+    enum { N = 200 };
+    int32_t tokens[N];
+    niah_sample s = {tokens, N, 0, 0, 0};
+    assert_int_equal(niah_sample_make(&s, 0.3, 3, 77, NULL), KK_OK);
+    float want[256], got[256];
+    last_logits(base.m, tokens, N, want);
+    assert_int_equal(argmax(want, 256), s.expect);
+    const uint32_t rots[] = {SYNTH_ROT_RESIDUAL, SYNTH_ROT_PAIRS, SYNTH_ROT_VALUES, SYNTH_ROT_ALL};
+    for (size_t i = 0; i <= sizeof rots / sizeof rots[0]; i++) {
+        synth_cfg r = c;
+        if (i < sizeof rots / sizeof rots[0]) {
+            r.rotate = rots[i];
+        } else { /* outlier pairs: K x 8, q / 8 */
+            r.rotate = SYNTH_ROT_ALL;
+            r.n_outliers = 3;
+        }
+        fixture x;
+        open_cfg(&x, &r);
+        last_logits(x.m, tokens, N, got);
+        double worst = 0.0;
+        for (int t = 0; t < 256; t++)
+            worst = fmax(worst, fabs((double)got[t] - want[t]));
+        assert_true(worst < ROT_LOGIT_TOL);
+        close_fixture(&x);
+    }
+    /* The residual rotation makes the weights dense, as in trained models:
+     * layer 1's query rows of the codes (head dims 96..127) read 64 of
+     * the 512 residual dims before it, nearly all of them after. */
+    synth_cfg r = c;
+    r.rotate = SYNTH_ROT_RESIDUAL;
+    fixture x;
+    open_cfg(&x, &r);
+    int64_t nonzero = 0;
+    for (int64_t i = 96 * 512; i < 128 * 512; i++)
+        nonzero += x.m->layers[1].wq.f32[i] != 0.0f;
+    assert_true(nonzero > 32 * 512 * 9 / 10);
+    close_fixture(&x);
+    close_fixture(&base);
+}
+
+static void the_hard_setting_and_the_proposer_should_retrieve_with_the_full_cache(void **state)
+{
+    (void)state;
+    synth_cfg c;
+    synth_defaults(&c, SYNTH_ROLE_VERIFIER);
+    synth_apply_hard(&c);
+    fixture x;
+    open_cfg(&x, &c);
+    assert_int_equal(recall_hits(x.m, 300, 3, 10), 10);
+    close_fixture(&x);
+    synth_defaults(&c, SYNTH_ROLE_PROPOSER);
+    open_cfg(&x, &c);
+    assert_int_equal(x.m->hp.n_embd, 448);
+    assert_int_equal(x.m->hp.n_heads, 2);
+    synth_info info;
+    assert_int_equal(synth_read_info(x.f, &info, NULL), KK_OK);
+    assert_int_equal(info.role, SYNTH_ROLE_PROPOSER);
+    assert_int_equal(recall_hits(x.m, 300, 0, 10), 10);
+    close_fixture(&x);
+}
+
+static void one_hot_codes_at_a_large_base_should_retrieve(void **state)
+{
+    (void)state;
+    synth_cfg c;
+    synth_defaults(&c, SYNTH_ROLE_VERIFIER);
+    c.code_kind = SYNTH_CODE_ONEHOT;
+    c.key_dim = 64;
+    c.rope_base = 1e9f;
+    fixture x;
+    open_cfg(&x, &c);
+    assert_int_equal(recall_hits(x.m, 300, 2, 10), 10);
+    close_fixture(&x);
+}
+
+static void windows_should_round_trip_through_the_metadata(void **state)
+{
+    (void)state;
+    synth_cfg c;
+    synth_defaults(&c, SYNTH_ROLE_VERIFIER);
+    c.sliding_window = 64;
+    c.sliding_layers = 1; /* layer 0: it only looks one token back */
+    fixture x;
+    open_cfg(&x, &c);
+    synth_info info;
+    assert_int_equal(synth_read_info(x.f, &info, NULL), KK_OK);
+    assert_int_equal(info.sliding_window, 64);
+    assert_int_equal(info.sliding_layers, 1);
+    synth_apply_windows(x.m, &info);
+    assert_int_equal(x.m->layers[0].sliding_window, 64);
+    assert_int_equal(x.m->layers[1].sliding_window, 0);
+    /* the natural hybrid keeps recall: layer 1 stays global */
+    assert_int_equal(recall_hits(x.m, 300, 0, 5), 5);
+    /* a window on the retrieval layer loses a needle far back */
+    info.sliding_layers = 2;
+    synth_apply_windows(x.m, &info);
+    assert_int_equal(recall_hits(x.m, 300, 0, 5), 0);
+    close_fixture(&x);
+}
+
+static void a_file_without_the_synth_keys_should_be_refused(void **state)
+{
+    (void)state;
+    synth_cfg c;
+    synth_defaults(&c, SYNTH_ROLE_VERIFIER);
+    gguf_writer *w = NULL;
+    assert_int_equal(synth_build(&c, &w, NULL), KK_OK);
+    gguf_writer_free(w);
+    /* a plain buffer with only a name */
+    gguf_writer *p = gguf_writer_init(3, GGUF_DEFAULT_ALIGNMENT);
+    assert_int_equal(gguf_writer_set_str(p, "general.name", "x"), KK_OK);
+    uint8_t *buf;
+    size_t len;
+    assert_int_equal(gguf_writer_to_buffer(p, &buf, &len, NULL), KK_OK);
+    gguf_file *f = NULL;
+    assert_int_equal(gguf_parse_buffer(&f, buf, len, "plain.gguf", NULL), KK_OK);
+    synth_info info;
+    kk_err e;
+    assert_int_equal(synth_read_info(f, &info, &e), KK_E_MISSING);
+    assert_string_equal(e.where, "kakeya.synth.mode");
+    gguf_close(f);
+    free(buf);
+    gguf_writer_free(p);
+}
+
+/* ---- copy mode ----------------------------------------------------------------- */
+
+static void copy_mode_should_continue_a_repeated_text(void **state)
+{
+    (void)state;
+    synth_cfg c;
+    synth_defaults(&c, SYNTH_ROLE_VERIFIER);
+    c.mode = SYNTH_MODE_COPY;
+    fixture x;
+    open_cfg(&x, &c);
+    /* BOS, 80 distinct tokens, then the first k of them again: the next
+     * token is the one that followed the k-th the first time. */
+    enum { L = 80 };
+    int32_t t[1 + L + L];
+    t[0] = SYNTH_TOK_BOS;
+    for (int i = 0; i < L; i++)
+        t[1 + i] = 2 + (37 * i) % 250; /* distinct: 37 is prime to 250 */
+    float logits[256];
+    for (int k = 5; k <= 60; k += 11) {
+        for (int i = 0; i < k; i++)
+            t[1 + L + i] = t[1 + i];
+        last_logits(x.m, t, 1 + L + k, logits);
+        assert_int_equal(argmax(logits, 256), t[1 + k]);
+    }
+    close_fixture(&x);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(default_model_should_be_the_configuration_checked_in_llama_cpp),
+        cmocka_unit_test(the_same_configuration_should_give_the_same_bytes),
+        cmocka_unit_test(every_bad_knob_should_be_refused_naming_its_flag),
+        cmocka_unit_test(rotate_names_should_round_trip),
+        cmocka_unit_test(basis_rotations_and_outliers_should_keep_every_logit),
+        cmocka_unit_test(the_hard_setting_and_the_proposer_should_retrieve_with_the_full_cache),
+        cmocka_unit_test(one_hot_codes_at_a_large_base_should_retrieve),
+        cmocka_unit_test(windows_should_round_trip_through_the_metadata),
+        cmocka_unit_test(a_file_without_the_synth_keys_should_be_refused),
+        cmocka_unit_test(copy_mode_should_continue_a_repeated_text),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
