@@ -12,6 +12,7 @@
  */
 #include "rule_internal.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,7 +155,9 @@ static long long recall_n(const json_value *arm, char *ptr, size_t cap, long i)
     const json_value *n = json_obj_get(json_obj_get(arm, "metrics"), "n");
     if (n && n->type == JSON_NUMBER) {
         snprintf(ptr, cap, "/arms/%ld/metrics/n", i);
-        return n->u.num.d < 0 ? 0 : (long long)n->u.num.d;
+        /* Clamped before the cast: 1e400 reads as infinity. */
+        double d = n->u.num.d;
+        return !(d > 0) ? 0 : d >= 9.2e18 ? LLONG_MAX : (long long)d;
     }
     const json_value *s = json_obj_get(arm, "samples");
     snprintf(ptr, cap, "/arms/%ld/samples", i);
@@ -184,6 +187,23 @@ int gate_rule_min_samples(const gate_rule_ctx *ctx, gate_report *rep)
         int timing = gate_metric_is_timing(k->metric);
         if (!recall && !timing)
             continue;
+        /* A threshold on a missing arm fails by itself; a summary claim on
+         * one has nothing else to fail it: it rests on no samples at all. */
+        for (int s = 0; k->src == GATE_CLAIM_SUMMARY && s < 2; s++) {
+            if ((s ? k->bi : k->ai) >= 0)
+                continue;
+            char ptr[400], expected[300], context[400];
+            snprintf(ptr, sizeof ptr, "%s/%s", k->where, s ? "baseline" : "arm");
+            snprintf(expected, sizeof expected, "an arm named \"%.128s\" in /arms",
+                     s ? k->other : k->arm);
+            snprintf(context, sizeof context, "%s (%s)", k->id, k->where);
+            fails++;
+            gate_rule_fail(ctx, rep, "MIN_SAMPLES", ptr, expected,
+                           "no such arm: 0 samples",
+                           "a claim from fewer samples than the preset's minimum "
+                           "is not evidence",
+                           context);
+        }
         long idx[2] = {k->ai, gate_claim_is_comparison(k) ? k->bi : -1};
         for (int s = 0; s < 2; s++) {
             if (!seen_first(&sn, idx[s], recall ? 0 : 1))
@@ -452,7 +472,7 @@ int gate_rule_memory_claim_mismatch(const gate_rule_ctx *ctx, gate_report *rep)
     size_t fails = 0, judged = 0;
     for (size_t i = 0; i < cl.n; i++) {
         const gate_claim *k = &cl.v[i];
-        if (!gate_metric_is_memory(k->metric) || !k->va)
+        if (!gate_metric_is_memory(k->metric) || (!k->va && !k->stated))
             continue;
         /* The measurement itself needs no check against itself. */
         if (strcmp(k->metric, "signals.memory." MEASURED) == 0)
@@ -466,6 +486,18 @@ int gate_rule_memory_claim_mismatch(const gate_rule_ctx *ctx, gate_report *rep)
             if (!k->vb && !k->stated)
                 continue;
             judged++;
+            if (k->ai < 0 || k->bi < 0) {
+                /* Only a summary claim gets here: a threshold on a missing
+                 * arm has no value. Nothing was measured for a missing arm. */
+                snprintf(ptr, sizeof ptr, "%s/%s", k->where, k->ai < 0 ? "arm" : "baseline");
+                snprintf(expected, sizeof expected, "an arm named \"%.128s\" in /arms, "
+                         "with measured bytes", k->ai < 0 ? k->arm : k->other);
+                fails++;
+                gate_rule_fail(ctx, rep, "MEMORY_CLAIM_MISMATCH", ptr, expected,
+                               "no such arm", "a memory claim with no measurement "
+                               "behind it", context);
+                continue;
+            }
             int bad_a = measured_bytes(ctx, rep, k, k->ai, &ma) != 0;
             int bad_b = measured_bytes(ctx, rep, k, k->bi, &mb) != 0;
             if (bad_a || bad_b) {

@@ -114,15 +114,18 @@ static int repeat_values(const json_value *arm, const char *metric, series *out)
         return -1;
     for (size_t k = 0; k < n; k++) {
         const json_value *r = reps->u.arr.items[k];
+        /* Only finite values: a literal like 1e400 reads as infinity, and
+         * inf - inf would put a NaN into the sorts below. */
         const json_value *v = gate_json_path(r, x);
-        if (v && v->type == JSON_NUMBER) {
+        if (v && v->type == JSON_NUMBER && isfinite(v->u.num.d)) {
             out->v[out->n++] = v->u.num.d;
             continue;
         }
         int okt, okd;
         double t = gate_json_num(r, "tokens_decoded", &okt);
         double d = gate_json_num(r, "decode_s", &okd);
-        if (strcmp(x, "decode_tok_per_s") == 0 && okt && okd && d > 0.0) {
+        if (!v && strcmp(x, "decode_tok_per_s") == 0 && okt && okd && d > 0.0 &&
+            isfinite(t / d)) {
             out->v[out->n++] = t / d;
             continue;
         }
@@ -164,7 +167,8 @@ static void spread_check(const gate_rule_ctx *ctx, gate_report *rep,
     if (sr->missing >= 0) {
         snprintf(ptr, sizeof ptr, "/arms/%ld/timings/repeats/%ld", ai, sr->missing);
         snprintf(expected, sizeof expected, "every repeat records %.100s", leaf);
-        snprintf(actual, sizeof actual, "missing in repeat %ld", sr->missing);
+        snprintf(actual, sizeof actual, "missing (or not a finite number) in "
+                 "repeat %ld", sr->missing);
         (*fails)++;
         gate_rule_fail(ctx, rep, "NOISY", ptr, expected, actual,
                        "timing noise cannot be judged without each repeat's value",

@@ -195,6 +195,16 @@ static int eq_id(const void *v, size_t i, size_t j)
     return json_num_cmp(a->u.arr.items[i], a->u.arr.items[j]) == 0;
 }
 
+/* ids are judged only as a list of numbers (the schema says so; the rules
+ * do not rely on it). */
+static int all_numbers(const json_value *a)
+{
+    for (size_t i = 0; i < a->u.arr.n; i++)
+        if (a->u.arr.items[i]->type != JSON_NUMBER)
+            return 0;
+    return 1;
+}
+
 /* Decodes the last (at most) cap code points of valid UTF-8 s (the strict
  * reader guarantees validity) into out; @return how many. */
 static size_t tail_code_points(const char *s, size_t len, uint32_t *out, size_t cap)
@@ -312,7 +322,7 @@ int gate_rule_degenerate_output(const gate_rule_ctx *ctx, gate_report *rep)
                     gate_fmt_quoted(u8, at, 64, unit, sizeof unit);
                 }
             }
-            if (!L && ids && ids->type == JSON_ARRAY) {
+            if (!L && ids && ids->type == JSON_ARRAY && all_numbers(ids)) {
                 judged++;
                 L = tail_run(ids->u.arr.n, eq_id, ids, &reps);
                 if (L) {

@@ -244,3 +244,19 @@ def liveness_under_relax(d):
     noisy_relaxed(d)
     liveness(d)
 write("LIVENESS-other-rule-relaxed.json", variant(liveness_under_relax))
+
+def summary_missing_arm(d):
+    # A headline about an arm the file does not have rests on no samples.
+    d["summary"]["claims"][0]["arm"] = "speculative"
+write("MIN_SAMPLES-summary-missing-arm.json", variant(summary_missing_arm))
+
+def memory_stated_only(d):
+    # The scorecard states a 4x saving from bits per value (4 / 16); the
+    # arms record no bits_per_value, and the bytes say 0.53125.
+    d["summary"]["claims"].append({"arm": "spec", "baseline": "ar",
+                                   "metric": "bits_per_value", "ratio": 0.25})
+write("MEMORY_CLAIM_MISMATCH-stated.json", variant(memory_stated_only))
+
+def memory_missing_arm(d):
+    d["summary"]["claims"][1]["baseline"] = "fp32"
+write("MEMORY_CLAIM_MISMATCH-missing-arm.json", variant(memory_missing_arm))
