@@ -162,7 +162,7 @@ static kk_code parse_value_node(pctx *c, preset_param *prm, const gate_yaml_node
         const gate_yaml_node *e = b->type == PRESET_T_LIST ? n->vals[k] : n;
         char ew[KK_ERR_WHERE_MAX];
         if (b->type == PRESET_T_LIST)
-            snprintf(ew, sizeof ew, "%s[%zu]", where, k);
+            snprintf(ew, sizeof ew, "%.200s[%zu]", where, k);
         else
             snprintf(ew, sizeof ew, "%s", where);
         if (e->kind != GATE_YAML_SCALAR) {
@@ -212,7 +212,7 @@ static kk_code parse_param_decl(pctx *c, preset_param *prm, const kind_param_spe
 {
     static const char *const keys[] = {"type", "of", "default", "min", "max", "values",
                                        "max_len", "max_count", "env", "help", NULL};
-    char where[KK_ERR_WHERE_MAX], w2[KK_ERR_WHERE_MAX], why[700];
+    char where[160], w2[KK_ERR_WHERE_MAX], why[700];
     snprintf(where, sizeof where, "params.%s", spec->name);
     KK_TRY(need_kind(c, d, where, GATE_YAML_MAP));
     KK_TRY(check_keys(c, d, where, keys));
@@ -222,13 +222,13 @@ static kk_code parse_param_decl(pctx *c, preset_param *prm, const kind_param_spe
     if (!n)
         return perr(c, d, where, KK_E_MISSING, "missing key 'type' in %s; required: type, default", where);
     preset_type t;
-    snprintf(w2, sizeof w2, "%s.type", where);
+    snprintf(w2, sizeof w2, "%.140s.type", where);
     KK_TRY(parse_type(c, n, w2, &t));
     if (t != spec->type)
-        return perr(c, n, w2, KK_E_RANGE, "found \"%s\"; allowed: \"%s\" (the type kind %s gives %s)",
-                    preset_type_name(t), preset_type_name(spec->type), "this", spec->name);
+        return perr(c, n, w2, KK_E_RANGE, "found \"%s\"; allowed: \"%s\" (the kind declares %s so)",
+                    preset_type_name(t), preset_type_name(spec->type), spec->name);
     n = gate_yaml_get(d, "of");
-    snprintf(w2, sizeof w2, "%s.of", where);
+    snprintf(w2, sizeof w2, "%.140s.of", where);
     if (spec->type == PRESET_T_LIST) {
         if (!n)
             return perr(c, d, where, KK_E_MISSING, "missing key 'of' in %s; a list names its element "
@@ -250,7 +250,7 @@ static kk_code parse_param_decl(pctx *c, preset_param *prm, const kind_param_spe
         n = gate_yaml_get(d, numk[k]);
         if (!n)
             continue;
-        snprintf(w2, sizeof w2, "%s.%s", where, numk[k]);
+        snprintf(w2, sizeof w2, "%.140s.%.40s", where, numk[k]);
         if (et != PRESET_T_INT && et != PRESET_T_FLOAT)
             return perr(c, n, w2, KK_E_RANGE, "'%s' bounds numbers; %s holds %s", numk[k],
                         spec->name, preset_type_name(et));
@@ -277,7 +277,7 @@ static kk_code parse_param_decl(pctx *c, preset_param *prm, const kind_param_spe
         n = gate_yaml_get(d, cntk[k]);
         if (!n)
             continue;
-        snprintf(w2, sizeof w2, "%s.%s", where, cntk[k]);
+        snprintf(w2, sizeof w2, "%.140s.%.40s", where, cntk[k]);
         size_t hard = k ? prm->b.max_count : prm->b.max_len;
         if (k == 1 && spec->type != PRESET_T_LIST)
             return perr(c, n, w2, KK_E_RANGE, "'max_count' is for lists; %s is %s", spec->name,
@@ -300,7 +300,7 @@ static kk_code parse_param_decl(pctx *c, preset_param *prm, const kind_param_spe
     }
     n = gate_yaml_get(d, "values");
     if (n) {
-        snprintf(w2, sizeof w2, "%s.values", where);
+        snprintf(w2, sizeof w2, "%.140s.values", where);
         if (et != PRESET_T_ENUM)
             return perr(c, n, w2, KK_E_RANGE, "'values' is for enums; %s holds %s", spec->name,
                         preset_type_name(et));
@@ -316,7 +316,7 @@ static kk_code parse_param_decl(pctx *c, preset_param *prm, const kind_param_spe
         for (size_t k = 0; k < n->n; k++) {
             const gate_yaml_node *e = n->vals[k];
             char ew[KK_ERR_WHERE_MAX];
-            snprintf(ew, sizeof ew, "%s[%zu]", w2, k);
+            snprintf(ew, sizeof ew, "%.200s[%zu]", w2, k);
             if (e->kind != GATE_YAML_SCALAR) {
                 preset_value_free(&one);
                 return need_kind(c, e, ew, GATE_YAML_SCALAR);
@@ -336,7 +336,7 @@ static kk_code parse_param_decl(pctx *c, preset_param *prm, const kind_param_spe
     }
     n = gate_yaml_get(d, "env");
     if (n) {
-        snprintf(w2, sizeof w2, "%s.env", where);
+        snprintf(w2, sizeof w2, "%.140s.env", where);
         if (!spec->env_ok)
             return perr(c, n, w2, KK_E_RANGE, "parameter %s takes no ${ENV:VAR} placeholders "
                         "(only the model sources do)", spec->name);
@@ -348,7 +348,7 @@ static kk_code parse_param_decl(pctx *c, preset_param *prm, const kind_param_spe
             return perr(c, n, w2, KK_E_NOMEM, "out of memory");
         for (size_t k = 0; k < n->n; k++) {
             char ew[KK_ERR_WHERE_MAX];
-            snprintf(ew, sizeof ew, "%s[%zu]", w2, k);
+            snprintf(ew, sizeof ew, "%.200s[%zu]", w2, k);
             KK_TRY(get_string(c, n->vals[k], ew, 64, &prm->env[prm->n_env]));
             prm->n_env++;
             const char *s = prm->env[prm->n_env - 1];
@@ -363,7 +363,7 @@ static kk_code parse_param_decl(pctx *c, preset_param *prm, const kind_param_spe
     n = gate_yaml_get(d, "help");
     if (n) {
         char *h = NULL;
-        snprintf(w2, sizeof w2, "%s.help", where);
+        snprintf(w2, sizeof w2, "%.140s.help", where);
         KK_TRY(get_string(c, n, w2, DESC_MAX_LEN, &h));
         prm->help = h; /* owned: freed through help_own below */
     }
@@ -371,7 +371,7 @@ static kk_code parse_param_decl(pctx *c, preset_param *prm, const kind_param_spe
     n = gate_yaml_get(d, "default");
     if (!n)
         return perr(c, d, where, KK_E_MISSING, "missing key 'default' in %s; required: type, default", where);
-    snprintf(w2, sizeof w2, "%s.default", where);
+    snprintf(w2, sizeof w2, "%.140s.default", where);
     KK_TRY(parse_value_node(c, prm, n, w2));
     prm->origin = PRESET_ORIGIN_PRESET;
     return KK_OK;
@@ -632,7 +632,7 @@ static kk_code scan_placeholders(const pctx *c, const gate_yaml_node *n, const c
                      (int)(n->keys[i]->len > 100 ? 100 : n->keys[i]->len), n->keys[i]->str);
             KK_TRY(scan_placeholders(c, n->keys[i], w));
         } else {
-            snprintf(w, sizeof w, "%s[%zu]", where, i);
+            snprintf(w, sizeof w, "%.200s[%zu]", where, i);
         }
         KK_TRY(scan_placeholders(c, n->vals[i], w));
     }
