@@ -1,0 +1,335 @@
+/* `kakeya run` end to end, by fork/exec of this flavor's binary on the
+ * shipped smoke preset: metrics identical for --jobs 1 and 2, shards merge
+ * into the unsharded arms, a SIGINT/SIGTERM mid-run leaves no evidence and
+ * no temporary file, stale temporaries are removed, the evidence validates
+ * against the schema, and bad input exits 2 / usage 3. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kk_file.h"
+#include "test_util.h"
+
+static char g_bin[2048], g_gate[2048], g_root[1024];
+static char g_tmp[64];
+
+static pid_t spawn(const char *bin, const char *const *args, const char *errfile)
+{
+    const char *argv[40];
+    int n = 0;
+    argv[n++] = bin;
+    for (; args[n - 1] && n < 39; n++)
+        argv[n] = args[n - 1];
+    argv[n] = NULL;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fo = open("/dev/null", O_WRONLY);
+        int fe = open(errfile ? errfile : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0)
+            _exit(127);
+        execv(bin, (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+static int wait_code(pid_t pid)
+{
+    int st = 0;
+    assert_true(waitpid(pid, &st, 0) == pid);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static int run(const char *const *args)
+{
+    return wait_code(spawn(g_bin, args, NULL));
+}
+
+/* The only .json in dir (path into buf); counts files and temporaries. */
+static void scan(const char *dir, char *buf, size_t cap, int *n_json, int *n_tmp)
+{
+    *n_json = *n_tmp = 0;
+    buf[0] = 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        if (strstr(e->d_name, ".tmp."))
+            (*n_tmp)++;
+        else if (l > 5 && !strcmp(e->d_name + l - 5, ".json")) {
+            (*n_json)++;
+            snprintf(buf, cap, "%s/%s", dir, e->d_name);
+        }
+    }
+    closedir(d);
+}
+
+static void rm_tree(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char p[1024];
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
+            rm_tree(p);
+        else
+            unlink(p);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+static cJSON *load(const char *path)
+{
+    char *b = NULL;
+    size_t n = 0;
+    assert_int_equal(kk_file_read_all(path, &b, &n, NULL), KK_OK);
+    cJSON *j = cJSON_ParseWithLength(b, n);
+    free(b);
+    assert_non_null(j);
+    return j;
+}
+
+/* Each arm's name + metrics, unformatted: what must not depend on --jobs. */
+static char *metrics_text(const cJSON *doc)
+{
+    cJSON *m = cJSON_CreateArray();
+    const cJSON *a;
+    cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(doc, "arms")) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddItemToObject(o, "name", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(a, "name"), 1));
+        cJSON_AddItemToObject(o, "metrics",
+                              cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(a, "metrics"), 1));
+        cJSON_AddItemToObject(o, "config_sha256",
+                              cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(a, "config_sha256"), 1));
+        cJSON_AddItemToArray(m, o);
+    }
+    char *s = cJSON_PrintUnformatted(m);
+    cJSON_Delete(m);
+    return s;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    char self[1800];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0)
+        return -1;
+    self[n] = 0;
+    char *dir = dirname(self);
+    snprintf(g_bin, sizeof g_bin, "%s/../../kakeya", dir);
+    snprintf(g_gate, sizeof g_gate, "%s/../../kakeya-gate", dir);
+    if (kk_repo_root(g_root, sizeof g_root, NULL) != KK_OK)
+        return -1;
+    snprintf(g_tmp, sizeof g_tmp, "/tmp/kakeya_run_XXXXXX");
+    return mkdtemp(g_tmp) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    rm_tree(g_tmp);
+    return 0;
+}
+
+#define REQUIRE_BIN()                                                         \
+    do {                                                                      \
+        struct stat st_;                                                      \
+        if (stat(g_bin, &st_) != 0) {                                         \
+            fprintf(stderr, "SKIP: %s not built\n", g_bin);                   \
+            skip();                                                           \
+        }                                                                     \
+    } while (0)
+
+static void run_smoke(const char *out, const char *jobs, const char *shard, char *path, size_t cap)
+{
+    const char *a[] = {"run", "smoke", "--quiet", "--out", out, "--jobs", jobs,
+                       shard ? "--shard" : NULL, shard, NULL};
+    assert_int_equal(run(a), 0);
+    char dir[300];
+    snprintf(dir, sizeof dir, "%s/smoke", out);
+    int nj, nt;
+    scan(dir, path, cap, &nj, &nt);
+    assert_int_equal(nj, 1);
+    assert_int_equal(nt, 0);
+}
+
+static void metrics_should_be_identical_for_one_and_two_jobs_and_validate(void **state)
+{
+    (void)state;
+    REQUIRE_BIN();
+    char o1[128], o2[128], p1[512], p2[512];
+    snprintf(o1, sizeof o1, "%s/j1", g_tmp);
+    snprintf(o2, sizeof o2, "%s/j2", g_tmp);
+    run_smoke(o1, "1", NULL, p1, sizeof p1);
+    run_smoke(o2, "2", NULL, p2, sizeof p2);
+    cJSON *d1 = load(p1), *d2 = load(p2);
+    char *m1 = metrics_text(d1), *m2 = metrics_text(d2);
+    assert_string_equal(m1, m2);
+    assert_non_null(strstr(m1, "\"recall\""));
+    const cJSON *pv = cJSON_GetObjectItemCaseSensitive(d2, "provenance");
+    assert_int_equal((int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(pv, "jobs")), 2);
+    free(m1);
+    free(m2);
+    cJSON_Delete(d1);
+    cJSON_Delete(d2);
+    /* the evidence schema, by the gate's own validator */
+    char schema[1200];
+    snprintf(schema, sizeof schema, "%s/gate/schemas/evidence.schema.json", g_root);
+    const char *v[] = {"validate", "--schema", schema, p1, p2, NULL};
+    assert_int_equal(wait_code(spawn(g_gate, v, NULL)), 0);
+}
+
+static void shards_should_merge_into_the_unsharded_arms(void **state)
+{
+    (void)state;
+    REQUIRE_BIN();
+    char o[128], s1[128], s2[128], pf[512], pa[512], pb[512], pm[512];
+    snprintf(o, sizeof o, "%s/full", g_tmp);
+    snprintf(s1, sizeof s1, "%s/s1", g_tmp);
+    snprintf(s2, sizeof s2, "%s/s2", g_tmp);
+    run_smoke(o, "1", NULL, pf, sizeof pf);
+    run_smoke(s1, "1", "1/2", pa, sizeof pa);
+    run_smoke(s2, "2", "2/2", pb, sizeof pb);
+    char om[128];
+    snprintf(om, sizeof om, "%s/merged", g_tmp);
+    const char *m[] = {"merge", "--out", om, pb, pa, NULL};
+    assert_int_equal(run(m), 0);
+    char dir[300];
+    int nj, nt;
+    snprintf(dir, sizeof dir, "%s/smoke", om);
+    scan(dir, pm, sizeof pm, &nj, &nt);
+    assert_int_equal(nj, 1);
+    cJSON *df = load(pf), *dm = load(pm);
+    char *mf = metrics_text(df), *mm = metrics_text(dm);
+    assert_string_equal(mf, mm);
+    char *sf = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(df, "summary"));
+    char *sm = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(dm, "summary"));
+    assert_string_equal(sf, sm);
+    free(sf);
+    free(sm);
+    free(mf);
+    free(mm);
+    cJSON_Delete(df);
+    cJSON_Delete(dm);
+    /* a shard given twice, or one missing, is refused (exit 2) */
+    const char *twice[] = {"merge", "--out", om, pa, pa, NULL};
+    assert_int_equal(run(twice), 2);
+    const char *missing[] = {"merge", "--out", om, pa, NULL};
+    assert_int_equal(run(missing), 2);
+    const char *unsharded[] = {"merge", "--out", om, pf, NULL};
+    assert_int_equal(run(unsharded), 2);
+}
+
+static void interrupt(int sig)
+{
+    char out[128], dir[300], p[512], errf[200];
+    snprintf(out, sizeof out, "%s/sig%d", g_tmp, sig);
+    snprintf(dir, sizeof dir, "%s/smoke", out);
+    snprintf(errf, sizeof errf, "%s/sig%d.err", g_tmp, sig);
+    const char *a[] = {"run", "smoke", "--out", out, "--set", "samples=1000", NULL};
+    pid_t pid = spawn(g_bin, a, errf);
+    /* wait for the run to be under way: its first progress line */
+    for (int i = 0; i < 200; i++) {
+        struct stat st;
+        if (stat(errf, &st) == 0 && st.st_size > 0)
+            break;
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    kill(pid, sig);
+    int code = wait_code(pid);
+    assert_int_equal(code, 128 + sig);
+    int nj, nt;
+    scan(dir, p, sizeof p, &nj, &nt);
+    assert_int_equal(nj, 0);
+    assert_int_equal(nt, 0);
+}
+
+static void a_signal_mid_run_should_leave_no_evidence_and_no_temporary(void **state)
+{
+    (void)state;
+    REQUIRE_BIN();
+    interrupt(SIGINT);
+    interrupt(SIGTERM);
+}
+
+static void stale_temporaries_should_be_removed_at_start(void **state)
+{
+    (void)state;
+    REQUIRE_BIN();
+    char out[128], dir[300], stale[400], p[512];
+    snprintf(out, sizeof out, "%s/stale", g_tmp);
+    snprintf(dir, sizeof dir, "%s/smoke", out);
+    assert_int_equal(kk_mkdir_p(dir, NULL), KK_OK);
+    pid_t dead = fork();
+    if (dead == 0)
+        _exit(0);
+    waitpid(dead, NULL, 0);
+    snprintf(stale, sizeof stale, "%s/x.json.tmp.%ld", dir, (long)dead);
+    assert_int_equal(kk_file_write_atomic(stale, "{", 1, NULL), KK_OK);
+    run_smoke(out, "1", NULL, p, sizeof p);
+    struct stat st;
+    assert_int_not_equal(stat(stale, &st), 0);
+}
+
+static void bad_input_should_exit_2_and_usage_3(void **state)
+{
+    (void)state;
+    REQUIRE_BIN();
+    const char *nopreset[] = {"run", "no-such-preset", "--out", g_tmp, NULL};
+    assert_int_equal(run(nopreset), 2);
+    const char *badset[] = {"run", "smoke", "--out", g_tmp, "--set", "samples=5", NULL};
+    assert_int_equal(run(badset), 2);
+    const char *badjobs[] = {"run", "smoke", "--out", g_tmp, "--jobs", "0", NULL};
+    assert_int_equal(run(badjobs), 2);
+    const char *badshard[] = {"run", "smoke", "--out", g_tmp, "--shard", "3/2", NULL};
+    assert_int_equal(run(badshard), 2);
+    const char *badflag[] = {"run", "smoke", "--bogus", NULL};
+    assert_int_equal(run(badflag), 3);
+    const char *noname[] = {"run", NULL};
+    assert_int_equal(run(noname), 3);
+    const char *list[] = {"list", NULL};
+    assert_int_equal(run(list), 0);
+    const char *show[] = {"show", "smoke", "--set", "samples=40", NULL};
+    assert_int_equal(run(show), 0);
+    const char *val[] = {"validate-presets", NULL};
+    assert_int_equal(run(val), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(metrics_should_be_identical_for_one_and_two_jobs_and_validate),
+        cmocka_unit_test(shards_should_merge_into_the_unsharded_arms),
+        cmocka_unit_test(a_signal_mid_run_should_leave_no_evidence_and_no_temporary),
+        cmocka_unit_test(stale_temporaries_should_be_removed_at_start),
+        cmocka_unit_test(bad_input_should_exit_2_and_usage_3),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
