@@ -785,8 +785,10 @@ kk_code json_parse(const char *text, size_t len, const char *name,
 {
     parser ps;
     memset(&ps, 0, sizeof ps);
-    ps.begin = (const uint8_t *)text;
-    ps.end = ps.begin + len;
+    /* NULL + len is undefined: a NULL text reads as the empty input, and
+     * with len > 0 it is a caller's bug, reported at offset 0. */
+    ps.begin = text ? (const uint8_t *)text : (const uint8_t *)"";
+    ps.end = text ? ps.begin + len : ps.begin;
     ps.name = name;
     ps.err = err;
     ps.max_depth = opts && opts->max_depth ? opts->max_depth : JSON_DEFAULT_MAX_DEPTH;
@@ -794,9 +796,8 @@ kk_code json_parse(const char *text, size_t len, const char *name,
     ps.line_start = ps.begin;
     *out = NULL;
     if (!text && len)
-        return perr(&ps, KK_E_INTERNAL, ps.begin, "json_parse: NULL text");
-    if (!text)
-        ps.begin = ps.end = ps.line_start = (const uint8_t *)"";
+        return perr(&ps, KK_E_INTERNAL, ps.begin, "json_parse: NULL text of %zu bytes",
+                    len);
 
     json_doc *doc = json_doc_new(len);
     if (!doc)

@@ -656,6 +656,8 @@ static void empty_containers_and_top_level_scalars_parse(void **state)
     kk_err e;
     assert_int_equal(json_parse(NULL, 0, "t", NULL, &d, &e), KK_E_FORMAT);
     assert_int_equal(e.offset, 0);
+    assert_int_equal(json_parse(NULL, 5, "t", NULL, &d, &e), KK_E_INTERNAL);
+    assert_null(d);
 }
 
 static void duplicate_keys_keep_the_last_value_at_the_first_position(void **state)
