@@ -49,6 +49,7 @@
 typedef struct frame {
     json_value *v;      /* the open array or object */
     size_t base;        /* its first entry in items[] or mems[] */
+    size_t item_base;   /* n_items when it opened (its index in a parent array) */
     const char *key;    /* object: the pending member name */
     size_t key_len;
 } frame;
@@ -91,6 +92,54 @@ static const char *describe(const uint8_t *p, const uint8_t *end, char *buf,
     return buf;
 }
 
+/* The JSON pointer (RFC 6901) of where the parser is: each open container
+ * adds the member name being read or the index of the element being read
+ * (between elements: the next one). A one-line 7 MB evidence file is
+ * better located by "/arms/3/samples/17/margin" than by its column alone.
+ * NUL in a name is written "\u0000"; an overlong pointer ends in "...". */
+static void where_pointer(const parser *ps, char *out, size_t cap)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < ps->n_frames; i++) {
+        const frame *f = &ps->frames[i];
+        char seg[24];
+        const char *s = seg;
+        size_t len;
+        if (f->v->type == JSON_ARRAY) {
+            size_t next = i + 1 < ps->n_frames ? ps->frames[i + 1].item_base : ps->n_items;
+            len = (size_t)snprintf(seg, sizeof seg, "%zu", next - f->base);
+        } else if (f->key) {
+            s = f->key;
+            len = f->key_len;
+        } else {
+            break; /* no member name read yet: the object itself */
+        }
+        if (n + 2 >= cap)
+            goto overlong;
+        out[n++] = '/';
+        for (size_t k = 0; k < len; k++) {
+            const char *rep = s[k] == '~' ? "~0" : s[k] == '/' ? "~1"
+                              : s[k] == '\0' ? "\\u0000" : NULL;
+            size_t rl = rep ? strlen(rep) : 1;
+            if (n + rl + 1 >= cap)
+                goto overlong;
+            if (rep)
+                memcpy(out + n, rep, rl);
+            else
+                out[n] = s[k];
+            n += rl;
+        }
+        out[n] = '\0';
+    }
+    return;
+overlong:
+    if (cap >= 4) {
+        n = n + 4 <= cap ? n : cap - 4;
+        memcpy(out + n, "...", 4);
+    }
+}
+
 /* Locate `at` (line and column recomputed from the start: errors are rare,
  * and this stays right whatever the caller tracked) and set err. */
 static kk_code perr(parser *ps, kk_code code, const uint8_t *at,
@@ -124,6 +173,7 @@ static kk_code perr(parser *ps, kk_code code, const uint8_t *at,
     kk_err_offset(ps->err, (int64_t)(at - ps->begin));
     kk_err_linecol(ps->err, line > 0x7fffffff ? 0x7fffffff : (int)line,
                    col > 0x7fffffff ? 0x7fffffff : (int)col);
+    where_pointer(ps, ps->err->where, sizeof ps->err->where);
     return code;
 }
 
@@ -504,6 +554,7 @@ static kk_code push_frame(parser *ps, json_value *v, const uint8_t *at)
     frame *f = &ps->frames[ps->n_frames++];
     f->v = v;
     f->base = v->type == JSON_ARRAY ? ps->n_items : ps->n_mems;
+    f->item_base = ps->n_items;
     f->key = NULL;
     f->key_len = 0;
     return KK_OK;

@@ -425,6 +425,41 @@ static void every_prefix_of_a_document_is_an_unterminated_error(void **state)
     REJECT_AT("[tr", 1); /* literals are checked whole, at their start */
 }
 
+static void where_names_the_json_pointer_of_the_error(void **state)
+{
+    (void)state;
+    static const struct { const char *text, *where; } t[] = {
+        {"01", ""},
+        {"[1, 2, 01]", "/2"},
+        {"[1, 2 3]", "/2"},
+        {"{\"arms\": [{\"a\": 1}, {\"samples\": [1, 2, {\"m\": 01}]}]}",
+         "/arms/1/samples/2/m"},
+        {"{\"a/b\": {\"c~d\": [tru]}}", "/a~1b/c~0d/0"},
+        {"{\"k\\u0000\": x}", "/k\\u0000"},
+        {"{\"a\": {1: 2}}", "/a"},
+        {"[[], [[\"\x01\"]]]", "/1/0/0"},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        json_doc *d = NULL;
+        kk_err e;
+        assert_int_equal(parse_n(t[i].text, strlen(t[i].text), 0, &d, &e), KK_E_FORMAT);
+        if (strcmp(e.where, t[i].where) != 0)
+            fail_msg("%s: where '%s', want '%s'", t[i].text, e.where, t[i].where);
+    }
+    /* Too deep: the pointer of the container that is one too many. */
+    json_doc *d = NULL;
+    kk_err e;
+    json_parse_opts o = {2};
+    assert_int_equal(json_parse("{\"a\": [0, [1]]}", 15, "t", &o, &d, &e), KK_E_LIMIT);
+    assert_string_equal(e.where, "/a/1");
+    /* Long pointers are cut with "...". */
+    char *deep = repeat("{\"aaaaaaaaaaaaaaaaaaaa\":", 100, "x");
+    assert_int_equal(parse_n(deep, strlen(deep), 0, &d, &e), KK_E_FORMAT);
+    assert_true(strlen(e.where) < sizeof e.where);
+    assert_string_equal(e.where + strlen(e.where) - 3, "...");
+    free(deep);
+}
+
 static void errors_on_later_lines_give_line_and_column(void **state)
 {
     (void)state;
@@ -1124,6 +1159,7 @@ int main(void)
         cmocka_unit_test(single_quotes_and_comments_are_rejected),
         cmocka_unit_test(keys_must_be_strings_and_need_a_colon),
         cmocka_unit_test(every_prefix_of_a_document_is_an_unterminated_error),
+        cmocka_unit_test(where_names_the_json_pointer_of_the_error),
         cmocka_unit_test(errors_on_later_lines_give_line_and_column),
         cmocka_unit_test(invalid_utf8_is_rejected_in_strings_keys_and_outside),
         cmocka_unit_test(a_byte_order_mark_is_rejected_with_a_message_that_says_so),
