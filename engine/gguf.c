@@ -486,6 +486,9 @@ static kk_code check_alignment(rd *r)
     if (a == 0 || (a & (a - 1)) != 0)
         return rd_fail(r, KK_E_FORMAT, val_off + 4,
                        "general.alignment %" PRIu64 " is not a power of two", a);
+    if (a > GGUF_MAX_ALIGNMENT)
+        return rd_fail(r, KK_E_LIMIT, val_off + 4,
+                       "general.alignment %" PRIu64 " exceeds the cap %d", a, GGUF_MAX_ALIGNMENT);
     f->alignment = a;
     r->ctx[0] = '\0';
     return KK_OK;

@@ -53,12 +53,17 @@
  *   GGUF_MAX_NAME_LEN  tensor names (llama.cpp stops at 63, GGML_MAX_NAME);
  *                      255 so a name always fits kk_err.where.
  *   GGUF_MAX_ARRAY_DEPTH  nested arrays: no model nests deeper than 2; the
- *                      cap bounds the reader's recursion. */
+ *                      cap bounds the reader's recursion.
+ *   GGUF_MAX_ALIGNMENT general.alignment: writers use 32 (llama.cpp) up to a
+ *                      page; every tensor may carry alignment - 1 bytes of
+ *                      padding, and the fuzzer found a 115-byte file asking
+ *                      for 2^25 (32 MiB of padding per re-write). 1 MiB. */
 #define GGUF_MAX_KV (1 << 20)
 #define GGUF_MAX_TENSORS (1 << 20)
 #define GGUF_MAX_KEY_LEN 65535
 #define GGUF_MAX_NAME_LEN 255
 #define GGUF_MAX_ARRAY_DEPTH 8
+#define GGUF_MAX_ALIGNMENT (1 << 20)
 
 typedef enum gguf_type {
     GGUF_TYPE_UINT8 = 0,

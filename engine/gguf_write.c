@@ -11,8 +11,8 @@
  *
  * The writer never writes what the reader would refuse: keys and names
  * must be non-empty UTF-8 without NUL, strings UTF-8, bools 0/1,
- * general.alignment a uint32 power of two (setting it changes the writer's
- * alignment).
+ * general.alignment a uint32 power of two <= GGUF_MAX_ALIGNMENT (setting it
+ * changes the writer's alignment).
  */
 #include "gguf.h"
 #include "gguf_internal.h"
@@ -130,7 +130,7 @@ static kk_code put_kv(gguf_writer *w, const char *key, wbuf *b)
         }
         uint32_t a = (uint32_t)b->p[4] | (uint32_t)b->p[5] << 8 | (uint32_t)b->p[6] << 16 |
                      (uint32_t)b->p[7] << 24;
-        if (!pow2(a)) {
+        if (!pow2(a) || a > GGUF_MAX_ALIGNMENT) {
             c = KK_E_RANGE;
             goto fail;
         }
@@ -172,7 +172,7 @@ gguf_writer *gguf_writer_init(uint32_t version, uint64_t alignment)
         version = 3;
     if (alignment == 0)
         alignment = GGUF_DEFAULT_ALIGNMENT;
-    if ((version != 2 && version != 3) || !pow2(alignment) || alignment > UINT32_MAX)
+    if ((version != 2 && version != 3) || !pow2(alignment) || alignment > GGUF_MAX_ALIGNMENT)
         return NULL;
     gguf_writer *w = calloc(1, sizeof *w);
     if (!w)

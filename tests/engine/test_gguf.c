@@ -494,6 +494,7 @@ static void writer_should_refuse_what_the_reader_would_reject(void **state)
     (void)state;
     assert_null(gguf_writer_init(1, 32));
     assert_null(gguf_writer_init(3, 48));
+    assert_null(gguf_writer_init(3, (uint64_t)GGUF_MAX_ALIGNMENT * 2));
     gguf_writer *w = gguf_writer_init(3, 32);
     kk_err e;
     uint64_t ne[4] = {32, 2, 1, 1};
@@ -503,6 +504,7 @@ static void writer_should_refuse_what_the_reader_would_reject(void **state)
     assert_int_equal(gguf_writer_set_u32(w, "bad\xc0\xaf", 1), KK_E_FORMAT);
     assert_int_equal(gguf_writer_set_u64(w, "general.alignment", 64), KK_E_TYPE);
     assert_int_equal(gguf_writer_set_u32(w, "general.alignment", 24), KK_E_RANGE);
+    assert_int_equal(gguf_writer_set_u32(w, "general.alignment", 1u << 31), KK_E_RANGE);
     assert_int_equal(gguf_writer_add_tensor(w, "a", DTYPE_Q8_0, 2, ne, d, 68, &e), KK_OK);
     assert_int_equal(gguf_writer_add_tensor(w, "a", DTYPE_Q8_0, 2, ne, d, 68, &e), KK_E_DUPLICATE);
     assert_string_equal(e.where, "a");

@@ -190,6 +190,7 @@ static const defect DEFECTS[] = {
     {"alignment-wrong-type", SET, "kv1.type", 4, GGUF_TYPE_INT32, 0, KK_E_FORMAT, "kv1.type", 0, "general.alignment"},
     {"alignment-not-power-of-two", SET, "kv1.val", 4, 48, 0, KK_E_FORMAT, "kv1.val", 0, "general.alignment"},
     {"alignment-zero", SET, "kv1.val", 4, 0, 0, KK_E_FORMAT, "kv1.val", 0, "general.alignment"},
+    {"alignment-2^25", SET, "kv1.val", 4, 1u << 25, 0, KK_E_LIMIT, "kv1.val", 0, "general.alignment"},
     {"bool-value-2", SET, "kv5.val", 1, 2, 0, KK_E_FORMAT, "kv5.val", 0, "x.flag"},
     {"bool-array-value-255", SET, "kv4.inner1.item0", 1, 255, 0, KK_E_FORMAT, "kv4.inner1.item0", 0, "x.nested[1]"},
     /* text that is not UTF-8 */
