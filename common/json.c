@@ -18,9 +18,9 @@
  *   unescaped = %x20-21 / %x23-5B / %x5D-10FFFF   (as valid UTF-8)
  *
  * Contents (the arena is json_arena.c, object lookup json_obj.c):
- *   2. error reporting (located, "expected X, found Y")
- *   3. strings (UTF-8 validation, escapes, a SWAR fast path)
- *   4. the parser (iterative: an explicit stack, so depth never touches
+ *   1. error reporting (located, "expected X, found Y")
+ *   2. strings (UTF-8 validation, escapes, a SWAR fast path)
+ *   3. the parser (iterative: an explicit stack, so depth never touches
  *      the C stack)
  *
  * Memory: all decoded text (strings, keys, number literals) goes to one
@@ -44,7 +44,7 @@
  * arrays (n_structure_100000_opening_arrays is the hostile one). */
 #define JSON_DEFAULT_MAX_DEPTH 512
 
-/* ---- 2. error reporting ---------------------------------------------- */
+/* ---- 1. error reporting ---------------------------------------------- */
 
 typedef struct frame {
     json_value *v;      /* the open array or object */
@@ -184,7 +184,7 @@ static kk_code nomem(parser *ps, const uint8_t *at)
     return perr(ps, KK_E_NOMEM, at, "out of memory while parsing JSON");
 }
 
-/* ---- 3. strings -------------------------------------------------------- */
+/* ---- 2. strings -------------------------------------------------------- */
 
 /* Bytes a string run copies as they are: 0x20..0x7f except '"' and '\'. */
 static const uint8_t PLAIN[256] = {
@@ -416,7 +416,7 @@ static const uint8_t *parse_string(parser *ps, const uint8_t *p,
     }
 }
 
-/* ---- 4. the parser --------------------------------------------------------- */
+/* ---- 3. the parser --------------------------------------------------------- */
 
 static int grow(void **buf, size_t *cap, size_t elem)
 {
