@@ -64,7 +64,10 @@ FUZZ_BIN  := $(patsubst tests/fuzz/%.c,build/fuzz/fuzzers/%,$(FUZZ_SRC))
 KAKEYA_FIXTURES ?= $(abspath ../shared/fixtures)
 export KAKEYA_FIXTURES
 
-.PHONY: all test test-slow check fuzz fuzz-run bench deps help demo clean tests-build
+# FORCE: fuzzers always re-link (the sub-make rebuilds their libraries
+# incrementally), so a library change never leaves a stale fuzzer.
+FORCE:
+.PHONY: FORCE all test test-slow check fuzz fuzz-run bench deps help demo clean tests-build
 
 all: bin/kakeya bin/kakeya-gate
 
@@ -102,7 +105,7 @@ $(B)/tests/$(1)/%: tests/$(1)/%.c tests/test_util.h $(DEPS_$(1))
 $(B)/replay/$(1)/%: tests/fuzz/$(1)/%.c tests/fuzz/replay_main.c $(DEPS_$(1))
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(CPPFLAGS_ALL) -Itests $$(CFLAGS_ALL) $$(LDFLAGS_ALL) -o $$@ $$< tests/fuzz/replay_main.c $$(LINK_$(1))
-build/fuzz/fuzzers/$(1)/%: tests/fuzz/$(1)/%.c
+build/fuzz/fuzzers/$(1)/%: tests/fuzz/$(1)/%.c FORCE
 	@mkdir -p $$(dir $$@)
 	$$(MAKE) --no-print-directory FLAVOR=fuzz CC=clang $$(patsubst $$(B)/%,build/fuzz/%,$$(DEPS_$(1)))
 	clang $$(CPPFLAGS_ALL) -Itests -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -o $$@ $$< \
