@@ -1,0 +1,297 @@
+/* CLI tests of `kakeya model synth` and `kakeya niah`: every exit code,
+ * messages naming the flag or key, the contracts' JSON, and the recall
+ * controls end to end. The binary is this flavor's build/<flavor>/kakeya,
+ * run with fork/exec. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <cjson/cJSON.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kk_file.h"
+#include "test_util.h"
+
+static char g_bin[2048];
+static char g_tmp[64];
+static char g_synth[256];  /* the default synthetic model, written once */
+static char g_random[256]; /* a random (not synthetic) model */
+
+typedef struct run_out {
+    int code;
+    char *out, *err;
+    size_t out_len, err_len;
+} run_out;
+
+static void run_free(run_out *r)
+{
+    free(r->out);
+    free(r->err);
+    memset(r, 0, sizeof *r);
+}
+
+static run_out run(const char *const *args)
+{
+    char outp[128], errp[128];
+    snprintf(outp, sizeof outp, "%s/stdout", g_tmp);
+    snprintf(errp, sizeof errp, "%s/stderr", g_tmp);
+    const char *argv[40];
+    int n = 0;
+    argv[n++] = g_bin;
+    for (; args[n - 1] && n < 39; n++)
+        argv[n] = args[n - 1];
+    argv[n] = NULL;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fo = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int fe = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0)
+            _exit(127);
+        execv(g_bin, (char *const *)argv);
+        _exit(127);
+    }
+    int status = 0;
+    assert_true(waitpid(pid, &status, 0) == pid);
+    run_out r = {0};
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    assert_int_equal(kk_file_read_all(outp, &r.out, &r.out_len, NULL), KK_OK);
+    assert_int_equal(kk_file_read_all(errp, &r.err, &r.err_len, NULL), KK_OK);
+    return r;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    char self[1800];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0)
+        return -1;
+    self[n] = '\0';
+    snprintf(g_bin, sizeof g_bin, "%s/../../kakeya", dirname(self));
+    snprintf(g_tmp, sizeof g_tmp, "/tmp/kakeya_niah_cli_XXXXXX");
+    if (!mkdtemp(g_tmp))
+        return -1;
+    snprintf(g_synth, sizeof g_synth, "%s/synth.gguf", g_tmp);
+    snprintf(g_random, sizeof g_random, "%s/random.gguf", g_tmp);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    const char *names[] = {"stdout", "stderr", "synth.gguf", "random.gguf", "copy.gguf"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char p[128];
+        snprintf(p, sizeof p, "%s/%s", g_tmp, names[i]);
+        unlink(p);
+    }
+    rmdir(g_tmp);
+    return 0;
+}
+
+#define REQUIRE_BIN()                                                         \
+    do {                                                                      \
+        struct stat st_;                                                      \
+        if (stat(g_bin, &st_) != 0) {                                         \
+            fprintf(stderr, "SKIP: %s not built (make bin/kakeya)\n", g_bin); \
+            skip();                                                           \
+        }                                                                     \
+    } while (0)
+
+static void write_synth(void)
+{
+    struct stat st;
+    if (stat(g_synth, &st) == 0)
+        return;
+    const char *a[] = {"model", "synth", "-o", g_synth, NULL};
+    run_out r = run(a);
+    assert_int_equal(r.code, 0);
+    run_free(&r);
+}
+
+/* ---- model synth ------------------------------------------------------------- */
+
+static void model_synth_should_write_a_model_that_model_info_reads(void **state)
+{
+    (void)state;
+    REQUIRE_BIN();
+    write_synth();
+    const char *a[] = {"model", "info", g_synth, "--json", NULL};
+    run_out r = run(a);
+    assert_int_equal(r.code, 0);
+    assert_non_null(strstr(r.out, "kakeya.synth.mode"));
+    assert_non_null(strstr(r.out, "llama"));
+    run_free(&r);
+}
+
+static void model_synth_bad_values_should_exit_2_naming_the_flag(void **state)
+{
+    (void)state;
+    REQUIRE_BIN();
+    char out[256];
+    snprintf(out, sizeof out, "%s/copy.gguf", g_tmp);
+    const struct { const char *flag, *val; } cases[] = {
+        {"--key-dim", "33"}, {"--mode", "echo"}, {"--rotate", "spin"}, {"--codes", "dense"},
+        {"--beta", "-1"},    {"--sliding", "5"}, {"--role", "judge"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *a[] = {"model", "synth", "-o", out, cases[i].flag, cases[i].val, NULL};
+        run_out r = run(a);
+        assert_int_equal(r.code, 2);
+        assert_non_null(strstr(r.err, cases[i].flag));
+        run_free(&r);
+    }
+    const char *u1[] = {"model", "synth", NULL}; /* no -o */
+    run_out r = run(u1);
+    assert_int_equal(r.code, 3);
+    run_free(&r);
+    const char *u2[] = {"model", "synth", "-o", out, "--bogus", NULL};
+    r = run(u2);
+    assert_int_equal(r.code, 3);
+    run_free(&r);
+}
+
+/* ---- niah -------------------------------------------------------------------------- */
+
+static cJSON *niah_json(const char *const *extra, int *code)
+{
+    const char *a[24] = {"niah", "-m", g_synth, "--ctx", "256", "--samples", "4",
+                         "--threads", "1", "--json"};
+    int n = 10;
+    for (int i = 0; extra && extra[i]; i++)
+        a[n++] = extra[i];
+    a[n] = NULL;
+    run_out r = run(a);
+    *code = r.code;
+    cJSON *j = r.code == 0 ? cJSON_Parse(r.out) : NULL;
+    run_free(&r);
+    return j;
+}
+
+static double total_recall(const cJSON *j)
+{
+    const cJSON *cells = cJSON_GetObjectItemCaseSensitive(j, "cells"), *c;
+    double hits = 0, n = 0;
+    cJSON_ArrayForEach(c, cells)
+    {
+        hits += cJSON_GetObjectItemCaseSensitive(c, "hits")->valuedouble;
+        n += cJSON_GetObjectItemCaseSensitive(c, "n")->valuedouble;
+    }
+    return hits / n;
+}
+
+static void niah_json_should_hold_the_contracts_fields(void **state)
+{
+    (void)state;
+    REQUIRE_BIN();
+    write_synth();
+    int code;
+    cJSON *j = niah_json(NULL, &code);
+    assert_int_equal(code, 0);
+    assert_non_null(j);
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "model");
+    assert_true(cJSON_IsObject(m));
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(m, "mode")->valuestring, "niah");
+    assert_int_equal(strlen(cJSON_GetObjectItemCaseSensitive(m, "sha256")->valuestring), 64);
+    const cJSON *cells = cJSON_GetObjectItemCaseSensitive(j, "cells");
+    assert_int_equal(cJSON_GetArraySize(cells), 3); /* default depths 0.1, 0.5, 0.9 */
+    const double depths[3] = {0.1, 0.5, 0.9};
+    int i = 0;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, cells)
+    {
+        const char *keys[] = {"ctx", "depth", "n", "hits", "recall", "recall_ci_lo",
+                              "recall_ci_hi", "min_margin"};
+        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
+            assert_true(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(c, keys[k])));
+        assert_int_equal(cJSON_GetObjectItemCaseSensitive(c, "ctx")->valuedouble, 256);
+        assert_true(cJSON_GetObjectItemCaseSensitive(c, "depth")->valuedouble == depths[i++]);
+        assert_int_equal(cJSON_GetObjectItemCaseSensitive(c, "n")->valuedouble, 4);
+        assert_true(cJSON_GetObjectItemCaseSensitive(c, "recall")->valuedouble == 1.0);
+        assert_true(cJSON_GetObjectItemCaseSensitive(c, "recall_ci_hi")->valuedouble == 1.0);
+        assert_true(cJSON_GetObjectItemCaseSensitive(c, "min_margin")->valuedouble > 40.0);
+    }
+    cJSON_Delete(j);
+}
+
+static void niah_controls_should_hold_end_to_end(void **state)
+{
+    (void)state;
+    REQUIRE_BIN();
+    write_synth();
+    int code;
+    const char *masked[] = {"--mask-layers", "1", NULL};
+    cJSON *j = niah_json(masked, &code);
+    assert_int_equal(code, 0);
+    assert_true(total_recall(j) == 0.0);
+    cJSON_Delete(j);
+    /* the same seed gives the same JSON cells; distractors run too */
+    const char *d[] = {"--distractors", "3", "--seed", "9", "--depths", "0.25", NULL};
+    cJSON *a = niah_json(d, &code), *b = niah_json(d, &code);
+    assert_true(cJSON_Compare(cJSON_GetObjectItemCaseSensitive(a, "cells"),
+                              cJSON_GetObjectItemCaseSensitive(b, "cells"), 1));
+    assert_true(total_recall(a) == 1.0);
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+}
+
+static void niah_bad_input_should_exit_2_and_usage_3(void **state)
+{
+    (void)state;
+    REQUIRE_BIN();
+    write_synth();
+    const struct { const char *flag, *val; } bad[] = {
+        {"--ctx", "8"},          {"--ctx", "100,abc"}, {"--depths", "1.5"},
+        {"--samples", "0"},      {"--kv-bits", "17"},  {"--mask-layers", "4"},
+        {"--distractors", "99"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const char *ctx = strcmp(bad[i].flag, "--ctx") ? "64" : bad[i].val;
+        const char *a[] = {"niah", "-m", g_synth, "--ctx", ctx, bad[i].flag, bad[i].val,
+                           "--threads", "1", NULL};
+        run_out r = run(a);
+        assert_int_equal(r.code, 2);
+        assert_non_null(strstr(r.err, bad[i].flag));
+        run_free(&r);
+    }
+    /* a model that is not synthetic: exit 2 naming the key */
+    const char *w[] = {"model", "random", "-o", g_random, NULL};
+    run_out r = run(w);
+    assert_int_equal(r.code, 0);
+    run_free(&r);
+    const char *a[] = {"niah", "-m", g_random, "--ctx", "64", NULL};
+    r = run(a);
+    assert_int_equal(r.code, 2);
+    assert_non_null(strstr(r.err, "kakeya.synth.mode"));
+    run_free(&r);
+    const char *u1[] = {"niah", "-m", g_synth, NULL}; /* no --ctx */
+    r = run(u1);
+    assert_int_equal(r.code, 3);
+    run_free(&r);
+    const char *u2[] = {"niah", "--ctx", "64", "--frobnicate", NULL};
+    r = run(u2);
+    assert_int_equal(r.code, 3);
+    run_free(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(model_synth_should_write_a_model_that_model_info_reads),
+        cmocka_unit_test(model_synth_bad_values_should_exit_2_naming_the_flag),
+        cmocka_unit_test(niah_json_should_hold_the_contracts_fields),
+        cmocka_unit_test(niah_controls_should_hold_end_to_end),
+        cmocka_unit_test(niah_bad_input_should_exit_2_and_usage_3),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
