@@ -30,6 +30,7 @@ static const subcmd SUBCMDS[] = {
     {"logits", NULL, cmd_logits, "the logits of every position as JSON"},
     {"niah", NULL, cmd_niah, "needle-in-a-haystack recall of a synthetic model"},
     {"codec", NULL, cmd_codec, "codec eval: rate, distortion and speed of a K/V codec"},
+    {"compare", NULL, cmd_compare, "rate-distortion tables, verdicts, SVG; --before/--after regressions"},
 };
 #define N_SUBCMDS (sizeof SUBCMDS / sizeof SUBCMDS[0])
 
