@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/kk_fault.h"
+
 typedef struct kv_codec {
     kv_cache base;
     codec *ck, *cv;
@@ -15,6 +17,10 @@ typedef struct kv_codec {
     int64_t *len;                /* (n_layers) */
     float *dk, *dv;              /* (n_ctx, k_row / v_row) decode scratch */
     size_t bytes, bytes_codes;
+    /* KAKEYA_FAULT=codec-passthrough (kk_fault.h): rows are stored as F32
+     * bytes and copied back, the codecs never run and count nothing, and
+     * nothing says so: the silent pass-through LIVENESS must catch. */
+    int passthrough;
 } kv_codec;
 
 static const kv_vtable KV_CODEC_VT;
@@ -32,8 +38,13 @@ static kk_code kvc_append(kv_cache *c, int32_t layer, const float *k, const floa
     uint8_t *vd = q->v + (size_t)(layer * cap + len) * q->v_bytes;
     /* Rows are contiguous and each a whole number of codec units, so the
      * batch is one call per codec. */
-    codec_encode(q->ck, k, (size_t)(n * q->k_row), kd);
-    codec_encode(q->cv, v, (size_t)(n * q->v_row), vd);
+    if (q->passthrough) {
+        memcpy(kd, k, (size_t)(n * q->k_row) * sizeof(float));
+        memcpy(vd, v, (size_t)(n * q->v_row) * sizeof(float));
+    } else {
+        codec_encode(q->ck, k, (size_t)(n * q->k_row), kd);
+        codec_encode(q->cv, v, (size_t)(n * q->v_row), vd);
+    }
     memcpy(q->pos + layer * cap + len, pos, (size_t)n * sizeof(int32_t));
     q->len[layer] = len + n;
     return KK_OK;
@@ -44,8 +55,15 @@ static kk_code kvc_view(kv_cache *c, int32_t layer, kv_view *out, kk_err *err)
     (void)err;
     kv_codec *q = (kv_codec *)c;
     const int64_t cap = c->cfg.n_ctx, n = q->len[layer];
-    codec_decode(q->ck, q->k + (size_t)(layer * cap) * q->k_bytes, (size_t)(n * q->k_row), q->dk);
-    codec_decode(q->cv, q->v + (size_t)(layer * cap) * q->v_bytes, (size_t)(n * q->v_row), q->dv);
+    const uint8_t *ks = q->k + (size_t)(layer * cap) * q->k_bytes;
+    const uint8_t *vs = q->v + (size_t)(layer * cap) * q->v_bytes;
+    if (q->passthrough) {
+        memcpy(q->dk, ks, (size_t)(n * q->k_row) * sizeof(float));
+        memcpy(q->dv, vs, (size_t)(n * q->v_row) * sizeof(float));
+    } else {
+        codec_decode(q->ck, ks, (size_t)(n * q->k_row), q->dk);
+        codec_decode(q->cv, vs, (size_t)(n * q->v_row), q->dv);
+    }
     out->n = n;
     out->k = q->dk;
     out->v = q->dv;
@@ -138,8 +156,11 @@ kk_code kv_codec_init(kv_cache **out, const kv_config *cfg, const codec_spec *k_
         kvc_free(&q->base);
         return rc;
     }
-    q->k_bytes = codec_encoded_bytes(q->ck, (size_t)q->k_row);
-    q->v_bytes = codec_encoded_bytes(q->cv, (size_t)q->v_row);
+    q->passthrough = kk_fault_on(KK_FAULT_CODEC_PASSTHROUGH);
+    q->k_bytes = q->passthrough ? (size_t)q->k_row * sizeof(float)
+                                : codec_encoded_bytes(q->ck, (size_t)q->k_row);
+    q->v_bytes = q->passthrough ? (size_t)q->v_row * sizeof(float)
+                                : codec_encoded_bytes(q->cv, (size_t)q->v_row);
     const int64_t slots = (int64_t)cfg->n_layers * cfg->n_ctx;
     const int64_t row_bytes = (int64_t)(q->k_bytes + q->v_bytes) + (int64_t)sizeof(int32_t);
     const int64_t scratch = cfg->n_ctx * (q->k_row + q->v_row) * (int64_t)sizeof(float);

@@ -12,7 +12,11 @@
  *
  * Lifecycle as kv.h: kv_codec_init allocates everything; append, view and
  * truncate never allocate; kv_free releases it (and the codecs).
- * Not thread-safe (the codecs count what they encode).
+ * Not thread-safe (the codecs count what they encode). *
+ * Fault injection (tests only, kk_fault.h): with KAKEYA_FAULT listing
+ * codec-passthrough when kv_codec_init runs, the cache stores rows as F32
+ * and copies them back without running or counting the codecs (their
+ * stats stay 0) and reports nothing: a codec switched off at run time.
  */
 #ifndef KK_KV_CODEC_H
 #define KK_KV_CODEC_H

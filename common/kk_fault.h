@@ -1,0 +1,57 @@
+/*
+ * kk_fault: run-time fault injection, for the tests that prove the evidence
+ * rules bite (issue 19: "a codec switched off at run time ... LIVENESS
+ * fires on the evidence the harness wrote").
+ *
+ * A fault is switched on only by the environment variable KAKEYA_FAULT, a
+ * comma-separated list of fault names:
+ *
+ *   KAKEYA_FAULT=codec-passthrough bin/kakeya run smoke --out /tmp/ev
+ *
+ * Never by a flag, a preset or a --set, so no committed file can turn one
+ * on. The component that degrades asks kk_fault_on() and says nothing
+ * about it (that is the failure being simulated); the harness, separately,
+ *   - refuses a KAKEYA_FAULT naming an unknown fault (kk_fault_check: a
+ *     typo must not run a clean-looking test),
+ *   - records the active faults in the evidence's provenance.faults_injected,
+ *   - refuses to write such evidence into the repository's evidence/ folder,
+ * and the gate rejects evidence whose faults_injected is not empty
+ * (FAULT_INJECTED, not relaxable). docs/harness.md, "Fault injection".
+ *
+ * The faults (name: what the component does instead):
+ *   codec-passthrough  kv_codec caches store every K/V row as F32 bytes,
+ *                      without encoding, decoding or counting (the codecs'
+ *                      values_encoded/values_decoded stay 0)
+ *
+ * Everything here reads the environment at the call (getenv); nothing is
+ * cached and nothing is allocated. Thread-safe as long as nobody calls
+ * setenv concurrently (the programs never do).
+ */
+#ifndef KK_FAULT_H
+#define KK_FAULT_H
+
+#include <stddef.h>
+
+#include "kk_err.h"
+
+#define KK_FAULT_ENV "KAKEYA_FAULT"
+#define KK_FAULT_CODEC_PASSTHROUGH "codec-passthrough"
+
+/* Known faults, in table order; NULL past the end. */
+size_t kk_fault_count(void);
+const char *kk_fault_name(size_t i);
+/* One line: what the component does under fault i. */
+const char *kk_fault_what(size_t i);
+
+/* 1 when KAKEYA_FAULT lists `name` (an exact, comma-separated item). */
+int kk_fault_on(const char *name);
+
+/* KK_OK when KAKEYA_FAULT is unset, empty, or lists only known faults;
+ * else KK_E_RANGE naming the item found and the allowed names, where =
+ * "KAKEYA_FAULT". */
+kk_code kk_fault_check(kk_err *err);
+
+/* How many known faults are on (0 when none). */
+size_t kk_fault_active_count(void);
+
+#endif /* KK_FAULT_H */

@@ -1,0 +1,82 @@
+/* Tests of common/kk_fault: KAKEYA_FAULT items match exactly (no prefix or
+ * substring match), empty items are ignored, and an unknown name is refused
+ * with where = KAKEYA_FAULT and the allowed names. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "kk_fault.h"
+
+static void an_unset_or_empty_variable_should_switch_nothing_on(void **state)
+{
+    (void)state;
+    kk_err e;
+    unsetenv(KK_FAULT_ENV);
+    assert_false(kk_fault_on(KK_FAULT_CODEC_PASSTHROUGH));
+    assert_int_equal(kk_fault_active_count(), 0);
+    assert_int_equal(kk_fault_check(&e), KK_OK);
+    setenv(KK_FAULT_ENV, "", 1);
+    assert_false(kk_fault_on(KK_FAULT_CODEC_PASSTHROUGH));
+    assert_int_equal(kk_fault_check(&e), KK_OK);
+    setenv(KK_FAULT_ENV, ",,", 1);
+    assert_int_equal(kk_fault_active_count(), 0);
+    assert_int_equal(kk_fault_check(&e), KK_OK);
+    unsetenv(KK_FAULT_ENV);
+}
+
+static void listed_faults_should_match_whole_items_only(void **state)
+{
+    (void)state;
+    setenv(KK_FAULT_ENV, "codec-passthrough", 1);
+    assert_true(kk_fault_on(KK_FAULT_CODEC_PASSTHROUGH));
+    assert_int_equal(kk_fault_active_count(), 1);
+    setenv(KK_FAULT_ENV, ",codec-passthrough,", 1);
+    assert_true(kk_fault_on(KK_FAULT_CODEC_PASSTHROUGH));
+    /* Prefixes, suffixes and padding are other names. */
+    setenv(KK_FAULT_ENV, "codec-passthroughx,xcodec-passthrough, codec-passthrough", 1);
+    assert_false(kk_fault_on(KK_FAULT_CODEC_PASSTHROUGH));
+    setenv(KK_FAULT_ENV, "codec", 1);
+    assert_false(kk_fault_on(KK_FAULT_CODEC_PASSTHROUGH));
+    unsetenv(KK_FAULT_ENV);
+}
+
+static void an_unknown_fault_should_be_refused_with_its_name_and_the_allowed_ones(void **state)
+{
+    (void)state;
+    kk_err e;
+    kk_err_clear(&e);
+    setenv(KK_FAULT_ENV, "codec-passthrough,codec-pasthrough", 1);
+    assert_int_equal(kk_fault_check(&e), KK_E_RANGE);
+    assert_string_equal(e.where, KK_FAULT_ENV);
+    assert_non_null(strstr(e.msg, "found \"codec-pasthrough\""));
+    assert_non_null(strstr(e.msg, "allowed: codec-passthrough"));
+    unsetenv(KK_FAULT_ENV);
+}
+
+static void the_table_should_name_and_describe_every_fault(void **state)
+{
+    (void)state;
+    assert_true(kk_fault_count() >= 1);
+    for (size_t i = 0; i < kk_fault_count(); i++) {
+        assert_non_null(kk_fault_name(i));
+        assert_true(strlen(kk_fault_what(i)) > 10);
+    }
+    assert_null(kk_fault_name(kk_fault_count()));
+    assert_string_equal(kk_fault_name(0), KK_FAULT_CODEC_PASSTHROUGH);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(an_unset_or_empty_variable_should_switch_nothing_on),
+        cmocka_unit_test(listed_faults_should_match_whole_items_only),
+        cmocka_unit_test(an_unknown_fault_should_be_refused_with_its_name_and_the_allowed_ones),
+        cmocka_unit_test(the_table_should_name_and_describe_every_fault),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
