@@ -11,6 +11,7 @@
 #include "gate_preset.h"
 #include "gate_rules.h"
 #include "json.h"
+#include "rule_internal.h"
 #include "sha256.h"
 
 /* Schema violations listed per file; the rest are counted in one line. */
@@ -220,6 +221,38 @@ static void check_commit(gate_ctx *c, const char *file, const json_value *root,
                         "repository, or a shallow clone)");
 }
 
+/* FAULT_INJECTED: `kakeya run` records the faults KAKEYA_FAULT switched on
+ * (common/kk_fault.h) in provenance.faults_injected. Such a file was made
+ * with a component broken on purpose, to prove the rules bite; it is never
+ * evidence. Not a rule but a provenance check like UNKNOWN_COMMIT, so no
+ * preset can relax it (a relaxed SILENT_FALLBACK would otherwise admit it).
+ * Absent (older files) or empty passes. */
+static void check_faults(const char *file, const json_value *root, gate_report *rep)
+{
+    const json_value *f = json_obj_get(json_obj_get(root, "provenance"), "faults_injected");
+    const char *expected = "no fault injection (KAKEYA_FAULT unset when it ran)";
+    if (!f || f->type != JSON_ARRAY || f->u.arr.n == 0) {
+        gate_report_add(rep, file, GATE_PASS, 1, "FAULT_INJECTED", "/provenance",
+                        expected, f ? "[]" : "none recorded", NULL);
+        return;
+    }
+    char actual[600];
+    size_t at = 0;
+    for (size_t k = 0; k < f->u.arr.n && at + 100 < sizeof actual; k++) {
+        const json_value *s = f->u.arr.items[k];
+        char q[96];
+        if (s->type == JSON_STRING)
+            gate_fmt_quoted(s->u.str.s, s->u.str.len, 60, q, sizeof q);
+        else
+            snprintf(q, sizeof q, "(not a string)");
+        at += (size_t)snprintf(actual + at, sizeof actual - at, "%s%s", k ? ", " : "", q);
+    }
+    gate_report_add(rep, file, GATE_FAIL, 1, "FAULT_INJECTED", "/provenance/faults_injected",
+                    expected, actual,
+                    "made with a component broken on purpose (a test of the rules), "
+                    "never evidence; cannot be relaxed");
+}
+
 /* ---- rules ------------------------------------------------------------------ */
 
 /* Runs the rules of one phase. @return 0 when a RAW rule ended the file. */
@@ -372,6 +405,7 @@ void gate_check_doc(gate_ctx *c, const char *file, const json_value *root,
     /* 4. staleness. */
     check_stale(c, file, root, e, rep);
     check_commit(c, file, root, e, rep);
+    check_faults(file, root, rep);
     /* 5. thresholds and controls. */
     for (size_t i = 0; i < p->n_thresholds; i++) {
         char id[48], where[64];

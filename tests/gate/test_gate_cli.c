@@ -271,6 +271,24 @@ static void a_legacy_schema_version_should_be_judged_by_that_rule_alone(void **s
     rm_tmp(dir);
 }
 
+static void evidence_made_under_fault_injection_should_exit_1(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX];
+    make_tmp(dir);
+    run_out r = gate(dir, NULL, NULL, "fault_injected.json");
+    EXPECT(r, 1, "FAULT_INJECTED /provenance/faults_injected: expected no fault injection "
+                 "(KAKEYA_FAULT unset when it ran), actual \"codec-passthrough\"");
+    /* Otherwise good: it is the only failure. */
+    assert_non_null(strstr(r.out, ", 1 failed\n"));
+    run_free(&r);
+    r = gate(dir, NULL, NULL, "good.json");
+    EXPECT(r, 0, "PASS");
+    assert_non_null(strstr(r.out, "FAULT_INJECTED /provenance: expected no fault injection"));
+    run_free(&r);
+    rm_tmp(dir);
+}
+
 /* Writes the good evidence with git_commit replaced. */
 static void evidence_with_commit(const char *to, const char *commit)
 {
@@ -523,6 +541,7 @@ int main(void)
         cmocka_unit_test(a_missing_control_arm_should_exit_1),
         cmocka_unit_test(a_negative_control_that_passes_should_reject_the_evidence),
         cmocka_unit_test(a_legacy_schema_version_should_be_judged_by_that_rule_alone),
+        cmocka_unit_test(evidence_made_under_fault_injection_should_exit_1),
         cmocka_unit_test(staleness_should_use_the_commit_at_head_in_a_git_checkout),
         cmocka_unit_test(malformed_presets_should_exit_2_with_file_line_col),
         cmocka_unit_test(usage_errors_should_exit_3_and_help_0),

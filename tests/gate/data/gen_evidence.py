@@ -82,6 +82,10 @@ d = copy.deepcopy(GOOD); arm_of(d, "needle-masked")["metrics"]["recall"] = 0.5
 write("negative_passes.json", d)
 d = copy.deepcopy(GOOD); del arm_of(d, "q8_0")["metrics"]["kv_bytes_resident"]
 write("missing_metric.json", d)
+# Made with KAKEYA_FAULT set (common/kk_fault.h): otherwise good, rejected
+# by the FAULT_INJECTED provenance check alone.
+d = copy.deepcopy(GOOD); d["provenance"]["faults_injected"] = ["codec-passthrough"]
+write("fault_injected.json", d)
 # Legacy: version 0 and otherwise not even schema-valid: judged by
 # LEGACY_SCHEMA alone.
 write("legacy.json", {"schema_version": 0, "preset": "gt-good", "arms": {}})
