@@ -22,6 +22,7 @@
 #include "evidence.h"
 #include "kind.h"
 #include "kk_args.h"
+#include "kk_fault.h"
 #include "kk_file.h"
 #include "preset.h"
 #include "run.h"
@@ -35,6 +36,42 @@ static kk_code default_dir(const char *sub, char *buf, size_t cap, kk_err *err)
     KK_TRY(kk_repo_root(root, sizeof root, err));
     if ((size_t)snprintf(buf, cap, "%s/%s", root, sub) >= cap)
         return kk_err_set(err, KK_E_RANGE, "path too long");
+    return KK_OK;
+fail:
+    return err->code;
+}
+
+/* Evidence made under fault injection (kk_fault.h; `faults` names them)
+ * never goes into the repository's evidence/ folder or below it, where CI's
+ * gate and the committed evidence live: KK_E_RANGE at --out. The gate
+ * rejects such a file anyway (FAULT_INJECTED); this keeps it from being
+ * written there by accident. */
+static kk_code refuse_faulted_out(const char *out, const char *faults, kk_err *err)
+{
+    char ev[PATH_MAX], ev_real[PATH_MAX], probe[PATH_MAX], out_real[PATH_MAX];
+    KK_TRY(default_dir("evidence", ev, sizeof ev, err));
+    if (!realpath(ev, ev_real))
+        snprintf(ev_real, sizeof ev_real, "%s", ev);
+    /* The deepest existing ancestor of out (out itself may not exist yet). */
+    snprintf(probe, sizeof probe, "%s", out);
+    while (!realpath(probe, out_real)) {
+        char *slash = strrchr(probe, '/');
+        if (!strcmp(probe, ".") || !strcmp(probe, "/"))
+            return KK_OK; /* not even the current folder resolves */
+        if (!slash)
+            snprintf(probe, sizeof probe, ".");
+        else if (slash == probe)
+            slash[1] = 0;
+        else
+            *slash = 0;
+    }
+    size_t n = strlen(ev_real);
+    if (strncmp(out_real, ev_real, n) == 0 && (out_real[n] == 0 || out_real[n] == '/')) {
+        kk_err_set(err, KK_E_RANGE, "evidence made under fault injection (%s) must not be written "
+                   "to the repository's evidence folder %s (found --out %s); allowed: an --out "
+                   "folder outside it", faults, ev_real, out);
+        return kk_err_where(err, "--out");
+    }
     return KK_OK;
 fail:
     return err->code;
@@ -385,6 +422,19 @@ int cmd_run(int argc, char **argv)
         return rc;
     kk_err err;
     kk_err_clear(&err);
+    if (kk_fault_check(&err) != KK_OK) {
+        preset_free(p);
+        return cmd_fail("run", &err);
+    }
+    if (kk_fault_active_count()) {
+        const char *fv = getenv(KK_FAULT_ENV);
+        if (refuse_faulted_out(a.out, fv, &err) != KK_OK) {
+            preset_free(p);
+            return cmd_fail("run", &err);
+        }
+        fprintf(stderr, "kakeya run: fault injection on (%s=%s): this evidence records it in "
+                "provenance.faults_injected and the gate rejects it\n", KK_FAULT_ENV, fv);
+    }
     char dir[PATH_MAX + 256];
     snprintf(dir, sizeof dir, "%s/%s", a.out, p->name);
     int cleaned = ev_clean_stale(dir);
@@ -480,8 +530,16 @@ int cmd_merge(int argc, char **argv)
              cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(pv, "git_commit")));
     const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(pr, "name"));
     char path[PATH_MAX + 512];
-    kk_code code = name ? ev_write(out, name, &e, doc, path, sizeof path, &err)
-                        : kk_err_set(&err, KK_E_FORMAT, "merged evidence has no preset.name");
+    kk_code code = KK_OK;
+    const cJSON *fl = cJSON_GetObjectItemCaseSensitive(pv, "faults_injected");
+    if (cJSON_GetArraySize(fl) > 0) {
+        char *faults = cJSON_PrintUnformatted(fl);
+        code = refuse_faulted_out(out, faults ? faults : "faults_injected", &err);
+        cJSON_free(faults);
+    }
+    if (code == KK_OK)
+        code = name ? ev_write(out, name, &e, doc, path, sizeof path, &err)
+                    : kk_err_set(&err, KK_E_FORMAT, "merged evidence has no preset.name");
     cJSON_Delete(doc);
     if (code != KK_OK)
         return cmd_fail("merge", &err);

@@ -16,6 +16,7 @@
 #include "gate_git.h"
 #include "kind.h"
 #include "kk_args.h"
+#include "kk_fault.h"
 #include "kk_file.h"
 #include "sha256.h"
 
@@ -134,6 +135,16 @@ void ev_provenance_collect(ev_provenance *pv, const char *root)
 #else
     snprintf(pv->compiler, sizeof pv->compiler, "cc; -std=c11 %s (%s build)", opt, pv->build);
 #endif
+    pv->faults[0] = 0;
+    for (size_t i = 0, at = 0; i < kk_fault_count(); i++) {
+        if (!kk_fault_on(kk_fault_name(i)))
+            continue;
+        int w = snprintf(pv->faults + at, sizeof pv->faults - at, "%s%s", at ? "," : "",
+                         kk_fault_name(i));
+        if (w < 0 || (size_t)w >= sizeof pv->faults - at)
+            break;
+        at += (size_t)w;
+    }
     const char *b = openblas_get_config();
     snprintf(pv->blas, sizeof pv->blas, "%s", b ? b : "OpenBLAS");
     trim(pv->blas);
@@ -216,6 +227,17 @@ cJSON *ev_document(const preset *p, const ev_provenance *pv, cJSON *models, cJSO
     cJSON_AddStringToObject(v, "started", pv->started);
     cJSON_AddStringToObject(v, "finished", pv->finished);
     ev_add_num(v, "wall_s", pv->wall_s);
+    /* Always written, empty when clean: the gate's FAULT_INJECTED check
+     * rejects a file that lists any. */
+    cJSON *fl = cJSON_AddArrayToObject(v, "faults_injected");
+    for (const char *f = pv->faults; *f;) {
+        const char *c = strchr(f, ',');
+        size_t len = c ? (size_t)(c - f) : strlen(f);
+        char name[128];
+        snprintf(name, sizeof name, "%.*s", (int)(len < sizeof name ? len : sizeof name - 1), f);
+        cJSON_AddItemToArray(fl, cJSON_CreateString(name));
+        f = c ? c + 1 : f + len;
+    }
     cJSON_AddItemToObject(d, "models", models);
     cJSON_AddItemToObject(d, "arms", arms);
     cJSON_AddItemToObject(d, "summary", summary);
@@ -275,6 +297,35 @@ cJSON *ev_summary(const cJSON *arms)
             ev_add_num(o, "recall_vs_reference", r - rr);
     }
     cJSON_AddNullToObject(s, "throughput_vs_llama_cpp"); /* engine_bench measures it */
+    /* The KV savings again as claims the gate checks (MEMORY_CLAIM_MISMATCH
+     * against signals.memory.kv_bytes_allocated; SELF_COMPARISON on the
+     * configs): kv_saved_pct alone is a number nobody verifies. Controls
+     * (masked arms) and arms configured like the reference claim nothing. */
+    cJSON *claims = cJSON_AddArrayToObject(s, "claims");
+    const char *ref_name = cJSON_GetObjectItemCaseSensitive(ref, "name")->valuestring;
+    const cJSON *ref_sha = cJSON_GetObjectItemCaseSensitive(ref, "config_sha256");
+    cJSON_ArrayForEach(a, arms) {
+        const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(a, "config");
+        const cJSON *sha = cJSON_GetObjectItemCaseSensitive(a, "config_sha256");
+        int ok1;
+        double b = num_at(cJSON_GetObjectItemCaseSensitive(a, "metrics"), "kv_bytes_resident", &ok1);
+        if (a == ref || !ok1 || !ok_b || !(rb > 0) ||
+            cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cfg, "mask_needle")) ||
+            (cJSON_IsString(sha) && cJSON_IsString(ref_sha) &&
+             !strcmp(sha->valuestring, ref_sha->valuestring)))
+            continue;
+        const char *name = cJSON_GetObjectItemCaseSensitive(a, "name")->valuestring;
+        cJSON *c = cJSON_CreateObject();
+        cJSON_AddStringToObject(c, "arm", name);
+        cJSON_AddStringToObject(c, "baseline", ref_name);
+        cJSON_AddStringToObject(c, "metric", "kv_bytes_resident");
+        ev_add_num(c, "ratio", b / rb);
+        char note[160];
+        snprintf(note, sizeof note, "%s saves %.3f%% of the KV bytes %s allocates (measured)", name,
+                 100.0 * (1.0 - b / rb), ref_name);
+        cJSON_AddStringToObject(c, "note", note);
+        cJSON_AddItemToArray(claims, c);
+    }
     return s;
 }
 

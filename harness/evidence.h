@@ -39,10 +39,14 @@ typedef struct ev_provenance {
     int shard_i, shard_n;     /* shard_n 0: not sharded */
     char started[40], finished[40];
     double wall_s;
+    /* The known faults KAKEYA_FAULT switched on (kk_fault.h), comma-
+     * separated; "" when none. Written as provenance.faults_injected. */
+    char faults[256];
 } ev_provenance;
 
-/* Fill git, host, compiler and BLAS facts. git runs by argv in `root`
- * (never a shell); outside a checkout git_commit is 40 zeros, dirty 1. */
+/* Fill git, host, compiler, BLAS and fault-injection facts. git runs by
+ * argv in `root` (never a shell); outside a checkout git_commit is 40
+ * zeros, dirty 1. */
 void ev_provenance_collect(ev_provenance *pv, const char *root);
 
 /* UTC "YYYY-MM-DDTHH:MM:SS.mmmZ" of a wall-clock time. */

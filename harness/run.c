@@ -257,6 +257,7 @@ static kk_code arm_json(run_ctx *rc, size_t arm, cJSON **out, kk_err *err)
     int64_t hits = 0;
     double min_margin = INFINITY, ke = 0, kr = 0, ve = 0, vr = 0;
     uint64_t enc = 0, decd = 0, kvb = 0, kvb_total = 0;
+    int64_t kvb_ctx = 0;
     int has_codec = 0, has_kv = 0;
     cJSON *samples = cJSON_CreateArray(), *fallbacks = cJSON_CreateArray();
     size_t k = 0;
@@ -282,8 +283,13 @@ static kk_code arm_json(run_ctx *rc, size_t arm, cJSON **out, kk_err *err)
             ve += r->v_err;
             vr += r->v_ref;
         }
-        if (!kvb)
+        /* metrics.kv_bytes_resident: the cache of a sample at the arm's
+         * largest context (the first such sample; every one allocates the
+         * same for a given ctx). */
+        if (t->ctx > kvb_ctx) {
+            kvb_ctx = t->ctx;
             kvb = r->kv_bytes;
+        }
         kvb_total += r->kv_bytes;
         if (r->fallback[0]) {
             int seen = 0;
@@ -327,9 +333,10 @@ static kk_code arm_json(run_ctx *rc, size_t arm, cJSON **out, kk_err *err)
     ev_add_u64(m, "kv_bytes_resident", kvb);
     /* timings: wall clock, with its scope */
     cJSON *tm = cJSON_AddObjectToObject(a, "timings");
-    cJSON_AddStringToObject(tm, "scope", "prefill+decode");
-    cJSON_AddStringToObject(tm, "scope_note", "per sample: prefill of the context through the "
-                            "arm's cache and the argmax of the last position (no tokens decoded)");
+    const run_ops *ops = p->kind->ops;
+    cJSON_AddStringToObject(tm, "scope", ops->timing_scope ? ops->timing_scope : "none");
+    if (ops->timing_scope_note)
+        cJSON_AddStringToObject(tm, "scope_note", ops->timing_scope_note);
     ev_add_num(tm, "prefill_s", median(pre, k));
     ev_add_num(tm, "decode_s", median(dec, k));
     ev_add_i64(tm, "tokens_decoded", (int64_t)median(tok, k));
@@ -347,6 +354,7 @@ static kk_code arm_json(run_ctx *rc, size_t arm, cJSON **out, kk_err *err)
     cJSON_AddItemToObject(sg, "fallbacks_taken", fallbacks);
     cJSON *mem = cJSON_AddObjectToObject(sg, "memory");
     ev_add_u64(mem, "kv_bytes_allocated", kvb);
+    ev_add_i64(mem, "kv_bytes_allocated_ctx", kvb_ctx);
     ev_add_u64(mem, "kv_bytes_allocated_all_samples", kvb_total);
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) == 0)

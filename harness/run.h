@@ -92,6 +92,11 @@ typedef struct run_ops {
      * once per arm, e.g. the codec on Gaussian data). May be NULL. */
     kk_code (*arm_extra)(run_ctx *rc, size_t arm, cJSON *arm_json, kk_err *err);
     void (*finish)(run_ctx *rc);
+    /* What the task's clock includes (evidence timings.scope: phases
+     * joined by '+', e.g. "prefill", "prefill+decode"), and one sentence
+     * saying exactly what is inside and outside it (timings.scope_note). */
+    const char *timing_scope;
+    const char *timing_scope_note;
 } run_ops;
 
 kk_code run_ctx_init(run_ctx *rc, const preset *p, const run_opts *o, kk_err *err);

@@ -124,6 +124,23 @@ kk_code run_merge(const char *const *files, size_t n, cJSON **out, kk_err *err)
         cJSON_ReplaceItemInObjectCaseSensitive(pv, "started", cJSON_CreateString(start));
     if (fin)
         cJSON_ReplaceItemInObjectCaseSensitive(pv, "finished", cJSON_CreateString(fin));
+    /* A fault injected into any shard marks the merged file (the union, in
+     * shard order): merging must never wash a fault out of provenance. */
+    cJSON *faults = cJSON_CreateArray();
+    for (int s = 0; s < count; s++) {
+        const cJSON *f;
+        cJSON_ArrayForEach(f, get(get(shard_of[s], "provenance"), "faults_injected")) {
+            int seen = !cJSON_IsString(f);
+            const cJSON *g;
+            cJSON_ArrayForEach(g, faults) seen |= !strcmp(g->valuestring, f->valuestring);
+            if (!seen)
+                cJSON_AddItemToArray(faults, cJSON_CreateString(f->valuestring));
+        }
+    }
+    if (cJSON_GetObjectItemCaseSensitive(pv, "faults_injected"))
+        cJSON_ReplaceItemInObjectCaseSensitive(pv, "faults_injected", faults);
+    else
+        cJSON_AddItemToObject(pv, "faults_injected", faults);
     cJSON_DeleteItemFromObjectCaseSensitive(pv, "shard");
     cJSON *from = cJSON_AddArrayToObject(pv, "merged_from");
     for (size_t i = 0; i < n; i++)

@@ -220,6 +220,10 @@ static kk_code prepare(run_ctx *rc, kk_err *err)
     cJSON_AddStringToObject(mo, "source", src);
     cJSON_AddStringToObject(mo, "sha256", sha);
     cJSON_AddStringToObject(mo, "architecture", s->m->arch_name);
+    /* Constructed weights, never trained: a synth: spec or a GGUF file that
+     * synth_read_info accepted above (the NIAH kinds run nothing else).
+     * DEGENERATE_OUTPUT does not judge such a model's output. */
+    cJSON_AddBoolToObject(mo, "trained", 0);
     cJSON_AddItemToArray(rc->models, mo);
     free(src);
     src = NULL;
@@ -399,6 +403,41 @@ fail:
 
 /* Per codec arm: bits per value from the bytes written and the relative
  * MSE on i.i.d. N(0,1) data; the full cache stores F32 (32 bits, exact). */
+/* signals.memory.derived.kv_bytes_formula: what a formula says the K/V
+ * codes of one sample take at the arm's largest context. Labelled derived,
+ * with its inputs, beside the measured kv_bytes_allocated: the allocation
+ * also holds the positions and, for codec caches, one layer's F32 decode
+ * scratch, so the two differ and only the measurement backs a claim. */
+static void add_derived_kv_bytes(run_ctx *rc, size_t arm, cJSON *aj, double bits)
+{
+    const nstate *s = rc->kstate;
+    const model_hparams *hp = &s->m->hp;
+    int64_t ctx = 0;
+    for (size_t i = 0; i < rc->n_tasks; i++)
+        if (rc->tasks[i].arm == arm && rc->tasks[i].ctx > ctx)
+            ctx = rc->tasks[i].ctx;
+    cJSON *mem = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(aj, "signals"),
+                                                  "memory");
+    if (!mem)
+        return;
+    cJSON *d = cJSON_AddObjectToObject(cJSON_AddObjectToObject(mem, "derived"), "kv_bytes_formula");
+    double values = (double)hp->n_layers * (double)ctx * (double)hp->n_kv_heads *
+                    (double)(hp->head_dim_k + hp->head_dim_v);
+    ev_add_num(d, "value", values * bits / 8.0);
+    cJSON_AddStringToObject(d, "formula",
+                            "n_layers * ctx * n_kv_heads * (head_dim_k + head_dim_v) * "
+                            "bits_per_value / 8");
+    cJSON *in = cJSON_AddObjectToObject(d, "inputs");
+    ev_add_i64(in, "n_layers", hp->n_layers);
+    ev_add_i64(in, "ctx", ctx);
+    ev_add_i64(in, "n_kv_heads", hp->n_kv_heads);
+    ev_add_i64(in, "head_dim_k", hp->head_dim_k);
+    ev_add_i64(in, "head_dim_v", hp->head_dim_v);
+    ev_add_num(in, "bits_per_value", bits);
+    cJSON_AddStringToObject(d, "note", "the K/V codes alone, from the configuration; not a "
+                            "measurement (kv_bytes_allocated is)");
+}
+
 static kk_code arm_extra(run_ctx *rc, size_t arm, cJSON *aj, kk_err *err)
 {
     nstate *s = rc->kstate;
@@ -406,6 +445,7 @@ static kk_code arm_extra(run_ctx *rc, size_t arm, cJSON *aj, kk_err *err)
     if (!s->has_codec[arm]) {
         ev_add_num(m, "bits_per_value", 32.0);
         ev_add_num(m, "rel_mse_gaussian", 0.0);
+        add_derived_kv_bytes(rc, arm, aj, 32.0);
         return KK_OK;
     }
     codec *c = NULL;
@@ -433,6 +473,7 @@ static kk_code arm_extra(run_ctx *rc, size_t arm, cJSON *aj, kk_err *err)
     }
     ev_add_num(m, "bits_per_value", codec_bits_per_value(c));
     ev_add_num(m, "rel_mse_gaussian", ref > 0 ? e / ref : 0);
+    add_derived_kv_bytes(rc, arm, aj, codec_bits_per_value(c));
     free(x);
     free(y);
     free(b);
@@ -455,4 +496,9 @@ const run_ops run_niah_ops = {
     .task = task,
     .arm_extra = arm_extra,
     .finish = finish,
+    .timing_scope = "prefill",
+    .timing_scope_note = "per sample: the clock covers fwd_run over the sample's ctx tokens "
+                         "through the arm's cache (prefill, logits of the last position only); "
+                         "cache allocation, haystack generation, the argmax and the K/V error "
+                         "are outside it; no token is decoded (decode_s 0)",
 };

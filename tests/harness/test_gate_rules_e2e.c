@@ -1,13 +1,19 @@
 /* The evidence rules (issue 19) on evidence the harness wrote: `kakeya run
  * smoke` into a temporary folder, then `kakeya-gate` on the result, both
- * the binaries of this build flavor. Every rule must run and pass: a rule
- * that fires on honest harness output, or a signal the harness stops
- * recording, fails here rather than in CI's gate over evidence/.
+ * the binaries of this build flavor.
  *
- * Not here yet: the run-time half of issue 19's end-to-end test (a codec
- * that silently passes values through must make LIVENESS fire). It needs a
- * switch in the harness or engine that turns a codec into an uncounted
- * copy; see docs/gate.md, "Evidence rules". */
+ * Honest run: every rule must run and pass. A rule that fires on honest
+ * harness output, or a signal the harness stops recording, fails here
+ * rather than in CI's gate over evidence/.
+ *
+ * The LIVENESS end-to-end test: the same run with KAKEYA_FAULT=codec-
+ * passthrough (common/kk_fault.h), which turns the q8_0 arm's kv_codec
+ * cache into an F32 copy that neither encodes nor counts and says nothing.
+ * The arm's configuration (and config_sha256) is the same as in the honest
+ * run; only the codec's own counters show that it did not run, and the gate
+ * must exit 1 with LIVENESS on exactly those counters. The fault is also
+ * marked in provenance (FAULT_INJECTED), and the harness refuses unknown
+ * fault names and the repository's evidence folder under a fault. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,14 +30,25 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "gate_rules.h"
+#include "kk_fault.h"
 #include "kk_file.h"
 #include "test_util.h"
 
 static char g_kakeya[PATH_MAX + 32], g_gate[PATH_MAX + 32], g_root[PATH_MAX];
 
-/* Runs argv with stdout into *out (stderr discarded); @return exit code. */
+/* Runs argv with stdout into *out (stderr discarded), with KAKEYA_FAULT set
+ * to fault in the child only (NULL: unset); @return exit code. */
+static int run_env(const char *const *argv, char **out, const char *fault);
+
 static int run(const char *const *argv, char **out)
+{
+    return run_env(argv, out, NULL);
+}
+
+static int run_env(const char *const *argv, char **out, const char *fault)
 {
     char path[] = "/tmp/kk_rules_e2e_out_XXXXXX";
     int fd = mkstemp(path);
@@ -41,6 +58,10 @@ static int run(const char *const *argv, char **out)
         int null = open("/dev/null", O_WRONLY);
         dup2(fd, 1);
         dup2(null, 2);
+        if (fault)
+            setenv(KK_FAULT_ENV, fault, 1);
+        else
+            unsetenv(KK_FAULT_ENV);
         execv(argv[0], (char *const *)argv);
         _exit(127);
     }
@@ -82,19 +103,23 @@ static int find_json(const char *dir, char *buf, size_t cap)
     return found;
 }
 
-static void smoke_evidence_from_the_harness_should_pass_every_rule(void **state)
+/* A temporary folder holding presets/smoke.yaml. */
+typedef struct fixture {
+    char tmp[64];
+    char presets[PATH_MAX];
+} fixture;
+
+static void fixture_make(fixture *fx)
 {
-    (void)state;
-    char tmp[] = "/tmp/kk_rules_e2e_XXXXXX";
-    assert_non_null(mkdtemp(tmp));
-    char presets[PATH_MAX], out[PATH_MAX], from[PATH_MAX + 32], to[PATH_MAX + 32];
-    snprintf(presets, sizeof presets, "%s/presets", tmp);
-    snprintf(out, sizeof out, "%s/ev", tmp);
-    assert_int_equal(mkdir(presets, 0755), 0);
+    snprintf(fx->tmp, sizeof fx->tmp, "/tmp/kk_rules_e2e_XXXXXX");
+    assert_non_null(mkdtemp(fx->tmp));
+    char from[PATH_MAX + 32], to[PATH_MAX + 32];
+    snprintf(fx->presets, sizeof fx->presets, "%s/presets", fx->tmp);
+    assert_int_equal(mkdir(fx->presets, 0755), 0);
     /* The shipped preset, copied outside the checkout: the gate then
      * compares the evidence with this file and does not ask git. */
     snprintf(from, sizeof from, "%s/presets/smoke.yaml", g_root);
-    snprintf(to, sizeof to, "%s/smoke.yaml", presets);
+    snprintf(to, sizeof to, "%s/smoke.yaml", fx->presets);
     char *buf;
     size_t len;
     assert_int_equal(kk_file_read_all(from, &buf, &len, NULL), KK_OK);
@@ -103,17 +128,78 @@ static void smoke_evidence_from_the_harness_should_pass_every_rule(void **state)
     assert_int_equal(fwrite(buf, 1, len, f), len);
     fclose(f);
     free(buf);
+}
 
-    const char *argv_run[] = {g_kakeya, "run", "smoke", "--presets", presets, "--out", out,
+static void fixture_free(fixture *fx)
+{
+    const char *argv_rm[] = {"/bin/rm", "-rf", fx->tmp, NULL};
+    run(argv_rm, NULL);
+}
+
+/* `kakeya run smoke --out TMP/<sub>` (fault: KAKEYA_FAULT or NULL); the
+ * evidence path into ev. */
+static void run_smoke(const fixture *fx, const char *sub, const char *fault, char *ev,
+                      size_t cap)
+{
+    char out[PATH_MAX + 64];
+    snprintf(out, sizeof out, "%s/%s", fx->tmp, sub);
+    const char *argv_run[] = {g_kakeya, "run", "smoke", "--presets", fx->presets, "--out", out,
                               "--jobs", "1", "--quiet", NULL};
-    assert_int_equal(run(argv_run, NULL), 0);
-    char ev[PATH_MAX + 300], schema[PATH_MAX + 64];
-    assert_true(find_json(out, ev, sizeof ev));
+    assert_int_equal(run_env(argv_run, NULL, fault), 0);
+    assert_true(find_json(out, ev, cap));
+}
+
+/* kakeya-gate --json on ev; @return the exit code, the JSON in *json. */
+static int gate_json(const fixture *fx, const char *ev, char **json)
+{
+    char schema[PATH_MAX + 64];
     snprintf(schema, sizeof schema, "%s/gate/schemas/evidence.schema.json", g_root);
-    const char *argv_gate[] = {g_gate, "--presets", presets, "--schema", schema, "--json",
+    const char *argv_gate[] = {g_gate, "--presets", fx->presets, "--schema", schema, "--json",
                                ev, NULL};
+    return run(argv_gate, json);
+}
+
+static cJSON *read_json(const char *path)
+{
+    char *buf;
+    size_t len;
+    assert_int_equal(kk_file_read_all(path, &buf, &len, NULL), KK_OK);
+    cJSON *d = cJSON_ParseWithLength(buf, len);
+    free(buf);
+    assert_non_null(d);
+    return d;
+}
+
+static const cJSON *arm_named(const cJSON *doc, const char *name)
+{
+    const cJSON *a;
+    cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(doc, "arms")) {
+        if (!strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "name")), name))
+            return a;
+    }
+    fail_msg("no arm %s", name);
+    return NULL;
+}
+
+static double counter(const cJSON *arm, const char *name)
+{
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(arm, "signals"),
+                                         "counters"),
+        name);
+    assert_true(cJSON_IsNumber(c));
+    return c->valuedouble;
+}
+
+static void smoke_evidence_from_the_harness_should_pass_every_rule(void **state)
+{
+    (void)state;
+    fixture fx;
+    fixture_make(&fx);
+    char ev[PATH_MAX + 300];
+    run_smoke(&fx, "ev", NULL, ev, sizeof ev);
     char *json = NULL;
-    int rc = run(argv_gate, &json);
+    int rc = gate_json(&fx, ev, &json);
     if (rc != 0) {
         fprintf(stderr, "%s\n", json);
         fail_msg("the gate refused harness evidence (exit %d)", rc);
@@ -126,9 +212,135 @@ static void smoke_evidence_from_the_harness_should_pass_every_rule(void **state)
             fail_msg("no %s check on harness evidence", gate_rules_at(i)->code);
     }
     assert_null(strstr(json, "\"status\":\"FAIL\""));
+    assert_non_null(strstr(json, "\"id\":\"FAULT_INJECTED\""));
     free(json);
-    const char *argv_rm[] = {"/bin/rm", "-rf", tmp, NULL};
+    /* The signals the rules read are there, measured. */
+    cJSON *d = read_json(ev);
+    const cJSON *pv = cJSON_GetObjectItemCaseSensitive(d, "provenance");
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(pv, "faults_injected")), 0);
+    const cJSON *model = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(d, "models"), 0);
+    assert_true(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(model, "trained")));
+    const cJSON *q = arm_named(d, "q8_0");
+    assert_true(counter(q, "values_encoded") > 0);
+    assert_true(counter(q, "values_decoded") > 0);
+    /* The KV saving is stated as a claim the gate checked. */
+    const cJSON *claim = cJSON_GetArrayItem(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(d, "summary"), "claims"),
+        0);
+    assert_non_null(claim);
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(claim, "arm")),
+                        "q8_0");
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(claim, "metric")),
+                        "kv_bytes_resident");
+    cJSON_Delete(d);
+    fixture_free(&fx);
+}
+
+/* Issue 19's end-to-end test. */
+static void a_codec_switched_off_at_run_time_should_make_liveness_fire(void **state)
+{
+    (void)state;
+    fixture fx;
+    fixture_make(&fx);
+    char ev_ok[PATH_MAX + 300], ev_bad[PATH_MAX + 300];
+    run_smoke(&fx, "ok", NULL, ev_ok, sizeof ev_ok);
+    run_smoke(&fx, "bad", KK_FAULT_CODEC_PASSTHROUGH, ev_bad, sizeof ev_bad);
+
+    /* Same configuration, so the harness did not compute the counters from
+     * it: the codec's own counters are 0 because the codec did not run. */
+    cJSON *ok = read_json(ev_ok), *bad = read_json(ev_bad);
+    const cJSON *qo = arm_named(ok, "q8_0"), *qb = arm_named(bad, "q8_0");
+    assert_string_equal(
+        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(qo, "config_sha256")),
+        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(qb, "config_sha256")));
+    assert_true(counter(qo, "values_encoded") > 0);
+    assert_true(counter(qb, "values_encoded") == 0);
+    assert_true(counter(qb, "values_decoded") == 0);
+    /* Silent: the component reported no fallback; provenance has the mark. */
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(
+                         cJSON_GetObjectItemCaseSensitive(qb, "signals"), "fallbacks_taken")),
+                     0);
+    const cJSON *fl = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(bad, "provenance"), "faults_injected");
+    assert_int_equal(cJSON_GetArraySize(fl), 1);
+    assert_string_equal(cJSON_GetArrayItem(fl, 0)->valuestring, KK_FAULT_CODEC_PASSTHROUGH);
+    cJSON_Delete(ok);
+    cJSON_Delete(bad);
+
+    char *json = NULL;
+    int rc = gate_json(&fx, ev_bad, &json);
+    cJSON *g = cJSON_Parse(json);
+    assert_non_null(g);
+    if (rc != 1)
+        fail_msg("the gate passed evidence made with the codec switched off (exit %d): %s", rc,
+                 json);
+    /* LIVENESS fails on exactly the q8_0 arm's two codec counters; the only
+     * other failure is the provenance mark. */
+    int live = 0, fault = 0;
+    const cJSON *ck;
+    cJSON_ArrayForEach(ck, cJSON_GetObjectItemCaseSensitive(g, "checks")) {
+        const char *st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ck, "status"));
+        const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ck, "id"));
+        const char *ptr = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ck, "pointer"));
+        const char *act = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ck, "actual"));
+        if (strcmp(st, "FAIL") != 0)
+            continue;
+        if (!strcmp(id, "LIVENESS")) {
+            assert_true(!strcmp(ptr, "/arms/1/signals/counters/values_encoded") ||
+                        !strcmp(ptr, "/arms/1/signals/counters/values_decoded"));
+            assert_string_equal(act, "0");
+            live++;
+        } else if (!strcmp(id, "FAULT_INJECTED")) {
+            assert_string_equal(ptr, "/provenance/faults_injected");
+            fault++;
+        } else {
+            fail_msg("unexpected failure %s at %s: %s", id, ptr, act);
+        }
+    }
+    assert_int_equal(live, 2);
+    assert_int_equal(fault, 1);
+    cJSON_Delete(g);
+    free(json);
+    fixture_free(&fx);
+}
+
+static void an_unknown_fault_name_should_be_refused_with_exit_2(void **state)
+{
+    (void)state;
+    fixture fx;
+    fixture_make(&fx);
+    char out[PATH_MAX + 64], ev[PATH_MAX + 300];
+    snprintf(out, sizeof out, "%s/ev", fx.tmp);
+    const char *argv_run[] = {g_kakeya, "run", "smoke", "--presets", fx.presets, "--out", out,
+                              "--quiet", NULL};
+    /* A typo must not run a clean-looking test. */
+    assert_int_equal(run_env(argv_run, NULL, "codec-pasthrough"), 2);
+    assert_int_equal(run_env(argv_run, NULL, "codec-passthrough,nope"), 2);
+    assert_false(find_json(out, ev, sizeof ev));
+    fixture_free(&fx);
+}
+
+static void faulted_evidence_should_never_go_into_the_repository_evidence_folder(void **state)
+{
+    (void)state;
+    fixture fx;
+    fixture_make(&fx);
+    char out[PATH_MAX + 64], ev[PATH_MAX + 300];
+    /* The default --out and any folder below <root>/evidence are refused. */
+    snprintf(out, sizeof out, "%s/evidence/kk_fault_probe", g_root);
+    const char *argv_default[] = {g_kakeya, "run", "smoke", "--presets", fx.presets, "--quiet",
+                                  NULL};
+    const char *argv_below[] = {g_kakeya, "run", "smoke", "--presets", fx.presets, "--out", out,
+                                "--quiet", NULL};
+    int rc_default = run_env(argv_default, NULL, KK_FAULT_CODEC_PASSTHROUGH);
+    int rc_below = run_env(argv_below, NULL, KK_FAULT_CODEC_PASSTHROUGH);
+    int leaked = find_json(out, ev, sizeof ev);
+    const char *argv_rm[] = {"/bin/rm", "-rf", out, NULL};
     run(argv_rm, NULL);
+    assert_int_equal(rc_default, 2);
+    assert_int_equal(rc_below, 2);
+    assert_false(leaked);
+    fixture_free(&fx);
 }
 
 static int setup(void **state)
@@ -155,6 +367,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(smoke_evidence_from_the_harness_should_pass_every_rule),
+        cmocka_unit_test(a_codec_switched_off_at_run_time_should_make_liveness_fire),
+        cmocka_unit_test(an_unknown_fault_name_should_be_refused_with_exit_2),
+        cmocka_unit_test(faulted_evidence_should_never_go_into_the_repository_evidence_folder),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
