@@ -20,6 +20,7 @@ mkdir -p "$ROOT"
 if [ ! -f "$ROOT/build/.kakeya-built" ]; then
     if [ ! -d "$ROOT/src/.git" ]; then
         tmp=$(mktemp -d "$ROOT/pack.XXXXXX")
+        trap 'rm -rf "$tmp"' EXIT
         (cd "$tmp" && npm pack --silent "$PKG" >/dev/null)
         tar -xzf "$tmp"/node-llama-cpp-*.tgz -C "$tmp" package/llama/gitRelease.bundle
         rm -rf "$ROOT/src"
