@@ -1,6 +1,7 @@
 /* `kakeya run` end to end, by fork/exec of this flavor's binary on the
  * shipped smoke preset: metrics identical for --jobs 1 and 2, shards merge
- * into the unsharded arms, a SIGINT/SIGTERM mid-run leaves no evidence and
+ * into the unsharded arms (a fault injected into one shard marks the
+ * merged file), a SIGINT/SIGTERM mid-run leaves no evidence and
  * no temporary file, stale temporaries are removed, the evidence validates
  * against the schema, and bad input exits 2 / usage 3. */
 #include <setjmp.h>
@@ -22,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kk_fault.h"
 #include "kk_file.h"
 #include "test_util.h"
 
@@ -246,6 +248,39 @@ static void shards_should_merge_into_the_unsharded_arms(void **state)
     assert_int_equal(run(unsharded), 2);
 }
 
+/* A fault injected into one shard (kk_fault.h) must survive the merge:
+ * the merged provenance lists the union of the shards' faults. */
+static void a_faulted_shard_should_mark_the_merged_file(void **state)
+{
+    (void)state;
+    REQUIRE_BIN();
+    char s1[128], s2[128], om[128], pa[512], pb[512], pm[512];
+    snprintf(s1, sizeof s1, "%s/f1", g_tmp);
+    snprintf(s2, sizeof s2, "%s/f2", g_tmp);
+    snprintf(om, sizeof om, "%s/fmerged", g_tmp);
+    run_smoke(s1, "1", "1/2", pa, sizeof pa);
+    setenv(KK_FAULT_ENV, KK_FAULT_CODEC_PASSTHROUGH, 1);
+    run_smoke(s2, "1", "2/2", pb, sizeof pb);
+    unsetenv(KK_FAULT_ENV);
+    const char *m[] = {"merge", "--out", om, pa, pb, NULL};
+    assert_int_equal(run(m), 0);
+    char dir[300];
+    int nj, nt;
+    snprintf(dir, sizeof dir, "%s/smoke", om);
+    scan(dir, pm, sizeof pm, &nj, &nt);
+    assert_int_equal(nj, 1);
+    cJSON *da = load(pa), *dm = load(pm);
+    const cJSON *fa = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(da, "provenance"), "faults_injected");
+    const cJSON *fm = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(dm, "provenance"), "faults_injected");
+    assert_int_equal(cJSON_GetArraySize(fa), 0);
+    assert_int_equal(cJSON_GetArraySize(fm), 1);
+    assert_string_equal(cJSON_GetArrayItem(fm, 0)->valuestring, KK_FAULT_CODEC_PASSTHROUGH);
+    cJSON_Delete(da);
+    cJSON_Delete(dm);
+}
+
 static void interrupt(int sig)
 {
     char out[128], dir[300], p[512], errf[200];
@@ -327,6 +362,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(metrics_should_be_identical_for_one_and_two_jobs_and_validate),
         cmocka_unit_test(shards_should_merge_into_the_unsharded_arms),
+        cmocka_unit_test(a_faulted_shard_should_mark_the_merged_file),
         cmocka_unit_test(a_signal_mid_run_should_leave_no_evidence_and_no_temporary),
         cmocka_unit_test(stale_temporaries_should_be_removed_at_start),
         cmocka_unit_test(bad_input_should_exit_2_and_usage_3),
