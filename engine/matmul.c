@@ -70,7 +70,7 @@ void matmul_quantize_q8_ref(const float *x, int8_t *qs, float *d, int64_t n)
     }
 }
 
-static void round_f16_ref(const float *x, float *y, int64_t n)
+void mm_round16_ref(const float *x, float *y, int64_t n)
 {
     for (int64_t i = 0; i < n; i++)
         y[i] = dtype_f16_to_f32(dtype_f32_to_f16(x[i]));
@@ -90,7 +90,7 @@ static void quant_plain(const float *x, int8_t *qs, float *d, int64_t n)
 
 static void isa_init(void)
 {
-    const mm_kernels plain = {mm_f32_ref, mm_f16_ref, mm_q8_ref, quant_plain};
+    const mm_kernels plain = {mm_f32_ref, mm_f16_ref, mm_q8_ref, quant_plain, mm_round16_ref};
     for (int i = 0; i < 3; i++)
         g_kernels[i] = plain;
 #ifdef MM_HAVE_X86
@@ -146,9 +146,7 @@ void matmul_quantize_q8(const float *x, int8_t *qs, float *d, int64_t n)
 
 void matmul_round_f16(const float *x, float *y, int64_t n)
 {
-    /* A plain loop: dtype_f32_to_f16 is branch-free and the rounding is a
-     * small share next to the product it feeds (n values vs n * rows). */
-    round_f16_ref(x, y, n);
+    g_kernels[matmul_isa_current()].round16(x, y, n);
 }
 
 /* ---- per-thread scratch ---------------------------------------------------- */
@@ -272,12 +270,13 @@ typedef enum mm_kind {
     MM_F32,      /* F32 rows (the file's or the model's copy) */
     MM_F16,      /* F16 rows, x possibly rounded to F16 */
     MM_Q8,       /* Q8_0 rows x Q8_0 activations */
-    MM_DEQUANT,  /* Q8_0 rows widened to F32 per tile, F32 x */
+    MM_DEQUANT,  /* F16 or Q8_0 rows widened to F32 per tile, F32 x */
 } mm_kind;
 
 typedef struct mm_job {
     const mm_kernels *k;
     mm_kind kind;
+    dtype_t wtype;       /* storage of w (MM_DEQUANT widens it) */
     const void *w;       /* F32, F16 or Q8_0 rows */
     const float *x;      /* (n, cols) as the kernel reads it */
     const int8_t *xq;    /* (n, cols) quants for MM_Q8 */
@@ -290,6 +289,9 @@ typedef struct mm_job {
 /* Rows per task are a multiple of both tile heights (6 for AVX-512 F32/F16,
  * 4 for Q8_0 and AVX2) so only a matrix's last task has a ragged edge. */
 #define MM_ROW_GRAIN 24
+/* Tokens from which an F16 product widens its rows first (below, the
+ * rows stream from memory and widening in registers is free). */
+#define MM_F16_WIDEN_MIN 8
 /* Rows dequantized at once by MM_DEQUANT: 24 x cols floats (192 KiB at
  * cols 2048) stay in L2 while every token reads them. */
 #define MM_DEQUANT_ROWS 24
@@ -320,11 +322,11 @@ static void mm_task(void *ctx, int64_t task, int thread)
             atomic_store(&j->ok, 0);
             return;
         }
-        const size_t row_bytes = (size_t)nb * sizeof(dtype_block_q8_0);
+        const size_t row_bytes = dtype_row_size(j->wtype, (uint64_t)cols);
         for (int64_t r = r0; r < r1; r += MM_DEQUANT_ROWS) {
             const int64_t m = r1 - r < MM_DEQUANT_ROWS ? r1 - r : MM_DEQUANT_ROWS;
             for (int64_t i = 0; i < m; i++)
-                dtype_to_f32_row(DTYPE_Q8_0, (const uint8_t *)j->w + (size_t)(r + i) * row_bytes,
+                dtype_to_f32_row(j->wtype, (const uint8_t *)j->w + (size_t)(r + i) * row_bytes,
                                  tile + i * cols, (size_t)cols);
             j->k->f32(tile, cols, j->x, cols, j->y + r, j->rows, j->n, m, cols);
         }
@@ -365,7 +367,7 @@ void matmul_run(matmul_ctx *c, const ops_weight *W, const float *x, float *y, in
     const matmul_isa isa = matmul_isa_current();
     const mm_kernels *k = &g_kernels[isa];
     const int64_t rows = W->rows, cols = W->cols;
-    mm_job j = {k, MM_F32, NULL, x, NULL, NULL, y, n, rows, cols, 0, 1};
+    mm_job j = {k, MM_F32, W->type, NULL, x, NULL, NULL, y, n, rows, cols, 0, 1};
 
     if (W->type == DTYPE_F32 || (W->f32 && W->type != DTYPE_F16 && W->type != DTYPE_Q8_0)) {
         const float *w = W->f32 ? W->f32 : (const float *)W->raw;
@@ -377,7 +379,10 @@ void matmul_run(matmul_ctx *c, const ops_weight *W, const float *x, float *y, in
         }
         j.w = w;
     } else if (W->type == DTYPE_F16) {
-        j.kind = MM_F16;
+        /* A batch widens 24 rows at a time and runs the F32 tiles on them:
+         * each row is widened once instead of once per token tile
+         * (102 -> 160 GFLOP/s at 256 x 768 x 2048 with AVX-512). */
+        j.kind = (n >= MM_F16_WIDEN_MIN && isa != MATMUL_ISA_SCALAR) ? MM_DEQUANT : MM_F16;
         j.w = W->raw;
         if (W->act == OPS_ACT_GGML) {
             float *xr = scratch_get(SLOT_ACT, (size_t)(n * cols) * sizeof(float));
@@ -427,7 +432,7 @@ void matmul_run_ref(const ops_weight *W, const float *x, float *y, int64_t n)
             xr = malloc((size_t)(n * cols) * sizeof(float));
             if (!xr)
                 goto nomem;
-            round_f16_ref(x, xr, n * cols);
+            mm_round16_ref(x, xr, n * cols);
         }
         mm_f16_ref(W->raw, cols, xr ? xr : x, cols, y, rows, n, rows, cols);
         free(xr);

@@ -25,12 +25,14 @@ typedef void (*mm_q8_fn)(const dtype_block_q8_0 *w, int64_t ldw, const int8_t *x
                          int64_t ldq, const float *xd, int64_t ldd, float *y, int64_t ldy,
                          int64_t n, int64_t nr, int64_t nb);
 typedef void (*mm_quant_fn)(const float *x, int8_t *qs, float *d, int64_t n);
+typedef void (*mm_round_fn)(const float *x, float *y, int64_t n);
 
 typedef struct mm_kernels {
     mm_f32_fn f32;
     mm_f16_fn f16;
     mm_q8_fn q8;
     mm_quant_fn quant;
+    mm_round_fn round16; /* x -> f16(x) widened, round to nearest even */
 } mm_kernels;
 
 /* Plain C kernels (sums in double): the _ref path and the portable level. */
@@ -44,6 +46,8 @@ void mm_q8_ref(const dtype_block_q8_0 *w, int64_t ldw, const int8_t *xq, int64_t
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define MM_HAVE_X86 1
+void mm_round16_ref(const float *x, float *y, int64_t n);
+
 /* Filled with the AVX2 (+FMA, F16C) kernels; q8 uses maddubs. */
 void mm_kernels_avx2(mm_kernels *k);
 /* AVX-512 F/BW/VL kernels; q8 only when vnni (else left as given). */

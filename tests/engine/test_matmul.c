@@ -145,8 +145,9 @@ static void every_fast_path_should_match_its_reference_within_the_float_sum_boun
 {
     (void)state;
     /* rows: not a multiple of 4 or 6; cols: a multiple of 32 (Q8_0) but
-     * not of 64, and for F32/F16 also one that is not a multiple of 16. */
-    const int64_t shapes[][2] = {{37, 96}, {50, 160}, {7, 70}, {1, 32}};
+     * not of 64, for F32/F16 also one that is not a multiple of 16, and
+     * one past the kernels' k blocks (1024). */
+    const int64_t shapes[][2] = {{37, 96}, {50, 160}, {7, 70}, {1, 32}, {13, 1056}};
     const int64_t ns[] = {1, 2, 3, 4, 5, 9};
     uint64_t s = 3;
     const matmul_isa best = matmul_isa_best();
@@ -241,6 +242,32 @@ static void the_q8_activation_quantizer_should_be_bit_exact_with_ggml_reference(
     free(x);
 }
 
+static void the_f16_rounding_of_x_should_be_bit_exact_with_the_scalar_one(void **state)
+{
+    (void)state;
+    enum { N = 4099 };
+    float *x = malloc(N * sizeof(float)), *a = malloc(N * sizeof(float));
+    float *b = malloc(N * sizeof(float));
+    uint64_t s = 13;
+    for (int i = 0; i < N; i++)
+        x[i] = ldexpf(rng_unif(&s), (int)(rng_next(&s) % 40) - 30); /* normals, subnormals */
+    x[0] = 1.0f + 0x1p-11f;           /* a tie: rounds to even (1.0) */
+    x[1] = 1.0f + 3 * 0x1p-11f;       /* a tie: rounds to even (up) */
+    x[2] = 65520.0f;                  /* rounds to infinity */
+    x[3] = -0.0f;
+    for (int i = 0; i < N; i++)
+        a[i] = dtype_f16_to_f32(dtype_f32_to_f16(x[i]));
+    for (int isa = MATMUL_ISA_SCALAR; isa <= (int)matmul_isa_best(); isa++) {
+        matmul_set_isa((matmul_isa)isa);
+        matmul_round_f16(x, b, N);
+        assert_memory_equal(a, b, N * sizeof(float));
+    }
+    matmul_set_isa(MATMUL_ISA_AVX512);
+    free(x);
+    free(a);
+    free(b);
+}
+
 /* Rows are split between threads, never a row's sum: 1 and 3 threads give
  * the same bits. */
 static void thread_counts_should_not_change_a_bit(void **state)
@@ -275,6 +302,7 @@ int main(void)
         cmocka_unit_test(every_fast_path_should_match_its_reference_within_the_float_sum_bound),
         cmocka_unit_test(a_wrong_weight_should_fail_the_same_comparison),
         cmocka_unit_test(the_q8_activation_quantizer_should_be_bit_exact_with_ggml_reference),
+        cmocka_unit_test(the_f16_rounding_of_x_should_be_bit_exact_with_the_scalar_one),
         cmocka_unit_test(thread_counts_should_not_change_a_bit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
