@@ -161,57 +161,92 @@ TGT512 static void mm_f16_avx512(const uint16_t *w, int64_t ldw, const float *x,
     gemm512(1, w, ldw, x, ldx, y, ldy, n, nr, k);
 }
 
-/* Q8_0 with VNNI on 256-bit vectors (AVX512-VL): 4 tokens x 4 rows. */
+/* Q8_0 with VNNI on 256-bit vectors (AVX512-VL): 4 tokens x 4 rows.
+ * Bias form: x + 128 is an unsigned byte (x ^ 0x80; |x| <= 127), so one
+ * vpdpbusd(x + 128, w) gives w.x + 128 * sum(w), and starting that sum
+ * from -128 * sum(w) (one vpdpbusd per row and block, shared by the tile's
+ * tokens) leaves the exact w.x. Per (token, row, block): vpdpbusd, cvt,
+ * mul, fma, against 6 operations for the sign form (abs, sign, scalar
+ * scale product and broadcast): Q8_0 GEMM 97 -> see docs/performance.md. */
 #define Q8_M 4
 #define Q8_N 4
 
-TGT512V static INL __m256i q8_dot_vnni(__m256i aw, __m256i w, __m256i x)
+/* Two blocks per 512-bit vector: the two 32-byte quant runs of a row
+ * (blocks b and b + 1, 34 bytes apart) are joined in one register, the
+ * activations' are contiguous in the scratch; scales fill each half. */
+TGT512V static INL __m512i q8_join(const dtype_block_q8_0 *blk)
 {
-    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), aw, _mm256_sign_epi8(x, w));
+    return _mm512_inserti64x4(
+        _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(const void *)blk[0].qs)),
+        _mm256_loadu_si256((const __m256i *)(const void *)blk[1].qs), 1);
+}
+
+TGT512V static INL __m512 q8_halves(float lo, float hi)
+{
+    return _mm512_insertf32x8(_mm512_set1_ps(lo), _mm256_set1_ps(hi), 1);
 }
 
 TGT512V static INL void tile_q8_vnni(int RM, int RN, int pf, const dtype_block_q8_0 *w, int64_t ldw,
                                      const int8_t *xq, int64_t ldq, const float *xd,
                                      int64_t ldd, float *y, int64_t ldy, int64_t nb)
 {
-    __m256 acc[Q8_M][Q8_N];
+    const __m512i bias = _mm512_set1_epi8((char)0x80);
+    __m512 acc[Q8_M][Q8_N];
 #pragma GCC unroll 4
     for (int i = 0; i < RM; i++)
 #pragma GCC unroll 4
         for (int j = 0; j < RN; j++)
-            acc[i][j] = _mm256_setzero_ps();
-    for (int64_t b = 0; b < nb; b++) {
-        __m256i wv[Q8_N], aw[Q8_N];
-        float dw[Q8_N];
+            acc[i][j] = _mm512_setzero_ps();
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        __m512i wv[Q8_N], neg[Q8_N];
+        __m512 dw[Q8_N];
 #pragma GCC unroll 4
         for (int j = 0; j < RN; j++) {
             const dtype_block_q8_0 *blk = w + j * ldw + b;
-            wv[j] = _mm256_loadu_si256((const __m256i *)(const void *)blk->qs);
-            aw[j] = _mm256_abs_epi8(wv[j]);
+            wv[j] = q8_join(blk);
+            neg[j] = _mm512_sub_epi32(_mm512_setzero_si512(),
+                                      _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, wv[j]));
             if (pf)
                 _mm_prefetch((const char *)blk + MM_PF_Q8, _MM_HINT_T0);
-            dw[j] = f16_scale(blk->d);
+            dw[j] = q8_halves(f16_scale(blk[0].d), f16_scale(blk[1].d));
         }
 #pragma GCC unroll 4
         for (int i = 0; i < RM; i++) {
-            const __m256i xv = _mm256_loadu_si256((const __m256i *)(const void *)(xq + i * ldq + b * 32));
-            const float dx = xd[i * ldd + b];
+            const __m512i xu = _mm512_xor_si512(
+                _mm512_loadu_si512((const void *)(xq + i * ldq + b * 32)), bias);
+            const __m512 dx = q8_halves(xd[i * ldd + b], xd[i * ldd + b + 1]);
 #pragma GCC unroll 4
             for (int j = 0; j < RN; j++) {
-                const __m256 s = _mm256_cvtepi32_ps(q8_dot_vnni(aw[j], wv[j], xv));
-                acc[i][j] = _mm256_fmadd_ps(s, _mm256_set1_ps(dw[j] * dx), acc[i][j]);
+                const __m512 s = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(neg[j], xu, wv[j]));
+                acc[i][j] = _mm512_fmadd_ps(_mm512_mul_ps(s, dw[j]), dx, acc[i][j]);
+            }
+        }
+    }
+    if (b < nb) { /* an odd last block: the low half only */
+        const __m256i bias8 = _mm256_set1_epi8((char)0x80);
+#pragma GCC unroll 4
+        for (int j = 0; j < RN; j++) {
+            const dtype_block_q8_0 *blk = w + j * ldw + b;
+            const __m256i wj = _mm256_loadu_si256((const __m256i *)(const void *)blk->qs);
+            const __m256i nj = _mm256_sub_epi32(_mm256_setzero_si256(),
+                                                _mm256_dpbusd_epi32(_mm256_setzero_si256(), bias8, wj));
+            const float dwj = f16_scale(blk->d);
+#pragma GCC unroll 4
+            for (int i = 0; i < RM; i++) {
+                const __m256i xu = _mm256_xor_si256(
+                    _mm256_loadu_si256((const __m256i *)(const void *)(xq + i * ldq + b * 32)), bias8);
+                const __m256 s = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_dpbusd_epi32(nj, xu, wj)),
+                                               _mm256_set1_ps(dwj * xd[i * ldd + b]));
+                acc[i][j] = _mm512_add_ps(acc[i][j], _mm512_zextps256_ps512(s));
             }
         }
     }
 #pragma GCC unroll 4
     for (int i = 0; i < RM; i++)
 #pragma GCC unroll 4
-        for (int j = 0; j < RN; j++) {
-            const __m128 h = _mm_add_ps(_mm256_castps256_ps128(acc[i][j]),
-                                        _mm256_extractf128_ps(acc[i][j], 1));
-            const __m128 q = _mm_add_ps(h, _mm_movehl_ps(h, h));
-            y[i * ldy + j] = _mm_cvtss_f32(_mm_add_ss(q, _mm_movehdup_ps(q)));
-        }
+        for (int j = 0; j < RN; j++)
+            y[i * ldy + j] = _mm512_reduce_add_ps(acc[i][j]);
 }
 
 TGT512V static INL void rows_q8_vnni(int RN, const dtype_block_q8_0 *w, int64_t ldw,
