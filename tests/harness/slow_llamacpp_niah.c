@@ -147,9 +147,9 @@ static void llama_cpp_and_kakeya_should_give_the_same_answers(void **state)
     cross_check(&c, XCHECK_SAMPLES, 0, "default");
 }
 
-/* The dense model (every basis change, outlier pairs) and the hard setting
- * are real models too: 5 samples per depth at 1k, with the hard
- * setting's 3 distractors. */
+/* The dense model (every basis change, outlier pairs), the hard setting
+ * and the proposer are real models too: 5 samples per depth at 1k (the
+ * hard setting with its 3 distractors). */
 static void rotated_and_hard_models_should_agree_too(void **state)
 {
     (void)state;
@@ -162,6 +162,9 @@ static void rotated_and_hard_models_should_agree_too(void **state)
     synth_defaults(&c, SYNTH_ROLE_VERIFIER);
     synth_apply_hard(&c);
     cross_check(&c, few, c.niah_distractors, "hard");
+    /* the proposer: d 448 with 2 heads of 128 (q is 256 wide, not d) */
+    synth_defaults(&c, SYNTH_ROLE_PROPOSER);
+    cross_check(&c, few, 0, "proposer");
 }
 
 int main(void)
