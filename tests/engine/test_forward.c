@@ -267,14 +267,14 @@ static void attention_should_match_the_naive_triple_loop_with_gqa_masks_and_wind
         qpos[i] = 80 + i; /* each query sees the entries at <= its position */
     const kv_view view = {NK, k, v, kpos, KH * DK, KH * DV};
     for (int32_t window = 0; window <= 20; window += 20) {
-        const fwd_attn_shape sh = {H, KH, DK, DV, window};
+        const fwd_attn_shape sh = {.n_heads = H, .n_kv_heads = KH, .head_dim_k = DK, .head_dim_v = DV, .window = window};
         fwd_attention(&sh, q, qpos, NQ, &view, o, scores);
         fwd_attention_ref(&sh, q, qpos, NQ, &view, or);
         assert_true(max_abs_diff(o, or, NQ * H * DV) < ATT_ABS_TOL);
     }
     /* The oracle bites: a mask that lets one future entry through differs. */
     kpos[0] = 149; /* now at a position most queries must not see */
-    const fwd_attn_shape sh = {H, KH, DK, DV, 0};
+    const fwd_attn_shape sh = {.n_heads = H, .n_kv_heads = KH, .head_dim_k = DK, .head_dim_v = DV, .window = 0};
     fwd_attention(&sh, q, qpos, NQ, &view, o, scores);
     kpos[0] = 0;
     fwd_attention_ref(&sh, q, qpos, NQ, &view, or);
