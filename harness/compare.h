@@ -55,8 +55,8 @@ enum {
 typedef struct compare_arm {
     const char *name;
     const char *codec;           /* config.codec, or NULL */
-    int is_oracle;               /* config.codec is "identity": the full-precision
-                                    oracle (or a control running on it) */
+    int is_oracle;               /* config.codec is "identity" or "none": the
+                                    full-precision oracle (or a control on it) */
     const json_value *json;      /* the arm object */
     const json_value *metrics;   /* its metrics object, or NULL */
     const json_value *timings;   /* its timings object, or NULL */

@@ -67,7 +67,11 @@ static void classify(compare_row *r)
 
 static void fmt_num(char *b, size_t cap, double v)
 {
-    snprintf(b, cap, "%.6g", v);
+    /* counts and bytes in full; other numbers to 6 significant digits */
+    if (v == floor(v) && fabs(v) < 1e15)
+        snprintf(b, cap, "%.0f", v);
+    else
+        snprintf(b, cap, "%.6g", v);
 }
 
 static void fmt_recall(char *b, size_t cap, const compare_arm *a)

@@ -181,7 +181,8 @@ kk_code compare_set_load(const char *path, compare_set *out, kk_err *err)
         const json_value *cfg = json_obj_get(av, "config");
         if (cfg && cfg->type == JSON_OBJECT) {
             a->codec = str_member(cfg, "codec");
-            a->is_oracle = a->codec && !strcmp(a->codec, "identity");
+            /* "none" is the full cache of presets without codecs (smoke) */
+            a->is_oracle = a->codec && (!strcmp(a->codec, "identity") || !strcmp(a->codec, "none"));
         }
         a->metrics = json_obj_get(av, "metrics");
         if (a->metrics && a->metrics->type != JSON_OBJECT) {
