@@ -191,12 +191,17 @@ TGT512V static INL void tile_q8_vnni(int RM, int RN, int pf, const dtype_block_q
                                      int64_t ldd, float *y, int64_t ldy, int64_t nb)
 {
     const __m512i bias = _mm512_set1_epi8((char)0x80);
-    __m512 acc[Q8_M][Q8_N];
+    /* 8-lane accumulators, blocks added in order, each as fma(dot, d_w*d_x,
+     * acc): ggml's own order (ggml_vec_dot_q8_0_q8_0, tinyBLAS), so the
+     * sums match llama.cpp's bit for bit and a quant of the next layer's
+     * activations never flips on a rounding difference (the parity test
+     * caught a 0.024 logit flip when two blocks were summed per lane). */
+    __m256 acc[Q8_M][Q8_N];
 #pragma GCC unroll 4
     for (int i = 0; i < RM; i++)
 #pragma GCC unroll 4
         for (int j = 0; j < RN; j++)
-            acc[i][j] = _mm512_setzero_ps();
+            acc[i][j] = _mm256_setzero_ps();
     int64_t b = 0;
     for (; b + 2 <= nb; b += 2) {
         __m512i wv[Q8_N], neg[Q8_N];
@@ -219,11 +224,15 @@ TGT512V static INL void tile_q8_vnni(int RM, int RN, int pf, const dtype_block_q
 #pragma GCC unroll 4
             for (int j = 0; j < RN; j++) {
                 const __m512 s = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(neg[j], xu, wv[j]));
-                acc[i][j] = _mm512_fmadd_ps(_mm512_mul_ps(s, dw[j]), dx, acc[i][j]);
+                const __m512 sc = _mm512_mul_ps(dw[j], dx); /* d_w*d_x per half */
+                acc[i][j] = _mm256_fmadd_ps(_mm512_castps512_ps256(s), _mm512_castps512_ps256(sc),
+                                            acc[i][j]);
+                acc[i][j] = _mm256_fmadd_ps(_mm512_extractf32x8_ps(s, 1),
+                                            _mm512_extractf32x8_ps(sc, 1), acc[i][j]);
             }
         }
     }
-    if (b < nb) { /* an odd last block: the low half only */
+    if (b < nb) { /* an odd last block */
         const __m256i bias8 = _mm256_set1_epi8((char)0x80);
 #pragma GCC unroll 4
         for (int j = 0; j < RN; j++) {
@@ -236,17 +245,20 @@ TGT512V static INL void tile_q8_vnni(int RM, int RN, int pf, const dtype_block_q
             for (int i = 0; i < RM; i++) {
                 const __m256i xu = _mm256_xor_si256(
                     _mm256_loadu_si256((const __m256i *)(const void *)(xq + i * ldq + b * 32)), bias8);
-                const __m256 s = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_dpbusd_epi32(nj, xu, wj)),
-                                               _mm256_set1_ps(dwj * xd[i * ldd + b]));
-                acc[i][j] = _mm512_add_ps(acc[i][j], _mm512_zextps256_ps512(s));
+                acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_dpbusd_epi32(nj, xu, wj)),
+                                            _mm256_set1_ps(dwj * xd[i * ldd + b]), acc[i][j]);
             }
         }
     }
 #pragma GCC unroll 4
     for (int i = 0; i < RM; i++)
 #pragma GCC unroll 4
-        for (int j = 0; j < RN; j++)
-            y[i * ldy + j] = _mm512_reduce_add_ps(acc[i][j]);
+        for (int j = 0; j < RN; j++) {
+            const __m128 h = _mm_add_ps(_mm256_extractf128_ps(acc[i][j], 1),
+                                        _mm256_castps256_ps128(acc[i][j]));
+            const __m128 q = _mm_add_ps(h, _mm_movehl_ps(h, h));
+            y[i * ldy + j] = _mm_cvtss_f32(_mm_add_ss(q, _mm_movehdup_ps(q)));
+        }
 }
 
 TGT512V static INL void rows_q8_vnni(int RN, const dtype_block_q8_0 *w, int64_t ldw,
