@@ -92,6 +92,10 @@ typedef struct compare_point {
  * `path` (I/O, malformed JSON, a field of the wrong type or out of range,
  * a duplicate arm name). On error *out is left zeroed. */
 kk_code compare_set_load(const char *path, compare_set *out, kk_err *err);
+/* The same from text in memory (len bytes; `path` names it in errors and
+ * becomes compare_set.file). The text is not kept. */
+kk_code compare_set_parse(const char *text, size_t len, const char *path,
+                          compare_set *out, kk_err *err);
 void compare_set_free(compare_set *s);
 
 /* Index of the arm called name, or -1. */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "gate_preset.h"
+#include "kk_file.h"
 
 /* Evidence nests a few levels (arms[].samples[].ids[]); 64 leaves room for
  * kinds' own objects and refuses pathological files early. */
@@ -106,10 +107,24 @@ static kk_code read_metrics(const char *file, size_t ai, compare_arm *a, kk_err 
 kk_code compare_set_load(const char *path, compare_set *out, kk_err *err)
 {
     memset(out, 0, sizeof *out);
+    char *buf = NULL;
+    size_t len = 0;
+    kk_code rc = kk_file_read_all(path, &buf, &len, err);
+    if (rc != KK_OK)
+        return rc;
+    rc = compare_set_parse(buf, len, path, out, err);
+    free(buf);
+    return rc;
+}
+
+kk_code compare_set_parse(const char *text, size_t len, const char *path, compare_set *out,
+                          kk_err *err)
+{
+    memset(out, 0, sizeof *out);
     compare_set s = {0};
     json_parse_opts opts = {COMPARE_JSON_MAX_DEPTH};
     char ptr[96];
-    kk_code rc = json_parse_file(path, &opts, &s.doc, err);
+    kk_code rc = json_parse(text, len, path, &opts, &s.doc, err);
     if (rc != KK_OK)
         return rc;
     s.file = strdup(path);
