@@ -8,6 +8,7 @@
 
 #include "forward.h"
 #include "kv.h"
+#include "kv_codec.h"
 #include "synth.h"
 
 /* ---- samples ------------------------------------------------------------------ */
@@ -236,6 +237,7 @@ static kk_code noisy_init(kv_cache **out, const kv_config *cfg, int32_t bits, in
 struct niah_runner {
     const model *m;
     niah_opts opts;
+    codec_spec spec;   /* the copy opts.kv_codec points at when given */
     int64_t max_ctx;
     fwd_state *st;
     kv_cache *kv;
@@ -272,6 +274,9 @@ kk_code niah_runner_init(niah_runner **out, const model *m, int64_t max_ctx,
     if (opts->kv_bits < 0 || opts->kv_bits > 16)
         return kk_err_set(err, KK_E_RANGE, "niah: kv bits %d out of range (allowed: 0..16)",
                           (int)opts->kv_bits);
+    if (opts->kv_bits > 0 && opts->kv_codec)
+        return kk_err_set(err, KK_E_RANGE,
+                          "niah: kv bits and a kv codec are exclusive (give one of them)");
     if (opts->mask_layers >> (m->hp.n_layers < 32 ? m->hp.n_layers : 31))
         return kk_err_set(err, KK_E_RANGE, "niah: mask layers 0x%x name a layer past %d",
                           (unsigned)opts->mask_layers, (int)m->hp.n_layers - 1);
@@ -280,14 +285,23 @@ kk_code niah_runner_init(niah_runner **out, const model *m, int64_t max_ctx,
         return kk_err_set(err, KK_E_NOMEM, "niah: out of memory");
     r->m = m;
     r->opts = *opts;
+    if (opts->kv_codec) {
+        r->spec = *opts->kv_codec;
+        r->opts.kv_codec = &r->spec;
+    }
     r->max_ctx = max_ctx;
     const int64_t batch = max_ctx < NIAH_BATCH ? max_ctx : NIAH_BATCH;
     const kv_config cfg = {m->hp.n_layers, m->hp.n_kv_heads, m->hp.head_dim_k,
                            m->hp.head_dim_v, max_ctx};
     kk_code rc = fwd_init(&r->st, m, batch, max_ctx, err);
-    if (rc == KK_OK)
-        rc = opts->kv_bits > 0 ? noisy_init(&r->kv, &cfg, opts->kv_bits, batch, err)
-                               : kv_full_init(&r->kv, &cfg, err);
+    if (rc == KK_OK) {
+        if (opts->kv_codec)
+            rc = kv_codec_init(&r->kv, &cfg, &r->spec, &r->spec, err);
+        else if (opts->kv_bits > 0)
+            rc = noisy_init(&r->kv, &cfg, opts->kv_bits, batch, err);
+        else
+            rc = kv_full_init(&r->kv, &cfg, err);
+    }
     if (rc != KK_OK) {
         niah_runner_free(r);
         return rc;
@@ -304,6 +318,11 @@ kk_code niah_runner_init(niah_runner **out, const model *m, int64_t max_ctx,
             fwd_set_mask(r->st, l, r->hidden, max_ctx, NULL);
     *out = r;
     return KK_OK;
+}
+
+const codec_stats *niah_runner_codec_stats(const niah_runner *r, char which)
+{
+    return r->opts.kv_codec ? kv_codec_get_stats(r->kv, which) : NULL;
 }
 
 kk_code niah_runner_eval(niah_runner *r, const niah_sample *s, int32_t *answer,
@@ -354,6 +373,10 @@ kk_code niah_run(const model *m, const niah_cfg *cfg, niah_cell *cells, kk_err *
     kk_code rc = niah_runner_init(&r, m, max_ctx, &cfg->opts, err);
     if (rc != KK_OK)
         return rc;
+    if (cfg->k_stats)
+        memset(cfg->k_stats, 0, sizeof *cfg->k_stats);
+    if (cfg->v_stats)
+        memset(cfg->v_stats, 0, sizeof *cfg->v_stats);
     int32_t *tokens = malloc((size_t)max_ctx * sizeof(int32_t));
     if (!tokens) {
         niah_runner_free(r);
@@ -387,6 +410,11 @@ kk_code niah_run(const model *m, const niah_cfg *cfg, niah_cell *cells, kk_err *
                     cfg->on_sample(cfg->on_sample_ctx, cell, ++done, total);
             }
         }
+    const codec_stats *ks = niah_runner_codec_stats(r, 'k'), *vs = niah_runner_codec_stats(r, 'v');
+    if (cfg->k_stats && ks)
+        *cfg->k_stats = *ks;
+    if (cfg->v_stats && vs)
+        *cfg->v_stats = *vs;
     free(tokens);
     niah_runner_free(r);
     return rc;

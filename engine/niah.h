@@ -25,6 +25,11 @@
  *   kv_bits      1..16: every layer's K and V rows go through min-max
  *                affine round-to-nearest quantization (groups of 32 along
  *                head_dim) before the cache stores them; 0: exact.
+ *   kv_codec     a codec spec (codec.h): the cache is a kv_codec cache
+ *                (kv_codec.h) that stores every layer's K and V rows as
+ *                that codec's bytes and decodes them for attention, i.e.
+ *                recall with the codec really in the cache. Exclusive
+ *                with kv_bits.
  *
  * Lifecycle of a niah_runner:
  *   1. niah_runner_init(m, max_ctx, opts): forward state, cache and
@@ -40,6 +45,7 @@
 #include <stdint.h>
 
 #include "../common/kk_err.h"
+#include "codec.h"
 #include "model.h"
 
 #define NIAH_MIN_CTX 16
@@ -66,7 +72,12 @@ kk_code niah_sample_make(niah_sample *s, double depth, int32_t distractors, uint
 typedef struct niah_opts {
     uint32_t mask_layers; /* hide the needle from these layers (bit l) */
     int32_t kv_bits;      /* 0 exact; else affine noise on every K/V row */
-    bool use_ref;         /* the plain reference kernels (tests) */
+    bool use_ref;         /* the plain reference kernels of the forward pass
+                             (tests; codec fast paths are bit-exact with
+                             their _ref paths, so they are not switched) */
+    /* NULL: no codec; else K and V through this codec in a kv_codec cache.
+     * Borrowed during niah_runner_init only (the runner keeps a copy). */
+    const codec_spec *kv_codec;
 } niah_opts;
 
 typedef struct niah_runner niah_runner;
@@ -74,6 +85,10 @@ typedef struct niah_runner niah_runner;
 kk_code niah_runner_init(niah_runner **out, const model *m, int64_t max_ctx,
                          const niah_opts *opts, kk_err *err);
 void niah_runner_free(niah_runner *r);
+
+/* The runner's K ('k') or V ('v') codec counters, summed over every
+ * sample so far; NULL without kv_codec. */
+const codec_stats *niah_runner_codec_stats(const niah_runner *r, char which);
 
 /* Run one sample through a fresh cache; *answer = argmax, *margin as
  * above. logits: NULL or (n_vocab) floats to receive the last row. */
@@ -102,6 +117,9 @@ typedef struct niah_cfg {
     /* Called after each sample (progress); may be NULL. */
     void (*on_sample)(void *ctx, const niah_cell *cell, int64_t done, int64_t total);
     void *on_sample_ctx;
+    /* NULL or out: the K and V codec counters of the whole run (zeroed
+     * first; left zero without kv_codec). */
+    codec_stats *k_stats, *v_stats;
 } niah_cfg;
 
 /* Fill cells (n_ctx * n_depths, ctx-major) by running every sample. */

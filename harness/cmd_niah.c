@@ -1,12 +1,15 @@
 /*
  * kakeya niah -m FILE --ctx N[,N...] [--depths D[,D...]] [--samples K]
  *   [--seed S] [--threads T] [--distractors N] [--mask-layers L[,L]]
- *   [--kv-bits B] [--ref] [--json]
+ *   [--kv-bits B | --kv-codec SPEC] [--ref] [--json]
  * Needle-in-a-haystack recall of a synthetic model (engine/niah.h), per
  * (context, depth) cell with a 95% Wilson interval and the smallest
  * retrieval margin. --json prints the contracts' object:
  *   {"model": {...}, "cells": [{"ctx", "depth", "n", "hits", "recall",
  *    "recall_ci_lo", "recall_ci_hi", "min_margin"}, ...]}
+ * model.niah also names the kv codec (canonical spec or null), its
+ * bits/value from the bytes written and the values the K and V codecs
+ * encoded and decoded (counted by the codecs themselves).
  * Progress and the wall time go to stderr.
  */
 #include <stdio.h>
@@ -16,6 +19,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "codec.h"
 #include "json.h"
 #include "kk_args.h"
 #include "niah.h"
@@ -43,6 +47,9 @@ static void help(FILE *out)
             "                       (1 = retrieval: recall should drop to 0)\n"
             "  --kv-bits B          min-max affine round-to-nearest noise on every K/V\n"
             "                       row, groups of 32 along head_dim (1..16; default off)\n"
+            "  --kv-codec SPEC      store every layer's K and V in a cache of this codec's\n"
+            "                       bytes (docs/codecs.md: q8_0, q4_0, affine:bits=4, e8:bits=4,\n"
+            "                       ...; rotate=hadamard rotates each head); not with --kv-bits\n"
             "  --ref                the plain reference kernels (slow)\n"
             "  --json               print the result object (contracts.md) on stdout\n"
             "exit codes: 0 ok, 2 bad input (file, value), 3 usage\n",
@@ -114,8 +121,16 @@ static void on_sample(void *ctx, const niah_cell *cell, int64_t done, int64_t to
                 now_s() - p->t0, done == total ? "\n" : "");
 }
 
+/* What the codec arm reports beside the cells. */
+typedef struct codec_report {
+    char spec[256];       /* canonical spec; "" without a codec */
+    double bits_per_value;
+    codec_stats k, v;
+} codec_report;
+
 static void print_json(FILE *out, const char *path, const char *sha, const gguf_file *f,
-                       const synth_info *info, const niah_cfg *cfg, const niah_cell *cells)
+                       const synth_info *info, const niah_cfg *cfg, const codec_report *cr,
+                       const niah_cell *cells)
 {
     gguf_str name = {"", 0};
     if (gguf_find_key(f, "general.name") >= 0)
@@ -135,7 +150,21 @@ static void print_json(FILE *out, const char *path, const char *sha, const gguf_
     for (int l = 0; l < 32; l++)
         if ((cfg->opts.mask_layers >> l) & 1u)
             fprintf(out, "%s%d", k++ ? ", " : "", l);
-    fprintf(out, "]}}, \"cells\": [");
+    fprintf(out, "], \"kv_codec\": ");
+    if (cr->spec[0]) {
+        json_write_string(out, cr->spec, strlen(cr->spec));
+        fprintf(out, ", \"kv_bits_per_value\": ");
+        json_write_double(out, cr->bits_per_value);
+        fprintf(out, ", \"k_values_encoded\": %llu, \"k_values_decoded\": %llu, "
+                     "\"v_values_encoded\": %llu, \"v_values_decoded\": %llu",
+                (unsigned long long)cr->k.values_encoded,
+                (unsigned long long)cr->k.values_decoded,
+                (unsigned long long)cr->v.values_encoded,
+                (unsigned long long)cr->v.values_decoded);
+    } else {
+        fprintf(out, "null");
+    }
+    fprintf(out, "}}, \"cells\": [");
     for (int32_t i = 0; i < cfg->n_ctx * cfg->n_depths; i++) {
         const niah_cell *c = &cells[i];
         fprintf(out, "%s\n  {\"ctx\": %lld, \"depth\": ", i ? "," : "", (long long)c->ctx);
@@ -166,19 +195,39 @@ static void print_table(FILE *out, const niah_cfg *cfg, const niah_cell *cells)
     }
 }
 
+/* The codec as the cache built it (a rotation without dim rotates each
+ * head: dim = head_dim, as kv_codec.h says): its canonical spec and the
+ * bits/value of its bytes. */
+static kk_code report_codec(const codec_spec *spec, const model *m, codec_report *cr,
+                            kk_err *err)
+{
+    codec_spec s = *spec;
+    if (s.rotate == CODEC_ROTATE_HADAMARD && s.dim == 0)
+        s.dim = m->hp.head_dim_k;
+    codec *c = NULL;
+    kk_code rc = codec_init(&c, &s, err);
+    if (rc != KK_OK)
+        return rc;
+    codec_spec_format(&s, cr->spec, sizeof cr->spec);
+    cr->bits_per_value = codec_bits_per_value(c);
+    codec_free(c);
+    return KK_OK;
+}
+
 int cmd_niah(int argc, char **argv)
 {
     kk_err err;
     kk_err_clear(&err);
     const char *path = NULL, *ctx_arg = NULL, *depth_arg = NULL, *samples_arg = NULL,
                *seed_arg = NULL, *threads_arg = NULL, *distr_arg = NULL, *mask_arg = NULL,
-               *bits_arg = NULL;
+               *bits_arg = NULL, *codec_arg = NULL;
     bool json = false, use_ref = false;
     struct { const char *flag; const char **dst; } vals[] = {
         {"-m", &path},          {"--model", &path},          {"--ctx", &ctx_arg},
         {"--depths", &depth_arg}, {"--samples", &samples_arg}, {"--seed", &seed_arg},
         {"--threads", &threads_arg}, {"--distractors", &distr_arg},
         {"--mask-layers", &mask_arg}, {"--kv-bits", &bits_arg},
+        {"--kv-codec", &codec_arg},
     };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -217,6 +266,23 @@ int cmd_niah(int argc, char **argv)
     int threads;
     niah_cfg cfg;
     memset(&cfg, 0, sizeof cfg);
+    codec_spec spec;
+    codec_report cr;
+    memset(&cr, 0, sizeof cr);
+    if (bits_arg && codec_arg) {
+        fprintf(stderr, "kakeya niah: --kv-bits and --kv-codec are exclusive\n");
+        help(stderr);
+        return KK_EXIT_USAGE;
+    }
+    if (codec_arg) {
+        if (codec_spec_parse(codec_arg, &spec, &err) != KK_OK) {
+            kk_err_where(&err, "--kv-codec");
+            return cmd_fail("niah", &err);
+        }
+        cfg.opts.kv_codec = &spec;
+        cfg.k_stats = &cr.k;
+        cfg.v_stats = &cr.v;
+    }
     if (parse_ctx(ctx_arg, ctx, &n_ctx, &err) != KK_OK ||
         (depth_arg && parse_doubles("--depths", depth_arg, 0.0, 1.0, depths, &n_depths, &err)) ||
         (samples_arg && kk_arg_i64("--samples", samples_arg, 1, 1000000, &samples, &err)) ||
@@ -276,10 +342,19 @@ int cmd_niah(int argc, char **argv)
     }
     if (niah_run(s.m, &cfg, cells, &err) != KK_OK)
         goto fail;
+    if (codec_arg && report_codec(&spec, s.m, &cr, &err) != KK_OK)
+        goto fail;
     if (json)
-        print_json(stdout, path, sha, s.file, &info, &cfg, cells);
+        print_json(stdout, path, sha, s.file, &info, &cfg, &cr, cells);
     else
         print_table(stdout, &cfg, cells);
+    if (cr.spec[0])
+        fprintf(stderr, "kakeya niah: kv codec %s, %.4g bits/value, K/V values encoded %llu/%llu, "
+                        "decoded %llu/%llu\n",
+                cr.spec, cr.bits_per_value, (unsigned long long)cr.k.values_encoded,
+                (unsigned long long)cr.v.values_encoded,
+                (unsigned long long)cr.k.values_decoded,
+                (unsigned long long)cr.v.values_decoded);
     fprintf(stderr, "kakeya niah: %lld samples in %.2f s (%d threads)\n",
             (long long)(n_ctx * n_depths * samples), now_s() - prog.t0, threads);
     goto done;

@@ -2,7 +2,8 @@
  * layout, determinism, the Wilson interval, the affine noise, the fast
  * path against the reference, and the falsifiability checks: full cache
  * recall 1.0, the needle hidden from the retrieval layer -> recall 0, the
- * `hard` setting losing recall at 2 bits and keeping it at 8. */
+ * `hard` setting losing recall at 2 bits and keeping it at 8; recall with
+ * a codec in the cache (kv_codec). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -67,7 +68,7 @@ static double run_recall(const model *m, int64_t ctx, int64_t samples, int32_t d
                          niah_opts o)
 {
     niah_cell cells[3];
-    const niah_cfg cfg = {&ctx, 1, DEPTHS, 3, samples, 1, distractors, o, NULL, NULL};
+    const niah_cfg cfg = {&ctx, 1, DEPTHS, 3, samples, 1, distractors, o, NULL, NULL, NULL, NULL};
     kk_err e;
     kk_err_clear(&e);
     if (niah_run(m, &cfg, cells, &e) != KK_OK)
@@ -150,8 +151,8 @@ static void a_cell_should_not_depend_on_the_order_samples_run_in(void **state)
     int64_t ctx = 200;
     const double depth = 0.5;
     niah_cell cell;
-    const niah_opts o = {0, 0, false};
-    const niah_cfg cfg = {&ctx, 1, &depth, 1, 4, 42, 2, o, NULL, NULL};
+    const niah_opts o = {0, 0, false, NULL};
+    const niah_cfg cfg = {&ctx, 1, &depth, 1, 4, 42, 2, o, NULL, NULL, NULL, NULL};
     assert_int_equal(niah_run(x.m, &cfg, &cell, NULL), KK_OK);
     /* the same samples alone, last first, through one runner */
     niah_runner *r = NULL;
@@ -298,7 +299,7 @@ static void fast_and_reference_paths_should_agree_on_samples(void **state)
     int32_t t[N];
     for (uint32_t mask = 0; mask <= 2; mask += 2) { /* full, and the needle hidden from layer 1 */
         niah_runner *fast = NULL, *ref = NULL;
-        const niah_opts of = {mask, 0, false}, orr = {mask, 0, true};
+        const niah_opts of = {mask, 0, false, NULL}, orr = {mask, 0, true, NULL};
         assert_int_equal(niah_runner_init(&fast, x.m, N, &of, NULL), KK_OK);
         assert_int_equal(niah_runner_init(&ref, x.m, N, &orr, NULL), KK_OK);
         for (int i = 0; i < 3; i++) {
@@ -327,7 +328,7 @@ static void the_full_cache_should_recall_every_needle_at_1k(void **state)
     (void)state;
     fixture x;
     open_default(&x);
-    const niah_opts o = {0, 0, false};
+    const niah_opts o = {0, 0, false, NULL};
     assert_true(run_recall(x.m, 1024, 20, 0, o) == 1.0);
     close_fixture(&x);
 }
@@ -337,7 +338,7 @@ static void the_needle_hidden_from_the_retrieval_layer_should_be_lost(void **sta
     (void)state;
     fixture x;
     open_default(&x);
-    const niah_opts o = {1u << 1, 0, false}; /* layer 1 retrieves */
+    const niah_opts o = {1u << 1, 0, false, NULL}; /* layer 1 retrieves */
     assert_true(run_recall(x.m, 1024, 20, 0, o) <= 0.05);
     close_fixture(&x);
 }
@@ -353,7 +354,7 @@ static void the_hard_setting_should_lose_recall_at_2_bits_and_keep_it_at_8(void 
     synth_info info;
     assert_int_equal(synth_read_info(x.f, &info, NULL), KK_OK);
     assert_int_equal(info.niah_distractors, 3);
-    niah_opts o = {0, 0, false};
+    niah_opts o = {0, 0, false, NULL};
     assert_true(run_recall(x.m, 1024, 20, info.niah_distractors, o) == 1.0);
     o.kv_bits = 2;
     assert_true(run_recall(x.m, 1024, 20, info.niah_distractors, o) <= 0.9);
@@ -369,8 +370,136 @@ static void the_default_model_should_survive_2_bit_noise(void **state)
      * setting's loss comes from its knobs, not from the noise alone. */
     fixture x;
     open_default(&x);
-    const niah_opts o = {0, 2, false};
+    const niah_opts o = {0, 2, false, NULL};
     assert_true(run_recall(x.m, 512, 10, 0, o) == 1.0);
+    close_fixture(&x);
+}
+
+/* ---- recall with a codec in the cache (--kv-codec) ------------------------------------ */
+
+static codec_spec spec_of(const char *text)
+{
+    codec_spec s;
+    kk_err e;
+    kk_err_clear(&e);
+    if (codec_spec_parse(text, &s, &e) != KK_OK)
+        fail_msg("spec %s: %s", text, e.msg);
+    return s;
+}
+
+/* Recall over every cell of one context with the codec's counters. */
+static double run_codec_recall(const model *m, int64_t ctx, int64_t samples, int32_t distractors,
+                               const codec_spec *spec, codec_stats *ks, codec_stats *vs)
+{
+    niah_cell cells[3];
+    const niah_opts o = {0, 0, false, spec};
+    const niah_cfg cfg = {&ctx, 1, DEPTHS, 3, samples, 1, distractors, o, NULL, NULL, ks, vs};
+    kk_err e;
+    kk_err_clear(&e);
+    if (niah_run(m, &cfg, cells, &e) != KK_OK)
+        fail_msg("niah_run: %s", e.msg);
+    int64_t hits = 0, n = 0;
+    for (int i = 0; i < 3; i++) {
+        hits += cells[i].hits;
+        n += cells[i].n;
+    }
+    return (double)hits / (double)n;
+}
+
+static void q8_0_in_the_cache_should_keep_recall_1_and_run_the_codec(void **state)
+{
+    (void)state;
+    fixture x;
+    open_default(&x);
+    const codec_spec s = spec_of("q8_0");
+    codec_stats ks, vs;
+    const int64_t ctx = 1024, samples = 20;
+    assert_true(run_codec_recall(x.m, ctx, samples, 0, &s, &ks, &vs) == 1.0);
+    /* Every token of every layer went through the codec once: counted by
+     * the codecs, not computed from the config. */
+    const model_hparams *hp = &x.m->hp;
+    const uint64_t rows = (uint64_t)(3 * samples * ctx) * (uint64_t)hp->n_layers;
+    assert_true(ks.values_encoded == rows * (uint64_t)(hp->n_kv_heads * hp->head_dim_k));
+    assert_true(vs.values_encoded == rows * (uint64_t)(hp->n_kv_heads * hp->head_dim_v));
+    assert_true(ks.values_decoded >= ks.values_encoded);
+    assert_true(vs.values_decoded >= vs.values_encoded);
+    close_fixture(&x);
+}
+
+static void identity_in_the_cache_should_give_the_full_caches_logits(void **state)
+{
+    (void)state;
+    /* The codec cache with the lossless arm changes nothing: the same
+     * logits bit for bit (F32 rows stored and read back unchanged). */
+    fixture x;
+    open_default(&x);
+    const codec_spec s = spec_of("identity");
+    const niah_opts plain = {0, 0, false, NULL}, coded = {0, 0, false, &s};
+    niah_runner *a = NULL, *b = NULL;
+    kk_err e;
+    kk_err_clear(&e);
+    assert_int_equal(niah_runner_init(&a, x.m, 256, &plain, &e), KK_OK);
+    assert_int_equal(niah_runner_init(&b, x.m, 256, &coded, &e), KK_OK);
+    assert_null(niah_runner_codec_stats(a, 'k'));
+    int32_t tok[256];
+    niah_sample smp = {tok, 256, 0, 0, 0};
+    assert_int_equal(niah_sample_make(&smp, 0.5, 2, 7, &e), KK_OK);
+    const int32_t V = x.m->hp.n_vocab;
+    float *la = malloc((size_t)V * sizeof(float)), *lb = malloc((size_t)V * sizeof(float));
+    int32_t ansa, ansb;
+    double ma, mb;
+    assert_int_equal(niah_runner_eval(a, &smp, &ansa, &ma, la, &e), KK_OK);
+    assert_int_equal(niah_runner_eval(b, &smp, &ansb, &mb, lb, &e), KK_OK);
+    assert_int_equal(ansa, smp.expect);
+    assert_int_equal(ansb, smp.expect);
+    assert_memory_equal(la, lb, (size_t)V * sizeof(float));
+    assert_true(niah_runner_codec_stats(b, 'k')->values_encoded > 0);
+    assert_true(niah_runner_codec_stats(b, 'v')->values_decoded > 0);
+    free(la);
+    free(lb);
+    niah_runner_free(a);
+    niah_runner_free(b);
+    close_fixture(&x);
+}
+
+static void a_destructive_codec_should_lower_recall_on_the_hard_model(void **state)
+{
+    (void)state;
+    /* Falsifiability of the codec path: the hard model keeps recall 1.0
+     * with q8_0 in the cache and loses it with 2-bit affine (the same loss
+     * the --kv-bits 2 noise shows), so the codec's output really reaches
+     * attention. */
+    synth_cfg c;
+    synth_defaults(&c, SYNTH_ROLE_VERIFIER);
+    synth_apply_hard(&c);
+    fixture x;
+    open_cfg(&x, &c);
+    const codec_spec q8 = spec_of("q8_0"), a2 = spec_of("affine:bits=2,group=64");
+    codec_stats ks, vs;
+    assert_true(run_codec_recall(x.m, 1024, 20, 3, &q8, &ks, &vs) >= 0.95);
+    assert_true(run_codec_recall(x.m, 1024, 20, 3, &a2, &ks, &vs) <= 0.9);
+    assert_true(ks.values_encoded > 0 && vs.values_encoded > 0);
+    close_fixture(&x);
+}
+
+static void kv_bits_and_a_codec_together_should_be_refused(void **state)
+{
+    (void)state;
+    fixture x;
+    open_default(&x);
+    const codec_spec s = spec_of("q4_0");
+    const niah_opts o = {0, 4, false, &s};
+    niah_runner *r = NULL;
+    kk_err e;
+    kk_err_clear(&e);
+    assert_int_equal(niah_runner_init(&r, x.m, 64, &o, &e), KK_E_RANGE);
+    assert_null(r);
+    assert_non_null(strstr(e.msg, "exclusive"));
+    /* a codec whose unit does not divide the row: refused by the cache */
+    const codec_spec big = spec_of("e8:rotate=hadamard,dim=1024");
+    const niah_opts ob = {0, 0, false, &big};
+    assert_int_equal(niah_runner_init(&r, x.m, 64, &ob, &e), KK_E_RANGE);
+    assert_null(r);
     close_fixture(&x);
 }
 
@@ -388,6 +517,10 @@ int main(void)
         cmocka_unit_test(the_needle_hidden_from_the_retrieval_layer_should_be_lost),
         cmocka_unit_test(the_hard_setting_should_lose_recall_at_2_bits_and_keep_it_at_8),
         cmocka_unit_test(the_default_model_should_survive_2_bit_noise),
+        cmocka_unit_test(q8_0_in_the_cache_should_keep_recall_1_and_run_the_codec),
+        cmocka_unit_test(identity_in_the_cache_should_give_the_full_caches_logits),
+        cmocka_unit_test(a_destructive_codec_should_lower_recall_on_the_hard_model),
+        cmocka_unit_test(kv_bits_and_a_codec_together_should_be_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

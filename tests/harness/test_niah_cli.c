@@ -245,6 +245,39 @@ static void niah_controls_should_hold_end_to_end(void **state)
     cJSON_Delete(b);
 }
 
+static void niah_kv_codec_should_report_the_codec_and_its_counters(void **state)
+{
+    (void)state;
+    REQUIRE_BIN();
+    write_synth();
+    int code;
+    const char *q8[] = {"--kv-codec", "q8_0", NULL};
+    cJSON *j = niah_json(q8, &code);
+    assert_int_equal(code, 0);
+    assert_true(total_recall(j) == 1.0);
+    const cJSON *n = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(j, "model"), "niah");
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(n, "kv_codec")->valuestring, "q8_0");
+    assert_true(cJSON_GetObjectItemCaseSensitive(n, "kv_bits_per_value")->valuedouble == 8.5);
+    const char *counts[] = {"k_values_encoded", "k_values_decoded", "v_values_encoded",
+                            "v_values_decoded"};
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++)
+        assert_true(cJSON_GetObjectItemCaseSensitive(n, counts[i])->valuedouble > 0);
+    cJSON_Delete(j);
+    /* without a codec the field is null; a rotation is reported per head */
+    j = niah_json(NULL, &code);
+    n = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "model"), "niah");
+    assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(n, "kv_codec")));
+    cJSON_Delete(j);
+    const char *rot[] = {"--kv-codec", "e8:bits=4,rotate=hadamard", NULL};
+    j = niah_json(rot, &code);
+    assert_int_equal(code, 0);
+    n = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "model"), "niah");
+    assert_non_null(strstr(cJSON_GetObjectItemCaseSensitive(n, "kv_codec")->valuestring,
+                           "dim=128"));
+    cJSON_Delete(j);
+}
+
 static void niah_bad_input_should_exit_2_and_usage_3(void **state)
 {
     (void)state;
@@ -253,7 +286,8 @@ static void niah_bad_input_should_exit_2_and_usage_3(void **state)
     const struct { const char *flag, *val; } bad[] = {
         {"--ctx", "8"},          {"--ctx", "100,abc"}, {"--depths", "1.5"},
         {"--samples", "0"},      {"--kv-bits", "17"},  {"--mask-layers", "4"},
-        {"--distractors", "99"},
+        {"--distractors", "99"}, {"--kv-codec", "affine:bits=5"},
+        {"--kv-codec", "lloyd"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         const char *ctx = strcmp(bad[i].flag, "--ctx") ? "64" : bad[i].val;
@@ -282,6 +316,12 @@ static void niah_bad_input_should_exit_2_and_usage_3(void **state)
     r = run(u2);
     assert_int_equal(r.code, 3);
     run_free(&r);
+    const char *u3[] = {"niah", "-m", g_synth, "--ctx", "64", "--kv-bits", "4", "--kv-codec",
+                        "q4_0", NULL};
+    r = run(u3);
+    assert_int_equal(r.code, 3);
+    assert_non_null(strstr(r.err, "exclusive"));
+    run_free(&r);
 }
 
 int main(void)
@@ -291,6 +331,7 @@ int main(void)
         cmocka_unit_test(model_synth_bad_values_should_exit_2_naming_the_flag),
         cmocka_unit_test(niah_json_should_hold_the_contracts_fields),
         cmocka_unit_test(niah_controls_should_hold_end_to_end),
+        cmocka_unit_test(niah_kv_codec_should_report_the_codec_and_its_counters),
         cmocka_unit_test(niah_bad_input_should_exit_2_and_usage_3),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
