@@ -150,9 +150,11 @@ refengine:
 
 # ---- set-up ---------------------------------------------------------------
 # Debian packages: build (openblas, cjson, gsl, yaml, cmocka), fuzzing (clang,
-# libclang-rt-14-dev: only a recommendation of clang), test-only Python.
+# libclang-rt-14-dev: only a recommendation of clang), test-only Python and
+# rsvg-convert (the compare test renders its SVG to PNG).
 DEB_PKGS := libopenblas-dev libcjson-dev libgsl-dev libyaml-dev libcmocka-dev \
-            clang libclang-rt-14-dev python3-jsonschema python3-numpy pkg-config
+            clang libclang-rt-14-dev python3-jsonschema python3-numpy pkg-config \
+            librsvg2-bin
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
