@@ -291,7 +291,7 @@ typedef struct mm_job {
 #define MM_ROW_GRAIN 24
 /* Tokens from which an F16 product widens its rows first (below, the
  * rows stream from memory and widening in registers is free). */
-#define MM_F16_WIDEN_MIN 8
+#define MM_F16_WIDEN_MIN 17
 /* Rows dequantized at once by MM_DEQUANT: 24 x cols floats (192 KiB at
  * cols 2048) stay in L2 while every token reads them. */
 #define MM_DEQUANT_ROWS 24

@@ -48,7 +48,7 @@ TGT2 static INL float f16_scale(uint16_t h)
  * evict the 6 rows' lines from L1 before use), F16 and Q8_0 8 KiB. */
 #define MM_PF_F32 4096
 #define MM_PF_F16 8192
-#define MM_PF_Q8 8192
+#define MM_PF_Q8 16384
 
 /* ==== AVX-512 =========================================================== */
 
@@ -196,8 +196,8 @@ TGT512V static INL void tile_q8_vnni(int RM, int RN, int pf, const dtype_block_q
      * sums match llama.cpp's bit for bit and a quant of the next layer's
      * activations never flips on a rounding difference (the parity test
      * caught a 0.024 logit flip when two blocks were summed per lane). */
-    __m256 acc[Q8_M][Q8_N];
-#pragma GCC unroll 4
+    __m256 acc[2 * Q8_M][Q8_N]; /* up to 8 tokens x 2 rows, or 4 x 4 */
+#pragma GCC unroll 8
     for (int i = 0; i < RM; i++)
 #pragma GCC unroll 4
         for (int j = 0; j < RN; j++)
@@ -250,7 +250,7 @@ TGT512V static INL void tile_q8_vnni(int RM, int RN, int pf, const dtype_block_q
             }
         }
     }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int i = 0; i < RM; i++)
 #pragma GCC unroll 4
         for (int j = 0; j < RN; j++) {
@@ -281,6 +281,20 @@ TGT512V static void mm_q8_avx512(const dtype_block_q8_0 *w, int64_t ldw, const i
                                  int64_t ldy, int64_t n, int64_t nr, int64_t nb)
 {
     int64_t r = 0;
+    if (n > Q8_M && n <= 2 * Q8_M) {
+        /* Verification of 5..8 drafted tokens: one tile holds every token
+         * (x 2 rows), so each row is read once, in one prefetched pass,
+         * with no second token tile waiting on the first. */
+        for (; r + 2 <= nr; r += 2) {
+            const dtype_block_q8_0 *wr = w + r * ldw;
+            switch (n) {
+            case 5: tile_q8_vnni(5, 2, 1, wr, ldw, xq, ldq, xd, ldd, y + r, ldy, nb); break;
+            case 6: tile_q8_vnni(6, 2, 1, wr, ldw, xq, ldq, xd, ldd, y + r, ldy, nb); break;
+            case 7: tile_q8_vnni(7, 2, 1, wr, ldw, xq, ldq, xd, ldd, y + r, ldy, nb); break;
+            default: tile_q8_vnni(8, 2, 1, wr, ldw, xq, ldq, xd, ldd, y + r, ldy, nb); break;
+            }
+        }
+    }
     for (; r + Q8_N <= nr; r += Q8_N)
         rows_q8_vnni(Q8_N, w + r * ldw, ldw, xq, ldq, xd, ldd, y + r, ldy, n, nb);
     for (; r < nr; r++)
@@ -312,7 +326,7 @@ TGT2 static INL void tile2(int RM, int RN, int f16, const void *w, int64_t ldw,
                            const float *x, int64_t ldx, float *y, int64_t ldy, int64_t k)
 {
     __m256 acc[R2_M][R2_N];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int i = 0; i < RM; i++)
 #pragma GCC unroll 4
         for (int j = 0; j < RN; j++)
@@ -331,7 +345,7 @@ TGT2 static INL void tile2(int RM, int RN, int f16, const void *w, int64_t ldw,
                 acc[i][j] = _mm256_fmadd_ps(xv, wv[j], acc[i][j]);
         }
     }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int i = 0; i < RM; i++)
 #pragma GCC unroll 4
         for (int j = 0; j < RN; j++) {
@@ -393,7 +407,7 @@ TGT2 static INL void tile_q8_2(int RM, int RN, const dtype_block_q8_0 *w, int64_
                                float *y, int64_t ldy, int64_t nb)
 {
     __m256 acc[2][4];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int i = 0; i < RM; i++)
 #pragma GCC unroll 4
         for (int j = 0; j < RN; j++)
@@ -417,7 +431,7 @@ TGT2 static INL void tile_q8_2(int RM, int RN, const dtype_block_q8_0 *w, int64_
                                             _mm256_set1_ps(dw[j] * dx), acc[i][j]);
         }
     }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int i = 0; i < RM; i++)
 #pragma GCC unroll 4
         for (int j = 0; j < RN; j++)

@@ -55,7 +55,10 @@ void ops_set_threads(int n_threads)
 {
     if (n_threads < 1)
         n_threads = 1;
-    openblas_set_num_threads(n_threads);
+    /* OpenBLAS (attention only) stays on one thread: its threads spin
+     * after each call and took the cores from the matmul pool's workers
+     * (2-thread decode at 0.5-0.6x llama.cpp's speed with both pools). */
+    openblas_set_num_threads(1);
     matmul_set_threads(n_threads);
 }
 

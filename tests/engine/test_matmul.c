@@ -148,7 +148,7 @@ static void every_fast_path_should_match_its_reference_within_the_float_sum_boun
      * not of 64, for F32/F16 also one that is not a multiple of 16, and
      * one past the kernels' k blocks (1024). */
     const int64_t shapes[][2] = {{37, 96}, {50, 160}, {7, 70}, {1, 32}, {13, 1056}};
-    const int64_t ns[] = {1, 2, 3, 4, 5, 9};
+    const int64_t ns[] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
     uint64_t s = 3;
     const matmul_isa best = matmul_isa_best();
     for (int isa = MATMUL_ISA_SCALAR; isa <= (int)best; isa++) {
