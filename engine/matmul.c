@@ -286,6 +286,11 @@ typedef struct mm_job {
     _Atomic int ok;      /* 0: a tile's scratch could not be had */
 } mm_job;
 
+/* Tasks per thread and product: on 2 cores shared with other processes a
+ * preempted worker stalls the product for its task's length, so tasks are
+ * short (768 rows on 2 threads: 16 tasks of 48 rows); each costs one
+ * atomic increment. */
+#define MM_TASKS_PER_THREAD 8
 /* Rows per task are a multiple of both tile heights (6 for AVX-512 F32/F16,
  * 4 for Q8_0 and AVX2) so only a matrix's last task has a ragged edge. */
 #define MM_ROW_GRAIN 24
@@ -413,9 +418,11 @@ void matmul_run(matmul_ctx *c, const ops_weight *W, const float *x, float *y, in
     } else {
         goto plain;
     }
-    /* About 4 tasks per thread (a thread slowed by another process takes
-     * fewer), in whole grains. */
-    j.rows_per_task = ceil_div(ceil_div(rows, 4 * (int64_t)nth), MM_ROW_GRAIN) * MM_ROW_GRAIN;
+    /* About MM_TASKS_PER_THREAD tasks per thread, in whole grains: a thread
+     * slowed by another process takes fewer, and when one is preempted in
+     * the middle of a task the others wait for that task alone. */
+    j.rows_per_task = ceil_div(ceil_div(rows, MM_TASKS_PER_THREAD * (int64_t)nth), MM_ROW_GRAIN) *
+                      MM_ROW_GRAIN;
     tp_run(pool, mm_task, &j, ceil_div(rows, j.rows_per_task));
     if (atomic_load(&j.ok))
         return;
