@@ -95,6 +95,28 @@ static kk_code check_spec(const codec_spec *s, kk_err *err)
     } else if ((int)s->kind < 0 || s->kind > CODEC_KIND_E8) {
         return kk_err_set(err, KK_E_RANGE, "codec: unknown kind %d", (int)s->kind);
     }
+    if (s->axis != CODEC_AXIS_ROW && !(s->axis == CODEC_AXIS_TOKEN && s->kind == CODEC_KIND_AFFINE)) {
+        kk_err_set(err, KK_E_RANGE, "codec '%s': axis is not allowed (allowed: %s)", nm,
+                   s->kind == CODEC_KIND_AFFINE ? "row, token" : "row");
+        return kk_err_where(err, "axis");
+    }
+    if (s->channels != 0 && (s->axis != CODEC_AXIS_TOKEN || s->channels < 8 ||
+                             s->channels > CODEC_MAX_CHANNELS || s->channels % 8 != 0)) {
+        if (s->axis != CODEC_AXIS_TOKEN)
+            kk_err_set(err, KK_E_RANGE, "codec '%s': channels is only allowed with axis=token",
+                       nm);
+        else
+            kk_err_set(err, KK_E_RANGE,
+                       "codec '%s': channels=%d is not allowed (allowed: a multiple of 8, 8..%d)",
+                       nm, (int)s->channels, CODEC_MAX_CHANNELS);
+        return kk_err_where(err, "channels");
+    }
+    if (s->axis == CODEC_AXIS_TOKEN && s->rotate != CODEC_ROTATE_NONE) {
+        /* A rotation mixes the channels that axis=token keeps apart. */
+        kk_err_set(err, KK_E_RANGE, "codec '%s': rotate is not allowed with axis=token "
+                   "(allowed: none)", nm);
+        return kk_err_where(err, "rotate");
+    }
     if (s->rotate != CODEC_ROTATE_NONE && s->rotate != CODEC_ROTATE_HADAMARD) {
         kk_err_set(err, KK_E_RANGE, "codec '%s': rotate is not allowed (allowed: none, hadamard)",
                    nm);
@@ -226,6 +248,26 @@ kk_code codec_spec_parse(const char *spec, codec_spec *out, kk_err *err)
                            nm, CODEC_MAX_DIM);
                 return kk_err_where(err, "dim");
             }
+        } else if (!strcmp(key, "axis") && aff) {
+            bit = 64;
+            if (!strcmp(val, "row")) {
+                s.axis = CODEC_AXIS_ROW;
+            } else if (!strcmp(val, "token")) {
+                s.axis = CODEC_AXIS_TOKEN;
+            } else {
+                kk_err_set(err, KK_E_RANGE,
+                           "codec '%s': axis='%s' is not allowed (allowed: row, token)", nm, val);
+                return kk_err_where(err, "axis");
+            }
+        } else if (!strcmp(key, "channels") && aff) {
+            bit = 128;
+            rc = field_int(nm, key, val, "a multiple of 8, 8..16384", &s.channels, err);
+            if (rc == KK_OK && s.channels == 0) { /* 0 would read as "not given" */
+                kk_err_set(err, KK_E_RANGE,
+                           "codec '%s': channels=0 is not allowed (allowed: a multiple of 8, "
+                           "8..%d)", nm, CODEC_MAX_CHANNELS);
+                return kk_err_where(err, "channels");
+            }
         } else if (!strcmp(key, "seed")) {
             bit = 32;
             if (!parse_u64(val, UINT64_MAX, &s.seed)) {
@@ -235,7 +277,7 @@ kk_code codec_spec_parse(const char *spec, codec_spec *out, kk_err *err)
             }
         } else {
             kk_err_set(err, KK_E_FORMAT, "codec '%s': unknown field '%s' (allowed: %s)", nm, key,
-                       aff   ? "bits, group, rotate, dim, seed"
+                       aff   ? "bits, group, axis, channels, rotate, dim, seed"
                        : lat ? "bits, group, scales, rotate, dim, seed"
                              : "rotate, dim, seed");
             return kk_err_where(err, key);
@@ -267,6 +309,13 @@ int codec_spec_format(const codec_spec *s, char *buf, size_t cap)
             snprintf(rot, sizeof rot, "rotate=hadamard,seed=%" PRIu64, s->seed);
     }
     const char *nm = kind_name(s->kind);
+    if (s->kind == CODEC_KIND_AFFINE && s->axis == CODEC_AXIS_TOKEN) {
+        if (s->channels > 0)
+            return snprintf(buf, cap, "%s:bits=%d,group=%d,axis=token,channels=%d", nm,
+                            (int)s->bits, (int)s->group, (int)s->channels);
+        return snprintf(buf, cap, "%s:bits=%d,group=%d,axis=token", nm, (int)s->bits,
+                        (int)s->group);
+    }
     if (s->kind == CODEC_KIND_AFFINE)
         return snprintf(buf, cap, "%s:bits=%d,group=%d%s%s", nm, (int)s->bits, (int)s->group,
                         rot[0] ? "," : "", rot);
@@ -288,6 +337,8 @@ kk_code codec_init(codec **out, const codec_spec *spec, kk_err *err)
     if (!c)
         return kk_err_set(err, KK_E_NOMEM, "codec: out of memory");
     c->spec = *spec;
+    if (c->spec.axis == CODEC_AXIS_TOKEN && c->spec.channels == 0)
+        c->spec.channels = 128;
     switch (spec->kind) {
     case CODEC_KIND_AFFINE:
         codec_affine_setup(c);

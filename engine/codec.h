@@ -18,6 +18,12 @@
  *            group  affine: 32,64,128 values per (min, scale) (default 64)
  *                   d4/e8: 32,64,128,256 values per F16 norm (default 128)
  *            scales d4/e8: 1,2,4,8,16 scales per 8-value block (default 8)
+ *            axis   affine: row (groups along each row, default) or token
+ *                   (KIVI's keys: each channel over `group` consecutive
+ *                   token rows gets its own min and scale)
+ *            channels  affine axis=token: values per token row, 8..16384,
+ *                   a multiple of 8 (default 128; the KV cache sets it to
+ *                   the row length when not given)
  *            rotate none|hadamard (every codec; default none)
  *            dim    rotation length, a power of two 8..1024 (default 128;
  *                   the KV cache sets it to head_dim when not given)
@@ -25,6 +31,7 @@
  * e.g. `affine:bits=4,group=64`, `q4_0`, `e8:bits=4,rotate=hadamard`.
  * A malformed spec is KK_E_FORMAT, a value out of range KK_E_RANGE; the
  * message names the field and what is allowed, err->where the field.
+ * axis=token takes no rotation (its groups are channels, not rows).
  *
  * Inputs must be finite: encoders check nothing per value (a NaN or Inf
  * gives unspecified codes but never reads or writes out of bounds).
@@ -65,6 +72,11 @@ typedef enum codec_rotate {
     CODEC_ROTATE_HADAMARD = 1,  /* randomized fast Walsh-Hadamard over dim */
 } codec_rotate;
 
+typedef enum codec_axis {
+    CODEC_AXIS_ROW = 0,    /* groups of consecutive values along a row */
+    CODEC_AXIS_TOKEN = 1,  /* affine: one channel over `group` token rows */
+} codec_axis;
+
 typedef struct codec_spec {
     codec_kind kind;
     int32_t bits;       /* affine, d4, e8 */
@@ -73,6 +85,9 @@ typedef struct codec_spec {
     codec_rotate rotate;
     int32_t dim;        /* rotation length; 0: not given (default 128) */
     uint64_t seed;
+    codec_axis axis;    /* affine */
+    int32_t channels;   /* affine axis=token: values per token row; 0: not
+                           given (default 128) */
 } codec_spec;
 
 /* What a codec counted while it ran (never computed from the config). */
@@ -104,7 +119,9 @@ void codec_free(codec *c);
 
 const codec_spec *codec_get_spec(const codec *c);
 /* Floats per encode unit: a power of two (the arm's block, or the rotation
- * length when larger). Encoded runs are whole units. */
+ * length when larger), except affine axis=token: group x channels, `group`
+ * token rows of `channels` values, row after row. Encoded runs are whole
+ * units. */
 size_t codec_block_values(const codec *c);
 size_t codec_block_bytes(const codec *c);
 /* Bytes a stream holds once (8 for the rotation seed, else 0). */

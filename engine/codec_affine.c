@@ -10,6 +10,12 @@
  * quantization", zero point and scale per group) along the channel axis.
  * bits/value = B + 32 / G: 4-bit group 64 is 4.5.
  *
+ * axis=token (spec `affine:bits=B,group=G,axis=token,channels=C`): KIVI's
+ * per-channel keys. A block is G token rows of C values; each channel's G
+ * values (one per token) are a group as above, stored channel after
+ * channel. Same bits/value; no fast path (the KV cache encodes a block
+ * once per G tokens).
+ *
  * Group layout (4 + B*G/8 bytes): F16 s, F16 m, then the codes in planes
  * whose SIMD unpacking is a shift and a mask (ggml's q4_0 idea):
  *   B = 8: byte j = q[j]
@@ -81,48 +87,94 @@ static void unpack_codes(const uint8_t *p, int bits, int g, uint8_t *q)
     }
 }
 
+/* One group of g values (contiguous) into its 4 + bits*g/8 bytes. */
+static void enc_group(const float *x, int g, int bits, uint8_t *out)
+{
+    const float levels = (float)((1 << bits) - 1);
+    uint8_t q[CODEC_MAX_ARM_VALUES];
+    float lo = x[0], hi = x[0];
+    for (int j = 1; j < g; j++) {
+        lo = x[j] < lo ? x[j] : lo;
+        hi = x[j] > hi ? x[j] : hi;
+    }
+    const uint16_t s16 = dtype_f32_to_f16((hi - lo) / levels);
+    const uint16_t m16 = dtype_f32_to_f16(lo);
+    const float s = dtype_f16_to_f32(s16), m = dtype_f16_to_f32(m16);
+    const float inv = s != 0.0f ? 1.0f / s : 0.0f;
+    for (int j = 0; j < g; j++) {
+        float v = floorf((x[j] - m) * inv + 0.5f);
+        /* fmaxf first: a NaN becomes 0, so the cast below is defined */
+        v = fminf(fmaxf(v, 0.0f), levels);
+        q[j] = (uint8_t)v;
+    }
+    codec_wr16(out, s16);
+    codec_wr16(out + 2, m16);
+    pack_codes(q, bits, g, out + 4);
+}
+
+static void dec_group(const uint8_t *in, int g, int bits, float *y)
+{
+    uint8_t q[CODEC_MAX_ARM_VALUES];
+    const float s = dtype_f16_to_f32(codec_rd16(in));
+    const float m = dtype_f16_to_f32(codec_rd16(in + 2));
+    unpack_codes(in + 4, bits, g, q);
+    for (int j = 0; j < g; j++)
+        y[j] = m + (float)q[j] * s;
+}
+
 static void affine_enc_ref(codec *c, const float *x, size_t nb, uint8_t *out)
 {
     const int g = c->spec.group, bits = c->spec.bits;
-    const float levels = (float)((1 << bits) - 1);
-    uint8_t q[CODEC_MAX_ARM_VALUES];
-    for (size_t b = 0; b < nb; b++, x += g, out += c->arm_bytes) {
-        float lo = x[0], hi = x[0];
-        for (int j = 1; j < g; j++) {
-            lo = x[j] < lo ? x[j] : lo;
-            hi = x[j] > hi ? x[j] : hi;
-        }
-        const uint16_t s16 = dtype_f32_to_f16((hi - lo) / levels);
-        const uint16_t m16 = dtype_f32_to_f16(lo);
-        const float s = dtype_f16_to_f32(s16), m = dtype_f16_to_f32(m16);
-        const float inv = s != 0.0f ? 1.0f / s : 0.0f;
-        for (int j = 0; j < g; j++) {
-            float v = floorf((x[j] - m) * inv + 0.5f);
-            /* fmaxf first: a NaN becomes 0, so the cast below is defined */
-            v = fminf(fmaxf(v, 0.0f), levels);
-            q[j] = (uint8_t)v;
-        }
-        codec_wr16(out, s16);
-        codec_wr16(out + 2, m16);
-        pack_codes(q, bits, g, out + 4);
-    }
+    for (size_t b = 0; b < nb; b++, x += g, out += c->arm_bytes)
+        enc_group(x, g, bits, out);
 }
 
 static void affine_dec_ref(const codec *c, const uint8_t *in, size_t nb, float *y)
 {
     const int g = c->spec.group, bits = c->spec.bits;
-    uint8_t q[CODEC_MAX_ARM_VALUES];
-    for (size_t b = 0; b < nb; b++, y += g, in += c->arm_bytes) {
-        const float s = dtype_f16_to_f32(codec_rd16(in));
-        const float m = dtype_f16_to_f32(codec_rd16(in + 2));
-        unpack_codes(in + 4, bits, g, q);
-        for (int j = 0; j < g; j++)
-            y[j] = m + (float)q[j] * s;
-    }
+    for (size_t b = 0; b < nb; b++, y += g, in += c->arm_bytes)
+        dec_group(in, g, bits, y);
+}
+
+/* axis=token (KIVI's keys): a block is g token rows of C channels, row
+ * after row; channel ch's g values (stride C) form one group, stored as
+ * channel ch's 4 + bits*g/8 bytes. */
+static void affine_tok_enc_ref(codec *c, const float *x, size_t nb, uint8_t *out)
+{
+    const int g = c->spec.group, bits = c->spec.bits, ch = c->spec.channels;
+    const size_t gb = 4 + (size_t)(bits * g / 8);
+    float col[CODEC_MAX_ARM_VALUES];
+    for (size_t b = 0; b < nb; b++, x += (size_t)g * (size_t)ch, out += c->arm_bytes)
+        for (int k = 0; k < ch; k++) {
+            for (int t = 0; t < g; t++)
+                col[t] = x[(size_t)t * (size_t)ch + (size_t)k];
+            enc_group(col, g, bits, out + (size_t)k * gb);
+        }
+}
+
+static void affine_tok_dec_ref(const codec *c, const uint8_t *in, size_t nb, float *y)
+{
+    const int g = c->spec.group, bits = c->spec.bits, ch = c->spec.channels;
+    const size_t gb = 4 + (size_t)(bits * g / 8);
+    float col[CODEC_MAX_ARM_VALUES];
+    for (size_t b = 0; b < nb; b++, y += (size_t)g * (size_t)ch, in += c->arm_bytes)
+        for (int k = 0; k < ch; k++) {
+            dec_group(in + (size_t)k * gb, g, bits, col);
+            for (int t = 0; t < g; t++)
+                y[(size_t)t * (size_t)ch + (size_t)k] = col[t];
+        }
 }
 
 void codec_affine_setup(codec *c)
 {
+    if (c->spec.axis == CODEC_AXIS_TOKEN) {
+        const size_t g = (size_t)c->spec.group, ch = (size_t)c->spec.channels;
+        c->arm_values = g * ch;
+        c->arm_bytes = ch * (4 + (size_t)c->spec.bits * g / 8);
+        c->enc = c->enc_ref = affine_tok_enc_ref;
+        c->dec = c->dec_ref = affine_tok_dec_ref;
+        return;
+    }
     c->arm_values = (size_t)c->spec.group;
     c->arm_bytes = 4 + (size_t)(c->spec.bits * c->spec.group / 8);
     c->enc = c->enc_ref = affine_enc_ref;

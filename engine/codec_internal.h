@@ -21,6 +21,8 @@ typedef void (*codec_dec_fn)(const codec *c, const uint8_t *in, size_t n_blocks,
 /* Largest arm block (d4/e8 group 256). */
 #define CODEC_MAX_ARM_VALUES 256
 #define CODEC_MAX_SCALES 16
+/* Largest token row of affine axis=token (a unit is group x channels). */
+#define CODEC_MAX_CHANNELS 16384
 
 struct codec {
     codec_spec spec;

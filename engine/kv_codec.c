@@ -11,8 +11,15 @@ typedef struct kv_codec {
     kv_cache base;
     codec *ck, *cv;
     int64_t k_row, v_row;        /* floats per token row */
-    size_t k_bytes, v_bytes;     /* code bytes per token row */
-    uint8_t *k, *v;              /* (n_layers, n_ctx, k_bytes / v_bytes) */
+    /* Token rows per codec unit: 1, or more when the unit spans rows
+     * (affine axis=token: `group` rows). Rows of a unit that is not full
+     * yet wait as F32 in the residual (KIVI's full-precision recent
+     * tokens) and are encoded when the unit fills. */
+    int64_t k_tok, v_tok;
+    int64_t k_slots, v_slots;    /* units per layer: ceil(n_ctx / tok) */
+    size_t k_bytes, v_bytes;     /* code bytes per unit (tok rows) */
+    uint8_t *k, *v;              /* (n_layers, slots, k_bytes / v_bytes) */
+    float *rk, *rv;              /* (n_layers, tok, row) residual; NULL when tok = 1 */
     int32_t *pos;                /* (n_layers, n_ctx) */
     int64_t *len;                /* (n_layers) */
     float *dk, *dv;              /* (n_ctx, k_row / v_row) decode scratch */
@@ -25,6 +32,40 @@ typedef struct kv_codec {
 
 static const kv_vtable KV_CODEC_VT;
 
+/* Append n rows to one stream of a layer holding len rows (codes: the
+ * layer's units; res: its residual). */
+static void put_rows(codec *c, int64_t tok, int64_t row, size_t ub, uint8_t *codes, float *res,
+                     int64_t len, const float *x, int64_t n)
+{
+    if (tok == 1) { /* rows are whole units: the batch is one call */
+        codec_encode(c, x, (size_t)(n * row), codes + (size_t)len * ub);
+        return;
+    }
+    for (int64_t i = 0; i < n;) {
+        const int64_t at = (len + i) % tok, m = tok - at < n - i ? tok - at : n - i;
+        uint8_t *dst = codes + (size_t)((len + i) / tok) * ub;
+        if (at == 0 && m == tok) {
+            codec_encode(c, x + i * row, (size_t)(tok * row), dst);
+        } else {
+            memcpy(res + at * row, x + i * row, (size_t)(m * row) * sizeof(float));
+            if (at + m == tok)
+                codec_encode(c, res, (size_t)(tok * row), dst);
+        }
+        i += m;
+    }
+}
+
+/* The n rows of one stream of a layer as F32: the full units decoded, the
+ * open unit's rows from the residual. */
+static void get_rows(codec *c, int64_t tok, int64_t row, const uint8_t *codes, const float *res,
+                     int64_t n, float *y)
+{
+    const int64_t full = n / tok * tok;
+    codec_decode(c, codes, (size_t)(full * row), y);
+    if (full < n)
+        memcpy(y + full * row, res, (size_t)((n - full) * row) * sizeof(float));
+}
+
 static kk_code kvc_append(kv_cache *c, int32_t layer, const float *k, const float *v,
                             const int32_t *pos, int64_t n, kk_err *err)
 {
@@ -34,16 +75,16 @@ static kk_code kvc_append(kv_cache *c, int32_t layer, const float *k, const floa
         return kk_err_set(err, KK_E_LIMIT,
                           "kv codec: appending %lld tokens to %lld exceeds the capacity of %lld",
                           (long long)n, (long long)len, (long long)cap);
-    uint8_t *kd = q->k + (size_t)(layer * cap + len) * q->k_bytes;
-    uint8_t *vd = q->v + (size_t)(layer * cap + len) * q->v_bytes;
-    /* Rows are contiguous and each a whole number of codec units, so the
-     * batch is one call per codec. */
-    if (q->passthrough) {
-        memcpy(kd, k, (size_t)(n * q->k_row) * sizeof(float));
-        memcpy(vd, v, (size_t)(n * q->v_row) * sizeof(float));
+    uint8_t *kl = q->k + (size_t)(layer * q->k_slots) * q->k_bytes;
+    uint8_t *vl = q->v + (size_t)(layer * q->v_slots) * q->v_bytes;
+    if (q->passthrough) { /* tok = 1, F32 rows */
+        memcpy(kl + (size_t)len * q->k_bytes, k, (size_t)(n * q->k_row) * sizeof(float));
+        memcpy(vl + (size_t)len * q->v_bytes, v, (size_t)(n * q->v_row) * sizeof(float));
     } else {
-        codec_encode(q->ck, k, (size_t)(n * q->k_row), kd);
-        codec_encode(q->cv, v, (size_t)(n * q->v_row), vd);
+        put_rows(q->ck, q->k_tok, q->k_row, q->k_bytes, kl,
+                 q->rk ? q->rk + layer * q->k_tok * q->k_row : NULL, len, k, n);
+        put_rows(q->cv, q->v_tok, q->v_row, q->v_bytes, vl,
+                 q->rv ? q->rv + layer * q->v_tok * q->v_row : NULL, len, v, n);
     }
     memcpy(q->pos + layer * cap + len, pos, (size_t)n * sizeof(int32_t));
     q->len[layer] = len + n;
@@ -55,14 +96,16 @@ static kk_code kvc_view(kv_cache *c, int32_t layer, kv_view *out, kk_err *err)
     (void)err;
     kv_codec *q = (kv_codec *)c;
     const int64_t cap = c->cfg.n_ctx, n = q->len[layer];
-    const uint8_t *ks = q->k + (size_t)(layer * cap) * q->k_bytes;
-    const uint8_t *vs = q->v + (size_t)(layer * cap) * q->v_bytes;
+    const uint8_t *ks = q->k + (size_t)(layer * q->k_slots) * q->k_bytes;
+    const uint8_t *vs = q->v + (size_t)(layer * q->v_slots) * q->v_bytes;
     if (q->passthrough) {
         memcpy(q->dk, ks, (size_t)(n * q->k_row) * sizeof(float));
         memcpy(q->dv, vs, (size_t)(n * q->v_row) * sizeof(float));
     } else {
-        codec_decode(q->ck, ks, (size_t)(n * q->k_row), q->dk);
-        codec_decode(q->cv, vs, (size_t)(n * q->v_row), q->dv);
+        get_rows(q->ck, q->k_tok, q->k_row, ks,
+                 q->rk ? q->rk + layer * q->k_tok * q->k_row : NULL, n, q->dk);
+        get_rows(q->cv, q->v_tok, q->v_row, vs,
+                 q->rv ? q->rv + layer * q->v_tok * q->v_row : NULL, n, q->dv);
     }
     out->n = n;
     out->k = q->dk;
@@ -73,12 +116,31 @@ static kk_code kvc_view(kv_cache *c, int32_t layer, kv_view *out, kk_err *err)
     return KK_OK;
 }
 
+/* A stream's unit that held row n_tokens was full and encoded: its first
+ * rows go back to the residual as decoded F32 (the codec's values, so
+ * re-encoding them when the unit fills again quantizes them twice). */
+static void reopen_unit(codec *c, int64_t tok, int64_t row, size_t ub, const uint8_t *codes,
+                        float *res, int64_t len, int64_t n_tokens)
+{
+    if (tok > 1 && n_tokens % tok != 0 && len >= (n_tokens / tok + 1) * tok)
+        codec_decode(c, codes + (size_t)(n_tokens / tok) * ub, (size_t)(tok * row), res);
+}
+
 static void kvc_truncate(kv_cache *c, int64_t n_tokens)
 {
     kv_codec *q = (kv_codec *)c;
     for (int32_t l = 0; l < c->cfg.n_layers; l++)
-        if (q->len[l] > n_tokens)
+        if (q->len[l] > n_tokens) {
+            if (q->rk)
+                reopen_unit(q->ck, q->k_tok, q->k_row, q->k_bytes,
+                            q->k + (size_t)(l * q->k_slots) * q->k_bytes,
+                            q->rk + l * q->k_tok * q->k_row, q->len[l], n_tokens);
+            if (q->rv)
+                reopen_unit(q->cv, q->v_tok, q->v_row, q->v_bytes,
+                            q->v + (size_t)(l * q->v_slots) * q->v_bytes,
+                            q->rv + l * q->v_tok * q->v_row, q->len[l], n_tokens);
             q->len[l] = n_tokens;
+        }
 }
 
 static int64_t kvc_n_tokens(const kv_cache *c)
@@ -99,6 +161,8 @@ static void kvc_free(kv_cache *c)
     free(q->len);
     free(q->dk);
     free(q->dv);
+    free(q->rk);
+    free(q->rv);
     free(q);
 }
 
@@ -112,15 +176,26 @@ static const kv_vtable KV_CODEC_VT = {
 #define KV_CODEC_MAX_BYTES ((int64_t)1 << 40)
 
 static kk_code make_codec(const codec_spec *spec, int32_t head_dim, int64_t row, char which,
-                          codec **out, kk_err *err)
+                          codec **out, int64_t *tok, kk_err *err)
 {
     codec_spec s = *spec;
     if (s.rotate == CODEC_ROTATE_HADAMARD && s.dim == 0)
         s.dim = head_dim;
+    if (s.axis == CODEC_AXIS_TOKEN && s.channels == 0 && row <= INT32_MAX)
+        s.channels = (int32_t)row; /* KIVI: every channel of the cache row */
     kk_code rc = codec_init(out, &s, err);
     if (rc != KK_OK)
         return rc;
-    if (row % (int64_t)codec_block_values(*out) != 0) {
+    /* Only axis=token spans rows (group x channels = group rows); a row
+     * codec's unit must divide the row. */
+    const int64_t unit = (int64_t)codec_block_values(*out);
+    *tok = s.axis == CODEC_AXIS_TOKEN ? s.group : 1;
+    if (s.axis == CODEC_AXIS_TOKEN && s.channels != row) {
+        rc = kk_err_set(err, KK_E_RANGE,
+                        "kv codec: %c rows have %lld channels; the codec's channels=%d",
+                        which, (long long)row, (int)s.channels);
+        kk_err_where(err, which == 'K' ? "k_codec" : "v_codec");
+    } else if (*tok == 1 && row % unit != 0) {
         char name[256];
         codec_spec_format(&s, name, sizeof name);
         rc = kk_err_set(err, KK_E_RANGE,
@@ -149,40 +224,56 @@ kk_code kv_codec_init(kv_cache **out, const kv_config *cfg, const codec_spec *k_
     q->base.cfg = *cfg;
     q->k_row = (int64_t)cfg->n_kv_heads * cfg->head_dim_k;
     q->v_row = (int64_t)cfg->n_kv_heads * cfg->head_dim_v;
-    kk_code rc = make_codec(k_spec, cfg->head_dim_k, q->k_row, 'K', &q->ck, err);
+    kk_code rc = make_codec(k_spec, cfg->head_dim_k, q->k_row, 'K', &q->ck, &q->k_tok, err);
     if (rc == KK_OK)
-        rc = make_codec(v_spec, cfg->head_dim_v, q->v_row, 'V', &q->cv, err);
+        rc = make_codec(v_spec, cfg->head_dim_v, q->v_row, 'V', &q->cv, &q->v_tok, err);
     if (rc != KK_OK) {
         kvc_free(&q->base);
         return rc;
     }
     q->passthrough = kk_fault_on(KK_FAULT_CODEC_PASSTHROUGH);
+    if (q->passthrough)
+        q->k_tok = q->v_tok = 1;
     q->k_bytes = q->passthrough ? (size_t)q->k_row * sizeof(float)
-                                : codec_encoded_bytes(q->ck, (size_t)q->k_row);
+                                : codec_encoded_bytes(q->ck, (size_t)(q->k_tok * q->k_row));
     q->v_bytes = q->passthrough ? (size_t)q->v_row * sizeof(float)
-                                : codec_encoded_bytes(q->cv, (size_t)q->v_row);
+                                : codec_encoded_bytes(q->cv, (size_t)(q->v_tok * q->v_row));
+    q->k_slots = (cfg->n_ctx + q->k_tok - 1) / q->k_tok;
+    q->v_slots = (cfg->n_ctx + q->v_tok - 1) / q->v_tok;
     const int64_t slots = (int64_t)cfg->n_layers * cfg->n_ctx;
     const int64_t row_bytes = (int64_t)(q->k_bytes + q->v_bytes) + (int64_t)sizeof(int32_t);
     const int64_t scratch = cfg->n_ctx * (q->k_row + q->v_row) * (int64_t)sizeof(float);
-    if (row_bytes > KV_CODEC_MAX_BYTES / slots || scratch > KV_CODEC_MAX_BYTES) {
+    /* Residual rows: at most one unit per layer and stream (tok <= 128
+     * rows of at most 2^31 values, checked against the same bound). */
+    const int64_t resid = (int64_t)cfg->n_layers *
+                          ((q->k_tok > 1 ? q->k_tok * q->k_row : 0) +
+                           (q->v_tok > 1 ? q->v_tok * q->v_row : 0)) * (int64_t)sizeof(float);
+    if (row_bytes > KV_CODEC_MAX_BYTES / slots || scratch > KV_CODEC_MAX_BYTES ||
+        resid > KV_CODEC_MAX_BYTES) {
         kvc_free(&q->base);
         return kk_err_set(err, KK_E_LIMIT, "kv codec: %lld tokens x %d layers is too large",
                           (long long)cfg->n_ctx, (int)cfg->n_layers);
     }
-    q->k = malloc((size_t)slots * q->k_bytes);
-    q->v = malloc((size_t)slots * q->v_bytes);
+    q->k = malloc((size_t)(cfg->n_layers * q->k_slots) * q->k_bytes);
+    q->v = malloc((size_t)(cfg->n_layers * q->v_slots) * q->v_bytes);
+    if (q->k_tok > 1)
+        q->rk = malloc((size_t)(cfg->n_layers * q->k_tok * q->k_row) * sizeof(float));
+    if (q->v_tok > 1)
+        q->rv = malloc((size_t)(cfg->n_layers * q->v_tok * q->v_row) * sizeof(float));
     q->pos = malloc((size_t)slots * sizeof(int32_t));
     q->len = calloc((size_t)cfg->n_layers, sizeof(int64_t));
     q->dk = malloc((size_t)(cfg->n_ctx * q->k_row) * sizeof(float));
     q->dv = malloc((size_t)(cfg->n_ctx * q->v_row) * sizeof(float));
-    if (!q->k || !q->v || !q->pos || !q->len || !q->dk || !q->dv) {
+    if (!q->k || !q->v || !q->pos || !q->len || !q->dk || !q->dv ||
+        (q->k_tok > 1 && !q->rk) || (q->v_tok > 1 && !q->rv)) {
         kvc_free(&q->base);
         return kk_err_set(err, KK_E_NOMEM, "kv codec: out of memory for %lld tokens",
                           (long long)cfg->n_ctx);
     }
-    q->bytes_codes = (size_t)slots * (q->k_bytes + q->v_bytes);
+    q->bytes_codes = (size_t)(cfg->n_layers * q->k_slots) * q->k_bytes +
+                     (size_t)(cfg->n_layers * q->v_slots) * q->v_bytes;
     q->bytes = q->bytes_codes + (size_t)slots * sizeof(int32_t) +
-               (size_t)cfg->n_layers * sizeof(int64_t) + (size_t)scratch;
+               (size_t)cfg->n_layers * sizeof(int64_t) + (size_t)scratch + (size_t)resid;
     *out = &q->base;
     return KK_OK;
 }

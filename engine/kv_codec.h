@@ -9,6 +9,11 @@
  * allocation: the packed codes of n_ctx tokens, positions, and one layer's
  * F32 decode scratch (kv_codec_bytes_codes gives the codes alone).
  * A rotation without `dim` rotates each head: dim = head_dim.
+ * A codec whose unit spans several rows (affine axis=token, KIVI: `group`
+ * tokens; its channels default to the row length) keeps the rows of the
+ * unit not yet full as F32 (the residual, one unit per layer, counted in
+ * resident bytes) and encodes them when it fills; truncating into an
+ * encoded unit decodes it back into the residual.
  *
  * Lifecycle as kv.h: kv_codec_init allocates everything; append, view and
  * truncate never allocate; kv_free releases it (and the codecs).
@@ -25,8 +30,9 @@
 #include "kv.h"
 
 /* K rows coded with k_spec, V rows with v_spec. @return KK_OK; KK_E_RANGE
- * when a codec's unit does not divide the row (the message names the
- * codec and the row length) or the config is bad; KK_E_NOMEM. */
+ * when a row codec's unit does not divide the row or axis=token channels
+ * differ from it (the message names the codec and the row length) or the
+ * config is bad; KK_E_NOMEM. */
 kk_code kv_codec_init(kv_cache **out, const kv_config *cfg, const codec_spec *k_spec,
                       const codec_spec *v_spec, kk_err *err);
 

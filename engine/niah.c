@@ -237,7 +237,7 @@ static kk_code noisy_init(kv_cache **out, const kv_config *cfg, int32_t bits, in
 struct niah_runner {
     const model *m;
     niah_opts opts;
-    codec_spec spec;   /* the copy opts.kv_codec points at when given */
+    codec_spec spec, spec_v; /* the copies opts.kv_codec(_v) point at */
     int64_t max_ctx;
     fwd_state *st;
     kv_cache *kv;
@@ -274,6 +274,8 @@ kk_code niah_runner_init(niah_runner **out, const model *m, int64_t max_ctx,
     if (opts->kv_bits < 0 || opts->kv_bits > 16)
         return kk_err_set(err, KK_E_RANGE, "niah: kv bits %d out of range (allowed: 0..16)",
                           (int)opts->kv_bits);
+    if (opts->kv_codec_v && !opts->kv_codec)
+        return kk_err_set(err, KK_E_RANGE, "niah: a V codec needs a K/V codec");
     if (opts->kv_bits > 0 && opts->kv_codec)
         return kk_err_set(err, KK_E_RANGE,
                           "niah: kv bits and a kv codec are exclusive (give one of them)");
@@ -288,6 +290,8 @@ kk_code niah_runner_init(niah_runner **out, const model *m, int64_t max_ctx,
     if (opts->kv_codec) {
         r->spec = *opts->kv_codec;
         r->opts.kv_codec = &r->spec;
+        r->spec_v = opts->kv_codec_v ? *opts->kv_codec_v : r->spec;
+        r->opts.kv_codec_v = &r->spec_v;
     }
     r->max_ctx = max_ctx;
     const int64_t batch = max_ctx < NIAH_BATCH ? max_ctx : NIAH_BATCH;
@@ -296,7 +300,7 @@ kk_code niah_runner_init(niah_runner **out, const model *m, int64_t max_ctx,
     kk_code rc = fwd_init(&r->st, m, batch, max_ctx, err);
     if (rc == KK_OK) {
         if (opts->kv_codec)
-            rc = kv_codec_init(&r->kv, &cfg, &r->spec, &r->spec, err);
+            rc = kv_codec_init(&r->kv, &cfg, &r->spec, &r->spec_v, err);
         else if (opts->kv_bits > 0)
             rc = noisy_init(&r->kv, &cfg, opts->kv_bits, batch, err);
         else

@@ -29,7 +29,7 @@
  *                (kv_codec.h) that stores every layer's K and V rows as
  *                that codec's bytes and decodes them for attention, i.e.
  *                recall with the codec really in the cache. Exclusive
- *                with kv_bits.
+ *                with kv_bits. kv_codec_v: V's own codec (default: V as K).
  *
  * Lifecycle of a niah_runner:
  *   1. niah_runner_init(m, max_ctx, opts): forward state, cache and
@@ -78,6 +78,9 @@ typedef struct niah_opts {
     /* NULL: no codec; else K and V through this codec in a kv_codec cache.
      * Borrowed during niah_runner_init only (the runner keeps a copy). */
     const codec_spec *kv_codec;
+    /* NULL: V as K; else V rows through this codec (KIVI: keys per
+     * channel, values per token). Needs kv_codec. */
+    const codec_spec *kv_codec_v;
 } niah_opts;
 
 typedef struct niah_runner niah_runner;

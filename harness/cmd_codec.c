@@ -63,8 +63,9 @@ static uint64_t splitmix64(uint64_t *s)
 
 /* K/V rows of a model on random tokens: *x (malloc'ed) holds n values,
  * *row the row length, *head_dim the head dimension. which: 'b' both, 'k', 'v'. */
-static kk_code kv_fill(const char *path, char which, size_t want, uint64_t seed, float **x,
-                       size_t *n, int64_t *row, int32_t *head_dim, kk_err *err)
+static kk_code kv_fill(const char *path, char which, size_t want, int64_t tok_mult,
+                       uint64_t seed, float **x, size_t *n, int64_t *row, int32_t *head_dim,
+                       kk_err *err)
 {
     session s;
     fwd_state *st = NULL;
@@ -88,10 +89,16 @@ static kk_code kv_fill(const char *path, char which, size_t want, uint64_t seed,
     *head_dim = which == 'v' ? hp->head_dim_v : hp->head_dim_k;
     const int64_t per_tok = hp->n_layers * (which == 'b' ? rk + rv : *row);
     int64_t n_tok = ((int64_t)want + per_tok - 1) / per_tok;
+    /* A whole number of tok_mult-token blocks per layer, so a codec unit
+     * spanning tokens (affine axis=token) never straddles two layers. */
+    n_tok = (n_tok + tok_mult - 1) / tok_mult * tok_mult;
     if (n_tok > hp->n_ctx_train)
-        n_tok = hp->n_ctx_train;
-    if (n_tok < 1)
-        n_tok = 1;
+        n_tok = hp->n_ctx_train / tok_mult * tok_mult;
+    if (n_tok < 1) {
+        rc = kk_err_set(err, KK_E_RANGE, "%s: a context of %lld tokens holds no block of %lld",
+                        path, (long long)hp->n_ctx_train, (long long)tok_mult);
+        goto done;
+    }
     ids = malloc((size_t)n_tok * sizeof *ids);
     cap.k_post = malloc((size_t)(hp->n_layers * n_tok * rk) * sizeof(float));
     cap.v = malloc((size_t)(hp->n_layers * n_tok * rv) * sizeof(float));
@@ -216,11 +223,21 @@ static int eval(int argc, char **argv)
             goto fail;
         }
         int32_t head_dim = 0;
-        if (kv_fill(strchr(data_arg, ':') + 1, which, n, (uint64_t)seed, &x, &n, &row,
-                    &head_dim, &err) != KK_OK)
+        const bool tok = spec.axis == CODEC_AXIS_TOKEN;
+        if (kv_fill(strchr(data_arg, ':') + 1, which, n, tok ? spec.group : 1, (uint64_t)seed,
+                    &x, &n, &row, &head_dim, &err) != KK_OK)
             goto fail;
         if (spec.rotate == CODEC_ROTATE_HADAMARD && spec.dim == 0)
             spec.dim = head_dim;
+        if (tok && spec.channels == 0)
+            spec.channels = (int32_t)row; /* KIVI: every channel of the cache row */
+        if (tok && spec.channels != row) {
+            kk_err_set(&err, KK_E_RANGE,
+                       "--codec: channels=%d is not the model's cache row of %lld values",
+                       (int)spec.channels, (long long)row);
+            kk_err_where(&err, "--codec");
+            goto fail;
+        }
     }
     if (codec_init(&c, &spec, &err) != KK_OK) {
         kk_err_where(&err, "--codec");
@@ -228,7 +245,7 @@ static int eval(int argc, char **argv)
     }
     codec_set_ref(c, use_ref);
     const size_t unit = codec_block_values(c);
-    if (row && row % (int64_t)unit != 0) {
+    if (row && row % (int64_t)unit != 0 && spec.axis != CODEC_AXIS_TOKEN) {
         kk_err_set(&err, KK_E_RANGE,
                    "--codec: the codec's unit of %zu values does not divide the model's "
                    "cache row of %lld values",

@@ -1,15 +1,16 @@
 /*
  * kakeya niah -m FILE --ctx N[,N...] [--depths D[,D...]] [--samples K]
  *   [--seed S] [--threads T] [--distractors N] [--mask-layers L[,L]]
- *   [--kv-bits B | --kv-codec SPEC] [--ref] [--json]
+ *   [--kv-bits B | --kv-codec SPEC [--kv-codec-v SPEC]] [--ref] [--json]
  * Needle-in-a-haystack recall of a synthetic model (engine/niah.h), per
  * (context, depth) cell with a 95% Wilson interval and the smallest
  * retrieval margin. --json prints the contracts' object:
  *   {"model": {...}, "cells": [{"ctx", "depth", "n", "hits", "recall",
  *    "recall_ci_lo", "recall_ci_hi", "min_margin"}, ...]}
- * model.niah also names the kv codec (canonical spec or null), its
- * bits/value from the bytes written and the values the K and V codecs
- * encoded and decoded (counted by the codecs themselves).
+ * model.niah also names the kv codec (canonical spec or null; kv_codec_v
+ * when V has its own), its bits/value from the bytes written (K and V
+ * averaged by values) and the values the K and V codecs encoded and
+ * decoded (counted by the codecs themselves).
  * Progress and the wall time go to stderr.
  */
 #include <stdio.h>
@@ -50,6 +51,9 @@ static void help(FILE *out)
             "  --kv-codec SPEC      store every layer's K and V in a cache of this codec's\n"
             "                       bytes (docs/codecs.md: q8_0, q4_0, affine:bits=4, e8:bits=4,\n"
             "                       ...; rotate=hadamard rotates each head); not with --kv-bits\n"
+            "  --kv-codec-v SPEC    V rows through this codec instead (KIVI: --kv-codec\n"
+            "                       affine:bits=2,group=32,axis=token --kv-codec-v\n"
+            "                       affine:bits=2,group=32)\n"
             "  --ref                the plain reference kernels (slow)\n"
             "  --json               print the result object (contracts.md) on stdout\n"
             "exit codes: 0 ok, 2 bad input (file, value), 3 usage\n",
@@ -124,6 +128,7 @@ static void on_sample(void *ctx, const niah_cell *cell, int64_t done, int64_t to
 /* What the codec arm reports beside the cells. */
 typedef struct codec_report {
     char spec[256];       /* canonical spec; "" without a codec */
+    char spec_v[256];     /* V's own canonical spec, or "" */
     double bits_per_value;
     codec_stats k, v;
 } codec_report;
@@ -153,6 +158,10 @@ static void print_json(FILE *out, const char *path, const char *sha, const gguf_
     fprintf(out, "], \"kv_codec\": ");
     if (cr->spec[0]) {
         json_write_string(out, cr->spec, strlen(cr->spec));
+        if (cr->spec_v[0]) {
+            fprintf(out, ", \"kv_codec_v\": ");
+            json_write_string(out, cr->spec_v, strlen(cr->spec_v));
+        }
         fprintf(out, ", \"kv_bits_per_value\": ");
         json_write_double(out, cr->bits_per_value);
         fprintf(out, ", \"k_values_encoded\": %llu, \"k_values_decoded\": %llu, "
@@ -195,22 +204,47 @@ static void print_table(FILE *out, const niah_cfg *cfg, const niah_cell *cells)
     }
 }
 
-/* The codec as the cache built it (a rotation without dim rotates each
- * head: dim = head_dim, as kv_codec.h says): its canonical spec and the
- * bits/value of its bytes. */
-static kk_code report_codec(const codec_spec *spec, const model *m, codec_report *cr,
-                            kk_err *err)
+/* A codec as the cache builds it (a rotation without dim rotates each
+ * head: dim = head_dim; axis=token takes the row's channels, as
+ * kv_codec.h says): its canonical spec and bits/value. */
+static kk_code built_codec(const codec_spec *spec, int32_t head_dim, int32_t row, char *name,
+                           size_t cap, double *bits, kk_err *err)
 {
     codec_spec s = *spec;
     if (s.rotate == CODEC_ROTATE_HADAMARD && s.dim == 0)
-        s.dim = m->hp.head_dim_k;
+        s.dim = head_dim;
+    if (s.axis == CODEC_AXIS_TOKEN && s.channels == 0)
+        s.channels = row;
     codec *c = NULL;
     kk_code rc = codec_init(&c, &s, err);
     if (rc != KK_OK)
         return rc;
-    codec_spec_format(&s, cr->spec, sizeof cr->spec);
-    cr->bits_per_value = codec_bits_per_value(c);
+    codec_spec_format(&s, name, cap);
+    *bits = codec_bits_per_value(c);
     codec_free(c);
+    return KK_OK;
+}
+
+/* The report of the K and V codecs: V's spec when it has its own, and the
+ * bits/value of K and V together (weighted by their values). */
+static kk_code report_codec(const codec_spec *k, const codec_spec *v, const model *m,
+                            codec_report *cr, kk_err *err)
+{
+    const model_hparams *hp = &m->hp;
+    double bk, bv;
+    kk_code rc = built_codec(k, hp->head_dim_k, hp->n_kv_heads * hp->head_dim_k, cr->spec,
+                             sizeof cr->spec, &bk, err);
+    if (rc != KK_OK)
+        return rc;
+    bv = bk;
+    if (v) {
+        rc = built_codec(v, hp->head_dim_v, hp->n_kv_heads * hp->head_dim_v, cr->spec_v,
+                         sizeof cr->spec_v, &bv, err);
+        if (rc != KK_OK)
+            return rc;
+    }
+    cr->bits_per_value = (bk * hp->head_dim_k + bv * hp->head_dim_v) /
+                         (double)(hp->head_dim_k + hp->head_dim_v);
     return KK_OK;
 }
 
@@ -220,14 +254,14 @@ int cmd_niah(int argc, char **argv)
     kk_err_clear(&err);
     const char *path = NULL, *ctx_arg = NULL, *depth_arg = NULL, *samples_arg = NULL,
                *seed_arg = NULL, *threads_arg = NULL, *distr_arg = NULL, *mask_arg = NULL,
-               *bits_arg = NULL, *codec_arg = NULL;
+               *bits_arg = NULL, *codec_arg = NULL, *codec_v_arg = NULL;
     bool json = false, use_ref = false;
     struct { const char *flag; const char **dst; } vals[] = {
         {"-m", &path},          {"--model", &path},          {"--ctx", &ctx_arg},
         {"--depths", &depth_arg}, {"--samples", &samples_arg}, {"--seed", &seed_arg},
         {"--threads", &threads_arg}, {"--distractors", &distr_arg},
         {"--mask-layers", &mask_arg}, {"--kv-bits", &bits_arg},
-        {"--kv-codec", &codec_arg},
+        {"--kv-codec", &codec_arg}, {"--kv-codec-v", &codec_v_arg},
     };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -266,7 +300,7 @@ int cmd_niah(int argc, char **argv)
     int threads;
     niah_cfg cfg;
     memset(&cfg, 0, sizeof cfg);
-    codec_spec spec;
+    codec_spec spec, spec_v;
     codec_report cr;
     memset(&cr, 0, sizeof cr);
     if (bits_arg && codec_arg) {
@@ -282,6 +316,18 @@ int cmd_niah(int argc, char **argv)
         cfg.opts.kv_codec = &spec;
         cfg.k_stats = &cr.k;
         cfg.v_stats = &cr.v;
+    }
+    if (codec_v_arg && !codec_arg) {
+        fprintf(stderr, "kakeya niah: --kv-codec-v needs --kv-codec\n");
+        help(stderr);
+        return KK_EXIT_USAGE;
+    }
+    if (codec_v_arg) {
+        if (codec_spec_parse(codec_v_arg, &spec_v, &err) != KK_OK) {
+            kk_err_where(&err, "--kv-codec-v");
+            return cmd_fail("niah", &err);
+        }
+        cfg.opts.kv_codec_v = &spec_v;
     }
     if (parse_ctx(ctx_arg, ctx, &n_ctx, &err) != KK_OK ||
         (depth_arg && parse_doubles("--depths", depth_arg, 0.0, 1.0, depths, &n_depths, &err)) ||
@@ -342,16 +388,17 @@ int cmd_niah(int argc, char **argv)
     }
     if (niah_run(s.m, &cfg, cells, &err) != KK_OK)
         goto fail;
-    if (codec_arg && report_codec(&spec, s.m, &cr, &err) != KK_OK)
+    if (codec_arg &&
+        report_codec(&spec, codec_v_arg ? &spec_v : NULL, s.m, &cr, &err) != KK_OK)
         goto fail;
     if (json)
         print_json(stdout, path, sha, s.file, &info, &cfg, &cr, cells);
     else
         print_table(stdout, &cfg, cells);
     if (cr.spec[0])
-        fprintf(stderr, "kakeya niah: kv codec %s, %.4g bits/value, K/V values encoded %llu/%llu, "
-                        "decoded %llu/%llu\n",
-                cr.spec, cr.bits_per_value, (unsigned long long)cr.k.values_encoded,
+        fprintf(stderr, "kakeya niah: kv codec %s%s%s, %.4g bits/value, K/V values encoded "
+                        "%llu/%llu, decoded %llu/%llu\n",
+                cr.spec, cr.spec_v[0] ? ", V " : "", cr.spec_v, cr.bits_per_value, (unsigned long long)cr.k.values_encoded,
                 (unsigned long long)cr.v.values_encoded,
                 (unsigned long long)cr.k.values_decoded,
                 (unsigned long long)cr.v.values_decoded);

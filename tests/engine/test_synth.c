@@ -75,7 +75,7 @@ static int32_t argmax(const float *x, int32_t n)
 static int recall_hits(const model *m, int64_t ctx, int32_t distractors, int n)
 {
     niah_runner *r = NULL;
-    const niah_opts o = {0, 0, false, NULL};
+    const niah_opts o = {0, 0, false, NULL, NULL};
     assert_int_equal(niah_runner_init(&r, m, ctx, &o, NULL), KK_OK);
     int32_t *tokens = malloc((size_t)ctx * sizeof *tokens);
     int hits = 0;

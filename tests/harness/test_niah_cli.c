@@ -276,6 +276,18 @@ static void niah_kv_codec_should_report_the_codec_and_its_counters(void **state)
     assert_non_null(strstr(cJSON_GetObjectItemCaseSensitive(n, "kv_codec")->valuestring,
                            "dim=128"));
     cJSON_Delete(j);
+    /* KIVI: keys per channel (channels = the cache row), values per token */
+    const char *kivi[] = {"--kv-codec", "affine:bits=2,group=32,axis=token", "--kv-codec-v",
+                          "affine:bits=2,group=32", NULL};
+    j = niah_json(kivi, &code);
+    assert_int_equal(code, 0);
+    n = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "model"), "niah");
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(n, "kv_codec")->valuestring,
+                        "affine:bits=2,group=32,axis=token,channels=512");
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(n, "kv_codec_v")->valuestring,
+                        "affine:bits=2,group=32");
+    assert_true(cJSON_GetObjectItemCaseSensitive(n, "kv_bits_per_value")->valuedouble == 3.0);
+    cJSON_Delete(j);
 }
 
 static void niah_bad_input_should_exit_2_and_usage_3(void **state)
@@ -321,6 +333,16 @@ static void niah_bad_input_should_exit_2_and_usage_3(void **state)
     r = run(u3);
     assert_int_equal(r.code, 3);
     assert_non_null(strstr(r.err, "exclusive"));
+    run_free(&r);
+    const char *u4[] = {"niah", "-m", g_synth, "--ctx", "64", "--kv-codec-v", "q4_0", NULL};
+    r = run(u4);
+    assert_int_equal(r.code, 3);
+    run_free(&r);
+    const char *b5[] = {"niah", "-m", g_synth, "--ctx", "64", "--kv-codec", "q8_0",
+                        "--kv-codec-v", "affine:axis=token,rotate=hadamard", NULL};
+    r = run(b5);
+    assert_int_equal(r.code, 2);
+    assert_non_null(strstr(r.err, "--kv-codec-v"));
     run_free(&r);
 }
 
