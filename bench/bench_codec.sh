@@ -8,4 +8,4 @@ mkdir -p build/bench
 cc -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Wpedantic -Werror -Iengine -Icommon \
     -o build/bench/bench_codec bench/bench_codec.c build/release/libkk_engine.a \
     build/release/libkk_common.a -lopenblas -lm -lpthread
-build/bench/bench_codec build/bench/codec.jsonl
+build/bench/bench_codec build/bench/codec.jsonl "$@"

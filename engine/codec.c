@@ -351,6 +351,11 @@ kk_code codec_init(codec **out, const codec_spec *spec, kk_err *err)
         codec_ggml_setup(c);
         break;
     }
+    if (c->fast_name) { /* the AVX2 level, then AVX-512 decoders over it */
+        c->enc_avx2 = c->enc;
+        c->dec_avx2 = c->dec;
+        codec_avx512_setup(c);
+    }
     c->unit_values = c->arm_values;
     if (spec->rotate == CODEC_ROTATE_HADAMARD) {
         const int dim = spec->dim > 0 ? spec->dim : 128;
@@ -397,6 +402,29 @@ size_t codec_encoded_bytes(const codec *c, size_t n)
 }
 
 void codec_set_ref(codec *c, bool use_ref) { c->use_ref = use_ref; }
+
+bool codec_set_impl(codec *c, const char *name)
+{
+    if (!strcmp(name, "ref")) {
+        c->use_ref = true;
+        return true;
+    }
+    if (!strcmp(name, "avx2") && c->enc_avx2) {
+        c->enc = c->enc_avx2;
+        c->dec = c->dec_avx2;
+        c->fast_name = "avx2";
+        c->use_ref = false;
+        return true;
+    }
+    if (!strcmp(name, "avx512") && c->dec_avx512) {
+        c->enc = c->enc_avx2; /* no AVX-512 encoders: AVX2 encodes */
+        c->dec = c->dec_avx512;
+        c->fast_name = "avx512";
+        c->use_ref = false;
+        return true;
+    }
+    return false;
+}
 
 const char *codec_impl_name(const codec *c) { return c->use_ref ? "ref" : c->fast_name; }
 

@@ -43,7 +43,8 @@
  *      values it handled (codec_stats), so one codec object serves one
  *      thread at a time.
  *   3. codec_free (accepts NULL).
- * Fast paths (AVX2, chosen at run time from CPUID) and the plain `_ref`
+ * Fast paths (AVX2, AVX-512 decoders, chosen at run time from CPUID) and
+ * the plain `_ref`
  * paths write the same bytes and decode to the same floats;
  * codec_set_ref selects the plain path (tests, benchmarks).
  */
@@ -134,8 +135,13 @@ size_t codec_encoded_bytes(const codec *c, size_t n);
 /* Use the plain scalar paths (true) or the fastest the CPU has (false, the
  * default). */
 void codec_set_ref(codec *c, bool use_ref);
-/* Name of the path in use: "ref", "avx2". */
+/* Name of the path in use: "ref", "avx2", "avx512" (AVX-512 decoders of
+ * q4_0, q8_0 and affine 4-bit; their encoders are AVX2). */
 const char *codec_impl_name(const codec *c);
+/* Select a path by name ("ref", "avx2", "avx512": tests run every level
+ * the CPU has). @return false, changing nothing, when this codec has no
+ * such path on this CPU. */
+bool codec_set_impl(codec *c, const char *name);
 
 /* Encode n floats (n % codec_block_values == 0) into codec_encoded_bytes(n)
  * bytes at out. */

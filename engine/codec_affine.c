@@ -31,6 +31,9 @@
 
 #include "dtype.h"
 
+/* Scalar reference loops (codec_internal.h says why). */
+CODEC_REF_SCALAR_FILE
+
 /* Pack the codes q (G of them) of one group into p. */
 static void pack_codes(const uint8_t *q, int bits, int g, uint8_t *p)
 {

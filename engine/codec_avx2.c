@@ -18,8 +18,8 @@
 #include <cpuid.h>
 #include <immintrin.h>
 
-/* CPUID.1:ECX OSXSAVE (27) and AVX (28), XCR0 saving YMM (bits 1-2),
- * CPUID.7.0:EBX AVX2 (5). By hand, as dtype.c does: clang 14's
+/* CPUID.1:ECX OSXSAVE (27), AVX (28) and F16C (29), XCR0 saving YMM
+ * (bits 1-2), CPUID.7.0:EBX AVX2 (5). By hand, as dtype.c does: clang 14's
  * __builtin_cpu_supports lacks some names. */
 int codec_cpu_has_avx2(void)
 {
@@ -30,7 +30,8 @@ int codec_cpu_has_avx2(void)
         if (__get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 27)) && (c & (1u << 28))) {
             unsigned lo, hi;
             __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-            if ((lo & 6u) == 6u && __get_cpuid_count(7, 0, &a, &b, &c, &d))
+            const unsigned f16c = (c >> 29) & 1u; /* the decoders convert scales with F16C */
+            if ((lo & 6u) == 6u && f16c && __get_cpuid_count(7, 0, &a, &b, &c, &d))
                 ok = (b >> 5) & 1u;
         }
         cached = ok;
@@ -38,7 +39,13 @@ int codec_cpu_has_avx2(void)
     return cached;
 }
 
-#define AVX2 __attribute__((target("avx2")))
+#define AVX2 __attribute__((target("avx2,f16c")))
+
+/* F16 -> F32 of a scale by F16C: exact, as dtype_f16_to_f32 (the
+ * conversion widens, it never rounds; NaN payloads aside, and scales are
+ * finite for finite input). Inline, where the integer reference is a call
+ * per block (a third of the AVX2 decoders' time before). */
+AVX2 static inline float f16_scale(const uint8_t *p) { return _cvtsh_ss(codec_rd16(p)); }
 
 /* 16 int32 (two vectors, each value <= 255) -> 16 bytes in order. */
 AVX2 static inline __m128i pack16_u8(__m256i a, __m256i b)
@@ -109,8 +116,8 @@ AVX2 void codec_affine_decode_avx2(const codec *c, const uint8_t *in, size_t nb,
     const int g = c->spec.group, h = g / 2;
     const __m128i mask = _mm_set1_epi8(0x0f);
     for (size_t b = 0; b < nb; b++, y += g, in += c->arm_bytes) {
-        const __m256 s = _mm256_set1_ps(dtype_f16_to_f32(codec_rd16(in)));
-        const __m256 m = _mm256_set1_ps(dtype_f16_to_f32(codec_rd16(in + 2)));
+        const __m256 s = _mm256_set1_ps(f16_scale(in));
+        const __m256 m = _mm256_set1_ps(f16_scale(in + 2));
         for (int j = 0; j < h; j += 16) {
             const __m128i p = _mm_loadu_si128((const __m128i *)(const void *)(in + 4 + j));
             const __m128i lo = _mm_and_si128(p, mask);
@@ -172,7 +179,7 @@ AVX2 void codec_q4_0_decode_avx2(const codec *c, const uint8_t *in, size_t nb, f
     const __m128i mask = _mm_set1_epi8(0x0f);
     const __m256i eight = _mm256_set1_epi32(8);
     for (size_t b = 0; b < nb; b++, y += 32, in += sizeof(dtype_block_q4_0)) {
-        const __m256 d = _mm256_set1_ps(dtype_f16_to_f32(codec_rd16(in)));
+        const __m256 d = _mm256_set1_ps(f16_scale(in));
         const __m128i p = _mm_loadu_si128((const __m128i *)(const void *)(in + 2));
         const __m128i lo = _mm_and_si128(p, mask);
         const __m128i hi = _mm_and_si128(_mm_srli_epi16(p, 4), mask);
@@ -227,7 +234,7 @@ AVX2 void codec_q8_0_decode_avx2(const codec *c, const uint8_t *in, size_t nb, f
 {
     (void)c;
     for (size_t b = 0; b < nb; b++, y += 32, in += sizeof(dtype_block_q8_0)) {
-        const __m256 d = _mm256_set1_ps(dtype_f16_to_f32(codec_rd16(in)));
+        const __m256 d = _mm256_set1_ps(f16_scale(in));
         for (int t = 0; t < 4; t++) {
             const __m128i p = _mm_loadl_epi64((const __m128i *)(const void *)(in + 2 + 8 * t));
             const __m256 q = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(p));

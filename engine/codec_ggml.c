@@ -12,6 +12,9 @@
 
 #include "dtype.h"
 
+/* Scalar reference loops (codec_internal.h says why). */
+CODEC_REF_SCALAR_FILE
+
 /* ---- identity / f16 / bf16: one value per block --------------------------- */
 
 static void id_enc(codec *c, const float *x, size_t nb, uint8_t *out)

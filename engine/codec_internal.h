@@ -29,9 +29,13 @@ struct codec {
     size_t arm_values, arm_bytes;    /* one arm block */
     size_t unit_values, unit_bytes;  /* one encode unit (>= rotation dim) */
     bool use_ref;
-    const char *fast_name;           /* "avx2" or "ref" when no fast path */
+    const char *fast_name;           /* "avx512", "avx2" or "ref" when no fast path */
     codec_enc_fn enc, enc_ref;
     codec_dec_fn dec, dec_ref;
+    /* The AVX2 level kept when AVX-512 replaces a decoder (codec_set_impl
+     * returns to it), and the AVX-512 decoder (NULL: none). */
+    codec_enc_fn enc_avx2;
+    codec_dec_fn dec_avx2, dec_avx512;
     float *signs;                    /* (dim) rotation signs, or NULL */
     /* d4/e8 (codec_lattice.c) */
     int lat_n;                       /* 4 or 8 */
@@ -58,13 +62,35 @@ void codec_lattice_get_codes(const uint8_t *p, int log2q, size_t nbytes, float *
 void codec_lattice_put_bits(uint8_t *p, size_t bitpos, int nbits, unsigned v);
 unsigned codec_lattice_get_bits(const uint8_t *p, size_t bitpos, int nbits);
 
+/* The _ref paths are the plain scalar algorithms. GCC 12 at -O2
+ * auto-vectorizes simple loops (the affine/q4_0/q8_0 decoders become SSE
+ * code), which would make the "reference" a second, compiler-made fast
+ * path; the ratio fast/ref in bench/bench_codec.c is meant against the
+ * scalar loop. So the files that hold only _ref paths (codec_affine.c,
+ * codec_ggml.c) start with CODEC_REF_SCALAR_FILE, and the lattice _ref
+ * functions carry CODEC_REF_SCALAR. Nothing else changes: same -O2, same
+ * operations, same results (the fast paths are compared bit for bit).
+ * Other compilers (clang: the fuzz build only) compile them as they are. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define CODEC_REF_SCALAR __attribute__((optimize("no-tree-vectorize")))
+#define CODEC_REF_SCALAR_FILE _Pragma("GCC optimize(\"no-tree-vectorize\")")
+#else
+#define CODEC_REF_SCALAR
+#define CODEC_REF_SCALAR_FILE
+#endif
+
 /* Fill arm_values, arm_bytes and the function pointers for c->spec. */
 void codec_ggml_setup(codec *c);
 void codec_affine_setup(codec *c);
 void codec_lattice_setup(codec *c);
 
-/* 1 when the CPU runs AVX2, FMA and F16C (cached). */
+/* 1 when the CPU runs AVX2 and F16C (cached). */
 int codec_cpu_has_avx2(void);
+/* 1 when it also runs AVX-512F with the OS saving ZMM state (cached). */
+int codec_cpu_has_avx512(void);
+/* After the arm's setup: put an AVX-512 decoder in place when there is
+ * one for the arm and the CPU runs it (codec_avx512.c). */
+void codec_avx512_setup(codec *c);
 
 /* AVX2 variants (codec_*_avx2.c); NULL-free: set only when the CPU has it. */
 void codec_affine_encode_avx2(codec *c, const float *x, size_t n_blocks, uint8_t *out);

@@ -252,7 +252,7 @@ void codec_lattice_betas(const codec *c, uint16_t n16, float *beta)
 /* Bytes of one group: the norm, the codes, the scale indices. */
 size_t codec_lattice_idx_offset(const codec *c) { return 2 + (size_t)c->spec.group / 8 * c->code_bytes; }
 
-static void lattice_enc_ref(codec *c, const float *x, size_t nb, uint8_t *out)
+CODEC_REF_SCALAR static void lattice_enc_ref(codec *c, const float *x, size_t nb, uint8_t *out)
 {
     const int g = c->spec.group, S = c->spec.scales, n = c->lat_n;
     const float qf = (float)c->q, lim2 = 0.5f * qf * qf;
@@ -313,7 +313,7 @@ static void lattice_enc_ref(codec *c, const float *x, size_t nb, uint8_t *out)
     }
 }
 
-static void lattice_dec_ref(const codec *c, const uint8_t *in, size_t nb, float *y)
+CODEC_REF_SCALAR static void lattice_dec_ref(const codec *c, const uint8_t *in, size_t nb, float *y)
 {
     const int g = c->spec.group, n = c->lat_n;
     const float qf = (float)c->q;

@@ -1,5 +1,6 @@
-/* Every fast path of the codecs (AVX2: q8_0, q4_0, affine 4-bit, e8)
- * writes the same bytes as its _ref path and decodes to the same floats,
+/* Every fast path of the codecs (AVX2: q8_0, q4_0, affine 4-bit, e8;
+ * AVX-512 decoders: q8_0, q4_0, affine 4-bit), at every level the CPU
+ * runs, writes the same bytes as its _ref path and decodes to the same floats,
  * bit for bit, with the same counters: the fast paths do the reference's
  * float operations in the reference's order, so the tolerance is zero.
  * Inputs: Gaussian at several scales, values on rounding ties, zero and
@@ -46,16 +47,18 @@ static void fast_paths_should_equal_their_reference_bit_for_bit(void **state)
     float *x = malloc(nmax * sizeof(float)), *ya = malloc(nmax * sizeof(float)),
           *yb = malloc(nmax * sizeof(float));
     int ran = 0;
-    for (size_t s = 0; s < sizeof specs / sizeof specs[0]; s++) {
+    static const char *levels[] = {"avx2", "avx512"};
+    for (size_t s = 0; s < sizeof specs / sizeof specs[0] * 2; s++) {
+        const char *level = levels[s % 2];
         codec_spec sp;
         kk_err e;
-        assert_int_equal(codec_spec_parse(specs[s], &sp, &e), KK_OK);
+        assert_int_equal(codec_spec_parse(specs[s / 2], &sp, &e), KK_OK);
         codec *fast = NULL, *ref = NULL;
         assert_int_equal(codec_init(&fast, &sp, &e), KK_OK);
         assert_int_equal(codec_init(&ref, &sp, &e), KK_OK);
         codec_set_ref(ref, true);
-        if (!strcmp(codec_impl_name(fast), "ref")) {
-            print_message("SKIP: %s has no fast path on this CPU\n", specs[s]);
+        if (!codec_set_impl(fast, level)) {
+            print_message("SKIP: %s has no %s path on this CPU\n", specs[s / 2], level);
             codec_free(fast);
             codec_free(ref);
             continue;
@@ -74,7 +77,7 @@ static void fast_paths_should_equal_their_reference_bit_for_bit(void **state)
                 size_t i = 0;
                 while (ba[i] == bb[i])
                     i++;
-                fail_msg("%s data %d: byte %zu differs (fast %02x, ref %02x)", specs[s], kind, i,
+                fail_msg("%s data %d: byte %zu differs (fast %02x, ref %02x)", specs[s / 2], kind, i,
                          ba[i], bb[i]);
             }
             codec_decode(fast, ba, n, ya);
@@ -94,10 +97,72 @@ static void fast_paths_should_equal_their_reference_bit_for_bit(void **state)
     free(yb);
 }
 
+/* The decoders widen each block's F16 scales by F16C, the reference by
+ * integer code: every finite F16 value as a scale (and as affine's
+ * minimum), with random codes, decodes alike at every level. */
+static void fast_decoders_should_widen_every_finite_f16_scale_alike(void **state)
+{
+    (void)state;
+    static const char *specs[] = {"q8_0", "q4_0", "affine:bits=4,group=32",
+                                  "affine:bits=4,group=128"};
+    static const char *levels[] = {"avx2", "avx512"};
+    int ran = 0;
+    for (size_t s = 0; s < sizeof specs / sizeof specs[0]; s++)
+        for (size_t l = 0; l < 2; l++) {
+            codec_spec sp;
+            kk_err e;
+            assert_int_equal(codec_spec_parse(specs[s], &sp, &e), KK_OK);
+            codec *c = NULL;
+            assert_int_equal(codec_init(&c, &sp, &e), KK_OK);
+            if (!codec_set_impl(c, levels[l])) {
+                codec_free(c);
+                continue;
+            }
+            ran++;
+            const size_t unit = codec_block_values(c), ub = codec_encoded_bytes(c, unit);
+            const size_t n_blocks = 1 << 16, n = n_blocks * unit;
+            uint8_t *buf = malloc(n_blocks * ub);
+            float *ya = malloc(n * sizeof(float)), *yb = malloc(n * sizeof(float));
+            uint64_t r = 7;
+            for (size_t i = 0; i < n_blocks * ub; i++) {
+                r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+                buf[i] = (uint8_t)(r >> 56);
+            }
+            size_t kept = 0;
+            for (size_t b = 0; b < n_blocks; b++) {
+                const uint16_t h = (uint16_t)b;
+                if ((h & 0x7c00u) == 0x7c00u)
+                    continue; /* inf and NaN: not a scale finite input makes */
+                uint8_t *p = buf + kept * ub;
+                p[0] = (uint8_t)(h & 0xff);
+                p[1] = (uint8_t)(h >> 8);
+                if (sp.kind == CODEC_KIND_AFFINE) { /* the minimum: another finite value */
+                    const uint16_t m = (uint16_t)((h * 40503u) & 0xfbffu);
+                    p[2] = (uint8_t)(m & 0xff);
+                    p[3] = (uint8_t)(m >> 8);
+                }
+                kept++;
+            }
+            codec_decode(c, buf, kept * unit, ya);
+            codec_set_ref(c, true);
+            codec_decode(c, buf, kept * unit, yb);
+            if (memcmp(ya, yb, kept * unit * sizeof(float)) != 0)
+                fail_msg("%s at %s: a decoded float differs from the reference", specs[s],
+                         levels[l]);
+            free(buf);
+            free(ya);
+            free(yb);
+            codec_free(c);
+        }
+    if (!ran)
+        skip();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(fast_paths_should_equal_their_reference_bit_for_bit),
+        cmocka_unit_test(fast_decoders_should_widen_every_finite_f16_scale_alike),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
