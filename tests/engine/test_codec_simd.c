@@ -29,6 +29,8 @@ static void fill(float *x, size_t n, int kind, uint64_t seed)
         case 3: x[i] = floorf(x[i] * 4.0f) * 0.25f + 0.125f; break; /* ties */
         case 4: x[i] = (i / 64) % 3 == 0 ? 0.0f : (i / 64) % 3 == 1 ? 1.5f : x[i]; break;
         case 5: x[i] = i % 97 == 0 ? 200.0f * x[i] : 0.01f * x[i]; break; /* spikes */
+        case 6: x[i] *= 1e-6f; break; /* F16 scales subnormal or zero */
+        case 7: x[i] *= 3e6f; break;  /* F16 scales overflow to inf */
         default: break;
         }
     }
@@ -65,7 +67,7 @@ static void fast_paths_should_equal_their_reference_bit_for_bit(void **state)
         }
         ran++;
         const size_t unit = codec_block_values(fast);
-        for (int kind = 0; kind < 6; kind++) {
+        for (int kind = 0; kind < 8; kind++) {
             /* 37 units: an odd count leaves a partial batch of blocks */
             const size_t n = unit * 37 <= nmax ? unit * 37 : nmax - nmax % unit;
             fill(x, n, kind, 100 + (uint64_t)kind);
