@@ -6,6 +6,9 @@
 #   kakeya niah -m MODEL --ctx CTX --samples S --kv-codec ARM
 #       (recall with the codec in the KV cache, 95% Wilson interval over
 #        every cell of the run)
+# Each arm runs without and with rotate=hadamard; an arm KSPEC|VSPEC (KIVI:
+# keys per channel along tokens, values per token) gives K and V their own
+# codecs (--kv-codec-v) and runs once (axis=token takes no rotation).
 # Prints one Markdown table per model on stdout; JSON lines (one per model
 # and arm) go to build/bench/codec_rd.jsonl. Not part of `make bench`: it
 # takes about 10 minutes on 2 cores.
@@ -32,7 +35,9 @@ hard|--hard
 hard+outliers|--hard --outliers 4'}
 
 ARMS="${ARMS_OVERRIDE:-identity f16 q8_0 q4_0 affine:bits=8,group=64 affine:bits=4,group=64
-affine:bits=2,group=64 d4:bits=4 e8:bits=4 e8:bits=3 e8:bits=2}"
+affine:bits=2,group=64 d4:bits=4 e8:bits=4 e8:bits=3 e8:bits=2
+affine:bits=4,group=32,axis=token|affine:bits=4,group=32
+affine:bits=2,group=32,axis=token|affine:bits=2,group=32}"
 
 echo "$MODELS" | while IFS='|' read -r name flags; do
     m="$tmp/$name.gguf"
@@ -44,14 +49,20 @@ echo "$MODELS" | while IFS='|' read -r name flags; do
     echo "| codec | bits/value | rel_mse K | rel_mse V | recall | 95% CI | min margin |"
     echo "|---|---|---|---|---|---|---|"
     for base in $ARMS; do
-        for rot in none hadamard; do
-            if [ "$rot" = none ]; then arm=$base
+        kspec=${base%%|*}
+        vspec=${base#*|}
+        rots="none hadamard"
+        [ "$kspec" = "$base" ] || rots=none
+        for rot in $rots; do
+            if [ "$rot" = none ]; then arm=$kspec; varm=$vspec
             else case $base in *:*) arm="$base,rotate=hadamard" ;; *) arm="$base:rotate=hadamard" ;; esac
+                varm=$arm
             fi
             ek=$("$K" codec eval --codec "$arm" --data "k:$m" --json --threads 1)
-            ev=$("$K" codec eval --codec "$arm" --data "v:$m" --json --threads 1)
+            ev=$("$K" codec eval --codec "$varm" --data "v:$m" --json --threads 1)
             nj=$("$K" niah -m "$m" --ctx "$CTX" --samples "$SAMPLES" --kv-codec "$arm" \
-                --threads 1 --json 2>/dev/null)
+                --kv-codec-v "$varm" --threads 1 --json 2>/dev/null)
+            [ "$varm" = "$arm" ] || arm="K $arm; V $varm"
             jq -n -c --arg model "$name" --arg flags "$flags" --arg arm "$arm" \
                 --argjson k "$ek" --argjson v "$ev" --argjson n "$nj" '
                 ([$n.cells[].hits] | add) as $h | ([$n.cells[].n] | add) as $t |
