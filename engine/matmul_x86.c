@@ -66,6 +66,21 @@ TGT512 static INL __m512 load_w512(const void *w, int f16, int64_t off, __mmask1
     return _mm512_maskz_loadu_ps(m, (const float *)w + off);
 }
 
+/* The lane sums of a, b, c, d in one vector, by halving all four together
+ * (14 operations against 4 x 8 for one reduction each): the sums of a
+ * 4 x 6 tile took 11% of its operations at k = 768. */
+TGT512 static INL __m128 reduce4_512(__m512 a, __m512 b, __m512 c, __m512 d)
+{
+    const __m512 ab = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x44), _mm512_shuffle_f32x4(a, b, 0xEE));
+    const __m512 cd = _mm512_add_ps(_mm512_shuffle_f32x4(c, d, 0x44), _mm512_shuffle_f32x4(c, d, 0xEE));
+    /* 128-bit lane k: 4 partial sums of the k-th of a, b, c, d */
+    __m512 t = _mm512_add_ps(_mm512_shuffle_f32x4(ab, cd, 0x88), _mm512_shuffle_f32x4(ab, cd, 0xDD));
+    t = _mm512_add_ps(t, _mm512_permute_ps(t, 0x4E));
+    t = _mm512_add_ps(t, _mm512_permute_ps(t, 0xB1));
+    const __m512i idx = _mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    return _mm512_castps512_ps128(_mm512_permutexvar_ps(idx, t));
+}
+
 TGT512 static INL void tile512(int RM, int RN, int f16, int pf, int add, const void *w, int64_t ldw,
                                const float *x, int64_t ldx, float *y, int64_t ldy, int64_t k)
 {
@@ -94,6 +109,21 @@ TGT512 static INL void tile512(int RM, int RN, int f16, int pf, int add, const v
             for (int j = 0; j < RN; j++)
                 acc[i][j] = _mm512_fmadd_ps(xv, wv[j], acc[i][j]);
         }
+    }
+    if ((RM * RN) % 4 == 0) { /* four accumulators summed at once */
+#pragma GCC unroll 8
+        for (int g = 0; g < RM * RN; g += 4) {
+            float sums[4];
+            _mm_storeu_ps(sums, reduce4_512(acc[g / RN][g % RN], acc[(g + 1) / RN][(g + 1) % RN],
+                                            acc[(g + 2) / RN][(g + 2) % RN],
+                                            acc[(g + 3) / RN][(g + 3) % RN]));
+#pragma GCC unroll 4
+            for (int e = 0; e < 4; e++) {
+                float *yy = y + ((g + e) / RN) * ldy + (g + e) % RN;
+                *yy = (add ? *yy : 0.0f) + sums[e];
+            }
+        }
+        return;
     }
 #pragma GCC unroll 8
     for (int i = 0; i < RM; i++)
