@@ -7,6 +7,7 @@
  * Everything here is the plain path; faster kernels live with the model
  * code and are compared against these.
  */
+#include "cpu.h"
 #include "dtype.h"
 
 #include <assert.h>
@@ -218,25 +219,9 @@ __attribute__((target("avx,f16c"))) static void f16_row_f16c(const uint8_t *s, f
     }
 }
 
-/* CPUID.1:ECX bits 27 (OSXSAVE), 28 (AVX), 29 (F16C), and XCR0 saying the
- * OS saves YMM state (bits 1-2). By hand: clang 14's __builtin_cpu_supports
- * does not know "f16c". */
-static int have_f16c(void)
-{
-    static int cached = -1; /* a benign race: every thread computes the same */
-    if (cached < 0) {
-        unsigned a, b, c, d;
-        int ok = 0;
-        if (__get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 27)) && (c & (1u << 28)) &&
-            (c & (1u << 29))) {
-            unsigned lo, hi;
-            __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-            ok = (lo & 6u) == 6u;
-        }
-        cached = ok;
-    }
-    return cached;
-}
+/* F16C with OS support for YMM state, from engine/cpu.h (CPUID by hand:
+ * clang 14's __builtin_cpu_supports does not know "f16c"). */
+static int have_f16c(void) { return cpu_get_features()->f16c; }
 #define KK_HAVE_F16C_PATH 1
 #endif
 

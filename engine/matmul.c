@@ -1,5 +1,6 @@
 /* matmul: see matmul.h. Contents: plain kernels, scratch, ISA choice,
  * contexts, the dispatch (matmul_run), the reference (matmul_run_ref). */
+#include "cpu.h"
 #include "matmul.h"
 
 #include <cblas.h>
@@ -94,13 +95,10 @@ static void isa_init(void)
     for (int i = 0; i < 3; i++)
         g_kernels[i] = plain;
 #ifdef MM_HAVE_X86
-    __builtin_cpu_init();
-    const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                      __builtin_cpu_supports("f16c");
-    const bool avx512 = avx2 && __builtin_cpu_supports("avx512f") &&
-                        __builtin_cpu_supports("avx512bw") &&
-                        __builtin_cpu_supports("avx512vl") &&
-                        __builtin_cpu_supports("avx512dq");
+    /* CPUID by hand (engine/cpu.h): clang 14 rejects __builtin_cpu_supports("f16c"). */
+    const cpu_features *cf = cpu_get_features();
+    const bool avx2 = cf->avx2 && cf->fma && cf->f16c;
+    const bool avx512 = avx2 && cf->avx512f && cf->avx512bw && cf->avx512vl && cf->avx512dq;
     if (avx2) {
         mm_kernels_avx2(&g_kernels[MATMUL_ISA_AVX2]);
         g_kernels[MATMUL_ISA_AVX512] = g_kernels[MATMUL_ISA_AVX2];
@@ -108,7 +106,7 @@ static void isa_init(void)
     }
     if (avx512) {
         mm_kernels_avx512(&g_kernels[MATMUL_ISA_AVX512],
-                          __builtin_cpu_supports("avx512vnni"));
+                          cf->avx512vnni);
         g_isa_best = MATMUL_ISA_AVX512;
     }
 #endif
