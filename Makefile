@@ -99,7 +99,7 @@ bin/kakeya-gate: $(B)/kakeya-gate
 
 # ---- tests ----------------------------------------------------------------
 define group_rules
-$(B)/tests/$(1)/%: tests/$(1)/%.c tests/test_util.h $(DEPS_$(1))
+$(B)/tests/$(1)/%: tests/$(1)/%.c tests/test_util.h tests/test_proc.h $(DEPS_$(1))
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(CPPFLAGS_ALL) -Itests $$(CFLAGS_ALL) $$(LDFLAGS_ALL) -o $$@ $$< $$(LINK_$(1)) -lcmocka
 $(B)/replay/$(1)/%: tests/fuzz/$(1)/%.c tests/fuzz/replay_main.c $(DEPS_$(1))

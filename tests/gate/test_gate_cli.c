@@ -9,80 +9,21 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "json.h"
 #include "kk_file.h"
 #include "test_util.h"
+#include "test_proc.h"
 
 static char g_gate[PATH_MAX];   /* the kakeya-gate of this build flavor */
 static char g_data[PATH_MAX];   /* tests/gate/data */
 static char g_schema[PATH_MAX]; /* gate/schemas/evidence.schema.json */
-
-typedef struct run_out {
-    int rc;
-    char *out; /* stdout */
-    char *err; /* stderr */
-} run_out;
-
-static void run_free(run_out *r)
-{
-    free(r->out);
-    free(r->err);
-}
-
-/* Runs argv (argv[0] a path or a PATH name) in cwd; captures both streams. */
-static run_out run(const char *cwd, const char *const *argv)
-{
-    run_out r = {-1, NULL, NULL};
-    char errpath[] = "/tmp/kk_gate_test_err_XXXXXX";
-    int efd = mkstemp(errpath);
-    int pfd[2];
-    if (efd < 0 || pipe(pfd) != 0)
-        return r;
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(pfd[1], 1);
-        dup2(efd, 2);
-        close(pfd[0]);
-        close(pfd[1]);
-        if (cwd && chdir(cwd) != 0)
-            _exit(126);
-        execvp(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    close(pfd[1]);
-    size_t cap = 1 << 16, len = 0;
-    r.out = malloc(cap + 1);
-    for (;;) {
-        if (len == cap) {
-            cap *= 2;
-            r.out = realloc(r.out, cap + 1);
-        }
-        ssize_t n = read(pfd[0], r.out + len, cap - len);
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-    }
-    r.out[len] = '\0';
-    close(pfd[0]);
-    int ws;
-    waitpid(pid, &ws, 0);
-    r.rc = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
-    size_t elen;
-    if (kk_file_read_all(errpath, &r.err, &elen, NULL) != KK_OK)
-        r.err = strdup("");
-    close(efd);
-    unlink(errpath);
-    return r;
-}
 
 static void write_file(const char *path, const char *data, size_t len)
 {
@@ -104,8 +45,7 @@ static void copy_file(const char *from, const char *to)
 /* A fresh folder with presets/gt-good.yaml; path into dir (PATH_MAX). */
 static void make_tmp(char *dir)
 {
-    snprintf(dir, PATH_MAX, "/tmp/kk_gate_cli_XXXXXX");
-    assert_non_null(mkdtemp(dir));
+    assert_int_equal(tp_tmpdir(dir, PATH_MAX, "kk_gate_cli"), 0);
     char p[PATH_MAX + 64], from[PATH_MAX + 64];
     snprintf(p, sizeof p, "%s/presets", dir);
     assert_int_equal(mkdir(p, 0755), 0);
@@ -114,16 +54,9 @@ static void make_tmp(char *dir)
     copy_file(from, p);
 }
 
-static void rm_tmp(const char *dir)
-{
-    const char *argv[] = {"rm", "-rf", dir, NULL};
-    run_out r = run(NULL, argv);
-    run_free(&r);
-}
-
 /* kakeya-gate --presets DIR/presets --schema S [extra...] EVIDENCE */
-static run_out gate(const char *dir, const char *extra1, const char *extra2,
-                    const char *evidence)
+static tp_run gate(const char *dir, const char *extra1, const char *extra2,
+                   const char *evidence)
 {
     char presets[PATH_MAX + 16], ev[PATH_MAX + 64];
     snprintf(presets, sizeof presets, "%s/presets", dir);
@@ -131,28 +64,16 @@ static run_out gate(const char *dir, const char *extra1, const char *extra2,
         snprintf(ev, sizeof ev, "%s", evidence);
     else
         snprintf(ev, sizeof ev, "%s/evidence/%s", g_data, evidence);
-    const char *argv[10];
-    int n = 0;
-    argv[n++] = g_gate;
-    argv[n++] = "--presets";
-    argv[n++] = presets;
-    argv[n++] = "--schema";
-    argv[n++] = g_schema;
-    if (extra1)
-        argv[n++] = extra1;
-    if (extra2)
-        argv[n++] = extra2;
-    argv[n++] = ev;
-    argv[n] = NULL;
-    return run(NULL, argv);
+    const char *items[] = {g_gate, "--presets", presets, "--schema", g_schema, extra1, extra2, ev};
+    return tp_run_opt(NULL, items, sizeof items / sizeof items[0]);
 }
 
-#define EXPECT(r, code, needle)                                               \
+#define EXPECT(r, want, needle)                                               \
     do {                                                                      \
-        if ((r).rc != (code) || !strstr((r).out, (needle))) {                 \
-            fprintf(stderr, "rc=%d\nstdout:\n%s\nstderr:\n%s\n", (r).rc,       \
+        if ((r).code != (want) || !strstr((r).out, (needle))) {               \
+            fprintf(stderr, "rc=%d\nstdout:\n%s\nstderr:\n%s\n", (r).code,     \
                     (r).out, (r).err);                                        \
-            fail_msg("expected exit %d and \"%s\"", (code), (needle));        \
+            fail_msg("expected exit %d and \"%s\"", (want), (needle));        \
         }                                                                     \
     } while (0)
 
@@ -161,7 +82,7 @@ static void good_evidence_should_pass_with_exit_0(void **state)
     (void)state;
     char dir[PATH_MAX];
     make_tmp(dir);
-    run_out r = gate(dir, NULL, NULL, "good.json");
+    tp_run r = gate(dir, NULL, NULL, "good.json");
     EXPECT(r, 0, " 0 failed\n");
     /* Exact decimals: 0.95 - 1.0 >= -0.05 holds (doubles would say no). */
     assert_non_null(strstr(r.out, "PASS "));
@@ -173,8 +94,8 @@ static void good_evidence_should_pass_with_exit_0(void **state)
     /* The relaxed rule is printed with its written reason. */
     assert_non_null(strstr(r.out, "NOISY \"\": relaxed by"));
     assert_non_null(strstr(r.out, "no speed claim here"));
-    run_free(&r);
-    rm_tmp(dir);
+    tp_run_free(&r);
+    tp_rmtree(dir);
 }
 
 static void a_failing_threshold_should_exit_1_with_expected_and_actual(void **state)
@@ -182,17 +103,17 @@ static void a_failing_threshold_should_exit_1_with_expected_and_actual(void **st
     (void)state;
     char dir[PATH_MAX];
     make_tmp(dir);
-    run_out r = gate(dir, NULL, NULL, "fail_threshold.json");
+    tp_run r = gate(dir, NULL, NULL, "fail_threshold.json");
     EXPECT(r, 1, "fail_threshold.json THRESHOLD[0] /arms/1/metrics/recall: "
                  "expected q8_0.recall >= 0.95, actual 0.9");
     assert_non_null(strstr(r.out, "FAIL "));
     assert_non_null(strstr(r.out, " 2 failed\n"));
-    run_free(&r);
+    tp_run_free(&r);
     r = gate(dir, NULL, NULL, "missing_metric.json");
     EXPECT(r, 1, "THRESHOLD[4] /arms/1/metrics/kv_bytes_resident: expected "
                  "q8_0.kv_bytes_resident present");
-    run_free(&r);
-    rm_tmp(dir);
+    tp_run_free(&r);
+    tp_rmtree(dir);
 }
 
 static void malformed_json_should_exit_2_with_its_location(void **state)
@@ -200,11 +121,11 @@ static void malformed_json_should_exit_2_with_its_location(void **state)
     (void)state;
     char dir[PATH_MAX];
     make_tmp(dir);
-    run_out r = gate(dir, NULL, NULL, "malformed.json");
+    tp_run r = gate(dir, NULL, NULL, "malformed.json");
     EXPECT(r, 2, "malformed.json:5:2: ");
     assert_non_null(strstr(r.out, "FAIL "));
-    run_free(&r);
-    rm_tmp(dir);
+    tp_run_free(&r);
+    tp_rmtree(dir);
 }
 
 static void a_schema_violation_should_exit_2_with_the_instance_pointer(void **state)
@@ -212,12 +133,12 @@ static void a_schema_violation_should_exit_2_with_the_instance_pointer(void **st
     (void)state;
     char dir[PATH_MAX];
     make_tmp(dir);
-    run_out r = gate(dir, NULL, NULL, "schema_violation.json");
+    tp_run r = gate(dir, NULL, NULL, "schema_violation.json");
     EXPECT(r, 2, "SCHEMA /arms/1/metrics/recall: ");
     /* Nothing after schema validation runs on an invalid file. */
     assert_null(strstr(r.out, "THRESHOLD"));
-    run_free(&r);
-    rm_tmp(dir);
+    tp_run_free(&r);
+    tp_rmtree(dir);
 }
 
 static void a_stale_preset_sha_should_exit_1_unless_allowed(void **state)
@@ -225,13 +146,13 @@ static void a_stale_preset_sha_should_exit_1_unless_allowed(void **state)
     (void)state;
     char dir[PATH_MAX];
     make_tmp(dir);
-    run_out r = gate(dir, NULL, NULL, "stale.json");
+    tp_run r = gate(dir, NULL, NULL, "stale.json");
     EXPECT(r, 1, "STALE_PRESET /preset/sha256: expected sha256 of ");
-    run_free(&r);
+    tp_run_free(&r);
     r = gate(dir, "--allow-stale", NULL, "stale.json");
     EXPECT(r, 0, "STALE_PRESET /preset/sha256: not checked (--allow-stale)");
-    run_free(&r);
-    rm_tmp(dir);
+    tp_run_free(&r);
+    tp_rmtree(dir);
 }
 
 static void a_missing_control_arm_should_exit_1(void **state)
@@ -239,10 +160,10 @@ static void a_missing_control_arm_should_exit_1(void **state)
     (void)state;
     char dir[PATH_MAX];
     make_tmp(dir);
-    run_out r = gate(dir, NULL, NULL, "missing_control.json");
+    tp_run r = gate(dir, NULL, NULL, "missing_control.json");
     EXPECT(r, 1, "CONTROL_NEGATIVE /arms: expected an arm named \"needle-masked\"");
-    run_free(&r);
-    rm_tmp(dir);
+    tp_run_free(&r);
+    tp_rmtree(dir);
 }
 
 static void a_negative_control_that_passes_should_reject_the_evidence(void **state)
@@ -250,12 +171,12 @@ static void a_negative_control_that_passes_should_reject_the_evidence(void **sta
     (void)state;
     char dir[PATH_MAX];
     make_tmp(dir);
-    run_out r = gate(dir, NULL, NULL, "negative_passes.json");
+    tp_run r = gate(dir, NULL, NULL, "negative_passes.json");
     EXPECT(r, 1, "CONTROL_NEGATIVE /arms/2/metrics/recall: expected "
                  "needle-masked.recall <= 0.05, actual 0.5 (the negative control "
                  "did not lose");
-    run_free(&r);
-    rm_tmp(dir);
+    tp_run_free(&r);
+    tp_rmtree(dir);
 }
 
 static void a_legacy_schema_version_should_be_judged_by_that_rule_alone(void **state)
@@ -263,12 +184,12 @@ static void a_legacy_schema_version_should_be_judged_by_that_rule_alone(void **s
     (void)state;
     char dir[PATH_MAX];
     make_tmp(dir);
-    run_out r = gate(dir, NULL, NULL, "legacy.json");
+    tp_run r = gate(dir, NULL, NULL, "legacy.json");
     EXPECT(r, 1, "LEGACY_SCHEMA /schema_version: expected schema_version >= 1, actual 0");
     assert_null(strstr(r.out, "SCHEMA \"\"")); /* no schema validation */
     assert_non_null(strstr(r.out, "0 passed, 1 failed\n"));
-    run_free(&r);
-    rm_tmp(dir);
+    tp_run_free(&r);
+    tp_rmtree(dir);
 }
 
 static void evidence_made_under_fault_injection_should_exit_1(void **state)
@@ -276,17 +197,17 @@ static void evidence_made_under_fault_injection_should_exit_1(void **state)
     (void)state;
     char dir[PATH_MAX];
     make_tmp(dir);
-    run_out r = gate(dir, NULL, NULL, "fault_injected.json");
+    tp_run r = gate(dir, NULL, NULL, "fault_injected.json");
     EXPECT(r, 1, "FAULT_INJECTED /provenance/faults_injected: expected no fault injection "
                  "(KAKEYA_FAULT unset when it ran), actual \"codec-passthrough\"");
     /* Otherwise good: it is the only failure. */
     assert_non_null(strstr(r.out, ", 1 failed\n"));
-    run_free(&r);
+    tp_run_free(&r);
     r = gate(dir, NULL, NULL, "good.json");
     EXPECT(r, 0, "PASS");
     assert_non_null(strstr(r.out, "FAULT_INJECTED /provenance: expected no fault injection"));
-    run_free(&r);
-    rm_tmp(dir);
+    tp_run_free(&r);
+    tp_rmtree(dir);
 }
 
 /* Writes the good evidence with git_commit replaced. */
@@ -310,9 +231,9 @@ static int git_ok(const char *dir, const char *const *args)
     for (; *args && n < 15; args++)
         argv[n++] = *args;
     argv[n] = NULL;
-    run_out r = run(NULL, argv);
-    int rc = r.rc;
-    run_free(&r);
+    tp_run r = tp_run_argv(NULL, argv);
+    int rc = r.code;
+    tp_run_free(&r);
     return rc;
 }
 
@@ -320,9 +241,9 @@ static void staleness_should_use_the_commit_at_head_in_a_git_checkout(void **sta
 {
     (void)state;
     const char *v[] = {"git", "--version", NULL};
-    run_out probe = run(NULL, v);
-    int have_git = probe.rc == 0;
-    run_free(&probe);
+    tp_run probe = tp_run_argv(NULL, v);
+    int have_git = probe.code == 0;
+    tp_run_free(&probe);
     if (!have_git) {
         fprintf(stderr, "SKIP: git not found\n");
         skip();
@@ -342,15 +263,15 @@ static void staleness_should_use_the_commit_at_head_in_a_git_checkout(void **sta
     char ev[PATH_MAX + 32];
     snprintf(ev, sizeof ev, "%s/ev.json", dir);
     evidence_with_commit(ev, "0123456789abcdef0123456789abcdef01234567");
-    run_out r = gate(dir, NULL, NULL, ev);
+    tp_run r = gate(dir, NULL, NULL, ev);
     EXPECT(r, 1, "is not committed at HEAD");
-    run_free(&r);
+    tp_run_free(&r);
 
     assert_int_equal(git_ok(dir, add), 0);
     assert_int_equal(git_ok(dir, commit), 0);
     const char *head[] = {"git", "-C", dir, "rev-parse", "HEAD", NULL};
-    run_out h = run(NULL, head);
-    assert_int_equal(h.rc, 0);
+    tp_run h = tp_run_argv(NULL, head);
+    assert_int_equal(h.code, 0);
     h.out[40] = '\0';
 
     /* The recorded commit exists: everything passes. */
@@ -359,18 +280,18 @@ static void staleness_should_use_the_commit_at_head_in_a_git_checkout(void **sta
     EXPECT(r, 0, "UNKNOWN_COMMIT /provenance/git_commit: expected a commit in this "
                  "repository's history, actual ");
     assert_non_null(strstr(r.out, "PASS "));
-    run_free(&r);
+    tp_run_free(&r);
 
     /* An unknown commit fails, whatever --allow-stale says. */
     r = gate(dir, "--allow-stale", NULL, ev[0] ? "unknown_commit.json" : "");
     EXPECT(r, 1, "UNKNOWN_COMMIT /provenance/git_commit: expected a commit in this "
                  "repository's history, actual deaddead");
-    run_free(&r);
+    tp_run_free(&r);
 
     /* A stale sha against HEAD. */
     r = gate(dir, NULL, NULL, "stale.json");
     EXPECT(r, 1, "at HEAD = ");
-    run_free(&r);
+    tp_run_free(&r);
 
     /* Uncommitted edits to the preset: stale, named as such. */
     char p[PATH_MAX + 64];
@@ -380,12 +301,12 @@ static void staleness_should_use_the_commit_at_head_in_a_git_checkout(void **sta
     fclose(f);
     r = gate(dir, NULL, NULL, ev);
     EXPECT(r, 1, "uncommitted edits");
-    run_free(&r);
+    tp_run_free(&r);
     r = gate(dir, "--allow-stale", NULL, ev);
     EXPECT(r, 0, " 0 failed\n");
-    run_free(&r);
-    run_free(&h);
-    rm_tmp(dir);
+    tp_run_free(&r);
+    tp_run_free(&h);
+    tp_rmtree(dir);
 }
 
 /* Each malformed preset kind ends the run with exit 2 and file:line:col. */
@@ -407,12 +328,12 @@ static void malformed_presets_should_exit_2_with_file_line_col(void **state)
         make_tmp(dir);
         snprintf(p, sizeof p, "%s/presets/gt-good.yaml", dir);
         write_file(p, cases[i].text, strlen(cases[i].text));
-        run_out r = gate(dir, "--allow-stale", NULL, "good.json");
+        tp_run r = gate(dir, "--allow-stale", NULL, "good.json");
         EXPECT(r, 2, cases[i].needle);
         assert_non_null(strstr(r.out, "FAIL "));
         assert_non_null(strstr(r.out, "PRESET /preset/name"));
-        run_free(&r);
-        rm_tmp(dir);
+        tp_run_free(&r);
+        tp_rmtree(dir);
     }
     /* Over 64 KiB: refused before it is parsed. */
     char dir[PATH_MAX], p[PATH_MAX + 64];
@@ -422,34 +343,34 @@ static void malformed_presets_should_exit_2_with_file_line_col(void **state)
     memset(big, '#', 70000);
     write_file(p, big, 70000);
     free(big);
-    run_out r = gate(dir, "--allow-stale", NULL, "good.json");
+    tp_run r = gate(dir, "--allow-stale", NULL, "good.json");
     EXPECT(r, 2, "preset is 70000 bytes; at most 65536 allowed");
-    run_free(&r);
-    rm_tmp(dir);
+    tp_run_free(&r);
+    tp_rmtree(dir);
 }
 
 static void usage_errors_should_exit_3_and_help_0(void **state)
 {
     (void)state;
     const char *none[] = {g_gate, NULL};
-    run_out r = run(NULL, none);
-    assert_int_equal(r.rc, 3);
+    tp_run r = tp_run_argv(NULL, none);
+    assert_int_equal(r.code, 3);
     assert_non_null(strstr(r.err, "usage:"));
-    run_free(&r);
+    tp_run_free(&r);
     const char *bad[] = {g_gate, "--frobnicate", "x.json", NULL};
-    r = run(NULL, bad);
-    assert_int_equal(r.rc, 3);
+    r = tp_run_argv(NULL, bad);
+    assert_int_equal(r.code, 3);
     assert_non_null(strstr(r.err, "unknown flag --frobnicate"));
-    run_free(&r);
+    tp_run_free(&r);
     const char *miss[] = {g_gate, "x.json", "--junit", NULL};
-    r = run(NULL, miss);
-    assert_int_equal(r.rc, 3);
-    run_free(&r);
+    r = tp_run_argv(NULL, miss);
+    assert_int_equal(r.code, 3);
+    tp_run_free(&r);
     const char *help[] = {g_gate, "--help", NULL};
-    r = run(NULL, help);
-    assert_int_equal(r.rc, 0);
+    r = tp_run_argv(NULL, help);
+    assert_int_equal(r.code, 0);
     assert_non_null(strstr(r.out, "--allow-stale"));
-    run_free(&r);
+    tp_run_free(&r);
 }
 
 static void folders_should_be_read_recursively_sorted_and_2_beats_1(void **state)
@@ -458,14 +379,14 @@ static void folders_should_be_read_recursively_sorted_and_2_beats_1(void **state
     char dir[PATH_MAX], ev[PATH_MAX + 64];
     make_tmp(dir);
     snprintf(ev, sizeof ev, "%s/evidence", g_data);
-    run_out r = gate(dir, NULL, NULL, ev);
+    tp_run r = gate(dir, NULL, NULL, ev);
     /* malformed.json (2) and failing files (1): the run exits 2. */
-    assert_int_equal(r.rc, 2);
+    assert_int_equal(r.code, 2);
     char *a = strstr(r.out, "fail_threshold.json"), *b = strstr(r.out, "good.json"),
          *c = strstr(r.out, "stale.json");
     assert_true(a && b && c && a < b && b < c);
-    run_free(&r);
-    rm_tmp(dir);
+    tp_run_free(&r);
+    tp_rmtree(dir);
 }
 
 static void junit_json_and_md_outputs_should_carry_every_check(void **state)
@@ -480,8 +401,8 @@ static void junit_json_and_md_outputs_should_carry_every_check(void **state)
     snprintf(ev, sizeof ev, "%s/evidence/fail_threshold.json", g_data);
     const char *argv[] = {g_gate, "--presets", presets, "--schema", g_schema, "--json",
                           "--junit", junit, "--md", md, ev, NULL};
-    run_out r = run(NULL, argv);
-    assert_int_equal(r.rc, 1);
+    tp_run r = tp_run_argv(NULL, argv);
+    assert_int_equal(r.code, 1);
     /* --json: stdout is one JSON document; the lines went to stderr. */
     json_doc *doc = NULL;
     kk_err e;
@@ -506,25 +427,17 @@ static void junit_json_and_md_outputs_should_carry_every_check(void **state)
     assert_non_null(strstr(x, "| FAIL | "));
     assert_non_null(strstr(x, "2 failed (exit 1)"));
     free(x);
-    run_free(&r);
-    rm_tmp(dir);
+    tp_run_free(&r);
+    tp_rmtree(dir);
 }
 
 static int setup(void **state)
 {
     (void)state;
-    char self[2048], root[2048];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0 || kk_repo_root(root, sizeof root, NULL) != KK_OK)
+    char root[2048];
+    if (kk_repo_root(root, sizeof root, NULL) != KK_OK)
         return -1;
-    self[n] = '\0';
-    /* build/<flavor>/tests/gate/test_gate_cli -> build/<flavor>/kakeya-gate,
-     * so `make check` runs the sanitized gate. */
-    for (int up = 0; up < 3; up++)
-        *strrchr(self, '/') = '\0';
-    snprintf(g_gate, sizeof g_gate, "%s/kakeya-gate", self);
-    if (access(g_gate, X_OK) != 0)
-        snprintf(g_gate, sizeof g_gate, "%s/bin/kakeya-gate", root);
+    tp_program(g_gate, sizeof g_gate, "kakeya-gate");
     snprintf(g_data, sizeof g_data, "%s/tests/gate/data", root);
     snprintf(g_schema, sizeof g_schema, "%s/gate/schemas/evidence.schema.json", root);
     return 0;

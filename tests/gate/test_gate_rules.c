@@ -15,14 +15,12 @@
 #include <cmocka.h>
 
 #include <dirent.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "gate_check.h"
@@ -34,6 +32,7 @@
 #include "kk_file.h"
 #include "rule_internal.h"
 #include "test_util.h"
+#include "test_proc.h"
 
 static char g_gate[PATH_MAX];    /* the kakeya-gate of this build flavor */
 static char g_rules[PATH_MAX];   /* tests/gate/data/rules */
@@ -114,55 +113,12 @@ static void dump(const gate_report *rep)
     gate_report_print_human(stderr, rep);
 }
 
-typedef struct run_out {
-    int rc;
-    char *out;
-} run_out;
-
-/* Runs argv with stdout captured (stderr discarded). */
-static run_out run(const char *const *argv)
-{
-    run_out r = {-1, NULL};
-    char outpath[] = "/tmp/kk_rules_out_XXXXXX";
-    int fd = mkstemp(outpath);
-    assert_true(fd >= 0);
-    pid_t pid = fork();
-    if (pid == 0) {
-        int null = open("/dev/null", O_WRONLY);
-        dup2(fd, 1);
-        dup2(null, 2);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    int ws;
-    waitpid(pid, &ws, 0);
-    r.rc = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
-    size_t len;
-    if (kk_file_read_all(outpath, &r.out, &len, NULL) != KK_OK)
-        r.out = strdup("");
-    close(fd);
-    unlink(outpath);
-    return r;
-}
-
-static run_out gate_cli(const char *file, const char *extra1, const char *extra2)
+static tp_run gate_cli(const char *file, const char *extra1, const char *extra2)
 {
     char ev[PATH_MAX + 300];
     snprintf(ev, sizeof ev, "%s/%s", g_rules, file);
-    const char *argv[10];
-    int n = 0;
-    argv[n++] = g_gate;
-    argv[n++] = "--presets";
-    argv[n++] = g_presets;
-    argv[n++] = "--schema";
-    argv[n++] = g_schema;
-    if (extra1)
-        argv[n++] = extra1;
-    if (extra2)
-        argv[n++] = extra2;
-    argv[n++] = ev;
-    argv[n] = NULL;
-    return run(argv);
+    const char *items[] = {g_gate, "--presets", g_presets, "--schema", g_schema, extra1, extra2, ev};
+    return tp_run_opt(NULL, items, sizeof items / sizeof items[0]);
 }
 
 #define EXPECT_IN(hay, needle)                                                \
@@ -303,8 +259,8 @@ static void every_evidence_rule_should_run_by_default_and_be_relaxable(void **st
 static void a_relaxed_rule_should_pass_and_print_its_reason(void **state)
 {
     (void)state;
-    run_out r = gate_cli("pass-noisy-relaxed.json", NULL, NULL);
-    assert_int_equal(r.rc, 0);
+    tp_run r = gate_cli("pass-noisy-relaxed.json", NULL, NULL);
+    assert_int_equal(r.code, 0);
     EXPECT_IN(r.out, "PASS ");
     EXPECT_IN(r.out, " NOISY /arms/1/timings/repeats: expected max/min of "
                      "decode_tok_per_s over repeats <= 3, actual 199.5 / 60 = 3.33 over 5 "
@@ -313,15 +269,15 @@ static void a_relaxed_rule_should_pass_and_print_its_reason(void **state)
     EXPECT_IN(r.out, "NOTE ");
     EXPECT_IN(r.out, " NOISY \"\": relaxed by ");
     EXPECT_IN(r.out, "gr-relaxed.yaml:21: a shared 2-core runner");
-    free(r.out);
+    tp_run_free(&r);
     /* The other rules stay on. */
     r = gate_cli("LIVENESS-other-rule-relaxed.json", "--json", NULL);
-    assert_int_equal(r.rc, 1);
+    assert_int_equal(r.code, 1);
     EXPECT_IN(r.out, "{\"status\":\"RELAXED\",");
     EXPECT_IN(r.out, "{\"status\":\"FAIL\",");
     EXPECT_IN(r.out, "\"id\":\"LIVENESS\",\"pointer\":\"/arms/1/signals/counters/"
                      "values_encoded\"");
-    free(r.out);
+    tp_run_free(&r);
 }
 
 /* ---- what the binary prints and writes ---------------------------------------- */
@@ -329,36 +285,36 @@ static void a_relaxed_rule_should_pass_and_print_its_reason(void **state)
 static void violations_should_print_code_pointer_numbers_and_reason(void **state)
 {
     (void)state;
-    run_out r = gate_cli("LIVENESS.json", NULL, NULL);
-    assert_int_equal(r.rc, 1);
+    tp_run r = gate_cli("LIVENESS.json", NULL, NULL);
+    assert_int_equal(r.code, 1);
     EXPECT_IN(r.out, "FAIL ");
     EXPECT_IN(r.out, "LIVENESS.json LIVENESS /arms/1/signals/counters/values_encoded: "
                      "expected values_encoded > 0, actual 0 (a component the "
                      "configuration runs did no counted work: a silent pass-through; "
                      "arm \"spec\" config.codec = \"q8_0\" runs the KV codec)");
-    free(r.out);
+    tp_run_free(&r);
 
     r = gate_cli("MEMORY_CLAIM_MISMATCH.json", NULL, NULL);
-    assert_int_equal(r.rc, 1);
+    assert_int_equal(r.code, 1);
     EXPECT_IN(r.out, "MEMORY_CLAIM_MISMATCH /summary/claims/1/ratio: expected within 5% "
                      "of the measured ratio 0.625 (spec 655360 / ar 1048576 bytes "
                      "allocated), actual 0.53125 (stated; ");
-    free(r.out);
+    tp_run_free(&r);
 
     r = gate_cli("NOISY-interval.json", NULL, NULL);
-    assert_int_equal(r.rc, 1);
+    assert_int_equal(r.code, 1);
     EXPECT_IN(r.out, "NOISY /arms/1/timings/repeats: expected the 95% bootstrap "
                      "interval of median(spec) / median(ar) of decode_tok_per_s excludes "
                      "the threshold 1.2 (lower bound above it), actual [");
     EXPECT_IN(r.out, "(recorded 1.25; 5 and 5 repeats, 2000 resamples)");
-    free(r.out);
+    tp_run_free(&r);
 
     r = gate_cli("DEGENERATE_OUTPUT.json", NULL, NULL);
-    assert_int_equal(r.rc, 1);
+    assert_int_equal(r.code, 1);
     EXPECT_IN(r.out, "DEGENERATE_OUTPUT /arms/1/samples/1/text: expected no unit of 1-8 "
                      "characters or tokens repeated 8+ times at the end, actual ends in "
                      "\" the\" x 9 (a 4-character unit); 1 of 3 samples end so");
-    free(r.out);
+    tp_run_free(&r);
 }
 
 static void json_and_junit_should_carry_the_codes(void **state)
@@ -366,17 +322,17 @@ static void json_and_junit_should_carry_the_codes(void **state)
     (void)state;
     char junit[PATH_MAX + 32];
     snprintf(junit, sizeof junit, "%s/out.xml", g_tmp);
-    run_out r = gate_cli("SILENT_FALLBACK.json", "--json", NULL);
-    assert_int_equal(r.rc, 1);
+    tp_run r = gate_cli("SILENT_FALLBACK.json", "--json", NULL);
+    assert_int_equal(r.code, 1);
     EXPECT_IN(r.out, "\"exit\":1");
     EXPECT_IN(r.out, "{\"status\":\"FAIL\",");
     EXPECT_IN(r.out, "\"id\":\"SILENT_FALLBACK\",\"pointer\":\"/arms/0/signals/"
                      "fallbacks_taken\",\"expected\":\"[] (no fallback)\",\"actual\":"
                      "\"1: \\\"codec f16: passthrough\\\"\"");
-    free(r.out);
+    tp_run_free(&r);
     r = gate_cli("TIMING_SCOPE_MISMATCH.json", "--junit", junit);
-    assert_int_equal(r.rc, 1);
-    free(r.out);
+    assert_int_equal(r.code, 1);
+    tp_run_free(&r);
     char *x;
     size_t len;
     assert_int_equal(kk_file_read_all(junit, &x, &len, NULL), KK_OK);
@@ -453,23 +409,14 @@ static void the_bootstrap_should_be_deterministic_and_bracket_the_estimate(void 
 static int setup(void **state)
 {
     (void)state;
-    char self[2048], root[2048];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0 || kk_repo_root(root, sizeof root, NULL) != KK_OK)
+    char root[2048];
+    if (kk_repo_root(root, sizeof root, NULL) != KK_OK)
         return -1;
-    self[n] = '\0';
-    /* build/<flavor>/tests/gate/test_gate_rules -> build/<flavor>/kakeya-gate,
-     * so `make check` runs the sanitized gate. */
-    for (int up = 0; up < 3; up++)
-        *strrchr(self, '/') = '\0';
-    snprintf(g_gate, sizeof g_gate, "%s/kakeya-gate", self);
-    if (access(g_gate, X_OK) != 0)
-        snprintf(g_gate, sizeof g_gate, "%s/bin/kakeya-gate", root);
+    tp_program(g_gate, sizeof g_gate, "kakeya-gate");
     snprintf(g_rules, sizeof g_rules, "%s/tests/gate/data/rules", root);
     snprintf(g_schema, sizeof g_schema, "%s/gate/schemas/evidence.schema.json", root);
 
-    snprintf(g_tmp, sizeof g_tmp, "/tmp/kk_gate_rules_XXXXXX");
-    if (!mkdtemp(g_tmp))
+    if (tp_tmpdir(g_tmp, sizeof g_tmp, "kk_gate_rules") != 0)
         return -1;
     snprintf(g_presets, sizeof g_presets, "%s/presets", g_tmp);
     if (mkdir(g_presets, 0755) != 0)
@@ -510,14 +457,7 @@ static int teardown(void **state)
     js_schema_free(g_compiled);
     js_registry_free(g_reg);
     json_doc_free(g_sdoc);
-    char p[PATH_MAX + 64];
-    const char *const presets[] = {"gr-rules", "gr-relaxed", "gr-nospeed"};
-    for (size_t i = 0; i < 3; i++) {
-        snprintf(p, sizeof p, "%s/%s.yaml", g_presets, presets[i]);
-        unlink(p);
-    }
-    rmdir(g_presets);
-    rmdir(g_tmp);
+    tp_rmtree(g_tmp);
     return 0;
 }
 

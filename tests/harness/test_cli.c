@@ -10,13 +10,10 @@
 #include <cmocka.h>
 
 #include <cjson/cJSON.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "forward.h"
@@ -24,101 +21,27 @@
 #include "model.h"
 #include "ops.h"
 #include "test_util.h"
+#include "test_proc.h"
 
 static char g_bin[2048];
 static char g_tmp[64];
 static char g_model[256]; /* a random model written once, in g_tmp */
 
-typedef struct run_out {
-    int code;
-    char *out, *err;
-    size_t out_len, err_len;
-} run_out;
-
-static void run_free(run_out *r)
-{
-    free(r->out);
-    free(r->err);
-    memset(r, 0, sizeof *r);
-}
-
 /* Run g_bin with args (NULL-terminated); capture stdout and stderr. */
-static run_out run(const char *const *args)
+static tp_run run(const char *const *args)
 {
-    char outp[128], errp[128];
-    snprintf(outp, sizeof outp, "%s/stdout", g_tmp);
-    snprintf(errp, sizeof errp, "%s/stderr", g_tmp);
-    const char *argv[32];
-    int n = 0;
-    argv[n++] = g_bin;
-    for (; args[n - 1] && n < 31; n++)
-        argv[n] = args[n - 1];
-    argv[n] = NULL;
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int fo = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int fe = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0)
-            _exit(127);
-        execv(g_bin, (char *const *)argv);
-        _exit(127);
-    }
-    int status = 0;
-    assert_true(waitpid(pid, &status, 0) == pid);
-    run_out r = {0};
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    kk_err e;
-    assert_int_equal(kk_file_read_all(outp, &r.out, &r.out_len, &e), KK_OK);
-    assert_int_equal(kk_file_read_all(errp, &r.err, &r.err_len, &e), KK_OK);
-    return r;
+    return tp_run_prog(NULL, g_bin, args);
 }
 
 static int setup(void **state)
 {
-    (void)state;
-    /* build/<flavor>/tests/harness/test_cli -> build/<flavor>/kakeya */
-    char self[1800];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0)
-        return -1;
-    self[n] = '\0';
-    char *dir = dirname(self);
-    snprintf(g_bin, sizeof g_bin, "%s/../../kakeya", dir);
-    struct stat st;
-    if (stat(g_bin, &st) != 0) {
-        char root[1024];
-        if (kk_repo_root(root, sizeof root, NULL) == KK_OK)
-            snprintf(g_bin, sizeof g_bin, "%s/bin/kakeya", root);
-    }
-    snprintf(g_tmp, sizeof g_tmp, "/tmp/kakeya_cli_XXXXXX");
-    if (!mkdtemp(g_tmp))
+    if (tp_cli_setup(state, g_bin, sizeof g_bin, "kakeya", g_tmp, sizeof g_tmp, "kakeya_cli") != 0)
         return -1;
     snprintf(g_model, sizeof g_model, "%s/random.gguf", g_tmp);
     return 0;
 }
 
-static int teardown(void **state)
-{
-    (void)state;
-    const char *names[] = {"stdout", "stderr", "random.gguf", "qwen.gguf", "trunc.gguf"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        char p[128];
-        snprintf(p, sizeof p, "%s/%s", g_tmp, names[i]);
-        unlink(p);
-    }
-    rmdir(g_tmp);
-    return 0;
-}
-
-#define REQUIRE_BIN()                                                         \
-    do {                                                                      \
-        struct stat st_;                                                      \
-        if (stat(g_bin, &st_) != 0) {                                         \
-            fprintf(stderr, "SKIP: %s not built (make bin/kakeya)\n", g_bin); \
-            skip();                                                           \
-        }                                                                     \
-    } while (0)
+#define REQUIRE_BIN() TP_REQUIRE_PROGRAM(g_bin)
 
 static void write_random_model(void)
 {
@@ -126,9 +49,9 @@ static void write_random_model(void)
     if (stat(g_model, &st) == 0)
         return;
     const char *a[] = {"model", "random", "-o", g_model, "--seed", "1", NULL};
-    run_out r = run(a);
+    tp_run r = run(a);
     assert_int_equal(r.code, 0);
-    run_free(&r);
+    tp_run_free(&r);
 }
 
 /* ---- exit code 0 ----------------------------------------------------------- */
@@ -141,10 +64,10 @@ static void help_should_exit_0_for_every_engine_command(void **state)
                              {"model", "random", "--help"}};
     for (size_t i = 0; i < 3; i++) {
         const char *a[] = {cmds[i][0], cmds[i][1], cmds[i][2], NULL};
-        run_out r = run(a);
+        tp_run r = run(a);
         assert_int_equal(r.code, 0);
         assert_non_null(strstr(r.out, "usage: kakeya"));
-        run_free(&r);
+        tp_run_free(&r);
     }
 }
 
@@ -155,7 +78,7 @@ static void model_random_then_generate_json_should_exit_0_and_be_deterministic(v
     write_random_model();
     const char *a[] = {"generate", "-m", g_model, "-p", "Once upon a time", "-n", "32",
                        "--json", NULL};
-    run_out r1 = run(a), r2 = run(a);
+    tp_run r1 = run(a), r2 = run(a);
     assert_int_equal(r1.code, 0);
     assert_int_equal(r2.code, 0);
     cJSON *j1 = cJSON_Parse(r1.out), *j2 = cJSON_Parse(r2.out);
@@ -178,8 +101,8 @@ static void model_random_then_generate_json_should_exit_0_and_be_deterministic(v
     free(s2);
     cJSON_Delete(j1);
     cJSON_Delete(j2);
-    run_free(&r1);
-    run_free(&r2);
+    tp_run_free(&r1);
+    tp_run_free(&r2);
 }
 
 static void logits_should_print_floats_that_read_back_exactly(void **state)
@@ -190,7 +113,7 @@ static void logits_should_print_floats_that_read_back_exactly(void **state)
     const int32_t ids[4] = {1, 300, 301, 17};
     const char *a[] = {"logits", "-m", g_model, "--tokens", "1,300,301,17", "--threads", "1",
                        NULL};
-    run_out r = run(a);
+    tp_run r = run(a);
     assert_int_equal(r.code, 0);
     cJSON *j = cJSON_Parse(r.out);
     assert_non_null(j);
@@ -232,7 +155,7 @@ static void logits_should_print_floats_that_read_back_exactly(void **state)
     model_free(m);
     gguf_close(f);
     cJSON_Delete(j);
-    run_free(&r);
+    tp_run_free(&r);
 }
 
 static void stories260k_generate_should_print_the_reference_text(void **state)
@@ -261,17 +184,17 @@ static void stories260k_generate_should_print_the_reference_text(void **state)
     want[n] = '\n'; /* the command ends the text with one newline */
     want[n + 1] = '\0';
     const char *a[] = {"generate", "-m", gpath, "-p", "Once upon a time", "-n", "64", NULL};
-    run_out r = run(a);
+    tp_run r = run(a);
     assert_int_equal(r.code, 0);
     assert_int_equal(r.out_len, n + 1);
     assert_memory_equal(r.out, want, n + 1);
-    run_free(&r);
+    tp_run_free(&r);
     /* --tokens: the reference's prompt ids verbatim give the same text */
     const char *b[] = {"generate", "-m", gpath, "--tokens", "1,403,407,261,378", "-n", "64", NULL};
     r = run(b);
     assert_int_equal(r.code, 0);
     assert_memory_equal(r.out, want, n + 1);
-    run_free(&r);
+    tp_run_free(&r);
     free(want);
     cJSON_Delete(ref);
 }
@@ -305,11 +228,11 @@ static void stories260k_q8_0_generate_should_print_the_reference_text(void **sta
         const char *a[] = {"generate", "-m", gpath, "-p",
                            cJSON_GetObjectItemCaseSensitive(c, "prompt")->valuestring, "-n", "64",
                            NULL};
-        run_out r = run(a);
+        tp_run r = run(a);
         assert_int_equal(r.code, 0);
         assert_int_equal(r.out_len, n + 1);
         assert_memory_equal(r.out, want, n + 1);
-        run_free(&r);
+        tp_run_free(&r);
         free(want);
         ran++;
     }
@@ -324,15 +247,15 @@ static void a_missing_model_file_should_exit_2_naming_it(void **state)
     (void)state;
     REQUIRE_BIN();
     const char *a[] = {"generate", "-m", "/nonexistent/m.gguf", "--tokens", "1", "-n", "1", NULL};
-    run_out r = run(a);
+    tp_run r = run(a);
     assert_int_equal(r.code, 2);
     assert_non_null(strstr(r.err, "/nonexistent/m.gguf"));
-    run_free(&r);
+    tp_run_free(&r);
     const char *b[] = {"logits", "-m", "/nonexistent/m.gguf", "--tokens", "1", NULL};
     r = run(b);
     assert_int_equal(r.code, 2);
     assert_non_null(strstr(r.err, "/nonexistent/m.gguf"));
-    run_free(&r);
+    tp_run_free(&r);
 }
 
 static void a_truncated_model_file_should_exit_2_naming_it(void **state)
@@ -349,10 +272,10 @@ static void a_truncated_model_file_should_exit_2_naming_it(void **state)
     assert_int_equal(kk_file_write_atomic(trunc, data, len / 2, &e), KK_OK);
     free(data);
     const char *a[] = {"generate", "-m", trunc, "--tokens", "1", "-n", "1", NULL};
-    run_out r = run(a);
+    tp_run r = run(a);
     assert_int_equal(r.code, 2);
     assert_non_null(strstr(r.err, "trunc.gguf"));
-    run_free(&r);
+    tp_run_free(&r);
 }
 
 static void bad_token_ids_should_exit_2_naming_the_flag_and_value(void **state)
@@ -361,22 +284,22 @@ static void bad_token_ids_should_exit_2_naming_the_flag_and_value(void **state)
     REQUIRE_BIN();
     write_random_model();
     const char *a[] = {"generate", "-m", g_model, "--tokens", "1,x", "-n", "1", NULL};
-    run_out r = run(a);
+    tp_run r = run(a);
     assert_int_equal(r.code, 2);
     assert_non_null(strstr(r.err, "--tokens"));
     assert_non_null(strstr(r.err, "1,x"));
-    run_free(&r);
+    tp_run_free(&r);
     const char *b[] = {"logits", "-m", g_model, "--tokens", "1,512", NULL}; /* vocab 512 */
     r = run(b);
     assert_int_equal(r.code, 2);
     assert_non_null(strstr(r.err, "512"));
-    run_free(&r);
+    tp_run_free(&r);
     const char *c[] = {"logits", "-m", g_model, "--tokens", "1", "--act", "int8", NULL};
     r = run(c);
     assert_int_equal(r.code, 2);
     assert_non_null(strstr(r.err, "--act"));
     assert_non_null(strstr(r.err, "int8"));
-    run_free(&r);
+    tp_run_free(&r);
 }
 
 static void generating_past_the_context_should_exit_2_naming_n(void **state)
@@ -385,11 +308,11 @@ static void generating_past_the_context_should_exit_2_naming_n(void **state)
     REQUIRE_BIN();
     write_random_model();
     const char *a[] = {"generate", "-m", g_model, "--tokens", "1", "-n", "5000", NULL};
-    run_out r = run(a);
+    tp_run r = run(a);
     assert_int_equal(r.code, 2);
     assert_non_null(strstr(r.err, "-n"));
     assert_non_null(strstr(r.err, "context_length 2048"));
-    run_free(&r);
+    tp_run_free(&r);
 }
 
 static void bad_model_random_values_should_exit_2_naming_the_flag(void **state)
@@ -399,20 +322,20 @@ static void bad_model_random_values_should_exit_2_naming_the_flag(void **state)
     char out[128];
     snprintf(out, sizeof out, "%s/qwen.gguf", g_tmp);
     const char *a[] = {"model", "random", "-o", out, "--vocab", "10", NULL};
-    run_out r = run(a);
+    tp_run r = run(a);
     assert_int_equal(r.code, 2);
     assert_non_null(strstr(r.err, "--vocab"));
-    run_free(&r);
+    tp_run_free(&r);
     const char *b[] = {"model", "random", "-o", out, "--arch", "gpt2", NULL};
     r = run(b);
     assert_int_equal(r.code, 2);
     assert_non_null(strstr(r.err, "gpt2"));
-    run_free(&r);
+    tp_run_free(&r);
     const char *c[] = {"model", "random", "-o", out, "--arch", "qwen3", "--head-dim", "32",
                        NULL};
     r = run(c);
     assert_int_equal(r.code, 0);
-    run_free(&r);
+    tp_run_free(&r);
 }
 
 /* ---- exit code 3 ------------------------------------------------------------------- */
@@ -434,11 +357,11 @@ static void unknown_flags_and_missing_arguments_should_exit_3(void **state)
         const char *a[9] = {0};
         for (int k = 0; k < 8 && cases[i][k]; k++)
             a[k] = cases[i][k];
-        run_out r = run(a);
+        tp_run r = run(a);
         if (r.code != 3)
             fprintf(stderr, "case %zu: exit %d, stderr: %s\n", i, r.code, r.err);
         assert_int_equal(r.code, 3);
-        run_free(&r);
+        tp_run_free(&r);
     }
 }
 
@@ -457,5 +380,5 @@ int main(void)
         cmocka_unit_test(bad_model_random_values_should_exit_2_naming_the_flag),
         cmocka_unit_test(unknown_flags_and_missing_arguments_should_exit_3),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, tp_teardown_tmpdir);
 }

@@ -12,63 +12,28 @@
 #include <cmocka.h>
 
 #include <dirent.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "kk_file.h"
 #include "test_util.h"
+#include "test_proc.h"
 
 static char g_bin[2048];
 static char g_root[1024];
 static char g_tmp[64];
 
-typedef struct run_out {
-    int code;
-    char *out, *err;
-    size_t out_len, err_len;
-} run_out;
-
-static void run_free(run_out *r)
+/* Run argv[0] (a path or a PATH name) with argv, in the repository root. */
+static tp_run run_argv(const char *const *argv)
 {
-    free(r->out);
-    free(r->err);
-    memset(r, 0, sizeof *r);
-}
-
-/* Run argv[0] (a path) with argv, in the repository root; capture output. */
-static run_out run_argv(const char *const *argv)
-{
-    char outp[128], errp[128];
-    snprintf(outp, sizeof outp, "%s/stdout", g_tmp);
-    snprintf(errp, sizeof errp, "%s/stderr", g_tmp);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int fo = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int fe = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0 || chdir(g_root) != 0)
-            _exit(127);
-        execvp(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    int status = 0;
-    assert_true(waitpid(pid, &status, 0) == pid);
-    run_out r = {0};
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    kk_err e;
-    assert_int_equal(kk_file_read_all(outp, &r.out, &r.out_len, &e), KK_OK);
-    assert_int_equal(kk_file_read_all(errp, &r.err, &r.err_len, &e), KK_OK);
-    return r;
+    return tp_run_argv(g_root, argv);
 }
 
 /* kakeya compare ARGS... (NULL-terminated) */
-static run_out compare(const char *a0, ...)
+static tp_run compare(const char *a0, ...)
 {
     const char *argv[32] = {g_bin, "compare"};
     int n = 2;
@@ -85,45 +50,12 @@ static run_out compare(const char *a0, ...)
 
 static int setup(void **state)
 {
-    (void)state;
-    char self[1800];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0)
-        return -1;
-    self[n] = '\0';
-    snprintf(g_bin, sizeof g_bin, "%s/../../kakeya", dirname(self));
     if (kk_repo_root(g_root, sizeof g_root, NULL) != KK_OK)
         return -1;
-    snprintf(g_tmp, sizeof g_tmp, "/tmp/kakeya_compare_XXXXXX");
-    return mkdtemp(g_tmp) ? 0 : -1;
+    return tp_cli_setup(state, g_bin, sizeof g_bin, "kakeya", g_tmp, sizeof g_tmp, "kakeya_compare");
 }
 
-static int teardown(void **state)
-{
-    (void)state;
-    DIR *d = opendir(g_tmp);
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        char p[512];
-        if (e->d_name[0] == '.')
-            continue;
-        snprintf(p, sizeof p, "%s/%s", g_tmp, e->d_name);
-        unlink(p);
-    }
-    if (d)
-        closedir(d);
-    rmdir(g_tmp);
-    return 0;
-}
-
-#define REQUIRE_BIN()                                                         \
-    do {                                                                      \
-        struct stat st_;                                                      \
-        if (stat(g_bin, &st_) != 0) {                                         \
-            fprintf(stderr, "SKIP: %s not built\n", g_bin);                   \
-            skip();                                                           \
-        }                                                                     \
-    } while (0)
+#define REQUIRE_BIN() TP_REQUIRE_PROGRAM(g_bin)
 
 /* The verdict line of `arm` ("- `arm` ... -> WORD"), or fail. */
 static const char *verdict_of(const char *md, const char *arm, char *word, size_t cap)
@@ -171,7 +103,7 @@ static void committed_evidence_gets_table_front_and_verdicts(void **s)
         fprintf(stderr, "SKIP: no evidence under evidence/kv-quant-sweep\n");
         skip();
     }
-    run_out r = compare(ev, NULL);
+    tp_run r = compare(ev, NULL);
     assert_int_equal(r.code, 0);
     assert_non_null(strstr(r.out, "| arm | codec | bits/value | rel_mse Gaussian"));
     assert_non_null(strstr(r.out, "| `e8-4-rot` | e8:bits=4,rotate=hadamard | 4.50 |"));
@@ -198,19 +130,19 @@ static void committed_evidence_gets_table_front_and_verdicts(void **s)
     }
     assert_int_equal(lines, 14); /* 15 arms, the baseline has none */
     /* --baseline and --distortion change the reference and the measure */
-    run_free(&r);
+    tp_run_free(&r);
     r = compare(ev, "--baseline", "q4_0", "--distortion", "k", NULL);
     assert_int_equal(r.code, 0);
     assert_non_null(strstr(r.out, "### Verdicts against `q4_0`"));
     assert_non_null(strstr(r.out, "only if its K rel_mse is lower"));
-    run_free(&r);
+    tp_run_free(&r);
 }
 
 static void fixture_has_one_arm_per_verdict(void **s)
 {
     (void)s;
     REQUIRE_BIN();
-    run_out r = compare(FX("rd.json"), "--presets", FX("presets"), NULL);
+    tp_run r = compare(FX("rd.json"), "--presets", FX("presets"), NULL);
     assert_int_equal(r.code, 0);
     char w[32];
     assert_string_equal(verdict_of(r.out, "e8", w, sizeof w), "adopt");
@@ -219,7 +151,7 @@ static void fixture_has_one_arm_per_verdict(void **s)
     assert_string_equal(verdict_of(r.out, "rot", w, sizeof w), "inconclusive");
     assert_non_null(strstr(r.out, "recall lost -> reject"));
     assert_non_null(strstr(r.out, "rate higher -> reject"));
-    run_free(&r);
+    tp_run_free(&r);
 }
 
 static void md_and_svg_are_written_whole_and_the_svg_renders(void **s)
@@ -236,7 +168,7 @@ static void md_and_svg_are_written_whole_and_the_svg_renders(void **s)
         fprintf(stderr, "SKIP: no evidence under evidence/kv-quant-sweep\n");
         skip();
     }
-    run_out r = compare(ev, "--md", md, "--svg", svg, NULL);
+    tp_run r = compare(ev, "--md", md, "--svg", svg, NULL);
     assert_int_equal(r.code, 0);
     assert_int_equal(r.out_len, 0); /* the Markdown went to the file */
     char *buf = NULL;
@@ -254,7 +186,7 @@ static void md_and_svg_are_written_whole_and_the_svg_renders(void **s)
     while ((ent = readdir(d)))
         assert_null(strstr(ent->d_name, ".tmp."));
     closedir(d);
-    run_free(&r);
+    tp_run_free(&r);
 
     if (system("command -v rsvg-convert >/dev/null 2>&1") != 0) {
         fprintf(stderr, "SKIP: rsvg-convert not installed (apt-get install librsvg2-bin): "
@@ -271,47 +203,47 @@ static void md_and_svg_are_written_whole_and_the_svg_renders(void **s)
     assert_int_equal(((unsigned char)buf[16] << 24 | (unsigned char)buf[17] << 16 |
                       (unsigned char)buf[18] << 8 | (unsigned char)buf[19]), 1000);
     free(buf);
-    run_free(&r);
+    tp_run_free(&r);
 }
 
 static void before_after_exits_0_without_a_significant_regression(void **s)
 {
     (void)s;
     REQUIRE_BIN();
-    run_out r = compare("--before", FX("before.json"), "--after", FX("after_same.json"), NULL);
+    tp_run r = compare("--before", FX("before.json"), "--after", FX("after_same.json"), NULL);
     assert_int_equal(r.code, 0);
     assert_non_null(strstr(r.out, "No significant regression at alpha = 0.05"));
     /* q4 recall 160 -> 156 of 200: worse, not significant */
     assert_non_null(strstr(r.out, "| `q4` | recall | 0.800"));
     assert_non_null(strstr(r.out, "z = -0.49 (n 200, 200) | 0.623 | worse"));
-    run_free(&r);
+    tp_run_free(&r);
 }
 
 static void before_after_exits_1_on_a_recall_or_speed_regression(void **s)
 {
     (void)s;
     REQUIRE_BIN();
-    run_out r = compare("--before", FX("before.json"), "--after", FX("after_recall_drop.json"),
+    tp_run r = compare("--before", FX("before.json"), "--after", FX("after_recall_drop.json"),
                         NULL);
     assert_int_equal(r.code, 1);
     assert_non_null(strstr(r.out, "| `q4` | recall |"));
     assert_non_null(strstr(r.out, "**REGRESSION**: worse"));
     assert_non_null(strstr(r.err, "1 significant regression (alpha 0.05)"));
-    run_free(&r);
+    tp_run_free(&r);
     /* z = -4.36 (p 1.3e-5): below alpha 1e-6 after Holm it is not significant */
     r = compare("--before", FX("before.json"), "--after", FX("after_recall_drop.json"),
                 "--alpha", "1e-6", NULL);
     assert_int_equal(r.code, 0);
-    run_free(&r);
+    tp_run_free(&r);
     r = compare("--before", FX("before.json"), "--after", FX("after_slower.json"), NULL);
     assert_int_equal(r.code, 1);
     assert_non_null(strstr(r.out, "`f16` timings.decode_tok_per_s: 100.199 -> 80.219"));
     assert_non_null(strstr(r.out, "x0.801 (spread 0.6% / 0.6%)"));
-    run_free(&r);
+    tp_run_free(&r);
     /* the other way round the change is an improvement: exit 0 */
     r = compare("--before", FX("after_slower.json"), "--after", FX("before.json"), NULL);
     assert_int_equal(r.code, 0);
-    run_free(&r);
+    tp_run_free(&r);
 }
 
 static void bad_input_exits_2_naming_the_file_or_flag(void **s)
@@ -333,10 +265,10 @@ static void bad_input_exits_2_naming_the_file_or_flag(void **s)
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         const char *const *a = cases[k].args;
-        run_out r = compare(a[0], a[1], a[2], a[3], a[4], a[5], NULL);
+        tp_run r = compare(a[0], a[1], a[2], a[3], a[4], a[5], NULL);
         if (r.code != 2 || !strstr(r.err, cases[k].msg))
             fail_msg("case %zu: exit %d, stderr: %s", k, r.code, r.err);
-        run_free(&r);
+        tp_run_free(&r);
     }
 }
 
@@ -354,19 +286,19 @@ static void usage_errors_exit_3(void **s)
     };
     for (size_t k = 0; k + 1 < sizeof cases / sizeof cases[0]; k++) {
         const char *const *a = cases[k].args;
-        run_out r = compare(a[0], a[1], a[2], a[3], NULL);
+        tp_run r = compare(a[0], a[1], a[2], a[3], NULL);
         if (r.code != 3)
             fail_msg("case %zu: exit %d, stderr: %s", k, r.code, r.err);
-        run_free(&r);
+        tp_run_free(&r);
     }
-    run_out r = compare("--before", FX("before.json"), "--after", FX("before.json"), "--svg",
+    tp_run r = compare("--before", FX("before.json"), "--after", FX("before.json"), "--svg",
                         "x.svg", NULL);
     assert_int_equal(r.code, 3);
-    run_free(&r);
+    tp_run_free(&r);
     r = compare("--help", NULL);
     assert_int_equal(r.code, 0);
     assert_non_null(strstr(r.out, "exit codes"));
-    run_free(&r);
+    tp_run_free(&r);
 }
 
 int main(void)
@@ -380,5 +312,5 @@ int main(void)
         cmocka_unit_test(bad_input_exits_2_naming_the_file_or_flag),
         cmocka_unit_test(usage_errors_exit_3),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, tp_teardown_tmpdir);
 }

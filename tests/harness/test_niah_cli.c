@@ -9,104 +9,37 @@
 #include <cmocka.h>
 
 #include <cjson/cJSON.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "kk_file.h"
 #include "test_util.h"
+#include "test_proc.h"
 
 static char g_bin[2048];
 static char g_tmp[64];
 static char g_synth[256];  /* the default synthetic model, written once */
 static char g_random[256]; /* a random (not synthetic) model */
 
-typedef struct run_out {
-    int code;
-    char *out, *err;
-    size_t out_len, err_len;
-} run_out;
-
-static void run_free(run_out *r)
+/* Run g_bin with args (NULL-terminated); capture stdout and stderr. */
+static tp_run run(const char *const *args)
 {
-    free(r->out);
-    free(r->err);
-    memset(r, 0, sizeof *r);
-}
-
-static run_out run(const char *const *args)
-{
-    char outp[128], errp[128];
-    snprintf(outp, sizeof outp, "%s/stdout", g_tmp);
-    snprintf(errp, sizeof errp, "%s/stderr", g_tmp);
-    const char *argv[40];
-    int n = 0;
-    argv[n++] = g_bin;
-    for (; args[n - 1] && n < 39; n++)
-        argv[n] = args[n - 1];
-    argv[n] = NULL;
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int fo = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int fe = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0)
-            _exit(127);
-        execv(g_bin, (char *const *)argv);
-        _exit(127);
-    }
-    int status = 0;
-    assert_true(waitpid(pid, &status, 0) == pid);
-    run_out r = {0};
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    assert_int_equal(kk_file_read_all(outp, &r.out, &r.out_len, NULL), KK_OK);
-    assert_int_equal(kk_file_read_all(errp, &r.err, &r.err_len, NULL), KK_OK);
-    return r;
+    return tp_run_prog(NULL, g_bin, args);
 }
 
 static int setup(void **state)
 {
-    (void)state;
-    char self[1800];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0)
-        return -1;
-    self[n] = '\0';
-    snprintf(g_bin, sizeof g_bin, "%s/../../kakeya", dirname(self));
-    snprintf(g_tmp, sizeof g_tmp, "/tmp/kakeya_niah_cli_XXXXXX");
-    if (!mkdtemp(g_tmp))
+    if (tp_cli_setup(state, g_bin, sizeof g_bin, "kakeya", g_tmp, sizeof g_tmp, "kakeya_niah_cli") != 0)
         return -1;
     snprintf(g_synth, sizeof g_synth, "%s/synth.gguf", g_tmp);
     snprintf(g_random, sizeof g_random, "%s/random.gguf", g_tmp);
     return 0;
 }
 
-static int teardown(void **state)
-{
-    (void)state;
-    const char *names[] = {"stdout", "stderr", "synth.gguf", "random.gguf", "copy.gguf"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        char p[128];
-        snprintf(p, sizeof p, "%s/%s", g_tmp, names[i]);
-        unlink(p);
-    }
-    rmdir(g_tmp);
-    return 0;
-}
-
-#define REQUIRE_BIN()                                                         \
-    do {                                                                      \
-        struct stat st_;                                                      \
-        if (stat(g_bin, &st_) != 0) {                                         \
-            fprintf(stderr, "SKIP: %s not built (make bin/kakeya)\n", g_bin); \
-            skip();                                                           \
-        }                                                                     \
-    } while (0)
+#define REQUIRE_BIN() TP_REQUIRE_PROGRAM(g_bin)
 
 static void write_synth(void)
 {
@@ -114,9 +47,9 @@ static void write_synth(void)
     if (stat(g_synth, &st) == 0)
         return;
     const char *a[] = {"model", "synth", "-o", g_synth, NULL};
-    run_out r = run(a);
+    tp_run r = run(a);
     assert_int_equal(r.code, 0);
-    run_free(&r);
+    tp_run_free(&r);
 }
 
 /* ---- model synth ------------------------------------------------------------- */
@@ -127,11 +60,11 @@ static void model_synth_should_write_a_model_that_model_info_reads(void **state)
     REQUIRE_BIN();
     write_synth();
     const char *a[] = {"model", "info", g_synth, "--json", NULL};
-    run_out r = run(a);
+    tp_run r = run(a);
     assert_int_equal(r.code, 0);
     assert_non_null(strstr(r.out, "kakeya.synth.mode"));
     assert_non_null(strstr(r.out, "llama"));
-    run_free(&r);
+    tp_run_free(&r);
 }
 
 static void model_synth_bad_values_should_exit_2_naming_the_flag(void **state)
@@ -146,19 +79,19 @@ static void model_synth_bad_values_should_exit_2_naming_the_flag(void **state)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *a[] = {"model", "synth", "-o", out, cases[i].flag, cases[i].val, NULL};
-        run_out r = run(a);
+        tp_run r = run(a);
         assert_int_equal(r.code, 2);
         assert_non_null(strstr(r.err, cases[i].flag));
-        run_free(&r);
+        tp_run_free(&r);
     }
     const char *u1[] = {"model", "synth", NULL}; /* no -o */
-    run_out r = run(u1);
+    tp_run r = run(u1);
     assert_int_equal(r.code, 3);
-    run_free(&r);
+    tp_run_free(&r);
     const char *u2[] = {"model", "synth", "-o", out, "--bogus", NULL};
     r = run(u2);
     assert_int_equal(r.code, 3);
-    run_free(&r);
+    tp_run_free(&r);
 }
 
 /* ---- niah -------------------------------------------------------------------------- */
@@ -171,10 +104,10 @@ static cJSON *niah_json(const char *const *extra, int *code)
     for (int i = 0; extra && extra[i]; i++)
         a[n++] = extra[i];
     a[n] = NULL;
-    run_out r = run(a);
+    tp_run r = run(a);
     *code = r.code;
     cJSON *j = r.code == 0 ? cJSON_Parse(r.out) : NULL;
-    run_free(&r);
+    tp_run_free(&r);
     return j;
 }
 
@@ -305,45 +238,45 @@ static void niah_bad_input_should_exit_2_and_usage_3(void **state)
         const char *ctx = strcmp(bad[i].flag, "--ctx") ? "64" : bad[i].val;
         const char *a[] = {"niah", "-m", g_synth, "--ctx", ctx, bad[i].flag, bad[i].val,
                            "--threads", "1", NULL};
-        run_out r = run(a);
+        tp_run r = run(a);
         assert_int_equal(r.code, 2);
         assert_non_null(strstr(r.err, bad[i].flag));
-        run_free(&r);
+        tp_run_free(&r);
     }
     /* a model that is not synthetic: exit 2 naming the key */
     const char *w[] = {"model", "random", "-o", g_random, NULL};
-    run_out r = run(w);
+    tp_run r = run(w);
     assert_int_equal(r.code, 0);
-    run_free(&r);
+    tp_run_free(&r);
     const char *a[] = {"niah", "-m", g_random, "--ctx", "64", NULL};
     r = run(a);
     assert_int_equal(r.code, 2);
     assert_non_null(strstr(r.err, "kakeya.synth.mode"));
-    run_free(&r);
+    tp_run_free(&r);
     const char *u1[] = {"niah", "-m", g_synth, NULL}; /* no --ctx */
     r = run(u1);
     assert_int_equal(r.code, 3);
-    run_free(&r);
+    tp_run_free(&r);
     const char *u2[] = {"niah", "--ctx", "64", "--frobnicate", NULL};
     r = run(u2);
     assert_int_equal(r.code, 3);
-    run_free(&r);
+    tp_run_free(&r);
     const char *u3[] = {"niah", "-m", g_synth, "--ctx", "64", "--kv-bits", "4", "--kv-codec",
                         "q4_0", NULL};
     r = run(u3);
     assert_int_equal(r.code, 3);
     assert_non_null(strstr(r.err, "exclusive"));
-    run_free(&r);
+    tp_run_free(&r);
     const char *u4[] = {"niah", "-m", g_synth, "--ctx", "64", "--kv-codec-v", "q4_0", NULL};
     r = run(u4);
     assert_int_equal(r.code, 3);
-    run_free(&r);
+    tp_run_free(&r);
     const char *b5[] = {"niah", "-m", g_synth, "--ctx", "64", "--kv-codec", "q8_0",
                         "--kv-codec-v", "affine:axis=token,rotate=hadamard", NULL};
     r = run(b5);
     assert_int_equal(r.code, 2);
     assert_non_null(strstr(r.err, "--kv-codec-v"));
-    run_free(&r);
+    tp_run_free(&r);
 }
 
 int main(void)
@@ -356,5 +289,5 @@ int main(void)
         cmocka_unit_test(niah_kv_codec_should_report_the_codec_and_its_counters),
         cmocka_unit_test(niah_bad_input_should_exit_2_and_usage_3),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, tp_teardown_tmpdir);
 }
