@@ -32,18 +32,11 @@ static kk_code perr(const pctx *c, const gate_yaml_node *n, const char *where,
 static kk_code perr(const pctx *c, const gate_yaml_node *n, const char *where,
                     kk_code code, const char *fmt, ...)
 {
-    char msg[KK_ERR_MSG_MAX];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    gate_yaml_verr(c->err, c->file, n, where, code, fmt, ap);
     va_end(ap);
-    kk_err_set(c->err, code, "%s", msg);
-    kk_err_file(c->err, c->file ? c->file : "");
-    if (n) {
-        kk_err_linecol(c->err, n->line, n->col);
-        kk_err_offset(c->err, (int64_t)n->offset);
-    }
-    return kk_err_where(c->err, where);
+    return code;
 }
 
 /* ---- scalar typing ---------------------------------------------------------- */

@@ -404,3 +404,19 @@ kk_code gate_yaml_read_file(const char *path, char **buf, size_t *len,
     *len = got;
     return KK_OK;
 }
+
+kk_code gate_yaml_verr(kk_err *err, const char *file, const gate_yaml_node *n,
+                       const char *where, kk_code code, const char *fmt,
+                       va_list ap)
+{
+    char msg[KK_ERR_MSG_MAX];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    kk_err_set(err, code, "%s", msg);
+    kk_err_file(err, file ? file : "");
+    if (n) {
+        kk_err_linecol(err, n->line, n->col);
+        kk_err_offset(err, (int64_t)n->offset);
+    }
+    kk_err_where(err, where);
+    return code;
+}

@@ -25,6 +25,7 @@
 #ifndef KK_GATE_YAML_H
 #define KK_GATE_YAML_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 #include "kk_err.h"
@@ -72,5 +73,13 @@ void gate_yaml_doc_free(gate_yaml_doc *doc);
 
 /* Value of `key` in a map node; NULL when absent or node is not a map. */
 const gate_yaml_node *gate_yaml_get(const gate_yaml_node *map, const char *key);
+
+/* Fill err with code and the formatted message, located at node n (line,
+ * col, offset; n may be NULL) of `file`, with `where` (the key path). Shared
+ * by every reader of preset files (gate and harness) so their errors read
+ * alike. @return code. */
+kk_code gate_yaml_verr(kk_err *err, const char *file, const gate_yaml_node *n,
+                       const char *where, kk_code code, const char *fmt,
+                       va_list ap);
 
 #endif /* KK_GATE_YAML_H */
