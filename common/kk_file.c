@@ -84,6 +84,23 @@ kk_code kk_map_open(kk_map *map, const char *path, kk_err *err)
     return KK_OK;
 }
 
+void kk_map_prefault(const kk_map *map)
+{
+    if (!map || !map->data || !map->size)
+        return;
+#ifdef MADV_POPULATE_READ
+    if (madvise((void *)map->data, map->size, MADV_POPULATE_READ) == 0)
+        return;
+#endif
+    /* older kernels: one read per page */
+    const long pg = sysconf(_SC_PAGESIZE) > 0 ? sysconf(_SC_PAGESIZE) : 4096;
+    const volatile unsigned char *p = map->data;
+    unsigned char sink = 0;
+    for (size_t i = 0; i < map->size; i += (size_t)pg)
+        sink ^= p[i];
+    (void)sink;
+}
+
 void kk_map_close(kk_map *map)
 {
     if (!map)

@@ -1,4 +1,4 @@
-/* fwd: see forward.h. Contents: attention (fast, ref), state, fwd_run. */
+/* fwd: see forward.h. Contents: state, fwd_run (attention is attention.c). */
 #include "forward.h"
 
 #include <cblas.h>
@@ -6,215 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- attention ---------------------------------------------------------- */
-
-static bool visible(const fwd_attn_shape *sh, int32_t q_pos, int32_t k_pos)
-{
-    if (k_pos > q_pos)
-        return false;
-    if (sh->hidden && k_pos < sh->n_hidden && sh->hidden[k_pos])
-        return false;
-    return sh->window <= 0 || (int64_t)q_pos - k_pos < sh->window;
-}
-
-/* First index in ascending pos[0..n) whose value is > x. */
-static int64_t upper_bound(const int32_t *pos, int64_t n, int64_t x)
-{
-    int64_t lo = 0, hi = n;
-    while (lo < hi) {
-        const int64_t mid = lo + (hi - lo) / 2;
-        if (pos[mid] <= x)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
-/* exp(x) for x <= 0 by range reduction (x = n ln2 + r, |r| <= ln2/2) and
- * a degree-6 polynomial, branch-free so the loop vectorizes; 0 below -87
- * (where expf underflows to subnormals: libm's slow path took 20% of a
- * NIAH run). Relative error < 3e-7 (Taylor remainder r^7/7! < 2e-7 plus
- * float rounding). */
-static float exp_neg(float x)
-{
-    const float xc = x < -87.0f ? -87.0f : x; /* -INFINITY too */
-    const float t = xc * 1.44269504f + 12582912.0f; /* round(x/ln2) in the low bits */
-    const float n = t - 12582912.0f;
-    const float r = (xc - n * 0.693145752f) - n * 1.42860677e-6f; /* ln2 = hi + lo */
-    float p = 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
-    const union { uint32_t u; float f; } scale = {(uint32_t)((int32_t)n + 127) << 23};
-    return x < -87.0f ? 0.0f : p * scale.f;
-}
-
-/* ops_softmax's contract (-INFINITY -> 0; all masked -> all 0) with
- * exp_neg: the maximum is subtracted first, so every argument is <= 0. */
-static void softmax_fast(float *x, int64_t n)
-{
-    float mx = -INFINITY;
-    for (int64_t i = 0; i < n; i++)
-        mx = x[i] > mx ? x[i] : mx;
-    if (mx == -INFINITY) {
-        memset(x, 0, (size_t)n * sizeof(float));
-        return;
-    }
-    float sum = 0.0f;
-    for (int64_t i = 0; i < n; i++) {
-        x[i] = exp_neg(x[i] - mx);
-        sum += x[i];
-    }
-    const float inv = 1.0f / sum;
-    for (int64_t i = 0; i < n; i++)
-        x[i] *= inv;
-}
-
-static bool ascending(const int32_t *pos, int64_t n)
-{
-    for (int64_t j = 1; j < n; j++)
-        if (pos[j] < pos[j - 1])
-            return false;
-    return true;
-}
-
-void fwd_attention(const fwd_attn_shape *sh, const float *q, const int32_t *q_pos,
-                   int64_t n, const kv_view *kv, float *out, float *scores)
-{
-    const int64_t nk = kv->n;
-    const int64_t ldq = (int64_t)sh->n_heads * sh->head_dim_k;
-    const int64_t ldo = (int64_t)sh->n_heads * sh->head_dim_v;
-    const int32_t group = sh->n_heads / sh->n_kv_heads;
-    const float scale = 1.0f / sqrtf((float)sh->head_dim_k);
-    /* Ascending positions: a block of queries sees at most the entries up
-     * to its largest position, and with a window none before its smallest
-     * position - window + 1; only that range is multiplied. */
-    const bool sorted = ascending(kv->pos, nk);
-    for (int32_t h = 0; h < sh->n_heads; h++) {
-        const int32_t kvh = h / group; /* GQA: query heads share a KV head */
-        if (sh->kv_dead && sh->kv_dead[kvh]) {
-            for (int64_t i = 0; i < n; i++)
-                memset(out + i * ldo + (int64_t)h * sh->head_dim_v, 0,
-                       (size_t)sh->head_dim_v * sizeof(float));
-            continue;
-        }
-        for (int64_t c0 = 0; c0 < n; c0 += FWD_ATT_CHUNK) {
-            const int64_t m = (n - c0 < FWD_ATT_CHUNK) ? n - c0 : FWD_ATT_CHUNK;
-            int64_t lo = 0, hi = nk;
-            if (sorted) {
-                int64_t qmin = q_pos[c0], qmax = q_pos[c0];
-                for (int64_t i = 1; i < m; i++) {
-                    qmin = q_pos[c0 + i] < qmin ? q_pos[c0 + i] : qmin;
-                    qmax = q_pos[c0 + i] > qmax ? q_pos[c0 + i] : qmax;
-                }
-                hi = upper_bound(kv->pos, nk, qmax);
-                if (sh->window > 0)
-                    lo = upper_bound(kv->pos, hi, qmin - sh->window);
-            }
-            const int64_t w = hi - lo;
-            float *o = out + c0 * ldo + (int64_t)h * sh->head_dim_v;
-            if (w <= 0) { /* nothing visible: no weight anywhere */
-                for (int64_t i = 0; i < m; i++)
-                    memset(o + i * ldo, 0, (size_t)sh->head_dim_v * sizeof(float));
-                continue;
-            }
-            const float *kh = kv->k + lo * kv->k_stride + (int64_t)kvh * sh->head_dim_k;
-            const float *vh = kv->v + lo * kv->v_stride + (int64_t)kvh * sh->head_dim_v;
-            const int32_t *kp = kv->pos + lo;
-            /* scores (m, w) = scale * q_h (m, dk) . k_h (w, dk)^T; one query
-             * (decode) by GEMV: sgemm would pack K first (20% of a decode
-             * step's time at 256 entries, perf on the 134M bench model). */
-            if (m == 1)
-                cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)w, sh->head_dim_k, scale, kh,
-                            (int)kv->k_stride, q + c0 * ldq + (int64_t)h * sh->head_dim_k, 1,
-                            0.0f, scores, 1);
-            else
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)w,
-                            sh->head_dim_k, scale, q + c0 * ldq + (int64_t)h * sh->head_dim_k,
-                            (int)ldq, kh, (int)kv->k_stride, 0.0f, scores, (int)w);
-            for (int64_t i = 0; i < m; i++) {
-                float *row = scores + i * w;
-                if (sorted) { /* visible: a contiguous range, minus hidden entries */
-                    const int64_t jhi = upper_bound(kp, w, q_pos[c0 + i]);
-                    const int64_t jlo =
-                        sh->window > 0 ? upper_bound(kp, jhi, (int64_t)q_pos[c0 + i] - sh->window)
-                                       : 0;
-                    for (int64_t j = 0; j < jlo; j++)
-                        row[j] = -INFINITY;
-                    for (int64_t j = jhi; j < w; j++)
-                        row[j] = -INFINITY;
-                    if (sh->hidden)
-                        for (int64_t j = jlo; j < jhi; j++)
-                            if (kp[j] < sh->n_hidden && sh->hidden[kp[j]])
-                                row[j] = -INFINITY;
-                } else {
-                    for (int64_t j = 0; j < w; j++)
-                        if (!visible(sh, q_pos[c0 + i], kp[j]))
-                            row[j] = -INFINITY;
-                }
-                softmax_fast(row, w);
-            }
-            /* out_h (m, dv) = p (m, w) . v_h (w, dv) */
-            if (m == 1)
-                cblas_sgemv(CblasRowMajor, CblasTrans, (int)w, sh->head_dim_v, 1.0f, vh,
-                            (int)kv->v_stride, scores, 1, 0.0f, o, 1);
-            else
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m,
-                            sh->head_dim_v, (int)w, 1.0f, scores, (int)w, vh,
-                            (int)kv->v_stride, 0.0f, o, (int)ldo);
-        }
-    }
-}
-
-void fwd_attention_ref(const fwd_attn_shape *sh, const float *q, const int32_t *q_pos,
-                       int64_t n, const kv_view *kv, float *out)
-{
-    const int64_t ldq = (int64_t)sh->n_heads * sh->head_dim_k;
-    const int64_t ldo = (int64_t)sh->n_heads * sh->head_dim_v;
-    const int32_t group = sh->n_heads / sh->n_kv_heads;
-    const double scale = 1.0 / sqrt((double)sh->head_dim_k);
-    for (int64_t i = 0; i < n; i++) {
-        for (int32_t h = 0; h < sh->n_heads; h++) {
-            const int32_t kvh = h / group;
-            const float *qi = q + i * ldq + (int64_t)h * sh->head_dim_k;
-            double mx = -INFINITY, sum = 0.0;
-            for (int pass = 0; pass < 2; pass++) { /* max, then sum of exp */
-                for (int64_t j = 0; j < kv->n; j++) {
-                    if (!visible(sh, q_pos[i], kv->pos[j]))
-                        continue;
-                    const float *kj = kv->k + j * kv->k_stride + (int64_t)kvh * sh->head_dim_k;
-                    double s = 0.0;
-                    for (int32_t d = 0; d < sh->head_dim_k; d++)
-                        s += (double)qi[d] * kj[d];
-                    s *= scale;
-                    if (pass == 0)
-                        mx = s > mx ? s : mx;
-                    else
-                        sum += exp(s - mx);
-                }
-            }
-            float *oi = out + i * ldo + (int64_t)h * sh->head_dim_v;
-            for (int32_t d = 0; d < sh->head_dim_v; d++) {
-                double acc = 0.0;
-                for (int64_t j = 0; j < kv->n; j++) {
-                    if (!visible(sh, q_pos[i], kv->pos[j]))
-                        continue;
-                    const float *kj = kv->k + j * kv->k_stride + (int64_t)kvh * sh->head_dim_k;
-                    double s = 0.0;
-                    for (int32_t e = 0; e < sh->head_dim_k; e++)
-                        s += (double)qi[e] * kj[e];
-                    const double p = exp(s * scale - mx) / sum;
-                    acc += p * kv->v[j * kv->v_stride + (int64_t)kvh * sh->head_dim_v + d];
-                }
-                oi[d] = (float)(sum > 0.0 ? acc : 0.0);
-            }
-        }
-    }
-}
+#include "matmul.h"
 
 /* ---- state --------------------------------------------------------------- */
 
@@ -233,8 +25,8 @@ struct fwd_state {
     float *gate;     /* (B, n_ff) */
     float *up;       /* (B, n_ff) */
     int32_t *pos;    /* (B) */
-    float *scores;   /* (FWD_ATT_CHUNK, n_ctx) */
     float *inv_freq; /* (n_rot/2) */
+    float *rope_cs;  /* (B, n_rot): each row's cosines and sines (fast path) */
     /* per layer, found once at init (fast path only) */
     uint8_t *kv_dead;   /* (n_layers, n_kv_heads): K and V weight rows all zero */
     uint8_t *any_dead;  /* (n_layers) */
@@ -258,8 +50,8 @@ void fwd_free(fwd_state *s)
     free(s->gate);
     free(s->up);
     free(s->pos);
-    free(s->scores);
     free(s->inv_freq);
+    free(s->rope_cs);
     free(s->kv_dead);
     free(s->any_dead);
     free(s->ffn_zero);
@@ -334,15 +126,15 @@ kk_code fwd_init(fwd_state **out, const model *m, int64_t max_batch, int64_t n_c
     s->gate = alloc_f32(B, hp->n_ff);
     s->up = alloc_f32(B, hp->n_ff);
     s->pos = malloc((size_t)B * sizeof(int32_t));
-    s->scores = alloc_f32(FWD_ATT_CHUNK, n_ctx);
     s->inv_freq = alloc_f32(1, hp->n_rot / 2);
+    s->rope_cs = alloc_f32(B, hp->n_rot);
     s->kv_dead = calloc((size_t)hp->n_layers * (size_t)hp->n_kv_heads, 1);
     s->any_dead = calloc((size_t)hp->n_layers, 1);
     s->ffn_zero = calloc((size_t)hp->n_layers, 1);
     s->hidden = calloc((size_t)hp->n_layers, sizeof *s->hidden);
     s->n_hidden = calloc((size_t)hp->n_layers, sizeof *s->n_hidden);
     if (!s->x || !s->xn || !s->q || !s->k || !s->v || !s->att || !s->proj || !s->gate ||
-        !s->up || !s->pos || !s->scores || !s->inv_freq || !s->kv_dead || !s->any_dead ||
+        !s->up || !s->pos || !s->inv_freq || !s->rope_cs || !s->kv_dead || !s->any_dead ||
         !s->ffn_zero || !s->hidden || !s->n_hidden) {
         fwd_free(s);
         return kk_err_set(err, KK_E_NOMEM, "forward: out of memory for batch %lld",
@@ -438,9 +230,11 @@ static void matmul_out(const fwd_state *s, const ops_weight *W, const float *att
 
 /* RoPE on every head of n rows (row = n_h heads of head_dim) at pos[t];
  * heads of a dead KV head (kv_dead[h / group], NULL: none) stay as they
- * are (zero, or never read). */
-static void rope_rows(const fwd_state *s, float *x, const int32_t *pos, int64_t n,
-                      int32_t n_h, int32_t head_dim, const uint8_t *kv_dead, int32_t group)
+ * are (zero, or never read). The fast path reads row t's cosines and sines
+ * from cs (n, n_rot), filled once per chunk. */
+static void rope_rows(const fwd_state *s, float *x, const int32_t *pos, const float *cs,
+                      int64_t n, int32_t n_h, int32_t head_dim, const uint8_t *kv_dead,
+                      int32_t group)
 {
     const model_hparams *hp = &s->m->hp;
     for (int64_t t = 0; t < n; t++)
@@ -451,8 +245,104 @@ static void rope_rows(const fwd_state *s, float *x, const int32_t *pos, int64_t 
             if (s->use_ref)
                 ops_rope_ref(xh, hp->n_rot, pos[t], hp->rope_base, hp->rope_neox);
             else
-                ops_rope(xh, hp->n_rot, pos[t], s->inv_freq, hp->rope_neox);
+                ops_rope_cs(xh, hp->n_rot, cs + t * hp->n_rot, hp->rope_neox);
         }
+}
+
+/* ---- row-parallel elementwise work ------------------------------------------------ */
+
+/* Rows are independent, so splitting them over the pool changes no bit.
+ * Below FWD_PAR_ROWS rows (decode, short verifications) the work is a few
+ * microseconds and runs on the caller: a pool round trip costs about as
+ * much. At 2 threads these loops left a core spinning through 7% of a
+ * prefill (RMSNorm, RoPE, SwiGLU). */
+#define FWD_PAR_ROWS 16
+
+typedef struct rows_job {
+    void (*fn)(const void *arg, int64_t t0, int64_t t1);
+    const void *arg;
+    int64_t n, per;
+} rows_job;
+
+static void rows_task(void *ctx, int64_t task, int thread)
+{
+    (void)thread;
+    const rows_job *j = ctx;
+    const int64_t t0 = task * j->per;
+    const int64_t t1 = t0 + j->per < j->n ? t0 + j->per : j->n;
+    j->fn(j->arg, t0, t1);
+}
+
+static void par_rows(const fwd_state *s, int64_t n, void (*fn)(const void *, int64_t, int64_t),
+                     const void *arg)
+{
+    const int threads = matmul_ctx_threads(matmul_default());
+    if (s->use_ref || n < FWD_PAR_ROWS || threads == 1) {
+        fn(arg, 0, n);
+        return;
+    }
+    const int64_t n_tasks = n < 4 * (int64_t)threads ? n : 4 * (int64_t)threads;
+    rows_job j = {fn, arg, n, (n + n_tasks - 1) / n_tasks};
+    matmul_parallel(NULL, rows_task, &j, (n + j.per - 1) / j.per);
+}
+
+typedef struct norm_arg {
+    float *out;
+    const float *x, *w;
+    int64_t d;
+    float eps;
+} norm_arg;
+
+static void norm_rows(const void *a, int64_t t0, int64_t t1)
+{
+    const norm_arg *p = a;
+    for (int64_t t = t0; t < t1; t++)
+        ops_rmsnorm(p->out + t * p->d, p->x + t * p->d, p->w, p->d, p->eps);
+}
+
+/* out (n, d) = rmsnorm of each row of x (n, d) with weights w */
+static void rmsnorm_rows(const fwd_state *s, float *out, const float *x, const float *w,
+                         int64_t n, int64_t d)
+{
+    const norm_arg a = {out, x, w, d, s->m->hp.rms_eps};
+    par_rows(s, n, norm_rows, &a);
+}
+
+typedef struct rope_arg {
+    const fwd_state *s;
+    float *x;
+    const int32_t *pos;
+    const float *cs;
+    int32_t n_h, head_dim, group;
+    const uint8_t *kv_dead;
+} rope_arg;
+
+static void rope_part(const void *a, int64_t t0, int64_t t1)
+{
+    const rope_arg *p = a;
+    const int64_t row = (int64_t)p->n_h * p->head_dim;
+    rope_rows(p->s, p->x + t0 * row, p->pos + t0, p->cs + t0 * p->s->m->hp.n_rot, t1 - t0,
+              p->n_h, p->head_dim, p->kv_dead, p->group);
+}
+
+static void rope_par(const fwd_state *s, float *x, const int32_t *pos, const float *cs,
+                     int64_t n, int32_t n_h, int32_t head_dim, const uint8_t *kv_dead,
+                     int32_t group)
+{
+    const rope_arg a = {s, x, pos, cs, n_h, head_dim, group, kv_dead};
+    par_rows(s, n, rope_part, &a);
+}
+
+typedef struct swiglu_arg {
+    float *g;
+    const float *u;
+    int64_t n_ff;
+} swiglu_arg;
+
+static void swiglu_part(const void *a, int64_t t0, int64_t t1)
+{
+    const swiglu_arg *p = a;
+    ops_swiglu(p->g + t0 * p->n_ff, p->u + t0 * p->n_ff, (t1 - t0) * p->n_ff);
 }
 
 static void capture(float *dst, const float *src, int32_t layer, int64_t n_total,
@@ -482,6 +372,10 @@ static kk_code run_chunk(fwd_state *s, kv_cache *kv, const int32_t *tokens, int6
     /* x (n, d) = the embedding rows */
     for (int64_t t = 0; t < n; t++)
         model_embed(m, tokens[t], s->x + t * d);
+    /* each row's RoPE cosines and sines, shared by its heads and layers */
+    if (!s->use_ref)
+        for (int64_t t = 0; t < n; t++)
+            ops_rope_table(s->rope_cs + t * hp->n_rot, hp->n_rot, s->pos[t], s->inv_freq);
 
     for (int32_t il = 0; il < hp->n_layers; il++) {
         const model_layer *L = &m->layers[il];
@@ -492,8 +386,7 @@ static kk_code run_chunk(fwd_state *s, kv_cache *kv, const int32_t *tokens, int6
         const int64_t r0 = (!s->use_ref && il == hp->n_layers - 1) ? n - n_out : 0;
         const int64_t nr = n - r0;
         /* attention input norm: xn (n, d) */
-        for (int64_t t = 0; t < n; t++)
-            ops_rmsnorm(s->xn + t * d, s->x + t * d, L->attn_norm, d, hp->rms_eps);
+        rmsnorm_rows(s, s->xn, s->x, L->attn_norm, n, d);
         /* projections: q (nr, H*dk) for rows r0.., k (n, KH*dk), v (n, KH*dv) */
         if (nr > 0)
             matmul_heads(s, &L->wq, s->xn + r0 * d, s->q + r0 * q_row, nr, hp->n_heads,
@@ -512,9 +405,9 @@ static kk_code run_chunk(fwd_state *s, kv_cache *kv, const int32_t *tokens, int6
         if (cap)
             capture(cap->k_pre, s->k, il, n_total, t0, n, k_row);
         /* RoPE at each token's position */
-        rope_rows(s, s->q + r0 * q_row, s->pos + r0, nr, hp->n_heads, hp->head_dim_k, dead,
-                  group);
-        rope_rows(s, s->k, s->pos, n, hp->n_kv_heads, hp->head_dim_k, dead, 1);
+        rope_par(s, s->q + r0 * q_row, s->pos + r0, s->rope_cs + r0 * hp->n_rot, nr,
+                 hp->n_heads, hp->head_dim_k, dead, group);
+        rope_par(s, s->k, s->pos, s->rope_cs, n, hp->n_kv_heads, hp->head_dim_k, dead, 1);
         if (cap) {
             capture(cap->k_post, s->k, il, n_total, t0, n, k_row);
             capture(cap->v, s->v, il, n_total, t0, n, v_row);
@@ -539,9 +432,9 @@ static kk_code run_chunk(fwd_state *s, kv_cache *kv, const int32_t *tokens, int6
                                    s->n_hidden[il], dead};
         if (s->use_ref)
             fwd_attention_ref(&sh, s->q, s->pos, n, &view, s->att);
-        else
-            fwd_attention(&sh, s->q + r0 * q_row, s->pos + r0, nr, &view,
-                          s->att + r0 * a_row, s->scores);
+        else if (fwd_attention(&sh, s->q + r0 * q_row, s->pos + r0, nr, &view,
+                               s->att + r0 * a_row) != KK_OK)
+            return kk_err_set(err, KK_E_NOMEM, "forward: out of memory for attention scores");
         /* output projection + residual */
         matmul_out(s, &L->wo, s->att + r0 * a_row, s->proj + r0 * d, nr, hp->n_heads,
                    hp->head_dim_v, dead, group);
@@ -550,11 +443,13 @@ static kk_code run_chunk(fwd_state *s, kv_cache *kv, const int32_t *tokens, int6
         /* FFN: x += down(silu(gate(xn)) * up(xn)); exactly 0 when ffn_down is */
         if (!s->use_ref && s->ffn_zero[il])
             continue;
-        for (int64_t t = r0; t < n; t++)
-            ops_rmsnorm(s->xn + t * d, s->x + t * d, L->ffn_norm, d, hp->rms_eps);
+        rmsnorm_rows(s, s->xn + r0 * d, s->x + r0 * d, L->ffn_norm, nr, d);
         matmul(s, &L->ffn_gate, s->xn + r0 * d, s->gate, nr);
         matmul(s, &L->ffn_up, s->xn + r0 * d, s->up, nr);
-        ops_swiglu(s->gate, s->up, nr * hp->n_ff);
+        {
+            const swiglu_arg a = {s->gate, s->up, hp->n_ff};
+            par_rows(s, nr, swiglu_part, &a);
+        }
         matmul(s, &L->ffn_down, s->gate, s->proj + r0 * d, nr);
         for (int64_t i = r0 * d; i < n * d; i++)
             s->x[i] += s->proj[i];

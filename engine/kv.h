@@ -89,6 +89,11 @@ int64_t kv_n_tokens(const kv_cache *c);
 size_t kv_bytes_resident(const kv_cache *c);
 void kv_free(kv_cache *c);
 
+/* For implementations: n floats of row storage, 64-byte aligned so head
+ * slices start on a cache line (free with free()); NULL when out of
+ * memory. */
+float *kv_alloc_f32(int64_t n);
+
 /* The plain full cache: F32, every position, n_ctx tokens allocated up
  * front. @return KK_OK, KK_E_RANGE for a bad config, KK_E_NOMEM. */
 kk_code kv_full_init(kv_cache **out, const kv_config *cfg, kk_err *err);

@@ -257,13 +257,13 @@ kk_code kv_codec_init(kv_cache **out, const kv_config *cfg, const codec_spec *k_
     q->k = malloc((size_t)(cfg->n_layers * q->k_slots) * q->k_bytes);
     q->v = malloc((size_t)(cfg->n_layers * q->v_slots) * q->v_bytes);
     if (q->k_tok > 1)
-        q->rk = malloc((size_t)(cfg->n_layers * q->k_tok * q->k_row) * sizeof(float));
+        q->rk = kv_alloc_f32(cfg->n_layers * q->k_tok * q->k_row);
     if (q->v_tok > 1)
-        q->rv = malloc((size_t)(cfg->n_layers * q->v_tok * q->v_row) * sizeof(float));
+        q->rv = kv_alloc_f32(cfg->n_layers * q->v_tok * q->v_row);
     q->pos = malloc((size_t)slots * sizeof(int32_t));
     q->len = calloc((size_t)cfg->n_layers, sizeof(int64_t));
-    q->dk = malloc((size_t)(cfg->n_ctx * q->k_row) * sizeof(float));
-    q->dv = malloc((size_t)(cfg->n_ctx * q->v_row) * sizeof(float));
+    q->dk = kv_alloc_f32(cfg->n_ctx * q->k_row);
+    q->dv = kv_alloc_f32(cfg->n_ctx * q->v_row);
     if (!q->k || !q->v || !q->pos || !q->len || !q->dk || !q->dv ||
         (q->k_tok > 1 && !q->rk) || (q->v_tok > 1 && !q->rv)) {
         kvc_free(&q->base);

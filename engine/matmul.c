@@ -61,6 +61,18 @@ void mm_q8_ref(const dtype_block_q8_0 *w, int64_t ldw, const int8_t *xq, int64_t
         }
 }
 
+void mm_nn_ref(const float *p, int64_t ldp, const float *v, int64_t ldv, float *y, int64_t ldy,
+               int64_t n, int64_t m, int64_t k)
+{
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t c = 0; c < k; c++) {
+            double acc = 0.0;
+            for (int64_t j = 0; j < m; j++)
+                acc += (double)p[i * ldp + j] * (double)v[j * ldv + c];
+            y[i * ldy + c] = (float)acc;
+        }
+}
+
 void matmul_quantize_q8_ref(const float *x, int8_t *qs, float *d, int64_t n)
 {
     for (int64_t b = 0; b < n / DTYPE_QK8_0; b++) {
@@ -91,7 +103,8 @@ static void quant_plain(const float *x, int8_t *qs, float *d, int64_t n)
 
 static void isa_init(void)
 {
-    const mm_kernels plain = {mm_f32_ref, mm_f16_ref, mm_q8_ref, quant_plain, mm_round16_ref};
+    const mm_kernels plain = {mm_f32_ref, mm_f16_ref, mm_q8_ref, quant_plain, mm_round16_ref,
+                              mm_nn_ref, mm_f32_ref};
     for (int i = 0; i < 3; i++)
         g_kernels[i] = plain;
 #ifdef MM_HAVE_X86
@@ -149,10 +162,12 @@ void matmul_round_f16(const float *x, float *y, int64_t n)
 
 /* ---- per-thread scratch ---------------------------------------------------- */
 
-/* Two slots per OS thread: SLOT_ACT holds the caller's rounded or quantized
+/* Slots per OS thread: SLOT_ACT holds the caller's rounded or quantized
  * activations (read by every worker during one product), SLOT_TILE a
- * worker's dequantized rows. Kept until the thread exits. */
-enum { SLOT_ACT = 0, SLOT_TILE = 1, N_SLOTS = 2 };
+ * worker's dequantized rows, SLOT_USER matmul_thread_scratch's (attention
+ * scores: a product may run inside an attention task). Kept until the
+ * thread exits. */
+enum { SLOT_ACT = 0, SLOT_TILE = 1, SLOT_USER = 2, N_SLOTS = 3 };
 
 typedef struct mm_scratch {
     void *p[N_SLOTS];
@@ -198,6 +213,11 @@ static void *scratch_get(int slot, size_t bytes)
         s->cap[slot] = want;
     }
     return s->p[slot];
+}
+
+float *matmul_thread_scratch(size_t n_floats)
+{
+    return scratch_get(SLOT_USER, n_floats * sizeof(float));
 }
 
 /* ---- contexts -------------------------------------------------------------- */
@@ -260,6 +280,25 @@ void matmul_set_threads(int n_threads)
     }
     g_default_threads = n_threads;
     pthread_mutex_unlock(&g_default_mu);
+}
+
+void matmul_parallel(matmul_ctx *c, tp_fn fn, void *ctx, int64_t n_tasks)
+{
+    if (!c)
+        c = matmul_default();
+    tp_run(c ? c->pool : NULL, fn, ctx, n_tasks);
+}
+
+void matmul_f32_nt(const float *w, int64_t ldw, const float *x, int64_t ldx, float *y,
+                   int64_t ldy, int64_t n, int64_t nr, int64_t k)
+{
+    g_kernels[matmul_isa_current()].dots(w, ldw, x, ldx, y, ldy, n, nr, k);
+}
+
+void matmul_f32_nn(const float *p, int64_t ldp, const float *v, int64_t ldv, float *y,
+                   int64_t ldy, int64_t n, int64_t m, int64_t k)
+{
+    g_kernels[matmul_isa_current()].nn(p, ldp, v, ldv, y, ldy, n, m, k);
 }
 
 /* ---- dispatch ---------------------------------------------------------------- */

@@ -76,6 +76,25 @@ void matmul_set_isa(matmul_isa cap);
 matmul_isa matmul_isa_current(void);
 const char *matmul_isa_name(matmul_isa isa);
 
+/* ---- building blocks for other kernels (attention.c) ----------------------- */
+
+/* fn(ctx, task, thread) for every task in [0, n_tasks) on c's pool (NULL:
+ * the default context); thread < matmul_ctx_threads. Returns when all ran. */
+void matmul_parallel(matmul_ctx *c, tp_fn fn, void *ctx, int64_t n_tasks);
+/* y (n, nr; stride ldy) = x (n, k; ldx) . w (nr, k; ldw)^T in F32 on the
+ * calling thread at the current level, rows read in place (no packing);
+ * made for short rows (k a head dim: 16 rows' sums reduced together). */
+void matmul_f32_nt(const float *w, int64_t ldw, const float *x, int64_t ldx, float *y,
+                   int64_t ldy, int64_t n, int64_t nr, int64_t k);
+/* y (n, k; ldy) = p (n, m; ldp) . v (m, k; ldv) in F32 on the calling
+ * thread: each row of v is read once per 4 rows of p. */
+void matmul_f32_nn(const float *p, int64_t ldp, const float *v, int64_t ldv, float *y,
+                   int64_t ldy, int64_t n, int64_t m, int64_t k);
+/* At least n_floats of 64-byte aligned scratch owned by the calling OS
+ * thread (kept, and reused, until it exits), apart from the products' own;
+ * NULL when memory runs out. For callers of matmul_parallel. */
+float *matmul_thread_scratch(size_t n_floats);
+
 /* ---- activation rounding, exposed for tests -------------------------------- */
 
 /* x (n values, n % 32 == 0) -> qs (n int8) and d (n/32 floats: the F16

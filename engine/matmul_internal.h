@@ -26,6 +26,9 @@ typedef void (*mm_q8_fn)(const dtype_block_q8_0 *w, int64_t ldw, const int8_t *x
                          int64_t n, int64_t nr, int64_t nb);
 typedef void (*mm_quant_fn)(const float *x, int8_t *qs, float *d, int64_t n);
 typedef void (*mm_round_fn)(const float *x, float *y, int64_t n);
+/* y (n, k; ldy) = p (n, m; ldp) . v (m, k; ldv): attention's P.V */
+typedef void (*mm_nn_fn)(const float *p, int64_t ldp, const float *v, int64_t ldv, float *y,
+                         int64_t ldy, int64_t n, int64_t m, int64_t k);
 
 typedef struct mm_kernels {
     mm_f32_fn f32;
@@ -33,6 +36,8 @@ typedef struct mm_kernels {
     mm_q8_fn q8;
     mm_quant_fn quant;
     mm_round_fn round16; /* x -> f16(x) widened, round to nearest even */
+    mm_nn_fn nn;
+    mm_f32_fn dots; /* as f32, for short rows (attention scores) */
 } mm_kernels;
 
 /* Plain C kernels (sums in double): the _ref path and the portable level. */
@@ -43,6 +48,8 @@ void mm_f16_ref(const uint16_t *w, int64_t ldw, const float *x, int64_t ldx, flo
 void mm_q8_ref(const dtype_block_q8_0 *w, int64_t ldw, const int8_t *xq, int64_t ldq,
                const float *xd, int64_t ldd, float *y, int64_t ldy, int64_t n, int64_t nr,
                int64_t nb);
+void mm_nn_ref(const float *p, int64_t ldp, const float *v, int64_t ldv, float *y, int64_t ldy,
+               int64_t n, int64_t m, int64_t k);
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define MM_HAVE_X86 1

@@ -81,8 +81,9 @@ TGT512 static INL __m128 reduce4_512(__m512 a, __m512 b, __m512 c, __m512 d)
     return _mm512_castps512_ps128(_mm512_permutexvar_ps(idx, t));
 }
 
-TGT512 static INL void tile512(int RM, int RN, int f16, int pf, int add, const void *w, int64_t ldw,
-                               const float *x, int64_t ldx, float *y, int64_t ldy, int64_t k)
+TGT512 static INL void tile512(int RM, int RN, int f16, int64_t pf, int add, const void *w,
+                               int64_t ldw, const float *x, int64_t ldx, float *y, int64_t ldy,
+                               int64_t k)
 {
     __m512 acc[R512_M][R512_N];
 #pragma GCC unroll 8
@@ -99,8 +100,7 @@ TGT512 static INL void tile512(int RM, int RN, int f16, int pf, int add, const v
         for (int j = 0; j < RN; j++) {
             wv[j] = load_w512(w, f16, j * ldw + c, m);
             if (pf) /* the first token tile pulls the rows from memory */
-                _mm_prefetch((const char *)w + (j * ldw + c) * (f16 ? 2 : 4) + (f16 ? MM_PF_F16 : MM_PF_F32),
-                             _MM_HINT_T0);
+                _mm_prefetch((const char *)w + (j * ldw + c) * (f16 ? 2 : 4) + pf, _MM_HINT_T0);
         }
 #pragma GCC unroll 8
         for (int i = 0; i < RM; i++) {
@@ -136,13 +136,18 @@ TGT512 static INL void tile512(int RM, int RN, int f16, int pf, int add, const v
 TGT512 static INL void rows512(int RN, int f16, int add, const void *w, int64_t ldw, const float *x,
                                int64_t ldx, float *y, int64_t ldy, int64_t n, int64_t k)
 {
+    /* F16: the same column of the next row tile, at least MM_PF_F16 ahead
+     * (a fixed 8 KiB fell inside the current tile for 4 KiB rows: 768 x
+     * 2048 GEMV at 24 GB/s against 36 for 2048 x 768). */
+    const int64_t rowb = ldw * (f16 ? 2 : 4);
+    const int64_t pfd = !f16 ? MM_PF_F32 : (RN * rowb > MM_PF_F16 ? RN * rowb : MM_PF_F16);
     int64_t t = 0;
     for (; t + R512_M <= n; t += R512_M)
-        tile512(R512_M, RN, f16, t == 0, add, w, ldw, x + t * ldx, ldx, y + t * ldy, ldy, k);
+        tile512(R512_M, RN, f16, t == 0 ? pfd : 0, add, w, ldw, x + t * ldx, ldx, y + t * ldy, ldy, k);
     switch (n - t) {
-    case 3: tile512(3, RN, f16, t == 0, add, w, ldw, x + t * ldx, ldx, y + t * ldy, ldy, k); break;
-    case 2: tile512(2, RN, f16, t == 0, add, w, ldw, x + t * ldx, ldx, y + t * ldy, ldy, k); break;
-    case 1: tile512(1, RN, f16, t == 0, add, w, ldw, x + t * ldx, ldx, y + t * ldy, ldy, k); break;
+    case 3: tile512(3, RN, f16, t == 0 ? pfd : 0, add, w, ldw, x + t * ldx, ldx, y + t * ldy, ldy, k); break;
+    case 2: tile512(2, RN, f16, t == 0 ? pfd : 0, add, w, ldw, x + t * ldx, ldx, y + t * ldy, ldy, k); break;
+    case 1: tile512(1, RN, f16, t == 0 ? pfd : 0, add, w, ldw, x + t * ldx, ldx, y + t * ldy, ldy, k); break;
     default: break;
     }
 }
@@ -154,10 +159,11 @@ TGT512 static INL void gemm512(int f16, const void *w, int64_t ldw, const float 
     const size_t esz = f16 ? 2 : 4;
     const char *wb = w;
     int64_t r = 0;
-    /* F32 GEMV: one row at a time, one prefetched stream: 37 GB/s against
-     * 23 GB/s with 6 interleaved rows (32000 x 768, CPU time). F16 rows are
-     * half as long and do better 6 at a time (39 against 32 GB/s). */
-    if (n == 1 && !f16)
+    /* GEMV: one row at a time, one prefetched stream. F32: 37 GB/s against
+     * 23 with 6 interleaved rows (32000 x 768, CPU time). F16: 35 against
+     * 30 GB/s (768 x 2048, 1 thread) and 45-57 against 35-38 (2 threads),
+     * three alternating runs each; equal on 2048 x 768. */
+    if (n == 1)
         for (; r < nr; r++)
             rows512(1, f16, 0, wb + (size_t)(r * ldw) * esz, ldw, x, ldx, y + r, ldy, n, k);
     /* Batches: k in blocks of MM_KB, so a row tile's slice (6 x 1024 F32 =
@@ -210,6 +216,14 @@ TGT512V static INL __m512i q8_join(const dtype_block_q8_0 *blk)
     return _mm512_inserti64x4(
         _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(const void *)blk[0].qs)),
         _mm256_loadu_si256((const __m256i *)(const void *)blk[1].qs), 1);
+}
+
+/* ggml's hsum_float_8, in the AVX-512 target. */
+TGT512V static INL float hsum256_512(__m256 v)
+{
+    const __m128 h = _mm_add_ps(_mm256_extractf128_ps(v, 1), _mm256_castps256_ps128(v));
+    const __m128 q = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    return _mm_cvtss_f32(_mm_add_ss(q, _mm_movehdup_ps(q)));
 }
 
 TGT512V static INL __m512 q8_halves(float lo, float hi)
@@ -307,29 +321,266 @@ TGT512V static INL void rows_q8_vnni(int RN, const dtype_block_q8_0 *w, int64_t 
     }
 }
 
+/* Row pairs: the same per-row order on 512-bit vectors. Lanes 0-7 hold
+ * row r's 8-lane sums and lanes 8-15 row r + 1's, for the same block, so
+ * every vpdpbusd, cvt, mul and fma serves two (token, row) dots; the form
+ * above, two blocks of one row per vector, must split each product into
+ * two 256-bit fmas to keep the block order (3.5 against 2 operations per
+ * token, row and block). Each half is summed as hsum_float_8 sums, so the
+ * result is bit for bit the one of tile_q8_vnni and of ggml. RM tokens x
+ * RP row pairs: RM * RP + 3 * RP + 3 zmm registers. */
+#define Q8P_M 8
+#define Q8P_P 2
+
+TGT512V static INL void tile_q8_pairs(int RM, int RP, int pf, const dtype_block_q8_0 *w,
+                                      int64_t ldw, const int8_t *xq, int64_t ldq,
+                                      const float *xd, int64_t ldd, float *y, int64_t ldy,
+                                      int64_t nb)
+{
+    const __m512i bias = _mm512_set1_epi8((char)0x80);
+    const __m512i lohi = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    __m512 acc[Q8P_M][Q8P_P + 1];
+#pragma GCC unroll 8
+    for (int i = 0; i < RM; i++)
+#pragma GCC unroll 4
+        for (int p = 0; p < RP; p++)
+            acc[i][p] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        __m512i wv[Q8P_P + 1], neg[Q8P_P + 1];
+        __m512 dw[Q8P_P + 1];
+#pragma GCC unroll 4
+        for (int p = 0; p < RP; p++) {
+            const dtype_block_q8_0 *b0 = w + (2 * p) * ldw + b, *b1 = b0 + ldw;
+            wv[p] = _mm512_inserti64x4(
+                _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(const void *)b0->qs)),
+                _mm256_loadu_si256((const __m256i *)(const void *)b1->qs), 1);
+            neg[p] = _mm512_sub_epi32(_mm512_setzero_si512(),
+                                      _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, wv[p]));
+            if (pf) {
+                _mm_prefetch((const char *)b0 + MM_PF_Q8, _MM_HINT_T0);
+                _mm_prefetch((const char *)b1 + MM_PF_Q8, _MM_HINT_T0);
+            }
+            /* both scales widened at once, then each spread over its half */
+            const __m128 d2 = _mm_cvtph_ps(_mm_insert_epi16(_mm_cvtsi32_si128(b0->d), b1->d, 1));
+            dw[p] = _mm512_permutexvar_ps(lohi, _mm512_castps128_ps512(d2));
+        }
+#pragma GCC unroll 8
+        for (int i = 0; i < RM; i++) {
+            const __m512i xu = _mm512_xor_si512(
+                _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(const void *)(xq + i * ldq + b * 32))),
+                bias);
+            const __m512 dx = _mm512_set1_ps(xd[i * ldd + b]);
+#pragma GCC unroll 4
+            for (int p = 0; p < RP; p++)
+                acc[i][p] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(neg[p], xu, wv[p])),
+                                            _mm512_mul_ps(dw[p], dx), acc[i][p]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < RM; i++)
+#pragma GCC unroll 4
+        for (int p = 0; p < RP; p++)
+#pragma GCC unroll 2
+            for (int h = 0; h < 2; h++) {
+                const __m256 a = h ? _mm512_extractf32x8_ps(acc[i][p], 1)
+                                   : _mm512_castps512_ps256(acc[i][p]);
+                y[i * ldy + 2 * p + h] = hsum256_512(a);
+            }
+}
+
+/* Tokens in tiles of Q8P_M (the last one shorter), for RP row pairs. */
+TGT512V static INL void rows_q8_pairs(int RP, const dtype_block_q8_0 *w, int64_t ldw,
+                                      const int8_t *xq, int64_t ldq, const float *xd,
+                                      int64_t ldd, float *y, int64_t ldy, int64_t n, int64_t nb)
+{
+    int64_t t = 0;
+    for (; t + Q8P_M <= n; t += Q8P_M)
+        tile_q8_pairs(Q8P_M, RP, t == 0, w, ldw, xq + t * ldq, ldq, xd + t * ldd, ldd,
+                      y + t * ldy, ldy, nb);
+#define Q8P_TAIL(M)                                                                         \
+    case M:                                                                                 \
+        tile_q8_pairs(M, RP, t == 0, w, ldw, xq + t * ldq, ldq, xd + t * ldd, ldd,          \
+                      y + t * ldy, ldy, nb);                                                \
+        break;
+    switch (n - t) {
+        Q8P_TAIL(7)
+        Q8P_TAIL(6)
+        Q8P_TAIL(5)
+        Q8P_TAIL(4)
+        Q8P_TAIL(3)
+        Q8P_TAIL(2)
+        Q8P_TAIL(1)
+    default: break;
+    }
+#undef Q8P_TAIL
+}
+
 TGT512V static void mm_q8_avx512(const dtype_block_q8_0 *w, int64_t ldw, const int8_t *xq,
                                  int64_t ldq, const float *xd, int64_t ldd, float *y,
                                  int64_t ldy, int64_t n, int64_t nr, int64_t nb)
 {
     int64_t r = 0;
-    if (n > Q8_M && n <= 2 * Q8_M) {
-        /* Verification of 5..8 drafted tokens: one tile holds every token
-         * (x 2 rows), so each row is read once, in one prefetched pass,
-         * with no second token tile waiting on the first. */
-        for (; r + 2 <= nr; r += 2) {
-            const dtype_block_q8_0 *wr = w + r * ldw;
-            switch (n) {
-            case 5: tile_q8_vnni(5, 2, 1, wr, ldw, xq, ldq, xd, ldd, y + r, ldy, nb); break;
-            case 6: tile_q8_vnni(6, 2, 1, wr, ldw, xq, ldq, xd, ldd, y + r, ldy, nb); break;
-            case 7: tile_q8_vnni(7, 2, 1, wr, ldw, xq, ldq, xd, ldd, y + r, ldy, nb); break;
-            default: tile_q8_vnni(8, 2, 1, wr, ldw, xq, ldq, xd, ldd, y + r, ldy, nb); break;
-            }
-        }
-    }
-    for (; r + Q8_N <= nr; r += Q8_N)
-        rows_q8_vnni(Q8_N, w + r * ldw, ldw, xq, ldq, xd, ldd, y + r, ldy, n, nb);
+    /* Decode (one token) streams the weights: two blocks of a row per
+     * vector halve the scale and load work there (5.1 against 5.6 ms per
+     * 134M-parameter step), and the split fma costs nothing that shows. */
+    if (n == 1)
+        for (; r + Q8_N <= nr; r += Q8_N)
+            rows_q8_vnni(Q8_N, w + r * ldw, ldw, xq, ldq, xd, ldd, y + r, ldy, n, nb);
+    for (; r + 2 * Q8P_P <= nr; r += 2 * Q8P_P)
+        rows_q8_pairs(Q8P_P, w + r * ldw, ldw, xq, ldq, xd, ldd, y + r, ldy, n, nb);
     for (; r < nr; r++)
         rows_q8_vnni(1, w + r * ldw, ldw, xq, ldq, xd, ldd, y + r, ldy, n, nb);
+}
+
+/* Attention scores for short rows (head dims): y[i][j] = x_i . w_j for
+ * 16 rows j at once. The 16 accumulators (one per row, k/16 fmas each) are
+ * summed across lanes together by a transpose-add tree (45 operations for
+ * 16 sums, against 16 x 8 for one reduction each), leaving the 16 dots in
+ * one vector in row order. The GEMV form of the dot tiles (one row, one
+ * reduction each) made a 134M F16 decode step 20% slower than OpenBLAS's
+ * sgemv on the strided K rows; this one is faster than both. */
+TGT512 static INL __m512 sum16_512(__m512 *a)
+{
+    __m512 s2[8], s4[4], s8[2];
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++) /* per 128-bit lane: (a, b, a, b) pairs */
+        s2[i] = _mm512_add_ps(_mm512_unpacklo_ps(a[2 * i], a[2 * i + 1]),
+                              _mm512_unpackhi_ps(a[2 * i], a[2 * i + 1]));
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) /* per 128-bit lane: (a, b, c, d) */
+        s4[i] = _mm512_add_ps(_mm512_shuffle_ps(s2[2 * i], s2[2 * i + 1], 0x44),
+                              _mm512_shuffle_ps(s2[2 * i], s2[2 * i + 1], 0xEE));
+#pragma GCC unroll 2
+    for (int i = 0; i < 2; i++) /* lanes 0+1 and 2+3 of two groups of 4 */
+        s8[i] = _mm512_add_ps(_mm512_shuffle_f32x4(s4[2 * i], s4[2 * i + 1], 0x88),
+                              _mm512_shuffle_f32x4(s4[2 * i], s4[2 * i + 1], 0xDD));
+    return _mm512_add_ps(_mm512_shuffle_f32x4(s8[0], s8[1], 0x88),
+                         _mm512_shuffle_f32x4(s8[0], s8[1], 0xDD));
+}
+
+#ifndef DOTS_PF
+#define DOTS_PF 32
+#endif
+TGT512 static void mm_dots_avx512(const float *w, int64_t ldw, const float *x, int64_t ldx,
+                                  float *y, int64_t ldy, int64_t n, int64_t nr, int64_t k)
+{
+    const int64_t rowb = k * (int64_t)sizeof(float);
+    for (int64_t j0 = 0; j0 < nr; j0 += 16) {
+        const int nj = nr - j0 < 16 ? (int)(nr - j0) : 16;
+        /* The next 16 rows, line by line: strided rows of a cache that
+         * the weight stream evicted come from memory (12 -> ? GB/s). */
+        if (k != 64 || nj != 16)
+        for (int64_t j = j0 + 16; j < j0 + 32 && j < nr; j++)
+            for (int64_t b = 0; b < rowb; b += 64)
+                _mm_prefetch((const char *)(w + j * ldw) + b, _MM_HINT_T0);
+        for (int64_t i = 0; i < n; i++) {
+            const float *xi = x + i * ldx;
+            __m512 acc[16];
+#pragma GCC unroll 16
+            for (int j = 0; j < 16; j++)
+                acc[j] = _mm512_setzero_ps();
+            if (nj == 16 && k == 64) {
+                /* the common head dim: each row's 4 lines read together */
+                const __m512 x0 = _mm512_loadu_ps(xi), x1 = _mm512_loadu_ps(xi + 16);
+                const __m512 x2 = _mm512_loadu_ps(xi + 32), x3 = _mm512_loadu_ps(xi + 48);
+#pragma GCC unroll 16
+                for (int j = 0; j < 16; j++) {
+                    const float *wj = w + (j0 + j) * ldw;
+                    if (i == 0 && j0 + j + DOTS_PF < nr) {
+                        const char *pj = (const char *)(wj + DOTS_PF * ldw);
+                        _mm_prefetch(pj, _MM_HINT_T0);
+                        _mm_prefetch(pj + 64, _MM_HINT_T0);
+                        _mm_prefetch(pj + 128, _MM_HINT_T0);
+                        _mm_prefetch(pj + 192, _MM_HINT_T0);
+                    }
+                    const __m512 a = _mm512_fmadd_ps(x1, _mm512_loadu_ps(wj + 16),
+                                                     _mm512_mul_ps(x0, _mm512_loadu_ps(wj)));
+                    const __m512 b = _mm512_fmadd_ps(x3, _mm512_loadu_ps(wj + 48),
+                                                     _mm512_mul_ps(x2, _mm512_loadu_ps(wj + 32)));
+                    acc[j] = _mm512_add_ps(a, b);
+                }
+                _mm512_storeu_ps(y + i * ldy + j0, sum16_512(acc));
+                continue;
+            }
+            for (int64_t c = 0; c < k; c += 16) {
+                const __mmask16 m = (k - c >= 16) ? (__mmask16)0xFFFF
+                                                  : (__mmask16)((1u << (unsigned)(k - c)) - 1u);
+                const __m512 xv = _mm512_maskz_loadu_ps(m, xi + c);
+                if (nj == 16) {
+#pragma GCC unroll 16
+                    for (int j = 0; j < 16; j++)
+                        acc[j] = _mm512_fmadd_ps(xv, _mm512_maskz_loadu_ps(m, w + (j0 + j) * ldw + c),
+                                                 acc[j]);
+                } else {
+                    for (int j = 0; j < nj; j++)
+                        acc[j] = _mm512_fmadd_ps(xv, _mm512_maskz_loadu_ps(m, w + (j0 + j) * ldw + c),
+                                                 acc[j]);
+                }
+            }
+            _mm512_mask_storeu_ps(y + i * ldy + j0, (__mmask16)((1u << nj) - 1u), sum16_512(acc));
+        }
+    }
+}
+
+/* P.V for attention: y (n, k) = p (n, m) . v (m, k), v row-major. Per 4
+ * rows of p and 64 columns, 16 accumulators; each row of v is loaded once
+ * (4 vectors, masked at the edge) and meets the 4 broadcast weights: no
+ * packing, where OpenBLAS's sgemm packed V for every head and block. */
+TGT512 static INL void nn_tile512(int RM, const float *p, int64_t ldp, const float *v,
+                                  int64_t ldv, float *y, int64_t ldy, int64_t m, int64_t kc)
+{
+    __mmask16 mk[4];
+    for (int c = 0; c < 4; c++) {
+        const int64_t rem = kc - 16 * c;
+        mk[c] = rem >= 16 ? (__mmask16)0xFFFF
+                          : rem > 0 ? (__mmask16)((1u << (unsigned)rem) - 1u) : (__mmask16)0;
+    }
+    __m512 acc[4][4];
+#pragma GCC unroll 4
+    for (int i = 0; i < RM; i++)
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; c++)
+            acc[i][c] = _mm512_setzero_ps();
+    for (int64_t j = 0; j < m; j++) {
+        __m512 vv[4];
+        if (j + 16 < m) /* rows from memory, as in mm_dots_avx512 */
+#pragma GCC unroll 4
+            for (int c = 0; c < 4; c++)
+                if (mk[c])
+                    _mm_prefetch((const char *)(v + (j + 16) * ldv + 16 * c), _MM_HINT_T0);
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; c++)
+            vv[c] = _mm512_maskz_loadu_ps(mk[c], v + j * ldv + 16 * c);
+#pragma GCC unroll 4
+        for (int i = 0; i < RM; i++) {
+            const __m512 pb = _mm512_set1_ps(p[i * ldp + j]);
+#pragma GCC unroll 4
+            for (int c = 0; c < 4; c++)
+                acc[i][c] = _mm512_fmadd_ps(pb, vv[c], acc[i][c]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < RM; i++)
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; c++)
+            _mm512_mask_storeu_ps(y + i * ldy + 16 * c, mk[c], acc[i][c]);
+}
+
+TGT512 static void mm_nn_avx512(const float *p, int64_t ldp, const float *v, int64_t ldv,
+                                float *y, int64_t ldy, int64_t n, int64_t m, int64_t k)
+{
+    for (int64_t c0 = 0; c0 < k; c0 += 64) {
+        const int64_t kc = k - c0 < 64 ? k - c0 : 64;
+        int64_t i = 0;
+        for (; i + 4 <= n; i += 4)
+            nn_tile512(4, p + i * ldp, ldp, v + c0, ldv, y + i * ldy + c0, ldy, m, kc);
+        switch (n - i) {
+        case 3: nn_tile512(3, p + i * ldp, ldp, v + c0, ldv, y + i * ldy + c0, ldy, m, kc); break;
+        case 2: nn_tile512(2, p + i * ldp, ldp, v + c0, ldv, y + i * ldy + c0, ldy, m, kc); break;
+        case 1: nn_tile512(1, p + i * ldp, ldp, v + c0, ldv, y + i * ldy + c0, ldy, m, kc); break;
+        default: break;
+        }
+    }
 }
 
 /* ==== AVX2 ============================================================== */
@@ -493,6 +744,63 @@ TGT2 static void mm_q8_avx2(const dtype_block_q8_0 *w, int64_t ldw, const int8_t
     }
 }
 
+/* P.V (see nn_tile512): 2 rows of p x 32 columns, 8 accumulators; the
+ * last k % 8 columns in plain C. */
+TGT2 static INL void nn_tile2(int RM, const float *p, int64_t ldp, const float *v, int64_t ldv,
+                              float *y, int64_t ldy, int64_t m, int nc)
+{
+    __m256 acc[2][4];
+#pragma GCC unroll 2
+    for (int i = 0; i < RM; i++)
+#pragma GCC unroll 4
+        for (int c = 0; c < nc; c++)
+            acc[i][c] = _mm256_setzero_ps();
+    for (int64_t j = 0; j < m; j++) {
+        __m256 vv[4];
+#pragma GCC unroll 4
+        for (int c = 0; c < nc; c++)
+            vv[c] = _mm256_loadu_ps(v + j * ldv + 8 * c);
+#pragma GCC unroll 2
+        for (int i = 0; i < RM; i++) {
+            const __m256 pb = _mm256_set1_ps(p[i * ldp + j]);
+#pragma GCC unroll 4
+            for (int c = 0; c < nc; c++)
+                acc[i][c] = _mm256_fmadd_ps(pb, vv[c], acc[i][c]);
+        }
+    }
+#pragma GCC unroll 2
+    for (int i = 0; i < RM; i++)
+#pragma GCC unroll 4
+        for (int c = 0; c < nc; c++)
+            _mm256_storeu_ps(y + i * ldy + 8 * c, acc[i][c]);
+}
+
+TGT2 static void mm_nn_avx2(const float *p, int64_t ldp, const float *v, int64_t ldv, float *y,
+                            int64_t ldy, int64_t n, int64_t m, int64_t k)
+{
+    const int64_t k8 = k & ~(int64_t)7;
+    for (int64_t c0 = 0; c0 < k8; c0 += 32) {
+        const int nc = (int)((k8 - c0 < 32 ? k8 - c0 : 32) / 8);
+        int64_t i = 0;
+        for (; i + 2 <= n; i += 2)
+            switch (nc) {
+            case 4: nn_tile2(2, p + i * ldp, ldp, v + c0, ldv, y + i * ldy + c0, ldy, m, 4); break;
+            case 3: nn_tile2(2, p + i * ldp, ldp, v + c0, ldv, y + i * ldy + c0, ldy, m, 3); break;
+            case 2: nn_tile2(2, p + i * ldp, ldp, v + c0, ldv, y + i * ldy + c0, ldy, m, 2); break;
+            default: nn_tile2(2, p + i * ldp, ldp, v + c0, ldv, y + i * ldy + c0, ldy, m, 1); break;
+            }
+        if (i < n)
+            switch (nc) {
+            case 4: nn_tile2(1, p + i * ldp, ldp, v + c0, ldv, y + i * ldy + c0, ldy, m, 4); break;
+            case 3: nn_tile2(1, p + i * ldp, ldp, v + c0, ldv, y + i * ldy + c0, ldy, m, 3); break;
+            case 2: nn_tile2(1, p + i * ldp, ldp, v + c0, ldv, y + i * ldy + c0, ldy, m, 2); break;
+            default: nn_tile2(1, p + i * ldp, ldp, v + c0, ldv, y + i * ldy + c0, ldy, m, 1); break;
+            }
+    }
+    if (k8 < k)
+        mm_nn_ref(p, ldp, v + k8, ldv, y + k8, ldy, n, m, k - k8);
+}
+
 /* Q8_0 quantization of x, bit-exact with dtype_quantize_row_q8_0_ref:
  * the same float operations in the same order per value (amax, d = amax /
  * 127, id = 1/d, x * id), and roundf's half-away-from-zero rebuilt from
@@ -555,6 +863,8 @@ void mm_kernels_avx2(mm_kernels *k)
     k->f16 = mm_f16_avx2;
     k->q8 = mm_q8_avx2;
     k->quant = quant_q8_avx2;
+    k->nn = mm_nn_avx2;
+    k->dots = mm_f32_avx2;
 }
 
 void mm_kernels_avx512(mm_kernels *k, int vnni)
@@ -562,6 +872,8 @@ void mm_kernels_avx512(mm_kernels *k, int vnni)
     mm_kernels_avx2(k);
     k->f32 = mm_f32_avx512;
     k->f16 = mm_f16_avx512;
+    k->nn = mm_nn_avx512;
+    k->dots = mm_dots_avx512;
     if (vnni)
         k->q8 = mm_q8_avx512;
 }

@@ -326,6 +326,9 @@ kk_code model_load(model **out, const gguf_file *f, kk_err *err)
     KK_CHECK(m->layers, err, KK_E_NOMEM, "out of memory");
     for (int32_t il = 0; il < hp->n_layers; il++)
         KK_TRY(load_layer(m, il, err));
+    /* F32, F16 and Q8_0 weights are read in place from the map: fault it
+     * in as part of the load (it is all read by the first pass anyway). */
+    kk_map_prefault(&f->map);
     *out = m;
     return KK_OK;
 fail:

@@ -7,6 +7,9 @@
 
 #include "matmul.h"
 
+/* OpenBLAS internals (see ops_set_threads); NULL when absent. */
+extern int blas_thread_shutdown_(void) __attribute__((weak));
+
 /* ---- matrix products -------------------------------------------------- */
 
 /* The kernels, their threads and their SIMD levels live in matmul.c; this
@@ -59,6 +62,15 @@ void ops_set_threads(int n_threads)
      * after each call and took the cores from the matmul pool's workers
      * (2-thread decode at 0.5-0.6x llama.cpp's speed with both pools). */
     openblas_set_num_threads(1);
+    /* OpenBLAS's pthread build starts its workers when the library loads,
+     * and they spin (sched_yield) about 0.1 s before they sleep: a program
+     * that only sleeps 0.5 s used 0.106 s of CPU. On 2 cores that took a
+     * core from the first 0.1 s of every 2-thread run (prefill, time to
+     * first token). blas_thread_shutdown_, exported for OpenBLAS's fork
+     * handler, stops them now (0.003 s); a later multi-threaded call would
+     * start them again. Weak: another BLAS has no such symbol. */
+    if (blas_thread_shutdown_)
+        blas_thread_shutdown_();
     matmul_set_threads(n_threads);
 }
 
@@ -97,6 +109,27 @@ void ops_rope(float *x, int64_t n_rot, int32_t pos, const float *inv_freq, bool 
             rope_pair(&x[i], &x[i + half], c, s);
         else
             rope_pair(&x[2 * i], &x[2 * i + 1], c, s);
+    }
+}
+
+void ops_rope_table(float *cs, int64_t n_rot, int32_t pos, const float *inv_freq)
+{
+    const int64_t half = n_rot / 2;
+    for (int64_t i = 0; i < half; i++) {
+        const float theta = (float)pos * inv_freq[i];
+        cs[i] = cosf(theta);
+        cs[half + i] = sinf(theta);
+    }
+}
+
+void ops_rope_cs(float *x, int64_t n_rot, const float *cs, bool neox)
+{
+    const int64_t half = n_rot / 2;
+    for (int64_t i = 0; i < half; i++) {
+        if (neox)
+            rope_pair(&x[i], &x[i + half], cs[i], cs[half + i]);
+        else
+            rope_pair(&x[2 * i], &x[2 * i + 1], cs[i], cs[half + i]);
     }
 }
 

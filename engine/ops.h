@@ -67,6 +67,12 @@ void ops_rmsnorm(float *out, const float *x, const float *w, int64_t n, float ep
 void ops_rope_freqs(float *inv_freq, int64_t n_rot, float base);
 void ops_rope(float *x, int64_t n_rot, int32_t pos, const float *inv_freq, bool neox);
 void ops_rope_ref(float *x, int64_t n_rot, int32_t pos, float base, bool neox);
+/* ops_rope in two steps, for many heads at one position: cs (n_rot values:
+ * n_rot/2 cosines, then n_rot/2 sines) from ops_rope_table once, then
+ * ops_rope_cs per head; bit for bit ops_rope (the same cosf/sinf values
+ * and products), without a sincos per head. */
+void ops_rope_table(float *cs, int64_t n_rot, int32_t pos, const float *inv_freq);
+void ops_rope_cs(float *x, int64_t n_rot, const float *cs, bool neox);
 
 /* In place over n values; -INFINITY entries become 0 (all of them: every
  * value 0). */

@@ -27,7 +27,7 @@ static void help(FILE *out)
             "  -p, --prompt TEXT  prompt text; BOS added when the GGUF says so\n"
             "  --tokens IDS       comma-separated prompt token ids, verbatim (no BOS)\n"
             "  -n N               tokens to generate (greedy; stops early at EOS)\n"
-            "  --threads T        BLAS threads (default: the cores available)\n"
+            "  --threads T        compute threads (default: the cores available)\n"
             "  --act f32|ggml     activations of Q8_0/F16 products: ggml rounds them as\n"
             "                     llama.cpp does (default), f32 keeps them exact\n"
             "  --json             print {\"prompt_ids\", \"ids\", \"text\", \"prefill_s\", \"decode_s\"}\n"

@@ -18,7 +18,7 @@ static void help(FILE *out)
             "usage: kakeya logits -m FILE --tokens IDS [--threads T] [--act f32|ggml]\n"
             "  -m, --model FILE   GGUF model (llama or qwen3)\n"
             "  --tokens IDS       comma-separated token ids, used verbatim (no BOS added)\n"
-            "  --threads T        BLAS threads (default: the cores available)\n"
+            "  --threads T        compute threads (default: the cores available)\n"
             "  --act f32|ggml     activations of Q8_0/F16 products: ggml rounds them as\n"
             "                     llama.cpp does (default), f32 keeps them exact\n"
             "prints {\"n_vocab\": V, \"logits\": [[V floats], ...]}, one row per position.\n"

@@ -41,7 +41,7 @@ static void help(FILE *out)
             "  --samples K          samples per (ctx, depth) cell (default 20)\n"
             "  --seed S             run seed; sample i of a cell has its own\n"
             "                       generator from (S, ctx, depth index, i) (default 1)\n"
-            "  --threads T          BLAS threads (default: the cores available)\n"
+            "  --threads T          compute threads (default: the cores available)\n"
             "  --distractors N      distractor pairs (default: the model's\n"
             "                       kakeya.synth.niah.distractors)\n"
             "  --mask-layers L[,L]  hide the needle's K/V from these layers\n"

@@ -315,7 +315,7 @@ static int parse_run_args(const char *sub, int argc, char **argv, run_args *a, i
                             "  --jobs N      workers (1..256); metrics do not depend on it\n"
                             "  --seed S      run seed (overrides the seed parameter)\n"
                             "  --shard I/N   run arms with index %% N == I-1 (join with kakeya merge)\n"
-                            "  --threads T   BLAS threads per worker (default 1)\n"
+                            "  --threads T   compute threads per worker (default 1)\n"
                             "  --quiet       no progress on stderr\n"
                           : "usage: kakeya show NAME [--set K=V ...] [--presets DIR]\n"
                             "Prints the resolved parameters (and where each came from), models, "

@@ -13,8 +13,6 @@
 #include "evidence.h"
 #include "niah.h"
 
-extern void openblas_set_num_threads(int n);
-
 /* ---- setup ------------------------------------------------------------------- */
 
 kk_code run_ctx_init(run_ctx *rc, const preset *p, const run_opts *o, kk_err *err)
@@ -388,7 +386,7 @@ kk_code run_execute(run_ctx *rc, cJSON **doc, kk_err *err)
     clock_gettime(CLOCK_REALTIME, &w0);
     ev_utc_text(&w0, pv.started, sizeof pv.started);
     double t0 = now_s();
-    openblas_set_num_threads(rc->o.threads);
+    ops_set_threads(rc->o.threads);
     KK_TRY(ops->prepare(rc, err));
     rc->results = calloc(rc->n_tasks ? rc->n_tasks : 1, sizeof *rc->results);
     if (!rc->results) {

@@ -60,7 +60,7 @@ typedef struct run_result {
 
 typedef struct run_opts {
     int jobs;                 /* workers >= 1 */
-    int threads;              /* BLAS threads per worker */
+    int threads;              /* compute threads per worker (ops_set_threads) */
     uint64_t seed;
     int seed_set;             /* --seed given: overrides the `seed` parameter */
     int shard_i, shard_n;     /* 1-based; shard_n 0: no sharding */

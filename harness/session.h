@@ -37,7 +37,7 @@ kk_code session_cache_init(const session *s, int64_t n_ctx, kv_cache **kv,
  * quantized weights (docs/architecture.md). Apply with model_set_act. */
 kk_code session_parse_act(const char *val, ops_act *act, kk_err *err);
 
-/* --threads: default the cores available (kk_ncores); sets BLAS threads. */
+/* --threads: default the cores available (kk_ncores); sets the compute threads (ops_set_threads). */
 kk_code session_parse_threads(const char *val, int *threads, kk_err *err);
 
 #endif /* KK_SESSION_H */

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "forward.h"
+#include "matmul.h"
 #include "model_random.h"
 #include "ops.h"
 #include "sample.h"
@@ -251,7 +252,6 @@ static void attention_should_match_the_naive_triple_loop_with_gqa_masks_and_wind
     float *k = malloc(NK * KH * DK * sizeof(float)), *v = malloc(NK * KH * DV * sizeof(float));
     float *q = malloc(NQ * H * DK * sizeof(float));
     float *o = malloc(NQ * H * DV * sizeof(float)), *or = malloc(NQ * H * DV * sizeof(float));
-    float *scores = malloc(FWD_ATT_CHUNK * NK * sizeof(float));
     int32_t kpos[NK], qpos[NQ];
     for (int i = 0; i < NK * KH * DK; i++)
         k[i] = rng_unif(&s);
@@ -268,14 +268,14 @@ static void attention_should_match_the_naive_triple_loop_with_gqa_masks_and_wind
     const kv_view view = {NK, k, v, kpos, KH * DK, KH * DV};
     for (int32_t window = 0; window <= 20; window += 20) {
         const fwd_attn_shape sh = {.n_heads = H, .n_kv_heads = KH, .head_dim_k = DK, .head_dim_v = DV, .window = window};
-        fwd_attention(&sh, q, qpos, NQ, &view, o, scores);
+        assert_true(fwd_attention(&sh, q, qpos, NQ, &view, o) == KK_OK);
         fwd_attention_ref(&sh, q, qpos, NQ, &view, or);
         assert_true(max_abs_diff(o, or, NQ * H * DV) < ATT_ABS_TOL);
     }
     /* The oracle bites: a mask that lets one future entry through differs. */
     kpos[0] = 149; /* now at a position most queries must not see */
     const fwd_attn_shape sh = {.n_heads = H, .n_kv_heads = KH, .head_dim_k = DK, .head_dim_v = DV, .window = 0};
-    fwd_attention(&sh, q, qpos, NQ, &view, o, scores);
+    assert_true(fwd_attention(&sh, q, qpos, NQ, &view, o) == KK_OK);
     kpos[0] = 0;
     fwd_attention_ref(&sh, q, qpos, NQ, &view, or);
     assert_true(max_abs_diff(o, or, NQ * H * DV) > 1e-3);
@@ -284,7 +284,64 @@ static void attention_should_match_the_naive_triple_loop_with_gqa_masks_and_wind
     free(q);
     free(o);
     free(or);
-    free(scores);
+}
+
+/* The fast path's kernels (matmul_f32_nt scores, matmul_f32_nn P.V) at
+ * every SIMD level the CPU has, 1 and 3 threads, a full cache's ascending
+ * positions (the causal range cut) with 1..70 queries (decode, verify,
+ * chunks of 64 and a ragged one), head dims 64 / 40 (dv not a multiple of
+ * the vector width). Tolerance as above (ATT_ABS_TOL); the thread count
+ * must not change a bit. */
+static void attention_should_match_the_reference_at_every_level_and_thread_count(void **state)
+{
+    (void)state;
+    uint64_t s = 29;
+    enum { NK = 140, H = 4, KH = 2, DK = 64, DV = 40, NQMAX = 70 };
+    float *k = malloc(NK * KH * DK * sizeof(float)), *v = malloc(NK * KH * DV * sizeof(float));
+    float *q = malloc(NQMAX * H * DK * sizeof(float));
+    float *o = malloc(NQMAX * H * DV * sizeof(float)), *o3 = malloc(NQMAX * H * DV * sizeof(float));
+    float *or = malloc(NQMAX * H * DV * sizeof(float));
+    int32_t kpos[NK], qpos[NQMAX];
+    for (int i = 0; i < NK * KH * DK; i++)
+        k[i] = rng_unif(&s);
+    for (int i = 0; i < NK * KH * DV; i++)
+        v[i] = rng_unif(&s);
+    for (int i = 0; i < NQMAX * H * DK; i++)
+        q[i] = 0.5f * rng_unif(&s);
+    for (int i = 0; i < NK; i++)
+        kpos[i] = i;
+    const int nqs[] = {1, 2, 5, 8, 16, 64, 70};
+    for (int isa = 0; isa <= (int)matmul_isa_best(); isa++) {
+        matmul_set_isa((matmul_isa)isa);
+        for (size_t a = 0; a < sizeof nqs / sizeof nqs[0]; a++) {
+            const int nq = nqs[a];
+            for (int i = 0; i < nq; i++)
+                qpos[i] = NK - nq + i; /* the last nq entries are the new tokens */
+            const kv_view view = {NK, k, v, kpos, KH * DK, KH * DV};
+            for (int32_t window = 0; window <= 33; window += 33) {
+                const fwd_attn_shape sh = {.n_heads = H, .n_kv_heads = KH, .head_dim_k = DK,
+                                           .head_dim_v = DV, .window = window};
+                matmul_set_threads(1);
+                assert_true(fwd_attention(&sh, q, qpos, nq, &view, o) == KK_OK);
+                matmul_set_threads(3);
+                assert_true(fwd_attention(&sh, q, qpos, nq, &view, o3) == KK_OK);
+                fwd_attention_ref(&sh, q, qpos, nq, &view, or);
+                const double e = max_abs_diff(o, or, (size_t)nq * H * DV);
+                if (e >= ATT_ABS_TOL)
+                    print_error("isa %d nq %d window %d: %g\n", isa, nq, window, e);
+                assert_true(e < ATT_ABS_TOL);
+                assert_memory_equal(o, o3, (size_t)nq * H * DV * sizeof(float));
+            }
+        }
+    }
+    matmul_set_isa(MATMUL_ISA_AVX512);
+    matmul_set_threads(1);
+    free(k);
+    free(v);
+    free(q);
+    free(o);
+    free(o3);
+    free(or);
 }
 
 /* ---- the forward call ----------------------------------------------------------- */
@@ -457,6 +514,7 @@ int main(void)
         cmocka_unit_test(rope_should_match_its_reference_and_keep_the_norm),
         cmocka_unit_test(softmax_should_ignore_masked_entries_and_sum_to_one),
         cmocka_unit_test(attention_should_match_the_naive_triple_loop_with_gqa_masks_and_windows),
+        cmocka_unit_test(attention_should_match_the_reference_at_every_level_and_thread_count),
         cmocka_unit_test(llama_forward_should_match_the_reference_kernels),
         cmocka_unit_test(qwen3_forward_with_a_wide_head_should_match_the_reference_kernels),
         cmocka_unit_test(prefill_decode_and_chunks_should_give_the_same_logits),
