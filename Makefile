@@ -148,6 +148,12 @@ bench: all
 refengine:
 	@sh bench/refengine.sh
 
+# The llama.cpp driver of the engine-bench preset alone (build/bench/
+# llamacpp_bench), against the refengine build; `make bench` builds it too.
+.PHONY: bench-driver
+bench-driver:
+	@sh bench/llamacpp_bench_build.sh
+
 # ---- set-up ---------------------------------------------------------------
 # Debian packages: build (openblas, cjson, gsl, yaml, cmocka), fuzzing (clang,
 # libclang-rt-14-dev: only a recommendation of clang), test-only Python and
@@ -181,6 +187,7 @@ help:
 	@echo "  bench      benchmarks against references measured in the same run"
 	@echo "  deps       apt-get install the Debian packages that are missing"
 	@echo "  refengine  build llama.cpp's library (npm node-llama-cpp) and the driver, once"
+	@echo "  bench-driver  build/bench/llamacpp_bench (engine-bench preset's llama.cpp side), after refengine"
 	@echo "  demo       the README's main job on the built-in default"
 	@echo "  clean      remove build/ and bin/"
 	@echo "variables: FLAVOR=release|asan|fuzz  WERROR=-Werror  KAKEYA_FIXTURES=$(KAKEYA_FIXTURES)"

@@ -15,9 +15,10 @@
  * The bench model: llama, d 768, 12 layers, 12 heads (head dim 64), FFN
  * 2048, vocab 32000, untied, 134M parameters, random weights from
  * model_random (seed BENCH_SEED), written F32 by the project's GGUF writer
- * and converted here to F16 (round to nearest even) and Q8_0
+ * and converted to F16 (round to nearest even) and Q8_0
  * (dtype_quantize_row_q8_0_ref, bit-exact with ggml's quantizer); norms
- * stay F32, as llama.cpp's quantizer leaves them.
+ * stay F32, as llama.cpp's quantizer leaves them. The generator is
+ * engine/bench_model.c, shared with the harness's engine-bench preset.
  */
 #include <errno.h>
 #include <math.h>
@@ -31,12 +32,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_model.h"
 #include "forward.h"
 #include "gguf.h"
 #include "kv.h"
 #include "matmul.h"
 #include "model.h"
-#include "model_random.h"
 #include "ops.h"
 
 #define BENCH_SEED 14
@@ -62,97 +63,26 @@ static int die(const char *what, const kk_err *e)
 
 static void model_path(char *out, size_t cap, const char *dir, int i)
 {
-    snprintf(out, cap, "%s/bench-llama134m-s%d-%s.gguf", dir, BENCH_SEED, TYPE_NAMES[i]);
+    if (bench_model_path(out, cap, dir, BENCH_MODEL_DEFAULT, TYPES[i], NULL) != KK_OK)
+        out[0] = '\0';
 }
 
 /* ---- gen ------------------------------------------------------------------ */
 
-static int convert(const char *src, const char *dst, dtype_t type)
-{
-    kk_err e;
-    gguf_file *f = NULL;
-    if (gguf_open(&f, src, &e) != KK_OK)
-        return die("open", &e);
-    gguf_writer *w = gguf_writer_init(3, f->alignment);
-    int rc = w ? 0 : 2;
-    for (uint64_t i = 0; !rc && i < f->n_kv; i++) {
-        char key[256];
-        gguf_str_copy(f->kv[i].key, key, sizeof key);
-        rc = gguf_writer_set_value(w, key, &f->kv[i].value) != KK_OK ? 2 : 0;
-    }
-    for (uint64_t i = 0; !rc && i < f->n_tensors; i++) {
-        const gguf_tensor *t = &f->tensors[i];
-        char name[256];
-        gguf_str_copy(t->name, name, sizeof name);
-        if (t->n_dims != 2) {
-            rc = gguf_writer_add_tensor(w, name, t->type, t->n_dims, t->ne, t->data,
-                                        t->n_bytes, &e) != KK_OK ? 2 : 0;
-            continue;
-        }
-        const uint64_t cols = t->ne[0], rows = t->ne[1];
-        const size_t rb = dtype_row_size(type, cols);
-        uint8_t *buf = malloc(rb * rows);
-        float *row = malloc(cols * sizeof(float));
-        if (!buf || !row) {
-            free(buf);
-            free(row);
-            rc = 2;
-            break;
-        }
-        for (uint64_t r = 0; r < rows; r++) {
-            memcpy(row, t->data + r * cols * 4, cols * 4);
-            if (type == DTYPE_F16)
-                for (uint64_t c = 0; c < cols; c++) {
-                    const uint16_t h = dtype_f32_to_f16(row[c]);
-                    memcpy(buf + r * rb + 2 * c, &h, 2);
-                }
-            else
-                dtype_quantize_row_q8_0_ref(row, (dtype_block_q8_0 *)(void *)(buf + r * rb),
-                                            cols);
-        }
-        rc = gguf_writer_add_tensor(w, name, type, 2, t->ne, buf, rb * rows, &e) != KK_OK;
-        free(buf);
-        free(row);
-    }
-    if (!rc && gguf_writer_write(w, dst, &e) != KK_OK)
-        rc = die("write", &e);
-    gguf_writer_free(w);
-    gguf_close(f);
-    return rc;
-}
-
+/* The generator is engine/bench_model.c (shared with the harness's
+ * engine-bench preset): files already in DIR are reused, never rewritten. */
 static int cmd_gen(const char *dir)
 {
-    char p[N_FILES][1024];
-    for (int i = 0; i < N_FILES; i++)
-        model_path(p[i], sizeof p[i], dir, i);
-    mkdir(dir, 0755);
-    struct stat st;
-    if (stat(p[0], &st) != 0) {
-        fprintf(stderr, "bench_engine: writing %s\n", p[0]);
-        model_random_cfg c;
-        model_random_defaults(&c);
-        c.seed = BENCH_SEED;
-        c.arch = MODEL_ARCH_LLAMA;
-        c.n_layers = 12;
-        c.n_embd = 768;
-        c.n_heads = 12;
-        c.n_kv_heads = 12;
-        c.head_dim = 64;
-        c.n_ff = 2048;
-        c.n_vocab = 32000;
-        c.n_ctx = 2048;
-        c.tied = false;
+    for (int i = 0; i < N_FILES; i++) {
+        char p[1024];
         kk_err e;
-        if (model_random_write(&c, p[0], &e) != KK_OK)
-            return die("model_random_write", &e);
+        int written = 0;
+        if (bench_model_ensure(dir, BENCH_MODEL_DEFAULT, TYPES[i], p, sizeof p, &written, &e) !=
+            KK_OK)
+            return die("bench_model_ensure", &e);
+        if (written)
+            fprintf(stderr, "bench_engine: wrote %s\n", p);
     }
-    for (int i = 1; i < N_FILES; i++)
-        if (stat(p[i], &st) != 0) {
-            fprintf(stderr, "bench_engine: writing %s\n", p[i]);
-            if (convert(p[0], p[i], TYPES[i]) != 0)
-                return 2;
-        }
     return 0;
 }
 

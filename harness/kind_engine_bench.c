@@ -1,30 +1,49 @@
-/* kind engine_bench: decode speed against llama.cpp. Its runner comes with
- * the performance issue; until then the kind is known (its presets
- * validate) but `kakeya run` refuses it with the reason below. */
-#include "kind.h"
+/* kind engine_bench: kakeya against llama.cpp on the same generated GGUF
+ * files, in one run, repeats interleaved (run_engine_bench.h; the
+ * engine-bench preset). Parameters select a subset of the preset's arms so
+ * a quick run is possible (`--set types=q8_0 --set threads=1`). */
+#include "run_engine_bench.h"
+
+static const char *const TYPE_VALUES[] = {"f32", "f16", "q8_0", NULL};
+static const char *const ENGINE_VALUES[] = {"kakeya", "llama.cpp", NULL};
+static const char *const ISA_VALUES[] = {"best", "scalar", NULL};
 
 static const kind_param_spec PARAMS[] = {
-    {.name = "model", .type = PRESET_T_STRING, .max_len = 1024, .env_ok = 1,
-     .def = "synth:niah", .help = "model source"},
-    {.name = "seed", .type = PRESET_T_INT, .imin = 0, .imax = 9007199254740992LL, .def = "1",
-     .help = "run seed"},
+    {.name = "model", .type = PRESET_T_STRING, .max_len = 64, .def = "bench:llama134m",
+     .help = "bench model: bench:llama134m (134M parameters) or bench:tiny (tests), "
+             "generated into ${KAKEYA_CACHE:-~/.cache/kakeya}/bench-models when absent"},
+    {.name = "types", .type = PRESET_T_LIST, .of = PRESET_T_ENUM, .values = TYPE_VALUES,
+     .max_count = 3, .def = "f32,f16,q8_0",
+     .help = "run only the arms of these weight types"},
+    {.name = "threads", .type = PRESET_T_LIST, .of = PRESET_T_INT, .imin = 1, .imax = 64,
+     .max_count = 8, .def = "1,2", .help = "run only the arms of these thread counts"},
+    {.name = "engines", .type = PRESET_T_LIST, .of = PRESET_T_ENUM, .values = ENGINE_VALUES,
+     .max_count = 2, .def = "kakeya,llama.cpp", .help = "run only the arms of these engines"},
+    {.name = "repeats", .type = PRESET_T_INT, .imin = 5, .imax = 1000, .def = "5",
+     .help = "fresh-process measurements per arm (the gate's timing minimum is 5)"},
 };
 static const kind_field_spec ARM_FIELDS[] = {
-    {.key = "engine", .type = PRESET_T_ENUM, .required = 1,
-     .values = (const char *const[]){"kakeya", "llama.cpp", NULL}, .def = "kakeya",
-     .help = "which engine decodes"},
+    {.key = "engine", .type = PRESET_T_ENUM, .required = 1, .values = ENGINE_VALUES,
+     .help = "which engine runs the measurement"},
+    {.key = "type", .type = PRESET_T_ENUM, .required = 1, .values = TYPE_VALUES,
+     .help = "weight type of the bench model file"},
+    {.key = "threads", .type = PRESET_T_INT, .required = 1, .imin = 1, .imax = 64,
+     .help = "compute threads of the measured process"},
+    {.key = "isa", .type = PRESET_T_ENUM, .values = ISA_VALUES, .def = "best",
+     .help = "kakeya's matmul kernels: best (what the CPU has) or scalar (the portable C "
+             "loops: a negative control)"},
 };
 static const char *const ROLES[] = {"target", NULL};
 
 const kind_def kind_engine_bench = {
     .name = "engine_bench",
-    .help = "decode speed against llama.cpp (not available yet)",
-    .available = 0,
-    .unavailable_why = "engine_bench is built by the performance issue (engine_bench runner, "
-                       "llama.cpp driver); this build has no runner for it",
+    .help = "speed and peak memory against llama.cpp on the same GGUF files",
+    .available = 1,
     .params = PARAMS,
     .n_params = sizeof PARAMS / sizeof PARAMS[0],
     .arm_fields = ARM_FIELDS,
     .n_arm_fields = sizeof ARM_FIELDS / sizeof ARM_FIELDS[0],
     .roles = ROLES,
+    .check = run_engine_bench_check,
+    .ops = &run_engine_bench_ops,
 };

@@ -1,0 +1,209 @@
+/* bench_model: see bench_model.h. */
+#include "bench_model.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../common/kk_file.h"
+#include "gguf.h"
+
+static const char *type_name(dtype_t t)
+{
+    switch (t) {
+    case DTYPE_F32: return "f32";
+    case DTYPE_F16: return "f16";
+    case DTYPE_Q8_0: return "q8_0";
+    default: return NULL;
+    }
+}
+
+kk_code bench_model_type_parse(const char *s, dtype_t *out, kk_err *err)
+{
+    static const dtype_t types[] = {DTYPE_F32, DTYPE_F16, DTYPE_Q8_0};
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        if (s && !strcmp(s, type_name(types[i]))) {
+            *out = types[i];
+            return KK_OK;
+        }
+    return kk_err_set(err, KK_E_RANGE, "bench model type \"%s\"; allowed: f32, f16, q8_0",
+                      s ? s : "(null)");
+}
+
+kk_code bench_model_default_dir(char *buf, size_t cap, kk_err *err)
+{
+    const char *cache = getenv("KAKEYA_CACHE");
+    const char *home = getenv("HOME");
+    int n;
+    if (cache && *cache)
+        n = snprintf(buf, cap, "%s/bench-models", cache);
+    else if (home && *home)
+        n = snprintf(buf, cap, "%s/.cache/kakeya/bench-models", home);
+    else
+        return kk_err_set(err, KK_E_MISSING, "neither KAKEYA_CACHE nor HOME is set: no cache "
+                          "folder for the bench models");
+    if (n < 0 || (size_t)n >= cap)
+        return kk_err_set(err, KK_E_RANGE, "the bench model folder's path is too long");
+    return KK_OK;
+}
+
+kk_code bench_model_shape(const char *name, model_random_cfg *c, kk_err *err)
+{
+    model_random_defaults(c);
+    c->seed = BENCH_MODEL_SEED;
+    c->arch = MODEL_ARCH_LLAMA;
+    c->n_vocab = 32000;
+    c->n_ctx = 2048;
+    c->tied = false;
+    if (name && !strcmp(name, "llama134m")) {
+        c->n_layers = 12;
+        c->n_embd = 768;
+        c->n_heads = 12;
+        c->n_kv_heads = 12;
+        c->head_dim = 64;
+        c->n_ff = 2048;
+        return KK_OK;
+    }
+    if (name && !strcmp(name, "tiny")) {
+        c->n_layers = 2;
+        c->n_embd = 64;
+        c->n_heads = 4;
+        c->n_kv_heads = 4;
+        c->head_dim = 16;
+        c->n_ff = 128;
+        return KK_OK;
+    }
+    return kk_err_set(err, KK_E_RANGE, "bench model \"%s\"; allowed: llama134m, tiny",
+                      name ? name : "(null)");
+}
+
+kk_code bench_model_path(char *buf, size_t cap, const char *dir, const char *name,
+                         dtype_t type, kk_err *err)
+{
+    model_random_cfg c;
+    KK_TRY(bench_model_shape(name, &c, err));
+    const char *tn = type_name(type);
+    if (!tn)
+        return kk_err_set(err, KK_E_RANGE, "bench model type %s; allowed: f32, f16, q8_0",
+                          dtype_name(type));
+    const int n = snprintf(buf, cap, "%s/bench-%s-s%d-%s.gguf", dir, name, BENCH_MODEL_SEED, tn);
+    if (n < 0 || (size_t)n >= cap)
+        return kk_err_set(err, KK_E_RANGE, "the bench model's path is too long");
+    return KK_OK;
+fail:
+    return err ? err->code : KK_E_RANGE;
+}
+
+/* The F32 file src rewritten as dst with every 2-D tensor in `type` (F16 or
+ * Q8_0), metadata and 1-D tensors copied as they are. */
+static kk_code convert(const char *src, const char *dst, dtype_t type, kk_err *err)
+{
+    gguf_file *f = NULL;
+    KK_TRY(gguf_open(&f, src, err));
+    kk_code rc = KK_OK;
+    gguf_writer *w = gguf_writer_init(3, f->alignment);
+    if (!w) {
+        gguf_close(f);
+        return kk_err_set(err, KK_E_NOMEM, "out of memory");
+    }
+    for (uint64_t i = 0; rc == KK_OK && i < f->n_kv; i++) {
+        char key[256];
+        gguf_str_copy(f->kv[i].key, key, sizeof key);
+        rc = gguf_writer_set_value(w, key, &f->kv[i].value);
+        if (rc != KK_OK)
+            kk_err_set(err, rc, "cannot copy metadata key %s", key);
+    }
+    for (uint64_t i = 0; rc == KK_OK && i < f->n_tensors; i++) {
+        const gguf_tensor *t = &f->tensors[i];
+        char name[256];
+        gguf_str_copy(t->name, name, sizeof name);
+        if (t->n_dims != 2 || t->type != DTYPE_F32) {
+            rc = gguf_writer_add_tensor(w, name, t->type, t->n_dims, t->ne, t->data, t->n_bytes,
+                                        err);
+            continue;
+        }
+        const uint64_t cols = t->ne[0], rows = t->ne[1];
+        const size_t rb = dtype_row_size(type, cols);
+        /* Sizes come from our own writer's file, but the file is read back
+         * from disk: check the product before allocating. */
+        if (rb == 0 || rows > SIZE_MAX / rb || cols > SIZE_MAX / sizeof(float)) {
+            rc = kk_err_set(err, KK_E_RANGE, "tensor %s: %llu x %llu does not fit in memory",
+                            name, (unsigned long long)rows, (unsigned long long)cols);
+            break;
+        }
+        uint8_t *buf = malloc(rb * rows);
+        float *row = malloc(cols * sizeof(float));
+        if (!buf || !row) {
+            free(buf);
+            free(row);
+            rc = kk_err_set(err, KK_E_NOMEM, "out of memory converting %s", name);
+            break;
+        }
+        for (uint64_t r = 0; r < rows; r++) {
+            memcpy(row, t->data + r * cols * 4, cols * 4);
+            if (type == DTYPE_F16)
+                for (uint64_t c = 0; c < cols; c++) {
+                    const uint16_t h = dtype_f32_to_f16(row[c]);
+                    memcpy(buf + r * rb + 2 * c, &h, 2);
+                }
+            else
+                dtype_quantize_row_q8_0_ref(row, (dtype_block_q8_0 *)(void *)(buf + r * rb),
+                                            cols);
+        }
+        rc = gguf_writer_add_tensor(w, name, type, 2, t->ne, buf, rb * rows, err);
+        free(buf);
+        free(row);
+    }
+    if (rc == KK_OK)
+        rc = gguf_writer_write(w, dst, err);
+    gguf_writer_free(w);
+    gguf_close(f);
+    return rc;
+fail:
+    return err ? err->code : KK_E_IO;
+}
+
+static int exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+kk_code bench_model_ensure(const char *dir, const char *name, dtype_t type, char *path,
+                           size_t cap, int *written, kk_err *err)
+{
+    if (written)
+        *written = 0;
+    char f32[4096];
+    model_random_cfg c;
+    KK_TRY(bench_model_shape(name, &c, err));
+    KK_TRY(bench_model_path(path, cap, dir, name, type, err));
+    if (exists(path))
+        return KK_OK;
+    KK_TRY(kk_mkdir_p(dir, err));
+    KK_TRY(bench_model_path(f32, sizeof f32, dir, name, DTYPE_F32, err));
+    if (!exists(f32)) {
+        KK_TRY(model_random_write(&c, f32, err));
+        if (written)
+            *written = 1;
+    }
+    if (type != DTYPE_F32) {
+        KK_TRY(convert(f32, path, type, err));
+        if (written)
+            *written = 1;
+    }
+    return KK_OK;
+fail:
+    return err ? err->code : KK_E_IO;
+}
+
+void bench_model_prompt(int32_t *ids, int n, int32_t n_vocab)
+{
+    uint64_t s = BENCH_MODEL_SEED;
+    const uint64_t span = n_vocab > 259 ? (uint64_t)(n_vocab - 259) : 1;
+    for (int i = 0; i < n; i++) {
+        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+        ids[i] = (int32_t)(259 + (s >> 33) % span);
+    }
+}

@@ -1,0 +1,749 @@
+/* run_engine_bench: see run_engine_bench.h. */
+#include "run_engine_bench.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench_model.h"
+#include "evidence.h"
+#include "forward.h"
+#include "gguf.h"
+#include "kk_file.h"
+#include "kv.h"
+#include "matmul.h"
+#include "model.h"
+#include "ops.h"
+#include "sha256.h"
+
+#define N_TYPES 3
+static const char *const TYPE_NAMES[N_TYPES] = {"f32", "f16", "q8_0"};
+/* The K/V cache and batch of bench_engine's measure and llamacpp_bench
+ * (n_ctx 512, batch 512). */
+#define EB_CTX 512
+/* A measurement's reply on the pipe or the driver's stdout: one line. */
+#define EB_REPLY_MAX 1024
+
+/* What one task (a fresh process) measured. */
+typedef struct eb_meas {
+    double load_s, prefill_s, decode_s;
+    double verify_s[RUN_EB_N_VERIFY]; /* L = 2, 4, 8, 16: median of 3 */
+    uint64_t peak_rss;                 /* bytes: wait4's ru_maxrss */
+    uint64_t rss_at_start;             /* kakeya: the child's VmRSS right after fork */
+    char isa[16];                      /* kakeya: the matmul level that ran */
+} eb_meas;
+
+typedef struct eb_model {
+    int used;
+    char path[4096];
+    char sha[65];
+    char arch[64];
+    uint64_t n_params, weight_bytes;
+} eb_model;
+
+typedef struct eb_state {
+    eb_model models[N_TYPES];
+    char spec[80];                     /* bench:NAME */
+    char driver[4096];                 /* "" when no llama.cpp arm runs */
+    char llama_commit[64];
+    int32_t ids[RUN_EB_PROMPT];
+    char ids_text[RUN_EB_PROMPT * 8];
+    eb_meas *meas;                     /* one per task */
+} eb_state;
+
+/* ---- arms ----------------------------------------------------------------------- */
+
+static const char *arm_s(const preset *p, size_t a, const char *key)
+{
+    const preset_field *f = preset_arm_field(p, &p->arms[a], key);
+    return f && f->s ? f->s : "";
+}
+
+static int arm_threads(const preset *p, size_t a)
+{
+    const preset_field *f = preset_arm_field(p, &p->arms[a], "threads");
+    return f ? (int)f->i : 1;
+}
+
+static int type_index(const char *t)
+{
+    for (int i = 0; i < N_TYPES; i++)
+        if (!strcmp(t, TYPE_NAMES[i]))
+            return i;
+    return 0;
+}
+
+static int is_llama(const preset *p, size_t a) { return !strcmp(arm_s(p, a, "engine"), "llama.cpp"); }
+
+static int in_str_list(const preset_param *prm, const char *v)
+{
+    for (size_t i = 0; prm && i < prm->v.n; i++)
+        if (!strcmp(prm->v.s[i], v))
+            return 1;
+    return 0;
+}
+
+static int in_int_list(const preset_param *prm, int64_t v)
+{
+    for (size_t i = 0; prm && i < prm->v.n; i++)
+        if (prm->v.i[i] == v)
+            return 1;
+    return 0;
+}
+
+kk_code run_engine_bench_check(const preset *p, kk_err *err)
+{
+    const char *src = preset_get_str(p, "model");
+    model_random_cfg c;
+    if (!src || strncmp(src, "bench:", 6) != 0 || bench_model_shape(src + 6, &c, NULL) != KK_OK) {
+        kk_err_set(err, KK_E_RANGE, "model source \"%s\"; allowed: bench:llama134m, bench:tiny "
+                   "(the generated bench models, engine/bench_model.h)", src ? src : "");
+        kk_err_where(err, "model");
+        return kk_err_file(err, p->file);
+    }
+    for (size_t a = 0; a < p->n_arms; a++)
+        if (is_llama(p, a) && !strcmp(arm_s(p, a, "isa"), "scalar")) {
+            kk_err_set(err, KK_E_RANGE, "arm %s: found isa \"scalar\" on a llama.cpp arm; allowed: "
+                       "best (isa selects kakeya's kernels)", p->arms[a].name);
+            char w[300];
+            snprintf(w, sizeof w, "arms[%zu].isa", a);
+            kk_err_where(err, w);
+            kk_err_linecol(err, p->arms[a].line, p->arms[a].col);
+            return kk_err_file(err, p->file);
+        }
+    return KK_OK;
+}
+
+kk_code run_engine_bench_driver(const char *root, char *path, size_t cap, kk_err *err)
+{
+    const int n = snprintf(path, cap, "%s/build/bench/llamacpp_bench", root);
+    if (n < 0 || (size_t)n >= cap)
+        return kk_err_set(err, KK_E_RANGE, "the llama.cpp driver's path is too long");
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || access(path, X_OK) != 0)
+        return kk_err_set(err, KK_E_MISSING, "llama.cpp driver %s not found: the llama.cpp arms "
+                          "need it; build it with `make bench-driver` (after `make refengine`, "
+                          "which builds llama.cpp into ${KAKEYA_CACHE:-~/.cache/kakeya}/llama.cpp) "
+                          "or `make bench`, or run only kakeya's arms (--set engines=kakeya)", path);
+    return KK_OK;
+}
+
+/* ---- prepare ---------------------------------------------------------------------- */
+
+static kk_code model_facts(eb_model *m, kk_err *err)
+{
+    KK_TRY(sha256_file_hex(m->path, m->sha, err));
+    gguf_file *f = NULL;
+    KK_TRY(gguf_open(&f, m->path, err));
+    gguf_str arch;
+    snprintf(m->arch, sizeof m->arch, "unknown");
+    if (gguf_get_str(f, "general.architecture", &arch, NULL) == KK_OK)
+        gguf_str_copy(arch, m->arch, sizeof m->arch);
+    for (uint64_t i = 0; i < f->n_tensors; i++) {
+        uint64_t n = 1;
+        for (uint32_t d = 0; d < f->tensors[i].n_dims; d++)
+            n *= f->tensors[i].ne[d]; /* gguf_open checked the product */
+        m->n_params += n;
+        m->weight_bytes += f->tensors[i].n_bytes;
+    }
+    gguf_close(f);
+    return KK_OK;
+fail:
+    return err ? err->code : KK_E_IO;
+}
+
+/* The first word of a small text file into out; 0 when unreadable. */
+static int read_word(const char *path, char *out, size_t cap)
+{
+    char *text = NULL;
+    size_t len = 0;
+    if (kk_file_read_all(path, &text, &len, NULL) != KK_OK)
+        return 0;
+    size_t k = 0;
+    while (k < len && k + 1 < cap && text[k] > ' ' && text[k] < 127)
+        k++;
+    memcpy(out, text, k);
+    out[k] = '\0';
+    free(text);
+    return k > 0;
+}
+
+/* The llama.cpp commit the driver links: DRIVER.commit (written by `make
+ * bench-driver`), else ${KAKEYA_CACHE:-$HOME/.cache/kakeya}/llama.cpp/
+ * build/.kakeya-built (`make refengine`), else "unknown". */
+static void llama_commit(const char *driver, char *out, size_t cap)
+{
+    char path[4200], dir[4096];
+    snprintf(path, sizeof path, "%s.commit", driver);
+    if (read_word(path, out, cap))
+        return;
+    snprintf(out, cap, "unknown");
+    if (bench_model_default_dir(dir, sizeof dir, NULL) != KK_OK)
+        return;
+    char *slash = strrchr(dir, '/'); /* drop /bench-models */
+    if (slash)
+        *slash = '\0';
+    snprintf(path, sizeof path, "%s/llama.cpp/build/.kakeya-built", dir);
+    if (!read_word(path, out, cap))
+        snprintf(out, cap, "unknown");
+}
+
+static kk_code select_arms(run_ctx *rc, kk_err *err)
+{
+    const preset *p = rc->p;
+    const preset_param *ty = preset_find_param(p, "types"), *th = preset_find_param(p, "threads"),
+                       *en = preset_find_param(p, "engines");
+    size_t on = 0;
+    for (size_t a = 0; a < p->n_arms; a++) {
+        if (!run_arm_on(rc, a))
+            continue;
+        if (!in_str_list(ty, arm_s(p, a, "type")) || !in_int_list(th, arm_threads(p, a)) ||
+            !in_str_list(en, arm_s(p, a, "engine")))
+            rc->arm_on[a] = 0;
+        else
+            on++;
+    }
+    if (on == 0) {
+        char t1[256], t2[256], t3[256];
+        preset_value_text(ty, t1, sizeof t1);
+        preset_value_text(th, t2, sizeof t2);
+        preset_value_text(en, t3, sizeof t3);
+        kk_err_set(err, KK_E_RANGE, "no arm of preset %s (in this shard) has a type in [%s], "
+                   "threads in [%s] and an engine in [%s]; allowed: values that select at least "
+                   "one arm", p->name, t1, t2, t3);
+        return kk_err_where(err, "types, threads, engines");
+    }
+    return KK_OK;
+}
+
+static kk_code prepare(run_ctx *rc, kk_err *err)
+{
+    const preset *p = rc->p;
+    eb_state *s = calloc(1, sizeof *s);
+    if (!s)
+        return kk_err_set(err, KK_E_NOMEM, "out of memory");
+    rc->kstate = s;
+    /* Timed processes run one at a time, whatever --jobs says: two of them
+     * on 2 cores would measure each other. The provenance records 1. */
+    rc->o.jobs = 1;
+    KK_TRY(select_arms(rc, err));
+    snprintf(s->spec, sizeof s->spec, "%s", preset_get_str(p, "model"));
+    const char *name = s->spec + 6; /* after "bench:" (run_engine_bench_check) */
+    char dir[4096];
+    KK_TRY(bench_model_default_dir(dir, sizeof dir, err));
+    int need_llama = 0;
+    for (size_t a = 0; a < p->n_arms; a++) {
+        if (!run_arm_on(rc, a))
+            continue;
+        need_llama |= is_llama(p, a);
+        eb_model *m = &s->models[type_index(arm_s(p, a, "type"))];
+        if (m->used)
+            continue;
+        dtype_t dt;
+        KK_TRY(bench_model_type_parse(arm_s(p, a, "type"), &dt, err));
+        KK_TRY(bench_model_ensure(dir, name, dt, m->path, sizeof m->path, NULL, err));
+        KK_TRY(model_facts(m, err));
+        m->used = 1;
+    }
+    if (need_llama) {
+        char root[4096];
+        KK_TRY(kk_repo_root(root, sizeof root, err));
+        KK_TRY(run_engine_bench_driver(root, s->driver, sizeof s->driver, err));
+        llama_commit(s->driver, s->llama_commit, sizeof s->llama_commit);
+    }
+    bench_model_prompt(s->ids, RUN_EB_PROMPT, 32000);
+    size_t k = 0;
+    for (int i = 0; i < RUN_EB_PROMPT; i++)
+        k += (size_t)snprintf(s->ids_text + k, sizeof s->ids_text - k, i ? ",%d" : "%d",
+                              (int)s->ids[i]);
+    rc->models = cJSON_CreateArray();
+    for (int i = 0; i < N_TYPES; i++) {
+        const eb_model *m = &s->models[i];
+        if (!m->used)
+            continue;
+        cJSON *mo = cJSON_CreateObject();
+        cJSON_AddStringToObject(mo, "role", "target");
+        cJSON_AddStringToObject(mo, "source", m->path);
+        cJSON_AddStringToObject(mo, "sha256", m->sha);
+        cJSON_AddStringToObject(mo, "architecture", m->arch);
+        /* Random weights (model_random, seed 14): DEGENERATE_OUTPUT does
+         * not judge them, and no text is produced anyway. */
+        cJSON_AddBoolToObject(mo, "trained", 0);
+        cJSON_AddStringToObject(mo, "bench_model", s->spec);
+        cJSON_AddStringToObject(mo, "type", TYPE_NAMES[i]);
+        cJSON_AddItemToArray(rc->models, mo);
+    }
+    /* Tasks: repeat r (outermost) of every (type, threads) cell runs the
+     * cell's arms one after another, the first rotating with r, so a drift
+     * of the machine during the run touches every arm alike. order[] holds
+     * the arms cell by cell; start[c] .. start[c + 1] is cell c. */
+    const int64_t reps = preset_get_int(p, "repeats");
+    const size_t na = p->n_arms ? p->n_arms : 1;
+    unsigned char *done = calloc(na, 1);
+    size_t *order = calloc(na, sizeof *order), *start = calloc(na + 1, sizeof *start);
+    if (!done || !order || !start) {
+        free(done);
+        free(order);
+        free(start);
+        return kk_err_set(err, KK_E_NOMEM, "out of memory");
+    }
+    size_t n_order = 0, n_cells = 0;
+    for (size_t a0 = 0; a0 < p->n_arms; a0++) {
+        if (!run_arm_on(rc, a0) || done[a0])
+            continue;
+        start[n_cells++] = n_order;
+        for (size_t a = a0; a < p->n_arms; a++)
+            if (run_arm_on(rc, a) && !strcmp(arm_s(p, a, "type"), arm_s(p, a0, "type")) &&
+                arm_threads(p, a) == arm_threads(p, a0)) {
+                order[n_order++] = a;
+                done[a] = 1;
+            }
+    }
+    start[n_cells] = n_order;
+    kk_code code = KK_OK;
+    for (int64_t r = 0; r < reps && code == KK_OK; r++)
+        for (size_t c = 0; c < n_cells && code == KK_OK; c++) {
+            const size_t n = start[c + 1] - start[c];
+            for (size_t j = 0; j < n && code == KK_OK; j++) {
+                run_task t = {.arm = order[start[c] + (j + (size_t)r) % n],
+                              .sample = (size_t)r, .index = r, .seed = rc->seed};
+                code = run_add_task(rc, &t, err);
+            }
+        }
+    free(done);
+    free(order);
+    free(start);
+    if (code != KK_OK)
+        return code;
+    s->meas = calloc(rc->n_tasks ? rc->n_tasks : 1, sizeof *s->meas);
+    if (!s->meas)
+        return kk_err_set(err, KK_E_NOMEM, "out of memory");
+    /* A forked child counts the harness's resident anonymous pages in its
+     * own peak RSS (an exec'd driver does not): give freed heap back first
+     * (generating a model leaves ~12 MB otherwise). What remains is
+     * recorded as rss_inherited_at_fork (~2.4 MB). */
+    malloc_trim(0);
+    return KK_OK;
+fail:
+    return err && err->code ? err->code : KK_E_INTERNAL;
+}
+
+/* ---- kakeya's measurement, in a fork()ed child ------------------------------------- */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static int32_t argmax(const float *v, int32_t n)
+{
+    int32_t b = 0;
+    for (int32_t i = 1; i < n; i++)
+        if (v[i] > v[b])
+            b = i;
+    return b;
+}
+
+static void write_all(int fd, const char *s)
+{
+    size_t len = strlen(s), off = 0;
+    while (off < len) {
+        const ssize_t w = write(fd, s + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return;
+        off += (size_t)w;
+    }
+}
+
+/* VmRSS of this process in bytes (0 when unreadable), read with plain
+ * open/read: the child of a multithreaded parent avoids stdio's locks. */
+static uint64_t vm_rss(void)
+{
+    char buf[4096];
+    const int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    const ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    const char *v = strstr(buf, "VmRSS:");
+    return v ? (uint64_t)strtoull(v + 6, NULL, 10) * 1024u : 0;
+}
+
+/* bench_engine's `measure` (bench/bench_engine.c cmd_measure), step for
+ * step: load, prefill (one call, logits of the last), 64 greedy decode
+ * steps, then per L the median of 3 verifications of L tokens after the
+ * prefix. Replies "ok LOAD PREFILL DECODE V2 V4 V8 V16 ISA RSS0" or
+ * "error TEXT" on fd. Never returns. */
+static void child_measure(int fd, const char *file, int threads, int scalar,
+                          const int32_t *ids, int n_ids)
+{
+    const uint64_t rss0 = vm_rss();
+    char out[EB_REPLY_MAX];
+    kk_err e;
+    kk_err_clear(&e);
+    const char *what = "load";
+    gguf_file *f = NULL;
+    model *m = NULL;
+    kv_cache *kv = NULL;
+    fwd_state *st = NULL;
+    float *logits = NULL;
+    if (scalar)
+        matmul_set_isa(MATMUL_ISA_SCALAR);
+    ops_set_threads(threads);
+    const double t0 = now_s();
+    if (gguf_open(&f, file, &e) != KK_OK || model_load(&m, f, &e) != KK_OK)
+        goto fail;
+    model_set_act(m, OPS_ACT_GGML);
+    const model_hparams *hp = &m->hp;
+    const kv_config cfg = {hp->n_layers, hp->n_kv_heads, hp->head_dim_k, hp->head_dim_v, EB_CTX};
+    what = "init";
+    if (kv_full_init(&kv, &cfg, &e) != KK_OK || fwd_init(&st, m, EB_CTX, EB_CTX, &e) != KK_OK)
+        goto fail;
+    const double load_s = now_s() - t0;
+    logits = malloc((size_t)16 * (size_t)hp->n_vocab * sizeof(float));
+    what = "out of memory";
+    if (!logits)
+        goto fail;
+    what = "prefill";
+    double t = now_s();
+    if (fwd_run(st, kv, ids, NULL, n_ids, FWD_LOGITS_LAST, logits, NULL, &e) != KK_OK)
+        goto fail;
+    int32_t next = argmax(logits, hp->n_vocab);
+    const double prefill_s = now_s() - t;
+    what = "decode";
+    t = now_s();
+    for (int i = 0; i < RUN_EB_DECODE; i++) {
+        if (fwd_run(st, kv, &next, NULL, 1, FWD_LOGITS_LAST, logits, NULL, &e) != KK_OK)
+            goto fail;
+        next = argmax(logits, hp->n_vocab);
+    }
+    const double decode_s = now_s() - t;
+    double verify[RUN_EB_N_VERIFY];
+    what = "verify";
+    for (int li = 0; li < RUN_EB_N_VERIFY; li++) {
+        const int L = 2 << li;
+        double r[RUN_EB_VERIFY_REPS];
+        for (int k = 0; k < RUN_EB_VERIFY_REPS; k++) {
+            kv_truncate(kv, n_ids);
+            t = now_s();
+            if (fwd_run(st, kv, ids + 1, NULL, L, FWD_LOGITS_ALL, logits, NULL, &e) != KK_OK)
+                goto fail;
+            r[k] = now_s() - t;
+        }
+        qsort(r, RUN_EB_VERIFY_REPS, sizeof r[0], cmp_d);
+        verify[li] = r[RUN_EB_VERIFY_REPS / 2];
+    }
+    snprintf(out, sizeof out, "ok %.9g %.9g %.9g %.9g %.9g %.9g %.9g %s %llu\n", load_s,
+             prefill_s, decode_s, verify[0], verify[1], verify[2], verify[3],
+             matmul_isa_name(matmul_isa_current()), (unsigned long long)rss0);
+    write_all(fd, out);
+    free(logits);
+    fwd_free(st);
+    kv_free(kv);
+    model_free(m);
+    gguf_close(f);
+    _exit(0);
+fail:
+    snprintf(out, sizeof out, "error %s: %s\n", what, e.msg);
+    write_all(fd, out);
+    _exit(2);
+}
+
+/* Everything the child wrote on fd until EOF (at most cap - 1 bytes kept). */
+static void read_reply(int fd, char *buf, size_t cap)
+{
+    size_t k = 0;
+    for (;;) {
+        char tmp[512];
+        const ssize_t n = read(fd, tmp, sizeof tmp);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        for (ssize_t i = 0; i < n && k + 1 < cap; i++)
+            buf[k++] = tmp[i];
+    }
+    buf[k] = '\0';
+    char *nl = strchr(buf, '\n');
+    if (nl)
+        *nl = '\0';
+}
+
+/* In a child: default SIGINT/SIGTERM (the harness's handlers only set a
+ * flag) and nothing blocked, so Ctrl-C stops the measurement too. */
+static void child_signals(void)
+{
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+static kk_code reap(pid_t pid, int *status, uint64_t *peak_rss)
+{
+    struct rusage ru;
+    pid_t w;
+    do
+        w = wait4(pid, status, 0, &ru);
+    while (w < 0 && errno == EINTR);
+    if (w != pid)
+        return KK_E_IO;
+    *peak_rss = (uint64_t)ru.ru_maxrss * 1024u; /* Linux: KiB */
+    return KK_OK;
+}
+
+static kk_code measure(eb_state *s, const preset *p, size_t arm, eb_meas *m, kk_err *err)
+{
+    const eb_model *md = &s->models[type_index(arm_s(p, arm, "type"))];
+    const int threads = arm_threads(p, arm), llama = is_llama(p, arm);
+    char th[16];
+    snprintf(th, sizeof th, "%d", threads);
+    int fd[2];
+    if (pipe(fd) != 0)
+        return kk_err_set(err, KK_E_IO, "pipe: %s", strerror(errno));
+    fflush(NULL);
+    const pid_t pid = fork();
+    if (pid < 0) {
+        close(fd[0]);
+        close(fd[1]);
+        return kk_err_set(err, KK_E_IO, "fork: %s", strerror(errno));
+    }
+    if (pid == 0) {
+        child_signals();
+        close(fd[0]);
+        if (!llama)
+            child_measure(fd[1], md->path, threads, !strcmp(arm_s(p, arm, "isa"), "scalar"),
+                          s->ids, RUN_EB_PROMPT);
+        if (dup2(fd[1], 1) < 0)
+            _exit(127);
+        close(fd[1]);
+        char *const argv[] = {s->driver, (char *)md->path, th, "bench", s->ids_text, NULL};
+        execv(s->driver, argv);
+        _exit(127);
+    }
+    close(fd[1]);
+    char reply[EB_REPLY_MAX];
+    read_reply(fd[0], reply, sizeof reply);
+    close(fd[0]);
+    int status = 0;
+    if (reap(pid, &status, &m->peak_rss) != KK_OK)
+        return kk_err_set(err, KK_E_IO, "arm %s: cannot wait for the measuring process: %s",
+                          p->arms[arm].name, strerror(errno));
+    const int ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    double *v = &m->load_s;
+    int got;
+    unsigned long long rss0 = 0;
+    if (llama) {
+        got = sscanf(reply, "%lf %lf %lf %lf %lf %lf %lf", &v[0], &m->prefill_s, &m->decode_s,
+                     &m->verify_s[0], &m->verify_s[1], &m->verify_s[2], &m->verify_s[3]);
+        snprintf(m->isa, sizeof m->isa, "ggml");
+    } else {
+        got = sscanf(reply, "ok %lf %lf %lf %lf %lf %lf %lf %15s %llu", &v[0], &m->prefill_s,
+                     &m->decode_s, &m->verify_s[0], &m->verify_s[1], &m->verify_s[2],
+                     &m->verify_s[3], m->isa, &rss0) - 2;
+        m->rss_at_start = rss0;
+    }
+    if (!ok || got != 7) {
+        char why[64];
+        if (WIFSIGNALED(status))
+            snprintf(why, sizeof why, "killed by signal %d", WTERMSIG(status));
+        else
+            snprintf(why, sizeof why, "exit %d", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        return kk_err_set(err, KK_E_IO, "arm %s: the %s measurement of %s failed (%s): %s",
+                          p->arms[arm].name, llama ? "llama.cpp driver's" : "kakeya",
+                          md->path, why, reply[0] ? reply : "no output");
+    }
+    return KK_OK;
+}
+
+static kk_code task(run_ctx *rc, void *w, const run_task *t, run_result *r, kk_err *err)
+{
+    (void)w;
+    eb_state *s = rc->kstate;
+    eb_meas *m = &s->meas[t - rc->tasks];
+    KK_TRY(measure(s, rc->p, t->arm, m, err));
+    r->prefill_s = m->prefill_s;
+    r->decode_s = m->decode_s;
+    r->tokens_decoded = RUN_EB_DECODE;
+    return KK_OK;
+fail:
+    return err ? err->code : KK_E_IO;
+}
+
+/* ---- an arm's evidence ---------------------------------------------------------------- */
+
+static double median(const double *v, size_t n)
+{
+    if (n == 0)
+        return 0.0;
+    double *s = malloc(n * sizeof *s);
+    if (!s)
+        return 0.0;
+    memcpy(s, v, n * sizeof *s);
+    qsort(s, n, sizeof *s, cmp_d);
+    const double md = n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
+    free(s);
+    return md;
+}
+
+/* The per-repeat figures of one arm, one row per repeat. */
+enum {
+    F_LOAD, F_PREFILL, F_DECODE, F_PREFILL_TPS, F_DECODE_TPS,
+    F_V2, F_V4, F_V8, F_V16, F_V2_STEP, F_V4_STEP, F_V8_STEP, F_V16_STEP, F_RSS, N_F
+};
+static const char *const F_NAMES[N_F] = {
+    "load_s", "prefill_s", "decode_s", "prefill_tok_per_s", "decode_tok_per_s",
+    "verify2_s", "verify4_s", "verify8_s", "verify16_s", "verify2_per_decode_step",
+    "verify4_per_decode_step", "verify8_per_decode_step", "verify16_per_decode_step", "peak_rss"};
+
+static void figures(const eb_meas *m, double *f)
+{
+    const double step = m->decode_s / RUN_EB_DECODE;
+    f[F_LOAD] = m->load_s;
+    f[F_PREFILL] = m->prefill_s;
+    f[F_DECODE] = m->decode_s;
+    f[F_PREFILL_TPS] = RUN_EB_PROMPT / m->prefill_s;
+    f[F_DECODE_TPS] = RUN_EB_DECODE / m->decode_s;
+    for (int i = 0; i < RUN_EB_N_VERIFY; i++) {
+        f[F_V2 + i] = m->verify_s[i];
+        f[F_V2_STEP + i] = m->verify_s[i] / step;
+    }
+    f[F_RSS] = (double)m->peak_rss;
+}
+
+static kk_code arm_extra(run_ctx *rc, size_t arm, cJSON *a, kk_err *err)
+{
+    const preset *p = rc->p;
+    eb_state *s = rc->kstate;
+    const eb_model *md = &s->models[type_index(arm_s(p, arm, "type"))];
+    size_t n = 0;
+    for (size_t i = 0; i < rc->n_tasks; i++)
+        n += rc->tasks[i].arm == arm;
+    double *col = calloc((n ? n : 1) * N_F, sizeof *col); /* col[f * n + k] */
+    if (!col)
+        return kk_err_set(err, KK_E_NOMEM, "out of memory");
+    cJSON *reps = cJSON_CreateArray(), *rss = cJSON_CreateArray();
+    const char *isa = "";
+    uint64_t rss0 = 0, rss_max = 0;
+    size_t k = 0;
+    for (size_t i = 0; i < rc->n_tasks; i++) {
+        if (rc->tasks[i].arm != arm)
+            continue;
+        const eb_meas *m = &s->meas[i];
+        double f[N_F];
+        figures(m, f);
+        cJSON *o = cJSON_CreateObject();
+        for (int j = 0; j < N_F; j++) {
+            col[(size_t)j * n + k] = f[j];
+            if (j == F_RSS)
+                continue;
+            ev_add_num(o, F_NAMES[j], f[j]);
+            if (j == F_DECODE)
+                ev_add_i64(o, "tokens_decoded", RUN_EB_DECODE);
+        }
+        cJSON_AddItemToArray(reps, o);
+        cJSON_AddItemToArray(rss, cJSON_CreateNumber((double)m->peak_rss));
+        rss_max = m->peak_rss > rss_max ? m->peak_rss : rss_max;
+        rss0 = m->rss_at_start > rss0 ? m->rss_at_start : rss0;
+        isa = m->isa;
+        k++;
+    }
+    /* metrics: what the preset, the model file and the protocol fix */
+    cJSON *mt = cJSON_CreateObject();
+    ev_add_u64(mt, "n_params", md->n_params);
+    ev_add_u64(mt, "weight_bytes", md->weight_bytes);
+    ev_add_i64(mt, "tokens_prefill", RUN_EB_PROMPT);
+    ev_add_i64(mt, "tokens_decoded", RUN_EB_DECODE);
+    ev_add_i64(mt, "repeats", (int64_t)n);
+    /* timings: medians over the repeats, every repeat raw */
+    cJSON *tm = cJSON_CreateObject();
+    cJSON_AddStringToObject(tm, "scope", "prefill+decode+verify");
+    cJSON_AddStringToObject(tm, "scope_note",
+                            "per repeat, one fresh process: load_s covers opening the file to a "
+                            "ready context; prefill_s one forward pass over the 256 prompt ids "
+                            "(logits of the last); decode_s 64 greedy single-token steps (argmax "
+                            "inside); verifyL_s the median of 3 passes of L tokens after the "
+                            "256-token prefix (logits of all), each on its own clock; "
+                            "*_tok_per_s and *_per_decode_step derive from these");
+    for (int j = 0; j < N_F; j++) {
+        if (j == F_RSS)
+            continue;
+        ev_add_num(tm, F_NAMES[j], median(col + (size_t)j * n, n));
+        if (j == F_DECODE)
+            ev_add_i64(tm, "tokens_decoded", RUN_EB_DECODE);
+    }
+    ev_add_i64(tm, "tokens_prefill", RUN_EB_PROMPT);
+    cJSON_AddItemToObject(tm, "repeats", reps);
+    /* signals: what the processes reported */
+    cJSON *sg = cJSON_CreateObject();
+    cJSON_AddObjectToObject(sg, "counters");
+    cJSON_AddArrayToObject(sg, "fallbacks_taken");
+    cJSON *mem = cJSON_AddObjectToObject(sg, "memory");
+    ev_add_u64(mem, "peak_rss", (uint64_t)median(col + (size_t)F_RSS * n, n));
+    cJSON_AddStringToObject(mem, "peak_rss_unit", "bytes");
+    cJSON_AddStringToObject(mem, "peak_rss_note",
+                            "median over the repeats of wait4's ru_maxrss of the measuring "
+                            "process (a fork of the harness for kakeya, the exec'd driver for "
+                            "llama.cpp)");
+    ev_add_u64(mem, "peak_rss_max", rss_max);
+    cJSON_AddItemToObject(mem, "peak_rss_repeats", rss);
+    cJSON *eng = cJSON_AddObjectToObject(sg, "engine");
+    if (is_llama(p, arm)) {
+        cJSON_AddStringToObject(eng, "name", "llama.cpp");
+        cJSON_AddStringToObject(eng, "llamacpp_commit", s->llama_commit);
+        cJSON_AddStringToObject(eng, "driver", s->driver);
+    } else {
+        cJSON_AddStringToObject(eng, "name", "kakeya");
+        /* The matmul level the child ran, as it reported it: "scalar" on
+         * the negative-control arm. */
+        cJSON_AddStringToObject(eng, "isa", isa);
+        ev_add_u64(mem, "rss_inherited_at_fork", rss0);
+    }
+    free(col);
+    cJSON_ReplaceItemInObjectCaseSensitive(a, "metrics", mt);
+    cJSON_ReplaceItemInObjectCaseSensitive(a, "timings", tm);
+    cJSON_ReplaceItemInObjectCaseSensitive(a, "signals", sg);
+    cJSON_ReplaceItemInObjectCaseSensitive(a, "samples", cJSON_CreateArray());
+    return KK_OK;
+}
+
+static void finish(run_ctx *rc)
+{
+    eb_state *s = rc->kstate;
+    if (s)
+        free(s->meas);
+    free(s);
+    rc->kstate = NULL;
+}
+
+const run_ops run_engine_bench_ops = {
+    .prepare = prepare,
+    .task = task,
+    .arm_extra = arm_extra,
+    .finish = finish,
+    .timing_scope = "prefill+decode+verify",
+    .timing_scope_note = "see each arm's timings.scope_note",
+};
