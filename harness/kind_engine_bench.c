@@ -25,9 +25,9 @@ static const kind_param_spec PARAMS[] = {
 static const kind_field_spec ARM_FIELDS[] = {
     {.key = "engine", .type = PRESET_T_ENUM, .required = 1, .values = ENGINE_VALUES,
      .help = "which engine runs the measurement"},
-    {.key = "type", .type = PRESET_T_ENUM, .required = 1, .values = TYPE_VALUES,
+    {.key = "type", .type = PRESET_T_ENUM, .values = TYPE_VALUES, .def = "q8_0",
      .help = "weight type of the bench model file"},
-    {.key = "threads", .type = PRESET_T_INT, .required = 1, .imin = 1, .imax = 64,
+    {.key = "threads", .type = PRESET_T_INT, .imin = 1, .imax = 64, .def = "1",
      .help = "compute threads of the measured process"},
     {.key = "isa", .type = PRESET_T_ENUM, .values = ISA_VALUES, .def = "best",
      .help = "kakeya's matmul kernels: best (what the CPU has) or scalar (the portable C "
