@@ -47,7 +47,7 @@ TGT2 static INL float f16_scale(uint16_t h)
  * best distances measured (1 KiB..16 KiB tried): F32 4 KiB (longer ones
  * evicted lines from L1 before use), F16 8 KiB, Q8_0 16 KiB (8 tokens x
  * 32000 x 768: 65-106 GFLOP/s at 8 KiB, 105-112 at 16 KiB). */
-#define MM_PF_F32 4096
+#define MM_PF_F32 12288
 #define MM_PF_F16 8192
 #define MM_PF_Q8 16384
 
@@ -152,6 +152,32 @@ TGT512 static INL void rows512(int RN, int f16, int add, const void *w, int64_t 
     }
 }
 
+/* One row's dot for the GEMV: four accumulators, so the fma latency (4
+ * cycles) is not paid per vector: with one, an F16 row streamed at most 32
+ * bytes per 4 cycles (34 GB/s measured); a prefetch pf bytes ahead in the
+ * row's stream. */
+TGT512 static INL float gemv_row512(int f16, const void *w, const float *x, int64_t k, int64_t pf)
+{
+    const size_t esz = f16 ? 2 : 4;
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int64_t c = 0;
+    for (; c + 64 <= k; c += 64) {
+        /* 64 values: 4 lines of F32, 2 of F16 */
+        for (size_t b = 0; b < 64 * esz; b += 64)
+            _mm_prefetch((const char *)w + (size_t)c * esz + pf + b, _MM_HINT_T0);
+        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + c), load_w512(w, f16, c, 0xFFFF), a0);
+        a1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + c + 16), load_w512(w, f16, c + 16, 0xFFFF), a1);
+        a2 = _mm512_fmadd_ps(_mm512_loadu_ps(x + c + 32), load_w512(w, f16, c + 32, 0xFFFF), a2);
+        a3 = _mm512_fmadd_ps(_mm512_loadu_ps(x + c + 48), load_w512(w, f16, c + 48, 0xFFFF), a3);
+    }
+    for (; c < k; c += 16) {
+        const __mmask16 m = (k - c >= 16) ? (__mmask16)0xFFFF
+                                          : (__mmask16)((1u << (unsigned)(k - c)) - 1u);
+        a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, x + c), load_w512(w, f16, c, m), a0);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+}
+
 TGT512 static INL void gemm512(int f16, const void *w, int64_t ldw, const float *x,
                                int64_t ldx, float *y, int64_t ldy, int64_t n, int64_t nr,
                                int64_t k)
@@ -162,7 +188,13 @@ TGT512 static INL void gemm512(int f16, const void *w, int64_t ldw, const float 
     /* GEMV: one row at a time, one prefetched stream. F32: 37 GB/s against
      * 23 with 6 interleaved rows (32000 x 768, CPU time). F16: 35 against
      * 30 GB/s (768 x 2048, 1 thread) and 45-57 against 35-38 (2 threads),
-     * three alternating runs each; equal on 2048 x 768. */
+     * three alternating runs each; equal on 2048 x 768. F16 rows then go
+     * through gemv_row512 (four accumulators): 37 against 24-37 GB/s, where
+     * F32 rows lost (33 against 42: the tile's one accumulator is enough
+     * for 64 bytes per fma). */
+    if (n == 1 && f16)
+        for (; r < nr; r++)
+            y[r] = gemv_row512(1, wb + (size_t)(r * ldw) * esz, x, k, MM_PF_F16);
     if (n == 1)
         for (; r < nr; r++)
             rows512(1, f16, 0, wb + (size_t)(r * ldw) * esz, ldw, x, ldx, y + r, ldy, n, k);
