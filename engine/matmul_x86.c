@@ -50,6 +50,12 @@ TGT2 static INL float f16_scale(uint16_t h)
 #define MM_PF_F32 12288
 #define MM_PF_F16 8192
 #define MM_PF_Q8 16384
+/* MM_PF_NTA: the GEMV's rows are read once per token, so its prefetches
+ * are non-temporal: the weight stream then evicts less of the K/V cache
+ * and the activations that the same step reads again (134M decode, 1
+ * thread, two alternating runs each: Q8_0 0.247 against 0.258 s per 64
+ * tokens, F16 0.400 against 0.415, F32 unchanged). Batches keep T0: a row
+ * tile is reused by every token tile. */
 
 /* ==== AVX-512 =========================================================== */
 
@@ -99,7 +105,9 @@ TGT512 static INL void tile512(int RM, int RN, int f16, int64_t pf, int add, con
 #pragma GCC unroll 8
         for (int j = 0; j < RN; j++) {
             wv[j] = load_w512(w, f16, j * ldw + c, m);
-            if (pf) /* the first token tile pulls the rows from memory */
+            if (pf && RM == 1) /* the GEMV (n == 1): rows read once, see MM_PF_NTA */
+                _mm_prefetch((const char *)w + (j * ldw + c) * (f16 ? 2 : 4) + pf, _MM_HINT_NTA);
+            else if (pf) /* the first token tile pulls the rows from memory */
                 _mm_prefetch((const char *)w + (j * ldw + c) * (f16 ? 2 : 4) + pf, _MM_HINT_T0);
         }
 #pragma GCC unroll 8
@@ -164,7 +172,7 @@ TGT512 static INL float gemv_row512(int f16, const void *w, const float *x, int6
     for (; c + 64 <= k; c += 64) {
         /* 64 values: 4 lines of F32, 2 of F16 */
         for (size_t b = 0; b < 64 * esz; b += 64)
-            _mm_prefetch((const char *)w + (size_t)c * esz + pf + b, _MM_HINT_T0);
+            _mm_prefetch((const char *)w + (size_t)c * esz + pf + b, _MM_HINT_NTA);
         a0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + c), load_w512(w, f16, c, 0xFFFF), a0);
         a1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + c + 16), load_w512(w, f16, c + 16, 0xFFFF), a1);
         a2 = _mm512_fmadd_ps(_mm512_loadu_ps(x + c + 32), load_w512(w, f16, c + 32, 0xFFFF), a2);
@@ -289,7 +297,9 @@ TGT512V static INL void tile_q8_vnni(int RM, int RN, int pf, const dtype_block_q
             wv[j] = q8_join(blk);
             neg[j] = _mm512_sub_epi32(_mm512_setzero_si512(),
                                       _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, wv[j]));
-            if (pf)
+            if (pf && RM == 1) /* the GEMV: see MM_PF_NTA */
+                _mm_prefetch((const char *)blk + MM_PF_Q8, _MM_HINT_NTA);
+            else if (pf)
                 _mm_prefetch((const char *)blk + MM_PF_Q8, _MM_HINT_T0);
             dw[j] = q8_halves(f16_scale(blk[0].d), f16_scale(blk[1].d));
         }
