@@ -132,7 +132,12 @@ static int cmd_measure(const char *file, int threads, const char *ids_s)
     const kv_config cfg = {hp->n_layers, hp->n_kv_heads, hp->head_dim_k, hp->head_dim_v, 512};
     kv_cache *kv = NULL;
     fwd_state *st = NULL;
-    if (kv_full_init(&kv, &cfg, &e) != KK_OK || fwd_init(&st, m, 512, 512, &e) != KK_OK)
+    /* KAKEYA_BENCH_KV=f32 measures the exact F32 cache; the default is F16,
+     * the cache type llama.cpp runs with (the like-for-like comparison). */
+    const char *kvt = getenv("KAKEYA_BENCH_KV");
+    const int kv_f16 = !(kvt && !strcmp(kvt, "f32"));
+    if ((kv_f16 ? kv_full_f16_init(&kv, &cfg, &e) : kv_full_init(&kv, &cfg, &e)) != KK_OK ||
+        fwd_init(&st, m, 512, 512, &e) != KK_OK)
         return die("init", &e);
     const double load_s = now_s() - t0;
     float *logits = malloc((size_t)16 * hp->n_vocab * sizeof(float));
@@ -366,10 +371,15 @@ static int cmd_run(const char *cache, const char *kakeya, const char *drv, int r
         return die("stream: out of memory", NULL);
     fprintf(stderr, "bench_engine: copy bandwidth %.1f GB/s (1 thread), %.1f GB/s (2)\n", bw[0],
             bw[1]);
+    const char *kvt = getenv("KAKEYA_BENCH_KV");
+    const char *kv_name = (kvt && !strcmp(kvt, "f32")) ? "f32" : "f16";
+    fprintf(stderr, "bench_engine: kakeya's K/V cache %s (llama.cpp: f16)\n", kv_name);
     char full_facts[4096];
     snprintf(full_facts, sizeof full_facts, "{%s,\"copy_gbs_1t\":%.3f,\"copy_gbs_2t\":%.3f,"
-             "\"kakeya_isa\":\"%s\",\"n_prompt\":%d,\"n_decode\":%d,\"reps\":%d}",
-             facts, bw[0], bw[1], matmul_isa_name(matmul_isa_best()), N_PROMPT, N_DECODE, reps);
+             "\"kakeya_isa\":\"%s\",\"kakeya_kv\":\"%s\",\"n_prompt\":%d,"
+             "\"n_decode\":%d,\"reps\":%d}",
+             facts, bw[0], bw[1], matmul_isa_name(matmul_isa_best()), kv_name, N_PROMPT,
+             N_DECODE, reps);
     mkdir("build", 0755);
     mkdir("build/bench", 0755);
     FILE *jl = fopen("build/bench/engine.jsonl", "w");
@@ -393,7 +403,8 @@ static int cmd_run(const char *cache, const char *kakeya, const char *drv, int r
                     char *kk_m[] = {self, "measure", path, th, ids, NULL};
                     char *ll_m[] = {(char *)drv, path, th, "bench", ids, NULL};
                     char *kk_t[] = {(char *)kakeya, "generate", "-m", path, "--tokens", ids,
-                                    "-n", "1", "--threads", th, NULL};
+                                    "-n", "1", "--threads", th, "--kv-cache", (char *)kv_name,
+                                    NULL};
                     char *ll_t[] = {(char *)drv, path, th, "ttft", ids, NULL};
                     double wall;
                     if (spawn(eng ? ll_m : kk_m, line, sizeof line, &wall, &x->rss_mb) != 0 ||

@@ -21,6 +21,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include "dtype.h"
 #include "matmul.h"
 
 static bool visible(const fwd_attn_shape *sh, int32_t q_pos, int32_t k_pos)
@@ -236,11 +237,14 @@ static void att_task(void *vctx, int64_t task, int thread)
         atomic_store(&J->ok, 0);
         return;
     }
-    const float *kh = kv->k + lo * kv->k_stride + (int64_t)kvh * sh->head_dim_k;
-    const float *vh = kv->v + lo * kv->v_stride + (int64_t)kvh * sh->head_dim_v;
+    const int64_t koff = lo * kv->k_stride + (int64_t)kvh * sh->head_dim_k;
+    const int64_t voff = lo * kv->v_stride + (int64_t)kvh * sh->head_dim_v;
     const int32_t *kp = kv->pos + lo;
-    matmul_f32_nt(kh, kv->k_stride, J->q + c0 * ldq + (int64_t)h * sh->head_dim_k, ldq, scores,
-                  w, m, w, sh->head_dim_k);
+    const float *qh = J->q + c0 * ldq + (int64_t)h * sh->head_dim_k;
+    if (kv->k16)
+        matmul_f16_nt(kv->k16 + koff, kv->k_stride, qh, ldq, scores, w, m, w, sh->head_dim_k);
+    else
+        matmul_f32_nt(kv->k + koff, kv->k_stride, qh, ldq, scores, w, m, w, sh->head_dim_k);
     const softmax_row_fn softmax_row = J->softmax_row;
     for (int64_t i = 0; i < m; i++) {
         float *row = scores + i * w;
@@ -260,7 +264,10 @@ static void att_task(void *vctx, int64_t task, int thread)
             softmax_row(row, w, 0, w, scale);
         }
     }
-    matmul_f32_nn(scores, w, vh, kv->v_stride, o, ldo, m, w, sh->head_dim_v);
+    if (kv->v16)
+        matmul_f16_nn(scores, w, kv->v16 + voff, kv->v_stride, o, ldo, m, w, sh->head_dim_v);
+    else
+        matmul_f32_nn(scores, w, kv->v + voff, kv->v_stride, o, ldo, m, w, sh->head_dim_v);
 }
 
 kk_code fwd_attention(const fwd_attn_shape *sh, const float *q, const int32_t *q_pos,
@@ -272,6 +279,12 @@ kk_code fwd_attention(const fwd_attn_shape *sh, const float *q, const int32_t *q
                  ascending(kv->pos, kv->n), softmax_row_pick(), 1};
     matmul_parallel(NULL, att_task, &J, J.n_chunks * sh->n_heads);
     return atomic_load(&J.ok) ? KK_OK : KK_E_NOMEM;
+}
+
+/* Element i of a view's rows, F32 or F16 (kv_full_f16), widened. */
+static double kv_at(const float *f32, const uint16_t *f16, int64_t i)
+{
+    return f16 ? (double)dtype_f16_to_f32(f16[i]) : (double)f32[i];
 }
 
 void fwd_attention_ref(const fwd_attn_shape *sh, const float *q, const int32_t *q_pos,
@@ -290,10 +303,10 @@ void fwd_attention_ref(const fwd_attn_shape *sh, const float *q, const int32_t *
                 for (int64_t j = 0; j < kv->n; j++) {
                     if (!visible(sh, q_pos[i], kv->pos[j]))
                         continue;
-                    const float *kj = kv->k + j * kv->k_stride + (int64_t)kvh * sh->head_dim_k;
+                    const int64_t kj = j * kv->k_stride + (int64_t)kvh * sh->head_dim_k;
                     double s = 0.0;
                     for (int32_t d = 0; d < sh->head_dim_k; d++)
-                        s += (double)qi[d] * kj[d];
+                        s += (double)qi[d] * kv_at(kv->k, kv->k16, kj + d);
                     s *= scale;
                     if (pass == 0)
                         mx = s > mx ? s : mx;
@@ -307,12 +320,13 @@ void fwd_attention_ref(const fwd_attn_shape *sh, const float *q, const int32_t *
                 for (int64_t j = 0; j < kv->n; j++) {
                     if (!visible(sh, q_pos[i], kv->pos[j]))
                         continue;
-                    const float *kj = kv->k + j * kv->k_stride + (int64_t)kvh * sh->head_dim_k;
+                    const int64_t kj = j * kv->k_stride + (int64_t)kvh * sh->head_dim_k;
                     double s = 0.0;
                     for (int32_t e = 0; e < sh->head_dim_k; e++)
-                        s += (double)qi[e] * kj[e];
+                        s += (double)qi[e] * kv_at(kv->k, kv->k16, kj + e);
                     const double p = exp(s * scale - mx) / sum;
-                    acc += p * kv->v[j * kv->v_stride + (int64_t)kvh * sh->head_dim_v + d];
+                    acc += p * kv_at(kv->v, kv->v16,
+                                     j * kv->v_stride + (int64_t)kvh * sh->head_dim_v + d);
                 }
                 oi[d] = (float)(sum > 0.0 ? acc : 0.0);
             }

@@ -219,11 +219,36 @@ __attribute__((target("avx,f16c"))) static void f16_row_f16c(const uint8_t *s, f
     }
 }
 
+/* The other way, rounding to nearest even (_MM_FROUND_TO_NEAREST_INT):
+ * dtype_f32_to_f16's result for every non-NaN float. */
+__attribute__((target("avx,f16c"))) static void f16_from_f32_f16c(const float *x, uint16_t *dst,
+                                                                   size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(void *)(dst + i),
+                         _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; i++)
+        dst[i] = dtype_f32_to_f16(x[i]);
+}
+
 /* F16C with OS support for YMM state, from engine/cpu.h (CPUID by hand:
  * clang 14's __builtin_cpu_supports does not know "f16c"). */
 static int have_f16c(void) { return cpu_get_features()->f16c; }
 #define KK_HAVE_F16C_PATH 1
 #endif
+
+void dtype_f32_to_f16_row(const float *x, uint16_t *dst, size_t n)
+{
+#ifdef KK_HAVE_F16C_PATH
+    if (have_f16c()) {
+        f16_from_f32_f16c(x, dst, n);
+        return;
+    }
+#endif
+    for (size_t i = 0; i < n; i++)
+        dst[i] = dtype_f32_to_f16(x[i]);
+}
 
 void dtype_to_f32_row(dtype_t t, const void *src, float *dst, size_t n)
 {

@@ -52,6 +52,9 @@ uint16_t dtype_f32_to_f16(float f);   /* round to nearest even, as ggml */
 float dtype_bf16_to_f32(uint16_t h);
 uint16_t dtype_f32_to_bf16(float f);  /* round to nearest even, NaN kept */
 
+/* n floats to halves, dtype_f32_to_f16 each (F16C when the CPU has it). */
+void dtype_f32_to_f16_row(const float *x, uint16_t *dst, size_t n);
+
 /* Dequantize n elements (n a multiple of the block size) of type t. */
 void dtype_to_f32_row(dtype_t t, const void *src, float *dst, size_t n);
 

@@ -85,6 +85,7 @@ static kk_code full_view(kv_cache *c, int32_t layer, kv_view *out, kk_err *err)
     out->pos = f->pos + (int64_t)layer * cap;
     out->k_stride = f->k_row;
     out->v_stride = f->v_row;
+    out->k16 = out->v16 = NULL;
     return KK_OK;
 }
 

@@ -15,7 +15,8 @@
  * valid until the next call on the same cache.
  *
  * Implementations fill a kv_vtable; kv_full (this file's kv.c) is the plain
- * full cache: every position kept in F32, capacity allocated up front.
+ * full cache: every position kept in F32, capacity allocated up front;
+ * kv_full_f16 (kv_f16.c) the same in F16.
  *
  * Lifecycle of a kv_cache:
  *   1. kv_full_init (or another implementation's _init): all memory
@@ -48,11 +49,16 @@ typedef struct kv_config {
 
 typedef struct kv_view {
     int64_t n;           /* entries */
-    const float *k;      /* (n, k_stride) */
-    const float *v;      /* (n, v_stride) */
+    const float *k;      /* (n, k_stride); NULL when the rows are F16 (k16) */
+    const float *v;      /* (n, v_stride); NULL when the rows are F16 (v16) */
     const int32_t *pos;  /* (n) position of each entry */
-    int64_t k_stride;    /* floats between rows (>= n_kv_heads*head_dim_k) */
+    int64_t k_stride;    /* elements between rows (>= n_kv_heads*head_dim_k) */
     int64_t v_stride;
+    /* kv_full_f16 only: the rows as stored, F16 (then k and v are NULL).
+     * Only fwd_attention and fwd_attention_ref read these; every other
+     * reader of views (codecs, NIAH's K/V error) works on F32 caches. */
+    const uint16_t *k16;
+    const uint16_t *v16;
 } kv_view;
 
 typedef struct kv_cache kv_cache;
@@ -97,5 +103,11 @@ float *kv_alloc_f32(int64_t n);
 /* The plain full cache: F32, every position, n_ctx tokens allocated up
  * front. @return KK_OK, KK_E_RANGE for a bad config, KK_E_NOMEM. */
 kk_code kv_full_init(kv_cache **out, const kv_config *cfg, kk_err *err);
+
+/* The full cache with K/V stored as F16 (llama.cpp's default cache type):
+ * half the bytes resident and read per step; values rounded to nearest
+ * even on append (dtype_f32_to_f16). Views carry k16/v16, not k/v.
+ * @return as kv_full_init. Implemented in kv_f16.c. */
+kk_code kv_full_f16_init(kv_cache **out, const kv_config *cfg, kk_err *err);
 
 #endif /* KK_KV_H */

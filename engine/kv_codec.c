@@ -113,6 +113,7 @@ static kk_code kvc_view(kv_cache *c, int32_t layer, kv_view *out, kk_err *err)
     out->pos = q->pos + layer * cap;
     out->k_stride = q->k_row;
     out->v_stride = q->v_row;
+    out->k16 = out->v16 = NULL;
     return KK_OK;
 }
 

@@ -73,6 +73,18 @@ void mm_nn_ref(const float *p, int64_t ldp, const float *v, int64_t ldv, float *
         }
 }
 
+void mm_nn16_ref(const float *p, int64_t ldp, const uint16_t *v, int64_t ldv, float *y,
+                 int64_t ldy, int64_t n, int64_t m, int64_t k)
+{
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t c = 0; c < k; c++) {
+            double acc = 0.0;
+            for (int64_t j = 0; j < m; j++)
+                acc += (double)p[i * ldp + j] * (double)dtype_f16_to_f32(v[j * ldv + c]);
+            y[i * ldy + c] = (float)acc;
+        }
+}
+
 void matmul_quantize_q8_ref(const float *x, int8_t *qs, float *d, int64_t n)
 {
     for (int64_t b = 0; b < n / DTYPE_QK8_0; b++) {
@@ -104,7 +116,7 @@ static void quant_plain(const float *x, int8_t *qs, float *d, int64_t n)
 static void isa_init(void)
 {
     const mm_kernels plain = {mm_f32_ref, mm_f16_ref, mm_q8_ref, quant_plain, mm_round16_ref,
-                              mm_nn_ref, mm_f32_ref};
+                              mm_nn_ref, mm_f32_ref, mm_f16_ref, mm_nn16_ref};
     for (int i = 0; i < 3; i++)
         g_kernels[i] = plain;
 #ifdef MM_HAVE_X86
@@ -293,6 +305,18 @@ void matmul_f32_nt(const float *w, int64_t ldw, const float *x, int64_t ldx, flo
                    int64_t ldy, int64_t n, int64_t nr, int64_t k)
 {
     g_kernels[matmul_isa_current()].dots(w, ldw, x, ldx, y, ldy, n, nr, k);
+}
+
+void matmul_f16_nt(const uint16_t *w, int64_t ldw, const float *x, int64_t ldx, float *y,
+                   int64_t ldy, int64_t n, int64_t nr, int64_t k)
+{
+    g_kernels[matmul_isa_current()].dots16(w, ldw, x, ldx, y, ldy, n, nr, k);
+}
+
+void matmul_f16_nn(const float *p, int64_t ldp, const uint16_t *v, int64_t ldv, float *y,
+                   int64_t ldy, int64_t n, int64_t m, int64_t k)
+{
+    g_kernels[matmul_isa_current()].nn16(p, ldp, v, ldv, y, ldy, n, m, k);
 }
 
 void matmul_f32_nn(const float *p, int64_t ldp, const float *v, int64_t ldv, float *y,

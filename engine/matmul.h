@@ -90,6 +90,12 @@ void matmul_f32_nt(const float *w, int64_t ldw, const float *x, int64_t ldx, flo
  * thread: each row of v is read once per 4 rows of p. */
 void matmul_f32_nn(const float *p, int64_t ldp, const float *v, int64_t ldv, float *y,
                    int64_t ldy, int64_t n, int64_t m, int64_t k);
+/* The same two over F16 rows (an F16 K/V cache): w and v as stored. The
+ * AVX2 level has dots16 (the F16 dot tiles) but P.V in plain C. */
+void matmul_f16_nt(const uint16_t *w, int64_t ldw, const float *x, int64_t ldx, float *y,
+                   int64_t ldy, int64_t n, int64_t nr, int64_t k);
+void matmul_f16_nn(const float *p, int64_t ldp, const uint16_t *v, int64_t ldv, float *y,
+                   int64_t ldy, int64_t n, int64_t m, int64_t k);
 /* At least n_floats of 64-byte aligned scratch owned by the calling OS
  * thread (kept, and reused, until it exits), apart from the products' own;
  * NULL when memory runs out. For callers of matmul_parallel. */

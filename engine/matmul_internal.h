@@ -29,6 +29,8 @@ typedef void (*mm_round_fn)(const float *x, float *y, int64_t n);
 /* y (n, k; ldy) = p (n, m; ldp) . v (m, k; ldv): attention's P.V */
 typedef void (*mm_nn_fn)(const float *p, int64_t ldp, const float *v, int64_t ldv, float *y,
                          int64_t ldy, int64_t n, int64_t m, int64_t k);
+typedef void (*mm_nn16_fn)(const float *p, int64_t ldp, const uint16_t *v, int64_t ldv,
+                           float *y, int64_t ldy, int64_t n, int64_t m, int64_t k);
 
 typedef struct mm_kernels {
     mm_f32_fn f32;
@@ -38,6 +40,8 @@ typedef struct mm_kernels {
     mm_round_fn round16; /* x -> f16(x) widened, round to nearest even */
     mm_nn_fn nn;
     mm_f32_fn dots; /* as f32, for short rows (attention scores) */
+    mm_f16_fn dots16; /* the same over F16 rows (an F16 K/V cache) */
+    mm_nn16_fn nn16;  /* nn with F16 rows of v */
 } mm_kernels;
 
 /* Plain C kernels (sums in double): the _ref path and the portable level. */
@@ -50,6 +54,8 @@ void mm_q8_ref(const dtype_block_q8_0 *w, int64_t ldw, const int8_t *xq, int64_t
                int64_t nb);
 void mm_nn_ref(const float *p, int64_t ldp, const float *v, int64_t ldv, float *y, int64_t ldy,
                int64_t n, int64_t m, int64_t k);
+void mm_nn16_ref(const float *p, int64_t ldp, const uint16_t *v, int64_t ldv, float *y,
+                 int64_t ldy, int64_t n, int64_t m, int64_t k);
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define MM_HAVE_X86 1

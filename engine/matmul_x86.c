@@ -504,18 +504,20 @@ TGT512 static INL __m512 sum16_512(__m512 *a)
 #ifndef DOTS_PF
 #define DOTS_PF 32
 #endif
-TGT512 static void mm_dots_avx512(const float *w, int64_t ldw, const float *x, int64_t ldx,
-                                  float *y, int64_t ldy, int64_t n, int64_t nr, int64_t k)
+TGT512 static INL void dots512(int f16, const void *w, int64_t ldw, const float *x, int64_t ldx,
+                               float *y, int64_t ldy, int64_t n, int64_t nr, int64_t k)
 {
-    const int64_t rowb = k * (int64_t)sizeof(float);
+    const size_t esz = f16 ? 2 : 4;
+    const char *wb = w;
+    const int64_t rowb = k * (int64_t)esz;
     for (int64_t j0 = 0; j0 < nr; j0 += 16) {
         const int nj = nr - j0 < 16 ? (int)(nr - j0) : 16;
         /* The next 16 rows, line by line: strided rows of a cache that
-         * the weight stream evicted come from memory (12 -> ? GB/s). */
+         * the weight stream evicted come from memory. */
         if (k != 64 || nj != 16)
-        for (int64_t j = j0 + 16; j < j0 + 32 && j < nr; j++)
-            for (int64_t b = 0; b < rowb; b += 64)
-                _mm_prefetch((const char *)(w + j * ldw) + b, _MM_HINT_T0);
+            for (int64_t j = j0 + 16; j < j0 + 32 && j < nr; j++)
+                for (int64_t b = 0; b < rowb; b += 64)
+                    _mm_prefetch(wb + (size_t)(j * ldw) * esz + b, _MM_HINT_T0);
         for (int64_t i = 0; i < n; i++) {
             const float *xi = x + i * ldx;
             __m512 acc[16];
@@ -523,23 +525,22 @@ TGT512 static void mm_dots_avx512(const float *w, int64_t ldw, const float *x, i
             for (int j = 0; j < 16; j++)
                 acc[j] = _mm512_setzero_ps();
             if (nj == 16 && k == 64) {
-                /* the common head dim: each row's 4 lines read together */
+                /* the common head dim: each row's lines read together, the
+                 * row DOTS_PF ahead prefetched as this one is read */
                 const __m512 x0 = _mm512_loadu_ps(xi), x1 = _mm512_loadu_ps(xi + 16);
                 const __m512 x2 = _mm512_loadu_ps(xi + 32), x3 = _mm512_loadu_ps(xi + 48);
 #pragma GCC unroll 16
                 for (int j = 0; j < 16; j++) {
-                    const float *wj = w + (j0 + j) * ldw;
+                    const char *wj = wb + (size_t)((j0 + j) * ldw) * esz;
                     if (i == 0 && j0 + j + DOTS_PF < nr) {
-                        const char *pj = (const char *)(wj + DOTS_PF * ldw);
-                        _mm_prefetch(pj, _MM_HINT_T0);
-                        _mm_prefetch(pj + 64, _MM_HINT_T0);
-                        _mm_prefetch(pj + 128, _MM_HINT_T0);
-                        _mm_prefetch(pj + 192, _MM_HINT_T0);
+                        const char *pj = wj + (size_t)(DOTS_PF * ldw) * esz;
+                        for (size_t b = 0; b < 64 * esz; b += 64)
+                            _mm_prefetch(pj + b, _MM_HINT_T0);
                     }
-                    const __m512 a = _mm512_fmadd_ps(x1, _mm512_loadu_ps(wj + 16),
-                                                     _mm512_mul_ps(x0, _mm512_loadu_ps(wj)));
-                    const __m512 b = _mm512_fmadd_ps(x3, _mm512_loadu_ps(wj + 48),
-                                                     _mm512_mul_ps(x2, _mm512_loadu_ps(wj + 32)));
+                    const __m512 a = _mm512_fmadd_ps(x1, load_w512(wj, f16, 16, 0xFFFF),
+                                                     _mm512_mul_ps(x0, load_w512(wj, f16, 0, 0xFFFF)));
+                    const __m512 b = _mm512_fmadd_ps(x3, load_w512(wj, f16, 48, 0xFFFF),
+                                                     _mm512_mul_ps(x2, load_w512(wj, f16, 32, 0xFFFF)));
                     acc[j] = _mm512_add_ps(a, b);
                 }
                 _mm512_storeu_ps(y + i * ldy + j0, sum16_512(acc));
@@ -552,12 +553,12 @@ TGT512 static void mm_dots_avx512(const float *w, int64_t ldw, const float *x, i
                 if (nj == 16) {
 #pragma GCC unroll 16
                     for (int j = 0; j < 16; j++)
-                        acc[j] = _mm512_fmadd_ps(xv, _mm512_maskz_loadu_ps(m, w + (j0 + j) * ldw + c),
-                                                 acc[j]);
+                        acc[j] = _mm512_fmadd_ps(
+                            xv, load_w512(wb + (size_t)((j0 + j) * ldw) * esz, f16, c, m), acc[j]);
                 } else {
                     for (int j = 0; j < nj; j++)
-                        acc[j] = _mm512_fmadd_ps(xv, _mm512_maskz_loadu_ps(m, w + (j0 + j) * ldw + c),
-                                                 acc[j]);
+                        acc[j] = _mm512_fmadd_ps(
+                            xv, load_w512(wb + (size_t)((j0 + j) * ldw) * esz, f16, c, m), acc[j]);
                 }
             }
             _mm512_mask_storeu_ps(y + i * ldy + j0, (__mmask16)((1u << nj) - 1u), sum16_512(acc));
@@ -565,13 +566,28 @@ TGT512 static void mm_dots_avx512(const float *w, int64_t ldw, const float *x, i
     }
 }
 
+TGT512 static void mm_dots_avx512(const float *w, int64_t ldw, const float *x, int64_t ldx,
+                                  float *y, int64_t ldy, int64_t n, int64_t nr, int64_t k)
+{
+    dots512(0, w, ldw, x, ldx, y, ldy, n, nr, k);
+}
+
+TGT512 static void mm_dots16_avx512(const uint16_t *w, int64_t ldw, const float *x,
+                                    int64_t ldx, float *y, int64_t ldy, int64_t n, int64_t nr,
+                                    int64_t k)
+{
+    dots512(1, w, ldw, x, ldx, y, ldy, n, nr, k);
+}
+
 /* P.V for attention: y (n, k) = p (n, m) . v (m, k), v row-major. Per 4
  * rows of p and 64 columns, 16 accumulators; each row of v is loaded once
  * (4 vectors, masked at the edge) and meets the 4 broadcast weights: no
  * packing, where OpenBLAS's sgemm packed V for every head and block. */
-TGT512 static INL void nn_tile512(int RM, const float *p, int64_t ldp, const float *v,
+TGT512 static INL void nn_tile512(int RM, int f16, const float *p, int64_t ldp, const void *v,
                                   int64_t ldv, float *y, int64_t ldy, int64_t m, int64_t kc)
 {
+    const size_t esz = f16 ? 2 : 4;
+    const char *vb = v;
     __mmask16 mk[4];
     for (int c = 0; c < 4; c++) {
         const int64_t rem = kc - 16 * c;
@@ -586,14 +602,16 @@ TGT512 static INL void nn_tile512(int RM, const float *p, int64_t ldp, const flo
             acc[i][c] = _mm512_setzero_ps();
     for (int64_t j = 0; j < m; j++) {
         __m512 vv[4];
-        if (j + 16 < m) /* rows from memory, as in mm_dots_avx512 */
+        const char *vj = vb + (size_t)(j * ldv) * esz;
+        if (j + 16 < m) /* rows from memory, as in dots512 */
 #pragma GCC unroll 4
             for (int c = 0; c < 4; c++)
-                if (mk[c])
-                    _mm_prefetch((const char *)(v + (j + 16) * ldv + 16 * c), _MM_HINT_T0);
+                if (mk[c] && (!f16 || c % 2 == 0))
+                    _mm_prefetch(vj + (size_t)(16 * ldv) * esz + (size_t)(16 * c) * esz,
+                                 _MM_HINT_T0);
 #pragma GCC unroll 4
         for (int c = 0; c < 4; c++)
-            vv[c] = _mm512_maskz_loadu_ps(mk[c], v + j * ldv + 16 * c);
+            vv[c] = load_w512(vj, f16, 16 * c, mk[c]);
 #pragma GCC unroll 4
         for (int i = 0; i < RM; i++) {
             const __m512 pb = _mm512_set1_ps(p[i * ldp + j]);
@@ -609,21 +627,36 @@ TGT512 static INL void nn_tile512(int RM, const float *p, int64_t ldp, const flo
             _mm512_mask_storeu_ps(y + i * ldy + 16 * c, mk[c], acc[i][c]);
 }
 
-TGT512 static void mm_nn_avx512(const float *p, int64_t ldp, const float *v, int64_t ldv,
-                                float *y, int64_t ldy, int64_t n, int64_t m, int64_t k)
+TGT512 static INL void nn512(int f16, const float *p, int64_t ldp, const void *v, int64_t ldv,
+                             float *y, int64_t ldy, int64_t n, int64_t m, int64_t k)
 {
+    const size_t esz = f16 ? 2 : 4;
+    const char *vb = v;
     for (int64_t c0 = 0; c0 < k; c0 += 64) {
         const int64_t kc = k - c0 < 64 ? k - c0 : 64;
+        const void *vc = vb + (size_t)c0 * esz;
         int64_t i = 0;
         for (; i + 4 <= n; i += 4)
-            nn_tile512(4, p + i * ldp, ldp, v + c0, ldv, y + i * ldy + c0, ldy, m, kc);
+            nn_tile512(4, f16, p + i * ldp, ldp, vc, ldv, y + i * ldy + c0, ldy, m, kc);
         switch (n - i) {
-        case 3: nn_tile512(3, p + i * ldp, ldp, v + c0, ldv, y + i * ldy + c0, ldy, m, kc); break;
-        case 2: nn_tile512(2, p + i * ldp, ldp, v + c0, ldv, y + i * ldy + c0, ldy, m, kc); break;
-        case 1: nn_tile512(1, p + i * ldp, ldp, v + c0, ldv, y + i * ldy + c0, ldy, m, kc); break;
+        case 3: nn_tile512(3, f16, p + i * ldp, ldp, vc, ldv, y + i * ldy + c0, ldy, m, kc); break;
+        case 2: nn_tile512(2, f16, p + i * ldp, ldp, vc, ldv, y + i * ldy + c0, ldy, m, kc); break;
+        case 1: nn_tile512(1, f16, p + i * ldp, ldp, vc, ldv, y + i * ldy + c0, ldy, m, kc); break;
         default: break;
         }
     }
+}
+
+TGT512 static void mm_nn_avx512(const float *p, int64_t ldp, const float *v, int64_t ldv,
+                                float *y, int64_t ldy, int64_t n, int64_t m, int64_t k)
+{
+    nn512(0, p, ldp, v, ldv, y, ldy, n, m, k);
+}
+
+TGT512 static void mm_nn16_avx512(const float *p, int64_t ldp, const uint16_t *v, int64_t ldv,
+                                  float *y, int64_t ldy, int64_t n, int64_t m, int64_t k)
+{
+    nn512(1, p, ldp, v, ldv, y, ldy, n, m, k);
 }
 
 /* ==== AVX2 ============================================================== */
@@ -908,6 +941,7 @@ void mm_kernels_avx2(mm_kernels *k)
     k->quant = quant_q8_avx2;
     k->nn = mm_nn_avx2;
     k->dots = mm_f32_avx2;
+    k->dots16 = mm_f16_avx2;
 }
 
 void mm_kernels_avx512(mm_kernels *k, int vnni)
@@ -917,6 +951,8 @@ void mm_kernels_avx512(mm_kernels *k, int vnni)
     k->f16 = mm_f16_avx512;
     k->nn = mm_nn_avx512;
     k->dots = mm_dots_avx512;
+    k->nn16 = mm_nn16_avx512;
+    k->dots16 = mm_dots16_avx512;
     if (vnni)
         k->q8 = mm_q8_avx512;
 }

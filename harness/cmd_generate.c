@@ -22,7 +22,7 @@ static void help(FILE *out)
 {
     fprintf(out,
             "usage: kakeya generate -m FILE (-p TEXT | --tokens IDS) -n N [--threads T] [--json]\n"
-            "       [--act f32|ggml]\n"
+            "       [--act f32|ggml] [--kv-cache f32|f16]\n"
             "  -m, --model FILE   GGUF model (llama or qwen3) with a llama tokenizer\n"
             "  -p, --prompt TEXT  prompt text; BOS added when the GGUF says so\n"
             "  --tokens IDS       comma-separated prompt token ids, verbatim (no BOS)\n"
@@ -30,6 +30,8 @@ static void help(FILE *out)
             "  --threads T        compute threads (default: the cores available)\n"
             "  --act f32|ggml     activations of Q8_0/F16 products: ggml rounds them as\n"
             "                     llama.cpp does (default), f32 keeps them exact\n"
+            "  --kv-cache f32|f16 K/V cache storage: f32 (default) keeps K and V exact, f16\n"
+            "                     halves the cache (llama.cpp's default cache type)\n"
             "  --json             print {\"prompt_ids\", \"ids\", \"text\", \"prefill_s\", \"decode_s\"}\n"
             "stdout: the generated text (or the JSON); tokens/s on stderr.\n"
             "exit codes: 0 ok, 2 bad input (file, ids, N past the context), 3 usage\n");
@@ -131,7 +133,7 @@ static kk_code text_append(const tok *t, int32_t id, char **text, size_t *len, s
 }
 
 typedef struct gen_args {
-    const char *path, *prompt, *ids, *threads, *act;
+    const char *path, *prompt, *ids, *threads, *act, *kv;
     int64_t n_predict;
     bool have_n, json;
 } gen_args;
@@ -159,6 +161,8 @@ static int parse(int argc, char **argv, gen_args *a, kk_err *err)
             dst = &a->threads;
         } else if (!strcmp(s, "--act")) {
             dst = &a->act;
+        } else if (!strcmp(s, "--kv-cache")) {
+            dst = &a->kv;
         } else if (!strcmp(s, "-n") || !strcmp(s, "--n-predict")) {
             const char *v = kk_arg_value(argc, argv, &i, err);
             if (!v)
@@ -199,8 +203,10 @@ int cmd_generate(int argc, char **argv)
         return rc;
     int threads;
     ops_act act;
+    bool kv_f16;
     if (session_parse_threads(a.threads, &threads, &err) != KK_OK ||
-        session_parse_act(a.act, &act, &err) != KK_OK)
+        session_parse_act(a.act, &act, &err) != KK_OK ||
+        session_parse_kv(a.kv, &kv_f16, &err) != KK_OK)
         return cmd_fail("generate", &err);
 
     session s;
@@ -214,6 +220,7 @@ int cmd_generate(int argc, char **argv)
     if (session_open(&s, a.path, true, &err) != KK_OK)
         return cmd_fail("generate", &err);
     model_set_act(s.m, act);
+    s.kv_f16 = kv_f16;
     const model_hparams *hp = &s.m->hp;
 
     if (a.prompt) {

@@ -7,6 +7,7 @@
 static const char *const TYPE_VALUES[] = {"f32", "f16", "q8_0", NULL};
 static const char *const ENGINE_VALUES[] = {"kakeya", "llama.cpp", NULL};
 static const char *const ISA_VALUES[] = {"best", "scalar", NULL};
+static const char *const KV_VALUES[] = {"f16", "f32", NULL};
 
 static const kind_param_spec PARAMS[] = {
     {.name = "model", .type = PRESET_T_STRING, .max_len = 64, .def = "bench:llama134m",
@@ -32,6 +33,9 @@ static const kind_field_spec ARM_FIELDS[] = {
     {.key = "isa", .type = PRESET_T_ENUM, .values = ISA_VALUES, .def = "best",
      .help = "kakeya's matmul kernels: best (what the CPU has) or scalar (the portable C "
              "loops: a negative control)"},
+    {.key = "kv", .type = PRESET_T_ENUM, .values = KV_VALUES, .def = "f16",
+     .help = "kakeya's K/V cache: f16 (kv_full_f16, llama.cpp's default cache type, the "
+             "like-for-like comparison) or f32 (kv_full, exact)"},
 };
 static const char *const ROLES[] = {"target", NULL};
 

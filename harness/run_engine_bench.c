@@ -396,7 +396,7 @@ static uint64_t vm_rss(void)
  * steps, then per L the median of 3 verifications of L tokens after the
  * prefix. Replies "ok LOAD PREFILL DECODE V2 V4 V8 V16 ISA RSS0" or
  * "error TEXT" on fd. Never returns. */
-static void child_measure(int fd, const char *file, int threads, int scalar,
+static void child_measure(int fd, const char *file, int threads, int scalar, int kv_f16,
                           const int32_t *ids, int n_ids)
 {
     const uint64_t rss0 = vm_rss();
@@ -419,7 +419,8 @@ static void child_measure(int fd, const char *file, int threads, int scalar,
     const model_hparams *hp = &m->hp;
     const kv_config cfg = {hp->n_layers, hp->n_kv_heads, hp->head_dim_k, hp->head_dim_v, EB_CTX};
     what = "init";
-    if (kv_full_init(&kv, &cfg, &e) != KK_OK || fwd_init(&st, m, EB_CTX, EB_CTX, &e) != KK_OK)
+    if ((kv_f16 ? kv_full_f16_init(&kv, &cfg, &e) : kv_full_init(&kv, &cfg, &e)) != KK_OK ||
+        fwd_init(&st, m, EB_CTX, EB_CTX, &e) != KK_OK)
         goto fail;
     const double load_s = now_s() - t0;
     logits = malloc((size_t)16 * (size_t)hp->n_vocab * sizeof(float));
@@ -536,7 +537,7 @@ static kk_code measure(eb_state *s, const preset *p, size_t arm, eb_meas *m, kk_
         close(fd[0]);
         if (!llama)
             child_measure(fd[1], md->path, threads, !strcmp(arm_s(p, arm, "isa"), "scalar"),
-                          s->ids, RUN_EB_PROMPT);
+                          strcmp(arm_s(p, arm, "kv"), "f32") != 0, s->ids, RUN_EB_PROMPT);
         if (dup2(fd[1], 1) < 0)
             _exit(127);
         close(fd[1]);

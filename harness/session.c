@@ -48,7 +48,7 @@ kk_code session_cache_init(const session *s, int64_t n_ctx, kv_cache **kv,
                            n_ctx};
     *kv = NULL;
     *st = NULL;
-    kk_code rc = kv_full_init(kv, &cfg, err);
+    kk_code rc = s->kv_f16 ? kv_full_f16_init(kv, &cfg, err) : kv_full_init(kv, &cfg, err);
     if (rc != KK_OK)
         return rc;
     rc = fwd_init(st, s->m, n_ctx < SESSION_MAX_BATCH ? n_ctx : SESSION_MAX_BATCH, n_ctx,
@@ -81,6 +81,18 @@ kk_code session_parse_act(const char *val, ops_act *act, kk_err *err)
     } else if (val && strcmp(val, "ggml") != 0) {
         kk_err_set(err, KK_E_RANGE, "--act: '%s' is not allowed (allowed: f32, ggml)", val);
         return kk_err_where(err, "--act");
+    }
+    return KK_OK;
+}
+
+kk_code session_parse_kv(const char *val, bool *f16, kk_err *err)
+{
+    *f16 = false;
+    if (val && !strcmp(val, "f16")) {
+        *f16 = true;
+    } else if (val && strcmp(val, "f32") != 0) {
+        kk_err_set(err, KK_E_RANGE, "--kv-cache: '%s' is not allowed (allowed: f32, f16)", val);
+        return kk_err_where(err, "--kv-cache");
     }
     return KK_OK;
 }

@@ -21,6 +21,7 @@ typedef struct session {
     gguf_file *file;
     model *m;
     tok *t;          /* NULL when not asked for */
+    bool kv_f16;     /* session_cache_init makes an F16 cache (--kv-cache f16) */
 } session;
 
 /* Open path, load the model; with need_tok also the tokenizer. Errors name
@@ -28,7 +29,8 @@ typedef struct session {
 kk_code session_open(session *s, const char *path, bool need_tok, kk_err *err);
 void session_close(session *s);
 
-/* Run tokens through a fresh full cache with capacity n_ctx.
+/* Run tokens through a fresh full cache with capacity n_ctx, F32 or, with
+ * s->kv_f16, F16 (kv_full_f16_init).
  * (Convenience for commands: allocates the cache and the state.) */
 kk_code session_cache_init(const session *s, int64_t n_ctx, kv_cache **kv,
                            fwd_state **st, kk_err *err);
@@ -36,6 +38,10 @@ kk_code session_cache_init(const session *s, int64_t n_ctx, kv_cache **kv,
 /* --act f32|ggml -> ops_act. NULL: ggml, which agrees with llama.cpp on
  * quantized weights (docs/architecture.md). Apply with model_set_act. */
 kk_code session_parse_act(const char *val, ops_act *act, kk_err *err);
+
+/* --kv-cache f32|f16 -> *f16. NULL: f32 (exact K/V); f16 halves the
+ * cache and what attention reads, as llama.cpp's default cache. */
+kk_code session_parse_kv(const char *val, bool *f16, kk_err *err);
 
 /* --threads: default the cores available (kk_ncores); sets the compute threads (ops_set_threads). */
 kk_code session_parse_threads(const char *val, int *threads, kk_err *err);

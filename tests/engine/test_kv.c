@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dtype.h"
 #include "kv.h"
 
 /* The oracle: per layer, the rows ever appended and not truncated, in a
@@ -158,12 +159,59 @@ static void full_cache_should_reject_bad_layers_and_configs(void **state)
     kv_free(NULL);
 }
 
+/* The F16 cache holds dtype_f32_to_f16 of what was appended (round to
+ * nearest even: the same bits), hands the rows out as F16 (k, v NULL),
+ * truncates as the full cache does and allocates half the row bytes. */
+static void f16_cache_should_hold_the_rounded_rows_and_half_the_bytes(void **state)
+{
+    (void)state;
+    kk_err e;
+    const kv_config cfg = {2, 2, 4, 3, 8};
+    kv_cache *c = NULL, *c32 = NULL;
+    assert_int_equal(kv_full_f16_init(&c, &cfg, &e), KK_OK);
+    assert_int_equal(kv_full_init(&c32, &cfg, &e), KK_OK);
+    float k[3 * 8], v[3 * 6];
+    for (int i = 0; i < 3 * 8; i++)
+        k[i] = 0.1f * (float)i - 1.234567f;
+    for (int i = 0; i < 3 * 6; i++)
+        v[i] = 1e-3f * (float)(i * i) + 0.5f;
+    const int32_t pos[3] = {0, 1, 2};
+    for (int32_t l = 0; l < 2; l++)
+        assert_int_equal(kv_append(c, l, k, v, pos, 3, &e), KK_OK);
+    kv_view vw;
+    assert_int_equal(kv_view_layer(c, 1, &vw, &e), KK_OK);
+    assert_int_equal(vw.n, 3);
+    assert_null(vw.k);
+    assert_null(vw.v);
+    assert_non_null(vw.k16);
+    for (int t = 0; t < 3; t++) {
+        for (int i = 0; i < 8; i++)
+            assert_int_equal(vw.k16[t * vw.k_stride + i], dtype_f32_to_f16(k[t * 8 + i]));
+        for (int i = 0; i < 6; i++)
+            assert_int_equal(vw.v16[t * vw.v_stride + i], dtype_f32_to_f16(v[t * 6 + i]));
+        assert_int_equal(vw.pos[t], t);
+    }
+    kv_truncate(c, 1);
+    assert_int_equal(kv_n_tokens(c), 1);
+    assert_int_equal(kv_append(c, 0, k, v, pos, 8, &e), KK_E_LIMIT); /* 1 + 8 > 8 */
+    /* rows: 2 layers x 8 slots x (8 + 6) values x 2 bytes, plus positions */
+    assert_int_equal(kv_bytes_resident(c), 2 * 8 * 14 * 2 + 2 * 8 * 4);
+    assert_int_equal(kv_bytes_resident(c32), 2 * 8 * 14 * 4 + 2 * 8 * 4);
+    const kv_config bad = {1, 0, 4, 4, 8};
+    kv_cache *b = NULL;
+    assert_int_equal(kv_full_f16_init(&b, &bad, &e), KK_E_RANGE);
+    assert_null(b);
+    kv_free(c);
+    kv_free(c32);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(full_cache_should_match_a_flat_array_over_random_appends_and_truncations),
         cmocka_unit_test(full_cache_should_report_its_allocated_bytes),
         cmocka_unit_test(full_cache_should_reject_bad_layers_and_configs),
+        cmocka_unit_test(f16_cache_should_hold_the_rounded_rows_and_half_the_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -255,7 +255,7 @@ static void masked_attention_should_match_the_naive_loop(void **state)
         qpos[i] = 90 + i;
     for (int i = 0; i < NK; i += 7)
         hidden[i] = 1;
-    const kv_view view = {NK, k, v, kpos, KH * DK, KH * DV};
+    const kv_view view = {NK, k, v, kpos, KH * DK, KH * DV, NULL, NULL};
     for (int32_t window = 0; window <= 30; window += 30) {
         const fwd_attn_shape sh = {H, KH, DK, DV, window, hidden, NK, NULL};
         assert_true(fwd_attention(&sh, q, qpos, NQ, &view, o) == KK_OK);
