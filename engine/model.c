@@ -3,9 +3,6 @@
  * everything after it speaks outermost first. */
 #include "model.h"
 
-#include <sys/mman.h>
-#include <unistd.h>
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -296,88 +293,6 @@ fail:
     return err->code;
 }
 
-/* ---- resident copy ----------------------------------------------------- */
-
-#define HUGE_PAGE ((size_t)2 << 20)
-
-/* The matrices read every token (layers and output: not the embedding,
- * read a row per token) that are still views into the map. */
-static size_t streamed(model *m, ops_weight **out, size_t cap)
-{
-    size_t n = 0;
-    if (m->output.f32 == NULL || m->output.f32 == m->output.raw)
-        out[n++] = &m->output;
-    for (int32_t il = 0; il < m->hp.n_layers; il++) {
-        model_layer *L = &m->layers[il];
-        ops_weight *ws[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->ffn_gate, &L->ffn_up,
-                            &L->ffn_down};
-        for (size_t i = 0; i < sizeof ws / sizeof ws[0] && n < cap; i++)
-            if (ws[i]->f32 == NULL || ws[i]->f32 == ws[i]->raw)
-                out[n++] = ws[i];
-    }
-    return n;
-}
-
-/* Copy the streamed matrices (F32, F16, Q8_0 as stored) into one 2 MiB
- * aligned region advised MADV_HUGEPAGE, and drop each source range of the
- * map once copied (peak RSS: the region + one tensor). Why: decode reads
- * every matrix once per token, and through 4 KiB file pages the stream
- * takes a TLB miss every 4 KiB; on 2 MiB pages the GEMV ran 1-10% faster
- * (F32 40-42 against 31-40 GB/s, Q8_0 40-41 against 34-38, F16 40 against
- * 36-38; 1 thread, two alternating runs). @return false when the region
- * cannot be had (the views stay). */
-static bool resident_copy(model *m)
-{
-    const size_t cap = 1 + 7 * (size_t)m->hp.n_layers;
-    ops_weight **ws = malloc(cap * sizeof *ws);
-    if (!ws)
-        return false;
-    const size_t n = streamed(m, ws, cap);
-    size_t total = 0;
-    for (size_t i = 0; i < n; i++)
-        total += (dtype_row_size(ws[i]->type, (uint64_t)ws[i]->cols) * (size_t)ws[i]->rows + 63) &
-                 ~(size_t)63;
-    if (n == 0 || total == 0) {
-        free(ws);
-        return false;
-    }
-    const size_t len = (total + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
-    uint8_t *region = aligned_alloc(HUGE_PAGE, len);
-    if (!region) {
-        free(ws);
-        return false;
-    }
-    kk_err e;
-    if (own(m, region, &e) != KK_OK) { /* own freed region */
-        free(ws);
-        return false;
-    }
-#ifdef MADV_HUGEPAGE
-    (void)madvise(region, len, MADV_HUGEPAGE); /* best effort: THP may be off */
-#endif
-    const long pgl = sysconf(_SC_PAGESIZE);
-    const uintptr_t pg = pgl > 0 ? (uintptr_t)pgl : 4096;
-    size_t off = 0;
-    for (size_t i = 0; i < n; i++) {
-        ops_weight *w = ws[i];
-        const size_t bytes = dtype_row_size(w->type, (uint64_t)w->cols) * (size_t)w->rows;
-        memcpy(region + off, w->raw, bytes);
-        /* the pages wholly inside the source range leave the process */
-        const uintptr_t a = ((uintptr_t)w->raw + pg - 1) & ~(pg - 1);
-        const uintptr_t b = ((uintptr_t)w->raw + bytes) & ~(pg - 1);
-        if (m->file->map.fd >= 0 && b > a)
-            (void)madvise((void *)a, b - a, MADV_DONTNEED);
-        const bool was_f32 = w->f32 != NULL;
-        w->raw = region + off;
-        if (was_f32)
-            w->f32 = (const float *)(const void *)(region + off);
-        off += (bytes + 63) & ~(size_t)63;
-    }
-    m->bytes_resident_copy = total;
-    free(ws);
-    return true;
-}
-
 kk_code model_load(model **out, const gguf_file *f, kk_err *err)
 {
     kk_err local_err;
@@ -411,10 +326,9 @@ kk_code model_load(model **out, const gguf_file *f, kk_err *err)
     KK_CHECK(m->layers, err, KK_E_NOMEM, "out of memory");
     for (int32_t il = 0; il < hp->n_layers; il++)
         KK_TRY(load_layer(m, il, err));
-    /* The matrices move to huge pages; if that cannot be had they stay in
-     * the map, faulted in now (the first pass reads them all anyway). */
-    if (!resident_copy(m))
-        kk_map_prefault(&f->map);
+    /* F32, F16 and Q8_0 weights are read in place from the map: fault it
+     * in as part of the load (it is all read by the first pass anyway). */
+    kk_map_prefault(&f->map);
     *out = m;
     return KK_OK;
 fail:

@@ -12,17 +12,15 @@
  * n_vocab is token_embd's row count; no `output.weight` means tied
  * embeddings (the output matrix is token_embd).
  *
- * Weights: F32, F16 and Q8_0 matrices are used as stored (ops_weight.raw:
- * the matmul kernels widen them in registers; docs/performance.md). The
- * matrices every token reads (layers, output) are copied once, at load,
- * into one region on 2 MiB pages (fewer TLB misses in the decode stream;
- * their pages of the map are dropped); the embedding stays a view into the
- * map. BF16 matrices and non-F32 vectors are widened to F32 once, at load. model_set_act(OPS_ACT_GGML) makes
+ * Weights: F32 tensors are views into the file map; F16 and Q8_0 matrices
+ * are read in place too (ops_weight.raw, no copy: the matmul kernels widen
+ * them in registers; docs/performance.md), BF16 ones and non-F32 vectors
+ * are widened to F32 once, at load. model_set_act(OPS_ACT_GGML) makes
  * Q8_0/F16 products round activations as llama.cpp does.
  *
  * Ownership: model_load borrows the gguf_file, which must outlive the
- * model (the embedding and vectors are views into its map); model_free
- * (accepts NULL) frees the model's own copies.
+ * model (weights are views into its map); model_free (accepts NULL) frees
+ * only the model's own copies.
  */
 #ifndef KK_MODEL_H
 #define KK_MODEL_H
@@ -85,7 +83,6 @@ typedef struct model {
     void **owned_;            /* private: dequantized copies */
     size_t n_owned_;
     size_t bytes_dequantized; /* sum of the copies */
-    size_t bytes_resident_copy; /* the matrices moved to huge pages (0: none) */
 } model;
 
 /* Load hyperparameters and weights. Errors name the file and the key or
