@@ -67,6 +67,8 @@ export KAKEYA_FIXTURES
 # FORCE: fuzzers always re-link (the sub-make rebuilds their libraries
 # incrementally), so a library change never leaves a stale fuzzer.
 FORCE:
+# FORCE is the first rule above: without this, a bare `make` built nothing.
+.DEFAULT_GOAL := all
 .PHONY: FORCE all test test-slow check fuzz fuzz-run bench deps help demo clean tests-build
 
 all: bin/kakeya bin/kakeya-gate

@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_measure.h"
 #include "bench_model.h"
 #include "forward.h"
 #include "gguf.h"
@@ -42,8 +43,7 @@
 
 #define BENCH_SEED 14
 #define N_PROMPT 256
-#define N_DECODE 64
-#define N_VERIFY_REPS 3
+#define N_DECODE BENCH_MEASURE_DECODE
 #define N_FILES 3
 static const char *const TYPE_NAMES[N_FILES] = {"f32", "f16", "q8_0"};
 static const dtype_t TYPES[N_FILES] = {DTYPE_F32, DTYPE_F16, DTYPE_Q8_0};
@@ -107,75 +107,22 @@ static int parse_ids(const char *s, int32_t *ids, int cap)
     return n;
 }
 
-static int argmax(const float *v, int n)
-{
-    int b = 0;
-    for (int i = 1; i < n; i++)
-        if (v[i] > v[b])
-            b = i;
-    return b;
-}
-
 static int cmd_measure(const char *file, int threads, const char *ids_s)
 {
     static int32_t ids[4096];
     const int n_ids = parse_ids(ids_s, ids, 4096);
     kk_err e;
     ops_set_threads(threads);
-    const double t0 = now_s();
-    gguf_file *f = NULL;
-    model *m = NULL;
-    if (gguf_open(&f, file, &e) != KK_OK || model_load(&m, f, &e) != KK_OK)
-        return die("load", &e);
-    model_set_act(m, OPS_ACT_GGML);
-    const model_hparams *hp = &m->hp;
-    const kv_config cfg = {hp->n_layers, hp->n_kv_heads, hp->head_dim_k, hp->head_dim_v, 512};
-    kv_cache *kv = NULL;
-    fwd_state *st = NULL;
     /* KAKEYA_BENCH_KV=f32 measures the exact F32 cache; the default is F16,
      * the cache type llama.cpp runs with (the like-for-like comparison). */
     const char *kvt = getenv("KAKEYA_BENCH_KV");
-    const int kv_f16 = !(kvt && !strcmp(kvt, "f32"));
-    if ((kv_f16 ? kv_full_f16_init(&kv, &cfg, &e) : kv_full_init(&kv, &cfg, &e)) != KK_OK ||
-        fwd_init(&st, m, 512, 512, &e) != KK_OK)
-        return die("init", &e);
-    const double load_s = now_s() - t0;
-    float *logits = malloc((size_t)16 * hp->n_vocab * sizeof(float));
-    if (!logits)
-        return die("out of memory", NULL);
-    double t = now_s();
-    if (fwd_run(st, kv, ids, NULL, n_ids, FWD_LOGITS_LAST, logits, NULL, &e) != KK_OK)
-        return die("prefill", &e);
-    int32_t next = argmax(logits, hp->n_vocab);
-    const double prefill_s = now_s() - t;
-    t = now_s();
-    for (int i = 0; i < N_DECODE; i++) {
-        if (fwd_run(st, kv, &next, NULL, 1, FWD_LOGITS_LAST, logits, NULL, &e) != KK_OK)
-            return die("decode", &e);
-        next = argmax(logits, hp->n_vocab);
-    }
-    const double decode_s = now_s() - t;
-    double verify[4];
-    for (int li = 0; li < 4; li++) {
-        const int L = 2 << li;
-        double r[N_VERIFY_REPS];
-        for (int k = 0; k < N_VERIFY_REPS; k++) {
-            kv_truncate(kv, n_ids);
-            t = now_s();
-            if (fwd_run(st, kv, ids + 1, NULL, L, FWD_LOGITS_ALL, logits, NULL, &e) != KK_OK)
-                return die("verify", &e);
-            r[k] = now_s() - t;
-        }
-        qsort(r, N_VERIFY_REPS, sizeof r[0], cmp_d);
-        verify[li] = r[N_VERIFY_REPS / 2];
-    }
-    printf("%.9g %.9g %.9g %.9g %.9g %.9g %.9g\n", load_s, prefill_s, decode_s, verify[0],
-           verify[1], verify[2], verify[3]);
-    free(logits);
-    fwd_free(st);
-    kv_free(kv);
-    model_free(m);
-    gguf_close(f);
+    const bool kv_f16 = !(kvt && !strcmp(kvt, "f32"));
+    bench_measure_result r;
+    const char *what = NULL;
+    if (bench_measure_run(file, ids, n_ids, kv_f16, &r, &what, &e) != KK_OK)
+        return die(what, &e);
+    printf("%.9g %.9g %.9g %.9g %.9g %.9g %.9g\n", r.load_s, r.prefill_s, r.decode_s,
+           r.verify_s[0], r.verify_s[1], r.verify_s[2], r.verify_s[3]);
     return 0;
 }
 

@@ -91,9 +91,49 @@ static void cpu_model(char *buf, size_t cap)
     fclose(f);
 }
 
+/* Newest mtime (seconds, nanoseconds) of *.c / *.h directly in dir. */
+static void newest_source(const char *dir, struct timespec *newest)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        const size_t n = strlen(e->d_name);
+        if (n < 3 || e->d_name[n - 2] != '.' || (e->d_name[n - 1] != 'c' && e->d_name[n - 1] != 'h'))
+            continue;
+        char path[4096];
+        struct stat st;
+        if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= sizeof path ||
+            stat(path, &st) != 0)
+            continue;
+        if (st.st_mtim.tv_sec > newest->tv_sec ||
+            (st.st_mtim.tv_sec == newest->tv_sec && st.st_mtim.tv_nsec > newest->tv_nsec))
+            *newest = st.st_mtim;
+    }
+    closedir(d);
+}
+
+int ev_binary_stale(const char *root, const char *exe)
+{
+    struct stat xs;
+    if (stat(exe, &xs) != 0)
+        return 0;
+    struct timespec newest = {0, 0};
+    static const char *const dirs[] = {"common", "engine", "gate", "harness"};
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+        char path[4096];
+        if ((size_t)snprintf(path, sizeof path, "%s/%s", root, dirs[i]) < sizeof path)
+            newest_source(path, &newest);
+    }
+    return newest.tv_sec > xs.st_mtim.tv_sec ||
+           (newest.tv_sec == xs.st_mtim.tv_sec && newest.tv_nsec > xs.st_mtim.tv_nsec);
+}
+
 void ev_provenance_collect(ev_provenance *pv, const char *root)
 {
     memset(pv->git_commit, '0', 40);
+    pv->binary_stale = 0;
     pv->git_commit[40] = 0;
     pv->git_dirty = 1;
     if (gate_git_in_checkout(root)) {
@@ -112,6 +152,10 @@ void ev_provenance_collect(ev_provenance *pv, const char *root)
         if (gate_git_run(root, stat, &out, &len, 1 << 20, &st, NULL) == KK_OK && st == 0)
             pv->git_dirty = len > 0;
         free(out);
+        /* a binary older than its sources did not run HEAD's code */
+        pv->binary_stale = ev_binary_stale(root, "/proc/self/exe");
+        if (pv->binary_stale)
+            pv->git_dirty = 1;
     }
     cpu_model(pv->cpu, sizeof pv->cpu);
     pv->cores = kk_ncores();

@@ -42,12 +42,23 @@ typedef struct ev_provenance {
     /* The known faults KAKEYA_FAULT switched on (kk_fault.h), comma-
      * separated; "" when none. Written as provenance.faults_injected. */
     char faults[256];
+    /* 1 when the running binary is older than a source of the program
+     * (ev_binary_stale): then git_dirty is 1 too, since HEAD is not the
+     * code that ran. */
+    int binary_stale;
 } ev_provenance;
 
 /* Fill git, host, compiler, BLAS and fault-injection facts. git runs by
  * argv in `root` (never a shell); outside a checkout git_commit is 40
  * zeros, dirty 1. */
 void ev_provenance_collect(ev_provenance *pv, const char *root);
+
+/* 1 when a C source or header under root/common, engine, gate or harness
+ * was modified after the executable `exe` (its mtime): a binary that
+ * `make` has not rebuilt since an edit, whose evidence would otherwise
+ * name a commit it does not contain. 0 otherwise, or when exe cannot be
+ * read. */
+int ev_binary_stale(const char *root, const char *exe);
 
 /* UTC "YYYY-MM-DDTHH:MM:SS.mmmZ" of a wall-clock time. */
 void ev_utc_text(const struct timespec *ts, char *buf, size_t cap);

@@ -411,6 +411,9 @@ kk_code run_execute(run_ctx *rc, cJSON **doc, kk_err *err)
     if (kk_repo_root(root, sizeof root, NULL) != KK_OK)
         snprintf(root, sizeof root, ".");
     ev_provenance_collect(&pv, root);
+    if (pv.binary_stale)
+        fprintf(stderr, "kakeya run: warning: this binary is older than the sources in %s "
+                        "(run `make`): the evidence is marked git_dirty\n", root);
     pv.seed = rc->seed;
     pv.threads = rc->o.threads;
     pv.jobs = rc->o.jobs;

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_measure.h"
 #include "bench_model.h"
 #include "evidence.h"
 #include "forward.h"
@@ -339,26 +340,10 @@ fail:
 
 /* ---- kakeya's measurement, in a fork()ed child ------------------------------------- */
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static int cmp_d(const void *a, const void *b)
 {
     const double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
-}
-
-static int32_t argmax(const float *v, int32_t n)
-{
-    int32_t b = 0;
-    for (int32_t i = 1; i < n; i++)
-        if (v[i] > v[b])
-            b = i;
-    return b;
 }
 
 static void write_all(int fd, const char *s)
@@ -403,73 +388,20 @@ static void child_measure(int fd, const char *file, int threads, int scalar, int
     char out[EB_REPLY_MAX];
     kk_err e;
     kk_err_clear(&e);
-    const char *what = "load";
-    gguf_file *f = NULL;
-    model *m = NULL;
-    kv_cache *kv = NULL;
-    fwd_state *st = NULL;
-    float *logits = NULL;
     if (scalar)
         matmul_set_isa(MATMUL_ISA_SCALAR);
     ops_set_threads(threads);
-    const double t0 = now_s();
-    if (gguf_open(&f, file, &e) != KK_OK || model_load(&m, f, &e) != KK_OK)
-        goto fail;
-    model_set_act(m, OPS_ACT_GGML);
-    const model_hparams *hp = &m->hp;
-    const kv_config cfg = {hp->n_layers, hp->n_kv_heads, hp->head_dim_k, hp->head_dim_v, EB_CTX};
-    what = "init";
-    if ((kv_f16 ? kv_full_f16_init(&kv, &cfg, &e) : kv_full_init(&kv, &cfg, &e)) != KK_OK ||
-        fwd_init(&st, m, EB_CTX, EB_CTX, &e) != KK_OK)
-        goto fail;
-    const double load_s = now_s() - t0;
-    logits = malloc((size_t)16 * (size_t)hp->n_vocab * sizeof(float));
-    what = "out of memory";
-    if (!logits)
-        goto fail;
-    what = "prefill";
-    double t = now_s();
-    if (fwd_run(st, kv, ids, NULL, n_ids, FWD_LOGITS_LAST, logits, NULL, &e) != KK_OK)
-        goto fail;
-    int32_t next = argmax(logits, hp->n_vocab);
-    const double prefill_s = now_s() - t;
-    what = "decode";
-    t = now_s();
-    for (int i = 0; i < RUN_EB_DECODE; i++) {
-        if (fwd_run(st, kv, &next, NULL, 1, FWD_LOGITS_LAST, logits, NULL, &e) != KK_OK)
-            goto fail;
-        next = argmax(logits, hp->n_vocab);
-    }
-    const double decode_s = now_s() - t;
-    double verify[RUN_EB_N_VERIFY];
-    what = "verify";
-    for (int li = 0; li < RUN_EB_N_VERIFY; li++) {
-        const int L = 2 << li;
-        double r[RUN_EB_VERIFY_REPS];
-        for (int k = 0; k < RUN_EB_VERIFY_REPS; k++) {
-            kv_truncate(kv, n_ids);
-            t = now_s();
-            if (fwd_run(st, kv, ids + 1, NULL, L, FWD_LOGITS_ALL, logits, NULL, &e) != KK_OK)
-                goto fail;
-            r[k] = now_s() - t;
-        }
-        qsort(r, RUN_EB_VERIFY_REPS, sizeof r[0], cmp_d);
-        verify[li] = r[RUN_EB_VERIFY_REPS / 2];
-    }
-    snprintf(out, sizeof out, "ok %.9g %.9g %.9g %.9g %.9g %.9g %.9g %s %llu\n", load_s,
-             prefill_s, decode_s, verify[0], verify[1], verify[2], verify[3],
-             matmul_isa_name(matmul_isa_current()), (unsigned long long)rss0);
+    bench_measure_result r;
+    const char *what = "load";
+    const bool ok = bench_measure_run(file, ids, n_ids, kv_f16, &r, &what, &e) == KK_OK;
+    if (ok)
+        snprintf(out, sizeof out, "ok %.9g %.9g %.9g %.9g %.9g %.9g %.9g %s %llu\n", r.load_s,
+                 r.prefill_s, r.decode_s, r.verify_s[0], r.verify_s[1], r.verify_s[2],
+                 r.verify_s[3], matmul_isa_name(matmul_isa_current()), (unsigned long long)rss0);
+    else
+        snprintf(out, sizeof out, "error %s: %s\n", what, e.msg);
     write_all(fd, out);
-    free(logits);
-    fwd_free(st);
-    kv_free(kv);
-    model_free(m);
-    gguf_close(f);
-    _exit(0);
-fail:
-    snprintf(out, sizeof out, "error %s: %s\n", what, e.msg);
-    write_all(fd, out);
-    _exit(2);
+    _exit(ok ? 0 : 2);
 }
 
 /* Everything the child wrote on fd until EOF (at most cap - 1 bytes kept). */

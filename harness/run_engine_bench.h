@@ -26,10 +26,12 @@
 #include "kind.h"
 #include "run.h"
 
+#include "bench_measure.h"
+
 #define RUN_EB_PROMPT 256
-#define RUN_EB_DECODE 64
-#define RUN_EB_VERIFY_REPS 3
-#define RUN_EB_N_VERIFY 4 /* L = 2, 4, 8, 16 */
+#define RUN_EB_DECODE BENCH_MEASURE_DECODE           /* engine/bench_measure.h */
+#define RUN_EB_VERIFY_REPS BENCH_MEASURE_VERIFY_REPS
+#define RUN_EB_N_VERIFY BENCH_MEASURE_N_VERIFY /* L = 2, 4, 8, 16 */
 
 extern const run_ops run_engine_bench_ops;
 
