@@ -16,7 +16,7 @@
  *
  * Implementations fill a kv_vtable; kv_full (this file's kv.c) is the plain
  * full cache: every position kept in F32, capacity allocated up front;
- * kv_full_f16 (kv_f16.c) the same in F16.
+ * kv_full_f16 the same in F16.
  *
  * Lifecycle of a kv_cache:
  *   1. kv_full_init (or another implementation's _init): all memory
@@ -107,7 +107,7 @@ kk_code kv_full_init(kv_cache **out, const kv_config *cfg, kk_err *err);
 /* The full cache with K/V stored as F16 (llama.cpp's default cache type):
  * half the bytes resident and read per step; values rounded to nearest
  * even on append (dtype_f32_to_f16). Views carry k16/v16, not k/v.
- * @return as kv_full_init. Implemented in kv_f16.c. */
+ * @return as kv_full_init. */
 kk_code kv_full_f16_init(kv_cache **out, const kv_config *cfg, kk_err *err);
 
 #endif /* KK_KV_H */
