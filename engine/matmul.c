@@ -115,6 +115,15 @@ static void quant_plain(const float *x, int8_t *qs, float *d, int64_t n)
 
 static void isa_init(void)
 {
+    /* KAKEYA_MATMUL_ISA=scalar|avx2|avx512 caps the level for a whole
+     * process, as matmul_set_isa does in one (the engine-bench preset's
+     * scalar control runs `kakeya generate` this way); anything else is
+     * ignored. */
+    const char *cap = getenv("KAKEYA_MATMUL_ISA");
+    if (cap && !strcmp(cap, "scalar"))
+        atomic_store(&g_isa_cap, MATMUL_ISA_SCALAR);
+    else if (cap && !strcmp(cap, "avx2"))
+        atomic_store(&g_isa_cap, MATMUL_ISA_AVX2);
     const mm_kernels plain = {mm_f32_ref, mm_f16_ref, mm_q8_ref, quant_plain, mm_round16_ref,
                               mm_nn_ref, mm_f32_ref, mm_f16_ref, mm_nn16_ref};
     for (int i = 0; i < 3; i++)

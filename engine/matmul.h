@@ -70,7 +70,8 @@ matmul_ctx *matmul_default(void);
 void matmul_set_threads(int n_threads);
 
 /* The best level this CPU has, and a cap on what the kernels use (for
- * tests and benchmarks; the default is the best). */
+ * tests and benchmarks; the default is the best, or the cap the
+ * environment sets: KAKEYA_MATMUL_ISA=scalar|avx2|avx512, read once). */
 matmul_isa matmul_isa_best(void);
 void matmul_set_isa(matmul_isa cap);
 matmul_isa matmul_isa_current(void);

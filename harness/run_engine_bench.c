@@ -40,6 +40,7 @@ typedef struct eb_meas {
     double verify_s[RUN_EB_N_VERIFY]; /* L = 2, 4, 8, 16: median of 3 */
     uint64_t peak_rss;                 /* bytes: wait4's ru_maxrss */
     uint64_t rss_at_start;             /* kakeya: the child's VmRSS right after fork */
+    double ttft_s;                     /* whole process: exec to the first greedy id */
     char isa[16];                      /* kakeya: the matmul level that ran */
 } eb_meas;
 
@@ -512,12 +513,64 @@ static kk_code measure(eb_state *s, const preset *p, size_t arm, eb_meas *m, kk_
     return KK_OK;
 }
 
+/* Time to first token, the whole process as a user waits for it: exec
+ * `kakeya generate -m FILE --tokens IDS -n 1 --threads T --kv-cache KV`
+ * (this same binary, /proc/self/exe), or the driver's `ttft` mode (load,
+ * prefill, the greedy id), stdout discarded; wall clock from before the
+ * fork to the child's exit. What `make bench` times as ttft. */
+static kk_code measure_ttft(eb_state *s, const preset *p, size_t arm, eb_meas *m, kk_err *err)
+{
+    const eb_model *md = &s->models[type_index(arm_s(p, arm, "type"))];
+    const int llama = is_llama(p, arm);
+    char th[16], self[4096];
+    snprintf(th, sizeof th, "%d", arm_threads(p, arm));
+    const ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (sl <= 0)
+        return kk_err_set(err, KK_E_IO, "cannot read /proc/self/exe: %s", strerror(errno));
+    self[sl] = '\0';
+    const char *kv = strcmp(arm_s(p, arm, "kv"), "f32") ? "f16" : "f32";
+    char *const kk_argv[] = {self, "generate", "-m", (char *)md->path, "--tokens", s->ids_text,
+                             "-n", "1", "--threads", th, "--kv-cache", (char *)kv, NULL};
+    char *const ll_argv[] = {s->driver, (char *)md->path, th, "ttft", s->ids_text, NULL};
+    fflush(NULL);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    const pid_t pid = fork();
+    if (pid < 0)
+        return kk_err_set(err, KK_E_IO, "fork: %s", strerror(errno));
+    if (pid == 0) {
+        child_signals();
+        const int null = open("/dev/null", O_WRONLY);
+        if (null < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
+            _exit(127);
+        if (!llama && !strcmp(arm_s(p, arm, "isa"), "scalar"))
+            setenv("KAKEYA_MATMUL_ISA", "scalar", 1);
+        execv(llama ? s->driver : self, llama ? ll_argv : kk_argv);
+        _exit(127);
+    }
+    int status = 0;
+    uint64_t rss = 0;
+    if (reap(pid, &status, &rss) != KK_OK)
+        return kk_err_set(err, KK_E_IO, "arm %s: cannot wait for the first-token process: %s",
+                          p->arms[arm].name, strerror(errno));
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return kk_err_set(err, KK_E_IO, "arm %s: the %s first-token run on %s failed (status %d)",
+                          p->arms[arm].name, llama ? "llama.cpp driver's" : "kakeya generate",
+                          md->path, status);
+    m->ttft_s = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    if (rss > m->peak_rss)
+        m->peak_rss = rss;
+    return KK_OK;
+}
+
 static kk_code task(run_ctx *rc, void *w, const run_task *t, run_result *r, kk_err *err)
 {
     (void)w;
     eb_state *s = rc->kstate;
     eb_meas *m = &s->meas[t - rc->tasks];
     KK_TRY(measure(s, rc->p, t->arm, m, err));
+    KK_TRY(measure_ttft(s, rc->p, t->arm, m, err));
     r->prefill_s = m->prefill_s;
     r->decode_s = m->decode_s;
     r->tokens_decoded = RUN_EB_DECODE;
@@ -545,12 +598,14 @@ static double median(const double *v, size_t n)
 /* The per-repeat figures of one arm, one row per repeat. */
 enum {
     F_LOAD, F_PREFILL, F_DECODE, F_PREFILL_TPS, F_DECODE_TPS,
-    F_V2, F_V4, F_V8, F_V16, F_V2_STEP, F_V4_STEP, F_V8_STEP, F_V16_STEP, F_RSS, N_F
+    F_V2, F_V4, F_V8, F_V16, F_V2_STEP, F_V4_STEP, F_V8_STEP, F_V16_STEP, F_TTFT, F_TTFT_PS,
+    F_RSS, N_F
 };
 static const char *const F_NAMES[N_F] = {
     "load_s", "prefill_s", "decode_s", "prefill_tok_per_s", "decode_tok_per_s",
     "verify2_s", "verify4_s", "verify8_s", "verify16_s", "verify2_per_decode_step",
-    "verify4_per_decode_step", "verify8_per_decode_step", "verify16_per_decode_step", "peak_rss"};
+    "verify4_per_decode_step", "verify8_per_decode_step", "verify16_per_decode_step",
+    "ttft_s", "first_tokens_per_s", "peak_rss"};
 
 static void figures(const eb_meas *m, double *f)
 {
@@ -564,6 +619,8 @@ static void figures(const eb_meas *m, double *f)
         f[F_V2 + i] = m->verify_s[i];
         f[F_V2_STEP + i] = m->verify_s[i] / step;
     }
+    f[F_TTFT] = m->ttft_s;
+    f[F_TTFT_PS] = 1.0 / m->ttft_s; /* a speed, so its targets read as prefill's */
     f[F_RSS] = (double)m->peak_rss;
 }
 
@@ -620,7 +677,10 @@ static kk_code arm_extra(run_ctx *rc, size_t arm, cJSON *a, kk_err *err)
                             "(logits of the last); decode_s 64 greedy single-token steps (argmax "
                             "inside); verifyL_s the median of 3 passes of L tokens after the "
                             "256-token prefix (logits of all), each on its own clock; "
-                            "*_tok_per_s and *_per_decode_step derive from these");
+                            "*_tok_per_s and *_per_decode_step derive from these; ttft_s is a "
+                            "second fresh process, load to the first greedy id (kakeya "
+                            "generate -n 1 / the driver's ttft mode), first_tokens_per_s its "
+                            "inverse");
     for (int j = 0; j < N_F; j++) {
         if (j == F_RSS)
             continue;
@@ -636,6 +696,7 @@ static kk_code arm_extra(run_ctx *rc, size_t arm, cJSON *a, kk_err *err)
     cJSON_AddArrayToObject(sg, "fallbacks_taken");
     cJSON *mem = cJSON_AddObjectToObject(sg, "memory");
     ev_add_u64(mem, "peak_rss", (uint64_t)median(col + (size_t)F_RSS * n, n));
+    /* per repeat: the larger of the measuring and the first-token process */
     cJSON_AddStringToObject(mem, "peak_rss_unit", "bytes");
     cJSON_AddStringToObject(mem, "peak_rss_note",
                             "median over the repeats of wait4's ru_maxrss of the measuring "

@@ -15,6 +15,7 @@
 #include <dirent.h>
 #include <limits.h>
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -261,6 +262,11 @@ static void a_tiny_kakeya_run_should_write_schema_valid_evidence_with_the_contro
         cJSON_ArrayForEach(rep, get(tm, "repeats")) {
             assert_true(get(rep, "decode_tok_per_s")->valuedouble > 0);
             assert_true(get(rep, "verify8_per_decode_step")->valuedouble > 0);
+            /* the first-token process ran (kakeya generate, exec'd) and
+             * its speed is the inverse of its time */
+            const double ttft = get(rep, "ttft_s")->valuedouble;
+            assert_true(ttft > 0);
+            assert_true(fabs(get(rep, "first_tokens_per_s")->valuedouble * ttft - 1.0) < 1e-9);
         }
         const cJSON *mem = get(get(a, "signals"), "memory");
         assert_true(get(mem, "peak_rss")->valuedouble > 0);
