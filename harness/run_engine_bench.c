@@ -28,9 +28,6 @@
 
 #define N_TYPES 3
 static const char *const TYPE_NAMES[N_TYPES] = {"f32", "f16", "q8_0"};
-/* The K/V cache and batch of bench_engine's measure and llamacpp_bench
- * (n_ctx 512, batch 512). */
-#define EB_CTX 512
 /* A measurement's reply on the pipe or the driver's stdout: one line. */
 #define EB_REPLY_MAX 1024
 
