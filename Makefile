@@ -3,9 +3,12 @@
 # Flavors build into their own folders so objects never mix:
 #   build/release  (default)   build/asan (`make check`)   build/fuzz (`make fuzz`, clang)
 # Sources are found by folder, so adding a file needs no edit here:
-#   common/*.c -> libkk_common.a      engine/*.c  -> libkk_engine.a
-#   gate/*.c   -> libkk_gate.a        harness/*.c -> libkk_harness.a
+#   common/*.c -> libkk_common.a      engine/*.c    -> libkk_engine.a
+#   gate/*.c   -> libkk_gate.a        compare/*.c   -> libkk_compare.a
+#   bench/lib/*.c -> libkk_bench.a    harness/*.c   -> libkk_harness.a
 #   (gate/main.c and harness/main.c are the programs' mains)
+# Each folder compiles with the include paths of the layers it may use
+# (docs/architecture.md, "Layers"); `make layers` checks every include.
 #   tests/<group>/test_*.c  -> one cmocka binary each, run by `make test`
 #   tests/<group>/slow_*.c  -> one cmocka binary each, run by `make test-slow`
 #   tests/fuzz/<group>/fuzz_*.c -> libFuzzer targets (`make fuzz`); their
@@ -23,7 +26,17 @@ OPT_fuzz    := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,
 LDOPT_asan  := -fsanitize=address,undefined
 LDOPT_fuzz  := -fsanitize=address,undefined
 
-CPPFLAGS_ALL := -D_GNU_SOURCE -I. -Icommon -Iengine -Igate -Iharness
+# Include paths per layer: a folder sees only the layers below it, so a
+# wrong include fails to compile (and `make layers` catches relative ones).
+INC_common  := -Icommon
+INC_engine  := -Icommon -Iengine
+INC_gate    := -Icommon -Igate
+INC_compare := -Icommon -Icompare -Igate
+INC_bench   := -Icommon -Iengine -Ibench/lib
+INC_harness := -Icommon -Iengine -Icompare -Ibench/lib -Iharness -Igate
+CPPFLAGS_ALL := -D_GNU_SOURCE
+# The layer of a source file: its top folder (bench/lib/x.c -> bench).
+layer_of = $(firstword $(subst /, ,$(1)))
 CFLAGS_ALL   := -std=c11 -Wall -Wextra -Wpedantic $(WERROR) $(OPT_$(FLAVOR)) -MMD -MP $(CFLAGS)
 LDFLAGS_ALL  := $(LDOPT_$(FLAVOR)) $(LDFLAGS)
 
@@ -34,6 +47,8 @@ COMMON_SRC  := $(sort $(wildcard common/*.c))
 ENGINE_SRC  := $(sort $(wildcard engine/*.c))
 GATE_SRC    := $(sort $(filter-out gate/main.c,$(wildcard gate/*.c)))
 HARNESS_SRC := $(sort $(filter-out harness/main.c,$(wildcard harness/*.c)))
+COMPARE_SRC := $(sort $(wildcard compare/*.c))
+BENCH_SRC   := $(sort $(wildcard bench/lib/*.c))
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
@@ -41,16 +56,21 @@ LIB_COMMON  := $(B)/libkk_common.a
 LIB_ENGINE  := $(B)/libkk_engine.a
 LIB_GATE    := $(B)/libkk_gate.a
 LIB_HARNESS := $(B)/libkk_harness.a
+LIB_COMPARE := $(B)/libkk_compare.a
+LIB_BENCH   := $(B)/libkk_bench.a
 
 # What each group links (libraries in dependency order).
 LINK_common  := $(LIB_COMMON) $(LIBS_SYS)
 LINK_gate    := $(LIB_GATE) $(LIB_COMMON) -lyaml $(LIBS_SYS)
 LINK_engine  := $(LIB_ENGINE) $(LIB_COMMON) $(LIBS_BLAS) $(LIBS_SYS)
-LINK_harness := $(LIB_HARNESS) $(LIB_ENGINE) $(LIB_GATE) $(LIB_COMMON) -lcjson -lyaml -lgsl $(LIBS_BLAS) $(LIBS_SYS)
+LINK_engine_bench := $(LIB_BENCH) $(LINK_engine)
+LINK_compare := $(LIB_COMPARE) $(LIB_GATE) $(LIB_COMMON) -lyaml $(LIBS_SYS)
+LINK_harness := $(LIB_HARNESS) $(LIB_BENCH) $(LIB_COMPARE) $(LIB_ENGINE) $(LIB_GATE) $(LIB_COMMON) -lcjson -lyaml -lgsl $(LIBS_BLAS) $(LIBS_SYS)
 DEPS_common  := $(LIB_COMMON)
 DEPS_gate    := $(LIB_GATE) $(LIB_COMMON)
 DEPS_engine  := $(LIB_ENGINE) $(LIB_COMMON)
-DEPS_harness := $(LIB_HARNESS) $(LIB_ENGINE) $(LIB_GATE) $(LIB_COMMON)
+DEPS_compare := $(LIB_COMPARE) $(LIB_GATE) $(LIB_COMMON)
+DEPS_harness := $(LIB_HARNESS) $(LIB_BENCH) $(LIB_COMPARE) $(LIB_ENGINE) $(LIB_GATE) $(LIB_COMMON)
 
 GROUPS := common gate engine harness
 TEST_SRC  := $(sort $(wildcard $(foreach g,$(GROUPS),tests/$(g)/test_*.c)))
@@ -76,7 +96,7 @@ all: bin/kakeya bin/kakeya-gate
 # ---- objects and libraries ----------------------------------------------
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -c -o $@ $<
+	$(CC) $(CPPFLAGS_ALL) $(INC_$(call layer_of,$<)) $(CFLAGS_ALL) -c -o $@ $<
 
 # `ar` with no members still writes a valid empty archive.
 $(LIB_COMMON): $(call obj,$(COMMON_SRC))
@@ -86,6 +106,10 @@ $(LIB_ENGINE): $(call obj,$(ENGINE_SRC))
 $(LIB_GATE): $(call obj,$(GATE_SRC))
 	@mkdir -p $(dir $@); rm -f $@; ar rcs $@ $^
 $(LIB_HARNESS): $(call obj,$(HARNESS_SRC))
+	@mkdir -p $(dir $@); rm -f $@; ar rcs $@ $^
+$(LIB_COMPARE): $(call obj,$(COMPARE_SRC))
+	@mkdir -p $(dir $@); rm -f $@; ar rcs $@ $^
+$(LIB_BENCH): $(call obj,$(BENCH_SRC))
 	@mkdir -p $(dir $@); rm -f $@; ar rcs $@ $^
 
 # ---- programs -------------------------------------------------------------
@@ -103,14 +127,14 @@ bin/kakeya-gate: $(B)/kakeya-gate
 define group_rules
 $(B)/tests/$(1)/%: tests/$(1)/%.c tests/test_util.h tests/test_proc.h $(DEPS_$(1))
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(CPPFLAGS_ALL) -Itests $$(CFLAGS_ALL) $$(LDFLAGS_ALL) -o $$@ $$< $$(LINK_$(1)) -lcmocka
+	$$(CC) $$(CPPFLAGS_ALL) $$(INC_$(1)) -Itests $$(CFLAGS_ALL) $$(LDFLAGS_ALL) -o $$@ $$< $$(LINK_$(1)) -lcmocka
 $(B)/replay/$(1)/%: tests/fuzz/$(1)/%.c tests/fuzz/replay_main.c $(DEPS_$(1))
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(CPPFLAGS_ALL) -Itests $$(CFLAGS_ALL) $$(LDFLAGS_ALL) -o $$@ $$< tests/fuzz/replay_main.c $$(LINK_$(1))
+	$$(CC) $$(CPPFLAGS_ALL) $$(INC_$(1)) -Itests $$(CFLAGS_ALL) $$(LDFLAGS_ALL) -o $$@ $$< tests/fuzz/replay_main.c $$(LINK_$(1))
 build/fuzz/fuzzers/$(1)/%: tests/fuzz/$(1)/%.c FORCE
 	@mkdir -p $$(dir $$@)
 	$$(MAKE) --no-print-directory FLAVOR=fuzz CC=clang $$(patsubst $$(B)/%,build/fuzz/%,$$(DEPS_$(1)))
-	clang $$(CPPFLAGS_ALL) -Itests -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -o $$@ $$< \
+	clang $$(CPPFLAGS_ALL) $$(INC_$(1)) -Itests -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -o $$@ $$< \
 	    $$(patsubst $$(B)/%,build/fuzz/%,$$(LINK_$(1)))
 endef
 $(foreach g,$(GROUPS),$(eval $(call group_rules,$(g))))

@@ -18,7 +18,7 @@
  * and converted to F16 (round to nearest even) and Q8_0
  * (dtype_quantize_row_q8_0_ref, bit-exact with ggml's quantizer); norms
  * stay F32, as llama.cpp's quantizer leaves them. The generator is
- * engine/bench_model.c, shared with the harness's engine-bench preset.
+ * bench/lib/bench_model.c, shared with the harness's engine-bench preset.
  */
 #include <errno.h>
 #include <math.h>
@@ -69,7 +69,7 @@ static void model_path(char *out, size_t cap, const char *dir, int i)
 
 /* ---- gen ------------------------------------------------------------------ */
 
-/* The generator is engine/bench_model.c (shared with the harness's
+/* The generator is bench/lib/bench_model.c (shared with the harness's
  * engine-bench preset): files already in DIR are reused, never rewritten. */
 static int cmd_gen(const char *dir)
 {

@@ -9,11 +9,11 @@ set -eu
 CACHE=${KAKEYA_CACHE:-$HOME/.cache/kakeya}
 ROOT=$CACHE/llama.cpp
 REPS=${REPS:-5}
-make -s WERROR=-Werror build/release/libkk_engine.a build/release/libkk_common.a build/release/kakeya
+make -s WERROR=-Werror build/release/libkk_bench.a build/release/libkk_engine.a build/release/libkk_common.a build/release/kakeya
 [ -f "$ROOT/build/.kakeya-built" ] || sh bench/refengine.sh >&2
 mkdir -p build/bench
-cc -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Wpedantic -Werror -Iengine -Icommon \
-    -o build/bench/bench_engine bench/bench_engine.c build/release/libkk_engine.a \
+cc -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Wpedantic -Werror -Iengine -Icommon -Ibench/lib \
+    -o build/bench/bench_engine bench/bench_engine.c build/release/libkk_bench.a build/release/libkk_engine.a \
     build/release/libkk_common.a -lopenblas -lm -lpthread
 LIBDIR=$(dirname "$(find "$ROOT/build" -name 'libllama.so' | head -n 1)")
 GGMLDIR=$(dirname "$(find "$ROOT/build" -name 'libggml.so' | head -n 1)")

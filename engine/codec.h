@@ -55,7 +55,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../common/kk_err.h"
+#include "kk_err.h"
 
 typedef enum codec_kind {
     CODEC_KIND_IDENTITY = 0, /* f32, 32 bits/value */

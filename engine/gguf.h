@@ -34,8 +34,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../common/kk_err.h"
-#include "../common/kk_file.h"
+#include "kk_err.h"
+#include "kk_file.h"
 #include "dtype.h"
 
 #define GGUF_MAGIC "GGUF"

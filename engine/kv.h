@@ -37,7 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../common/kk_err.h"
+#include "kk_err.h"
 
 typedef struct kv_config {
     int32_t n_layers;

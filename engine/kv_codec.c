@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/kk_fault.h"
+#include "kk_fault.h"
 
 typedef struct kv_codec {
     kv_cache base;

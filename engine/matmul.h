@@ -37,7 +37,7 @@
 
 #include <stdint.h>
 
-#include "../common/kk_err.h"
+#include "kk_err.h"
 #include "ops.h"
 #include "threadpool.h"
 

@@ -25,7 +25,7 @@
 
 #include <stdint.h>
 
-#include "../common/kk_err.h"
+#include "kk_err.h"
 
 /* Most threads a pool may have (the engine runs on a few cores). */
 #define TP_MAX_THREADS 64

@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../common/kk_err.h"
+#include "kk_err.h"
 #include "gguf.h"
 
 typedef struct tok tok;

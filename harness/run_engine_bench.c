@@ -105,7 +105,7 @@ kk_code run_engine_bench_check(const preset *p, kk_err *err)
     model_random_cfg c;
     if (!src || strncmp(src, "bench:", 6) != 0 || bench_model_shape(src + 6, &c, NULL) != KK_OK) {
         kk_err_set(err, KK_E_RANGE, "model source \"%s\"; allowed: bench:llama134m, bench:tiny "
-                   "(the generated bench models, engine/bench_model.h)", src ? src : "");
+                   "(the generated bench models, bench/lib/bench_model.h)", src ? src : "");
         kk_err_where(err, "model");
         return kk_err_file(err, p->file);
     }

@@ -1,7 +1,7 @@
 /*
  * run_engine_bench: the runner of kind engine_bench (docs/harness.md,
  * "The engine_bench kind"): kakeya against llama.cpp on the same generated
- * GGUF files (engine/bench_model.h), with bench/bench_engine.c's protocol.
+ * GGUF files (bench/lib/bench_model.h), with bench/bench_engine.c's protocol.
  *
  * An arm is one (engine, weight type, threads[, isa]) cell. A task is one
  * fresh-process measurement of an arm: load, prefill RUN_EB_PROMPT fixed
@@ -29,7 +29,7 @@
 #include "bench_measure.h"
 
 #define RUN_EB_PROMPT 256
-#define RUN_EB_DECODE BENCH_MEASURE_DECODE           /* engine/bench_measure.h */
+#define RUN_EB_DECODE BENCH_MEASURE_DECODE           /* bench/lib/bench_measure.h */
 #define RUN_EB_VERIFY_REPS BENCH_MEASURE_VERIFY_REPS
 #define RUN_EB_N_VERIFY BENCH_MEASURE_N_VERIFY /* L = 2, 4, 8, 16 */
 

@@ -1,5 +1,5 @@
 /* The engine_bench kind (harness/run_engine_bench.c) and the bench model
- * generator (engine/bench_model.c): the shipped preset validates, its
+ * generator (bench/lib/bench_model.c): the shipped preset validates, its
  * checks refuse what they must with a location, a missing llama.cpp driver
  * is refused with a message naming the path and how to build it, and a
  * tiny run of kakeya's arms (bench:tiny, a few MB; never the 134M model

@@ -90,7 +90,7 @@ void compare_diff_free(compare_diff *d);
 void compare_diff_write(FILE *out, const compare_diff *d, const compare_set *before,
                         const compare_set *after);
 
-/* ---- statistics (harness/compare_stats.c) ------------------------------------ */
+/* ---- statistics (compare/compare_stats.c) ------------------------------------ */
 
 /* Two-proportion z-test of h1/n1 against h2/n2 (n1, n2 > 0), pooled
  * variance. *z = (p2 - p1) / se. @return the two-sided p-value (1 when

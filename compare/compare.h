@@ -126,7 +126,7 @@ double compare_snr_db(double rel_mse);
  * 10 log10(rel_mse / 2^(-2 bits)); NaN for rel_mse 0. */
 double compare_gap_db(double rel_mse, double bits);
 
-/* ---- Markdown (harness/compare_table.c) -------------------------------------
+/* ---- Markdown (compare/compare_table.c) -------------------------------------
  * compare_write_set prints, for one set: a heading, the table of every arm
  * (arm, codec, bits/value, rel_mse Gaussian/K/V, SNR dB, gap dB, recall
  * [95% CI], resident KV bytes, Pareto front), the verdict rule and one
@@ -135,7 +135,7 @@ double compare_gap_db(double rel_mse, double bits);
 kk_code compare_write_set(FILE *out, const compare_set *s, size_t baseline,
                           const char *why, compare_dist d, kk_err *err);
 
-/* ---- SVG (harness/compare_plot.c) --------------------------------------------
+/* ---- SVG (compare/compare_plot.c) --------------------------------------------
  * compare_write_svg draws, per set, two panels (svg_plot.h): Gaussian
  * rel_mse against bits/value with the bound D(R) = 2^(-2R), and the model's
  * K (filled) and V (open) rel_mse without it. Marker shape and colour give

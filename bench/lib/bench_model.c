@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../common/kk_file.h"
+#include "kk_file.h"
 #include "gguf.h"
 
 static const char *type_name(dtype_t t)

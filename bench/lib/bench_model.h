@@ -30,7 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../common/kk_err.h"
+#include "kk_err.h"
 #include "dtype.h"
 #include "model_random.h"
 

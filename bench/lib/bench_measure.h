@@ -22,7 +22,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../common/kk_err.h"
+#include "kk_err.h"
 
 #define BENCH_MEASURE_CTX 512
 #define BENCH_MEASURE_DECODE 64
