@@ -89,7 +89,7 @@ export KAKEYA_FIXTURES
 FORCE:
 # FORCE is the first rule above: without this, a bare `make` built nothing.
 .DEFAULT_GOAL := all
-.PHONY: FORCE all test test-slow check fuzz fuzz-run bench deps help demo clean tests-build
+.PHONY: FORCE all test test-slow check fuzz fuzz-run bench deps help demo clean tests-build layers
 
 all: bin/kakeya bin/kakeya-gate
 
@@ -152,6 +152,12 @@ test-slow: $(SLOW_BIN) $(B)/kakeya $(B)/kakeya-gate
 check:
 	$(MAKE) --no-print-directory FLAVOR=asan test
 
+# Every include of the layered folders stays in the layers its folder may
+# use (docs/architecture.md, "Layers"); the self-test proves the check bites.
+layers:
+	@/usr/bin/python3 tests/layers.py --self-test
+	@/usr/bin/python3 tests/layers.py
+
 # ---- fuzzing (clang + libFuzzer) ------------------------------------------
 fuzz: $(FUZZ_BIN)
 	@echo "fuzzers built in build/fuzz/fuzzers/; run one with"
@@ -208,6 +214,7 @@ help:
 	@echo "  all        build bin/kakeya and bin/kakeya-gate (default)"
 	@echo "  test       build and run every fast cmocka test and the fuzz corpus replay (<10 min)"
 	@echo "  test-slow  the slow tests (long contexts, llama.cpp cross-checks)"
+	@echo "  layers     check that every include stays in its folder's allowed layers"
 	@echo "  check      the tests under ASan+UBSan (-fno-sanitize-recover=all), in build/asan"
 	@echo "  fuzz       build the libFuzzer targets (clang); fuzz-run NAME=... SECONDS=..."
 	@echo "  bench      benchmarks against references measured in the same run"
