@@ -1,14 +1,16 @@
-/* niah: see niah.h. Contents: samples, Wilson interval, the affine-noise
- * cache, the runner, a whole run. */
+/* niah: see niah.h. Contents: samples, Wilson interval, the runner, a
+ * whole run. */
 #include "niah.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "forward.h"
 #include "kv.h"
 #include "kv_codec.h"
+#include "kv_noisy.h"
 #include "synth.h"
 
 /* ---- samples ------------------------------------------------------------------ */
@@ -114,124 +116,6 @@ void niah_wilson(int64_t hits, int64_t n, double *lo, double *hi)
         *hi = 1.0;
 }
 
-/* ---- affine noise ------------------------------------------------------------- */
-
-void niah_affine_rtn(float *x, int64_t n, int32_t group, int32_t bits)
-{
-    const float levels = (float)((1u << bits) - 1u);
-    for (int64_t g0 = 0; g0 < n; g0 += group) {
-        const int64_t m = n - g0 < group ? n - g0 : group;
-        float lo = x[g0], hi = x[g0];
-        for (int64_t i = 1; i < m; i++) {
-            lo = x[g0 + i] < lo ? x[g0 + i] : lo;
-            hi = x[g0 + i] > hi ? x[g0 + i] : hi;
-        }
-        const float scale = (hi - lo) / levels;
-        if (!(scale > 0.0f))
-            continue; /* a constant group is exact */
-        for (int64_t i = 0; i < m; i++) {
-            float q = nearbyintf((x[g0 + i] - lo) / scale);
-            q = q < 0.0f ? 0.0f : (q > levels ? levels : q);
-            x[g0 + i] = lo + q * scale;
-        }
-    }
-}
-
-/* A cache that stores every row through niah_affine_rtn (groups of 32
- * along each head's dims) in front of a full cache: the kv seam's way to
- * inject quantization noise without touching the forward pass. */
-#define NIAH_GROUP 32
-
-typedef struct noisy_cache {
-    kv_cache base;
-    kv_cache *inner;
-    int32_t bits;
-    int64_t cap_rows;
-    float *k, *v;   /* (cap_rows, row) scratch */
-} noisy_cache;
-
-static void noisy_rows(const noisy_cache *c, float *x, int64_t n, int32_t hd)
-{
-    const int64_t heads = c->base.cfg.n_kv_heads;
-    for (int64_t t = 0; t < n; t++)
-        for (int64_t h = 0; h < heads; h++)
-            niah_affine_rtn(x + (t * heads + h) * hd, hd, NIAH_GROUP, c->bits);
-}
-
-static kk_code noisy_append(kv_cache *base, int32_t layer, const float *k, const float *v,
-                            const int32_t *pos, int64_t n, kk_err *err)
-{
-    noisy_cache *c = (noisy_cache *)base;
-    const kv_config *cfg = &base->cfg;
-    const int64_t kr = (int64_t)cfg->n_kv_heads * cfg->head_dim_k;
-    const int64_t vr = (int64_t)cfg->n_kv_heads * cfg->head_dim_v;
-    for (int64_t t0 = 0; t0 < n; t0 += c->cap_rows) {
-        const int64_t m = n - t0 < c->cap_rows ? n - t0 : c->cap_rows;
-        memcpy(c->k, k + t0 * kr, (size_t)(m * kr) * sizeof(float));
-        memcpy(c->v, v + t0 * vr, (size_t)(m * vr) * sizeof(float));
-        noisy_rows(c, c->k, m, cfg->head_dim_k);
-        noisy_rows(c, c->v, m, cfg->head_dim_v);
-        kk_code rc = kv_append(c->inner, layer, c->k, c->v, pos + t0, m, err);
-        if (rc != KK_OK)
-            return rc;
-    }
-    return KK_OK;
-}
-
-static kk_code noisy_view(kv_cache *base, int32_t layer, kv_view *out, kk_err *err)
-{
-    return kv_view_layer(((noisy_cache *)base)->inner, layer, out, err);
-}
-
-static void noisy_truncate(kv_cache *base, int64_t n) { kv_truncate(((noisy_cache *)base)->inner, n); }
-
-static int64_t noisy_n_tokens(const kv_cache *base)
-{
-    return kv_n_tokens(((const noisy_cache *)base)->inner);
-}
-
-static size_t noisy_bytes(const kv_cache *base)
-{
-    return kv_bytes_resident(((const noisy_cache *)base)->inner);
-}
-
-static void noisy_free(kv_cache *base)
-{
-    noisy_cache *c = (noisy_cache *)base;
-    kv_free(c->inner);
-    free(c->k);
-    free(c->v);
-    free(c);
-}
-
-static const kv_vtable NOISY_VT = {"niah-affine-noise", noisy_append, noisy_view, noisy_truncate,
-                                   noisy_n_tokens, noisy_bytes, noisy_free};
-
-static kk_code noisy_init(kv_cache **out, const kv_config *cfg, int32_t bits, int64_t cap_rows,
-                          kk_err *err)
-{
-    *out = NULL;
-    noisy_cache *c = calloc(1, sizeof *c);
-    if (!c)
-        return kk_err_set(err, KK_E_NOMEM, "niah: out of memory");
-    c->base.vt = &NOISY_VT;
-    c->base.cfg = *cfg;
-    c->bits = bits;
-    c->cap_rows = cap_rows;
-    c->k = malloc((size_t)(cap_rows * cfg->n_kv_heads * cfg->head_dim_k) * sizeof(float));
-    c->v = malloc((size_t)(cap_rows * cfg->n_kv_heads * cfg->head_dim_v) * sizeof(float));
-    kk_code rc = (c->k && c->v) ? kv_full_init(&c->inner, cfg, err)
-                                : kk_err_set(err, KK_E_NOMEM, "niah: out of memory");
-    if (rc != KK_OK) {
-        free(c->k);
-        free(c->v);
-        free(c);
-        return rc;
-    }
-    *out = &c->base;
-    return KK_OK;
-}
-
 /* ---- the runner ------------------------------------------------------------------ */
 
 struct niah_runner {
@@ -243,6 +127,8 @@ struct niah_runner {
     kv_cache *kv;
     float *logits;     /* (n_vocab) */
     uint8_t *hidden;   /* (max_ctx): the needle's positions while a sample runs */
+    float *cap_k;      /* (n_layers, max_ctx, n_kv_heads * head_dim_k) with kv_error */
+    float *cap_v;      /* (n_layers, max_ctx, n_kv_heads * head_dim_v) with kv_error */
 };
 
 void niah_runner_free(niah_runner *r)
@@ -253,12 +139,89 @@ void niah_runner_free(niah_runner *r)
     kv_free(r->kv);
     free(r->logits);
     free(r->hidden);
+    free(r->cap_k);
+    free(r->cap_v);
     free(r);
 }
 
-/* Batch of the prefill: large enough that BLAS sees wide products, small
- * enough to bound the activations (1024 x d floats). */
-#define NIAH_BATCH 1024
+static kk_code check_opts(const model *m, const niah_opts *opts, kk_err *err)
+{
+    if (opts->kv_bits < 0 || opts->kv_bits > 16)
+        return kk_err_set(err, KK_E_RANGE, "niah: kv bits %d out of range (allowed: 0..16)",
+                          (int)opts->kv_bits);
+    if (opts->kv_codec_v && !opts->kv_codec)
+        return kk_err_set(err, KK_E_RANGE, "niah: a V codec needs a K/V codec");
+    if (opts->kv_bits > 0 && opts->kv_codec)
+        return kk_err_set(err, KK_E_RANGE,
+                          "niah: kv bits and a kv codec are exclusive (give one of them)");
+    if (opts->mask_layers != NIAH_MASK_ALL &&
+        opts->mask_layers >> (m->hp.n_layers < 32 ? m->hp.n_layers : 31))
+        return kk_err_set(err, KK_E_RANGE, "niah: mask layers 0x%x name a layer past %d",
+                          (unsigned)opts->mask_layers, (int)m->hp.n_layers - 1);
+    return KK_OK;
+}
+
+kk_code niah_runner_set_opts(niah_runner *r, const niah_opts *opts, kk_err *err)
+{
+    const model_hparams *hp = &r->m->hp;
+    KK_TRY(check_opts(r->m, opts, err));
+    const int64_t batch = r->max_ctx < NIAH_BATCH ? r->max_ctx : NIAH_BATCH;
+    const kv_config cfg = {hp->n_layers, hp->n_kv_heads, hp->head_dim_k, hp->head_dim_v,
+                           r->max_ctx};
+    codec_spec spec = {0}, spec_v = {0};
+    if (opts->kv_codec) {
+        spec = *opts->kv_codec;
+        spec_v = opts->kv_codec_v ? *opts->kv_codec_v : spec;
+    }
+    /* The new cache first: on failure nothing of the runner has changed. */
+    kv_cache *kv = NULL;
+    if (opts->kv_codec)
+        KK_TRY(kv_codec_init(&kv, &cfg, &spec, &spec_v, err));
+    else if (opts->kv_bits > 0)
+        KK_TRY(kv_noisy_init(&kv, &cfg, opts->kv_bits, batch, err));
+    else
+        KK_TRY(kv_full_init(&kv, &cfg, err));
+    float *cap_k = NULL, *cap_v = NULL;
+    if (opts->kv_error) {
+        const size_t rows = (size_t)hp->n_layers * (size_t)r->max_ctx * (size_t)hp->n_kv_heads;
+        cap_k = malloc(rows * (size_t)hp->head_dim_k * sizeof(float));
+        cap_v = malloc(rows * (size_t)hp->head_dim_v * sizeof(float));
+        if (!cap_k || !cap_v) {
+            free(cap_k);
+            free(cap_v);
+            kv_free(kv);
+            return kk_err_set(err, KK_E_NOMEM, "niah: out of memory for the K/V capture of %lld "
+                              "tokens", (long long)r->max_ctx);
+        }
+    }
+    for (int32_t l = 0; l < hp->n_layers; l++) {
+        const bool on = opts->mask_layers == NIAH_MASK_ALL ||
+                        (l < 32 && ((opts->mask_layers >> l) & 1u));
+        if (fwd_set_mask(r->st, l, on ? r->hidden : NULL, on ? r->max_ctx : 0, err) != KK_OK) {
+            free(cap_k);
+            free(cap_v);
+            kv_free(kv);
+            return err ? err->code : KK_E_RANGE;
+        }
+    }
+    kv_free(r->kv);
+    free(r->cap_k);
+    free(r->cap_v);
+    r->kv = kv;
+    r->cap_k = cap_k;
+    r->cap_v = cap_v;
+    r->opts = *opts;
+    r->spec = spec;
+    r->spec_v = spec_v;
+    if (opts->kv_codec) {
+        r->opts.kv_codec = &r->spec;
+        r->opts.kv_codec_v = &r->spec_v;
+    }
+    fwd_set_ref(r->st, opts->use_ref);
+    return KK_OK;
+fail:
+    return err ? err->code : KK_E_INTERNAL;
+}
 
 kk_code niah_runner_init(niah_runner **out, const model *m, int64_t max_ctx,
                          const niah_opts *opts, kk_err *err)
@@ -271,57 +234,30 @@ kk_code niah_runner_init(niah_runner **out, const model *m, int64_t max_ctx,
         return kk_err_set(err, KK_E_UNSUPPORTED,
                           "niah: the model has %d tokens; the synthetic layout has %d",
                           (int)m->hp.n_vocab, SYNTH_N_VOCAB);
-    if (opts->kv_bits < 0 || opts->kv_bits > 16)
-        return kk_err_set(err, KK_E_RANGE, "niah: kv bits %d out of range (allowed: 0..16)",
-                          (int)opts->kv_bits);
-    if (opts->kv_codec_v && !opts->kv_codec)
-        return kk_err_set(err, KK_E_RANGE, "niah: a V codec needs a K/V codec");
-    if (opts->kv_bits > 0 && opts->kv_codec)
-        return kk_err_set(err, KK_E_RANGE,
-                          "niah: kv bits and a kv codec are exclusive (give one of them)");
-    if (opts->mask_layers >> (m->hp.n_layers < 32 ? m->hp.n_layers : 31))
-        return kk_err_set(err, KK_E_RANGE, "niah: mask layers 0x%x name a layer past %d",
-                          (unsigned)opts->mask_layers, (int)m->hp.n_layers - 1);
+    KK_TRY(check_opts(m, opts, err));
     niah_runner *r = calloc(1, sizeof *r);
     if (!r)
         return kk_err_set(err, KK_E_NOMEM, "niah: out of memory");
     r->m = m;
-    r->opts = *opts;
-    if (opts->kv_codec) {
-        r->spec = *opts->kv_codec;
-        r->opts.kv_codec = &r->spec;
-        r->spec_v = opts->kv_codec_v ? *opts->kv_codec_v : r->spec;
-        r->opts.kv_codec_v = &r->spec_v;
-    }
     r->max_ctx = max_ctx;
     const int64_t batch = max_ctx < NIAH_BATCH ? max_ctx : NIAH_BATCH;
-    const kv_config cfg = {m->hp.n_layers, m->hp.n_kv_heads, m->hp.head_dim_k,
-                           m->hp.head_dim_v, max_ctx};
     kk_code rc = fwd_init(&r->st, m, batch, max_ctx, err);
     if (rc == KK_OK) {
-        if (opts->kv_codec)
-            rc = kv_codec_init(&r->kv, &cfg, &r->spec, &r->spec_v, err);
-        else if (opts->kv_bits > 0)
-            rc = noisy_init(&r->kv, &cfg, opts->kv_bits, batch, err);
-        else
-            rc = kv_full_init(&r->kv, &cfg, err);
+        r->logits = malloc((size_t)m->hp.n_vocab * sizeof(float));
+        r->hidden = calloc((size_t)max_ctx, 1);
+        if (!r->logits || !r->hidden)
+            rc = kk_err_set(err, KK_E_NOMEM, "niah: out of memory");
     }
+    if (rc == KK_OK)
+        rc = niah_runner_set_opts(r, opts, err);
     if (rc != KK_OK) {
         niah_runner_free(r);
         return rc;
     }
-    r->logits = malloc((size_t)m->hp.n_vocab * sizeof(float));
-    r->hidden = calloc((size_t)max_ctx, 1);
-    if (!r->logits || !r->hidden) {
-        niah_runner_free(r);
-        return kk_err_set(err, KK_E_NOMEM, "niah: out of memory");
-    }
-    fwd_set_ref(r->st, opts->use_ref);
-    for (int32_t l = 0; l < m->hp.n_layers && l < 32; l++)
-        if ((opts->mask_layers >> l) & 1u)
-            fwd_set_mask(r->st, l, r->hidden, max_ctx, NULL);
     *out = r;
     return KK_OK;
+fail:
+    return err ? err->code : KK_E_INTERNAL;
 }
 
 const codec_stats *niah_runner_codec_stats(const niah_runner *r, char which)
@@ -329,19 +265,84 @@ const codec_stats *niah_runner_codec_stats(const niah_runner *r, char which)
     return r->opts.kv_codec ? kv_codec_get_stats(r->kv, which) : NULL;
 }
 
-kk_code niah_runner_eval(niah_runner *r, const niah_sample *s, int32_t *answer,
-                         double *margin, float *logits, kk_err *err)
+static double now_mono_s(void)
 {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The counters of a codec cache that grew while one sample ran. */
+static void stats_delta(codec_stats *d, const codec_stats *after, const codec_stats *before)
+{
+    d->values_encoded = after->values_encoded - before->values_encoded;
+    d->values_decoded = after->values_decoded - before->values_decoded;
+    for (int i = 0; i < 16; i++)
+        d->blocks_by_scale[i] = after->blocks_by_scale[i] - before->blocks_by_scale[i];
+    d->blocks_overloaded = after->blocks_overloaded - before->blocks_overloaded;
+}
+
+/* Squared error of the rows the cache hands back against the captured
+ * exact ones, for the n positions of the sample. */
+static kk_code kv_error_sums(niah_runner *r, int64_t n, niah_result *res, kk_err *err)
+{
+    const model_hparams *hp = &r->m->hp;
+    const size_t rk = (size_t)hp->n_kv_heads * (size_t)hp->head_dim_k;
+    const size_t rv = (size_t)hp->n_kv_heads * (size_t)hp->head_dim_v;
+    res->k_err = res->k_ref = res->v_err = res->v_ref = 0.0;
+    for (int32_t l = 0; l < hp->n_layers; l++) {
+        kv_view v;
+        KK_TRY(kv_view_layer(r->kv, l, &v, err));
+        if (!v.k || !v.v)
+            return kk_err_set(err, KK_E_UNSUPPORTED, "niah: the K/V error needs F32 views");
+        for (int64_t e = 0; e < v.n; e++) {
+            const int64_t pos = v.pos[e];
+            if (pos < 0 || pos >= n)
+                continue;
+            /* The capture is (n_layers, n, row) for this run's n tokens. */
+            const float *ck = r->cap_k + ((size_t)l * (size_t)n + (size_t)pos) * rk;
+            const float *cv = r->cap_v + ((size_t)l * (size_t)n + (size_t)pos) * rv;
+            for (size_t i = 0; i < rk; i++) {
+                const double d = (double)v.k[e * v.k_stride + (int64_t)i] - ck[i];
+                res->k_err += d * d;
+                res->k_ref += (double)ck[i] * ck[i];
+            }
+            for (size_t i = 0; i < rv; i++) {
+                const double d = (double)v.v[e * v.v_stride + (int64_t)i] - cv[i];
+                res->v_err += d * d;
+                res->v_ref += (double)cv[i] * cv[i];
+            }
+        }
+    }
+    res->has_kv_err = true;
+    return KK_OK;
+fail:
+    return err ? err->code : KK_E_INTERNAL;
+}
+
+kk_code niah_runner_eval(niah_runner *r, const niah_sample *s, niah_result *res,
+                         float *logits, kk_err *err)
+{
+    memset(res, 0, sizeof *res);
     if (s->ctx < 1 || s->ctx > r->max_ctx)
         return kk_err_set(err, KK_E_RANGE,
                           "niah: a sample of %lld tokens does not fit the runner's %lld",
                           (long long)s->ctx, (long long)r->max_ctx);
     kv_truncate(r->kv, 0);
+    codec_stats k0 = {0}, v0 = {0};
+    const codec_stats *ks = niah_runner_codec_stats(r, 'k'), *vs = niah_runner_codec_stats(r, 'v');
+    if (ks)
+        k0 = *ks;
+    if (vs)
+        v0 = *vs;
     /* The needle's KEY and VALUE positions, hidden from the masked layers. */
     r->hidden[s->needle_pos] = 1;
     r->hidden[s->needle_pos + 1] = 1;
+    const fwd_capture cap = {.k_post = r->cap_k, .v = r->cap_v};
+    const double t0 = now_mono_s();
     kk_code rc = fwd_run(r->st, r->kv, s->tokens, NULL, s->ctx, FWD_LOGITS_LAST, r->logits,
-                         NULL, err);
+                         r->opts.kv_error ? &cap : NULL, err);
+    res->prefill_s = now_mono_s() - t0;
     r->hidden[s->needle_pos] = 0;
     r->hidden[s->needle_pos + 1] = 0;
     if (rc != KK_OK)
@@ -355,11 +356,21 @@ kk_code niah_runner_eval(niah_runner *r, const niah_sample *s, int32_t *answer,
     for (int32_t t = 0; t < V; t++)
         if (t != s->expect && r->logits[t] > other)
             other = r->logits[t];
-    *answer = best;
-    *margin = (double)r->logits[s->expect] - (double)other;
+    res->answer = best;
+    res->margin = (double)r->logits[s->expect] - (double)other;
+    res->kv_bytes = kv_bytes_resident(r->kv);
+    if (ks && vs) {
+        res->has_codec = true;
+        stats_delta(&res->k_stats, ks, &k0);
+        stats_delta(&res->v_stats, vs, &v0);
+    }
+    if (r->opts.kv_error)
+        KK_TRY(kv_error_sums(r, s->ctx, res, err));
     if (logits)
         memcpy(logits, r->logits, (size_t)V * sizeof(float));
     return KK_OK;
+fail:
+    return err ? err->code : KK_E_INTERNAL;
 }
 
 /* ---- a whole run ------------------------------------------------------------------- */
@@ -399,15 +410,14 @@ kk_code niah_run(const model *m, const niah_cfg *cfg, niah_cell *cells, kk_err *
                 niah_sample s = {tokens, cell->ctx, 0, 0, 0};
                 rc = niah_sample_make(&s, cell->depth, cfg->distractors,
                                       niah_sample_seed(cfg->seed, cell->ctx, di, i), err);
-                int32_t answer = -1;
-                double margin = 0.0;
+                niah_result res;
                 if (rc == KK_OK)
-                    rc = niah_runner_eval(r, &s, &answer, &margin, NULL, err);
+                    rc = niah_runner_eval(r, &s, &res, NULL, err);
                 if (rc != KK_OK)
                     break;
                 cell->n++;
-                cell->hits += answer == s.expect;
-                cell->min_margin = margin < cell->min_margin ? margin : cell->min_margin;
+                cell->hits += res.answer == s.expect;
+                cell->min_margin = res.margin < cell->min_margin ? res.margin : cell->min_margin;
                 cell->recall = (double)cell->hits / (double)cell->n;
                 niah_wilson(cell->hits, cell->n, &cell->recall_ci_lo, &cell->recall_ci_hi);
                 if (cfg->on_sample)

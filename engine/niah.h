@@ -22,19 +22,30 @@
  * Perturbations (for falsifiability tests and curves):
  *   mask_layers  bit l: the needle's two positions are hidden from layer
  *                l's attention (fwd_set_mask); layer 1 is retrieval.
- *   kv_bits      1..16: every layer's K and V rows go through min-max
- *                affine round-to-nearest quantization (groups of 32 along
- *                head_dim) before the cache stores them; 0: exact.
+ *                NIAH_MASK_ALL hides them from every layer (the negative
+ *                control of the presets).
+ *   kv_bits      1..16: the cache is a kv_noisy cache (kv_noisy.h): every
+ *                layer's K and V rows go through min-max affine
+ *                round-to-nearest quantization before they are stored.
  *   kv_codec     a codec spec (codec.h): the cache is a kv_codec cache
  *                (kv_codec.h) that stores every layer's K and V rows as
  *                that codec's bytes and decodes them for attention, i.e.
  *                recall with the codec really in the cache. Exclusive
  *                with kv_bits. kv_codec_v: V's own codec (default: V as K).
+ *   kv_error     also capture the exact K (post-RoPE) and V rows of the
+ *                forward pass and sum the squared difference between them
+ *                and what the cache hands back (rel_mse_k/v of the presets).
+ *
+ * The one sample path: `kakeya niah` (niah_run), the preset kinds and the
+ * tests all evaluate a sample with niah_runner_eval.
  *
  * Lifecycle of a niah_runner:
  *   1. niah_runner_init(m, max_ctx, opts): forward state, cache and
  *      scratch allocated for samples up to max_ctx tokens.
- *   2. niah_runner_eval per sample (no allocation).
+ *   2. niah_runner_eval per sample: the one cache is rolled back to empty
+ *      (kv_truncate) and refilled; nothing is allocated.
+ *      niah_runner_set_opts swaps the perturbations (a new cache; the
+ *      forward state is kept), for a worker that serves several arms.
  *   3. niah_runner_free (accepts NULL).
  * The runner borrows the model. Not thread-safe: one runner per thread.
  */
@@ -44,12 +55,17 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "kk_err.h"
 #include "codec.h"
+#include "kk_err.h"
 #include "model.h"
 
 #define NIAH_MIN_CTX 16
 #define NIAH_MAX_CTX (1 << 20)
+/* Prefill chunk of the forward state: wide enough that BLAS sees wide
+ * products, small enough to bound the activations (512 x d floats). */
+#define NIAH_BATCH 512
+/* mask_layers: every layer, whatever the model's depth. */
+#define NIAH_MASK_ALL UINT32_MAX
 
 typedef struct niah_sample {
     int32_t *tokens;      /* (ctx) caller-provided */
@@ -76,12 +92,26 @@ typedef struct niah_opts {
                              (tests; codec fast paths are bit-exact with
                              their _ref paths, so they are not switched) */
     /* NULL: no codec; else K and V through this codec in a kv_codec cache.
-     * Borrowed during niah_runner_init only (the runner keeps a copy). */
+     * Borrowed during niah_runner_init/_set_opts only (copied). */
     const codec_spec *kv_codec;
     /* NULL: V as K; else V rows through this codec (KIVI: keys per
      * channel, values per token). Needs kv_codec. */
     const codec_spec *kv_codec_v;
+    /* Capture the exact K/V and sum the cache's error (niah_result). */
+    bool kv_error;
 } niah_opts;
+
+/* What one sample gave. */
+typedef struct niah_result {
+    int32_t answer;          /* argmax of the last position (lowest id on ties) */
+    double margin;           /* logit[expect] - the largest other logit */
+    double prefill_s;        /* wall clock of the forward pass alone */
+    size_t kv_bytes;         /* the cache's allocation (kv_bytes_resident) */
+    bool has_codec;          /* a codec cache ran: the counters below */
+    codec_stats k_stats, v_stats; /* counted during this sample only */
+    bool has_kv_err;         /* opts.kv_error: the sums below */
+    double k_err, k_ref, v_err, v_ref; /* sum (cache - exact)^2, sum exact^2 */
+} niah_result;
 
 typedef struct niah_runner niah_runner;
 
@@ -89,14 +119,18 @@ kk_code niah_runner_init(niah_runner **out, const model *m, int64_t max_ctx,
                          const niah_opts *opts, kk_err *err);
 void niah_runner_free(niah_runner *r);
 
+/* Replace the perturbations: a new cache, masks and capture buffers; the
+ * forward state stays. On error the runner keeps its old options. */
+kk_code niah_runner_set_opts(niah_runner *r, const niah_opts *opts, kk_err *err);
+
 /* The runner's K ('k') or V ('v') codec counters, summed over every
- * sample so far; NULL without kv_codec. */
+ * sample since the cache was made; NULL without kv_codec. */
 const codec_stats *niah_runner_codec_stats(const niah_runner *r, char which);
 
-/* Run one sample through a fresh cache; *answer = argmax, *margin as
- * above. logits: NULL or (n_vocab) floats to receive the last row. */
-kk_code niah_runner_eval(niah_runner *r, const niah_sample *s, int32_t *answer,
-                         double *margin, float *logits, kk_err *err);
+/* Run one sample through the runner's cache, emptied first. logits: NULL
+ * or (n_vocab) floats to receive the last row. */
+kk_code niah_runner_eval(niah_runner *r, const niah_sample *s, niah_result *res,
+                         float *logits, kk_err *err);
 
 /* ---- a whole run: cells of (ctx, depth) ----------------------------------- */
 
@@ -130,9 +164,5 @@ kk_code niah_run(const model *m, const niah_cfg *cfg, niah_cell *cells, kk_err *
 
 /* 95% Wilson score interval of hits/n (n >= 1). */
 void niah_wilson(int64_t hits, int64_t n, double *lo, double *hi);
-
-/* Min-max affine round-to-nearest of n values in groups of `group`
- * (in place): the noise the kv_bits option injects. bits 1..16. */
-void niah_affine_rtn(float *x, int64_t n, int32_t group, int32_t bits);
 
 #endif /* KK_NIAH_H */

@@ -1,17 +1,16 @@
 /* run: workers, progress and the per-arm evidence (run.h). */
 #include "run.h"
 
-#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "evidence.h"
-#include "niah.h"
+#include "kk_file.h"
+#include "ops.h"
 
 /* ---- setup ------------------------------------------------------------------- */
 
@@ -72,6 +71,19 @@ kk_code run_add_task(run_ctx *rc, const run_task *t, kk_err *err)
     return KK_OK;
 }
 
+void *run_result_at(const run_ctx *rc, size_t i)
+{
+    return rc->results + i * rc->p->kind->ops->result_size;
+}
+
+size_t run_arm_n_tasks(const run_ctx *rc, size_t arm)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < rc->n_tasks; i++)
+        n += rc->tasks[i].arm == arm;
+    return n;
+}
+
 /* ---- workers ------------------------------------------------------------------ */
 
 typedef struct pool {
@@ -112,12 +124,9 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&pl->mu);
         if (stop)
             break;
-        run_result *r = &rc->results[i];
-        memset(r, 0, sizeof *r);
-        code = ops->task(rc, w, &rc->tasks[i], r, &e);
+        code = ops->task(rc, w, i, &e);
         pthread_mutex_lock(&pl->mu);
         if (code == KK_OK) {
-            r->done = 1;
             pl->done++;
             pl->last_arm = rc->tasks[i].arm;
             pl->last_sample = rc->tasks[i].sample;
@@ -164,12 +173,19 @@ static kk_code run_tasks(run_ctx *rc, kk_err *err)
     int jobs = rc->o.jobs;
     if ((size_t)jobs > rc->n_tasks)
         jobs = rc->n_tasks ? (int)rc->n_tasks : 1;
-    pthread_t th[256];
+    pthread_t th[RUN_MAX_JOBS];
     int started = 0;
-    for (int j = 0; j < jobs && j < 256; j++) {
+    for (int j = 0; j < jobs && j < RUN_MAX_JOBS; j++) {
         if (pthread_create(&th[j], NULL, worker_main, &pl) != 0)
             break;
         started++;
+    }
+    /* No worker means nothing will ever finish a task: fail now, before
+     * the wait below (which would otherwise wait for ever). Fewer workers
+     * than asked is fine: the ones that started take every task. */
+    if (started == 0) {
+        pthread_mutex_destroy(&pl.mu);
+        return kk_err_set(err, KK_E_INTERNAL, "cannot start a worker thread (%d asked)", jobs);
     }
     double t0 = now_s(), last = t0;
     int tty = isatty(2);
@@ -192,8 +208,6 @@ static kk_code run_tasks(run_ctx *rc, kk_err *err)
     if (rc->o.progress && !pl.failed && !(rc->o.stop && *rc->o.stop))
         progress(rc, &pl, t0, tty, 1);
     pthread_mutex_destroy(&pl.mu);
-    if (started == 0)
-        return kk_err_set(err, KK_E_INTERNAL, "cannot start a worker thread");
     if (pl.failed) {
         if (err)
             *err = pl.err;
@@ -205,20 +219,6 @@ static kk_code run_tasks(run_ctx *rc, kk_err *err)
 }
 
 /* ---- an arm's evidence ----------------------------------------------------------- */
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, size_t n)
-{
-    if (!n)
-        return 0;
-    qsort(v, n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 static cJSON *arm_config(const preset *p, const preset_arm *a)
 {
@@ -237,9 +237,13 @@ static cJSON *arm_config(const preset *p, const preset_arm *a)
     return c;
 }
 
+/* The skeleton every arm has (name, config, config_sha256), then the
+ * kind's metrics, timings, signals and samples, in that order. */
 static kk_code arm_json(run_ctx *rc, size_t arm, cJSON **out, kk_err *err)
 {
     const preset *p = rc->p;
+    run_arm_json k = {0};
+    KK_TRY(p->kind->ops->arm_evidence(rc, arm, &k, err));
     cJSON *a = cJSON_CreateObject();
     cJSON_AddStringToObject(a, "name", p->arms[arm].name);
     cJSON *cfg = arm_config(p, &p->arms[arm]);
@@ -247,125 +251,18 @@ static kk_code arm_json(run_ctx *rc, size_t arm, cJSON **out, kk_err *err)
     kk_code code = ev_json_sha256(cfg, sha, err);
     cJSON_AddItemToObject(a, "config", cfg);
     cJSON_AddStringToObject(a, "config_sha256", sha);
-    size_t n = 0;
-    for (size_t i = 0; i < rc->n_tasks; i++)
-        n += rc->tasks[i].arm == arm;
-    double *pre = calloc(n ? n : 1, sizeof *pre), *dec = calloc(n ? n : 1, sizeof *dec),
-           *tok = calloc(n ? n : 1, sizeof *tok);
-    int64_t hits = 0;
-    double min_margin = INFINITY, ke = 0, kr = 0, ve = 0, vr = 0;
-    uint64_t enc = 0, decd = 0, kvb = 0, kvb_total = 0;
-    int64_t kvb_ctx = 0;
-    int has_codec = 0, has_kv = 0;
-    cJSON *samples = cJSON_CreateArray(), *fallbacks = cJSON_CreateArray();
-    size_t k = 0;
-    for (size_t i = 0; i < rc->n_tasks; i++) {
-        const run_task *t = &rc->tasks[i];
-        const run_result *r = &rc->results[i];
-        if (t->arm != arm)
-            continue;
-        hits += r->hit;
-        if (r->margin < min_margin)
-            min_margin = r->margin;
-        pre[k] = r->prefill_s;
-        dec[k] = r->decode_s;
-        tok[k] = (double)r->tokens_decoded;
-        k++;
-        has_codec |= r->has_codec;
-        enc += r->values_encoded;
-        decd += r->values_decoded;
-        if (r->has_kv_err) {
-            has_kv = 1;
-            ke += r->k_err;
-            kr += r->k_ref;
-            ve += r->v_err;
-            vr += r->v_ref;
-        }
-        /* metrics.kv_bytes_resident: the cache of a sample at the arm's
-         * largest context (the first such sample; every one allocates the
-         * same for a given ctx). */
-        if (t->ctx > kvb_ctx) {
-            kvb_ctx = t->ctx;
-            kvb = r->kv_bytes;
-        }
-        kvb_total += r->kv_bytes;
-        if (r->fallback[0]) {
-            int seen = 0;
-            cJSON *f;
-            cJSON_ArrayForEach(f, fallbacks) seen |= !strcmp(f->valuestring, r->fallback);
-            if (!seen)
-                cJSON_AddItemToArray(fallbacks, cJSON_CreateString(r->fallback));
-        }
-        cJSON *s = cJSON_CreateObject();
-        cJSON_AddNumberToObject(s, "index", (double)t->sample);
-        ev_add_i64(s, "ctx", t->ctx);
-        ev_add_num(s, "depth", t->depth);
-        ev_add_u64(s, "seed", t->seed);
-        cJSON_AddBoolToObject(s, "hit", r->hit != 0);
-        ev_add_num(s, "margin", r->margin);
-        cJSON_AddNumberToObject(s, "expected", r->expected);
-        cJSON_AddNumberToObject(s, "answer", r->answer);
-        cJSON *ids = cJSON_AddArrayToObject(s, "ids");
-        cJSON_AddItemToArray(ids, cJSON_CreateNumber(r->answer));
-        ev_add_num(s, "prefill_s", r->prefill_s);
-        ev_add_num(s, "decode_s", r->decode_s);
-        ev_add_i64(s, "tokens_decoded", r->tokens_decoded);
-        cJSON_AddItemToArray(samples, s);
-    }
-    /* metrics: only what preset, model and seed determine */
-    cJSON *m = cJSON_AddObjectToObject(a, "metrics");
-    if (n) {
-        double lo, hi;
-        niah_wilson(hits, (int64_t)n, &lo, &hi);
-        ev_add_num(m, "recall", (double)hits / (double)n);
-        ev_add_num(m, "recall_ci_lo", lo);
-        ev_add_num(m, "recall_ci_hi", hi);
-        ev_add_i64(m, "n", (int64_t)n);
-        ev_add_i64(m, "hits", hits);
-        ev_add_num(m, "min_margin", min_margin);
-    }
-    if (has_kv) {
-        ev_add_num(m, "rel_mse_k", kr > 0 ? ke / kr : 0);
-        ev_add_num(m, "rel_mse_v", vr > 0 ? ve / vr : 0);
-    }
-    ev_add_u64(m, "kv_bytes_resident", kvb);
-    /* timings: wall clock, with its scope */
-    cJSON *tm = cJSON_AddObjectToObject(a, "timings");
-    const run_ops *ops = p->kind->ops;
-    cJSON_AddStringToObject(tm, "scope", ops->timing_scope ? ops->timing_scope : "none");
-    if (ops->timing_scope_note)
-        cJSON_AddStringToObject(tm, "scope_note", ops->timing_scope_note);
-    ev_add_num(tm, "prefill_s", median(pre, k));
-    ev_add_num(tm, "decode_s", median(dec, k));
-    ev_add_i64(tm, "tokens_decoded", (int64_t)median(tok, k));
-    cJSON_AddArrayToObject(tm, "repeats");
-    free(pre);
-    free(dec);
-    free(tok);
-    /* signals: counted by the components while they ran */
-    cJSON *sg = cJSON_AddObjectToObject(a, "signals");
-    cJSON *ct = cJSON_AddObjectToObject(sg, "counters");
-    if (has_codec) {
-        ev_add_u64(ct, "values_encoded", enc);
-        ev_add_u64(ct, "values_decoded", decd);
-    }
-    cJSON_AddItemToObject(sg, "fallbacks_taken", fallbacks);
-    cJSON *mem = cJSON_AddObjectToObject(sg, "memory");
-    ev_add_u64(mem, "kv_bytes_allocated", kvb);
-    ev_add_i64(mem, "kv_bytes_allocated_ctx", kvb_ctx);
-    ev_add_u64(mem, "kv_bytes_allocated_all_samples", kvb_total);
-    struct rusage ru;
-    if (getrusage(RUSAGE_SELF, &ru) == 0)
-        ev_add_u64(mem, "peak_rss_bytes", (uint64_t)ru.ru_maxrss * 1024u);
-    cJSON_AddItemToObject(a, "samples", samples);
-    if (code == KK_OK && p->kind->ops->arm_extra)
-        code = p->kind->ops->arm_extra(rc, arm, a, err);
+    cJSON_AddItemToObject(a, "metrics", k.metrics);
+    cJSON_AddItemToObject(a, "timings", k.timings);
+    cJSON_AddItemToObject(a, "signals", k.signals);
+    cJSON_AddItemToObject(a, "samples", k.samples);
     if (code != KK_OK) {
         cJSON_Delete(a);
         return code;
     }
     *out = a;
     return KK_OK;
+fail:
+    return err && err->code != KK_OK ? err->code : KK_E_INTERNAL;
 }
 
 /* ---- the run ---------------------------------------------------------------------- */
@@ -388,7 +285,7 @@ kk_code run_execute(run_ctx *rc, cJSON **doc, kk_err *err)
     double t0 = now_s();
     ops_set_threads(rc->o.threads);
     KK_TRY(ops->prepare(rc, err));
-    rc->results = calloc(rc->n_tasks ? rc->n_tasks : 1, sizeof *rc->results);
+    rc->results = calloc(rc->n_tasks ? rc->n_tasks : 1, ops->result_size ? ops->result_size : 1);
     if (!rc->results) {
         kk_err_set(err, KK_E_NOMEM, "out of memory");
         goto fail;

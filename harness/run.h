@@ -1,21 +1,34 @@
 /*
- * run: the run loop of `kakeya run`. A kind plans a list of tasks (one NIAH
- * sample of one arm, say); `jobs` workers take them in any order and each
- * writes its run_result into the task's own slot; the evidence is built
- * from the slots in task order. So `metrics` never depend on --jobs.
+ * run: the run loop of `kakeya run`, shared by every kind. The loop owns
+ * what every kind does alike; a kind (kind.h) owns what its numbers mean.
  *
- * Determinism: a task's seed comes from the run seed and what the task is
- * (context, depth index, sample index), never from the worker or the order;
- * arms share the seed of the same sample, so arms see the same haystacks
- * (paired comparisons). BLAS runs one thread per worker (`threads` is
+ *   the loop                          the kind's run_ops
+ *   --------                          ------------------
+ *   shard selection, the run seed     prepare: load models, plan tasks
+ *                                       (run_add_task), fill rc->models
+ *   one result slot per task          task: run task i on a worker, fill
+ *   workers (--jobs), progress,         slot i (ops->result_size bytes)
+ *     interruption
+ *   each arm's skeleton: name,        arm_evidence: the arm's `metrics`,
+ *     config, config_sha256             `timings`, `signals`, `samples`
+ *   provenance, summary, document     finish: free the kind's state
+ *
+ * Determinism: a task's seed comes from the run seed and what the task is,
+ * never from the worker or the order; each task writes only its own slot
+ * and the evidence is built from the slots in task order, so `metrics`
+ * never depend on --jobs. BLAS runs one thread per worker (`threads` is
  * recorded; OpenBLAS reductions could otherwise depend on the split).
  *
  * Sharding (--shard I/N) splits by arm: shard I runs the arms whose index
  * modulo N is I-1, so a merged file (run_merge.c) holds exactly the arms,
  * metrics and samples of an unsharded run.
  *
+ * Adding a kind: one file harness/kind_<name>.c with its kind_def and
+ * run_ops, and one line in kind_table.c; nothing here changes.
+ *
  * Lifecycle of a run_ctx: run_ctx_init (the preset is borrowed and must
  * outlive it), run_execute (prepare, workers, evidence), run_ctx_free.
+ * The kind's state (rc->kstate) belongs to the kind: finish frees it.
  */
 #ifndef KK_RUN_H
 #define KK_RUN_H
@@ -33,34 +46,16 @@
 typedef struct run_task {
     size_t arm;          /* index into the preset's arms */
     size_t sample;       /* index within the arm (evidence order) */
-    int64_t ctx;
-    int32_t depth_index;
-    double depth;
-    int64_t index;       /* sample index within its (ctx, depth) cell */
-    uint64_t seed;       /* from the run seed, ctx, depth index and index */
+    uint64_t seed;       /* derived by the kind from the run seed and what
+                            the task is */
 } run_task;
 
-#define RUN_FALLBACK_MAX 128
-
-/* What one task measured; kinds fill what they run. */
-typedef struct run_result {
-    int done;
-    int hit;
-    double margin;
-    int32_t answer, expected;
-    double prefill_s, decode_s;     /* wall clock */
-    int64_t tokens_decoded;
-    int has_codec;                  /* the codec ran: counters below */
-    uint64_t values_encoded, values_decoded;
-    int has_kv_err;                 /* sums for rel_mse on captured K/V */
-    double k_err, k_ref, v_err, v_ref;
-    uint64_t kv_bytes;              /* the cache's allocation for this sample */
-    char fallback[RUN_FALLBACK_MAX];/* "" when nothing degraded */
-} run_result;
+/* --jobs: at most this many workers. */
+#define RUN_MAX_JOBS 256
 
 typedef struct run_opts {
     int jobs;                 /* workers >= 1 */
-    int threads;              /* compute threads per worker (ops_set_threads) */
+    int threads;              /* compute threads (ops_set_threads) */
     uint64_t seed;
     int seed_set;             /* --seed given: overrides the `seed` parameter */
     int shard_i, shard_n;     /* 1-based; shard_n 0: no sharding */
@@ -74,29 +69,39 @@ typedef struct run_ctx {
     uint64_t seed;            /* the run seed used */
     run_task *tasks;
     size_t n_tasks, cap_tasks;
-    run_result *results;      /* one per task */
+    unsigned char *results;   /* n_tasks slots of ops->result_size bytes, zeroed */
     unsigned char *arm_on;    /* arms of this shard */
     cJSON *models;            /* [{role, source, sha256, architecture}] from prepare */
-    void *kstate;             /* the kind's shared, read-only-while-running state */
+    void *kstate;             /* the kind's state: written by prepare, read-only
+                                 while tasks run, freed by finish */
     double wall_s;
 } run_ctx;
+
+/* What a kind writes into one arm of the evidence; each member is a new
+ * cJSON object (samples: an array) that the loop takes over. */
+typedef struct run_arm_json {
+    cJSON *metrics;   /* what preset, model and seed determine */
+    cJSON *timings;   /* wall clock, with "scope" and "scope_note" */
+    cJSON *signals;   /* counters, fallbacks_taken, memory, ... */
+    cJSON *samples;   /* per-sample details (may be empty) */
+} run_arm_json;
 
 typedef struct run_ops {
     /* Load models, add tasks (run_add_task) for the arms that are on,
      * fill rc->models. */
     kk_code (*prepare)(run_ctx *rc, kk_err *err);
+    /* Bytes of one task's result slot (the kind's own struct). */
+    size_t result_size;
+    /* Per-worker state (NULL: none). */
     kk_code (*worker_init)(run_ctx *rc, void **w, kk_err *err);
     void (*worker_free)(void *w);
-    kk_code (*task)(run_ctx *rc, void *w, const run_task *t, run_result *r, kk_err *err);
-    /* Add the kind's own numbers to an arm's evidence (metrics computed
-     * once per arm, e.g. the codec on Gaussian data). May be NULL. */
-    kk_code (*arm_extra)(run_ctx *rc, size_t arm, cJSON *arm_json, kk_err *err);
+    /* Run task i, writing only its slot (run_result_at(rc, i)). */
+    kk_code (*task)(run_ctx *rc, void *w, size_t i, kk_err *err);
+    /* Build one arm's metrics, timings, signals and samples from the slots
+     * of its tasks. On error nothing is left allocated in *out. */
+    kk_code (*arm_evidence)(run_ctx *rc, size_t arm, run_arm_json *out, kk_err *err);
+    /* Free the kind's state (called once, after success or failure). */
     void (*finish)(run_ctx *rc);
-    /* What the task's clock includes (evidence timings.scope: phases
-     * joined by '+', e.g. "prefill", "prefill+decode"), and one sentence
-     * saying exactly what is inside and outside it (timings.scope_note). */
-    const char *timing_scope;
-    const char *timing_scope_note;
 } run_ops;
 
 kk_code run_ctx_init(run_ctx *rc, const preset *p, const run_opts *o, kk_err *err);
@@ -105,10 +110,16 @@ void run_ctx_free(run_ctx *rc);
 /* For prepare: append a task; the seed is filled by the caller. */
 kk_code run_add_task(run_ctx *rc, const run_task *t, kk_err *err);
 
+/* The result slot of task i (ops->result_size bytes). */
+void *run_result_at(const run_ctx *rc, size_t i);
+
+/* For arm_evidence: how many tasks arm a has. */
+size_t run_arm_n_tasks(const run_ctx *rc, size_t arm);
+
 /* Prepare, run every task on o.jobs workers, and build the evidence
- * document (*doc, caller frees with cJSON_Delete). KK_E_CHECK... no:
- * errors are the first task's error; an interrupted run returns
- * KK_E_INTERNAL with msg "interrupted" and no document. */
+ * document (*doc, caller frees with cJSON_Delete). Errors: the first
+ * task's error; an interrupted run returns KK_E_INTERNAL with msg
+ * "interrupted" and no document. */
 kk_code run_execute(run_ctx *rc, cJSON **doc, kk_err *err);
 
 /* 1 when arm a runs in this shard. */

@@ -56,7 +56,6 @@ typedef struct eb_state {
     char llama_commit[64];
     int32_t ids[RUN_EB_PROMPT];
     char ids_text[RUN_EB_PROMPT * 8];
-    eb_meas *meas;                     /* one per task */
 } eb_state;
 
 /* ---- arms ----------------------------------------------------------------------- */
@@ -314,7 +313,7 @@ static kk_code prepare(run_ctx *rc, kk_err *err)
             const size_t n = start[c + 1] - start[c];
             for (size_t j = 0; j < n && code == KK_OK; j++) {
                 run_task t = {.arm = order[start[c] + (j + (size_t)r) % n],
-                              .sample = (size_t)r, .index = r, .seed = rc->seed};
+                              .sample = (size_t)r, .seed = rc->seed};
                 code = run_add_task(rc, &t, err);
             }
         }
@@ -323,9 +322,6 @@ static kk_code prepare(run_ctx *rc, kk_err *err)
     free(start);
     if (code != KK_OK)
         return code;
-    s->meas = calloc(rc->n_tasks ? rc->n_tasks : 1, sizeof *s->meas);
-    if (!s->meas)
-        return kk_err_set(err, KK_E_NOMEM, "out of memory");
     /* A forked child counts the harness's resident anonymous pages in its
      * own peak RSS (an exec'd driver does not): give freed heap back first
      * (generating a model leaves ~12 MB otherwise). What remains is
@@ -561,16 +557,14 @@ static kk_code measure_ttft(eb_state *s, const preset *p, size_t arm, eb_meas *m
     return KK_OK;
 }
 
-static kk_code task(run_ctx *rc, void *w, const run_task *t, run_result *r, kk_err *err)
+static kk_code task(run_ctx *rc, void *w, size_t i, kk_err *err)
 {
     (void)w;
     eb_state *s = rc->kstate;
-    eb_meas *m = &s->meas[t - rc->tasks];
-    KK_TRY(measure(s, rc->p, t->arm, m, err));
-    KK_TRY(measure_ttft(s, rc->p, t->arm, m, err));
-    r->prefill_s = m->prefill_s;
-    r->decode_s = m->decode_s;
-    r->tokens_decoded = RUN_EB_DECODE;
+    eb_meas *m = run_result_at(rc, i);
+    const size_t arm = rc->tasks[i].arm;
+    KK_TRY(measure(s, rc->p, arm, m, err));
+    KK_TRY(measure_ttft(s, rc->p, arm, m, err));
     return KK_OK;
 fail:
     return err ? err->code : KK_E_IO;
@@ -621,7 +615,7 @@ static void figures(const eb_meas *m, double *f)
     f[F_RSS] = (double)m->peak_rss;
 }
 
-static kk_code arm_extra(run_ctx *rc, size_t arm, cJSON *a, kk_err *err)
+static kk_code arm_evidence(run_ctx *rc, size_t arm, run_arm_json *out, kk_err *err)
 {
     const preset *p = rc->p;
     eb_state *s = rc->kstate;
@@ -639,7 +633,7 @@ static kk_code arm_extra(run_ctx *rc, size_t arm, cJSON *a, kk_err *err)
     for (size_t i = 0; i < rc->n_tasks; i++) {
         if (rc->tasks[i].arm != arm)
             continue;
-        const eb_meas *m = &s->meas[i];
+        const eb_meas *m = run_result_at(rc, i);
         double f[N_F];
         figures(m, f);
         cJSON *o = cJSON_CreateObject();
@@ -714,27 +708,23 @@ static kk_code arm_extra(run_ctx *rc, size_t arm, cJSON *a, kk_err *err)
         ev_add_u64(mem, "rss_inherited_at_fork", rss0);
     }
     free(col);
-    cJSON_ReplaceItemInObjectCaseSensitive(a, "metrics", mt);
-    cJSON_ReplaceItemInObjectCaseSensitive(a, "timings", tm);
-    cJSON_ReplaceItemInObjectCaseSensitive(a, "signals", sg);
-    cJSON_ReplaceItemInObjectCaseSensitive(a, "samples", cJSON_CreateArray());
+    out->metrics = mt;
+    out->timings = tm;
+    out->signals = sg;
+    out->samples = cJSON_CreateArray();
     return KK_OK;
 }
 
 static void finish(run_ctx *rc)
 {
-    eb_state *s = rc->kstate;
-    if (s)
-        free(s->meas);
-    free(s);
+    free(rc->kstate);
     rc->kstate = NULL;
 }
 
 const run_ops run_engine_bench_ops = {
     .prepare = prepare,
+    .result_size = sizeof(eb_meas),
     .task = task,
-    .arm_extra = arm_extra,
+    .arm_evidence = arm_evidence,
     .finish = finish,
-    .timing_scope = "prefill+decode+verify",
-    .timing_scope_note = "see each arm's timings.scope_note",
 };

@@ -7,14 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <sys/resource.h>
 
 #include "codec.h"
 #include "evidence.h"
-#include "forward.h"
 #include "gguf.h"
-#include "kv.h"
-#include "kv_codec.h"
 #include "model.h"
 #include "niah.h"
 #include "sha256.h"
@@ -25,8 +22,6 @@
  * same data. */
 #define RUN_NIAH_GAUSS_N (64 * 1024)
 #define RUN_NIAH_GAUSS_SEED 0x6b616b657961ULL
-/* Prefill chunk of the forward state. */
-#define RUN_NIAH_BATCH 512
 
 /* ---- model sources ------------------------------------------------------------ */
 
@@ -151,6 +146,23 @@ kk_code run_niah_check_preset(const preset *p, kk_err *err)
 
 /* ---- shared state -------------------------------------------------------------- */
 
+/* What a task is, beside run_task (same index). */
+typedef struct nplan {
+    int64_t ctx;
+    int32_t depth_index;
+    double depth;
+    int64_t index;            /* sample index within its (ctx, depth) cell */
+} nplan;
+
+#define NIAH_FALLBACK_MAX 128
+
+/* One task's result slot. */
+typedef struct nslot {
+    niah_result r;
+    int32_t expected;
+    char fallback[NIAH_FALLBACK_MAX]; /* "" when nothing degraded */
+} nslot;
+
 typedef struct nstate {
     uint8_t *synth_buf;       /* the synthesized GGUF bytes (NULL for a file) */
     gguf_file *file;
@@ -159,14 +171,16 @@ typedef struct nstate {
     int64_t max_ctx;
     codec_spec *specs;        /* per arm; valid when has_codec[a] */
     unsigned char *has_codec;
+    nplan *plan;              /* one per task */
+    size_t cap_plan;
 } nstate;
 
+/* A worker: one runner (one forward state, one cache reused through
+ * kv_truncate) set to the options of the arm it last served. */
 typedef struct nworker {
-    fwd_state *st;
-    int32_t *tokens;
-    uint8_t *hidden;
-    float *logits;
-    float *cap_k, *cap_v;     /* (n_layers, max_ctx, row) */
+    niah_runner *runner;
+    size_t arm;               /* the arm the runner is set for */
+    int32_t *tokens;          /* (max_ctx) */
 } nworker;
 
 static void nstate_free(nstate *s)
@@ -178,7 +192,22 @@ static void nstate_free(nstate *s)
     free(s->synth_buf);
     free(s->specs);
     free(s->has_codec);
+    free(s->plan);
     free(s);
+}
+
+static kk_code plan_task(run_ctx *rc, nstate *s, const run_task *t, const nplan *pl, kk_err *err)
+{
+    if (rc->n_tasks == s->cap_plan) {
+        size_t cap = s->cap_plan ? s->cap_plan * 2 : 64;
+        nplan *np = realloc(s->plan, cap * sizeof *np);
+        if (!np)
+            return kk_err_set(err, KK_E_NOMEM, "out of memory planning %zu tasks", cap);
+        s->plan = np;
+        s->cap_plan = cap;
+    }
+    s->plan[rc->n_tasks] = *pl;
+    return run_add_task(rc, t, err);
 }
 
 static kk_code prepare(run_ctx *rc, kk_err *err)
@@ -252,12 +281,14 @@ static kk_code prepare(run_ctx *rc, kk_err *err)
             if (ctx->v.i[c] > s->max_ctx)
                 s->max_ctx = ctx->v.i[c];
             for (int64_t j = 0; j < samples; j++) {
-                run_task t = {.arm = a, .sample = k++, .ctx = ctx->v.i[c]};
-                t.depth_index = (int32_t)(j % (int64_t)dep->v.n);
-                t.depth = dep->v.f[t.depth_index];
-                t.index = j / (int64_t)dep->v.n;
-                t.seed = niah_sample_seed(rc->seed, t.ctx, t.depth_index, t.index);
-                KK_TRY(run_add_task(rc, &t, err));
+                nplan pl = {.ctx = ctx->v.i[c]};
+                pl.depth_index = (int32_t)(j % (int64_t)dep->v.n);
+                pl.depth = dep->v.f[pl.depth_index];
+                pl.index = j / (int64_t)dep->v.n;
+                const run_task t = {
+                    .arm = a, .sample = k++,
+                    .seed = niah_sample_seed(rc->seed, pl.ctx, pl.depth_index, pl.index)};
+                KK_TRY(plan_task(rc, s, &t, &pl, err));
             }
         }
     }
@@ -267,159 +298,83 @@ fail:
     return err && err->code ? err->code : KK_E_INTERNAL;
 }
 
+/* The runner options of an arm. */
+static niah_opts arm_opts(const run_ctx *rc, size_t arm)
+{
+    const nstate *s = rc->kstate;
+    const preset *p = rc->p;
+    niah_opts o = {0};
+    if (preset_arm_field(p, &p->arms[arm], "mask_needle")->i != 0)
+        o.mask_layers = NIAH_MASK_ALL;
+    if (s->has_codec[arm]) {
+        o.kv_codec = &s->specs[arm];
+        o.kv_error = true;
+    }
+    return o;
+}
+
 static void worker_free(void *wp)
 {
     nworker *w = wp;
     if (!w)
         return;
-    fwd_free(w->st);
+    niah_runner_free(w->runner);
     free(w->tokens);
-    free(w->hidden);
-    free(w->logits);
-    free(w->cap_k);
-    free(w->cap_v);
     free(w);
 }
 
 static kk_code worker_init(run_ctx *rc, void **out, kk_err *err)
 {
     nstate *s = rc->kstate;
-    const model_hparams *hp = &s->m->hp;
     nworker *w = calloc(1, sizeof *w);
     *out = w;
     if (!w)
         return kk_err_set(err, KK_E_NOMEM, "out of memory");
-    size_t n = (size_t)s->max_ctx;
-    size_t rk = (size_t)hp->n_kv_heads * (size_t)hp->head_dim_k;
-    size_t rv = (size_t)hp->n_kv_heads * (size_t)hp->head_dim_v;
-    w->tokens = calloc(n, sizeof *w->tokens);
-    w->hidden = calloc(n, 1);
-    w->logits = calloc((size_t)hp->n_vocab, sizeof *w->logits);
-    w->cap_k = calloc((size_t)hp->n_layers * n * rk, sizeof(float));
-    w->cap_v = calloc((size_t)hp->n_layers * n * rv, sizeof(float));
-    if (!w->tokens || !w->hidden || !w->logits || !w->cap_k || !w->cap_v)
-        return kk_err_set(err, KK_E_NOMEM, "out of memory for a worker at %zu tokens", n);
-    return fwd_init(&w->st, s->m, RUN_NIAH_BATCH, s->max_ctx, err);
+    w->tokens = calloc((size_t)s->max_ctx, sizeof *w->tokens);
+    if (!w->tokens)
+        return kk_err_set(err, KK_E_NOMEM, "out of memory for a worker at %lld tokens",
+                          (long long)s->max_ctx);
+    /* Set for the first arm of the shard; tasks of another arm reset it. */
+    size_t a0 = rc->n_tasks ? rc->tasks[0].arm : 0;
+    const niah_opts o = arm_opts(rc, a0);
+    w->arm = a0;
+    return niah_runner_init(&w->runner, s->m, s->max_ctx, &o, err);
 }
 
-static double elapsed(const struct timespec *a)
-{
-    struct timespec b;
-    clock_gettime(CLOCK_MONOTONIC, &b);
-    return (double)(b.tv_sec - a->tv_sec) + 1e-9 * (double)(b.tv_nsec - a->tv_nsec);
-}
-
-/* Squared error of the cache's decoded rows against the captured ones. */
-static kk_code kv_error(kv_cache *kv, const model_hparams *hp, const nworker *w, int64_t n,
-                        run_result *r, kk_err *err)
-{
-    size_t rk = (size_t)hp->n_kv_heads * (size_t)hp->head_dim_k;
-    size_t rv = (size_t)hp->n_kv_heads * (size_t)hp->head_dim_v;
-    for (int32_t l = 0; l < hp->n_layers; l++) {
-        kv_view v;
-        KK_TRY(kv_view_layer(kv, l, &v, err));
-        for (int64_t e = 0; e < v.n; e++) {
-            int64_t pos = v.pos[e];
-            if (pos < 0 || pos >= n)
-                continue;
-            const float *ck = w->cap_k + ((size_t)l * (size_t)n + (size_t)pos) * rk;
-            const float *cv = w->cap_v + ((size_t)l * (size_t)n + (size_t)pos) * rv;
-            for (size_t i = 0; i < rk; i++) {
-                double d = (double)v.k[e * v.k_stride + (int64_t)i] - ck[i];
-                r->k_err += d * d;
-                r->k_ref += (double)ck[i] * ck[i];
-            }
-            for (size_t i = 0; i < rv; i++) {
-                double d = (double)v.v[e * v.v_stride + (int64_t)i] - cv[i];
-                r->v_err += d * d;
-                r->v_ref += (double)cv[i] * cv[i];
-            }
-        }
-    }
-    r->has_kv_err = 1;
-    return KK_OK;
-fail:
-    return err ? err->code : KK_E_INTERNAL;
-}
-
-static kk_code task(run_ctx *rc, void *wp, const run_task *t, run_result *r, kk_err *err)
+static kk_code task(run_ctx *rc, void *wp, size_t i, kk_err *err)
 {
     nstate *s = rc->kstate;
     nworker *w = wp;
-    const preset *p = rc->p;
-    const model_hparams *hp = &s->m->hp;
-    kv_cache *kv = NULL;
-    niah_sample smp = {.tokens = w->tokens, .ctx = t->ctx};
-    KK_TRY(niah_sample_make(&smp, t->depth, s->distractors, t->seed, err));
-    kv_config cfg = {hp->n_layers, hp->n_kv_heads, hp->head_dim_k, hp->head_dim_v, t->ctx};
-    int codec = s->has_codec[t->arm];
-    if (codec)
-        KK_TRY(kv_codec_init(&kv, &cfg, &s->specs[t->arm], &s->specs[t->arm], err));
-    else
-        KK_TRY(kv_full_init(&kv, &cfg, err));
-    int mask = preset_arm_field(p, &p->arms[t->arm], "mask_needle")->i != 0;
-    memset(w->hidden, 0, (size_t)t->ctx);
-    if (mask) {
-        w->hidden[smp.needle_pos] = 1;
-        w->hidden[smp.needle_pos + 1] = 1;
+    const run_task *t = &rc->tasks[i];
+    const nplan *pl = &s->plan[i];
+    nslot *slot = run_result_at(rc, i);
+    if (t->arm != w->arm) {
+        const niah_opts o = arm_opts(rc, t->arm);
+        KK_TRY(niah_runner_set_opts(w->runner, &o, err));
+        w->arm = t->arm;
     }
-    for (int32_t l = 0; l < hp->n_layers; l++)
-        KK_TRY(fwd_set_mask(w->st, l, mask ? w->hidden : NULL, mask ? t->ctx : 0, err));
-    fwd_capture cap = {.k_post = w->cap_k, .v = w->cap_v};
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    KK_TRY(fwd_run(w->st, kv, smp.tokens, NULL, t->ctx, FWD_LOGITS_LAST, w->logits,
-                   codec ? &cap : NULL, err));
-    r->prefill_s = elapsed(&t0);
-    /* answer: argmax, lowest id on ties; margin: expected over best other */
-    int32_t best = 0;
-    float other = -INFINITY;
-    for (int32_t i = 1; i < hp->n_vocab; i++)
-        if (w->logits[i] > w->logits[best])
-            best = i;
-    for (int32_t i = 0; i < hp->n_vocab; i++)
-        if (i != smp.expect && w->logits[i] > other)
-            other = w->logits[i];
-    r->answer = best;
-    r->expected = smp.expect;
-    r->hit = best == smp.expect;
-    r->margin = (double)w->logits[smp.expect] - (double)other;
-    r->kv_bytes = kv_bytes_resident(kv);
-    if (codec) {
-        const codec_stats *ks = kv_codec_get_stats(kv, 'k'), *vs = kv_codec_get_stats(kv, 'v');
-        r->has_codec = 1;
-        r->values_encoded = (ks ? ks->values_encoded : 0) + (vs ? vs->values_encoded : 0);
-        r->values_decoded = (ks ? ks->values_decoded : 0) + (vs ? vs->values_decoded : 0);
-        if (!ks || !vs)
-            snprintf(r->fallback, sizeof r->fallback, "kv_codec: no codec statistics (plain cache?)");
-        KK_TRY(kv_error(kv, hp, w, t->ctx, r, err));
-    }
-    kv_free(kv);
+    niah_sample smp = {.tokens = w->tokens, .ctx = pl->ctx};
+    KK_TRY(niah_sample_make(&smp, pl->depth, s->distractors, t->seed, err));
+    KK_TRY(niah_runner_eval(w->runner, &smp, &slot->r, NULL, err));
+    slot->expected = smp.expect;
+    if (s->has_codec[t->arm] && !slot->r.has_codec)
+        snprintf(slot->fallback, sizeof slot->fallback,
+                 "kv_codec: no codec statistics (plain cache?)");
     return KK_OK;
 fail:
-    kv_free(kv);
     return err && err->code ? err->code : KK_E_INTERNAL;
 }
 
-/* Per codec arm: bits per value from the bytes written and the relative
- * MSE on i.i.d. N(0,1) data; the full cache stores F32 (32 bits, exact). */
+/* ---- an arm's evidence ------------------------------------------------------------ */
+
 /* signals.memory.derived.kv_bytes_formula: what a formula says the K/V
  * codes of one sample take at the arm's largest context. Labelled derived,
  * with its inputs, beside the measured kv_bytes_allocated: the allocation
  * also holds the positions and, for codec caches, one layer's F32 decode
  * scratch, so the two differ and only the measurement backs a claim. */
-static void add_derived_kv_bytes(run_ctx *rc, size_t arm, cJSON *aj, double bits)
+static void add_derived_kv_bytes(const nstate *s, cJSON *mem, int64_t ctx, double bits)
 {
-    const nstate *s = rc->kstate;
     const model_hparams *hp = &s->m->hp;
-    int64_t ctx = 0;
-    for (size_t i = 0; i < rc->n_tasks; i++)
-        if (rc->tasks[i].arm == arm && rc->tasks[i].ctx > ctx)
-            ctx = rc->tasks[i].ctx;
-    cJSON *mem = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(aj, "signals"),
-                                                  "memory");
-    if (!mem)
-        return;
     cJSON *d = cJSON_AddObjectToObject(cJSON_AddObjectToObject(mem, "derived"), "kv_bytes_formula");
     double values = (double)hp->n_layers * (double)ctx * (double)hp->n_kv_heads *
                     (double)(hp->head_dim_k + hp->head_dim_v);
@@ -438,14 +393,14 @@ static void add_derived_kv_bytes(run_ctx *rc, size_t arm, cJSON *aj, double bits
                             "measurement (kv_bytes_allocated is)");
 }
 
-static kk_code arm_extra(run_ctx *rc, size_t arm, cJSON *aj, kk_err *err)
+/* Per codec arm: bits per value from the bytes written and the relative
+ * MSE on i.i.d. N(0,1) data; the full cache stores F32 (32 bits, exact). */
+static kk_code gaussian_figures(const nstate *s, size_t arm, double *bits, double *rel_mse,
+                                kk_err *err)
 {
-    nstate *s = rc->kstate;
-    cJSON *m = cJSON_GetObjectItemCaseSensitive(aj, "metrics");
     if (!s->has_codec[arm]) {
-        ev_add_num(m, "bits_per_value", 32.0);
-        ev_add_num(m, "rel_mse_gaussian", 0.0);
-        add_derived_kv_bytes(rc, arm, aj, 32.0);
+        *bits = 32.0;
+        *rel_mse = 0.0;
         return KK_OK;
     }
     codec *c = NULL;
@@ -471,9 +426,8 @@ static kk_code arm_extra(run_ctx *rc, size_t arm, cJSON *aj, kk_err *err)
         e += d * d;
         ref += (double)x[i] * x[i];
     }
-    ev_add_num(m, "bits_per_value", codec_bits_per_value(c));
-    ev_add_num(m, "rel_mse_gaussian", ref > 0 ? e / ref : 0);
-    add_derived_kv_bytes(rc, arm, aj, codec_bits_per_value(c));
+    *bits = codec_bits_per_value(c);
+    *rel_mse = ref > 0 ? e / ref : 0;
     free(x);
     free(y);
     free(b);
@@ -481,6 +435,144 @@ static kk_code arm_extra(run_ctx *rc, size_t arm, cJSON *aj, kk_err *err)
     return KK_OK;
 fail:
     return err ? err->code : KK_E_INTERNAL;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, size_t n)
+{
+    if (!n)
+        return 0;
+    qsort(v, n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static kk_code arm_evidence(run_ctx *rc, size_t arm, run_arm_json *out, kk_err *err)
+{
+    const nstate *s = rc->kstate;
+    const size_t n = run_arm_n_tasks(rc, arm);
+    double bits = 0, rel_mse_gauss = 0;
+    KK_TRY(gaussian_figures(s, arm, &bits, &rel_mse_gauss, err));
+    double *pre = calloc(n ? n : 1, sizeof *pre);
+    if (!pre)
+        return kk_err_set(err, KK_E_NOMEM, "out of memory for arm %s's %zu timings",
+                          rc->p->arms[arm].name, n);
+    int64_t hits = 0;
+    double min_margin = INFINITY, ke = 0, kr = 0, ve = 0, vr = 0;
+    uint64_t enc = 0, decd = 0, kvb = 0;
+    int64_t kvb_ctx = 0;
+    int has_kv = 0;
+    const int has_codec = s->has_codec[arm];
+    cJSON *samples = cJSON_CreateArray(), *fallbacks = cJSON_CreateArray();
+    size_t k = 0;
+    for (size_t i = 0; i < rc->n_tasks; i++) {
+        const run_task *t = &rc->tasks[i];
+        const nplan *pl = &s->plan[i];
+        const nslot *sl = run_result_at(rc, i);
+        const niah_result *r = &sl->r;
+        if (t->arm != arm)
+            continue;
+        const int hit = r->answer == sl->expected;
+        hits += hit;
+        if (r->margin < min_margin)
+            min_margin = r->margin;
+        pre[k++] = r->prefill_s;
+        enc += r->k_stats.values_encoded + r->v_stats.values_encoded;
+        decd += r->k_stats.values_decoded + r->v_stats.values_decoded;
+        if (r->has_kv_err) {
+            has_kv = 1;
+            ke += r->k_err;
+            kr += r->k_ref;
+            ve += r->v_err;
+            vr += r->v_ref;
+        }
+        /* metrics.kv_bytes_resident: the cache of a sample at the arm's
+         * largest context (the first such sample). */
+        if (pl->ctx > kvb_ctx) {
+            kvb_ctx = pl->ctx;
+            kvb = r->kv_bytes;
+        }
+        if (sl->fallback[0]) {
+            int seen = 0;
+            cJSON *f;
+            cJSON_ArrayForEach(f, fallbacks) seen |= !strcmp(f->valuestring, sl->fallback);
+            if (!seen)
+                cJSON_AddItemToArray(fallbacks, cJSON_CreateString(sl->fallback));
+        }
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "index", (double)t->sample);
+        ev_add_i64(o, "ctx", pl->ctx);
+        ev_add_num(o, "depth", pl->depth);
+        ev_add_u64(o, "seed", t->seed);
+        cJSON_AddBoolToObject(o, "hit", hit);
+        ev_add_num(o, "margin", r->margin);
+        cJSON_AddNumberToObject(o, "expected", sl->expected);
+        cJSON_AddNumberToObject(o, "answer", r->answer);
+        cJSON *ids = cJSON_AddArrayToObject(o, "ids");
+        cJSON_AddItemToArray(ids, cJSON_CreateNumber(r->answer));
+        ev_add_num(o, "prefill_s", r->prefill_s);
+        ev_add_num(o, "decode_s", 0.0);
+        ev_add_i64(o, "tokens_decoded", 0);
+        cJSON_AddItemToArray(samples, o);
+    }
+    /* metrics: only what preset, model and seed determine */
+    cJSON *m = cJSON_CreateObject();
+    if (n) {
+        double lo, hi;
+        niah_wilson(hits, (int64_t)n, &lo, &hi);
+        ev_add_num(m, "recall", (double)hits / (double)n);
+        ev_add_num(m, "recall_ci_lo", lo);
+        ev_add_num(m, "recall_ci_hi", hi);
+        ev_add_i64(m, "n", (int64_t)n);
+        ev_add_i64(m, "hits", hits);
+        ev_add_num(m, "min_margin", min_margin);
+    }
+    if (has_kv) {
+        ev_add_num(m, "rel_mse_k", kr > 0 ? ke / kr : 0);
+        ev_add_num(m, "rel_mse_v", vr > 0 ? ve / vr : 0);
+    }
+    ev_add_u64(m, "kv_bytes_resident", kvb);
+    ev_add_num(m, "bits_per_value", bits);
+    ev_add_num(m, "rel_mse_gaussian", rel_mse_gauss);
+    /* timings: wall clock, with its scope */
+    cJSON *tm = cJSON_CreateObject();
+    cJSON_AddStringToObject(tm, "scope", "prefill");
+    cJSON_AddStringToObject(tm, "scope_note",
+                            "per sample: the clock covers fwd_run over the sample's ctx tokens "
+                            "through the arm's cache (prefill, logits of the last position only); "
+                            "emptying the cache, haystack generation, the argmax and the K/V "
+                            "error are outside it; no token is decoded (decode_s 0)");
+    ev_add_num(tm, "prefill_s", median(pre, k));
+    ev_add_num(tm, "decode_s", 0.0);
+    ev_add_i64(tm, "tokens_decoded", 0);
+    cJSON_AddArrayToObject(tm, "repeats");
+    free(pre);
+    /* signals: counted by the components while they ran */
+    cJSON *sg = cJSON_CreateObject();
+    cJSON *ct = cJSON_AddObjectToObject(sg, "counters");
+    if (has_codec) {
+        ev_add_u64(ct, "values_encoded", enc);
+        ev_add_u64(ct, "values_decoded", decd);
+    }
+    cJSON_AddItemToObject(sg, "fallbacks_taken", fallbacks);
+    cJSON *mem = cJSON_AddObjectToObject(sg, "memory");
+    ev_add_u64(mem, "kv_bytes_allocated", kvb);
+    ev_add_i64(mem, "kv_bytes_allocated_ctx", kvb_ctx);
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0)
+        ev_add_u64(mem, "peak_rss_bytes", (uint64_t)ru.ru_maxrss * 1024u);
+    add_derived_kv_bytes(s, mem, kvb_ctx, bits);
+    out->metrics = m;
+    out->timings = tm;
+    out->signals = sg;
+    out->samples = samples;
+    return KK_OK;
+fail:
+    return err && err->code ? err->code : KK_E_INTERNAL;
 }
 
 static void finish(run_ctx *rc)
@@ -491,14 +583,10 @@ static void finish(run_ctx *rc)
 
 const run_ops run_niah_ops = {
     .prepare = prepare,
+    .result_size = sizeof(nslot),
     .worker_init = worker_init,
     .worker_free = worker_free,
     .task = task,
-    .arm_extra = arm_extra,
+    .arm_evidence = arm_evidence,
     .finish = finish,
-    .timing_scope = "prefill",
-    .timing_scope_note = "per sample: the clock covers fwd_run over the sample's ctx tokens "
-                         "through the arm's cache (prefill, logits of the last position only); "
-                         "cache allocation, haystack generation, the argmax and the K/V error "
-                         "are outside it; no token is decoded (decode_s 0)",
 };

@@ -18,6 +18,18 @@
 #include "forward.h"
 #include "niah.h"
 #include "synth.h"
+#include "kv_noisy.h"
+
+/* The answer and margin of one sample (niah_runner_eval's result). */
+static kk_code eval_answer(niah_runner *r, const niah_sample *s, int32_t *answer, double *margin,
+                           float *logits, kk_err *err)
+{
+    niah_result res;
+    kk_code rc = niah_runner_eval(r, s, &res, logits, err);
+    *answer = res.answer;
+    *margin = res.margin;
+    return rc;
+}
 
 /* Fast path vs reference on a synthetic model: logits of ~100 through
  * float BLAS vs double loops; the fast softmax's exp is within 3e-7
@@ -151,7 +163,7 @@ static void a_cell_should_not_depend_on_the_order_samples_run_in(void **state)
     int64_t ctx = 200;
     const double depth = 0.5;
     niah_cell cell;
-    const niah_opts o = {0, 0, false, NULL, NULL};
+    const niah_opts o = {0, 0, false, NULL, NULL, false};
     const niah_cfg cfg = {&ctx, 1, &depth, 1, 4, 42, 2, o, NULL, NULL, NULL, NULL};
     assert_int_equal(niah_run(x.m, &cfg, &cell, NULL), KK_OK);
     /* the same samples alone, last first, through one runner */
@@ -166,7 +178,7 @@ static void a_cell_should_not_depend_on_the_order_samples_run_in(void **state)
                          KK_OK);
         int32_t ans;
         double margin;
-        assert_int_equal(niah_runner_eval(r, &s, &ans, &margin, NULL, NULL), KK_OK);
+        assert_int_equal(eval_answer(r, &s, &ans, &margin, NULL, NULL), KK_OK);
         hits += ans == s.expect;
         min_margin = fmin(min_margin, margin);
     }
@@ -200,7 +212,7 @@ static void affine_noise_should_round_to_the_nearest_of_its_levels(void **state)
         x[i] = sinf((float)i * 0.7f) * (float)(1 + i % 5);
     for (int32_t bits = 1; bits <= 8; bits++) {
         memcpy(y, x, sizeof x);
-        niah_affine_rtn(y, 70, 32, bits);
+        kv_noisy_rtn(y, 70, 32, bits);
         for (int g = 0; g < 70; g += 32) {
             const int m = 70 - g < 32 ? 70 - g : 32;
             float lo = x[g], hi = x[g];
@@ -218,7 +230,7 @@ static void affine_noise_should_round_to_the_nearest_of_its_levels(void **state)
         }
     }
     float c[5] = {2, 2, 2, 2, 2};
-    niah_affine_rtn(c, 5, 32, 2);
+    kv_noisy_rtn(c, 5, 32, 2);
     for (int i = 0; i < 5; i++)
         assert_true(c[i] == 2.0f);
 }
@@ -297,7 +309,7 @@ static void fast_and_reference_paths_should_agree_on_samples(void **state)
     int32_t t[N];
     for (uint32_t mask = 0; mask <= 2; mask += 2) { /* full, and the needle hidden from layer 1 */
         niah_runner *fast = NULL, *ref = NULL;
-        const niah_opts of = {mask, 0, false, NULL, NULL}, orr = {mask, 0, true, NULL, NULL};
+        const niah_opts of = {mask, 0, false, NULL, NULL, false}, orr = {mask, 0, true, NULL, NULL, false};
         assert_int_equal(niah_runner_init(&fast, x.m, N, &of, NULL), KK_OK);
         assert_int_equal(niah_runner_init(&ref, x.m, N, &orr, NULL), KK_OK);
         for (int i = 0; i < 3; i++) {
@@ -306,8 +318,8 @@ static void fast_and_reference_paths_should_agree_on_samples(void **state)
             float lf[256], lr[256];
             int32_t af, ar;
             double mf, mr;
-            assert_int_equal(niah_runner_eval(fast, &s, &af, &mf, lf, NULL), KK_OK);
-            assert_int_equal(niah_runner_eval(ref, &s, &ar, &mr, lr, NULL), KK_OK);
+            assert_int_equal(eval_answer(fast, &s, &af, &mf, lf, NULL), KK_OK);
+            assert_int_equal(eval_answer(ref, &s, &ar, &mr, lr, NULL), KK_OK);
             assert_int_equal(af, ar);
             assert_int_equal(af == s.expect, mask == 0);
             for (int v = 0; v < 256; v++)
@@ -326,7 +338,7 @@ static void the_full_cache_should_recall_every_needle_at_1k(void **state)
     (void)state;
     fixture x;
     open_default(&x);
-    const niah_opts o = {0, 0, false, NULL, NULL};
+    const niah_opts o = {0, 0, false, NULL, NULL, false};
     assert_true(run_recall(x.m, 1024, 20, 0, o) == 1.0);
     close_fixture(&x);
 }
@@ -336,7 +348,7 @@ static void the_needle_hidden_from_the_retrieval_layer_should_be_lost(void **sta
     (void)state;
     fixture x;
     open_default(&x);
-    const niah_opts o = {1u << 1, 0, false, NULL, NULL}; /* layer 1 retrieves */
+    const niah_opts o = {1u << 1, 0, false, NULL, NULL, false}; /* layer 1 retrieves */
     assert_true(run_recall(x.m, 1024, 20, 0, o) <= 0.05);
     close_fixture(&x);
 }
@@ -352,7 +364,7 @@ static void the_hard_setting_should_lose_recall_at_2_bits_and_keep_it_at_8(void 
     synth_info info;
     assert_int_equal(synth_read_info(x.f, &info, NULL), KK_OK);
     assert_int_equal(info.niah_distractors, 3);
-    niah_opts o = {0, 0, false, NULL, NULL};
+    niah_opts o = {0, 0, false, NULL, NULL, false};
     assert_true(run_recall(x.m, 1024, 20, info.niah_distractors, o) == 1.0);
     o.kv_bits = 2;
     assert_true(run_recall(x.m, 1024, 20, info.niah_distractors, o) <= 0.9);
@@ -368,7 +380,7 @@ static void the_default_model_should_survive_2_bit_noise(void **state)
      * setting's loss comes from its knobs, not from the noise alone. */
     fixture x;
     open_default(&x);
-    const niah_opts o = {0, 2, false, NULL, NULL};
+    const niah_opts o = {0, 2, false, NULL, NULL, false};
     assert_true(run_recall(x.m, 512, 10, 0, o) == 1.0);
     close_fixture(&x);
 }
@@ -390,7 +402,7 @@ static double run_codec_recall(const model *m, int64_t ctx, int64_t samples, int
                                const codec_spec *spec, codec_stats *ks, codec_stats *vs)
 {
     niah_cell cells[3];
-    const niah_opts o = {0, 0, false, spec, NULL};
+    const niah_opts o = {0, 0, false, spec, NULL, false};
     const niah_cfg cfg = {&ctx, 1, DEPTHS, 3, samples, 1, distractors, o, NULL, NULL, ks, vs};
     kk_err e;
     kk_err_clear(&e);
@@ -432,7 +444,7 @@ static void identity_in_the_cache_should_give_the_full_caches_logits(void **stat
     fixture x;
     open_default(&x);
     const codec_spec s = spec_of("identity");
-    const niah_opts plain = {0, 0, false, NULL, NULL}, coded = {0, 0, false, &s, NULL};
+    const niah_opts plain = {0, 0, false, NULL, NULL, false}, coded = {0, 0, false, &s, NULL, false};
     niah_runner *a = NULL, *b = NULL;
     kk_err e;
     kk_err_clear(&e);
@@ -446,8 +458,8 @@ static void identity_in_the_cache_should_give_the_full_caches_logits(void **stat
     float *la = malloc((size_t)V * sizeof(float)), *lb = malloc((size_t)V * sizeof(float));
     int32_t ansa, ansb;
     double ma, mb;
-    assert_int_equal(niah_runner_eval(a, &smp, &ansa, &ma, la, &e), KK_OK);
-    assert_int_equal(niah_runner_eval(b, &smp, &ansb, &mb, lb, &e), KK_OK);
+    assert_int_equal(eval_answer(a, &smp, &ansa, &ma, la, &e), KK_OK);
+    assert_int_equal(eval_answer(b, &smp, &ansb, &mb, lb, &e), KK_OK);
     assert_int_equal(ansa, smp.expect);
     assert_int_equal(ansb, smp.expect);
     assert_memory_equal(la, lb, (size_t)V * sizeof(float));
@@ -496,7 +508,7 @@ static void kivi_keys_per_channel_should_keep_the_recall_that_row_groups_lose(vo
     const codec_spec tok = spec_of("affine:bits=2,group=32,axis=token");
     niah_cell cells[3];
     const int64_t ctx = 1024;
-    const niah_opts o = {0, 0, false, &tok, &row};
+    const niah_opts o = {0, 0, false, &tok, &row, false};
     const niah_cfg cfg = {&ctx, 1, DEPTHS, 3, 20, 1, 3, o, NULL, NULL, NULL, NULL};
     kk_err e;
     kk_err_clear(&e);
@@ -516,7 +528,7 @@ static void kv_bits_and_a_codec_together_should_be_refused(void **state)
     fixture x;
     open_default(&x);
     const codec_spec s = spec_of("q4_0");
-    const niah_opts o = {0, 4, false, &s, NULL};
+    const niah_opts o = {0, 4, false, &s, NULL, false};
     niah_runner *r = NULL;
     kk_err e;
     kk_err_clear(&e);
@@ -525,7 +537,7 @@ static void kv_bits_and_a_codec_together_should_be_refused(void **state)
     assert_non_null(strstr(e.msg, "exclusive"));
     /* a codec whose unit does not divide the row: refused by the cache */
     const codec_spec big = spec_of("e8:rotate=hadamard,dim=1024");
-    const niah_opts ob = {0, 0, false, &big, NULL};
+    const niah_opts ob = {0, 0, false, &big, NULL, false};
     assert_int_equal(niah_runner_init(&r, x.m, 64, &ob, &e), KK_E_RANGE);
     assert_null(r);
     close_fixture(&x);

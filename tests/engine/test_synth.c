@@ -15,6 +15,17 @@
 #include "niah.h"
 #include "synth.h"
 
+/* The answer and margin of one sample (niah_runner_eval's result). */
+static kk_code eval_answer(niah_runner *r, const niah_sample *s, int32_t *answer, double *margin,
+                           float *logits, kk_err *err)
+{
+    niah_result res;
+    kk_code rc = niah_runner_eval(r, s, &res, logits, err);
+    *answer = res.answer;
+    *margin = res.margin;
+    return rc;
+}
+
 /* Logits after a basis change vs before: the same function in exact
  * arithmetic. In float each product then sums up to d = 512 terms of a
  * dense basis instead of a few exact ones: at most about 512 * eps
@@ -75,7 +86,7 @@ static int32_t argmax(const float *x, int32_t n)
 static int recall_hits(const model *m, int64_t ctx, int32_t distractors, int n)
 {
     niah_runner *r = NULL;
-    const niah_opts o = {0, 0, false, NULL, NULL};
+    const niah_opts o = {0, 0, false, NULL, NULL, false};
     assert_int_equal(niah_runner_init(&r, m, ctx, &o, NULL), KK_OK);
     int32_t *tokens = malloc((size_t)ctx * sizeof *tokens);
     int hits = 0;
@@ -86,7 +97,7 @@ static int recall_hits(const model *m, int64_t ctx, int32_t distractors, int n)
                          KK_OK);
         int32_t answer;
         double margin;
-        assert_int_equal(niah_runner_eval(r, &s, &answer, &margin, NULL, NULL), KK_OK);
+        assert_int_equal(eval_answer(r, &s, &answer, &margin, NULL, NULL), KK_OK);
         hits += answer == s.expect;
     }
     free(tokens);
