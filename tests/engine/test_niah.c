@@ -543,6 +543,129 @@ static void kv_bits_and_a_codec_together_should_be_refused(void **state)
     close_fixture(&x);
 }
 
+
+/* The one cache a runner reuses (kv_truncate to empty, then refill) must
+ * give what a fresh runner gives for every sample, bit for bit: logits,
+ * the per-sample codec counters and the K/V error sums. Samples of
+ * different lengths in a row make a stale row or a stale KIVI residual
+ * show; set_opts switching arms must leave nothing of the previous arm. */
+typedef struct reuse_case {
+    const char *k, *v;   /* codec specs; NULL: none */
+    int32_t bits;        /* kv_bits */
+    uint32_t mask;
+} reuse_case;
+
+static niah_opts reuse_opts(const reuse_case *c, codec_spec *ks, codec_spec *vs)
+{
+    niah_opts o = {c->mask, c->bits, false, NULL, NULL, false};
+    if (c->k) {
+        *ks = spec_of(c->k);
+        o.kv_codec = ks;
+        o.kv_error = true;
+        if (c->v) {
+            *vs = spec_of(c->v);
+            o.kv_codec_v = vs;
+        }
+    }
+    return o;
+}
+
+static void assert_same_result(const niah_result *a, const niah_result *b, const float *la,
+                               const float *lb, int32_t V)
+{
+    assert_int_equal(a->answer, b->answer);
+    assert_true(a->margin == b->margin);
+    assert_int_equal(a->kv_bytes, b->kv_bytes);
+    assert_int_equal(a->has_codec, b->has_codec);
+    assert_memory_equal(&a->k_stats, &b->k_stats, sizeof a->k_stats);
+    assert_memory_equal(&a->v_stats, &b->v_stats, sizeof a->v_stats);
+    assert_int_equal(a->has_kv_err, b->has_kv_err);
+    assert_true(a->k_err == b->k_err && a->k_ref == b->k_ref);
+    assert_true(a->v_err == b->v_err && a->v_ref == b->v_ref);
+    assert_memory_equal(la, lb, (size_t)V * sizeof(float));
+}
+
+static void a_reused_runner_should_give_what_a_fresh_runner_gives(void **state)
+{
+    (void)state;
+    fixture x;
+    open_default(&x);
+    const reuse_case cases[] = {
+        {NULL, NULL, 0, 0},
+        {NULL, NULL, 3, 0},
+        {NULL, NULL, 0, NIAH_MASK_ALL},
+        {"q4_0", NULL, 0, 0},
+        {"e8", NULL, 0, 0},
+        {"affine:bits=2,group=32,axis=token", "affine:bits=2,group=32", 0, 0},
+    };
+    const int64_t lens[] = {256, 100, 256, 161};
+    const int32_t V = x.m->hp.n_vocab;
+    int32_t tok[256];
+    float *la = malloc((size_t)V * sizeof(float)), *lb = malloc((size_t)V * sizeof(float));
+    kk_err e;
+    kk_err_clear(&e);
+    niah_runner *switched = NULL;
+    codec_spec k0, v0;
+    const niah_opts first = reuse_opts(&cases[4], &k0, &v0);
+    assert_int_equal(niah_runner_init(&switched, x.m, 256, &first, &e), KK_OK);
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        codec_spec ks, vs;
+        const niah_opts o = reuse_opts(&cases[c], &ks, &vs);
+        niah_runner *reused = NULL;
+        assert_int_equal(niah_runner_init(&reused, x.m, 256, &o, &e), KK_OK);
+        /* The runner that served another arm first. */
+        assert_int_equal(niah_runner_set_opts(switched, &o, &e), KK_OK);
+        for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+            niah_sample smp = {tok, lens[i], 0, 0, 0};
+            assert_int_equal(niah_sample_make(&smp, 0.3, 2, 90 + i, &e), KK_OK);
+            niah_runner *fresh = NULL;
+            assert_int_equal(niah_runner_init(&fresh, x.m, 256, &o, &e), KK_OK);
+            niah_result a, b, d;
+            assert_int_equal(niah_runner_eval(fresh, &smp, &a, la, &e), KK_OK);
+            assert_int_equal(niah_runner_eval(reused, &smp, &b, lb, &e), KK_OK);
+            assert_same_result(&a, &b, la, lb, V);
+            assert_int_equal(niah_runner_eval(switched, &smp, &d, lb, &e), KK_OK);
+            assert_same_result(&a, &d, la, lb, V);
+            /* A fresh cache's totals are this one sample's counters. */
+            if (a.has_codec)
+                assert_int_equal(niah_runner_codec_stats(fresh, 'k')->values_encoded,
+                                 a.k_stats.values_encoded);
+            assert_int_equal(a.has_kv_err, cases[c].k != NULL);
+            niah_runner_free(fresh);
+        }
+        niah_runner_free(reused);
+    }
+    niah_runner_free(switched);
+    free(la);
+    free(lb);
+    close_fixture(&x);
+}
+
+static void set_opts_should_refuse_bad_options_and_keep_the_old_ones(void **state)
+{
+    (void)state;
+    fixture x;
+    open_default(&x);
+    const codec_spec s = spec_of("q4_0");
+    const niah_opts good = {0, 0, false, &s, NULL, true}, bad = {0, 4, false, &s, NULL, false};
+    niah_runner *r = NULL;
+    kk_err e;
+    kk_err_clear(&e);
+    assert_int_equal(niah_runner_init(&r, x.m, 64, &good, &e), KK_OK);
+    assert_int_equal(niah_runner_set_opts(r, &bad, &e), KK_E_RANGE);
+    assert_non_null(strstr(e.msg, "exclusive"));
+    int32_t tok[64];
+    niah_sample smp = {tok, 64, 0, 0, 0};
+    assert_int_equal(niah_sample_make(&smp, 0.5, 1, 3, &e), KK_OK);
+    niah_result res;
+    assert_int_equal(niah_runner_eval(r, &smp, &res, NULL, &e), KK_OK);
+    assert_true(res.has_codec);
+    assert_true(res.has_kv_err);
+    assert_true(res.k_err > 0.0 && res.k_ref > res.k_err);
+    niah_runner_free(r);
+    close_fixture(&x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -562,6 +685,8 @@ int main(void)
         cmocka_unit_test(a_destructive_codec_should_lower_recall_on_the_hard_model),
         cmocka_unit_test(kivi_keys_per_channel_should_keep_the_recall_that_row_groups_lose),
         cmocka_unit_test(kv_bits_and_a_codec_together_should_be_refused),
+        cmocka_unit_test(a_reused_runner_should_give_what_a_fresh_runner_gives),
+        cmocka_unit_test(set_opts_should_refuse_bad_options_and_keep_the_old_ones),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
