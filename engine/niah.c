@@ -1,5 +1,5 @@
-/* niah: see niah.h. Contents: samples, Wilson interval, the affine-noise
- * cache, the runner, a whole run. */
+/* niah: see niah.h. Contents: samples, the affine-noise cache, the runner,
+ * a whole run (the Wilson interval is kk_wilson95, common/kk_stats.h). */
 #include "niah.h"
 
 #include <math.h>
@@ -7,35 +7,29 @@
 #include <string.h>
 
 #include "forward.h"
+#include "kk_rand.h"
+#include "kk_stats.h"
 #include "kv.h"
 #include "kv_codec.h"
 #include "synth.h"
 
 /* ---- samples ------------------------------------------------------------------ */
 
-static uint64_t splitmix64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
 /* Uniform in [0, n) (n small: the modulo bias is below 2^-50). */
-static int64_t below(uint64_t *s, int64_t n) { return (int64_t)(splitmix64(s) % (uint64_t)n); }
+static int64_t below(uint64_t *s, int64_t n) { return (int64_t)(kk_splitmix64(s) % (uint64_t)n); }
 
 uint64_t niah_sample_seed(uint64_t run_seed, int64_t ctx, int32_t depth_index, int64_t index)
 {
     /* Each coordinate goes through the mixer in turn: distinct tuples give
      * unrelated streams. */
     uint64_t s = run_seed;
-    uint64_t h = splitmix64(&s);
+    uint64_t h = kk_splitmix64(&s);
     s = h ^ (uint64_t)ctx;
-    h = splitmix64(&s);
+    h = kk_splitmix64(&s);
     s = h ^ (uint64_t)(uint32_t)depth_index;
-    h = splitmix64(&s);
+    h = kk_splitmix64(&s);
     s = h ^ (uint64_t)index;
-    return splitmix64(&s);
+    return kk_splitmix64(&s);
 }
 
 kk_code niah_sample_make(niah_sample *s, double depth, int32_t distractors, uint64_t seed,
@@ -98,20 +92,6 @@ kk_code niah_sample_make(niah_sample *s, double depth, int32_t distractors, uint
     t[ctx - 2] = SYNTH_TOK_QUERY;
     t[ctx - 1] = s->key;
     return KK_OK;
-}
-
-void niah_wilson(int64_t hits, int64_t n, double *lo, double *hi)
-{
-    const double z = 1.959963984540054; /* the 97.5% normal quantile */
-    const double p = (double)hits / (double)n, z2n = z * z / (double)n;
-    const double centre = (p + z2n / 2.0) / (1.0 + z2n);
-    const double half = z * sqrt(p * (1.0 - p) / (double)n + z2n / (4.0 * (double)n)) / (1.0 + z2n);
-    *lo = centre - half < 0.0 ? 0.0 : centre - half;
-    *hi = centre + half > 1.0 ? 1.0 : centre + half;
-    if (hits == 0)
-        *lo = 0.0;
-    if (hits == n)
-        *hi = 1.0;
 }
 
 /* ---- affine noise ------------------------------------------------------------- */
@@ -409,7 +389,7 @@ kk_code niah_run(const model *m, const niah_cfg *cfg, niah_cell *cells, kk_err *
                 cell->hits += answer == s.expect;
                 cell->min_margin = margin < cell->min_margin ? margin : cell->min_margin;
                 cell->recall = (double)cell->hits / (double)cell->n;
-                niah_wilson(cell->hits, cell->n, &cell->recall_ci_lo, &cell->recall_ci_hi);
+                kk_wilson95((double)cell->hits, (double)cell->n, &cell->recall_ci_lo, &cell->recall_ci_hi);
                 if (cfg->on_sample)
                     cfg->on_sample(cfg->on_sample_ctx, cell, ++done, total);
             }

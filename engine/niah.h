@@ -128,9 +128,6 @@ typedef struct niah_cfg {
 /* Fill cells (n_ctx * n_depths, ctx-major) by running every sample. */
 kk_code niah_run(const model *m, const niah_cfg *cfg, niah_cell *cells, kk_err *err);
 
-/* 95% Wilson score interval of hits/n (n >= 1). */
-void niah_wilson(int64_t hits, int64_t n, double *lo, double *hi);
-
 /* Min-max affine round-to-nearest of n values in groups of `group`
  * (in place): the noise the kv_bits option injects. bits 1..16. */
 void niah_affine_rtn(float *x, int64_t n, int32_t group, int32_t bits);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "evidence.h"
+#include "kk_stats.h"
 #include "niah.h"
 
 /* ---- setup ------------------------------------------------------------------- */
@@ -83,13 +84,6 @@ typedef struct pool {
     size_t last_arm, last_sample;
 } pool;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static void *worker_main(void *arg)
 {
     pool *pl = arg;
@@ -135,7 +129,7 @@ static void progress(run_ctx *rc, pool *pl, double t0, int tty, int final)
     size_t done = pl->done, arm = pl->last_arm, smp = pl->last_sample;
     pthread_mutex_unlock(&pl->mu);
     size_t n = rc->n_tasks;
-    double el = now_s() - t0;
+    double el = kk_now_s() - t0;
     double eta = done ? el * (double)(n - done) / (double)done : 0;
     size_t per_arm = 0;
     for (size_t i = 0; i < n; i++)
@@ -171,7 +165,7 @@ static kk_code run_tasks(run_ctx *rc, kk_err *err)
             break;
         started++;
     }
-    double t0 = now_s(), last = t0;
+    double t0 = kk_now_s(), last = t0;
     int tty = isatty(2);
     double period = tty ? 0.25 : 5.0;
     for (;;) {
@@ -182,9 +176,9 @@ static kk_code run_tasks(run_ctx *rc, kk_err *err)
             break;
         struct timespec ts = {0, 50 * 1000 * 1000};
         nanosleep(&ts, NULL);
-        if (rc->o.progress && now_s() - last >= period) {
+        if (rc->o.progress && kk_now_s() - last >= period) {
             progress(rc, &pl, t0, tty, 0);
-            last = now_s();
+            last = kk_now_s();
         }
     }
     for (int j = 0; j < started; j++)
@@ -205,20 +199,6 @@ static kk_code run_tasks(run_ctx *rc, kk_err *err)
 }
 
 /* ---- an arm's evidence ----------------------------------------------------------- */
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, size_t n)
-{
-    if (!n)
-        return 0;
-    qsort(v, n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 static cJSON *arm_config(const preset *p, const preset_arm *a)
 {
@@ -316,7 +296,7 @@ static kk_code arm_json(run_ctx *rc, size_t arm, cJSON **out, kk_err *err)
     cJSON *m = cJSON_AddObjectToObject(a, "metrics");
     if (n) {
         double lo, hi;
-        niah_wilson(hits, (int64_t)n, &lo, &hi);
+        kk_wilson95((double)hits, (double)n, &lo, &hi);
         ev_add_num(m, "recall", (double)hits / (double)n);
         ev_add_num(m, "recall_ci_lo", lo);
         ev_add_num(m, "recall_ci_hi", hi);
@@ -335,9 +315,9 @@ static kk_code arm_json(run_ctx *rc, size_t arm, cJSON **out, kk_err *err)
     cJSON_AddStringToObject(tm, "scope", ops->timing_scope ? ops->timing_scope : "none");
     if (ops->timing_scope_note)
         cJSON_AddStringToObject(tm, "scope_note", ops->timing_scope_note);
-    ev_add_num(tm, "prefill_s", median(pre, k));
-    ev_add_num(tm, "decode_s", median(dec, k));
-    ev_add_i64(tm, "tokens_decoded", (int64_t)median(tok, k));
+    ev_add_num(tm, "prefill_s", kk_median(pre, k));
+    ev_add_num(tm, "decode_s", kk_median(dec, k));
+    ev_add_i64(tm, "tokens_decoded", (int64_t)kk_median(tok, k));
     cJSON_AddArrayToObject(tm, "repeats");
     free(pre);
     free(dec);
@@ -385,7 +365,7 @@ kk_code run_execute(run_ctx *rc, cJSON **doc, kk_err *err)
     struct timespec w0, w1;
     clock_gettime(CLOCK_REALTIME, &w0);
     ev_utc_text(&w0, pv.started, sizeof pv.started);
-    double t0 = now_s();
+    double t0 = kk_now_s();
     ops_set_threads(rc->o.threads);
     KK_TRY(ops->prepare(rc, err));
     rc->results = calloc(rc->n_tasks ? rc->n_tasks : 1, sizeof *rc->results);
@@ -421,7 +401,7 @@ kk_code run_execute(run_ctx *rc, cJSON **doc, kk_err *err)
     pv.shard_n = rc->o.shard_n;
     clock_gettime(CLOCK_REALTIME, &w1);
     ev_utc_text(&w1, pv.finished, sizeof pv.finished);
-    pv.wall_s = now_s() - t0;
+    pv.wall_s = kk_now_s() - t0;
     rc->wall_s = pv.wall_s;
     cJSON *summary = ev_summary(arms);
     cJSON *models = rc->models;

@@ -7,12 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "codec.h"
 #include "evidence.h"
 #include "forward.h"
 #include "gguf.h"
+#include "kk_stats.h"
 #include "kv.h"
 #include "kv_codec.h"
 #include "model.h"
@@ -302,13 +302,6 @@ static kk_code worker_init(run_ctx *rc, void **out, kk_err *err)
     return fwd_init(&w->st, s->m, RUN_NIAH_BATCH, s->max_ctx, err);
 }
 
-static double elapsed(const struct timespec *a)
-{
-    struct timespec b;
-    clock_gettime(CLOCK_MONOTONIC, &b);
-    return (double)(b.tv_sec - a->tv_sec) + 1e-9 * (double)(b.tv_nsec - a->tv_nsec);
-}
-
 /* Squared error of the cache's decoded rows against the captured ones. */
 static kk_code kv_error(kv_cache *kv, const model_hparams *hp, const nworker *w, int64_t n,
                         run_result *r, kk_err *err)
@@ -366,11 +359,10 @@ static kk_code task(run_ctx *rc, void *wp, const run_task *t, run_result *r, kk_
     for (int32_t l = 0; l < hp->n_layers; l++)
         KK_TRY(fwd_set_mask(w->st, l, mask ? w->hidden : NULL, mask ? t->ctx : 0, err));
     fwd_capture cap = {.k_post = w->cap_k, .v = w->cap_v};
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    const double t0 = kk_now_s();
     KK_TRY(fwd_run(w->st, kv, smp.tokens, NULL, t->ctx, FWD_LOGITS_LAST, w->logits,
                    codec ? &cap : NULL, err));
-    r->prefill_s = elapsed(&t0);
+    r->prefill_s = kk_now_s() - t0;
     /* answer: argmax, lowest id on ties; margin: expected over best other */
     int32_t best = 0;
     float other = -INFINITY;
