@@ -14,16 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "codec.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "kk_stats.h"
 
 /* Best of REPEATS timings of at least MIN_S each: the fastest run is the
  * one least disturbed by the other jobs on a shared 2-core machine. The
@@ -39,22 +32,22 @@ typedef struct rate {
 static double time_enc(codec *c, const float *x, size_t n, uint8_t *buf, int once)
 {
     int it = 0;
-    double t0 = now_s(), t;
+    double t0 = kk_now_s(), t;
     do {
         codec_encode(c, x, n, buf);
         it++;
-    } while ((t = now_s() - t0) < MIN_S && !once);
+    } while ((t = kk_now_s() - t0) < MIN_S && !once);
     return (double)n * it / t;
 }
 
 static double time_dec(codec *c, const uint8_t *buf, size_t n, float *y, int once)
 {
     int it = 0;
-    double t0 = now_s(), t;
+    double t0 = kk_now_s(), t;
     do {
         codec_decode(c, buf, n, y);
         it++;
-    } while ((t = now_s() - t0) < MIN_S && !once);
+    } while ((t = kk_now_s() - t0) < MIN_S && !once);
     return (double)n * it / t;
 }
 
@@ -113,9 +106,9 @@ int main(int argc, char **argv)
     /* memory bandwidth: memcpy of the big buffer, bytes read + written */
     double bw = 0;
     for (int rep = 0; rep < REPEATS; rep++) {
-        const double t0 = now_s();
+        const double t0 = kk_now_s();
         memcpy(y, x, n_big * sizeof(float));
-        const double t = now_s() - t0;
+        const double t = kk_now_s() - t0;
         if (2.0 * (double)n_big * sizeof(float) / t > bw)
             bw = 2.0 * (double)n_big * sizeof(float) / t;
     }

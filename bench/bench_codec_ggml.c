@@ -11,17 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "codec.h"
 #include "ggml.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "kk_stats.h"
 
 #define REPEATS 7
 #define MIN_S 0.04
@@ -32,22 +25,22 @@ static double now_s(void)
 static double rate_ours(codec *c, const float *x, size_t n, uint8_t *buf, int once)
 {
     int it = 0;
-    double t0 = now_s(), t;
+    double t0 = kk_now_s(), t;
     do {
         codec_encode(c, x, n, buf);
         it++;
-    } while ((t = now_s() - t0) < MIN_S && !once);
+    } while ((t = kk_now_s() - t0) < MIN_S && !once);
     return (double)n * it / t;
 }
 
 static double rate_ggml(enum ggml_type type, const float *x, size_t n, uint8_t *buf, int once)
 {
     int it = 0;
-    double t0 = now_s(), t;
+    double t0 = kk_now_s(), t;
     do {
         ggml_quantize_chunk(type, x, buf, 0, (int64_t)(n / ROW), ROW, NULL);
         it++;
-    } while ((t = now_s() - t0) < MIN_S && !once);
+    } while ((t = kk_now_s() - t0) < MIN_S && !once);
     return (double)n * it / t;
 }
 

@@ -29,13 +29,13 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "bench_measure.h"
 #include "bench_model.h"
 #include "forward.h"
 #include "gguf.h"
+#include "kk_stats.h"
 #include "kv.h"
 #include "matmul.h"
 #include "model.h"
@@ -47,13 +47,6 @@
 #define N_FILES 3
 static const char *const TYPE_NAMES[N_FILES] = {"f32", "f16", "q8_0"};
 static const dtype_t TYPES[N_FILES] = {DTYPE_F32, DTYPE_F16, DTYPE_Q8_0};
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int die(const char *what, const kk_err *e)
 {
@@ -87,12 +80,6 @@ static int cmd_gen(const char *dir)
 }
 
 /* ---- measure (kakeya's side) ---------------------------------------------------- */
-
-static int cmp_d(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static int parse_ids(const char *s, int32_t *ids, int cap)
 {
@@ -153,14 +140,14 @@ static double stream_copy(float *dst, const float *src, int T)
     for (int rep = 0; rep < 5; rep++) {
         pthread_t th[8];
         stream_arg a[8];
-        const double t = now_s();
+        const double t = kk_now_s();
         for (int i = 0; i < T; i++) {
             a[i] = (stream_arg){dst + i * (STREAM_N / T), src + i * (STREAM_N / T), STREAM_N / T};
             pthread_create(&th[i], NULL, stream_part, &a[i]);
         }
         for (int i = 0; i < T; i++)
             pthread_join(th[i], NULL);
-        const double gbs = 2.0 * STREAM_N * sizeof(float) / (now_s() - t) / 1e9;
+        const double gbs = 2.0 * STREAM_N * sizeof(float) / (kk_now_s() - t) / 1e9;
         best = gbs > best ? gbs : best;
     }
     return best;
@@ -198,7 +185,7 @@ static int spawn(char *const argv[], char *line, size_t cap, double *wall, doubl
     int fd[2];
     if (pipe(fd) != 0)
         return -1;
-    const double t = now_s();
+    const double t = kk_now_s();
     pid_t pid = fork();
     if (pid == 0) {
         dup2(fd[1], 1);
@@ -221,29 +208,20 @@ static int spawn(char *const argv[], char *line, size_t cap, double *wall, doubl
     struct rusage ru;
     if (wait4(pid, &status, 0, &ru) < 0)
         return -1;
-    *wall = now_s() - t;
+    *wall = kk_now_s() - t;
     *rss_mb = (double)ru.ru_maxrss / 1024.0;
     if (line)
         snprintf(line, cap, "%s", buf);
     return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 
-static double median(double *v, int n)
-{
-    double s[64];
-    memcpy(s, v, (size_t)n * sizeof *v);
-    qsort(s, (size_t)n, sizeof *s, cmp_d);
-    return n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
-}
-
-static double spread(double *v, int n) /* (max - min) / median */
+static double spread(const double *v, int n, double md) /* (max - min) / median */
 {
     double lo = v[0], hi = v[0];
     for (int i = 1; i < n; i++) {
         lo = v[i] < lo ? v[i] : lo;
         hi = v[i] > hi ? v[i] : hi;
     }
-    const double md = median(v, n);
     return md > 0 ? (hi - lo) / md : 0.0;
 }
 
@@ -267,28 +245,33 @@ typedef struct cell_out {
 static void report(const cell_out *c, const char *metric, const char *unit, double *kk,
                    double *ll, double *ratio, const char *op, double target)
 {
-    const double r = median(ratio, c->reps);
+    /* Medians of copies: the samples are printed in their order below.
+     * cmd_run caps REPS at 64. */
+    double s[64];
+    const size_t n = (size_t)c->reps;
+    const double r = kk_median_copy(ratio, n, s), md_kk = kk_median_copy(kk, n, s);
+    const double md_ll = ll ? kk_median_copy(ll, n, s) : NAN;
+    const double sp = spread(ratio, c->reps, r);
     const int pass = (op[0] == '>') ? r >= target : r <= target;
     const int info = target >= 1e9 || (op[0] == '>' && target <= 0.0); /* no target */
     char tgt[32];
     snprintf(tgt, sizeof tgt, "%s %.2f", op, target);
     printf("%-5s %2d  %-14s %10.2f %10.2f %-6s  %6.3f  (spread %5.1f%%)  %-8s %s\n", c->file,
-           c->threads, metric, median(kk, c->reps), ll ? median(ll, c->reps) : NAN, unit, r,
-           100.0 * spread(ratio, c->reps), info ? "-" : tgt,
+           c->threads, metric, md_kk, md_ll, unit, r, 100.0 * sp, info ? "-" : tgt,
            info ? "" : pass ? "ok" : "BELOW TARGET");
     fflush(stdout);
     fprintf(c->jl, "{\"bench\":\"engine\",\"file\":\"%s\",\"threads\":%d,\"metric\":\"%s\","
                    "\"unit\":\"%s\",\"kakeya\":%.6g,\"kakeya_samples\":",
-            c->file, c->threads, metric, unit, median(kk, c->reps));
+            c->file, c->threads, metric, unit, md_kk);
     json_arr(c->jl, kk, c->reps);
     if (ll) {
-        fprintf(c->jl, ",\"llamacpp\":%.6g,\"llamacpp_samples\":", median(ll, c->reps));
+        fprintf(c->jl, ",\"llamacpp\":%.6g,\"llamacpp_samples\":", md_ll);
         json_arr(c->jl, ll, c->reps);
     }
     fprintf(c->jl, ",\"ratio\":%.6g,\"ratio_samples\":", r);
     json_arr(c->jl, ratio, c->reps);
     fprintf(c->jl, ",\"ratio_spread\":%.4g,\"target\":\"%s %g\",\"pass\":%s,\"machine\":%s}\n",
-            spread(ratio, c->reps), op, target, pass ? "true" : "false", c->facts);
+            sp, op, target, pass ? "true" : "false", c->facts);
     fflush(c->jl);
 }
 

@@ -19,8 +19,9 @@ LIBDIR=$(dirname "$(find "$ROOT/build" -name 'libllama.so' | head -n 1)")
 GGMLDIR=$(dirname "$(find "$ROOT/build" -name 'libggml.so' | head -n 1)")
 GGMLBASE=$(dirname "$(find "$ROOT/build" -name 'libggml-base.so' | head -n 1)")
 DRV=build/bench/llamacpp_bench
-cc -std=c11 -O2 -Wall -Wextra -I"$ROOT/src/include" -I"$ROOT/src/ggml/include" \
-    -o "$DRV" bench/llamacpp_bench.c -L"$LIBDIR" -L"$GGMLDIR" -L"$GGMLBASE" \
+cc -std=c11 -O2 -Wall -Wextra -Icommon -I"$ROOT/src/include" -I"$ROOT/src/ggml/include" \
+    -o "$DRV" bench/llamacpp_bench.c build/release/libkk_common.a \
+    -L"$LIBDIR" -L"$GGMLDIR" -L"$GGMLBASE" \
     -lllama -lggml -lggml-base -Wl,-rpath,"$LIBDIR" -Wl,-rpath,"$GGMLDIR" \
     -Wl,-rpath,"$GGMLBASE" -lm
 

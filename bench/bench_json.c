@@ -37,6 +37,7 @@
 
 #include "common/json_suite_vectors.h"
 #include "json.h"
+#include "kk_stats.h"
 
 #define N_ARMS 10
 #define N_SAMPLES 8000
@@ -200,13 +201,12 @@ typedef struct stamp {
 
 static stamp now(void)
 {
-    struct timespec w, c;
+    struct timespec c;
     struct rusage ru;
-    clock_gettime(CLOCK_MONOTONIC, &w);
+    const double wall = kk_now_s();
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c);
     getrusage(RUSAGE_THREAD, &ru);
-    return (stamp){(double)w.tv_sec + w.tv_nsec * 1e-9,
-                   (double)c.tv_sec + c.tv_nsec * 1e-9, ru.ru_minflt};
+    return (stamp){wall, (double)c.tv_sec + c.tv_nsec * 1e-9, ru.ru_minflt};
 }
 
 /* (t1 - t0) + (t3 - t2) for both clocks into wall[r], cpu[r]. */
@@ -215,18 +215,6 @@ static void spans(double *wall, double *cpu, int r, stamp t0, stamp t1, stamp t2
 {
     wall[r] = (t1.wall - t0.wall) + (t3.wall - t2.wall);
     cpu[r] = (t1.cpu - t0.cpu) + (t3.cpu - t2.cpu);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 /* A checksum over the parsed tree, so neither parse can be optimised away
@@ -336,8 +324,9 @@ int main(int argc, char **argv)
         return 1;
     }
     double mb = doc.n / 1e6;
-    double cpu_ours = mb / median(c_ours, reps), cpu_cjson = mb / median(c_cjson, reps);
-    double wall_ours = mb / median(w_ours, reps), wall_cjson = mb / median(w_cjson, reps);
+    const size_t nr = (size_t)reps;
+    double cpu_ours = mb / kk_median(c_ours, nr), cpu_cjson = mb / kk_median(c_cjson, nr);
+    double wall_ours = mb / kk_median(w_ours, nr), wall_cjson = mb / kk_median(w_cjson, nr);
     char cname[64];
     snprintf(cname, sizeof cname, "cJSON %s", cJSON_Version());
     printf("json parse: %.2f MB evidence-like document (%d arms x %d samples, %zu values),\n"

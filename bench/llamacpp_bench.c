@@ -15,25 +15,19 @@
  * Context: n_ctx 512, batch 512, llama.cpp's defaults otherwise (F16 K/V
  * cache, flash attention auto): what a user of llama.cpp runs. Built by
  * bench/bench_engine.sh against the `make refengine` build; plain C
- * against llama.h. Exit 2 on any failure, with a message on stderr.
+ * against llama.h, plus common/kk_stats (the clock and the median) from
+ * libkk_common.a, so both sides time and summarise the same way. Exit 2
+ * on any failure, with a message on stderr.
  */
-#define _POSIX_C_SOURCE 199309L /* clock_gettime */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "kk_stats.h"
 #include "llama.h"
 
 #define N_DECODE 64
 #define N_VERIFY_REPS 3
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static void quiet(enum ggml_log_level level, const char *text, void *user)
 {
@@ -72,12 +66,6 @@ static int run(struct llama_context *ctx, struct llama_batch *b, const llama_tok
     return llama_decode(ctx, *b);
 }
 
-static int cmp_d(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 int main(int argc, char **argv)
 {
     if (argc != 5)
@@ -93,7 +81,7 @@ int main(int argc, char **argv)
     }
     llama_log_set(quiet, NULL);
     llama_backend_init();
-    const double t0 = now_s();
+    const double t0 = kk_now_s();
     struct llama_model_params mp = llama_model_default_params();
     struct llama_model *model = llama_model_load_from_file(argv[1], mp);
     if (!model)
@@ -107,15 +95,15 @@ int main(int argc, char **argv)
     struct llama_context *ctx = llama_init_from_model(model, cp);
     if (!ctx)
         return fail("cannot create a context");
-    const double load_s = now_s() - t0;
+    const double load_s = kk_now_s() - t0;
     const int n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(model));
     struct llama_batch b = llama_batch_init(512, 0, 1);
 
-    double t = now_s();
+    double t = kk_now_s();
     if (run(ctx, &b, ids, n_ids, 0, 0) != 0)
         return fail("prefill failed");
     llama_token next = argmax(llama_get_logits_ith(ctx, n_ids - 1), n_vocab);
-    const double prefill_s = now_s() - t;
+    const double prefill_s = kk_now_s() - t;
     if (ttft) {
         printf("%d\n", (int)next);
         llama_batch_free(b);
@@ -123,27 +111,26 @@ int main(int argc, char **argv)
         llama_model_free(model);
         return 0;
     }
-    t = now_s();
+    t = kk_now_s();
     for (int i = 0; i < N_DECODE; i++) {
         if (run(ctx, &b, &next, 1, n_ids + i, 0) != 0)
             return fail("decode failed");
         next = argmax(llama_get_logits_ith(ctx, 0), n_vocab);
     }
-    const double decode_s = now_s() - t;
+    const double decode_s = kk_now_s() - t;
     double verify[4];
     for (int li = 0; li < 4; li++) {
         const int L = 2 << li;
         double r[N_VERIFY_REPS];
         for (int k = 0; k < N_VERIFY_REPS; k++) {
             llama_memory_seq_rm(llama_get_memory(ctx), 0, n_ids, -1);
-            t = now_s();
+            t = kk_now_s();
             if (run(ctx, &b, ids + 1, L, n_ids, 1) != 0)
                 return fail("verify failed");
             (void)llama_get_logits_ith(ctx, L - 1);
-            r[k] = now_s() - t;
+            r[k] = kk_now_s() - t;
         }
-        qsort(r, N_VERIFY_REPS, sizeof r[0], cmp_d);
-        verify[li] = r[N_VERIFY_REPS / 2];
+        verify[li] = kk_median(r, N_VERIFY_REPS);
     }
     printf("%.9g %.9g %.9g %.9g %.9g %.9g %.9g\n", load_s, prefill_s, decode_s, verify[0],
            verify[1], verify[2], verify[3]);

@@ -16,9 +16,11 @@ LIBDIR=$(dirname "$(find "$ROOT/build" -name 'libllama.so' | head -n 1)")
 GGMLDIR=$(dirname "$(find "$ROOT/build" -name 'libggml.so' | head -n 1)")
 GGMLBASE=$(dirname "$(find "$ROOT/build" -name 'libggml-base.so' | head -n 1)")
 DRV=build/bench/llamacpp_bench
+make -s WERROR=-Werror build/release/libkk_common.a
 mkdir -p build/bench
-${CC:-cc} -std=c11 -O2 -Wall -Wextra -I"$ROOT/src/include" -I"$ROOT/src/ggml/include" \
-    -o "$DRV" bench/llamacpp_bench.c -L"$LIBDIR" -L"$GGMLDIR" -L"$GGMLBASE" \
+${CC:-cc} -std=c11 -O2 -Wall -Wextra -Icommon -I"$ROOT/src/include" -I"$ROOT/src/ggml/include" \
+    -o "$DRV" bench/llamacpp_bench.c build/release/libkk_common.a \
+    -L"$LIBDIR" -L"$GGMLDIR" -L"$GGMLBASE" \
     -lllama -lggml -lggml-base -Wl,-rpath,"$LIBDIR" -Wl,-rpath,"$GGMLDIR" \
     -Wl,-rpath,"$GGMLBASE" -lm
 cp "$ROOT/build/.kakeya-built" "$DRV.commit"

@@ -105,9 +105,6 @@ long compare_set_find(const compare_set *s, const char *name);
  * gets the 95% Wilson interval from n (or [recall, recall] without n). */
 compare_point compare_arm_point(const compare_arm *a, compare_dist d);
 
-/* The 95% Wilson score interval of hits/n (n > 0). */
-void compare_wilson95(double hits, double n, double *lo, double *hi);
-
 /* Resolve the verdicts' baseline of set s: `flag` (--baseline) when given,
  * else the baseline the evidence carries, else the preset's `gate:
  * baseline:` read from presets_dir/<preset>.yaml with the gate's parser,

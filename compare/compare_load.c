@@ -9,6 +9,7 @@
 
 #include "gate_preset.h"
 #include "kk_file.h"
+#include "kk_stats.h"
 
 /* Evidence nests a few levels (arms[].samples[].ids[]); 64 leaves room for
  * kinds' own objects and refuses pathological files early. */
@@ -237,17 +238,6 @@ long compare_set_find(const compare_set *s, const char *name)
     return -1;
 }
 
-void compare_wilson95(double hits, double n, double *lo, double *hi)
-{
-    /* Wilson (1927); z = 1.959964 is the 97.5% normal quantile. */
-    const double z = 1.959963984540054;
-    double p = hits / n, z2n = z * z / n;
-    double c = (p + z2n / 2) / (1 + z2n);
-    double h = z * sqrt(p * (1 - p) / n + z2n / (4 * n)) / (1 + z2n);
-    *lo = c - h < 0 ? 0 : c - h;
-    *hi = c + h > 1 ? 1 : c + h;
-}
-
 compare_point compare_arm_point(const compare_arm *a, compare_dist d)
 {
     compare_point p = {0};
@@ -263,7 +253,7 @@ compare_point compare_arm_point(const compare_arm *a, compare_dist d)
         p.lo = a->recall_lo;
         p.hi = a->recall_hi;
     } else if ((a->has & COMPARE_HAS_N) && a->n > 0) {
-        compare_wilson95(a->recall * a->n, a->n, &p.lo, &p.hi);
+        kk_wilson95(a->recall * a->n, a->n, &p.lo, &p.hi);
     }
     return p;
 }

@@ -17,6 +17,8 @@
 
 #include <math.h>
 
+#include "kk_rand.h"
+
 static void fwht(float *x, int dim)
 {
     for (int h = 1; h < dim; h <<= 1)
@@ -47,21 +49,12 @@ void codec_hadamard_inverse(float *x, const float *signs, int dim)
         x[i] *= s * signs[i];
 }
 
-/* splitmix64 (Steele, Lea, Flood 2014): a seed of 0 still gives mixed bits. */
-static uint64_t splitmix64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
 void codec_hadamard_signs(uint64_t seed, int dim, float *signs)
 {
     uint64_t s = seed, bits = 0;
     for (int i = 0; i < dim; i++) {
         if (i % 64 == 0)
-            bits = splitmix64(&s);
+            bits = kk_splitmix64(&s);
         signs[i] = (bits >> (i % 64)) & 1 ? -1.0f : 1.0f;
     }
 }
@@ -70,8 +63,8 @@ void codec_fill_gaussian(float *x, size_t n, uint64_t seed)
 {
     uint64_t s = seed;
     for (size_t i = 0; i < n; i += 2) {
-        const double u1 = ((double)(splitmix64(&s) >> 11) + 1.0) * 0x1p-53; /* (0, 1] */
-        const double u2 = (double)(splitmix64(&s) >> 11) * 0x1p-53;
+        const double u1 = ((double)(kk_splitmix64(&s) >> 11) + 1.0) * 0x1p-53; /* (0, 1] */
+        const double u2 = (double)(kk_splitmix64(&s) >> 11) * 0x1p-53;
         const double r = sqrt(-2.0 * log(u1)), t = 6.283185307179586 * u2;
         x[i] = (float)(r * cos(t));
         if (i + 1 < n)

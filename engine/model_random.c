@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kk_rand.h"
+
 void model_random_defaults(model_random_cfg *c)
 {
     memset(c, 0, sizeof *c);
@@ -54,19 +56,10 @@ kk_code model_random_check(const model_random_cfg *c, kk_err *err)
 
 /* ---- deterministic random numbers ---------------------------------------- */
 
-/* splitmix64 (Steele, Lea, Flood 2014; the seeder of xoshiro). */
-static uint64_t splitmix64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
 /* Uniform in [-1, 1) from the top 24 bits (exact in float). */
 static float unif(uint64_t *s)
 {
-    return (float)(splitmix64(s) >> 40) * (2.0f / 16777216.0f) - 1.0f;
+    return (float)(kk_splitmix64(s) >> 40) * (2.0f / 16777216.0f) - 1.0f;
 }
 
 /* ---- vocabulary ------------------------------------------------------------ */

@@ -1,13 +1,14 @@
-/* niah: see niah.h. Contents: samples, Wilson interval, the runner, a
- * whole run. */
+/* niah: see niah.h. Contents: samples, the runner, a whole run (the
+ * Wilson interval is kk_wilson95, common/kk_stats.h). */
 #include "niah.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "forward.h"
+#include "kk_rand.h"
+#include "kk_stats.h"
 #include "kv.h"
 #include "kv_codec.h"
 #include "kv_noisy.h"
@@ -15,29 +16,21 @@
 
 /* ---- samples ------------------------------------------------------------------ */
 
-static uint64_t splitmix64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
 /* Uniform in [0, n) (n small: the modulo bias is below 2^-50). */
-static int64_t below(uint64_t *s, int64_t n) { return (int64_t)(splitmix64(s) % (uint64_t)n); }
+static int64_t below(uint64_t *s, int64_t n) { return (int64_t)(kk_splitmix64(s) % (uint64_t)n); }
 
 uint64_t niah_sample_seed(uint64_t run_seed, int64_t ctx, int32_t depth_index, int64_t index)
 {
     /* Each coordinate goes through the mixer in turn: distinct tuples give
      * unrelated streams. */
     uint64_t s = run_seed;
-    uint64_t h = splitmix64(&s);
+    uint64_t h = kk_splitmix64(&s);
     s = h ^ (uint64_t)ctx;
-    h = splitmix64(&s);
+    h = kk_splitmix64(&s);
     s = h ^ (uint64_t)(uint32_t)depth_index;
-    h = splitmix64(&s);
+    h = kk_splitmix64(&s);
     s = h ^ (uint64_t)index;
-    return splitmix64(&s);
+    return kk_splitmix64(&s);
 }
 
 kk_code niah_sample_make(niah_sample *s, double depth, int32_t distractors, uint64_t seed,
@@ -100,20 +93,6 @@ kk_code niah_sample_make(niah_sample *s, double depth, int32_t distractors, uint
     t[ctx - 2] = SYNTH_TOK_QUERY;
     t[ctx - 1] = s->key;
     return KK_OK;
-}
-
-void niah_wilson(int64_t hits, int64_t n, double *lo, double *hi)
-{
-    const double z = 1.959963984540054; /* the 97.5% normal quantile */
-    const double p = (double)hits / (double)n, z2n = z * z / (double)n;
-    const double centre = (p + z2n / 2.0) / (1.0 + z2n);
-    const double half = z * sqrt(p * (1.0 - p) / (double)n + z2n / (4.0 * (double)n)) / (1.0 + z2n);
-    *lo = centre - half < 0.0 ? 0.0 : centre - half;
-    *hi = centre + half > 1.0 ? 1.0 : centre + half;
-    if (hits == 0)
-        *lo = 0.0;
-    if (hits == n)
-        *hi = 1.0;
 }
 
 /* ---- the runner ------------------------------------------------------------------ */
@@ -265,13 +244,6 @@ const codec_stats *niah_runner_codec_stats(const niah_runner *r, char which)
     return r->opts.kv_codec ? kv_codec_get_stats(r->kv, which) : NULL;
 }
 
-static double now_mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* The counters of a codec cache that grew while one sample ran. */
 static void stats_delta(codec_stats *d, const codec_stats *after, const codec_stats *before)
 {
@@ -339,10 +311,10 @@ kk_code niah_runner_eval(niah_runner *r, const niah_sample *s, niah_result *res,
     r->hidden[s->needle_pos] = 1;
     r->hidden[s->needle_pos + 1] = 1;
     const fwd_capture cap = {.k_post = r->cap_k, .v = r->cap_v};
-    const double t0 = now_mono_s();
+    const double t0 = kk_now_s();
     kk_code rc = fwd_run(r->st, r->kv, s->tokens, NULL, s->ctx, FWD_LOGITS_LAST, r->logits,
                          r->opts.kv_error ? &cap : NULL, err);
-    res->prefill_s = now_mono_s() - t0;
+    res->prefill_s = kk_now_s() - t0;
     r->hidden[s->needle_pos] = 0;
     r->hidden[s->needle_pos + 1] = 0;
     if (rc != KK_OK)
@@ -419,7 +391,7 @@ kk_code niah_run(const model *m, const niah_cfg *cfg, niah_cell *cells, kk_err *
                 cell->hits += res.answer == s.expect;
                 cell->min_margin = res.margin < cell->min_margin ? res.margin : cell->min_margin;
                 cell->recall = (double)cell->hits / (double)cell->n;
-                niah_wilson(cell->hits, cell->n, &cell->recall_ci_lo, &cell->recall_ci_hi);
+                kk_wilson95((double)cell->hits, (double)cell->n, &cell->recall_ci_lo, &cell->recall_ci_hi);
                 if (cfg->on_sample)
                     cfg->on_sample(cfg->on_sample_ctx, cell, ++done, total);
             }

@@ -162,7 +162,4 @@ typedef struct niah_cfg {
 /* Fill cells (n_ctx * n_depths, ctx-major) by running every sample. */
 kk_code niah_run(const model *m, const niah_cfg *cfg, niah_cell *cells, kk_err *err);
 
-/* 95% Wilson score interval of hits/n (n >= 1). */
-void niah_wilson(int64_t hits, int64_t n, double *lo, double *hi);
-
 #endif /* KK_NIAH_H */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kk_rand.h"
 #include "synth_internal.h"
 
 /* ---- defaults and checks --------------------------------------------------- */
@@ -168,25 +169,17 @@ kk_code synth_check(const synth_cfg *c, kk_err *err)
 
 /* ---- deterministic random numbers ------------------------------------------ */
 
-uint64_t synth_splitmix64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
 /* One stream per purpose, so adding a knob never shifts another's draws. */
 static uint64_t stream(uint64_t seed, uint64_t tag)
 {
     uint64_t s = seed ^ (0xd1b54a32d192ed03ULL * (tag + 1));
-    synth_splitmix64(&s);
+    kk_splitmix64(&s);
     return s;
 }
 
 static double unif01(uint64_t *s) /* (0, 1) */
 {
-    return ((double)(synth_splitmix64(s) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+    return ((double)(kk_splitmix64(s) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
 }
 
 static double gauss(uint64_t *s) /* Box-Muller */
@@ -388,7 +381,7 @@ static void outliers(const synth_cfg *c, int layer, int32_t pair0, int32_t n_pai
     for (int32_t i = 0; i < n_pairs; i++)
         idx[i] = pair0 + i;
     for (int32_t i = 0; i < c->n_outliers; i++) {
-        const int32_t j = i + (int32_t)(synth_splitmix64(s) % (uint64_t)(n_pairs - i));
+        const int32_t j = i + (int32_t)(kk_splitmix64(s) % (uint64_t)(n_pairs - i));
         const int32_t t = idx[i];
         idx[i] = idx[j];
         idx[j] = t;

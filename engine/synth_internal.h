@@ -46,7 +46,6 @@ typedef struct synth_stats {
 
 void synth_layout(const synth_cfg *c, synth_layout_t *l);
 int32_t synth_kernel_pairs(const synth_cfg *c);
-uint64_t synth_splitmix64(uint64_t *s);
 kk_code synth_weights_make(const synth_cfg *c, synth_weights *w, synth_stats *st,
                            kk_err *err);
 void synth_weights_free(synth_weights *w);

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "gate_check.h"
+#include "kk_stats.h"
 
 /* PREFILL_DOMINATED: fewer decoded tokens per sample than this and a
  * decode rate is mostly first-token and timer overhead (issue 19). */
@@ -264,20 +265,6 @@ static const char *arm_scope(const json_value *arm)
     return s && s->type == JSON_STRING ? s->u.str.s : "";
 }
 
-static int cmp_dbl(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-double gate_median(double *v, size_t n)
-{
-    if (n == 0)
-        return 0.0;
-    qsort(v, n, sizeof *v, cmp_dbl);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 /* Median tokens decoded per sample: timings.tokens_decoded (the harness's
  * median), else the median of samples[].tokens_decoded. @return 0 found. */
 static int tokens_per_sample(const json_value *arm, double *out)
@@ -299,7 +286,7 @@ static int tokens_per_sample(const json_value *arm, double *out)
     }
     int rc = k ? 0 : -1;
     if (k)
-        *out = gate_median(v, k);
+        *out = kk_median(v, k);
     free(v);
     return rc;
 }

@@ -123,7 +123,5 @@ int gate_rule_memory_claim_mismatch(const gate_rule_ctx *ctx, gate_report *rep);
  * @return 0, -1 out of memory or an empty sample. */
 int gate_noisy_interval(const double *a, size_t n_a, const double *b,
                         size_t n_b, gate_form form, double *lo, double *hi);
-/* Median of n values (sorts v in place; mean of the middle two when even). */
-double gate_median(double *v, size_t n);
 
 #endif /* KK_GATE_RULE_INTERNAL_H */

@@ -25,37 +25,15 @@
 #include <string.h>
 
 #include "gate_check.h"
+#include "kk_stats.h"
 
 /* ---- the bootstrap ---------------------------------------------------------- */
-
-/* splitmix64 (Steele, Lea, Flood 2014): one 64-bit state, full period. */
-static uint64_t next_u64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-/* Uniform index below n (n < 2^32): the top 32 bits scaled (Lemire), bias
- * below n / 2^32. */
-static size_t pick(uint64_t *s, size_t n)
-{
-    return (size_t)(((next_u64(s) >> 32) * (uint64_t)n) >> 32);
-}
 
 static double resample_median(const double *v, size_t n, double *scratch,
                               uint64_t *s)
 {
-    for (size_t i = 0; i < n; i++)
-        scratch[i] = v[pick(s, n)];
-    return gate_median(scratch, n);
-}
-
-static int cmp_dbl(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
+    kk_bootstrap_resample(scratch, v, n, s);
+    return kk_median(scratch, n);
 }
 
 int gate_noisy_interval(const double *a, size_t n_a, const double *b,
@@ -81,11 +59,9 @@ int gate_noisy_interval(const double *a, size_t n_a, const double *b,
                   : form == GATE_FORM_RATIO ? (mb != 0.0 ? ma / mb : HUGE_VAL)
                                             : ma;
     }
-    qsort(stat, GATE_NOISY_RESAMPLES, sizeof *stat, cmp_dbl);
     /* Percentile interval: the 2.5% and 97.5% order statistics (indices
      * 50 and 1949 of 2000). */
-    *lo = stat[(size_t)floor(0.025 * GATE_NOISY_RESAMPLES)];
-    *hi = stat[(size_t)ceil(0.975 * GATE_NOISY_RESAMPLES) - 1];
+    kk_bootstrap_interval95(stat, GATE_NOISY_RESAMPLES, lo, hi);
     free(scratch);
     free(stat);
     return 0;

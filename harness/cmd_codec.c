@@ -23,11 +23,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cmd.h"
 #include "codec.h"
 #include "kk_args.h"
+#include "kk_rand.h"
+#include "kk_stats.h"
 #include "session.h"
 
 static void help(FILE *out)
@@ -44,21 +45,6 @@ static void help(FILE *out)
             "  --ref          time the plain scalar paths instead of the fast ones\n"
             "  --json         one JSON object (the contracts' fields)\n"
             "exit codes: 0 ok, 2 bad input (spec, model, sizes), 3 usage\n");
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static uint64_t splitmix64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
 }
 
 /* K/V rows of a model on random tokens: *x (malloc'ed) holds n values,
@@ -110,7 +96,7 @@ static kk_code kv_fill(const char *path, char which, size_t want, int64_t tok_mu
     }
     uint64_t sd = seed;
     for (int64_t i = 0; i < n_tok; i++)
-        ids[i] = (int32_t)(splitmix64(&sd) % (uint64_t)hp->n_vocab);
+        ids[i] = (int32_t)(kk_splitmix64(&sd) % (uint64_t)hp->n_vocab);
     rc = session_cache_init(&s, n_tok, &kv, &st, err);
     if (rc == KK_OK)
         rc = fwd_run(st, kv, ids, NULL, n_tok, FWD_LOGITS_NONE, NULL, &cap, err);
@@ -267,19 +253,19 @@ static int eval(int argc, char **argv)
         goto fail;
     }
     int reps = 0;
-    double t0 = now_s(), t_enc, t_dec;
+    double t0 = kk_now_s(), t_enc, t_dec;
     do {
         codec_encode(c, x, n, buf);
         reps++;
-    } while ((t_enc = now_s() - t0) < EVAL_MIN_TIME_S);
+    } while ((t_enc = kk_now_s() - t0) < EVAL_MIN_TIME_S);
     t_enc /= reps;
     codec_stats enc_stats = *codec_get_stats(c);
     reps = 0;
-    t0 = now_s();
+    t0 = kk_now_s();
     do {
         codec_decode(c, buf, n, y);
         reps++;
-    } while ((t_dec = now_s() - t0) < EVAL_MIN_TIME_S);
+    } while ((t_dec = kk_now_s() - t0) < EVAL_MIN_TIME_S);
     t_dec /= reps;
 
     double num = 0.0, den = 0.0;

@@ -10,11 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cmd.h"
 #include "json.h"
 #include "kk_args.h"
+#include "kk_stats.h"
 #include "sample.h"
 #include "session.h"
 
@@ -35,13 +35,6 @@ static void help(FILE *out)
             "  --json             print {\"prompt_ids\", \"ids\", \"text\", \"prefill_s\", \"decode_s\"}\n"
             "stdout: the generated text (or the JSON); tokens/s on stderr.\n"
             "exit codes: 0 ok, 2 bad input (file, ids, N past the context), 3 usage\n");
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* Length of the valid UTF-8 sequence at p (RFC 3629: no overlongs, no
@@ -246,10 +239,10 @@ int cmd_generate(int argc, char **argv)
     KK_CHECK(logits && out_ids, &err, KK_E_NOMEM, "out of memory");
 
     const int32_t eos = tok_eos(s.t);
-    double t0 = now_s();
+    double t0 = kk_now_s();
     KK_TRY(fwd_run(st, kv, prompt, NULL, (int64_t)n_prompt, FWD_LOGITS_LAST, logits, NULL,
                    &err));
-    const double prefill_s = now_s() - t0;
+    const double prefill_s = kk_now_s() - t0;
     double decode_s = 0.0;
     size_t n_decoded = 0; /* forward calls after the prefill */
     while ((int64_t)n_out < a.n_predict) {
@@ -265,9 +258,9 @@ int cmd_generate(int argc, char **argv)
         }
         if ((int64_t)n_out == a.n_predict)
             break; /* the last token's logits are not needed */
-        t0 = now_s();
+        t0 = kk_now_s();
         KK_TRY(fwd_run(st, kv, &id, NULL, 1, FWD_LOGITS_LAST, logits, NULL, &err));
-        decode_s += now_s() - t0;
+        decode_s += kk_now_s() - t0;
         n_decoded++;
     }
     if (a.json) {

@@ -16,13 +16,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cmd.h"
 #include "codec.h"
 #include "json.h"
 #include "kk_args.h"
+#include "kk_stats.h"
 #include "niah.h"
 #include "session.h"
 #include "sha256.h"
@@ -109,20 +109,13 @@ typedef struct progress {
     bool tty;
 } progress;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static void on_sample(void *ctx, const niah_cell *cell, int64_t done, int64_t total)
 {
     const progress *p = ctx;
     if (p->tty || done == total)
         fprintf(stderr, "\rkakeya niah: %lld/%lld samples (ctx %lld, depth %g) %.1f s%s",
                 (long long)done, (long long)total, (long long)cell->ctx, cell->depth,
-                now_s() - p->t0, done == total ? "\n" : "");
+                kk_now_s() - p->t0, done == total ? "\n" : "");
 }
 
 /* What the codec arm reports beside the cells. */
@@ -378,7 +371,7 @@ int cmd_niah(int argc, char **argv)
     cfg.n_depths = n_depths;
     cfg.samples = samples;
     cfg.seed = (uint64_t)seed;
-    progress prog = {now_s(), isatty(2)};
+    progress prog = {kk_now_s(), isatty(2)};
     cfg.on_sample = on_sample;
     cfg.on_sample_ctx = &prog;
     cells = calloc((size_t)(n_ctx * n_depths), sizeof *cells);
@@ -403,7 +396,7 @@ int cmd_niah(int argc, char **argv)
                 (unsigned long long)cr.k.values_decoded,
                 (unsigned long long)cr.v.values_decoded);
     fprintf(stderr, "kakeya niah: %lld samples in %.2f s (%d threads)\n",
-            (long long)(n_ctx * n_depths * samples), now_s() - prog.t0, threads);
+            (long long)(n_ctx * n_depths * samples), kk_now_s() - prog.t0, threads);
     goto done;
 fail:
     rc = cmd_fail("niah", &err);

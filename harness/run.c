@@ -10,6 +10,7 @@
 
 #include "evidence.h"
 #include "kk_file.h"
+#include "kk_stats.h"
 #include "ops.h"
 
 /* ---- setup ------------------------------------------------------------------- */
@@ -95,13 +96,6 @@ typedef struct pool {
     size_t last_arm, last_sample;
 } pool;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static void *worker_main(void *arg)
 {
     pool *pl = arg;
@@ -144,7 +138,7 @@ static void progress(run_ctx *rc, pool *pl, double t0, int tty, int final)
     size_t done = pl->done, arm = pl->last_arm, smp = pl->last_sample;
     pthread_mutex_unlock(&pl->mu);
     size_t n = rc->n_tasks;
-    double el = now_s() - t0;
+    double el = kk_now_s() - t0;
     double eta = done ? el * (double)(n - done) / (double)done : 0;
     size_t per_arm = 0;
     for (size_t i = 0; i < n; i++)
@@ -187,7 +181,7 @@ static kk_code run_tasks(run_ctx *rc, kk_err *err)
         pthread_mutex_destroy(&pl.mu);
         return kk_err_set(err, KK_E_INTERNAL, "cannot start a worker thread (%d asked)", jobs);
     }
-    double t0 = now_s(), last = t0;
+    double t0 = kk_now_s(), last = t0;
     int tty = isatty(2);
     double period = tty ? 0.25 : 5.0;
     for (;;) {
@@ -198,9 +192,9 @@ static kk_code run_tasks(run_ctx *rc, kk_err *err)
             break;
         struct timespec ts = {0, 50 * 1000 * 1000};
         nanosleep(&ts, NULL);
-        if (rc->o.progress && now_s() - last >= period) {
+        if (rc->o.progress && kk_now_s() - last >= period) {
             progress(rc, &pl, t0, tty, 0);
-            last = now_s();
+            last = kk_now_s();
         }
     }
     for (int j = 0; j < started; j++)
@@ -282,7 +276,7 @@ kk_code run_execute(run_ctx *rc, cJSON **doc, kk_err *err)
     struct timespec w0, w1;
     clock_gettime(CLOCK_REALTIME, &w0);
     ev_utc_text(&w0, pv.started, sizeof pv.started);
-    double t0 = now_s();
+    double t0 = kk_now_s();
     ops_set_threads(rc->o.threads);
     KK_TRY(ops->prepare(rc, err));
     rc->results = calloc(rc->n_tasks ? rc->n_tasks : 1, ops->result_size ? ops->result_size : 1);
@@ -318,7 +312,7 @@ kk_code run_execute(run_ctx *rc, cJSON **doc, kk_err *err)
     pv.shard_n = rc->o.shard_n;
     clock_gettime(CLOCK_REALTIME, &w1);
     ev_utc_text(&w1, pv.finished, sizeof pv.finished);
-    pv.wall_s = now_s() - t0;
+    pv.wall_s = kk_now_s() - t0;
     rc->wall_s = pv.wall_s;
     cJSON *summary = ev_summary(arms);
     cJSON *models = rc->models;

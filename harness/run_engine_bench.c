@@ -11,7 +11,6 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "bench_measure.h"
@@ -20,6 +19,7 @@
 #include "forward.h"
 #include "gguf.h"
 #include "kk_file.h"
+#include "kk_stats.h"
 #include "kv.h"
 #include "matmul.h"
 #include "model.h"
@@ -334,12 +334,6 @@ fail:
 
 /* ---- kakeya's measurement, in a fork()ed child ------------------------------------- */
 
-static int cmp_d(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static void write_all(int fd, const char *s)
 {
     size_t len = strlen(s), off = 0;
@@ -526,8 +520,7 @@ static kk_code measure_ttft(eb_state *s, const preset *p, size_t arm, eb_meas *m
                              "-n", "1", "--threads", th, "--kv-cache", (char *)kv, NULL};
     char *const ll_argv[] = {s->driver, (char *)md->path, th, "ttft", s->ids_text, NULL};
     fflush(NULL);
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    const double t0 = kk_now_s();
     const pid_t pid = fork();
     if (pid < 0)
         return kk_err_set(err, KK_E_IO, "fork: %s", strerror(errno));
@@ -546,12 +539,12 @@ static kk_code measure_ttft(eb_state *s, const preset *p, size_t arm, eb_meas *m
     if (reap(pid, &status, &rss) != KK_OK)
         return kk_err_set(err, KK_E_IO, "arm %s: cannot wait for the first-token process: %s",
                           p->arms[arm].name, strerror(errno));
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    const double t1 = kk_now_s();
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         return kk_err_set(err, KK_E_IO, "arm %s: the %s first-token run on %s failed (status %d)",
                           p->arms[arm].name, llama ? "llama.cpp driver's" : "kakeya generate",
                           md->path, status);
-    m->ttft_s = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    m->ttft_s = t1 - t0;
     if (rss > m->peak_rss)
         m->peak_rss = rss;
     return KK_OK;
@@ -571,20 +564,6 @@ fail:
 }
 
 /* ---- an arm's evidence ---------------------------------------------------------------- */
-
-static double median(const double *v, size_t n)
-{
-    if (n == 0)
-        return 0.0;
-    double *s = malloc(n * sizeof *s);
-    if (!s)
-        return 0.0;
-    memcpy(s, v, n * sizeof *s);
-    qsort(s, n, sizeof *s, cmp_d);
-    const double md = n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
-    free(s);
-    return md;
-}
 
 /* The per-repeat figures of one arm, one row per repeat. */
 enum {
@@ -659,7 +638,8 @@ static kk_code arm_evidence(run_ctx *rc, size_t arm, run_arm_json *out, kk_err *
     ev_add_i64(mt, "tokens_prefill", RUN_EB_PROMPT);
     ev_add_i64(mt, "tokens_decoded", RUN_EB_DECODE);
     ev_add_i64(mt, "repeats", (int64_t)n);
-    /* timings: medians over the repeats, every repeat raw */
+    /* timings: medians over the repeats, every repeat raw (reps holds them
+     * in order; kk_median sorts each column of col in place) */
     cJSON *tm = cJSON_CreateObject();
     cJSON_AddStringToObject(tm, "scope", "prefill+decode+verify");
     cJSON_AddStringToObject(tm, "scope_note",
@@ -675,7 +655,7 @@ static kk_code arm_evidence(run_ctx *rc, size_t arm, run_arm_json *out, kk_err *
     for (int j = 0; j < N_F; j++) {
         if (j == F_RSS)
             continue;
-        ev_add_num(tm, F_NAMES[j], median(col + (size_t)j * n, n));
+        ev_add_num(tm, F_NAMES[j], kk_median(col + (size_t)j * n, n));
         if (j == F_DECODE)
             ev_add_i64(tm, "tokens_decoded", RUN_EB_DECODE);
     }
@@ -686,7 +666,7 @@ static kk_code arm_evidence(run_ctx *rc, size_t arm, run_arm_json *out, kk_err *
     cJSON_AddObjectToObject(sg, "counters");
     cJSON_AddArrayToObject(sg, "fallbacks_taken");
     cJSON *mem = cJSON_AddObjectToObject(sg, "memory");
-    ev_add_u64(mem, "peak_rss", (uint64_t)median(col + (size_t)F_RSS * n, n));
+    ev_add_u64(mem, "peak_rss", (uint64_t)kk_median(col + (size_t)F_RSS * n, n));
     /* per repeat: the larger of the measuring and the first-token process */
     cJSON_AddStringToObject(mem, "peak_rss_unit", "bytes");
     cJSON_AddStringToObject(mem, "peak_rss_note",

@@ -14,6 +14,7 @@
 #include "gguf.h"
 #include "model.h"
 #include "niah.h"
+#include "kk_stats.h"
 #include "sha256.h"
 #include "synth.h"
 
@@ -437,20 +438,6 @@ fail:
     return err ? err->code : KK_E_INTERNAL;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, size_t n)
-{
-    if (!n)
-        return 0;
-    qsort(v, n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 static kk_code arm_evidence(run_ctx *rc, size_t arm, run_arm_json *out, kk_err *err)
 {
     const nstate *s = rc->kstate;
@@ -523,7 +510,7 @@ static kk_code arm_evidence(run_ctx *rc, size_t arm, run_arm_json *out, kk_err *
     cJSON *m = cJSON_CreateObject();
     if (n) {
         double lo, hi;
-        niah_wilson(hits, (int64_t)n, &lo, &hi);
+        kk_wilson95((double)hits, (double)n, &lo, &hi);
         ev_add_num(m, "recall", (double)hits / (double)n);
         ev_add_num(m, "recall_ci_lo", lo);
         ev_add_num(m, "recall_ci_hi", hi);
@@ -546,7 +533,7 @@ static kk_code arm_evidence(run_ctx *rc, size_t arm, run_arm_json *out, kk_err *
                             "through the arm's cache (prefill, logits of the last position only); "
                             "emptying the cache, haystack generation, the argmax and the K/V "
                             "error are outside it; no token is decoded (decode_s 0)");
-    ev_add_num(tm, "prefill_s", median(pre, k));
+    ev_add_num(tm, "prefill_s", kk_median(pre, k));
     ev_add_num(tm, "decode_s", 0.0);
     ev_add_i64(tm, "tokens_decoded", 0);
     cJSON_AddArrayToObject(tm, "repeats");

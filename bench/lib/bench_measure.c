@@ -1,21 +1,13 @@
 /* bench_measure: see bench_measure.h. */
-#define _POSIX_C_SOURCE 199309L /* clock_gettime */
 #include "bench_measure.h"
 
 #include <stdlib.h>
-#include <time.h>
 
 #include "forward.h"
 #include "gguf.h"
+#include "kk_stats.h"
 #include "kv.h"
 #include "model.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int32_t argmax(const float *v, int32_t n)
 {
@@ -24,12 +16,6 @@ static int32_t argmax(const float *v, int32_t n)
         if (v[i] > v[b])
             b = i;
     return b;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 kk_code bench_measure_run(const char *file, const int32_t *ids, int n_ids, bool kv_f16,
@@ -47,7 +33,7 @@ kk_code bench_measure_run(const char *file, const int32_t *ids, int n_ids, bool 
                         BENCH_MEASURE_CTX - BENCH_MEASURE_DECODE);
         goto done;
     }
-    const double t0 = now_s();
+    const double t0 = kk_now_s();
     if ((rc = gguf_open(&f, file, err)) != KK_OK || (rc = model_load(&m, f, err)) != KK_OK)
         goto done;
     model_set_act(m, OPS_ACT_GGML);
@@ -63,35 +49,34 @@ kk_code bench_measure_run(const char *file, const int32_t *ids, int n_ids, bool 
         rc = kk_err_set(err, KK_E_NOMEM, "out of memory");
         goto done;
     }
-    out->load_s = now_s() - t0;
+    out->load_s = kk_now_s() - t0;
     step = "prefill";
-    double t = now_s();
+    double t = kk_now_s();
     if ((rc = fwd_run(st, kv, ids, NULL, n_ids, FWD_LOGITS_LAST, logits, NULL, err)) != KK_OK)
         goto done;
     int32_t next = argmax(logits, hp->n_vocab);
-    out->prefill_s = now_s() - t;
+    out->prefill_s = kk_now_s() - t;
     step = "decode";
-    t = now_s();
+    t = kk_now_s();
     for (int i = 0; i < BENCH_MEASURE_DECODE; i++) {
         if ((rc = fwd_run(st, kv, &next, NULL, 1, FWD_LOGITS_LAST, logits, NULL, err)) != KK_OK)
             goto done;
         next = argmax(logits, hp->n_vocab);
     }
-    out->decode_s = now_s() - t;
+    out->decode_s = kk_now_s() - t;
     step = "verify";
     for (int li = 0; li < BENCH_MEASURE_N_VERIFY; li++) {
         const int L = 2 << li;
         double r[BENCH_MEASURE_VERIFY_REPS];
         for (int k = 0; k < BENCH_MEASURE_VERIFY_REPS; k++) {
             kv_truncate(kv, n_ids);
-            t = now_s();
+            t = kk_now_s();
             if ((rc = fwd_run(st, kv, ids + 1, NULL, L, FWD_LOGITS_ALL, logits, NULL, err)) !=
                 KK_OK)
                 goto done;
-            r[k] = now_s() - t;
+            r[k] = kk_now_s() - t;
         }
-        qsort(r, BENCH_MEASURE_VERIFY_REPS, sizeof r[0], cmp_d);
-        out->verify_s[li] = r[BENCH_MEASURE_VERIFY_REPS / 2];
+        out->verify_s[li] = kk_median(r, BENCH_MEASURE_VERIFY_REPS);
     }
 done:
     if (what)

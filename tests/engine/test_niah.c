@@ -188,22 +188,6 @@ static void a_cell_should_not_depend_on_the_order_samples_run_in(void **state)
     close_fixture(&x);
 }
 
-static void wilson_intervals_should_match_known_values(void **state)
-{
-    (void)state;
-    /* Known 95% Wilson intervals (z = 1.95996) */
-    const struct { int64_t h, n; double lo, hi; } k[] = {
-        {20, 20, 0.83887, 1.0}, {0, 20, 0.0, 0.16113}, {10, 20, 0.29930, 0.70070},
-        {50, 50, 0.92865, 1.0}, {1, 1, 0.20654, 1.0},
-    };
-    for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) {
-        double lo, hi;
-        niah_wilson(k[i].h, k[i].n, &lo, &hi);
-        assert_true(fabs(lo - k[i].lo) < 1e-4);
-        assert_true(fabs(hi - k[i].hi) < 1e-4);
-    }
-}
-
 static void affine_noise_should_round_to_the_nearest_of_its_levels(void **state)
 {
     (void)state;
@@ -672,7 +656,6 @@ int main(void)
         cmocka_unit_test(samples_should_follow_the_contract_layout),
         cmocka_unit_test(samples_should_depend_only_on_their_own_seed),
         cmocka_unit_test(a_cell_should_not_depend_on_the_order_samples_run_in),
-        cmocka_unit_test(wilson_intervals_should_match_known_values),
         cmocka_unit_test(affine_noise_should_round_to_the_nearest_of_its_levels),
         cmocka_unit_test(masked_attention_should_match_the_naive_loop),
         cmocka_unit_test(fast_and_reference_paths_should_agree_on_samples),

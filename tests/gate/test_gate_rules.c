@@ -362,15 +362,6 @@ static void claim_kinds_should_follow_the_metric_path(void **state)
     assert_string_equal(gate_metric_leaf("recall"), "recall");
 }
 
-static void median_should_take_the_middle_or_the_mean_of_two(void **state)
-{
-    (void)state;
-    double odd[] = {3, 1, 2};
-    double even[] = {4, 1, 3, 2};
-    assert_true(gate_median(odd, 3) == 2.0);
-    assert_true(gate_median(even, 4) == 2.5);
-}
-
 static void the_bootstrap_should_be_deterministic_and_bracket_the_estimate(void **state)
 {
     (void)state;
@@ -472,7 +463,6 @@ int main(void)
         cmocka_unit_test(violations_should_print_code_pointer_numbers_and_reason),
         cmocka_unit_test(json_and_junit_should_carry_the_codes),
         cmocka_unit_test(claim_kinds_should_follow_the_metric_path),
-        cmocka_unit_test(median_should_take_the_middle_or_the_mean_of_two),
         cmocka_unit_test(the_bootstrap_should_be_deterministic_and_bracket_the_estimate),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

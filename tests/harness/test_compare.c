@@ -17,6 +17,8 @@
 #include "compare_diff.h"
 #include "compare_rule.h"
 #include "kk_file.h"
+#include "kk_rand.h"
+#include "kk_stats.h"
 #include "test_util.h"
 
 static char g_data[1024]; /* tests/harness/data/compare, from the repo root */
@@ -148,14 +150,6 @@ static void verdict_treats_exact_as_below_every_distortion(void **s)
 
 /* ---- the Pareto front --------------------------------------------------------------- */
 
-static uint64_t rng(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
 static void front_matches_the_all_pairs_reference_on_random_sets(void **s)
 {
     (void)s;
@@ -165,15 +159,18 @@ static void front_matches_the_all_pairs_reference_on_random_sets(void **s)
     int fast[N], ref[N];
     size_t n_on = 0, n_off = 0;
     for (int trial = 0; trial < 2000; trial++) {
-        size_t n = 1 + rng(&seed) % N;
+        size_t n = 1 + kk_splitmix64(&seed) % N;
         for (size_t i = 0; i < n; i++) {
             /* few distinct rates and distortions: ties are where sweeps break */
-            double bits = 2.0 + (double)(rng(&seed) % 5);
-            double dist = (rng(&seed) % 7 == 0) ? 0 : pow(10, -(double)(rng(&seed) % 6) / 2);
-            double r = (double)(rng(&seed) % 11) / 10, w = 0.05 + (double)(rng(&seed) % 4) / 10;
+            double bits = 2.0 + (double)(kk_splitmix64(&seed) % 5);
+            double dist = (kk_splitmix64(&seed) % 7 == 0)
+                              ? 0
+                              : pow(10, -(double)(kk_splitmix64(&seed) % 6) / 2);
+            double r = (double)(kk_splitmix64(&seed) % 11) / 10,
+                   w = 0.05 + (double)(kk_splitmix64(&seed) % 4) / 10;
             p[i] = pt(bits, dist, r, fmax(0, r - w), fmin(1, r + w));
-            p[i].has_recall = rng(&seed) % 9 != 0;
-            p[i].has_dist = rng(&seed) % 13 != 0;
+            p[i].has_recall = kk_splitmix64(&seed) % 9 != 0;
+            p[i].has_dist = kk_splitmix64(&seed) % 13 != 0;
         }
         assert_int_equal(compare_front(p, n, fast, NULL), KK_OK);
         compare_front_ref(p, n, ref);
@@ -308,7 +305,7 @@ static void wilson_interval_fills_in_a_missing_one(void **s)
     (void)s;
     double lo, hi;
     /* 29/40: [0.5717, 0.8389] as the harness records (kv-quant-sweep e8-4) */
-    compare_wilson95(29, 40, &lo, &hi);
+    kk_wilson95(29, 40, &lo, &hi);
     assert_true(fabs(lo - 0.5716504419378943) < 1e-12);
     assert_true(fabs(hi - 0.8389198375233267) < 1e-12);
     compare_arm a = {0};

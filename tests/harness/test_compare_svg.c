@@ -17,6 +17,7 @@
 
 #include "compare.h"
 #include "kk_file.h"
+#include "kk_rand.h"
 #include "svg.h"
 #include "svg_plot.h"
 #include "test_util.h"
@@ -294,14 +295,6 @@ static void plot_of_committed_evidence_is_well_formed_and_labels_do_not_overlap(
     compare_set_free(&set);
 }
 
-static uint64_t rng(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
 static void crowded_random_panels_keep_labels_apart(void **s)
 {
     (void)s;
@@ -310,14 +303,16 @@ static void crowded_random_panels_keep_labels_apart(void **s)
     static char names[24][24];
     static const double RATES[] = {2.5, 3, 4.5, 4.25, 8.5, 16, 32};
     for (int trial = 0; trial < 300; trial++) {
-        size_t n = 2 + rng(&seed) % 22;
+        size_t n = 2 + kk_splitmix64(&seed) % 22;
         for (size_t i = 0; i < n; i++) {
             snprintf(names[i], sizeof names[i], "arm-%zu%s", i,
-                     rng(&seed) % 3 ? "" : "-rotated");
-            double y = rng(&seed) % 8 == 0 ? 0 : 0.01 * pow(10, -(double)(rng(&seed) % 100) / 200);
-            pts[i] = (svg_plot_point){names[i], rng(&seed) % 4 ? NULL : "K",
-                                      RATES[rng(&seed) % 7], y, rng(&seed) % 2,
-                                      (int)(rng(&seed) % 2), 0};
+                     kk_splitmix64(&seed) % 3 ? "" : "-rotated");
+            double y = kk_splitmix64(&seed) % 8 == 0
+                           ? 0
+                           : 0.01 * pow(10, -(double)(kk_splitmix64(&seed) % 100) / 200);
+            pts[i] = (svg_plot_point){names[i], kk_splitmix64(&seed) % 4 ? NULL : "K",
+                                      RATES[kk_splitmix64(&seed) % 7], y, kk_splitmix64(&seed) % 2,
+                                      (int)(kk_splitmix64(&seed) % 2), 0};
         }
         svg_plot_panel panel = {"t", NULL, "y", pts, n, 1, NULL, NULL};
         svg_plot_figure fig = {"f", "x", NULL, CLS, 2, &panel, 1};
