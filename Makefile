@@ -13,7 +13,8 @@
 #   tests/<group>/slow_*.c  -> one cmocka binary each, run by `make test-slow`
 #   tests/fuzz/<group>/fuzz_*.c -> libFuzzer targets (`make fuzz`); their
 #       corpus tests/fuzz/corpus/fuzz_*/ replays in `make test` without libFuzzer
-# <group> picks what a test links: common, gate, engine or harness (all).
+# <group> picks what a test links and sees: common, gate, engine, compare or
+# harness (everything), with that layer's include paths.
 
 FLAVOR  ?= release
 B       := build/$(FLAVOR)
@@ -64,7 +65,7 @@ LINK_common  := $(LIB_COMMON) $(LIBS_SYS)
 LINK_gate    := $(LIB_GATE) $(LIB_COMMON) -lyaml $(LIBS_SYS)
 LINK_engine  := $(LIB_ENGINE) $(LIB_COMMON) $(LIBS_BLAS) $(LIBS_SYS)
 LINK_engine_bench := $(LIB_BENCH) $(LINK_engine)
-LINK_compare := $(LIB_COMPARE) $(LIB_GATE) $(LIB_COMMON) -lyaml $(LIBS_SYS)
+LINK_compare := $(LIB_COMPARE) $(LIB_GATE) $(LIB_COMMON) -lyaml -lgsl $(LIBS_SYS)
 LINK_harness := $(LIB_HARNESS) $(LIB_BENCH) $(LIB_COMPARE) $(LIB_ENGINE) $(LIB_GATE) $(LIB_COMMON) -lcjson -lyaml -lgsl $(LIBS_BLAS) $(LIBS_SYS)
 DEPS_common  := $(LIB_COMMON)
 DEPS_gate    := $(LIB_GATE) $(LIB_COMMON)
@@ -72,7 +73,7 @@ DEPS_engine  := $(LIB_ENGINE) $(LIB_COMMON)
 DEPS_compare := $(LIB_COMPARE) $(LIB_GATE) $(LIB_COMMON)
 DEPS_harness := $(LIB_HARNESS) $(LIB_BENCH) $(LIB_COMPARE) $(LIB_ENGINE) $(LIB_GATE) $(LIB_COMMON)
 
-GROUPS := common gate engine harness
+GROUPS := common gate engine compare harness
 TEST_SRC  := $(sort $(wildcard $(foreach g,$(GROUPS),tests/$(g)/test_*.c)))
 SLOW_SRC  := $(sort $(wildcard $(foreach g,$(GROUPS),tests/$(g)/slow_*.c)))
 FUZZ_SRC  := $(sort $(wildcard $(foreach g,$(GROUPS),tests/fuzz/$(g)/fuzz_*.c)))
