@@ -27,12 +27,14 @@
 #include "cmd.h"
 #include "codec.h"
 #include "kk_args.h"
+#include "cli_bounds.h"
 #include "kk_rand.h"
 #include "kk_stats.h"
 #include "session.h"
 
 static void help(FILE *out)
 {
+    char th[128];
     fprintf(out,
             "usage: kakeya codec eval --codec SPEC --data gaussian|kv:MODEL|k:MODEL|v:MODEL\n"
             "       [--n N] [--seed S] [--ref] [--json] [--threads T]\n"
@@ -43,8 +45,10 @@ static void help(FILE *out)
             "  --n N          values (default 1048576; rounded down to the codec's unit)\n"
             "  --seed S       data seed (default 1)\n"
             "  --ref          time the plain scalar paths instead of the fast ones\n"
-            "  --json         one JSON object (the contracts' fields)\n"
-            "exit codes: 0 ok, 2 bad input (spec, model, sizes), 3 usage\n");
+            "  --json         one JSON object (docs/codecs.md lists its fields)\n"
+            "  --threads T    %s; default: the cores available\n"
+            "exit codes: 0 ok, 2 bad input (spec, model, sizes), 3 usage\n",
+            cli_bound_help("--threads", th, sizeof th));
 }
 
 /* K/V rows of a model on random tokens: *x (malloc'ed) holds n values,

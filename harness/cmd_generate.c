@@ -13,6 +13,7 @@
 
 #include "cmd.h"
 #include "json.h"
+#include "cli_bounds.h"
 #include "kk_args.h"
 #include "kk_stats.h"
 #include "sample.h"
@@ -20,6 +21,7 @@
 
 static void help(FILE *out)
 {
+    char th[128];
     fprintf(out,
             "usage: kakeya generate -m FILE (-p TEXT | --tokens IDS) -n N [--threads T] [--json]\n"
             "       [--act f32|ggml] [--kv-cache f32|f16]\n"
@@ -27,14 +29,15 @@ static void help(FILE *out)
             "  -p, --prompt TEXT  prompt text; BOS added when the GGUF says so\n"
             "  --tokens IDS       comma-separated prompt token ids, verbatim (no BOS)\n"
             "  -n N               tokens to generate (greedy; stops early at EOS)\n"
-            "  --threads T        compute threads (default: the cores available)\n"
+            "  --threads T        %s; default: the cores available\n"
             "  --act f32|ggml     activations of Q8_0/F16 products: ggml rounds them as\n"
             "                     llama.cpp does (default), f32 keeps them exact\n"
             "  --kv-cache f32|f16 K/V cache storage: f32 (default) keeps K and V exact, f16\n"
             "                     halves the cache (llama.cpp's default cache type)\n"
             "  --json             print {\"prompt_ids\", \"ids\", \"text\", \"prefill_s\", \"decode_s\"}\n"
             "stdout: the generated text (or the JSON); tokens/s on stderr.\n"
-            "exit codes: 0 ok, 2 bad input (file, ids, N past the context), 3 usage\n");
+            "exit codes: 0 ok, 2 bad input (file, ids, N past the context), 3 usage\n",
+            cli_bound_help("--threads", th, sizeof th));
 }
 
 /* Length of the valid UTF-8 sequence at p (RFC 3629: no overlongs, no

@@ -9,21 +9,24 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "cli_bounds.h"
 #include "kk_args.h"
 #include "session.h"
 
 static void help(FILE *out)
 {
+    char th[128];
     fprintf(out,
             "usage: kakeya logits -m FILE --tokens IDS [--threads T] [--act f32|ggml]\n"
             "       [--kv-cache f32|f16]\n"
             "  -m, --model FILE   GGUF model (llama or qwen3)\n"
             "  --tokens IDS       comma-separated token ids, used verbatim (no BOS added)\n"
-            "  --threads T        compute threads (default: the cores available)\n"
+            "  --threads T        %s; default: the cores available\n"
             "  --act f32|ggml     activations of Q8_0/F16 products: ggml rounds them as\n"
             "                     llama.cpp does (default), f32 keeps them exact\n"
             "prints {\"n_vocab\": V, \"logits\": [[V floats], ...]}, one row per position.\n"
-            "exit codes: 0 ok, 2 bad input (file, ids), 3 usage\n");
+            "exit codes: 0 ok, 2 bad input (file, ids), 3 usage\n",
+            cli_bound_help("--threads", th, sizeof th));
 }
 
 int cmd_logits(int argc, char **argv)

@@ -20,6 +20,7 @@
 
 #include "cmd.h"
 #include "codec.h"
+#include "cli_bounds.h"
 #include "json.h"
 #include "kk_args.h"
 #include "kk_stats.h"
@@ -32,6 +33,7 @@
 
 static void help(FILE *out)
 {
+    char th[128];
     fprintf(out,
             "usage: kakeya niah -m FILE --ctx N[,N...] [options]\n"
             "needle-in-a-haystack recall of a synthetic model (kakeya model synth)\n"
@@ -41,7 +43,7 @@ static void help(FILE *out)
             "  --samples K          samples per (ctx, depth) cell (default 20)\n"
             "  --seed S             run seed; sample i of a cell has its own\n"
             "                       generator from (S, ctx, depth index, i) (default 1)\n"
-            "  --threads T          compute threads (default: the cores available)\n"
+            "  --threads T          %s; default: the cores available\n"
             "  --distractors N      distractor pairs (default: the model's\n"
             "                       kakeya.synth.niah.distractors)\n"
             "  --mask-layers L[,L]  hide the needle's K/V from these layers\n"
@@ -55,9 +57,9 @@ static void help(FILE *out)
             "                       affine:bits=2,group=32,axis=token --kv-codec-v\n"
             "                       affine:bits=2,group=32)\n"
             "  --ref                the plain reference kernels (slow)\n"
-            "  --json               print the result object (contracts.md) on stdout\n"
+            "  --json               print the result object (docs/cli.md) on stdout\n"
             "exit codes: 0 ok, 2 bad input (file, value), 3 usage\n",
-            NIAH_MIN_CTX, NIAH_MAX_CTX);
+            NIAH_MIN_CTX, NIAH_MAX_CTX, cli_bound_help("--threads", th, sizeof th));
 }
 
 /* Comma-separated doubles in [lo, hi]. */

@@ -21,6 +21,7 @@
 #include "cmd.h"
 #include "evidence.h"
 #include "kind.h"
+#include "cli_bounds.h"
 #include "kk_args.h"
 #include "kk_fault.h"
 #include "kk_file.h"
@@ -307,19 +308,21 @@ static int parse_run_args(const char *sub, int argc, char **argv, run_args *a, i
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i];
         if (!strcmp(f, "--help") || !strcmp(f, "-h")) {
+            char jb[128], th[128];
             printf(is_run ? "usage: kakeya run NAME [--set K=V ...] [--out DIR] [--jobs N] [--seed S]\n"
                             "                  [--shard I/N] [--threads T] [--presets DIR] [--quiet]\n"
                             "Runs presets/NAME.yaml and writes its evidence to "
                             "OUT/NAME/<UTC stamp>-<commit>.json (OUT: <repo>/evidence).\n"
                             "  --set K=V     override a parameter (checked against its type and bounds)\n"
-                            "  --jobs N      workers (1..256); metrics do not depend on it\n"
+                            "  --jobs N      %s\n"
                             "  --seed S      run seed (overrides the seed parameter)\n"
                             "  --shard I/N   run arms with index %% N == I-1 (join with kakeya merge)\n"
-                            "  --threads T   compute threads per worker (default 1)\n"
+                            "  --threads T   %s; default 1\n"
                             "  --quiet       no progress on stderr\n"
                           : "usage: kakeya show NAME [--set K=V ...] [--presets DIR]\n"
                             "Prints the resolved parameters (and where each came from), models, "
-                            "arms and gate.\n");
+                            "arms and gate.\n",
+                   cli_bound_help("--jobs", jb, sizeof jb), cli_bound_help("--threads", th, sizeof th));
             return -1;
         }
         if (is_run && !strcmp(f, "--quiet")) {
@@ -345,11 +348,11 @@ static int parse_run_args(const char *sub, int argc, char **argv, run_args *a, i
             } else if (!strcmp(f, "--out")) {
                 snprintf(a->out, sizeof a->out, "%s", v);
             } else if (!strcmp(f, "--jobs")) {
-                if (kk_arg_i64("--jobs", v, 1, 256, &x, &err) != KK_OK)
+                if (cli_bound_parse("--jobs", v, &x, &err) != KK_OK)
                     return cmd_fail(sub, &err);
                 a->o.jobs = (int)x;
             } else if (!strcmp(f, "--threads")) {
-                if (kk_arg_i64("--threads", v, 1, 256, &x, &err) != KK_OK)
+                if (cli_bound_parse("--threads", v, &x, &err) != KK_OK)
                     return cmd_fail(sub, &err);
                 a->o.threads = (int)x;
             } else if (!strcmp(f, "--seed")) {

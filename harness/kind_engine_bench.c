@@ -3,6 +3,7 @@
  * engine-bench preset). Parameters select a subset of the preset's arms so
  * a quick run is possible (`--set types=q8_0 --set threads=1`). */
 #include "run_engine_bench.h"
+#include "threadpool.h"
 
 static const char *const TYPE_VALUES[] = {"f32", "f16", "q8_0", NULL};
 static const char *const ENGINE_VALUES[] = {"kakeya", "llama.cpp", NULL};
@@ -16,7 +17,7 @@ static const kind_param_spec PARAMS[] = {
     {.name = "types", .type = PRESET_T_LIST, .of = PRESET_T_ENUM, .values = TYPE_VALUES,
      .max_count = 3, .def = "f32,f16,q8_0",
      .help = "run only the arms of these weight types"},
-    {.name = "threads", .type = PRESET_T_LIST, .of = PRESET_T_INT, .imin = 1, .imax = 64,
+    {.name = "threads", .type = PRESET_T_LIST, .of = PRESET_T_INT, .imin = 1, .imax = TP_MAX_THREADS,
      .max_count = 8, .def = "1,2", .help = "run only the arms of these thread counts"},
     {.name = "engines", .type = PRESET_T_LIST, .of = PRESET_T_ENUM, .values = ENGINE_VALUES,
      .max_count = 2, .def = "kakeya,llama.cpp", .help = "run only the arms of these engines"},
@@ -28,7 +29,7 @@ static const kind_field_spec ARM_FIELDS[] = {
      .help = "which engine runs the measurement"},
     {.key = "type", .type = PRESET_T_ENUM, .values = TYPE_VALUES, .def = "q8_0",
      .help = "weight type of the bench model file"},
-    {.key = "threads", .type = PRESET_T_INT, .imin = 1, .imax = 64, .def = "1",
+    {.key = "threads", .type = PRESET_T_INT, .imin = 1, .imax = TP_MAX_THREADS, .def = "1",
      .help = "compute threads of the measured process"},
     {.key = "isa", .type = PRESET_T_ENUM, .values = ISA_VALUES, .def = "best",
      .help = "kakeya's matmul kernels: best (what the CPU has) or scalar (the portable C "

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "cli_bounds.h"
 #include "kk_args.h"
 #include "ops.h"
 
@@ -63,8 +64,11 @@ kk_code session_cache_init(const session *s, int64_t n_ctx, kv_cache **kv,
 kk_code session_parse_threads(const char *val, int *threads, kk_err *err)
 {
     int64_t t = kk_ncores();
+    const cli_bound *b = cli_bound_find("--threads");
+    if (t > b->max) /* more cores than the pool takes: use what it takes */
+        t = b->max;
     if (val) {
-        kk_code rc = kk_arg_i64("--threads", val, 1, 1024, &t, err);
+        kk_code rc = cli_bound_parse("--threads", val, &t, err);
         if (rc != KK_OK)
             return rc;
     }

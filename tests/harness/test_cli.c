@@ -54,6 +54,51 @@ static void write_random_model(void)
     tp_run_free(&r);
 }
 
+
+/* The --threads / --jobs bound a command's --help prints is the bound its
+ * parser enforces: read "(LO..HI)" from the help text, then HI must pass
+ * the parser and HI + 1 must be refused naming the flag and that range. */
+static void help_should_print_the_thread_and_job_bounds_the_parser_enforces(void **state)
+{
+    (void)state;
+    REQUIRE_BIN();
+    write_random_model();
+    const char *cmds[][4] = {{"generate", "--help", NULL, "--threads"},
+                             {"logits", "--help", NULL, "--threads"},
+                             {"niah", "--help", NULL, "--threads"},
+                             {"codec", "eval", "--help", "--threads"},
+                             {"run", "--help", NULL, "--threads"},
+                             {"run", "--help", NULL, "--jobs"}};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        const char *a[] = {cmds[i][0], cmds[i][1], cmds[i][2], NULL};
+        tp_run r = run(a);
+        assert_int_equal(r.code, 0);
+        const char *flag = cmds[i][3];
+        char key[32];
+        snprintf(key, sizeof key, "  %s ", flag);
+        const char *line = strstr(r.out, key);
+        assert_non_null(line);
+        const char *par = strchr(line, '(');
+        long lo = 0, hi = 0;
+        assert_non_null(par);
+        assert_int_equal(sscanf(par, "(%ld..%ld)", &lo, &hi), 2);
+        assert_int_equal(lo, 1);
+        assert_true(hi >= 2);
+        tp_run_free(&r);
+        /* The parser: HI + 1 refused (exit 2) with the same range. */
+        char over[32], range[64];
+        snprintf(over, sizeof over, "%ld", hi + 1);
+        snprintf(range, sizeof range, "allowed: %ld..%ld", lo, hi);
+        const char *b[] = {"logits", "-m", g_model, "--tokens", "1", flag, over, NULL};
+        const char *bj[] = {"run", "smoke", "--out", g_tmp, flag, over, NULL};
+        tp_run q = run(strcmp(cmds[i][0], "run") ? b : bj);
+        assert_int_equal(q.code, 2);
+        assert_non_null(strstr(q.err, flag));
+        assert_non_null(strstr(q.err, range));
+        tp_run_free(&q);
+    }
+}
+
 /* ---- exit code 0 ----------------------------------------------------------- */
 
 static void help_should_exit_0_for_every_engine_command(void **state)
@@ -369,6 +414,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(help_should_exit_0_for_every_engine_command),
+        cmocka_unit_test(help_should_print_the_thread_and_job_bounds_the_parser_enforces),
         cmocka_unit_test(model_random_then_generate_json_should_exit_0_and_be_deterministic),
         cmocka_unit_test(logits_should_print_floats_that_read_back_exactly),
         cmocka_unit_test(stories260k_generate_should_print_the_reference_text),
