@@ -2,12 +2,12 @@
  * bench_codec: codec throughput, each fast path against its own scalar
  * _ref path in the same run (values/s on one core).
  *   - L2 working set: 64 Ki values (256 KiB of floats), encoded and decoded
- *     repeatedly (the contracts' kernel size);
+ *     repeatedly (the L2-sized kernel working set, docs/performance.md);
  *   - large buffer: 64 Mi values (256 MiB), once per repeat, reported with
  *     the memory bandwidth measured in the same run (a memcpy of the same
  *     buffer: bytes read + written per second).
  * Prints a table on stdout; JSON lines to the file given as argv[1].
- * Targets of the codec issue (ratios fast / ref): e8 encode and decode
+ * Targets (ratios fast / ref, docs/codecs.md): e8 encode and decode
  * >= 4x; affine-4 and q4_0 encode >= 6x, decode >= 8x. The _ref paths are
  * the plain scalar loops (GCC's vectorizer off for them: codec_internal.h).
  */

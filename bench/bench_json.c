@@ -6,7 +6,7 @@
  * The document is generated deterministically (a fixed LCG, no clock): the
  * evidence skeleton of docs/evidence.md with 10 arms x 8000 samples, each
  * sample a small object of integers, decimals, booleans and short strings,
- * about 7.5 MB in all (issue 16, section 4).
+ * about 7.5 MB in all (docs/json.md, "Speed").
  *
  * Each parser parses (and frees) the same buffer REPS times, interleaved;
  * we report medians (the machine is shared, so the median, not the best or

@@ -1,6 +1,6 @@
 /*
  * codec: spec parsing, construction, dispatch to the arms and the optional
- * rotation around them. See codec.h for the grammar and the contracts.
+ * rotation around them. See codec.h for the grammar and what each codec promises.
  *
  * Contents: spec tables | parser | formatter | init/free | encode/decode
  */

@@ -11,7 +11,7 @@
  *            slowest key_dim dims (match_logit at beta 1); v = the current
  *            token's value identity -> OUT; the output matrix reads OUT
  *            (value_logit) and a constant fallback_logit on token 0.
- * Token layout (contracts.md): 0 BOS, 1 QUERY, 2..127 filler, 128..191
+ * Token layout (docs/synthetic-models.md): 0 BOS, 1 QUERY, 2..127 filler, 128..191
  * keys, 192..255 values. In copy mode every token is a key and a value
  * (an induction model: each token predicts what followed its last
  * occurrence).

@@ -1,6 +1,6 @@
 /*
  * gate_rules: the evidence rules, each with a stable code and a one-line
- * reason (issue 19). Rules plug in here: one table entry and one function.
+ * reason (docs/gate.md, "Evidence rules"). Rules plug in here: one table entry and one function.
  *
  * Two phases:
  *   GATE_RULE_RAW       runs on the parsed JSON before schema validation; a

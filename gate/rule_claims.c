@@ -22,10 +22,10 @@
 #include "kk_stats.h"
 
 /* PREFILL_DOMINATED: fewer decoded tokens per sample than this and a
- * decode rate is mostly first-token and timer overhead (issue 19). */
+ * decode rate is mostly first-token and timer overhead. */
 #define PREFILL_MIN_TOKENS 32
 /* MEMORY_CLAIM_MISMATCH: relative tolerance between a claimed and a
- * measured figure (issue 19: "more than 5%"). */
+ * measured figure (more than 5% off fails). */
 #define MEMORY_REL_TOL 0.05
 
 /* One bit per (arm, check) so a check reports an arm once. */

@@ -1,5 +1,5 @@
 /*
- * rule_internal: what the evidence rules of gate_rules.c share (issue 19).
+ * rule_internal: what the evidence rules of gate_rules.c share.
  * Not a public header: only gate/rule_*.c and gate_rules.c include it.
  *
  * Claims. A rule judges what a file claims, and a claim is one of:
@@ -106,14 +106,14 @@ int gate_rule_timing_scope_mismatch(const gate_rule_ctx *ctx, gate_report *rep);
 int gate_rule_noisy(const gate_rule_ctx *ctx, gate_report *rep);
 int gate_rule_memory_claim_mismatch(const gate_rule_ctx *ctx, gate_report *rep);
 
-/* NOISY (issue 19): spread over repeats above 3x, or a pass whose 95%
+/* NOISY: spread over repeats above 3x, or a pass whose 95%
  * bootstrap interval still includes its threshold. 2000 resamples put the
  * percentile bounds' own Monte Carlo error near 1% of the interval's width
  * (Efron & Tibshirani, An Introduction to the Bootstrap, ch. 13 and 19);
  * the fixed seed makes the verdict a function of the file. */
 #define GATE_NOISY_MAX_SPREAD 3.0
 #define GATE_NOISY_RESAMPLES 2000
-#define GATE_NOISY_SEED 0x6b616b6579611919ull /* "kakeya", issue 19 */
+#define GATE_NOISY_SEED 0x6b616b6579611919ull /* "kakeya", then the rules' tag 0x1919 */
 
 /* NOISY's bootstrap, exposed for the unit tests: the 95% percentile
  * interval of stat(A*, B*) over GATE_NOISY_RESAMPLES resamples of a (n_a

@@ -18,7 +18,7 @@
 /* ---- LIVENESS ---------------------------------------------------------------- */
 
 /* Which arm config field runs which component, and what that component
- * counts as it runs (contracts: "Counters are counted inside the component
+ * counts as it runs (docs/evidence.md: "Counters are counted inside the component
  * while it runs"). A field runs its component unless its value is null,
  * false, 0, "", "none" or "off". Adding a component is one row here and one
  * line in docs/gate.md. */

@@ -15,7 +15,7 @@
  * store them: K and V together, or one of them. The codec's unit must
  * divide the row; a rotation's dim defaults to head_dim there.
  *
- * --json prints the contracts' object {"codec", "data", "n_values",
+ * --json prints the object of docs/codecs.md {"codec", "data", "n_values",
  * "bits_per_value", "rel_mse", "snr_db", "gap_db" (Gaussian only),
  * "encode_values_per_s", "decode_values_per_s"}.
  */

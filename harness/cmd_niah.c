@@ -4,7 +4,7 @@
  *   [--kv-bits B | --kv-codec SPEC [--kv-codec-v SPEC]] [--ref] [--json]
  * Needle-in-a-haystack recall of a synthetic model (engine/niah.h), per
  * (context, depth) cell with a 95% Wilson interval and the smallest
- * retrieval margin. --json prints the contracts' object:
+ * retrieval margin. --json prints the object of docs/cli.md:
  *   {"model": {...}, "cells": [{"ctx", "depth", "n", "hits", "recall",
  *    "recall_ci_lo", "recall_ci_hi", "min_margin"}, ...]}
  * model.niah also names the kv codec (canonical spec or null; kv_codec_v

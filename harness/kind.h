@@ -7,11 +7,12 @@
  *   - the typed schema of its arms (kind_field_spec), with an optional
  *     check of a field's text (a codec spec, say);
  *   - the model roles it needs;
- *   - how it runs (run.h): plan the tasks, run one task in a worker, and
- *     add its own numbers to an arm's evidence.
- * A kind whose `available` is 0 (engine_bench until the performance issue
- * lands) is listed and its presets validate, but `run` refuses it with
- * KK_E_UNSUPPORTED and a message saying what is missing.
+ *   - how it runs (run.h's run_ops): plan the tasks, run one task in a
+ *     worker into its own result slot, and build an arm's metrics,
+ *     timings, signals and samples from those slots.
+ * A kind whose `available` is 0 (its runner is not built yet) is listed
+ * and its presets validate, but `run` refuses it with KK_E_UNSUPPORTED
+ * and a message saying what is missing.
  *
  * Everything here is static data; nothing to free.
  */

@@ -18,7 +18,7 @@
 #include "sha256.h"
 #include "synth.h"
 
-/* Gaussian figures per codec arm: 64 Ki values (contracts: kernel figures
+/* Gaussian figures per codec arm: 64 Ki values (kernel figures are taken
  * on a working set that fits in L2); seed fixed so every arm sees the
  * same data. */
 #define RUN_NIAH_GAUSS_N (64 * 1024)

@@ -4,7 +4,7 @@ import os
 # cases (nst/JSONTestSuite, MIT), transcribed here byte for byte.
 # Check: `make bench` counts cJSON 1.7.15 accepting 31 of the 188 n_ files
 # (15 with require_null_terminated), the figures measured on the real files
-# in issue 16. With SEEDS=DIR it also writes each case to DIR/<name>.json
+# in the JSON reader's conformance list (docs/json.md). With SEEDS=DIR it also writes each case to DIR/<name>.json
 # (fuzzer seeds). Usage: python3 tests/common/json_suite_gen.py
 Y = [
 ("y_array_arraysWithSpaces", b'[[]   ]'),

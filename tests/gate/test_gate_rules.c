@@ -1,4 +1,4 @@
-/* Tests of the evidence rules (gate/gate_rules.c, gate/rule_*.c; issue 19).
+/* Tests of the evidence rules (gate/gate_rules.c, gate/rule_*.c).
  *
  * tests/gate/data/rules/ holds one evidence file per violation, named for
  * the rule it breaks (CODE.json, CODE-variant.json), and passing files

@@ -1,4 +1,4 @@
-/* The evidence rules (issue 19) on evidence the harness wrote: `kakeya run
+/* The evidence rules on evidence the harness wrote: `kakeya run
  * smoke` into a temporary folder, then `kakeya-gate` on the result, both
  * the binaries of this build flavor.
  *
@@ -236,7 +236,7 @@ static void smoke_evidence_from_the_harness_should_pass_every_rule(void **state)
     fixture_free(&fx);
 }
 
-/* Issue 19's end-to-end test. */
+/* End to end: a codec switched off at run time is caught by LIVENESS. */
 static void a_codec_switched_off_at_run_time_should_make_liveness_fire(void **state)
 {
     (void)state;

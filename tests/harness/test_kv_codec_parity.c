@@ -1,11 +1,11 @@
-/* The llama.cpp K/V cross-check of the codec issue: with the cache stored
+/* The llama.cpp K/V cross-check of the codec caches: with the cache stored
  * as f16, q8_0 or q4_0 bytes (engine/kv_codec.c), the engine matches the
  * `kv_cache: f16|q8_0|q4_0` cases of rand-qwen3-a.ref.json teacher-forced.
  *
  * Bound: our logits differ from llama.cpp's for the same cache type by
  * less than llama.cpp's own difference between that type and F32 K/V
  * (the fixture README: q8_0 0.09, q4_0 0.94; f16 0.02 per
- * shared/design/contracts.md, because llama.cpp's f16 case ran flash
+ * docs/codecs.md, because llama.cpp's f16 case ran flash
  * attention, which accumulates V in F16). The K/V bytes are bit-exact
  * with ggml's quantizers; what remains is llama.cpp's flash attention
  * (queries rounded to Q8_0 against Q8_0/Q4_0 keys, to F16 against F16

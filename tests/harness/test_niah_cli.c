@@ -1,5 +1,5 @@
 /* CLI tests of `kakeya model synth` and `kakeya niah`: every exit code,
- * messages naming the flag or key, the contracts' JSON, and the recall
+ * messages naming the flag or key, the JSON of docs/cli.md, and the recall
  * controls end to end. The binary is this flavor's build/<flavor>/kakeya,
  * run with fork/exec. */
 #include <setjmp.h>
@@ -123,7 +123,7 @@ static double total_recall(const cJSON *j)
     return hits / n;
 }
 
-static void niah_json_should_hold_the_contracts_fields(void **state)
+static void niah_json_should_hold_the_documented_fields(void **state)
 {
     (void)state;
     REQUIRE_BIN();
@@ -284,7 +284,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(model_synth_should_write_a_model_that_model_info_reads),
         cmocka_unit_test(model_synth_bad_values_should_exit_2_naming_the_flag),
-        cmocka_unit_test(niah_json_should_hold_the_contracts_fields),
+        cmocka_unit_test(niah_json_should_hold_the_documented_fields),
         cmocka_unit_test(niah_controls_should_hold_end_to_end),
         cmocka_unit_test(niah_kv_codec_should_report_the_codec_and_its_counters),
         cmocka_unit_test(niah_bad_input_should_exit_2_and_usage_3),
