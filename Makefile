@@ -31,9 +31,9 @@ LDOPT_fuzz  := -fsanitize=address,undefined
 INC_common  := -Icommon
 INC_engine  := -Icommon -Iengine
 INC_gate    := -Icommon -Igate
-INC_compare := -Icommon -Icompare -Igate
+INC_compare := -Icommon -Icompare
 INC_bench   := -Icommon -Iengine -Ibench/lib
-INC_harness := -Icommon -Iengine -Icompare -Ibench/lib -Iharness -Igate
+INC_harness := -Icommon -Iengine -Icompare -Ibench/lib -Iharness
 CPPFLAGS_ALL := -D_GNU_SOURCE
 # The layer of a source file: its top folder (bench/lib/x.c -> bench).
 layer_of = $(firstword $(subst /, ,$(1)))
@@ -60,17 +60,17 @@ LIB_COMPARE := $(B)/libkk_compare.a
 LIB_BENCH   := $(B)/libkk_bench.a
 
 # What each group links (libraries in dependency order).
-LINK_common  := $(LIB_COMMON) $(LIBS_SYS)
+LINK_common  := $(LIB_COMMON) -lyaml $(LIBS_SYS)
 LINK_gate    := $(LIB_GATE) $(LIB_COMMON) -lyaml $(LIBS_SYS)
 LINK_engine  := $(LIB_ENGINE) $(LIB_COMMON) $(LIBS_BLAS) $(LIBS_SYS)
 LINK_engine_bench := $(LIB_BENCH) $(LINK_engine)
-LINK_compare := $(LIB_COMPARE) $(LIB_GATE) $(LIB_COMMON) -lyaml $(LIBS_SYS)
-LINK_harness := $(LIB_HARNESS) $(LIB_BENCH) $(LIB_COMPARE) $(LIB_ENGINE) $(LIB_GATE) $(LIB_COMMON) -lcjson -lyaml -lgsl $(LIBS_BLAS) $(LIBS_SYS)
+LINK_compare := $(LIB_COMPARE) $(LIB_COMMON) -lyaml $(LIBS_SYS)
+LINK_harness := $(LIB_HARNESS) $(LIB_BENCH) $(LIB_COMPARE) $(LIB_ENGINE) $(LIB_COMMON) -lcjson -lyaml -lgsl $(LIBS_BLAS) $(LIBS_SYS)
 DEPS_common  := $(LIB_COMMON)
 DEPS_gate    := $(LIB_GATE) $(LIB_COMMON)
 DEPS_engine  := $(LIB_ENGINE) $(LIB_COMMON)
-DEPS_compare := $(LIB_COMPARE) $(LIB_GATE) $(LIB_COMMON)
-DEPS_harness := $(LIB_HARNESS) $(LIB_BENCH) $(LIB_COMPARE) $(LIB_ENGINE) $(LIB_GATE) $(LIB_COMMON)
+DEPS_compare := $(LIB_COMPARE) $(LIB_COMMON)
+DEPS_harness := $(LIB_HARNESS) $(LIB_BENCH) $(LIB_COMPARE) $(LIB_ENGINE) $(LIB_COMMON)
 
 GROUPS := common gate engine harness
 TEST_SRC  := $(sort $(wildcard $(foreach g,$(GROUPS),tests/$(g)/test_*.c)))

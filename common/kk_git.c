@@ -1,5 +1,5 @@
-/* gate_git: see gate_git.h. */
-#include "gate_git.h"
+/* kk_git: see kk_git.h. */
+#include "kk_git.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,7 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-int gate_git_in_checkout(const char *dir)
+int kk_git_in_checkout(const char *dir)
 {
     char cur[PATH_MAX];
     if (!realpath(dir, cur))
@@ -38,7 +38,7 @@ int gate_git_in_checkout(const char *dir)
 
 #define MAX_ARGS 16
 
-kk_code gate_git_run(const char *dir, const char *const *args, char **out,
+kk_code kk_git_run(const char *dir, const char *const *args, char **out,
                      size_t *out_len, size_t max_out, int *status, kk_err *err)
 {
     *out = NULL;
@@ -137,7 +137,7 @@ static kk_code repo_ok(const char *dir, kk_err *err)
     char *out = NULL;
     size_t len = 0;
     int status;
-    kk_code rc = gate_git_run(dir, args, &out, &len, 1 << 16, &status, err);
+    kk_code rc = kk_git_run(dir, args, &out, &len, 1 << 16, &status, err);
     free(out);
     if (rc != KK_OK)
         return rc;
@@ -148,7 +148,7 @@ static kk_code repo_ok(const char *dir, kk_err *err)
     return KK_OK;
 }
 
-kk_code gate_git_blob_at_head(const char *dir, const char *relpath, char **buf,
+kk_code kk_git_blob_at_head(const char *dir, const char *relpath, char **buf,
                               size_t *len, kk_err *err)
 {
     *buf = NULL;
@@ -161,7 +161,7 @@ kk_code gate_git_blob_at_head(const char *dir, const char *relpath, char **buf,
     const char *args[] = {"cat-file", "blob", spec, NULL};
     int status;
     /* A preset over 64 KiB is refused anyway; allow a margin to say so. */
-    kk_code rc = gate_git_run(dir, args, buf, len, 1 << 20, &status, err);
+    kk_code rc = kk_git_run(dir, args, buf, len, 1 << 20, &status, err);
     if (rc != KK_OK)
         return rc;
     if (status != 0) {
@@ -176,7 +176,7 @@ fail:
     return err ? err->code : KK_E_IO;
 }
 
-int gate_git_commit_exists(const char *dir, const char *commit, kk_err *err)
+int kk_git_commit_exists(const char *dir, const char *commit, kk_err *err)
 {
     for (const char *p = commit; *p; p++)
         if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
@@ -191,7 +191,7 @@ int gate_git_commit_exists(const char *dir, const char *commit, kk_err *err)
     char *out = NULL;
     size_t len = 0;
     int status;
-    if (gate_git_run(dir, args, &out, &len, 4096, &status, err) != KK_OK)
+    if (kk_git_run(dir, args, &out, &len, 4096, &status, err) != KK_OK)
         return -1;
     free(out);
     if (status == 0)

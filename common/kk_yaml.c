@@ -1,5 +1,5 @@
-/* gate_yaml: see gate_yaml.h. */
-#include "gate_yaml.h"
+/* kk_yaml: see kk_yaml.h. */
+#include "kk_yaml.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,19 +11,19 @@
 #include <yaml.h>
 
 typedef struct frame {
-    gate_yaml_node *node;
+    kk_yaml_node *node;
 } frame;
 
 typedef struct ystate {
     const char *file;
-    frame stack[GATE_YAML_MAX_DEPTH + 1];
+    frame stack[KK_YAML_MAX_DEPTH + 1];
     size_t depth;
     kk_err *err;
 } ystate;
 
 /* ---- nodes ---------------------------------------------------------------- */
 
-static void node_free(gate_yaml_node *n)
+static void node_free(kk_yaml_node *n)
 {
     if (!n)
         return;
@@ -38,7 +38,7 @@ static void node_free(gate_yaml_node *n)
     free(n);
 }
 
-void gate_yaml_doc_free(gate_yaml_doc *doc)
+void kk_yaml_doc_free(kk_yaml_doc *doc)
 {
     if (!doc)
         return;
@@ -46,9 +46,9 @@ void gate_yaml_doc_free(gate_yaml_doc *doc)
     free(doc);
 }
 
-static gate_yaml_node *node_new(gate_yaml_kind kind, yaml_mark_t m)
+static kk_yaml_node *node_new(kk_yaml_kind kind, yaml_mark_t m)
 {
-    gate_yaml_node *n = calloc(1, sizeof *n);
+    kk_yaml_node *n = calloc(1, sizeof *n);
     if (!n)
         return NULL;
     n->kind = kind;
@@ -59,32 +59,32 @@ static gate_yaml_node *node_new(gate_yaml_kind kind, yaml_mark_t m)
 }
 
 /* Appends v (and key k for maps) to container c. @return 0, -1 on ENOMEM. */
-static int node_push(gate_yaml_node *c, gate_yaml_node *k, gate_yaml_node *v)
+static int node_push(kk_yaml_node *c, kk_yaml_node *k, kk_yaml_node *v)
 {
     if (c->n == c->cap) {
         size_t cap = c->cap ? c->cap * 2 : 4;
-        gate_yaml_node **nv = realloc(c->vals, cap * sizeof *nv);
+        kk_yaml_node **nv = realloc(c->vals, cap * sizeof *nv);
         if (!nv)
             return -1;
         c->vals = nv;
-        if (c->kind == GATE_YAML_MAP) {
-            gate_yaml_node **nk = realloc(c->keys, cap * sizeof *nk);
+        if (c->kind == KK_YAML_MAP) {
+            kk_yaml_node **nk = realloc(c->keys, cap * sizeof *nk);
             if (!nk)
                 return -1;
             c->keys = nk;
         }
         c->cap = cap;
     }
-    if (c->kind == GATE_YAML_MAP)
+    if (c->kind == KK_YAML_MAP)
         c->keys[c->n] = k;
     c->vals[c->n] = v;
     c->n++;
     return 0;
 }
 
-const gate_yaml_node *gate_yaml_get(const gate_yaml_node *map, const char *key)
+const kk_yaml_node *kk_yaml_get(const kk_yaml_node *map, const char *key)
 {
-    if (!map || map->kind != GATE_YAML_MAP)
+    if (!map || map->kind != KK_YAML_MAP)
         return NULL;
     size_t kl = strlen(key);
     for (size_t i = 0; i < map->n; i++)
@@ -103,10 +103,10 @@ static void path_of(const ystate *st, char *buf, size_t cap)
     size_t at = 0;
     buf[0] = '\0';
     for (size_t d = 1; d < st->depth; d++) {
-        const gate_yaml_node *parent = st->stack[d - 1].node;
+        const kk_yaml_node *parent = st->stack[d - 1].node;
         int w;
-        if (parent->kind == GATE_YAML_MAP) {
-            const gate_yaml_node *k = parent->keys[parent->n - 1];
+        if (parent->kind == KK_YAML_MAP) {
+            const kk_yaml_node *k = parent->keys[parent->n - 1];
             w = snprintf(buf + at, cap - at, "%s%.*s", at ? "." : "",
                          (int)(k->len > 64 ? 64 : k->len), k->str);
         } else {
@@ -178,28 +178,28 @@ static kk_code check_props(ystate *st, const yaml_event_t *ev,
 
 /* Attaches a finished node to the open container (or as the root). A scalar
  * in key position becomes the pending key; duplicates are refused here. */
-static kk_code attach(ystate *st, gate_yaml_doc *doc, gate_yaml_node *n,
+static kk_code attach(ystate *st, kk_yaml_doc *doc, kk_yaml_node *n,
                       const yaml_event_t *ev, int *pending_key)
 {
     if (st->depth == 0) {
         doc->root = n;
         return KK_OK;
     }
-    gate_yaml_node *c = st->stack[st->depth - 1].node;
-    if (c->kind == GATE_YAML_SEQ) {
+    kk_yaml_node *c = st->stack[st->depth - 1].node;
+    if (c->kind == KK_YAML_SEQ) {
         if (node_push(c, NULL, n) != 0)
             goto nomem;
         return KK_OK;
     }
     if (!pending_key[st->depth - 1]) {
         /* key position */
-        if (n->kind != GATE_YAML_SCALAR) {
+        if (n->kind != KK_YAML_SCALAR) {
             node_free(n);
             return fail_at(st, KK_E_FORMAT, ev->start_mark, "%s",
                            "a key must be a scalar (found a map or list)");
         }
         for (size_t i = 0; i < c->n; i++) {
-            const gate_yaml_node *k = c->keys[i];
+            const kk_yaml_node *k = c->keys[i];
             if (k->len == n->len && memcmp(k->str, n->str, n->len) == 0) {
                 char what[128];
                 snprintf(what, sizeof what, "%.*s (first at line %d)",
@@ -224,21 +224,21 @@ nomem:
     return fail_at(st, KK_E_NOMEM, ev->start_mark, "%s", "out of memory");
 }
 
-kk_code gate_yaml_parse(const char *buf, size_t len, const char *file,
-                        gate_yaml_doc **out, kk_err *err)
+kk_code kk_yaml_parse(const char *buf, size_t len, const char *file,
+                        kk_yaml_doc **out, kk_err *err)
 {
     *out = NULL;
     ystate st;
     memset(&st, 0, sizeof st);
     st.file = file;
     st.err = err;
-    int pending_key[GATE_YAML_MAX_DEPTH + 1] = {0};
-    if (len > GATE_YAML_MAX_BYTES) {
+    int pending_key[KK_YAML_MAX_DEPTH + 1] = {0};
+    if (len > KK_YAML_MAX_BYTES) {
         kk_err_set(err, KK_E_LIMIT, "preset is %zu bytes; at most %d allowed",
-                   len, GATE_YAML_MAX_BYTES);
+                   len, KK_YAML_MAX_BYTES);
         return kk_err_file(err, file ? file : "");
     }
-    gate_yaml_doc *doc = calloc(1, sizeof *doc);
+    kk_yaml_doc *doc = calloc(1, sizeof *doc);
     if (!doc)
         return kk_err_set(err, KK_E_NOMEM, "out of memory");
     yaml_parser_t p;
@@ -255,7 +255,7 @@ kk_code gate_yaml_parse(const char *buf, size_t len, const char *file,
             rc = fail_parser(&st, &p);
             break;
         }
-        gate_yaml_node *n = NULL;
+        kk_yaml_node *n = NULL;
         switch (ev.type) {
         case YAML_STREAM_END_EVENT:
             done = 1;
@@ -279,7 +279,7 @@ kk_code gate_yaml_parse(const char *buf, size_t len, const char *file,
             rc = check_props(&st, &ev, ev.data.scalar.anchor, ev.data.scalar.tag);
             if (rc != KK_OK)
                 break;
-            n = node_new(GATE_YAML_SCALAR, ev.start_mark);
+            n = node_new(KK_YAML_SCALAR, ev.start_mark);
             if (n) {
                 n->str = malloc(ev.data.scalar.length + 1);
                 if (n->str) {
@@ -307,14 +307,14 @@ kk_code gate_yaml_parse(const char *buf, size_t len, const char *file,
                                       ev.data.sequence_start.tag);
             if (rc != KK_OK)
                 break;
-            if (st.depth >= GATE_YAML_MAX_DEPTH) {
+            if (st.depth >= KK_YAML_MAX_DEPTH) {
                 char lim[64];
-                snprintf(lim, sizeof lim, "%d", GATE_YAML_MAX_DEPTH);
+                snprintf(lim, sizeof lim, "%d", KK_YAML_MAX_DEPTH);
                 rc = fail_at(&st, KK_E_LIMIT, ev.start_mark,
                              "nesting deeper than %s levels", lim);
                 break;
             }
-            n = node_new(is_map ? GATE_YAML_MAP : GATE_YAML_SEQ, ev.start_mark);
+            n = node_new(is_map ? KK_YAML_MAP : KK_YAML_SEQ, ev.start_mark);
             if (!n) {
                 rc = fail_at(&st, KK_E_NOMEM, ev.start_mark, "%s", "out of memory");
                 break;
@@ -340,14 +340,14 @@ kk_code gate_yaml_parse(const char *buf, size_t len, const char *file,
     }
     yaml_parser_delete(&p);
     if (rc != KK_OK) {
-        gate_yaml_doc_free(doc);
+        kk_yaml_doc_free(doc);
         return rc;
     }
     *out = doc;
     return KK_OK;
 }
 
-kk_code gate_yaml_read_file(const char *path, char **buf, size_t *len,
+kk_code kk_yaml_read_file(const char *path, char **buf, size_t *len,
                             kk_err *err)
 {
     *buf = NULL;
@@ -363,22 +363,22 @@ kk_code gate_yaml_read_file(const char *path, char **buf, size_t *len,
         kk_err_set(err, KK_E_IO, "not a regular file");
         return kk_err_file(err, path);
     }
-    if (sb.st_size > GATE_YAML_MAX_BYTES) {
+    if (sb.st_size > KK_YAML_MAX_BYTES) {
         close(fd);
         kk_err_set(err, KK_E_LIMIT, "preset is %lld bytes; at most %d allowed",
-                   (long long)sb.st_size, GATE_YAML_MAX_BYTES);
+                   (long long)sb.st_size, KK_YAML_MAX_BYTES);
         return kk_err_file(err, path);
     }
     /* Read one byte more than allowed: a file that grows after fstat is
      * still refused. */
-    char *b = malloc(GATE_YAML_MAX_BYTES + 2);
+    char *b = malloc(KK_YAML_MAX_BYTES + 2);
     if (!b) {
         close(fd);
         return kk_err_set(err, KK_E_NOMEM, "out of memory");
     }
     size_t got = 0;
-    while (got < GATE_YAML_MAX_BYTES + 1) {
-        ssize_t r = read(fd, b + got, GATE_YAML_MAX_BYTES + 1 - got);
+    while (got < KK_YAML_MAX_BYTES + 1) {
+        ssize_t r = read(fd, b + got, KK_YAML_MAX_BYTES + 1 - got);
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
@@ -393,10 +393,10 @@ kk_code gate_yaml_read_file(const char *path, char **buf, size_t *len,
         got += (size_t)r;
     }
     close(fd);
-    if (got > GATE_YAML_MAX_BYTES) {
+    if (got > KK_YAML_MAX_BYTES) {
         free(b);
         kk_err_set(err, KK_E_LIMIT, "preset is more than %d bytes",
-                   GATE_YAML_MAX_BYTES);
+                   KK_YAML_MAX_BYTES);
         return kk_err_file(err, path);
     }
     b[got] = '\0';
@@ -405,7 +405,7 @@ kk_code gate_yaml_read_file(const char *path, char **buf, size_t *len,
     return KK_OK;
 }
 
-kk_code gate_yaml_verr(kk_err *err, const char *file, const gate_yaml_node *n,
+kk_code kk_yaml_verr(kk_err *err, const char *file, const kk_yaml_node *n,
                        const char *where, kk_code code, const char *fmt,
                        va_list ap)
 {
@@ -419,4 +419,140 @@ kk_code gate_yaml_verr(kk_err *err, const char *file, const gate_yaml_node *n,
     }
     kk_err_where(err, where);
     return code;
+}
+
+/* ---- scalar classes ------------------------------------------------------ */
+
+static int eq_any(const char *s, size_t len, const char *const *words)
+{
+    for (; *words; words++)
+        if (strlen(*words) == len && memcmp(s, *words, len) == 0)
+            return 1;
+    return 0;
+}
+
+static int is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? (RFC 8259, section 6);
+ * *is_int when neither fraction nor exponent. */
+static int json_number_form(const char *s, size_t len, int *is_int)
+{
+    size_t i = 0;
+    *is_int = 1;
+    if (i < len && s[i] == '-')
+        i++;
+    if (i >= len)
+        return 0;
+    if (s[i] == '0')
+        i++;
+    else if (s[i] >= '1' && s[i] <= '9')
+        while (i < len && is_digit(s[i]))
+            i++;
+    else
+        return 0;
+    if (i < len && s[i] == '.') {
+        *is_int = 0;
+        size_t d = ++i;
+        while (i < len && is_digit(s[i]))
+            i++;
+        if (i == d)
+            return 0;
+    }
+    if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+        *is_int = 0;
+        i++;
+        if (i < len && (s[i] == '+' || s[i] == '-'))
+            i++;
+        size_t d = i;
+        while (i < len && is_digit(s[i]))
+            i++;
+        if (i == d)
+            return 0;
+    }
+    return i == len;
+}
+
+kk_yaml_sclass kk_yaml_classify(const char *s, size_t len, int plain)
+{
+    if (!plain)
+        return KK_YAML_SC_STRING;
+    static const char *const nulls[] = {"", "~", "null", "Null", "NULL", NULL};
+    /* YAML 1.1's bool set (https://yaml.org/type/bool.html), y/n included. */
+    static const char *const bools[] = {"true", "True", "TRUE", "false", "False", "FALSE",
+                                        "yes", "Yes", "YES", "no", "No", "NO", "on", "On",
+                                        "ON", "off", "Off", "OFF", "y", "Y", "n", "N", NULL};
+    static const char *const specials[] = {".inf", ".Inf", ".INF", ".nan", ".NaN", ".NAN", NULL};
+    if (eq_any(s, len, nulls))
+        return KK_YAML_SC_NULL;
+    if (eq_any(s, len, bools))
+        return KK_YAML_SC_BOOL;
+    int is_int;
+    if (json_number_form(s, len, &is_int))
+        return is_int ? KK_YAML_SC_INT : KK_YAML_SC_NUMBER;
+    size_t i = 0;
+    if (i < len && (s[i] == '+' || s[i] == '-'))
+        i++;
+    if (eq_any(s + i, len - i, specials))
+        return KK_YAML_SC_OTHER_NUM;
+    if (len - i > 2 && s[i] == '0' && (s[i + 1] == 'x' || s[i + 1] == 'o' || s[i + 1] == 'b'))
+        return KK_YAML_SC_OTHER_NUM;
+    int digits = 0, dots = 0;
+    for (; i < len; i++) {
+        if (is_digit(s[i]))
+            digits++;
+        else if (s[i] == '.')
+            dots++;
+        else if (s[i] != '_')
+            break;
+    }
+    if (digits && dots <= 1 && i < len && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < len && (s[i] == '+' || s[i] == '-'))
+            i++;
+        size_t e0 = i;
+        while (i < len && is_digit(s[i]))
+            i++;
+        if (i == e0)
+            return KK_YAML_SC_STRING;
+    }
+    return digits && dots <= 1 && i == len ? KK_YAML_SC_OTHER_NUM : KK_YAML_SC_STRING;
+}
+
+kk_yaml_sclass kk_yaml_node_class(const kk_yaml_node *n)
+{
+    return kk_yaml_classify(n->str, n->len, n->plain);
+}
+
+void kk_yaml_quote(const char *s, size_t len, char *buf, size_t cap)
+{
+    size_t o = 0;
+    if (cap < 8) {
+        if (cap)
+            buf[0] = 0;
+        return;
+    }
+    buf[o++] = '"';
+    for (size_t i = 0; i < len && o + 6 < cap; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (i >= 60) {
+            memcpy(buf + o, "...", 3);
+            o += 3;
+            break;
+        }
+        if (c < 0x20 || c == 0x7f || c == '"' || c == '\\') {
+            if (c == '"' || c == '\\') {
+                buf[o++] = '\\';
+                buf[o++] = (char)c;
+            } else {
+                o += (size_t)snprintf(buf + o, cap - o, "\\x%02x", c);
+            }
+        } else {
+            buf[o++] = (char)c;
+        }
+    }
+    buf[o++] = '"';
+    buf[o] = 0;
 }

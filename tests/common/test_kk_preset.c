@@ -1,6 +1,7 @@
-/* Tests of gate/gate_yaml and gate/gate_preset: the preset `gate:` block
- * reader. Every kind of malformed preset gives its error code, a 1-based
- * line:col, the key path and the value found. */
+/* Tests of common/kk_yaml and common/kk_preset: the preset file reader the
+ * gate and the harness share (the `gate:` block, the top level, the YAML
+ * limits, the scalar classifier). Every kind of malformed preset gives its
+ * error code, a 1-based line:col, the key path and the value found. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,16 +12,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gate_preset.h"
-#include "gate_yaml.h"
+#include "kk_preset.h"
+#include "kk_yaml.h"
 #include "kk_file.h"
 
 #define HEAD "name: p\nkind: niah\n"
 
-static kk_code parse(const char *text, gate_preset **p, kk_err *e)
+static kk_code parse(const char *text, kk_preset **p, kk_err *e)
 {
     kk_err_clear(e);
-    return gate_preset_parse(text, strlen(text), "p.yaml", "p", p, e);
+    return kk_preset_parse(text, strlen(text), "p.yaml", "p", 0, p, e);
 }
 
 static void a_full_gate_block_should_parse_into_its_fields(void **state)
@@ -42,7 +43,7 @@ static void a_full_gate_block_should_parse_into_its_fields(void **state)
         "    negative: {arm: masked, metric: recall, ci: hi95, op: \"<=\", value: 0.05}\n"
         "  relax:\n"
         "    - {rule: NOISY, reason: \"shared CI machine\"}\n";
-    gate_preset *p = NULL;
+    kk_preset *p = NULL;
     kk_err e;
     assert_int_equal(parse(t, &p, &e), KK_OK);
     assert_string_equal(p->name, "p");
@@ -51,42 +52,42 @@ static void a_full_gate_block_should_parse_into_its_fields(void **state)
     assert_int_equal(p->min_samples_recall, 30);
     assert_int_equal(p->min_samples_timing, 7);
     assert_int_equal(p->n_thresholds, 4);
-    assert_int_equal(p->thresholds[0].form, GATE_FORM_VALUE);
-    assert_int_equal(p->thresholds[0].op, GATE_OP_GE);
+    assert_int_equal(p->thresholds[0].form, KK_PRESET_FORM_VALUE);
+    assert_int_equal(p->thresholds[0].op, KK_PRESET_OP_GE);
     assert_string_equal(p->thresholds[0].value, "0.95");
-    assert_int_equal(p->thresholds[1].form, GATE_FORM_DELTA);
+    assert_int_equal(p->thresholds[1].form, KK_PRESET_FORM_DELTA);
     assert_string_equal(p->thresholds[1].other, "identity");
     assert_string_equal(p->thresholds[1].value, "-0.05");
-    assert_int_equal(p->thresholds[2].form, GATE_FORM_RATIO);
-    assert_int_equal(p->thresholds[2].op, GATE_OP_GT);
+    assert_int_equal(p->thresholds[2].form, KK_PRESET_FORM_RATIO);
+    assert_int_equal(p->thresholds[2].op, KK_PRESET_OP_GT);
     assert_string_equal(p->thresholds[2].metric, "timings.tok_per_s");
-    assert_int_equal(p->thresholds[3].form, GATE_FORM_CI_LO);
+    assert_int_equal(p->thresholds[3].form, KK_PRESET_FORM_CI_LO);
     assert_string_equal(p->thresholds[3].note, "why");
     assert_int_equal(p->thresholds[3].line, 12);
     assert_int_equal(p->thresholds[3].col, 7);
     assert_true(p->has_positive && p->has_negative);
-    assert_int_equal(p->negative.form, GATE_FORM_CI_HI);
-    assert_int_equal(p->negative.op, GATE_OP_LE);
+    assert_int_equal(p->negative.form, KK_PRESET_FORM_CI_HI);
+    assert_int_equal(p->negative.op, KK_PRESET_OP_LE);
     assert_int_equal(p->n_relax, 1);
     assert_string_equal(p->relax[0].rule, "NOISY");
     assert_string_equal(p->relax[0].reason, "shared CI machine");
-    assert_non_null(gate_preset_relax_find(p, "NOISY"));
-    assert_null(gate_preset_relax_find(p, "LIVENESS"));
+    assert_non_null(kk_preset_relax_find(p, "NOISY"));
+    assert_null(kk_preset_relax_find(p, "LIVENESS"));
     assert_int_equal(strlen(p->sha256), 64);
-    gate_preset_free(p);
+    kk_preset_free(p);
 }
 
 static void defaults_should_apply_when_min_samples_is_absent(void **state)
 {
     (void)state;
-    gate_preset *p = NULL;
+    kk_preset *p = NULL;
     kk_err e;
     assert_int_equal(parse(HEAD "gate: {}\n", &p, &e), KK_OK);
-    assert_int_equal(p->min_samples_recall, GATE_MIN_SAMPLES_RECALL_DEFAULT);
-    assert_int_equal(p->min_samples_timing, GATE_MIN_SAMPLES_TIMING_DEFAULT);
+    assert_int_equal(p->min_samples_recall, KK_PRESET_MIN_SAMPLES_RECALL_DEFAULT);
+    assert_int_equal(p->min_samples_timing, KK_PRESET_MIN_SAMPLES_TIMING_DEFAULT);
     assert_int_equal(p->n_thresholds, 0);
     assert_false(p->has_positive || p->has_negative);
-    gate_preset_free(p);
+    kk_preset_free(p);
 }
 
 /* One malformed preset per row: the code, where it is (1-based), the key
@@ -130,10 +131,16 @@ static const bad_case BAD[] = {
      KK_E_TYPE, 5, 13, "gate.thresholds[0].arm", "quote it"},
     {HEAD "gate:\n  thresholds:\n    - {arm: yes, metric: m, op: '>=', value: 1}\n",
      KK_E_TYPE, 5, 13, "gate.thresholds[0].arm", "a boolean \"yes\""},
+    /* YAML 1.1 reads y and n as booleans too (one classifier for all) */
+    {HEAD "gate:\n  thresholds:\n    - {arm: y, metric: m, op: '>=', value: 1}\n",
+     KK_E_TYPE, 5, 13, "gate.thresholds[0].arm", "a boolean \"y\""},
+    {HEAD "gate:\n  min_samples: {recall: \"20\"}\n", KK_E_TYPE, 4, 25, "gate.min_samples.recall",
+     "found a string \"20\""},
+    {"name: p\nkind: 'a/b'\ngate: {}\n", KK_E_RANGE, 2, 7, "kind", "allowed: a name"},
     {HEAD "gate:\n  thresholds: {arm: a}\n", KK_E_TYPE, 4, 15, "gate.thresholds",
      "expected a list, found a map"},
     {HEAD "gate: [1]\n", KK_E_TYPE, 3, 7, "gate", "expected a map"},
-    {"- a\n- b\n", KK_E_TYPE, 1, 1, "", "expected a map, found a list"},
+    {"- a\n- b\n", KK_E_TYPE, 1, 1, "", "found a list; allowed: a map"},
     {HEAD "gate:\n  min_samples: {recall: 2.5}\n", KK_E_TYPE, 4, 25, "gate.min_samples.recall",
      "expected an integer"},
     /* values out of range */
@@ -153,7 +160,7 @@ static const bad_case BAD[] = {
     /* missing keys */
     {HEAD "gate:\n  thresholds:\n    - {arm: a, metric: m, value: 1}\n", KK_E_MISSING, 5, 7,
      "gate.thresholds[0]", "missing key 'op'"},
-    {"name: p\ngate: {}\n", KK_E_MISSING, 1, 1, "", "missing top-level key 'kind'"},
+    {"name: p\ngate: {}\n", KK_E_MISSING, 1, 1, "", "missing key 'kind'; required: name, kind, gate"},
     {HEAD "params: {}\n", KK_E_MISSING, 1, 1, "", "'gate'"},
     {"", KK_E_MISSING, 0, 0, "", "empty preset"},
     /* relax: a written reason, a known relaxable rule, once */
@@ -174,7 +181,7 @@ static void each_malformed_preset_should_fail_with_a_located_error(void **state)
     (void)state;
     int bad = 0;
     for (size_t i = 0; i < sizeof BAD / sizeof BAD[0]; i++) {
-        gate_preset *p = NULL;
+        kk_preset *p = NULL;
         kk_err e;
         kk_code rc = parse(BAD[i].text, &p, &e);
         if (rc != BAD[i].code || e.line != BAD[i].line || e.col != BAD[i].col ||
@@ -192,18 +199,18 @@ static void each_malformed_preset_should_fail_with_a_located_error(void **state)
 static void a_preset_over_64_kib_should_be_refused_before_parsing(void **state)
 {
     (void)state;
-    size_t n = GATE_YAML_MAX_BYTES + 1;
+    size_t n = KK_YAML_MAX_BYTES + 1;
     char *t = malloc(n + 1);
     memset(t, '#', n);
     t[n] = '\0';
-    gate_preset *p = NULL;
+    kk_preset *p = NULL;
     kk_err e;
     kk_err_clear(&e);
-    assert_int_equal(gate_preset_parse(t, n, "big.yaml", NULL, &p, &e), KK_E_LIMIT);
+    assert_int_equal(kk_preset_parse(t, n, "big.yaml", NULL, 0, &p, &e), KK_E_LIMIT);
     assert_string_equal(e.file, "big.yaml");
     assert_non_null(strstr(e.msg, "65537 bytes"));
     /* Exactly 64 KiB of comment is allowed (and is an empty preset). */
-    assert_int_equal(gate_preset_parse(t, n - 1, "big.yaml", NULL, &p, &e), KK_E_MISSING);
+    assert_int_equal(kk_preset_parse(t, n - 1, "big.yaml", NULL, 0, &p, &e), KK_E_MISSING);
     free(t);
 }
 
@@ -217,7 +224,7 @@ static void nesting_deeper_than_32_should_stop_at_the_33rd_level(void **state)
     for (int i = 0; i < 2000; i++)
         t[at++] = '[';
     t[at] = '\0';
-    gate_preset *p = NULL;
+    kk_preset *p = NULL;
     kk_err e;
     assert_int_equal(parse(t, &p, &e), KK_E_LIMIT);
     assert_int_equal(e.line, 3);
@@ -239,7 +246,7 @@ static void invalid_utf8_should_be_a_format_error_with_an_offset(void **state)
 {
     (void)state;
     const char t[] = HEAD "gate: {baseline: \"a\xff\"}\n";
-    gate_preset *p = NULL;
+    kk_preset *p = NULL;
     kk_err e;
     assert_int_equal(parse(t, &p, &e), KK_E_FORMAT);
     assert_true(e.offset >= 0);
@@ -248,18 +255,105 @@ static void invalid_utf8_should_be_a_format_error_with_an_offset(void **state)
 static void load_should_find_presets_by_name_and_refuse_paths(void **state)
 {
     (void)state;
-    gate_preset *p = NULL;
+    kk_preset *p = NULL;
     kk_err e;
     kk_err_clear(&e);
     char root[1024], dir[1200];
     assert_int_equal(kk_repo_root(root, sizeof root, &e), KK_OK);
     snprintf(dir, sizeof dir, "%s/tests/gate/data/presets", root);
-    assert_int_equal(gate_preset_load(dir, "../x", &p, &e), KK_E_RANGE);
-    assert_int_equal(gate_preset_load(dir, "nope", &p, &e), KK_E_IO);
+    assert_int_equal(kk_preset_load(dir, "../x", 0, &p, &e), KK_E_RANGE);
+    assert_int_equal(kk_preset_load(dir, "nope", 0, &p, &e), KK_E_IO);
     assert_non_null(strstr(e.file, "nope.yaml"));
-    assert_int_equal(gate_preset_load(dir, "gt-good", &p, &e), KK_OK);
+    assert_int_equal(kk_preset_load(dir, "gt-good", 0, &p, &e), KK_OK);
     assert_int_equal(p->n_thresholds, 5);
-    gate_preset_free(p);
+    kk_preset_free(p);
+}
+
+/* The one scalar classifier: every reader of preset files types scalars
+ * through it, so `12`, `"12"`, `yes` and `y` read alike everywhere. */
+static void the_classifier_should_type_each_scalar_form(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *s;
+        int plain;
+        kk_yaml_sclass want;
+    } C[] = {
+        {"12", 1, KK_YAML_SC_INT},       {"-3", 1, KK_YAML_SC_INT},
+        {"0", 1, KK_YAML_SC_INT},        {"12", 0, KK_YAML_SC_STRING},
+        {"0.5", 1, KK_YAML_SC_NUMBER},   {"1e-3", 1, KK_YAML_SC_NUMBER},
+        {"-0.05", 1, KK_YAML_SC_NUMBER}, {".5", 1, KK_YAML_SC_OTHER_NUM},
+        {"+1", 1, KK_YAML_SC_OTHER_NUM}, {"01", 1, KK_YAML_SC_OTHER_NUM},
+        {"1_000", 1, KK_YAML_SC_OTHER_NUM}, {"0x1f", 1, KK_YAML_SC_OTHER_NUM},
+        {"-.inf", 1, KK_YAML_SC_OTHER_NUM}, {".NaN", 1, KK_YAML_SC_OTHER_NUM},
+        {"yes", 1, KK_YAML_SC_BOOL},     {"y", 1, KK_YAML_SC_BOOL},
+        {"N", 1, KK_YAML_SC_BOOL},       {"off", 1, KK_YAML_SC_BOOL},
+        {"yes", 0, KK_YAML_SC_STRING},   {"~", 1, KK_YAML_SC_NULL},
+        {"", 1, KK_YAML_SC_NULL},        {"Null", 1, KK_YAML_SC_NULL},
+        {"", 0, KK_YAML_SC_STRING},      {"q8_0", 1, KK_YAML_SC_STRING},
+        {"1e", 1, KK_YAML_SC_STRING},    {"1.2.3", 1, KK_YAML_SC_STRING},
+        {"yess", 1, KK_YAML_SC_STRING},  {"-", 1, KK_YAML_SC_STRING},
+    };
+    for (size_t i = 0; i < sizeof C / sizeof C[0]; i++) {
+        kk_yaml_sclass got = kk_yaml_classify(C[i].s, strlen(C[i].s), C[i].plain);
+        if (got != C[i].want)
+            fprintf(stderr, "'%s' (plain %d): got %d, want %d\n", C[i].s, C[i].plain, got,
+                    C[i].want);
+        assert_int_equal(got, C[i].want);
+    }
+}
+
+/* KK_PRESET_FULL is the harness's reading: unknown top-level keys are
+ * refused and description and arms are required; without it (the gate's)
+ * they are left alone, but the tree is there either way. */
+static void the_full_reading_should_check_the_whole_top_level(void **state)
+{
+    (void)state;
+    const char *t = HEAD "description: d\ncolour: red\narms: [{name: a}]\ngate: {}\n";
+    kk_preset *p = NULL;
+    kk_err e;
+    kk_err_clear(&e);
+    assert_int_equal(kk_preset_parse(t, strlen(t), "p.yaml", "p", 0, &p, &e), KK_OK);
+    assert_null(p->description);
+    assert_non_null(p->arms);
+    assert_int_equal(p->arms->kind, KK_YAML_SEQ);
+    assert_int_equal(p->arms->line, 5);
+    assert_null(p->params);
+    kk_preset_free(p);
+    assert_int_equal(kk_preset_parse(t, strlen(t), "p.yaml", "p", KK_PRESET_FULL, &p, &e),
+                     KK_E_RANGE);
+    assert_null(p);
+    assert_int_equal(e.line, 4);
+    assert_int_equal(e.col, 1);
+    assert_non_null(strstr(e.msg, "unknown key \"colour\""));
+    t = HEAD "gate: {}\n";
+    assert_int_equal(kk_preset_parse(t, strlen(t), "p.yaml", "p", KK_PRESET_FULL, &p, &e),
+                     KK_E_MISSING);
+    assert_non_null(strstr(e.msg, "missing key 'description'"));
+    t = HEAD "description: 12\narms: []\ngate: {}\n";
+    assert_int_equal(kk_preset_parse(t, strlen(t), "p.yaml", "p", KK_PRESET_FULL, &p, &e),
+                     KK_E_TYPE);
+    assert_string_equal(e.where, "description");
+    t = HEAD "description: \"a preset\"\nparams: {n: {type: int, default: 12}}\n"
+             "arms: []\ngate: {}\n";
+    assert_int_equal(kk_preset_parse(t, strlen(t), "p.yaml", "p", KK_PRESET_FULL, &p, &e), KK_OK);
+    assert_string_equal(p->description, "a preset");
+    const kk_yaml_node *d = kk_yaml_get(kk_yaml_get(p->params, "n"), "default");
+    assert_non_null(d);
+    assert_int_equal(kk_yaml_node_class(d), KK_YAML_SC_INT);
+    assert_int_equal(d->line, 4);
+    kk_preset_free(p);
+}
+
+/* The gate's rule codes are the words relax accepts. */
+static void rule_codes_should_be_found_by_code(void **state)
+{
+    (void)state;
+    assert_non_null(kk_preset_rule_find("NOISY"));
+    assert_true(kk_preset_rule_find("NOISY")->relaxable);
+    assert_false(kk_preset_rule_find("LEGACY_SCHEMA")->relaxable);
+    assert_null(kk_preset_rule_find("NOSY"));
+    assert_null(kk_preset_rule_at(kk_preset_rule_count()));
 }
 
 int main(void)
@@ -272,6 +366,9 @@ int main(void)
         cmocka_unit_test(nesting_deeper_than_32_should_stop_at_the_33rd_level),
         cmocka_unit_test(invalid_utf8_should_be_a_format_error_with_an_offset),
         cmocka_unit_test(load_should_find_presets_by_name_and_refuse_paths),
+        cmocka_unit_test(the_classifier_should_type_each_scalar_form),
+        cmocka_unit_test(the_full_reading_should_check_the_whole_top_level),
+        cmocka_unit_test(rule_codes_should_be_found_by_code),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

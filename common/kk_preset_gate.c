@@ -1,19 +1,21 @@
-/* gate_preset: see gate_preset.h (the grammar is there and in docs/gate.md). */
-#include "gate_preset.h"
-
-#include <limits.h>
+/* kk_preset_gate: the `gate:` block of a preset file (kk_preset.h has the
+ * grammar, docs/gate.md the full text) and the table of rule codes that
+ * `relax:` may name. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "gate_dec.h"
-#include "gate_rules.h"
-#include "gate_yaml.h"
-#include "sha256.h"
+#include "kk_preset.h"
+#include "kk_preset_internal.h"
+#include "kk_yaml.h"
 
-#define NAME_MAX_LEN 128   /* arm, metric, preset names */
-#define REASON_MAX_LEN 1000
+#define NAME_MAX_LEN KK_PRESET_NAME_MAX_LEN
+#define REASON_MAX_LEN KK_PRESET_DESC_MAX_LEN
+/* The gate compares thresholds as exact decimals of at most this many
+ * digits (gate/gate_dec.h, GATE_DEC_MAX_DIGITS); a longer literal is
+ * refused here as the gate's decimal reader would refuse it. */
+#define NUMBER_MAX_DIGITS 4096
 
 typedef struct pctx {
     const char *file;
@@ -22,41 +24,24 @@ typedef struct pctx {
 
 /* ---- errors ----------------------------------------------------------------- */
 
-static kk_code perr(const pctx *c, const gate_yaml_node *n, const char *where,
+static kk_code perr(const pctx *c, const kk_yaml_node *n, const char *where,
                     kk_code code, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 5, 6)))
 #endif
     ;
 
-static kk_code perr(const pctx *c, const gate_yaml_node *n, const char *where,
+static kk_code perr(const pctx *c, const kk_yaml_node *n, const char *where,
                     kk_code code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    gate_yaml_verr(c->err, c->file, n, where, code, fmt, ap);
+    kk_yaml_verr(c->err, c->file, n, where, code, fmt, ap);
     va_end(ap);
     return code;
 }
 
-/* ---- scalar typing ---------------------------------------------------------- */
-
-typedef enum sclass {
-    SC_STRING = 0,
-    SC_NULL,
-    SC_BOOL,
-    SC_NUMBER,       /* JSON number form */
-    SC_OTHER_NUMBER  /* YAML-only forms: +1, .5, 1_000, 0x1f, .inf */
-} sclass;
-
-static int is_json_number(const char *s, size_t len)
-{
-    gate_dec d;
-    if (gate_dec_parse(s, len, &d) != 0)
-        return 0;
-    gate_dec_free(&d);
-    return 1;
-}
+/* ---- scalar typing (kk_yaml_classify) -------------------------------------- */
 
 static int eq_any(const char *s, size_t len, const char *const *words)
 {
@@ -66,77 +51,38 @@ static int eq_any(const char *s, size_t len, const char *const *words)
     return 0;
 }
 
-/* How an unquoted scalar would be read by YAML 1.1 or 1.2 resolvers: such a
- * value is never silently taken as text (PyYAML reads `yes` as true). */
-static sclass classify(const gate_yaml_node *n)
+/* A number the gate can compare: JSON number form within the digit bound. */
+static int is_gate_number(const kk_yaml_node *n)
 {
-    if (!n->plain)
-        return SC_STRING;
-    const char *s = n->str;
-    size_t len = n->len;
-    static const char *const nulls[] = {"", "~", "null", "Null", "NULL", NULL};
-    static const char *const bools[] = {"true", "True", "TRUE", "false", "False",
-                                        "FALSE", "yes", "Yes", "YES", "no", "No",
-                                        "NO", "on", "On", "ON", "off", "Off",
-                                        "OFF", NULL};
-    static const char *const specials[] = {".inf", ".Inf", ".INF", ".nan", ".NaN",
-                                           ".NAN", NULL};
-    if (eq_any(s, len, nulls))
-        return SC_NULL;
-    if (eq_any(s, len, bools))
-        return SC_BOOL;
-    if (is_json_number(s, len))
-        return SC_NUMBER;
-    size_t i = 0;
-    if (i < len && (s[i] == '+' || s[i] == '-'))
-        i++;
-    if (eq_any(s + i, len - i, specials))
-        return SC_OTHER_NUMBER;
-    if (len - i > 2 && s[i] == '0' && (s[i + 1] == 'x' || s[i + 1] == 'o' || s[i + 1] == 'b'))
-        return SC_OTHER_NUMBER;
-    int digits = 0, dots = 0;
-    for (; i < len; i++) {
-        if (s[i] >= '0' && s[i] <= '9')
-            digits++;
-        else if (s[i] == '.')
-            dots++;
-        else if (s[i] == '_')
-            continue;
-        else
-            break;
-    }
-    if (digits && dots <= 1 && i < len && (s[i] == 'e' || s[i] == 'E')) {
-        i++;
-        if (i < len && (s[i] == '+' || s[i] == '-'))
-            i++;
-        size_t e0 = i;
-        while (i < len && s[i] >= '0' && s[i] <= '9')
-            i++;
-        if (i == e0)
-            return SC_STRING;
-    }
-    return digits && dots <= 1 && i == len ? SC_OTHER_NUMBER : SC_STRING;
+    kk_yaml_sclass k = kk_yaml_node_class(n);
+    if (k != KK_YAML_SC_INT && k != KK_YAML_SC_NUMBER)
+        return 0;
+    size_t digits = 0;
+    for (size_t i = 0; i < n->len && n->str[i] != 'e' && n->str[i] != 'E'; i++)
+        digits += n->str[i] >= '0' && n->str[i] <= '9';
+    return digits <= NUMBER_MAX_DIGITS;
 }
 
-static const char *class_name(sclass k)
+static const char *class_name(kk_yaml_sclass k)
 {
     switch (k) {
-    case SC_NULL: return "null";
-    case SC_BOOL: return "a boolean";
-    case SC_NUMBER: return "a number";
-    case SC_OTHER_NUMBER: return "a number";
+    case KK_YAML_SC_NULL: return "null";
+    case KK_YAML_SC_BOOL: return "a boolean";
+    case KK_YAML_SC_INT:
+    case KK_YAML_SC_NUMBER:
+    case KK_YAML_SC_OTHER_NUM: return "a number";
     default: return "a string";
     }
 }
 
 /* "string \"abc\"", "a map", "a list": what was found, for messages. */
-static void found(const gate_yaml_node *n, char *buf, size_t cap)
+static void found(const kk_yaml_node *n, char *buf, size_t cap)
 {
-    if (n->kind == GATE_YAML_MAP) {
+    if (n->kind == KK_YAML_MAP) {
         snprintf(buf, cap, "a map");
         return;
     }
-    if (n->kind == GATE_YAML_SEQ) {
+    if (n->kind == KK_YAML_SEQ) {
         snprintf(buf, cap, "a list");
         return;
     }
@@ -150,19 +96,18 @@ static void found(const gate_yaml_node *n, char *buf, size_t cap)
             shown[k++] = (char)ch;
     }
     shown[k] = '\0';
-    snprintf(buf, cap, "%s \"%s\"%s", class_name(classify(n)), shown,
+    snprintf(buf, cap, "%s \"%s\"%s", class_name(kk_yaml_node_class(n)), shown,
              n->len > k ? "..." : "");
 }
 
-static kk_code get_string(const pctx *c, const gate_yaml_node *n,
+static kk_code get_string(const pctx *c, const kk_yaml_node *n,
                           const char *where, size_t max_len, char **out)
 {
     char f[128];
     found(n, f, sizeof f);
-    if (n->kind != GATE_YAML_SCALAR)
+    if (n->kind != KK_YAML_SCALAR)
         return perr(c, n, where, KK_E_TYPE, "expected a string, found %s", f);
-    sclass k = classify(n);
-    if (k != SC_STRING)
+    if (kk_yaml_node_class(n) != KK_YAML_SC_STRING)
         return perr(c, n, where, KK_E_TYPE,
                     "expected a string, found %s (quote it to mean the text)", f);
     if (n->len == 0 || n->len > max_len || memchr(n->str, '\0', n->len))
@@ -176,7 +121,7 @@ static kk_code get_string(const pctx *c, const gate_yaml_node *n,
 }
 
 /* A name: arm, preset, metric path ([A-Za-z0-9_.+-], not starting with '.'). */
-static kk_code get_name(const pctx *c, const gate_yaml_node *n,
+static kk_code get_name(const pctx *c, const kk_yaml_node *n,
                         const char *where, char **out)
 {
     KK_TRY(get_string(c, n, where, NAME_MAX_LEN, out));
@@ -199,13 +144,16 @@ fail:
     return c->err ? c->err->code : KK_E_FORMAT;
 }
 
-static kk_code get_number(const pctx *c, const gate_yaml_node *n,
+static kk_code get_number(const pctx *c, const kk_yaml_node *n,
                           const char *where, char **out)
 {
     char f[128];
     found(n, f, sizeof f);
-    if (n->kind != GATE_YAML_SCALAR || classify(n) != SC_NUMBER) {
-        const char *hint = n->kind == GATE_YAML_SCALAR && classify(n) == SC_OTHER_NUMBER
+    if (n->kind != KK_YAML_SCALAR || !is_gate_number(n)) {
+        /* OTHER_NUM, or a JSON-form literal past the digit bound */
+        kk_yaml_sclass k = n->kind == KK_YAML_SCALAR ? kk_yaml_node_class(n) : KK_YAML_SC_STRING;
+        const char *hint = k == KK_YAML_SC_OTHER_NUM || k == KK_YAML_SC_INT ||
+                                   k == KK_YAML_SC_NUMBER
                                ? " in YAML-only form"
                                : "";
         return perr(c, n, where, KK_E_TYPE,
@@ -218,16 +166,14 @@ static kk_code get_number(const pctx *c, const gate_yaml_node *n,
     return KK_OK;
 }
 
-static kk_code get_int(const pctx *c, const gate_yaml_node *n,
+static kk_code get_int(const pctx *c, const kk_yaml_node *n,
                        const char *where, int64_t min, int64_t max,
                        int64_t *out)
 {
     char f[128];
     found(n, f, sizeof f);
-    int ok = n->kind == GATE_YAML_SCALAR && classify(n) == SC_NUMBER &&
+    int ok = n->kind == KK_YAML_SCALAR && kk_yaml_node_class(n) == KK_YAML_SC_INT &&
              n->len <= 18;
-    for (size_t i = 0; ok && i < n->len; i++)
-        ok = (n->str[i] >= '0' && n->str[i] <= '9') || (i == 0 && n->str[i] == '-');
     if (!ok)
         return perr(c, n, where, KK_E_TYPE,
                     "expected an integer in [%lld, %lld], found %s",
@@ -242,12 +188,12 @@ static kk_code get_int(const pctx *c, const gate_yaml_node *n,
 }
 
 /* Refuses keys of `map` not in `allowed` (NULL-terminated). */
-static kk_code check_keys(const pctx *c, const gate_yaml_node *map,
+static kk_code check_keys(const pctx *c, const kk_yaml_node *map,
                           const char *where, const char *const *allowed,
                           const char *allowed_text)
 {
     for (size_t i = 0; i < map->n; i++) {
-        const gate_yaml_node *k = map->keys[i];
+        const kk_yaml_node *k = map->keys[i];
         if (!eq_any(k->str, k->len, allowed)) {
             char w[KK_ERR_WHERE_MAX];
             snprintf(w, sizeof w, "%s%s%.*s", where, where[0] ? "." : "",
@@ -261,20 +207,20 @@ static kk_code check_keys(const pctx *c, const gate_yaml_node *map,
     return KK_OK;
 }
 
-static kk_code need_map(const pctx *c, const gate_yaml_node *n,
+static kk_code need_map(const pctx *c, const kk_yaml_node *n,
                         const char *where)
 {
-    if (n->kind == GATE_YAML_MAP)
+    if (n->kind == KK_YAML_MAP)
         return KK_OK;
     char f[128];
     found(n, f, sizeof f);
     return perr(c, n, where, KK_E_TYPE, "expected a map, found %s", f);
 }
 
-static kk_code need_seq(const pctx *c, const gate_yaml_node *n,
+static kk_code need_seq(const pctx *c, const kk_yaml_node *n,
                         const char *where)
 {
-    if (n->kind == GATE_YAML_SEQ)
+    if (n->kind == KK_YAML_SEQ)
         return KK_OK;
     char f[128];
     found(n, f, sizeof f);
@@ -283,13 +229,13 @@ static kk_code need_seq(const pctx *c, const gate_yaml_node *n,
 
 /* ---- conditions ----------------------------------------------------------- */
 
-const char *gate_op_text(gate_op op)
+const char *kk_preset_op_text(kk_preset_op op)
 {
     static const char *const t[] = {">=", "<=", ">", "<", "=="};
     return (unsigned)op < 5 ? t[op] : "?";
 }
 
-static void cond_free(gate_cond *d)
+static void cond_free(kk_preset_cond *d)
 {
     free(d->arm);
     free(d->metric);
@@ -299,8 +245,8 @@ static void cond_free(gate_cond *d)
     memset(d, 0, sizeof *d);
 }
 
-static kk_code parse_cond(const pctx *c, const gate_yaml_node *n,
-                          const char *where, gate_cond *d)
+static kk_code parse_cond(const pctx *c, const kk_yaml_node *n,
+                          const char *where, kk_preset_cond *d)
 {
     static const char *const keys[] = {"arm", "metric", "op", "value", "delta_to",
                                        "ratio_to", "ci", "note", NULL};
@@ -313,16 +259,16 @@ static kk_code parse_cond(const pctx *c, const gate_yaml_node *n,
                       "arm, metric, op, value, delta_to, ratio_to, ci, note"));
     static const char *const required[] = {"arm", "metric", "op", "value"};
     for (size_t i = 0; i < 4; i++)
-        if (!gate_yaml_get(n, required[i])) {
+        if (!kk_yaml_get(n, required[i])) {
             perr(c, n, where, KK_E_MISSING,
                  "missing key '%s' in %s; required: arm, metric, op, value",
                  required[i], where);
             goto fail;
         }
     snprintf(w, sizeof w, "%s.arm", where);
-    KK_TRY(get_name(c, gate_yaml_get(n, "arm"), w, &d->arm));
+    KK_TRY(get_name(c, kk_yaml_get(n, "arm"), w, &d->arm));
     snprintf(w, sizeof w, "%s.metric", where);
-    KK_TRY(get_name(c, gate_yaml_get(n, "metric"), w, &d->metric));
+    KK_TRY(get_name(c, kk_yaml_get(n, "metric"), w, &d->metric));
     const char *dot = strchr(d->metric, '.');
     if (dot) {
         size_t k = (size_t)(dot - d->metric);
@@ -331,7 +277,7 @@ static kk_code parse_cond(const pctx *c, const gate_yaml_node *n,
               (k == 7 && memcmp(d->metric, "signals", 7) == 0)) ||
             dot[1] == '\0' || d->metric[strlen(d->metric) - 1] == '.' ||
             strstr(d->metric, "..")) {
-            perr(c, gate_yaml_get(n, "metric"), w, KK_E_RANGE,
+            perr(c, kk_yaml_get(n, "metric"), w, KK_E_RANGE,
                  "found \"%s\"; allowed: a key of the arm's metrics (recall) or "
                  "a dotted path starting metrics., timings. or signals.",
                  d->metric);
@@ -339,12 +285,12 @@ static kk_code parse_cond(const pctx *c, const gate_yaml_node *n,
         }
     }
     snprintf(w, sizeof w, "%s.op", where);
-    const gate_yaml_node *op = gate_yaml_get(n, "op");
+    const kk_yaml_node *op = kk_yaml_get(n, "op");
     char *ops = NULL;
     KK_TRY(get_string(c, op, w, 8, &ops));
     int found_op = -1;
     for (int i = 0; i < 5; i++)
-        if (strcmp(ops, gate_op_text((gate_op)i)) == 0)
+        if (strcmp(ops, kk_preset_op_text((kk_preset_op)i)) == 0)
             found_op = i;
     if (found_op < 0) {
         perr(c, op, w, KK_E_RANGE, "found \"%s\"; allowed: >=, <=, >, <, ==", ops);
@@ -352,36 +298,36 @@ static kk_code parse_cond(const pctx *c, const gate_yaml_node *n,
         goto fail;
     }
     free(ops);
-    d->op = (gate_op)found_op;
+    d->op = (kk_preset_op)found_op;
     snprintf(w, sizeof w, "%s.value", where);
-    KK_TRY(get_number(c, gate_yaml_get(n, "value"), w, &d->value));
+    KK_TRY(get_number(c, kk_yaml_get(n, "value"), w, &d->value));
 
-    const gate_yaml_node *dt = gate_yaml_get(n, "delta_to");
-    const gate_yaml_node *rt = gate_yaml_get(n, "ratio_to");
-    const gate_yaml_node *ci = gate_yaml_get(n, "ci");
+    const kk_yaml_node *dt = kk_yaml_get(n, "delta_to");
+    const kk_yaml_node *rt = kk_yaml_get(n, "ratio_to");
+    const kk_yaml_node *ci = kk_yaml_get(n, "ci");
     if ((dt != NULL) + (rt != NULL) + (ci != NULL) > 1) {
         perr(c, n, where, KK_E_RANGE,
              "found more than one of delta_to, ratio_to, ci in %s; allowed: "
              "at most one", where);
         goto fail;
     }
-    d->form = GATE_FORM_VALUE;
+    d->form = KK_PRESET_FORM_VALUE;
     if (dt) {
         snprintf(w, sizeof w, "%s.delta_to", where);
         KK_TRY(get_name(c, dt, w, &d->other));
-        d->form = GATE_FORM_DELTA;
+        d->form = KK_PRESET_FORM_DELTA;
     } else if (rt) {
         snprintf(w, sizeof w, "%s.ratio_to", where);
         KK_TRY(get_name(c, rt, w, &d->other));
-        d->form = GATE_FORM_RATIO;
+        d->form = KK_PRESET_FORM_RATIO;
     } else if (ci) {
         snprintf(w, sizeof w, "%s.ci", where);
         char *s = NULL;
         KK_TRY(get_string(c, ci, w, 16, &s));
         if (strcmp(s, "lo95") == 0)
-            d->form = GATE_FORM_CI_LO;
+            d->form = KK_PRESET_FORM_CI_LO;
         else if (strcmp(s, "hi95") == 0)
-            d->form = GATE_FORM_CI_HI;
+            d->form = KK_PRESET_FORM_CI_HI;
         else {
             perr(c, ci, w, KK_E_RANGE, "found \"%s\"; allowed: lo95, hi95", s);
             free(s);
@@ -389,7 +335,7 @@ static kk_code parse_cond(const pctx *c, const gate_yaml_node *n,
         }
         free(s);
     }
-    const gate_yaml_node *note = gate_yaml_get(n, "note");
+    const kk_yaml_node *note = kk_yaml_get(n, "note");
     if (note) {
         snprintf(w, sizeof w, "%s.note", where);
         KK_TRY(get_string(c, note, w, REASON_MAX_LEN, &d->note));
@@ -402,13 +348,8 @@ fail:
 
 /* ---- the gate block --------------------------------------------------------- */
 
-void gate_preset_free(gate_preset *p)
+void kk_preset_gate_free(kk_preset *p)
 {
-    if (!p)
-        return;
-    free(p->file);
-    free(p->name);
-    free(p->kind);
     free(p->baseline);
     for (size_t i = 0; i < p->n_thresholds; i++)
         cond_free(&p->thresholds[i]);
@@ -422,20 +363,19 @@ void gate_preset_free(gate_preset *p)
         free(p->relax[i].reason);
     }
     free(p->relax);
-    free(p);
 }
 
-static kk_code parse_min_samples(const pctx *c, const gate_yaml_node *n,
-                                 gate_preset *p)
+static kk_code parse_min_samples(const pctx *c, const kk_yaml_node *n,
+                                 kk_preset *p)
 {
     static const char *const keys[] = {"recall", "timing", NULL};
     KK_TRY(need_map(c, n, "gate.min_samples"));
     KK_TRY(check_keys(c, n, "gate.min_samples", keys, "recall, timing"));
-    const gate_yaml_node *v;
-    if ((v = gate_yaml_get(n, "recall")) != NULL)
+    const kk_yaml_node *v;
+    if ((v = kk_yaml_get(n, "recall")) != NULL)
         KK_TRY(get_int(c, v, "gate.min_samples.recall", 1, 1000000,
                        &p->min_samples_recall));
-    if ((v = gate_yaml_get(n, "timing")) != NULL)
+    if ((v = kk_yaml_get(n, "timing")) != NULL)
         KK_TRY(get_int(c, v, "gate.min_samples.timing", 1, 1000000,
                        &p->min_samples_timing));
     return KK_OK;
@@ -443,8 +383,8 @@ fail:
     return c->err ? c->err->code : KK_E_FORMAT;
 }
 
-static kk_code parse_relax(const pctx *c, const gate_yaml_node *n,
-                           gate_preset *p)
+static kk_code parse_relax(const pctx *c, const kk_yaml_node *n,
+                           kk_preset *p)
 {
     static const char *const keys[] = {"rule", "reason", NULL};
     char w[KK_ERR_WHERE_MAX], wi[64];
@@ -453,12 +393,12 @@ static kk_code parse_relax(const pctx *c, const gate_yaml_node *n,
     if (!p->relax)
         return perr(c, n, "gate.relax", KK_E_NOMEM, "out of memory");
     for (size_t i = 0; i < n->n; i++) {
-        const gate_yaml_node *e = n->vals[i];
+        const kk_yaml_node *e = n->vals[i];
         snprintf(wi, sizeof wi, "gate.relax[%zu]", i);
         KK_TRY(need_map(c, e, wi));
         KK_TRY(check_keys(c, e, wi, keys, "rule, reason"));
-        const gate_yaml_node *rule = gate_yaml_get(e, "rule");
-        const gate_yaml_node *reason = gate_yaml_get(e, "reason");
+        const kk_yaml_node *rule = kk_yaml_get(e, "rule");
+        const kk_yaml_node *reason = kk_yaml_get(e, "reason");
         if (!rule || !reason) {
             perr(c, e, wi, KK_E_MISSING,
                  "missing key '%s' in %s; a rule is relaxed only with a "
@@ -466,18 +406,18 @@ static kk_code parse_relax(const pctx *c, const gate_yaml_node *n,
                  rule ? "reason" : "rule", wi);
             goto fail;
         }
-        gate_relax *r = &p->relax[p->n_relax++];
+        kk_preset_relax *r = &p->relax[p->n_relax++];
         r->line = e->line;
         r->col = e->col;
         snprintf(w, sizeof w, "%s.rule", wi);
         KK_TRY(get_string(c, rule, w, NAME_MAX_LEN, &r->rule));
-        const gate_rule *gr = gate_rules_find(r->rule);
+        const kk_preset_rule_code *gr = kk_preset_rule_find(r->rule);
         if (!gr || !gr->relaxable) {
             char codes[512];
             size_t at = 0;
             codes[0] = '\0';
-            for (size_t k = 0; k < gate_rules_count(); k++) {
-                const gate_rule *x = gate_rules_at(k);
+            for (size_t k = 0; k < kk_preset_rule_count(); k++) {
+                const kk_preset_rule_code *x = kk_preset_rule_at(k);
                 if (x->relaxable && at < sizeof codes)
                     at += (size_t)snprintf(codes + at, sizeof codes - at, "%s%s",
                                            at ? ", " : "", x->code);
@@ -510,8 +450,10 @@ fail:
     return c->err ? c->err->code : KK_E_FORMAT;
 }
 
-static kk_code parse_gate(const pctx *c, const gate_yaml_node *g, gate_preset *p)
+kk_code kk_preset_gate_parse(const char *file, const kk_yaml_node *g, kk_preset *p,
+                             kk_err *err)
 {
+    const pctx cc = {file, err}, *c = &cc;
     static const char *const keys[] = {"baseline", "min_samples", "thresholds",
                                        "controls", "relax", NULL};
     static const char *const ckeys[] = {"positive", "negative", NULL};
@@ -519,12 +461,12 @@ static kk_code parse_gate(const pctx *c, const gate_yaml_node *g, gate_preset *p
     KK_TRY(need_map(c, g, "gate"));
     KK_TRY(check_keys(c, g, "gate", keys,
                       "baseline, min_samples, thresholds, controls, relax"));
-    const gate_yaml_node *v;
-    if ((v = gate_yaml_get(g, "baseline")) != NULL)
+    const kk_yaml_node *v;
+    if ((v = kk_yaml_get(g, "baseline")) != NULL)
         KK_TRY(get_name(c, v, "gate.baseline", &p->baseline));
-    if ((v = gate_yaml_get(g, "min_samples")) != NULL)
+    if ((v = kk_yaml_get(g, "min_samples")) != NULL)
         KK_TRY(parse_min_samples(c, v, p));
-    if ((v = gate_yaml_get(g, "thresholds")) != NULL) {
+    if ((v = kk_yaml_get(g, "thresholds")) != NULL) {
         KK_TRY(need_seq(c, v, "gate.thresholds"));
         p->thresholds = calloc(v->n ? v->n : 1, sizeof *p->thresholds);
         if (!p->thresholds)
@@ -535,110 +477,65 @@ static kk_code parse_gate(const pctx *c, const gate_yaml_node *g, gate_preset *p
             p->n_thresholds++;
         }
     }
-    if ((v = gate_yaml_get(g, "controls")) != NULL) {
+    if ((v = kk_yaml_get(g, "controls")) != NULL) {
         KK_TRY(need_map(c, v, "gate.controls"));
         KK_TRY(check_keys(c, v, "gate.controls", ckeys, "positive, negative"));
-        const gate_yaml_node *x;
-        if ((x = gate_yaml_get(v, "positive")) != NULL) {
+        const kk_yaml_node *x;
+        if ((x = kk_yaml_get(v, "positive")) != NULL) {
             KK_TRY(parse_cond(c, x, "gate.controls.positive", &p->positive));
             p->has_positive = 1;
         }
-        if ((x = gate_yaml_get(v, "negative")) != NULL) {
+        if ((x = kk_yaml_get(v, "negative")) != NULL) {
             KK_TRY(parse_cond(c, x, "gate.controls.negative", &p->negative));
             p->has_negative = 1;
         }
     }
-    if ((v = gate_yaml_get(g, "relax")) != NULL)
+    if ((v = kk_yaml_get(g, "relax")) != NULL)
         KK_TRY(parse_relax(c, v, p));
     return KK_OK;
 fail:
     return c->err ? c->err->code : KK_E_FORMAT;
 }
 
-kk_code gate_preset_parse(const char *buf, size_t len, const char *file,
-                          const char *expect_name, gate_preset **out,
-                          kk_err *err)
-{
-    *out = NULL;
-    pctx c = {file, err};
-    gate_yaml_doc *doc = NULL;
-    kk_code rc = gate_yaml_parse(buf, len, file, &doc, err);
-    if (rc != KK_OK)
-        return rc;
-    gate_preset *p = calloc(1, sizeof *p);
-    if (!p) {
-        gate_yaml_doc_free(doc);
-        return kk_err_set(err, KK_E_NOMEM, "out of memory");
-    }
-    p->min_samples_recall = GATE_MIN_SAMPLES_RECALL_DEFAULT;
-    p->min_samples_timing = GATE_MIN_SAMPLES_TIMING_DEFAULT;
-    p->file = strdup(file ? file : "");
-    sha256_hex(buf, len, p->sha256);
-    const gate_yaml_node *root = doc->root;
-    if (!root) {
-        kk_err_set(err, KK_E_MISSING, "empty preset; required keys: name, kind, gate");
-        kk_err_file(err, file ? file : "");
-        goto fail;
-    }
-    KK_TRY(need_map(&c, root, ""));
-    static const char *const required[] = {"name", "kind", "gate"};
-    for (size_t i = 0; i < 3; i++)
-        if (!gate_yaml_get(root, required[i])) {
-            perr(&c, root, "", KK_E_MISSING,
-                 "missing top-level key '%s'; the gate requires name, kind, gate",
-                 required[i]);
-            goto fail;
-        }
-    const gate_yaml_node *nm = gate_yaml_get(root, "name");
-    KK_TRY(get_name(&c, nm, "name", &p->name));
-    if (expect_name && strcmp(p->name, expect_name) != 0) {
-        perr(&c, nm, "name", KK_E_RANGE,
-             "found \"%s\"; allowed: \"%s\" (a preset's name is its file name)",
-             p->name, expect_name);
-        goto fail;
-    }
-    KK_TRY(get_name(&c, gate_yaml_get(root, "kind"), "kind", &p->kind));
-    KK_TRY(parse_gate(&c, gate_yaml_get(root, "gate"), p));
-    gate_yaml_doc_free(doc);
-    *out = p;
-    return KK_OK;
-fail:
-    gate_yaml_doc_free(doc);
-    gate_preset_free(p);
-    return err && err->code != KK_OK ? err->code : KK_E_FORMAT;
-}
-
-kk_code gate_preset_load(const char *presets_dir, const char *name,
-                         gate_preset **out, kk_err *err)
-{
-    *out = NULL;
-    int ok = name[0] != '\0' && name[0] != '.' && strlen(name) <= NAME_MAX_LEN;
-    for (const char *s = name; ok && *s; s++)
-        ok = (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-             (*s >= '0' && *s <= '9') || *s == '_' || *s == '-' || *s == '.' ||
-             *s == '+';
-    if (!ok)
-        return kk_err_set(err, KK_E_RANGE,
-                          "preset name \"%.64s\" is not a plain file stem "
-                          "(letters, digits, _ - . +)", name);
-    char path[PATH_MAX];
-    int n = snprintf(path, sizeof path, "%s/%s.yaml", presets_dir, name);
-    if (n < 0 || (size_t)n >= sizeof path)
-        return kk_err_set(err, KK_E_RANGE, "presets path too long");
-    char *buf = NULL;
-    size_t len = 0;
-    kk_code rc = gate_yaml_read_file(path, &buf, &len, err);
-    if (rc != KK_OK)
-        return rc;
-    rc = gate_preset_parse(buf, len, path, name, out, err);
-    free(buf);
-    return rc;
-}
-
-const gate_relax *gate_preset_relax_find(const gate_preset *p, const char *rule)
+const kk_preset_relax *kk_preset_relax_find(const kk_preset *p, const char *rule)
 {
     for (size_t i = 0; i < p->n_relax; i++)
         if (strcmp(p->relax[i].rule, rule) == 0)
             return &p->relax[i];
+    return NULL;
+}
+
+/* ---- rule codes ------------------------------------------------------------- */
+
+/* In the order of the gate's rule table (gate/gate_rules.c), which holds
+ * each rule's reason and check. */
+static const kk_preset_rule_code RULE_CODES[] = {
+    {"LEGACY_SCHEMA", 0},
+    {"LIVENESS", 1},
+    {"SILENT_FALLBACK", 1},
+    {"SELF_COMPARISON", 1},
+    {"MIN_SAMPLES", 1},
+    {"PREFILL_DOMINATED", 1},
+    {"TIMING_SCOPE_MISMATCH", 1},
+    {"NOISY", 1},
+    {"MEMORY_CLAIM_MISMATCH", 1},
+    {"DEGENERATE_OUTPUT", 1},
+};
+
+size_t kk_preset_rule_count(void)
+{
+    return sizeof RULE_CODES / sizeof RULE_CODES[0];
+}
+
+const kk_preset_rule_code *kk_preset_rule_at(size_t i)
+{
+    return i < kk_preset_rule_count() ? &RULE_CODES[i] : NULL;
+}
+
+const kk_preset_rule_code *kk_preset_rule_find(const char *code)
+{
+    for (size_t i = 0; i < kk_preset_rule_count(); i++)
+        if (strcmp(RULE_CODES[i].code, code) == 0)
+            return &RULE_CODES[i];
     return NULL;
 }
