@@ -13,7 +13,8 @@
 #   tests/<group>/slow_*.c  -> one cmocka binary each, run by `make test-slow`
 #   tests/fuzz/<group>/fuzz_*.c -> libFuzzer targets (`make fuzz`); their
 #       corpus tests/fuzz/corpus/fuzz_*/ replays in `make test` without libFuzzer
-# <group> picks what a test links: common, gate, engine or harness (all).
+# <group> picks what a test links: common, gate, engine or harness (all but
+# the gate: a harness test that needs the gate runs bin/kakeya-gate).
 
 FLAVOR  ?= release
 B       := build/$(FLAVOR)
