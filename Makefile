@@ -13,8 +13,9 @@
 #   tests/<group>/slow_*.c  -> one cmocka binary each, run by `make test-slow`
 #   tests/fuzz/<group>/fuzz_*.c -> libFuzzer targets (`make fuzz`); their
 #       corpus tests/fuzz/corpus/fuzz_*/ replays in `make test` without libFuzzer
-# <group> picks what a test links and sees: common, gate, engine, compare or
-# harness (everything), with that layer's include paths.
+# <group> picks what a test links and sees, with that layer's include
+# paths: common, gate, engine, compare or harness (all but the gate: a
+# harness test that needs the gate runs bin/kakeya-gate).
 
 FLAVOR  ?= release
 B       := build/$(FLAVOR)
@@ -32,9 +33,9 @@ LDOPT_fuzz  := -fsanitize=address,undefined
 INC_common  := -Icommon
 INC_engine  := -Icommon -Iengine
 INC_gate    := -Icommon -Igate
-INC_compare := -Icommon -Icompare -Igate
+INC_compare := -Icommon -Icompare
 INC_bench   := -Icommon -Iengine -Ibench/lib
-INC_harness := -Icommon -Iengine -Icompare -Ibench/lib -Iharness -Igate
+INC_harness := -Icommon -Iengine -Icompare -Ibench/lib -Iharness
 CPPFLAGS_ALL := -D_GNU_SOURCE
 # The layer of a source file: its top folder (bench/lib/x.c -> bench).
 layer_of = $(firstword $(subst /, ,$(1)))
@@ -61,17 +62,16 @@ LIB_COMPARE := $(B)/libkk_compare.a
 LIB_BENCH   := $(B)/libkk_bench.a
 
 # What each group links (libraries in dependency order).
-LINK_common  := $(LIB_COMMON) $(LIBS_SYS)
+LINK_common  := $(LIB_COMMON) -lyaml $(LIBS_SYS)
 LINK_gate    := $(LIB_GATE) $(LIB_COMMON) -lyaml $(LIBS_SYS)
 LINK_engine  := $(LIB_ENGINE) $(LIB_COMMON) $(LIBS_BLAS) $(LIBS_SYS)
-LINK_engine_bench := $(LIB_BENCH) $(LINK_engine)
-LINK_compare := $(LIB_COMPARE) $(LIB_GATE) $(LIB_COMMON) -lyaml -lgsl $(LIBS_SYS)
-LINK_harness := $(LIB_HARNESS) $(LIB_BENCH) $(LIB_COMPARE) $(LIB_ENGINE) $(LIB_GATE) $(LIB_COMMON) -lcjson -lyaml -lgsl $(LIBS_BLAS) $(LIBS_SYS)
+LINK_compare := $(LIB_COMPARE) $(LIB_COMMON) -lyaml -lgsl $(LIBS_SYS)
+LINK_harness := $(LIB_HARNESS) $(LIB_BENCH) $(LIB_COMPARE) $(LIB_ENGINE) $(LIB_COMMON) -lcjson -lyaml -lgsl $(LIBS_BLAS) $(LIBS_SYS)
 DEPS_common  := $(LIB_COMMON)
 DEPS_gate    := $(LIB_GATE) $(LIB_COMMON)
 DEPS_engine  := $(LIB_ENGINE) $(LIB_COMMON)
-DEPS_compare := $(LIB_COMPARE) $(LIB_GATE) $(LIB_COMMON)
-DEPS_harness := $(LIB_HARNESS) $(LIB_BENCH) $(LIB_COMPARE) $(LIB_ENGINE) $(LIB_GATE) $(LIB_COMMON)
+DEPS_compare := $(LIB_COMPARE) $(LIB_COMMON)
+DEPS_harness := $(LIB_HARNESS) $(LIB_BENCH) $(LIB_COMPARE) $(LIB_ENGINE) $(LIB_COMMON)
 
 GROUPS := common gate engine compare harness
 TEST_SRC  := $(sort $(wildcard $(foreach g,$(GROUPS),tests/$(g)/test_*.c)))
@@ -90,7 +90,7 @@ export KAKEYA_FIXTURES
 FORCE:
 # FORCE is the first rule above: without this, a bare `make` built nothing.
 .DEFAULT_GOAL := all
-.PHONY: FORCE all test test-slow check fuzz fuzz-run bench deps help demo clean tests-build layers
+.PHONY: FORCE all test test-slow check fuzz fuzz-run bench deps help demo clean tests-build layers doclinks
 
 all: bin/kakeya bin/kakeya-gate
 
@@ -144,7 +144,7 @@ $(foreach g,$(GROUPS),$(eval $(call group_rules,$(g))))
 # `make check` never replaces the release binaries in bin/.
 tests-build: $(TEST_BIN) $(REPLAY_BIN) $(B)/kakeya $(B)/kakeya-gate
 
-test: tests-build
+test: layers doclinks tests-build
 	@sh tests/run.sh $(B) fast
 
 test-slow: $(SLOW_BIN) $(B)/kakeya $(B)/kakeya-gate
@@ -158,6 +158,11 @@ check:
 layers:
 	@/usr/bin/python3 tests/layers.py --self-test
 	@/usr/bin/python3 tests/layers.py
+
+# Every relative link and anchor of README.md and docs/*.md resolves.
+doclinks:
+	@/usr/bin/python3 tests/doclinks.py --self-test
+	@/usr/bin/python3 tests/doclinks.py
 
 # ---- fuzzing (clang + libFuzzer) ------------------------------------------
 fuzz: $(FUZZ_BIN)
@@ -215,7 +220,8 @@ help:
 	@echo "  all        build bin/kakeya and bin/kakeya-gate (default)"
 	@echo "  test       build and run every fast cmocka test and the fuzz corpus replay (<10 min)"
 	@echo "  test-slow  the slow tests (long contexts, llama.cpp cross-checks)"
-	@echo "  layers     check that every include stays in its folder's allowed layers"
+	@echo "  layers     check that every include stays in its folder's allowed layers (make test runs it)"
+	@echo "  doclinks   check the relative links of README.md and docs/*.md (make test runs it)"
 	@echo "  check      the tests under ASan+UBSan (-fno-sanitize-recover=all), in build/asan"
 	@echo "  fuzz       build the libFuzzer targets (clang); fuzz-run NAME=... SECONDS=..."
 	@echo "  bench      benchmarks against references measured in the same run"

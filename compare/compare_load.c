@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gate_preset.h"
+#include "kk_preset.h"
 #include "kk_file.h"
 #include "kk_stats.h"
 
@@ -289,10 +289,10 @@ kk_code compare_baseline(const compare_set *s, const char *flag, const char *pre
         snprintf(note, sizeof note, "; the evidence's baseline '%.64s' is not an arm",
                  s->baseline_hint);
     } else if (presets_dir && s->preset) {
-        gate_preset *p = NULL;
+        kk_preset *p = NULL;
         kk_err e;
         kk_err_clear(&e);
-        if (gate_preset_load(presets_dir, s->preset, &p, &e) != KK_OK) {
+        if (kk_preset_load(presets_dir, s->preset, 0, &p, &e) != KK_OK) {
             snprintf(note, sizeof note, "; presets/%.64s.yaml not used: %.200s", s->preset,
                      e.msg);
         } else if (!p->baseline) {
@@ -305,10 +305,10 @@ kk_code compare_baseline(const compare_set *s, const char *flag, const char *pre
         } else {
             *idx = (size_t)i;
             snprintf(why, cap, "presets/%s.yaml `gate: baseline:`", s->preset);
-            gate_preset_free(p);
+            kk_preset_free(p);
             return KK_OK;
         }
-        gate_preset_free(p);
+        kk_preset_free(p);
     }
     *idx = 0;
     for (size_t k = 0; k < s->n_arms; k++)

@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "gate_eval.h"
-#include "gate_git.h"
-#include "gate_preset.h"
+#include "kk_git.h"
+#include "kk_preset.h"
 #include "gate_rules.h"
 #include "json.h"
 #include "rule_internal.h"
@@ -20,7 +20,7 @@
 /* What the gate knows about one preset name, computed once. */
 typedef struct preset_entry {
     char *name;
-    gate_preset *preset;     /* NULL when it failed to load */
+    kk_preset *preset;     /* NULL when it failed to load */
     kk_err load_err;
     int in_checkout;         /* presets_dir is inside a git checkout */
     int head_state;          /* 1 HEAD has it (head_sha set), 0 not committed,
@@ -49,7 +49,7 @@ void gate_ctx_free(gate_ctx *c)
         return;
     for (size_t i = 0; i < c->n_presets; i++) {
         free(c->presets[i].name);
-        gate_preset_free(c->presets[i].preset);
+        kk_preset_free(c->presets[i].preset);
     }
     free(c->presets);
     free(c);
@@ -111,15 +111,15 @@ static preset_entry *preset_get(gate_ctx *c, const char *name)
     c->n_presets++;
     kk_err_clear(&e->load_err);
     kk_err_clear(&e->head_err);
-    if (gate_preset_load(c->opts.presets_dir, name, &e->preset, &e->load_err) != KK_OK)
+    if (kk_preset_load(c->opts.presets_dir, name, 0, &e->preset, &e->load_err) != KK_OK)
         return e;
-    e->in_checkout = gate_git_in_checkout(c->opts.presets_dir);
+    e->in_checkout = kk_git_in_checkout(c->opts.presets_dir);
     if (e->in_checkout && !c->opts.allow_stale) {
         char rel[PATH_MAX];
         snprintf(rel, sizeof rel, "%s.yaml", name);
         char *blob = NULL;
         size_t len = 0;
-        kk_code rc = gate_git_blob_at_head(c->opts.presets_dir, rel, &blob, &len,
+        kk_code rc = kk_git_blob_at_head(c->opts.presets_dir, rel, &blob, &len,
                                            &e->head_err);
         if (rc == KK_OK) {
             e->head_state = 1;
@@ -204,7 +204,7 @@ static void check_commit(gate_ctx *c, const char *file, const json_value *root,
     }
     kk_err err;
     kk_err_clear(&err);
-    int r = gate_git_commit_exists(c->opts.presets_dir, commit, &err);
+    int r = kk_git_commit_exists(c->opts.presets_dir, commit, &err);
     if (r < 0) {
         char t[KK_ERR_MSG_MAX + 300];
         err_text(&err, t, sizeof t);
@@ -257,15 +257,15 @@ static void check_faults(const char *file, const json_value *root, gate_report *
 
 /* Runs the rules of one phase. @return 0 when a RAW rule ended the file. */
 static int run_rules(gate_rule_phase phase, const char *file,
-                     const json_value *root, const gate_preset *preset,
+                     const json_value *root, const kk_preset *preset,
                      gate_report *rep)
 {
     for (size_t i = 0; i < gate_rules_count(); i++) {
         const gate_rule *r = gate_rules_at(i);
         if (r->phase != phase || !r->check)
             continue;
-        const gate_relax *rx = preset && r->relaxable
-                                   ? gate_preset_relax_find(preset, r->code)
+        const kk_preset_relax *rx = preset && r->relaxable
+                                   ? kk_preset_relax_find(preset, r->code)
                                    : NULL;
         gate_rule_ctx rc = {file, root, preset, rx != NULL,
                             rx ? rx->reason : NULL};
@@ -395,7 +395,7 @@ void gate_check_doc(gate_ctx *c, const char *file, const json_value *root,
                         t, NULL);
         return;
     }
-    const gate_preset *p = e->preset;
+    const kk_preset *p = e->preset;
     const char *kind = str_at(root, "preset", "kind");
     char expected[256];
     snprintf(expected, sizeof expected, "kind \"%.100s\" (as in %.100s)", p->kind,

@@ -56,7 +56,7 @@ typedef struct operand {
 /* Resolves arm `arm`'s metric path (with the _ci_lo/_ci_hi suffix of the
  * form) into o. @return 1 found (a number), 0 after reporting the failure. */
 static int resolve(const char *file, const json_value *root, const char *arm,
-                   const char *metric, gate_form form, gate_role role,
+                   const char *metric, kk_preset_form form, gate_role role,
                    const char *id, const char *where, gate_report *rep,
                    operand *o)
 {
@@ -82,7 +82,7 @@ static int resolve(const char *file, const json_value *root, const char *arm,
     char path[300];
     snprintf(path, sizeof path, "%s%s%s", strchr(metric, '.') ? "" : "metrics.",
              metric,
-             form == GATE_FORM_CI_LO ? "_ci_lo" : form == GATE_FORM_CI_HI ? "_ci_hi" : "");
+             form == KK_PRESET_FORM_CI_LO ? "_ci_lo" : form == KK_PRESET_FORM_CI_HI ? "_ci_hi" : "");
     snprintf(o->label, sizeof o->label, "%s.%s", arm,
              strncmp(path, "metrics.", 8) == 0 ? path + 8 : path);
     char *save = NULL;
@@ -111,14 +111,14 @@ static int resolve(const char *file, const json_value *root, const char *arm,
     return 1;
 }
 
-static int op_holds(gate_op op, int c)
+static int op_holds(kk_preset_op op, int c)
 {
     switch (op) {
-    case GATE_OP_GE: return c >= 0;
-    case GATE_OP_LE: return c <= 0;
-    case GATE_OP_GT: return c > 0;
-    case GATE_OP_LT: return c < 0;
-    case GATE_OP_EQ: return c == 0;
+    case KK_PRESET_OP_GE: return c >= 0;
+    case KK_PRESET_OP_LE: return c <= 0;
+    case KK_PRESET_OP_GT: return c > 0;
+    case KK_PRESET_OP_LT: return c < 0;
+    case KK_PRESET_OP_EQ: return c == 0;
     }
     return 0;
 }
@@ -145,7 +145,7 @@ static void lit(const json_value *v, char *buf, size_t cap)
 }
 
 void gate_eval_cond(const char *file, const json_value *root,
-                    const gate_preset *preset, const gate_cond *cond,
+                    const kk_preset *preset, const kk_preset_cond *cond,
                     gate_role role, const char *id, const char *where,
                     gate_report *rep)
 {
@@ -157,8 +157,8 @@ void gate_eval_cond(const char *file, const json_value *root,
     if (!resolve(file, root, cond->arm, cond->metric, cond->form, role, id, loc,
                  rep, &a))
         return;
-    if ((cond->form == GATE_FORM_DELTA || cond->form == GATE_FORM_RATIO) &&
-        !resolve(file, root, cond->other, cond->metric, GATE_FORM_VALUE, role,
+    if ((cond->form == KK_PRESET_FORM_DELTA || cond->form == KK_PRESET_FORM_RATIO) &&
+        !resolve(file, root, cond->other, cond->metric, KK_PRESET_FORM_VALUE, role,
                  id, loc, rep, &b))
         return;
 
@@ -172,17 +172,17 @@ void gate_eval_cond(const char *file, const json_value *root,
     lit(a.v, sa, sizeof sa);
     if (b.v)
         lit(b.v, sb, sizeof sb);
-    const char *op = gate_op_text(cond->op);
+    const char *op = kk_preset_op_text(cond->op);
     int c = 0, ok = 1;
     switch (cond->form) {
-    case GATE_FORM_VALUE:
-    case GATE_FORM_CI_LO:
-    case GATE_FORM_CI_HI:
+    case KK_PRESET_FORM_VALUE:
+    case KK_PRESET_FORM_CI_LO:
+    case KK_PRESET_FORM_CI_HI:
         snprintf(expected, sizeof expected, "%s %s %s", a.label, op, cond->value);
         c = exact ? gate_dec_cmp(&da, &dt) : cmp_double(x, t);
         snprintf(actual, sizeof actual, "%s", sa);
         break;
-    case GATE_FORM_DELTA:
+    case KK_PRESET_FORM_DELTA:
         snprintf(expected, sizeof expected, "%s - %s %s %s", a.label, b.label, op,
                  cond->value);
         if (exact && gate_dec_sub(&da, &db, &dr) == 0) {
@@ -195,7 +195,7 @@ void gate_eval_cond(const char *file, const json_value *root,
         }
         snprintf(actual, sizeof actual, "%s (%s - %s)", sr, sa, sb);
         break;
-    case GATE_FORM_RATIO:
+    case KK_PRESET_FORM_RATIO:
         snprintf(expected, sizeof expected, "%s / %s %s %s", a.label, b.label, op,
                  cond->value);
         if (y == 0.0 && (!exact || gate_dec_is_zero(&db))) {

@@ -14,7 +14,7 @@
 #ifndef KK_GATE_EVAL_H
 #define KK_GATE_EVAL_H
 
-#include "gate_preset.h"
+#include "kk_preset.h"
 #include "gate_report.h"
 #include "json.h"
 
@@ -28,7 +28,7 @@ typedef enum gate_role {
 /* `id` names the check ("THRESHOLD[2]"), `where` the condition in the
  * preset ("gate.thresholds[2]"). */
 void gate_eval_cond(const char *file, const json_value *root,
-                    const gate_preset *preset, const gate_cond *cond,
+                    const kk_preset *preset, const kk_preset_cond *cond,
                     gate_role role, const char *id, const char *where,
                     gate_report *rep);
 

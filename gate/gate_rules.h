@@ -32,7 +32,7 @@
 #define GATE_SCHEMA_VERSION 1
 
 struct gate_report;
-struct gate_preset;
+struct kk_preset;
 
 typedef enum gate_rule_phase {
     GATE_RULE_RAW = 0,
@@ -43,7 +43,7 @@ typedef enum gate_rule_phase {
 typedef struct gate_rule_ctx {
     const char *file;                /* evidence path as given */
     const json_value *root;          /* the evidence document */
-    const struct gate_preset *preset; /* NULL in the RAW phase */
+    const struct kk_preset *preset; /* NULL in the RAW phase */
     int relaxed;                     /* 1: report failures as relaxed */
     const char *relax_reason;        /* the preset's reason when relaxed */
 } gate_rule_ctx;

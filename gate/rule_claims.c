@@ -79,13 +79,13 @@ static void context_of(const gate_claim *k, const json_value *arm, char *buf,
 }
 
 /* The JSON pointer of a claim's metric on arm i. */
-static void metric_ptr(long i, const char *metric, gate_form form, char *buf,
+static void metric_ptr(long i, const char *metric, kk_preset_form form, char *buf,
                        size_t cap)
 {
     char path[320];
     snprintf(path, sizeof path, "%s%s%s", strchr(metric, '.') ? "" : "metrics.",
              metric,
-             form == GATE_FORM_CI_LO ? "_ci_lo" : form == GATE_FORM_CI_HI ? "_ci_hi" : "");
+             form == KK_PRESET_FORM_CI_LO ? "_ci_lo" : form == KK_PRESET_FORM_CI_HI ? "_ci_hi" : "");
     snprintf(buf, cap, "/arms/%ld", i);
     char *save = NULL;
     for (char *t = strtok_r(path, ".", &save); t; t = strtok_r(NULL, ".", &save))
@@ -178,9 +178,9 @@ int gate_rule_min_samples(const gate_rule_ctx *ctx, gate_report *rep)
     if (setup(ctx, rep, &cl, &sn) != 0)
         return 1;
     long long min_recall = ctx->preset ? ctx->preset->min_samples_recall
-                                       : GATE_MIN_SAMPLES_RECALL_DEFAULT;
+                                       : KK_PRESET_MIN_SAMPLES_RECALL_DEFAULT;
     long long min_timing = ctx->preset ? ctx->preset->min_samples_timing
-                                       : GATE_MIN_SAMPLES_TIMING_DEFAULT;
+                                       : KK_PRESET_MIN_SAMPLES_TIMING_DEFAULT;
     size_t fails = 0, judged = 0;
     for (size_t i = 0; i < cl.n; i++) {
         const gate_claim *k = &cl.v[i];

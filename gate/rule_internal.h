@@ -23,7 +23,7 @@
 
 #include <stddef.h>
 
-#include "gate_preset.h"
+#include "kk_preset.h"
 #include "gate_report.h"
 #include "gate_rules.h"
 #include "json.h"
@@ -44,8 +44,8 @@ typedef struct gate_claim {
                                  "/summary/claims/0" */
     const char *arm, *other;  /* other: NULL unless a comparison */
     const char *metric;       /* as written ("recall", "timings.x") */
-    gate_form form;           /* summary claims are GATE_FORM_RATIO */
-    gate_op op;               /* thresholds and controls */
+    kk_preset_form form;           /* summary claims are KK_PRESET_FORM_RATIO */
+    kk_preset_op op;               /* thresholds and controls */
     const char *value;        /* threshold literal; NULL for summary claims */
     const json_value *stated; /* a summary claim's `ratio`; NULL otherwise */
     long ai, bi;              /* arm indices in /arms, -1 when absent */
@@ -59,7 +59,7 @@ typedef struct gate_claims {
 
 /* Collects the claims of the preset and of root.summary.claims.
  * @return 0, -1 out of memory. */
-int gate_claims_collect(const json_value *root, const gate_preset *preset,
+int gate_claims_collect(const json_value *root, const kk_preset *preset,
                         gate_claims *out);
 void gate_claims_free(gate_claims *c);
 
@@ -122,6 +122,6 @@ int gate_rule_memory_claim_mismatch(const gate_rule_ctx *ctx, gate_report *rep);
  * median(B*), RATIO median(A*) / median(B*).
  * @return 0, -1 out of memory or an empty sample. */
 int gate_noisy_interval(const double *a, size_t n_a, const double *b,
-                        size_t n_b, gate_form form, double *lo, double *hi);
+                        size_t n_b, kk_preset_form form, double *lo, double *hi);
 
 #endif /* KK_GATE_RULE_INTERNAL_H */

@@ -37,9 +37,9 @@ static double resample_median(const double *v, size_t n, double *scratch,
 }
 
 int gate_noisy_interval(const double *a, size_t n_a, const double *b,
-                        size_t n_b, gate_form form, double *lo, double *hi)
+                        size_t n_b, kk_preset_form form, double *lo, double *hi)
 {
-    int two = form == GATE_FORM_DELTA || form == GATE_FORM_RATIO;
+    int two = form == KK_PRESET_FORM_DELTA || form == KK_PRESET_FORM_RATIO;
     if (n_a == 0 || (two && (!b || n_b == 0)) || n_a >= (1u << 31) ||
         n_b >= (1u << 31))
         return -1;
@@ -55,8 +55,8 @@ int gate_noisy_interval(const double *a, size_t n_a, const double *b,
     for (size_t r = 0; r < GATE_NOISY_RESAMPLES; r++) {
         double ma = resample_median(a, n_a, scratch, &s);
         double mb = two ? resample_median(b, n_b, scratch, &s) : 0.0;
-        stat[r] = form == GATE_FORM_DELTA ? ma - mb
-                  : form == GATE_FORM_RATIO ? (mb != 0.0 ? ma / mb : HUGE_VAL)
+        stat[r] = form == KK_PRESET_FORM_DELTA ? ma - mb
+                  : form == KK_PRESET_FORM_RATIO ? (mb != 0.0 ? ma / mb : HUGE_VAL)
                                             : ma;
     }
     /* Percentile interval: the 2.5% and 97.5% order statistics (indices
@@ -111,14 +111,14 @@ static int repeat_values(const json_value *arm, const char *metric, series *out)
     return 0;
 }
 
-static int op_holds(gate_op op, double x, double t)
+static int op_holds(kk_preset_op op, double x, double t)
 {
     switch (op) {
-    case GATE_OP_GE: return x >= t;
-    case GATE_OP_LE: return x <= t;
-    case GATE_OP_GT: return x > t;
-    case GATE_OP_LT: return x < t;
-    case GATE_OP_EQ: return x == t;
+    case KK_PRESET_OP_GE: return x >= t;
+    case KK_PRESET_OP_LE: return x <= t;
+    case KK_PRESET_OP_GT: return x > t;
+    case KK_PRESET_OP_LT: return x < t;
+    case KK_PRESET_OP_EQ: return x == t;
     }
     return 0;
 }
@@ -181,17 +181,17 @@ static void interval_check(const gate_rule_ctx *ctx, gate_report *rep,
                            const series *sb, size_t *fails)
 {
     int two = gate_claim_is_comparison(k);
-    if (k->src == GATE_CLAIM_SUMMARY || !k->value || k->op == GATE_OP_EQ || !k->va ||
-        (two && !k->vb) || k->form == GATE_FORM_CI_LO || k->form == GATE_FORM_CI_HI)
+    if (k->src == GATE_CLAIM_SUMMARY || !k->value || k->op == KK_PRESET_OP_EQ || !k->va ||
+        (two && !k->vb) || k->form == KK_PRESET_FORM_CI_LO || k->form == KK_PRESET_FORM_CI_HI)
         return;
     if (sa->missing >= 0 || sa->n < 2 || (two && (sb->missing >= 0 || sb->n < 2)))
         return; /* spread_check or MIN_SAMPLES reports these */
     double x = k->va->u.num.d, t = strtod(k->value, NULL);
     if (two) {
         double y = k->vb->u.num.d;
-        if (k->form == GATE_FORM_RATIO && y == 0.0)
+        if (k->form == KK_PRESET_FORM_RATIO && y == 0.0)
             return; /* the threshold reports 0 as undefined */
-        x = k->form == GATE_FORM_RATIO ? x / y : x - y;
+        x = k->form == KK_PRESET_FORM_RATIO ? x / y : x - y;
     }
     if (!op_holds(k->op, x, t))
         return; /* a failing threshold is THRESHOLD's verdict */
@@ -201,7 +201,7 @@ static void interval_check(const gate_rule_ctx *ctx, gate_report *rep,
         rep->nomem = 1;
         return;
     }
-    int lower = k->op == GATE_OP_GE || k->op == GATE_OP_GT;
+    int lower = k->op == KK_PRESET_OP_GE || k->op == KK_PRESET_OP_GT;
     if (lower ? lo > t : hi < t)
         return;
     char ptr[400], expected[GATE_RULE_TXT], actual[GATE_RULE_TXT], context[400];
@@ -211,7 +211,7 @@ static void interval_check(const gate_rule_ctx *ctx, gate_report *rep,
     char stat[300];
     if (two)
         snprintf(stat, sizeof stat, "median(%.100s) %s median(%.100s) of %.60s",
-                 k->arm, k->form == GATE_FORM_RATIO ? "/" : "-", k->other, leaf);
+                 k->arm, k->form == KK_PRESET_FORM_RATIO ? "/" : "-", k->other, leaf);
     else
         snprintf(stat, sizeof stat, "median(%.100s) of %.60s", k->arm, leaf);
     snprintf(expected, sizeof expected, "the 95%% bootstrap interval of %s "

@@ -49,14 +49,14 @@ double gate_json_num(const json_value *obj, const char *key, int *ok)
 /* The value a claim's metric names on one arm: a bare name is a key of
  * `metrics`, a dotted one a path from the arm (as gate_eval resolves it). */
 static const json_value *metric_value(const json_value *arm, const char *metric,
-                                      gate_form form)
+                                      kk_preset_form form)
 {
     if (!arm)
         return NULL;
     char path[320];
     snprintf(path, sizeof path, "%s%s%s", strchr(metric, '.') ? "" : "metrics.",
              metric,
-             form == GATE_FORM_CI_LO ? "_ci_lo" : form == GATE_FORM_CI_HI ? "_ci_hi" : "");
+             form == KK_PRESET_FORM_CI_LO ? "_ci_lo" : form == KK_PRESET_FORM_CI_HI ? "_ci_hi" : "");
     const json_value *v = gate_json_path(arm, path);
     return v && v->type == JSON_NUMBER ? v : NULL;
 }
@@ -114,12 +114,12 @@ static void claim_resolve(const json_value *root, gate_claim *k)
     k->bi = k->other ? gate_eval_find_arm(root, k->other) : -1;
     k->va = metric_value(gate_arm_at(root, k->ai), k->metric, k->form);
     k->vb = k->other ? metric_value(gate_arm_at(root, k->bi), k->metric,
-                                    GATE_FORM_VALUE)
+                                    KK_PRESET_FORM_VALUE)
                      : NULL;
 }
 
-static int add_cond(const json_value *root, const gate_preset *p,
-                    const gate_cond *cond, gate_claim_src src, const char *id,
+static int add_cond(const json_value *root, const kk_preset *p,
+                    const kk_preset_cond *cond, gate_claim_src src, const char *id,
                     const char *where, gate_claims *out, size_t *cap)
 {
     gate_claim *k = claims_push(out, cap);
@@ -130,7 +130,7 @@ static int add_cond(const json_value *root, const gate_preset *p,
     snprintf(k->where, sizeof k->where, "%s at %.200s:%d:%d", where, p->file,
              cond->line, cond->col);
     k->arm = cond->arm;
-    k->other = cond->form == GATE_FORM_DELTA || cond->form == GATE_FORM_RATIO
+    k->other = cond->form == KK_PRESET_FORM_DELTA || cond->form == KK_PRESET_FORM_RATIO
                    ? cond->other
                    : NULL;
     k->metric = cond->metric;
@@ -141,7 +141,7 @@ static int add_cond(const json_value *root, const gate_preset *p,
     return 0;
 }
 
-int gate_claims_collect(const json_value *root, const gate_preset *p,
+int gate_claims_collect(const json_value *root, const kk_preset *p,
                         gate_claims *out)
 {
     size_t cap = 0;
@@ -185,7 +185,7 @@ int gate_claims_collect(const json_value *root, const gate_preset *p,
         k->arm = arm->u.str.s;
         k->other = base->u.str.s;
         k->metric = metric->u.str.s;
-        k->form = GATE_FORM_RATIO;
+        k->form = KK_PRESET_FORM_RATIO;
         k->stated = ratio;
         claim_resolve(root, k);
     }

@@ -258,21 +258,21 @@ static void show(const preset *p)
         }
         printf("\n");
     }
-    const gate_preset *g = p->gate;
+    const kk_preset *g = p->src;
     printf("\ngate:\n");
     if (g->baseline)
         printf("  baseline %s\n", g->baseline);
     for (size_t i = 0; i < g->n_thresholds; i++) {
-        const gate_cond *c = &g->thresholds[i];
+        const kk_preset_cond *c = &g->thresholds[i];
         printf("  threshold %s.%s%s%s %s %s\n", c->arm, c->metric, c->other ? " vs " : "",
-               c->other ? c->other : "", gate_op_text(c->op), c->value);
+               c->other ? c->other : "", kk_preset_op_text(c->op), c->value);
     }
     if (g->has_positive)
         printf("  positive control %s.%s %s %s\n", g->positive.arm, g->positive.metric,
-               gate_op_text(g->positive.op), g->positive.value);
+               kk_preset_op_text(g->positive.op), g->positive.value);
     if (g->has_negative)
         printf("  negative control %s.%s %s %s\n", g->negative.arm, g->negative.metric,
-               gate_op_text(g->negative.op), g->negative.value);
+               kk_preset_op_text(g->negative.op), g->negative.value);
     for (size_t i = 0; i < g->n_relax; i++)
         printf("  relax %s: %s\n", g->relax[i].rule, g->relax[i].reason);
 }

@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "gate_git.h"
+#include "kk_git.h"
 #include "kind.h"
 #include "kk_args.h"
 #include "kk_fault.h"
@@ -136,12 +136,12 @@ void ev_provenance_collect(ev_provenance *pv, const char *root)
     pv->binary_stale = 0;
     pv->git_commit[40] = 0;
     pv->git_dirty = 1;
-    if (gate_git_in_checkout(root)) {
+    if (kk_git_in_checkout(root)) {
         const char *rev[] = {"rev-parse", "HEAD", NULL};
         char *out = NULL;
         size_t len = 0;
         int st = -1;
-        if (gate_git_run(root, rev, &out, &len, 4096, &st, NULL) == KK_OK && st == 0) {
+        if (kk_git_run(root, rev, &out, &len, 4096, &st, NULL) == KK_OK && st == 0) {
             trim(out);
             if (strlen(out) == 40 || strlen(out) == 64)
                 snprintf(pv->git_commit, sizeof pv->git_commit, "%s", out);
@@ -149,7 +149,7 @@ void ev_provenance_collect(ev_provenance *pv, const char *root)
         free(out);
         out = NULL;
         const char *stat[] = {"status", "--porcelain", "--untracked-files=no", NULL};
-        if (gate_git_run(root, stat, &out, &len, 1 << 20, &st, NULL) == KK_OK && st == 0)
+        if (kk_git_run(root, stat, &out, &len, 1 << 20, &st, NULL) == KK_OK && st == 0)
             pv->git_dirty = len > 0;
         free(out);
         /* a binary older than its sources did not run HEAD's code */

@@ -8,13 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gate_yaml.h"
 #include "kind.h"
+#include "kk_preset.h"
+#include "kk_yaml.h"
 #include "preset_internal.h"
-#include "sha256.h"
 
-#define NAME_MAX_LEN 128
-#define DESC_MAX_LEN 1000
+#define NAME_MAX_LEN KK_PRESET_NAME_MAX_LEN
+#define DESC_MAX_LEN KK_PRESET_DESC_MAX_LEN
 #define MAX_ARMS 256
 #define MAX_ALLOWED_PH 64
 
@@ -22,46 +22,46 @@ typedef struct pctx {
     const char *file;
     kk_err *err;
     /* string scalars whose ${ENV:..} were checked against a declaration */
-    const gate_yaml_node *ph_ok[MAX_ALLOWED_PH];
+    const kk_yaml_node *ph_ok[MAX_ALLOWED_PH];
     size_t n_ph_ok;
 } pctx;
 
 /* ---- errors ------------------------------------------------------------------- */
 
-static kk_code perr(const pctx *c, const gate_yaml_node *n, const char *where,
+static kk_code perr(const pctx *c, const kk_yaml_node *n, const char *where,
                     kk_code code, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 5, 6)))
 #endif
     ;
 
-static kk_code perr(const pctx *c, const gate_yaml_node *n, const char *where,
+static kk_code perr(const pctx *c, const kk_yaml_node *n, const char *where,
                     kk_code code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    gate_yaml_verr(c->err, c->file, n, where, code, fmt, ap);
+    kk_yaml_verr(c->err, c->file, n, where, code, fmt, ap);
     va_end(ap);
     return code;
 }
 
-static void found(const gate_yaml_node *n, char *buf, size_t cap)
+static void found(const kk_yaml_node *n, char *buf, size_t cap)
 {
-    if (n->kind == GATE_YAML_MAP)
+    if (n->kind == KK_YAML_MAP)
         snprintf(buf, cap, "a map");
-    else if (n->kind == GATE_YAML_SEQ)
+    else if (n->kind == KK_YAML_SEQ)
         snprintf(buf, cap, "a list");
     else
-        preset_quote(n->str, n->len, buf, cap);
+        kk_yaml_quote(n->str, n->len, buf, cap);
 }
 
-static int key_is(const gate_yaml_node *k, const char *s)
+static int key_is(const kk_yaml_node *k, const char *s)
 {
     return strlen(s) == k->len && !memcmp(k->str, s, k->len);
 }
 
 /* Every key of map m must be in allowed (NULL-terminated). */
-static kk_code check_keys(const pctx *c, const gate_yaml_node *m, const char *where,
+static kk_code check_keys(const pctx *c, const kk_yaml_node *m, const char *where,
                           const char *const *allowed)
 {
     for (size_t i = 0; i < m->n; i++) {
@@ -73,7 +73,7 @@ static kk_code check_keys(const pctx *c, const gate_yaml_node *m, const char *wh
             size_t o = 0;
             for (size_t k = 0; allowed[k] && o + 1 < sizeof list; k++)
                 o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", k ? ", " : "", allowed[k]);
-            preset_quote(m->keys[i]->str, m->keys[i]->len, q, sizeof q);
+            kk_yaml_quote(m->keys[i]->str, m->keys[i]->len, q, sizeof q);
             return perr(c, m->keys[i], where, KK_E_RANGE, "unknown key %s in %s; allowed: %s",
                         q, where[0] ? where : "the preset", list);
         }
@@ -81,26 +81,26 @@ static kk_code check_keys(const pctx *c, const gate_yaml_node *m, const char *wh
     return KK_OK;
 }
 
-static kk_code need_kind(const pctx *c, const gate_yaml_node *n, const char *where,
-                         gate_yaml_kind kind)
+static kk_code need_kind(const pctx *c, const kk_yaml_node *n, const char *where,
+                         kk_yaml_kind kind)
 {
     if (n->kind == kind)
         return KK_OK;
     char f[80];
     found(n, f, sizeof f);
     return perr(c, n, where, KK_E_TYPE, "found %s; allowed: %s", f,
-                kind == GATE_YAML_MAP ? "a map" : kind == GATE_YAML_SEQ ? "a list" : "a scalar");
+                kind == KK_YAML_MAP ? "a map" : kind == KK_YAML_SEQ ? "a list" : "a scalar");
 }
 
 /* A string scalar (not reading as null/bool/number), 1..maxlen bytes. */
-static kk_code get_string(const pctx *c, const gate_yaml_node *n, const char *where,
+static kk_code get_string(const pctx *c, const kk_yaml_node *n, const char *where,
                           size_t maxlen, char **out)
 {
-    KK_TRY(need_kind(c, n, where, GATE_YAML_SCALAR));
-    preset_sclass cls = preset_classify(n->str, n->len, n->plain);
+    KK_TRY(need_kind(c, n, where, KK_YAML_SCALAR));
+    kk_yaml_sclass cls = kk_yaml_classify(n->str, n->len, n->plain);
     char q[80];
-    preset_quote(n->str, n->len, q, sizeof q);
-    if (cls != PRESET_SC_STRING)
+    kk_yaml_quote(n->str, n->len, q, sizeof q);
+    if (cls != KK_YAML_SC_STRING)
         return perr(c, n, where, KK_E_TYPE, "found %s (not text unquoted); allowed: a string "
                     "(quote it to mean text)", q);
     if (n->len == 0 || n->len > maxlen || memchr(n->str, 0, n->len))
@@ -114,20 +114,9 @@ fail:
     return c->err ? c->err->code : KK_E_TYPE;
 }
 
-static int name_ok(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > NAME_MAX_LEN || !(isalnum((unsigned char)s[0]) || s[0] == '_'))
-        return 0;
-    for (size_t i = 1; i < n; i++)
-        if (!(isalnum((unsigned char)s[i]) || strchr("._+-", s[i])))
-            return 0;
-    return 1;
-}
-
 /* ---- params -------------------------------------------------------------------- */
 
-static kk_code parse_value_node(pctx *c, preset_param *prm, const gate_yaml_node *n,
+static kk_code parse_value_node(pctx *c, preset_param *prm, const kk_yaml_node *n,
                                 const char *where)
 {
     const preset_bounds *b = &prm->b;
@@ -135,7 +124,7 @@ static kk_code parse_value_node(pctx *c, preset_param *prm, const gate_yaml_node
     preset_type t = b->type == PRESET_T_LIST ? b->of : b->type;
     size_t cnt = 1;
     if (b->type == PRESET_T_LIST) {
-        if (n->kind != GATE_YAML_SEQ) {
+        if (n->kind != KK_YAML_SEQ) {
             char f[80], allowed[500];
             found(n, f, sizeof f);
             preset_bounds_text(b, allowed, sizeof allowed);
@@ -152,13 +141,13 @@ static kk_code parse_value_node(pctx *c, preset_param *prm, const gate_yaml_node
     if (preset_value_alloc(&nv, t, cnt) != 0)
         return perr(c, n, where, KK_E_NOMEM, "out of memory");
     for (size_t k = 0; k < cnt; k++) {
-        const gate_yaml_node *e = b->type == PRESET_T_LIST ? n->vals[k] : n;
+        const kk_yaml_node *e = b->type == PRESET_T_LIST ? n->vals[k] : n;
         char ew[KK_ERR_WHERE_MAX];
         if (b->type == PRESET_T_LIST)
             snprintf(ew, sizeof ew, "%.200s[%zu]", where, k);
         else
             snprintf(ew, sizeof ew, "%s", where);
-        if (e->kind != GATE_YAML_SCALAR) {
+        if (e->kind != KK_YAML_SCALAR) {
             preset_value_free(&nv);
             char f[80], allowed[500];
             found(e, f, sizeof f);
@@ -166,7 +155,7 @@ static kk_code parse_value_node(pctx *c, preset_param *prm, const gate_yaml_node
             return perr(c, e, ew, KK_E_TYPE, "found %s; allowed: %s", f, allowed);
         }
         kk_code code = preset_elem_parse(b, t, e->str, e->len,
-                                         preset_classify(e->str, e->len, e->plain), &nv, k,
+                                         kk_yaml_classify(e->str, e->len, e->plain), &nv, k,
                                          why, sizeof why);
         if (code == KK_OK && t == PRESET_T_STRING) {
             if (preset_check_placeholders(e->str, e->len, prm->env, prm->n_env, why, sizeof why))
@@ -184,11 +173,11 @@ static kk_code parse_value_node(pctx *c, preset_param *prm, const gate_yaml_node
     return KK_OK;
 }
 
-static kk_code parse_type(const pctx *c, const gate_yaml_node *n, const char *where,
+static kk_code parse_type(const pctx *c, const kk_yaml_node *n, const char *where,
                           preset_type *t)
 {
     static const char *const names[] = {"int", "float", "bool", "string", "enum", "list"};
-    if (n->kind == GATE_YAML_SCALAR)
+    if (n->kind == KK_YAML_SCALAR)
         for (int i = 0; i < 6; i++)
             if (key_is(n, names[i])) {
                 *t = (preset_type)i;
@@ -201,17 +190,17 @@ static kk_code parse_type(const pctx *c, const gate_yaml_node *n, const char *wh
 
 /* One declaration NAME: {type, default, ...} narrowing the kind's spec. */
 static kk_code parse_param_decl(pctx *c, preset_param *prm, const kind_param_spec *spec,
-                                const gate_yaml_node *d)
+                                const kk_yaml_node *d)
 {
     static const char *const keys[] = {"type", "of", "default", "min", "max", "values",
                                        "max_len", "max_count", "env", "help", NULL};
     char where[160], w2[KK_ERR_WHERE_MAX], why[700];
     snprintf(where, sizeof where, "params.%s", spec->name);
-    KK_TRY(need_kind(c, d, where, GATE_YAML_MAP));
+    KK_TRY(need_kind(c, d, where, KK_YAML_MAP));
     KK_TRY(check_keys(c, d, where, keys));
     prm->line = d->line;
     prm->col = d->col;
-    const gate_yaml_node *n = gate_yaml_get(d, "type");
+    const kk_yaml_node *n = kk_yaml_get(d, "type");
     if (!n)
         return perr(c, d, where, KK_E_MISSING, "missing key 'type' in %s; required: type, default", where);
     preset_type t;
@@ -220,7 +209,7 @@ static kk_code parse_param_decl(pctx *c, preset_param *prm, const kind_param_spe
     if (t != spec->type)
         return perr(c, n, w2, KK_E_RANGE, "found \"%s\"; allowed: \"%s\" (the kind declares %s so)",
                     preset_type_name(t), preset_type_name(spec->type), spec->name);
-    n = gate_yaml_get(d, "of");
+    n = kk_yaml_get(d, "of");
     snprintf(w2, sizeof w2, "%.140s.of", where);
     if (spec->type == PRESET_T_LIST) {
         if (!n)
@@ -240,18 +229,18 @@ static kk_code parse_param_decl(pctx *c, preset_param *prm, const kind_param_spe
     preset_value tmp;
     static const char *const numk[] = {"min", "max"};
     for (int k = 0; k < 2; k++) {
-        n = gate_yaml_get(d, numk[k]);
+        n = kk_yaml_get(d, numk[k]);
         if (!n)
             continue;
         snprintf(w2, sizeof w2, "%.140s.%.40s", where, numk[k]);
         if (et != PRESET_T_INT && et != PRESET_T_FLOAT)
             return perr(c, n, w2, KK_E_RANGE, "'%s' bounds numbers; %s holds %s", numk[k],
                         spec->name, preset_type_name(et));
-        KK_TRY(need_kind(c, n, w2, GATE_YAML_SCALAR));
+        KK_TRY(need_kind(c, n, w2, KK_YAML_SCALAR));
         if (preset_value_alloc(&tmp, et, 1) != 0)
             return perr(c, n, w2, KK_E_NOMEM, "out of memory");
         kk_code code = preset_elem_parse(&prm->b, et, n->str, n->len,
-                                         preset_classify(n->str, n->len, n->plain), &tmp, 0,
+                                         kk_yaml_classify(n->str, n->len, n->plain), &tmp, 0,
                                          why, sizeof why);
         if (code == KK_OK) {
             if (et == PRESET_T_INT)
@@ -267,7 +256,7 @@ static kk_code parse_param_decl(pctx *c, preset_param *prm, const kind_param_spe
         return perr(c, d, where, KK_E_RANGE, "min is above max in %s", where);
     static const char *const cntk[] = {"max_len", "max_count"};
     for (int k = 0; k < 2; k++) {
-        n = gate_yaml_get(d, cntk[k]);
+        n = kk_yaml_get(d, cntk[k]);
         if (!n)
             continue;
         snprintf(w2, sizeof w2, "%.140s.%.40s", where, cntk[k]);
@@ -279,11 +268,11 @@ static kk_code parse_param_decl(pctx *c, preset_param *prm, const kind_param_spe
             return perr(c, n, w2, KK_E_RANGE, "'max_len' is for strings; %s holds %s", spec->name,
                         preset_type_name(et));
         preset_bounds cb = {.type = PRESET_T_INT, .imin = 1, .imax = (int64_t)hard};
-        KK_TRY(need_kind(c, n, w2, GATE_YAML_SCALAR));
+        KK_TRY(need_kind(c, n, w2, KK_YAML_SCALAR));
         if (preset_value_alloc(&tmp, PRESET_T_INT, 1) != 0)
             return perr(c, n, w2, KK_E_NOMEM, "out of memory");
         kk_code code = preset_elem_parse(&cb, PRESET_T_INT, n->str, n->len,
-                                         preset_classify(n->str, n->len, n->plain), &tmp, 0,
+                                         kk_yaml_classify(n->str, n->len, n->plain), &tmp, 0,
                                          why, sizeof why);
         size_t v = code == KK_OK ? (size_t)tmp.i[0] : 0;
         preset_value_free(&tmp);
@@ -291,13 +280,13 @@ static kk_code parse_param_decl(pctx *c, preset_param *prm, const kind_param_spe
             return perr(c, n, w2, code, "%s (the kind's limit)", why);
         *(k ? &nb.max_count : &nb.max_len) = v;
     }
-    n = gate_yaml_get(d, "values");
+    n = kk_yaml_get(d, "values");
     if (n) {
         snprintf(w2, sizeof w2, "%.140s.values", where);
         if (et != PRESET_T_ENUM)
             return perr(c, n, w2, KK_E_RANGE, "'values' is for enums; %s holds %s", spec->name,
                         preset_type_name(et));
-        KK_TRY(need_kind(c, n, w2, GATE_YAML_SEQ));
+        KK_TRY(need_kind(c, n, w2, KK_YAML_SEQ));
         if (n->n == 0)
             return perr(c, n, w2, KK_E_RANGE, "found an empty list; allowed: some of the kind's values");
         prm->values_own = calloc(n->n + 1, sizeof *prm->values_own);
@@ -307,15 +296,15 @@ static kk_code parse_param_decl(pctx *c, preset_param *prm, const kind_param_spe
         if (preset_value_alloc(&one, PRESET_T_ENUM, 1) != 0)
             return perr(c, n, w2, KK_E_NOMEM, "out of memory");
         for (size_t k = 0; k < n->n; k++) {
-            const gate_yaml_node *e = n->vals[k];
+            const kk_yaml_node *e = n->vals[k];
             char ew[KK_ERR_WHERE_MAX];
             snprintf(ew, sizeof ew, "%.200s[%zu]", w2, k);
-            if (e->kind != GATE_YAML_SCALAR) {
+            if (e->kind != KK_YAML_SCALAR) {
                 preset_value_free(&one);
-                return need_kind(c, e, ew, GATE_YAML_SCALAR);
+                return need_kind(c, e, ew, KK_YAML_SCALAR);
             }
             kk_code code = preset_elem_parse(&prm->b, PRESET_T_ENUM, e->str, e->len,
-                                             preset_classify(e->str, e->len, e->plain), &one, 0,
+                                             kk_yaml_classify(e->str, e->len, e->plain), &one, 0,
                                              why, sizeof why);
             if (code != KK_OK) {
                 preset_value_free(&one);
@@ -327,13 +316,13 @@ static kk_code parse_param_decl(pctx *c, preset_param *prm, const kind_param_spe
         preset_value_free(&one);
         nb.values = (const char *const *)prm->values_own;
     }
-    n = gate_yaml_get(d, "env");
+    n = kk_yaml_get(d, "env");
     if (n) {
         snprintf(w2, sizeof w2, "%.140s.env", where);
         if (!spec->env_ok)
             return perr(c, n, w2, KK_E_RANGE, "parameter %s takes no ${ENV:VAR} placeholders "
                         "(only the model sources do)", spec->name);
-        KK_TRY(need_kind(c, n, w2, GATE_YAML_SEQ));
+        KK_TRY(need_kind(c, n, w2, KK_YAML_SEQ));
         if (n->n == 0 || n->n > 8)
             return perr(c, n, w2, KK_E_RANGE, "found %zu names; allowed: 1..8", n->n);
         prm->env = calloc(n->n, sizeof *prm->env);
@@ -353,7 +342,7 @@ static kk_code parse_param_decl(pctx *c, preset_param *prm, const kind_param_spe
                             "name [A-Z_][A-Z0-9_]*", s);
         }
     }
-    n = gate_yaml_get(d, "help");
+    n = kk_yaml_get(d, "help");
     if (n) {
         char *h = NULL;
         snprintf(w2, sizeof w2, "%.140s.help", where);
@@ -361,7 +350,7 @@ static kk_code parse_param_decl(pctx *c, preset_param *prm, const kind_param_spe
         prm->help = h; /* owned: freed through help_own below */
     }
     prm->b = nb;
-    n = gate_yaml_get(d, "default");
+    n = kk_yaml_get(d, "default");
     if (!n)
         return perr(c, d, where, KK_E_MISSING, "missing key 'default' in %s; required: type, default", where);
     snprintf(w2, sizeof w2, "%.140s.default", where);
@@ -374,7 +363,7 @@ fail:
 
 /* Fill every kind parameter with the kind's default, then the preset's
  * declarations. */
-static kk_code parse_params(pctx *c, preset *p, const gate_yaml_node *params)
+static kk_code parse_params(pctx *c, preset *p, const kk_yaml_node *params)
 {
     const kind_def *k = p->kind;
     p->params = calloc(k->n_params ? k->n_params : 1, sizeof *p->params);
@@ -400,9 +389,9 @@ static kk_code parse_params(pctx *c, preset *p, const gate_yaml_node *params)
     }
     if (!params)
         return KK_OK;
-    KK_TRY(need_kind(c, params, "params", GATE_YAML_MAP));
+    KK_TRY(need_kind(c, params, "params", KK_YAML_MAP));
     for (size_t j = 0; j < params->n; j++) {
-        const gate_yaml_node *key = params->keys[j];
+        const kk_yaml_node *key = params->keys[j];
         preset_param *prm = NULL;
         for (size_t i = 0; i < p->n_params; i++)
             if (key_is(key, p->params[i].name))
@@ -414,7 +403,7 @@ static kk_code parse_params(pctx *c, preset *p, const gate_yaml_node *params)
             for (size_t i = 0; i < k->n_params && o + 1 < sizeof names; i++)
                 o += (size_t)snprintf(names + o, sizeof names - o, "%s%s", i ? ", " : "",
                                       k->params[i].name);
-            preset_quote(key->str, key->len, q, sizeof q);
+            kk_yaml_quote(key->str, key->len, q, sizeof q);
             return perr(c, key, "params", KK_E_RANGE, "unknown parameter %s for kind %s; allowed: %s",
                         q, k->name, names);
         }
@@ -427,7 +416,7 @@ fail:
 
 /* ---- models and arms -------------------------------------------------------------- */
 
-static kk_code parse_models(pctx *c, preset *p, const gate_yaml_node *ms)
+static kk_code parse_models(pctx *c, preset *p, const kk_yaml_node *ms)
 {
     const kind_def *k = p->kind;
     size_t n_roles = 0;
@@ -448,14 +437,14 @@ static kk_code parse_models(pctx *c, preset *p, const gate_yaml_node *ms)
         return KK_OK;
     }
     static const char *const keys[] = {"role", "param", NULL};
-    KK_TRY(need_kind(c, ms, "models", GATE_YAML_SEQ));
+    KK_TRY(need_kind(c, ms, "models", KK_YAML_SEQ));
     for (size_t i = 0; i < ms->n; i++) {
         char where[64], w2[80];
         snprintf(where, sizeof where, "models[%zu]", i);
-        const gate_yaml_node *m = ms->vals[i];
-        KK_TRY(need_kind(c, m, where, GATE_YAML_MAP));
+        const kk_yaml_node *m = ms->vals[i];
+        KK_TRY(need_kind(c, m, where, KK_YAML_MAP));
         KK_TRY(check_keys(c, m, where, keys));
-        const gate_yaml_node *r = gate_yaml_get(m, "role"), *pa = gate_yaml_get(m, "param");
+        const kk_yaml_node *r = kk_yaml_get(m, "role"), *pa = kk_yaml_get(m, "param");
         if (!r || !pa)
             return perr(c, m, where, KK_E_MISSING, "missing key '%s' in %s; required: role, param",
                         r ? "param" : "role", where);
@@ -508,7 +497,7 @@ fail:
 }
 
 static kk_code parse_field(pctx *c, preset_field *f, const kind_field_spec *fs,
-                           const gate_yaml_node *n, const char *where)
+                           const kk_yaml_node *n, const char *where)
 {
     preset_bounds b;
     preset_bounds_from_field(fs, &b);
@@ -517,17 +506,17 @@ static kk_code parse_field(pctx *c, preset_field *f, const kind_field_spec *fs,
     if (preset_value_alloc(&v, fs->type, 1) != 0)
         return perr(c, n, where, KK_E_NOMEM, "out of memory");
     kk_code code;
-    if (n && n->kind != GATE_YAML_SCALAR) {
+    if (n && n->kind != KK_YAML_SCALAR) {
         preset_value_free(&v);
-        return need_kind(c, n, where, GATE_YAML_SCALAR);
+        return need_kind(c, n, where, KK_YAML_SCALAR);
     }
     if (n)
         code = preset_elem_parse(&b, fs->type, n->str, n->len,
-                                 preset_classify(n->str, n->len, n->plain), &v, 0, why, sizeof why);
+                                 kk_yaml_classify(n->str, n->len, n->plain), &v, 0, why, sizeof why);
     else
         code = preset_elem_parse(&b, fs->type, fs->def, strlen(fs->def),
                                  fs->type == PRESET_T_STRING || fs->type == PRESET_T_ENUM
-                                     ? PRESET_SC_STRING : preset_classify(fs->def, strlen(fs->def), 1),
+                                     ? KK_YAML_SC_STRING : kk_yaml_classify(fs->def, strlen(fs->def), 1),
                                  &v, 0, why, sizeof why);
     if (code == KK_OK && v.s && fs->check && fs->check(v.s[0], why, sizeof why))
         code = KK_E_RANGE;
@@ -549,12 +538,12 @@ static kk_code parse_field(pctx *c, preset_field *f, const kind_field_spec *fs,
     return KK_OK;
 }
 
-static kk_code parse_arms(pctx *c, preset *p, const gate_yaml_node *as)
+static kk_code parse_arms(pctx *c, preset *p, const kk_yaml_node *as)
 {
     const kind_def *k = p->kind;
     if (!as)
         return perr(c, NULL, "arms", KK_E_MISSING, "missing key 'arms'; a preset runs at least one arm");
-    KK_TRY(need_kind(c, as, "arms", GATE_YAML_SEQ));
+    KK_TRY(need_kind(c, as, "arms", KK_YAML_SEQ));
     if (as->n == 0 || as->n > MAX_ARMS)
         return perr(c, as, "arms", KK_E_RANGE, "found %zu arms; allowed: 1..%d", as->n, MAX_ARMS);
     p->arms = calloc(as->n, sizeof *p->arms);
@@ -569,21 +558,21 @@ static kk_code parse_arms(pctx *c, preset *p, const gate_yaml_node *as)
     for (size_t i = 0; i < as->n; i++) {
         char where[64], w2[200];
         snprintf(where, sizeof where, "arms[%zu]", i);
-        const gate_yaml_node *a = as->vals[i];
+        const kk_yaml_node *a = as->vals[i];
         preset_arm *arm = &p->arms[p->n_arms++];
         arm->line = a->line;
         arm->col = a->col;
         arm->fields = calloc(k->n_arm_fields ? k->n_arm_fields : 1, sizeof *arm->fields);
         if (!arm->fields)
             return perr(c, a, where, KK_E_NOMEM, "out of memory");
-        KK_TRY(need_kind(c, a, where, GATE_YAML_MAP));
+        KK_TRY(need_kind(c, a, where, KK_YAML_MAP));
         KK_TRY(check_keys(c, a, where, allowed));
-        const gate_yaml_node *nm = gate_yaml_get(a, "name");
+        const kk_yaml_node *nm = kk_yaml_get(a, "name");
         if (!nm)
             return perr(c, a, where, KK_E_MISSING, "missing key 'name' in %s", where);
         snprintf(w2, sizeof w2, "%s.name", where);
         KK_TRY(get_string(c, nm, w2, NAME_MAX_LEN, &arm->name));
-        if (!name_ok(arm->name))
+        if (!kk_preset_name_ok(arm->name))
             return perr(c, nm, w2, KK_E_RANGE, "found \"%s\"; allowed: a name of letters, digits "
                         "and _ . + - (not starting with . + -)", arm->name);
         for (size_t q = 0; q < i; q++)
@@ -593,7 +582,7 @@ static kk_code parse_arms(pctx *c, preset *p, const gate_yaml_node *as)
                             p->arms[q].line);
         for (size_t f = 0; f < k->n_arm_fields; f++) {
             const kind_field_spec *fs = &k->arm_fields[f];
-            const gate_yaml_node *v = gate_yaml_get(a, fs->key);
+            const kk_yaml_node *v = kk_yaml_get(a, fs->key);
             snprintf(w2, sizeof w2, "arms[%zu].%s", i, fs->key);
             if (!v && fs->required)
                 return perr(c, a, where, KK_E_MISSING, "missing key '%s' in arm %s", fs->key, arm->name);
@@ -607,9 +596,9 @@ fail:
 
 /* ---- placeholders anywhere else ---------------------------------------------------- */
 
-static kk_code scan_placeholders(const pctx *c, const gate_yaml_node *n, const char *where)
+static kk_code scan_placeholders(const pctx *c, const kk_yaml_node *n, const char *where)
 {
-    if (n->kind == GATE_YAML_SCALAR) {
+    if (n->kind == KK_YAML_SCALAR) {
         for (size_t i = 0; i < c->n_ph_ok; i++)
             if (c->ph_ok[i] == n)
                 return KK_OK;
@@ -620,7 +609,7 @@ static kk_code scan_placeholders(const pctx *c, const gate_yaml_node *n, const c
     }
     for (size_t i = 0; i < n->n; i++) {
         char w[KK_ERR_WHERE_MAX];
-        if (n->kind == GATE_YAML_MAP) {
+        if (n->kind == KK_YAML_MAP) {
             snprintf(w, sizeof w, "%s%s%.*s", where, where[0] ? "." : "",
                      (int)(n->keys[i]->len > 100 ? 100 : n->keys[i]->len), n->keys[i]->str);
             KK_TRY(scan_placeholders(c, n->keys[i], w));
@@ -639,65 +628,41 @@ fail:
 kk_code preset_parse(const char *buf, size_t len, const char *file, const char *expect_name,
                      preset **out, kk_err *err)
 {
-    static const char *const top[] = {"name", "kind", "description", "params", "models",
-                                      "arms", "gate", NULL};
     pctx c = {.file = file, .err = err};
-    gate_yaml_doc *doc = NULL;
-    preset *p = calloc(1, sizeof *p);
-    char *kname = NULL;
     *out = NULL;
     kk_err_clear(err);
+    preset *p = calloc(1, sizeof *p);
     if (!p)
         return kk_err_set(err, KK_E_NOMEM, "out of memory");
-    p->file = strdup(file ? file : "");
-    sha256_hex((const uint8_t *)buf, len, p->sha256);
-    KK_TRY(gate_yaml_parse(buf, len, file, &doc, err));
-    const gate_yaml_node *root = doc->root;
-    if (!root) {
-        perr(&c, NULL, "", KK_E_MISSING, "empty preset; required: name, kind, description, arms, gate");
-        goto fail;
-    }
-    KK_TRY(need_kind(&c, root, "", GATE_YAML_MAP));
-    KK_TRY(check_keys(&c, root, "", top));
-    static const char *const req[] = {"name", "kind", "description", "arms", "gate", NULL};
-    for (size_t i = 0; req[i]; i++)
-        if (!gate_yaml_get(root, req[i])) {
-            perr(&c, root, "", KK_E_MISSING, "missing key '%s'; required: name, kind, description, "
-                 "arms, gate", req[i]);
-            goto fail;
-        }
-    const gate_yaml_node *n = gate_yaml_get(root, "name");
-    KK_TRY(get_string(&c, n, "name", NAME_MAX_LEN, &p->name));
-    if (!name_ok(p->name) || (expect_name && strcmp(p->name, expect_name) != 0)) {
-        perr(&c, n, "name", KK_E_RANGE, "found \"%s\"; allowed: \"%s\" (a preset's name is its file "
-             "name)", p->name, expect_name ? expect_name : "a plain name");
-        goto fail;
-    }
-    n = gate_yaml_get(root, "kind");
-    KK_TRY(get_string(&c, n, "kind", NAME_MAX_LEN, &kname));
-    p->kind = kind_find(kname);
+    /* The file's grammar (top level, YAML limits, the gate block): the
+     * common reader, the same one the gate uses. */
+    KK_TRY(kk_preset_parse(buf, len, file, expect_name, KK_PRESET_FULL, &p->src, err));
+    const kk_preset *src = p->src;
+    p->file = src->file;
+    p->name = src->name;
+    p->description = src->description;
+    memcpy(p->sha256, src->sha256, sizeof p->sha256);
+    p->kind = kind_find(src->kind);
     if (!p->kind) {
         char names[300];
         kind_names(names, sizeof names);
-        perr(&c, n, "kind", KK_E_RANGE, "found \"%s\"; allowed: %s", kname, names);
+        perr(&c, kk_yaml_get(src->root, "kind"), "kind", KK_E_RANGE, "found \"%s\"; allowed: %s",
+             src->kind, names);
         goto fail;
     }
-    KK_TRY(get_string(&c, gate_yaml_get(root, "description"), "description", DESC_MAX_LEN,
-                      &p->description));
-    KK_TRY(parse_params(&c, p, gate_yaml_get(root, "params")));
-    KK_TRY(parse_models(&c, p, gate_yaml_get(root, "models")));
-    KK_TRY(parse_arms(&c, p, gate_yaml_get(root, "arms")));
-    KK_TRY(scan_placeholders(&c, root, ""));
-    /* The gate block, read by the gate's own reader: one grammar. */
-    KK_TRY(gate_preset_parse(buf, len, file, expect_name, &p->gate, err));
-    const gate_cond *conds[66];
+    /* What the kind allows, on the reader's tree. */
+    KK_TRY(parse_params(&c, p, src->params));
+    KK_TRY(parse_models(&c, p, src->models));
+    KK_TRY(parse_arms(&c, p, src->arms));
+    KK_TRY(scan_placeholders(&c, src->root, ""));
+    const kk_preset_cond *conds[66];
     size_t nc = 0;
-    for (size_t i = 0; i < p->gate->n_thresholds && nc < 64; i++)
-        conds[nc++] = &p->gate->thresholds[i];
-    if (p->gate->has_positive)
-        conds[nc++] = &p->gate->positive;
-    if (p->gate->has_negative)
-        conds[nc++] = &p->gate->negative;
+    for (size_t i = 0; i < src->n_thresholds && nc < 64; i++)
+        conds[nc++] = &src->thresholds[i];
+    if (src->has_positive)
+        conds[nc++] = &src->positive;
+    if (src->has_negative)
+        conds[nc++] = &src->negative;
     for (size_t i = 0; i < nc; i++) {
         const char *names[2] = {conds[i]->arm, conds[i]->other};
         for (int q = 0; q < 2; q++) {
@@ -718,13 +683,9 @@ kk_code preset_parse(const char *buf, size_t len, const char *file, const char *
     }
     if (p->kind->check)
         KK_TRY(p->kind->check(p, err));
-    free(kname);
-    gate_yaml_doc_free(doc);
     *out = p;
     return KK_OK;
 fail:
-    free(kname);
-    gate_yaml_doc_free(doc);
     preset_free(p);
     if (err && err->code == KK_OK)
         kk_err_set(err, KK_E_INTERNAL, "preset parse failed without a message");
@@ -735,9 +696,9 @@ kk_code preset_load(const char *dir, const char *name, preset **out, kk_err *err
 {
     *out = NULL;
     kk_err_clear(err);
-    if (!name_ok(name)) {
+    if (!kk_preset_name_ok(name)) {
         char q[80];
-        preset_quote(name, strlen(name), q, sizeof q);
+        kk_yaml_quote(name, strlen(name), q, sizeof q);
         kk_err_set(err, KK_E_RANGE, "found preset name %s; allowed: a file stem of letters, digits "
                    "and _ . + - in %s (kakeya list shows them)", q, dir);
         return kk_err_where(err, "NAME");
@@ -747,7 +708,7 @@ kk_code preset_load(const char *dir, const char *name, preset **out, kk_err *err
         return kk_err_set(err, KK_E_RANGE, "preset path too long");
     char *buf = NULL;
     size_t len = 0;
-    kk_code code = gate_yaml_read_file(path, &buf, &len, err);
+    kk_code code = kk_yaml_read_file(path, &buf, &len, err);
     if (code != KK_OK) {
         if (code == KK_E_IO || code == KK_E_MISSING) {
             kk_err_set(err, KK_E_MISSING, "no preset named %s in %s (kakeya list shows them)", name, dir);
@@ -786,10 +747,7 @@ void preset_free(preset *p)
         free(p->arms[i].name);
     }
     free(p->arms);
-    gate_preset_free(p->gate);
-    free(p->description);
-    free(p->name);
-    free(p->file);
+    kk_preset_free(p->src);
     free(p);
 }
 

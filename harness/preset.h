@@ -1,6 +1,9 @@
 /*
  * preset: the harness's reading of a preset file (presets/NAME.yaml), typed
- * and bounded, checked against the kind's compiled-in schema (kind.h).
+ * and bounded, checked against the kind's compiled-in schema (kind.h). The
+ * file is read by the common reader (common/kk_preset.h: YAML limits, the
+ * top level, the gate block, the YAML tree); this module checks the tree's
+ * params, models and arms against the kind, and applies --set.
  *
  * Grammar (docs/harness.md has the full text with examples):
  *
@@ -23,14 +26,14 @@
  *                                from a string parameter (kind default: model)
  *   arms:                        required; [{name: ARM, FIELD: V, ...}]
  *                                fields typed by the kind's arm schema
- *   gate:                        required; the gate's block (gate_preset.h),
- *                                parsed by the gate's own reader, its arm
- *                                names checked against `arms`
+ *   gate:                        required; the gate's block (kk_preset.h),
+ *                                read by the common reader the gate uses,
+ *                                its arm names checked against `arms`
  *
  * Everything is refused with a located error (file:line:col, key path in
  * err->where, the value found, what is allowed): unknown and duplicate
  * keys, wrong types, values out of bounds, anchors, aliases and tags, files
- * over 64 KiB, nesting over 32 levels (gate_yaml.h), and ${...} anywhere
+ * over 64 KiB, nesting over 32 levels (kk_yaml.h), and ${...} anywhere
  * but in a string parameter that declares the variable in `env`.
  *
  * `--set NAME=VALUE` overrides (preset_set) are checked the same way; the
@@ -38,7 +41,9 @@
  * (`--set ctx=1024,2048`).
  *
  * Ownership: preset_load / preset_parse return a preset that owns all its
- * memory (including the gate block); preset_free accepts NULL. The kind is
+ * memory, including src (the common reading: gate block and YAML tree)
+ * whose strings file, name and description borrow; preset_free accepts
+ * NULL. The kind is
  * a pointer into the static table (kind.h).
  */
 #ifndef KK_PRESET_H
@@ -47,8 +52,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "gate_preset.h"
 #include "kk_err.h"
+#include "kk_preset.h"
 
 struct kind_def;
 
@@ -122,9 +127,9 @@ typedef struct preset_arm {
 } preset_arm;
 
 typedef struct preset {
-    char *file;                /* the path read */
-    char *name;
-    char *description;
+    const char *file;          /* the path read (borrowed from src) */
+    const char *name;          /* borrowed from src */
+    const char *description;   /* borrowed from src */
     const struct kind_def *kind;
     char sha256[65];           /* of the file's bytes */
     preset_param *params;      /* one per kind parameter, in kind order */
@@ -133,7 +138,9 @@ typedef struct preset {
     size_t n_models;
     preset_arm *arms;
     size_t n_arms;
-    gate_preset *gate;         /* the gate's reading of the same bytes */
+    kk_preset *src;            /* the common reader's reading of the file:
+                                  the gate block (src->thresholds...) and
+                                  the YAML tree (owned) */
 } preset;
 
 /* Parse `len` bytes named `file`; expect_name (the stem) may be NULL. */

@@ -7,28 +7,15 @@
 
 #include <stddef.h>
 
-#include "gate_yaml.h"
+#include "kk_yaml.h"
 #include "kind.h"
 #include "preset.h"
-
-/* How an unquoted scalar reads (YAML 1.1 and 1.2 resolvers): such text is
- * never silently taken as a string (PyYAML reads `yes` as true). */
-typedef enum preset_sclass {
-    PRESET_SC_STRING = 0,
-    PRESET_SC_NULL,
-    PRESET_SC_BOOL,
-    PRESET_SC_INT,       /* -?[0-9]+ */
-    PRESET_SC_NUMBER,    /* JSON number form with a fraction or exponent */
-    PRESET_SC_OTHER_NUM  /* YAML-only numbers: +1, .5, 1_000, 0x1f, .inf */
-} preset_sclass;
-
-preset_sclass preset_classify(const char *s, size_t len, int plain);
 
 /* Parse one element of base type t (not LIST) under bounds b from text s
  * (class cls) into v at index idx. @return KK_OK, or KK_E_TYPE/KK_E_RANGE
  * with `why` = "found X; allowed: Y". */
 kk_code preset_elem_parse(const preset_bounds *b, preset_type t, const char *s,
-                          size_t len, preset_sclass cls, preset_value *v,
+                          size_t len, kk_yaml_sclass cls, preset_value *v,
                           size_t idx, char *why, size_t cap);
 /* Grow v to n elements of base type t (zeroed). @return 0, -1 on ENOMEM. */
 int preset_value_alloc(preset_value *v, preset_type t, size_t n);
@@ -43,8 +30,5 @@ int preset_check_placeholders(const char *s, size_t len, char *const *env,
 void preset_bounds_from_spec(const kind_param_spec *s, preset_bounds *b);
 /* Bounds of an arm field (a scalar). */
 void preset_bounds_from_field(const kind_field_spec *f, preset_bounds *b);
-
-/* Quote s for a message: "abc" with control bytes escaped, cut at 60. */
-void preset_quote(const char *s, size_t len, char *buf, size_t cap);
 
 #endif /* KK_PRESET_INTERNAL_H */

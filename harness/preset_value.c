@@ -11,141 +11,18 @@
 
 #define PRESET_DEFAULT_MAX_LEN 256
 
-/* ---- scalar classes ------------------------------------------------------------ */
+/* ---- scalar classes (kk_yaml_classify) ------------------------------------ */
 
-static int eq_any(const char *s, size_t len, const char *const *words)
-{
-    for (; *words; words++)
-        if (strlen(*words) == len && memcmp(s, *words, len) == 0)
-            return 1;
-    return 0;
-}
-
-/* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?; *is_int when neither
- * fraction nor exponent. */
-static int json_number_form(const char *s, size_t len, int *is_int)
-{
-    size_t i = 0;
-    *is_int = 1;
-    if (i < len && s[i] == '-')
-        i++;
-    if (i >= len)
-        return 0;
-    if (s[i] == '0')
-        i++;
-    else if (s[i] >= '1' && s[i] <= '9')
-        while (i < len && isdigit((unsigned char)s[i]))
-            i++;
-    else
-        return 0;
-    if (i < len && s[i] == '.') {
-        *is_int = 0;
-        size_t d = ++i;
-        while (i < len && isdigit((unsigned char)s[i]))
-            i++;
-        if (i == d)
-            return 0;
-    }
-    if (i < len && (s[i] == 'e' || s[i] == 'E')) {
-        *is_int = 0;
-        i++;
-        if (i < len && (s[i] == '+' || s[i] == '-'))
-            i++;
-        size_t d = i;
-        while (i < len && isdigit((unsigned char)s[i]))
-            i++;
-        if (i == d)
-            return 0;
-    }
-    return i == len;
-}
-
-preset_sclass preset_classify(const char *s, size_t len, int plain)
-{
-    if (!plain)
-        return PRESET_SC_STRING;
-    static const char *const nulls[] = {"", "~", "null", "Null", "NULL", NULL};
-    static const char *const bools[] = {"true", "True", "TRUE", "false", "False", "FALSE",
-                                        "yes", "Yes", "YES", "no", "No", "NO", "on", "On",
-                                        "ON", "off", "Off", "OFF", "y", "Y", "n", "N", NULL};
-    static const char *const specials[] = {".inf", ".Inf", ".INF", ".nan", ".NaN", ".NAN", NULL};
-    if (eq_any(s, len, nulls))
-        return PRESET_SC_NULL;
-    if (eq_any(s, len, bools))
-        return PRESET_SC_BOOL;
-    int is_int;
-    if (json_number_form(s, len, &is_int))
-        return is_int ? PRESET_SC_INT : PRESET_SC_NUMBER;
-    size_t i = 0;
-    if (i < len && (s[i] == '+' || s[i] == '-'))
-        i++;
-    if (eq_any(s + i, len - i, specials))
-        return PRESET_SC_OTHER_NUM;
-    if (len - i > 2 && s[i] == '0' && strchr("xob", s[i + 1]))
-        return PRESET_SC_OTHER_NUM;
-    int digits = 0, dots = 0;
-    for (; i < len; i++) {
-        if (isdigit((unsigned char)s[i]))
-            digits++;
-        else if (s[i] == '.')
-            dots++;
-        else if (s[i] != '_')
-            break;
-    }
-    if (digits && dots <= 1 && i < len && (s[i] == 'e' || s[i] == 'E')) {
-        i++;
-        if (i < len && (s[i] == '+' || s[i] == '-'))
-            i++;
-        size_t e0 = i;
-        while (i < len && isdigit((unsigned char)s[i]))
-            i++;
-        if (i == e0)
-            return PRESET_SC_STRING;
-    }
-    return digits && dots <= 1 && i == len ? PRESET_SC_OTHER_NUM : PRESET_SC_STRING;
-}
-
-static const char *class_name(preset_sclass c)
+static const char *class_name(kk_yaml_sclass c)
 {
     switch (c) {
-    case PRESET_SC_NULL: return "null";
-    case PRESET_SC_BOOL: return "a boolean";
-    case PRESET_SC_INT: return "an integer";
-    case PRESET_SC_NUMBER: return "a number";
-    case PRESET_SC_OTHER_NUM: return "a YAML-only number";
+    case KK_YAML_SC_NULL: return "null";
+    case KK_YAML_SC_BOOL: return "a boolean";
+    case KK_YAML_SC_INT: return "an integer";
+    case KK_YAML_SC_NUMBER: return "a number";
+    case KK_YAML_SC_OTHER_NUM: return "a YAML-only number";
     default: return "a string";
     }
-}
-
-void preset_quote(const char *s, size_t len, char *buf, size_t cap)
-{
-    size_t o = 0;
-    if (cap < 8) {
-        if (cap)
-            buf[0] = 0;
-        return;
-    }
-    buf[o++] = '"';
-    for (size_t i = 0; i < len && o + 6 < cap; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (i >= 60) {
-            memcpy(buf + o, "...", 3);
-            o += 3;
-            break;
-        }
-        if (c < 0x20 || c == 0x7f || c == '"' || c == '\\') {
-            if (c == '"' || c == '\\') {
-                buf[o++] = '\\';
-                buf[o++] = (char)c;
-            } else {
-                o += (size_t)snprintf(buf + o, cap - o, "\\x%02x", c);
-            }
-        } else {
-            buf[o++] = (char)c;
-        }
-    }
-    buf[o++] = '"';
-    buf[o] = 0;
 }
 
 /* Shortest of %.15g / %.17g that reads back exactly (cJSON's rule). */
@@ -280,15 +157,15 @@ int preset_value_alloc(preset_value *v, preset_type t, size_t n)
 }
 
 kk_code preset_elem_parse(const preset_bounds *b, preset_type t, const char *s,
-                          size_t len, preset_sclass cls, preset_value *v,
+                          size_t len, kk_yaml_sclass cls, preset_value *v,
                           size_t idx, char *why, size_t cap)
 {
     char q[80], allowed[400];
-    preset_quote(s, len, q, sizeof q);
+    kk_yaml_quote(s, len, q, sizeof q);
     elem_text(b, t, allowed, sizeof allowed);
     switch (t) {
     case PRESET_T_INT: {
-        if (cls != PRESET_SC_INT) {
+        if (cls != KK_YAML_SC_INT) {
             snprintf(why, cap, "found %s %s; allowed: %s", class_name(cls), q, allowed);
             return KK_E_TYPE;
         }
@@ -309,7 +186,7 @@ kk_code preset_elem_parse(const preset_bounds *b, preset_type t, const char *s,
         return KK_OK;
     }
     case PRESET_T_FLOAT: {
-        if (cls != PRESET_SC_INT && cls != PRESET_SC_NUMBER) {
+        if (cls != KK_YAML_SC_INT && cls != KK_YAML_SC_NUMBER) {
             snprintf(why, cap, "found %s %s; allowed: %s (JSON number form: 0.5, 1e-3)",
                      class_name(cls), q, allowed);
             return KK_E_TYPE;
@@ -330,11 +207,11 @@ kk_code preset_elem_parse(const preset_bounds *b, preset_type t, const char *s,
         return KK_OK;
     }
     case PRESET_T_BOOL:
-        if (cls == PRESET_SC_BOOL && len == 4 && !memcmp(s, "true", 4)) {
+        if (cls == KK_YAML_SC_BOOL && len == 4 && !memcmp(s, "true", 4)) {
             v->i[idx] = 1;
             return KK_OK;
         }
-        if (cls == PRESET_SC_BOOL && len == 5 && !memcmp(s, "false", 5)) {
+        if (cls == KK_YAML_SC_BOOL && len == 5 && !memcmp(s, "false", 5)) {
             v->i[idx] = 0;
             return KK_OK;
         }
@@ -342,7 +219,7 @@ kk_code preset_elem_parse(const preset_bounds *b, preset_type t, const char *s,
         return KK_E_TYPE;
     case PRESET_T_STRING:
     case PRESET_T_ENUM: {
-        if (cls != PRESET_SC_STRING) {
+        if (cls != KK_YAML_SC_STRING) {
             snprintf(why, cap, "found %s %s; allowed: %s (quote it to mean text)",
                      class_name(cls), q, allowed);
             return KK_E_TYPE;
@@ -406,7 +283,7 @@ int preset_check_placeholders(const char *s, size_t len, char *const *env,
         const char *end = memchr(s + i, '}', len - i);
         size_t plen = end ? (size_t)(end - (s + i)) + 1 : len - i;
         char q[80];
-        preset_quote(s + i, plen, q, sizeof q);
+        kk_yaml_quote(s + i, plen, q, sizeof q);
         int ok = 0;
         if (end && plen > 7 && !memcmp(s + i, "${ENV:", 6)) {
             const char *name = s + i + 6;
@@ -520,7 +397,7 @@ kk_code preset_set(preset *p, const char *assignment, kk_err *err)
     kk_err_clear(err);
     if (!eq || nlen == 0) {
         char q[80];
-        preset_quote(assignment, strlen(assignment), q, sizeof q);
+        kk_yaml_quote(assignment, strlen(assignment), q, sizeof q);
         kk_err_set(err, KK_E_FORMAT, "found %s; allowed: NAME=VALUE (e.g. --set samples=20)", q);
         return kk_err_where(err, "--set");
     }
@@ -536,7 +413,7 @@ kk_code preset_set(preset *p, const char *assignment, kk_err *err)
             o += (size_t)snprintf(names + o, sizeof names - o, "%s%s", i ? ", " : "",
                                   p->params[i].name);
         char q[80];
-        preset_quote(assignment, nlen, q, sizeof q);
+        kk_yaml_quote(assignment, nlen, q, sizeof q);
         kk_err_set(err, KK_E_RANGE, "unknown parameter %s for preset %s (kind %s); allowed: %s",
                    q, p->name, p->kind ? p->kind->name : "?", names);
         return kk_err_where(err, flag);
@@ -565,8 +442,8 @@ kk_code preset_set(preset *p, const char *assignment, kk_err *err)
         const char *e = b->type == PRESET_T_LIST ? strchr(s, ',') : NULL;
         size_t len = e ? (size_t)(e - s) : strlen(s);
         /* On the command line there is no quoting: text is text. */
-        preset_sclass cls = (t == PRESET_T_STRING || t == PRESET_T_ENUM)
-                                ? PRESET_SC_STRING : preset_classify(s, len, 1);
+        kk_yaml_sclass cls = (t == PRESET_T_STRING || t == PRESET_T_ENUM)
+                                ? KK_YAML_SC_STRING : kk_yaml_classify(s, len, 1);
         kk_code c = preset_elem_parse(b, t, s, len, cls, &nv, k, why, sizeof why);
         if (c == KK_OK && t == PRESET_T_STRING &&
             preset_check_placeholders(s, len, prm->env, prm->n_env, why, sizeof why))

@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "gate_check.h"
-#include "gate_preset.h"
+#include "kk_preset.h"
 #include "gate_report.h"
 #include "gate_rules.h"
 #include "js.h"
@@ -240,17 +240,17 @@ static void every_evidence_rule_should_run_by_default_and_be_relaxable(void **st
         char text[512];
         snprintf(text, sizeof text, "name: p\nkind: k\ngate:\n  relax:\n"
                  "    - {rule: %s, reason: \"measured elsewhere\"}\n", rule->code);
-        gate_preset *p = NULL;
+        kk_preset *p = NULL;
         kk_err err;
         kk_err_clear(&err);
-        assert_int_equal(gate_preset_parse(text, strlen(text), "p.yaml", "p", &p, &err),
+        assert_int_equal(kk_preset_parse(text, strlen(text), "p.yaml", "p", 0, &p, &err),
                          KK_OK);
-        assert_non_null(gate_preset_relax_find(p, rule->code));
-        gate_preset_free(p);
+        assert_non_null(kk_preset_relax_find(p, rule->code));
+        kk_preset_free(p);
         snprintf(text, sizeof text, "name: p\nkind: k\ngate:\n  relax:\n"
                  "    - {rule: %s, reason: \"  \"}\n", rule->code);
         p = NULL;
-        assert_int_not_equal(gate_preset_parse(text, strlen(text), "p.yaml", "p", &p,
+        assert_int_not_equal(kk_preset_parse(text, strlen(text), "p.yaml", "p", 0, &p,
                                                &err), KK_OK);
         assert_null(p);
     }
@@ -369,8 +369,8 @@ static void the_bootstrap_should_be_deterministic_and_bracket_the_estimate(void 
     double b[] = {98, 99, 100, 101, 102};
     double lo1, hi1, lo2, hi2;
     /* Fixed seed: the same data give the same interval, bit for bit. */
-    assert_int_equal(gate_noisy_interval(a, 5, b, 5, GATE_FORM_RATIO, &lo1, &hi1), 0);
-    assert_int_equal(gate_noisy_interval(a, 5, b, 5, GATE_FORM_RATIO, &lo2, &hi2), 0);
+    assert_int_equal(gate_noisy_interval(a, 5, b, 5, KK_PRESET_FORM_RATIO, &lo1, &hi1), 0);
+    assert_int_equal(gate_noisy_interval(a, 5, b, 5, KK_PRESET_FORM_RATIO, &lo2, &hi2), 0);
     assert_memory_equal(&lo1, &lo2, sizeof lo1);
     assert_memory_equal(&hi1, &hi2, sizeof hi1);
     /* A ratio of medians of resamples lies between the extreme ratios, and
@@ -379,20 +379,20 @@ static void the_bootstrap_should_be_deterministic_and_bracket_the_estimate(void 
     assert_true(lo1 <= 1.5 && hi1 >= 1.5 && lo1 < hi1);
     /* Constant repeats: no spread, a point interval. */
     double c[] = {2, 2, 2, 2, 2}, d[] = {4, 4, 4, 4, 4};
-    assert_int_equal(gate_noisy_interval(c, 5, d, 5, GATE_FORM_RATIO, &lo1, &hi1), 0);
+    assert_int_equal(gate_noisy_interval(c, 5, d, 5, KK_PRESET_FORM_RATIO, &lo1, &hi1), 0);
     assert_true(lo1 == 0.5 && hi1 == 0.5);
-    assert_int_equal(gate_noisy_interval(c, 5, d, 5, GATE_FORM_DELTA, &lo1, &hi1), 0);
+    assert_int_equal(gate_noisy_interval(c, 5, d, 5, KK_PRESET_FORM_DELTA, &lo1, &hi1), 0);
     assert_true(lo1 == -2.0 && hi1 == -2.0);
-    assert_int_equal(gate_noisy_interval(a, 5, NULL, 0, GATE_FORM_VALUE, &lo1, &hi1), 0);
+    assert_int_equal(gate_noisy_interval(a, 5, NULL, 0, KK_PRESET_FORM_VALUE, &lo1, &hi1), 0);
     assert_true(lo1 >= 147 && hi1 <= 153 && lo1 <= 150 && hi1 >= 150);
     /* More noise, a wider interval (same seed, same resample indices). */
     double wide[] = {120, 135, 150, 165, 180};
-    assert_int_equal(gate_noisy_interval(wide, 5, NULL, 0, GATE_FORM_VALUE, &lo2, &hi2),
+    assert_int_equal(gate_noisy_interval(wide, 5, NULL, 0, KK_PRESET_FORM_VALUE, &lo2, &hi2),
                      0);
     assert_true(hi2 - lo2 > hi1 - lo1);
     /* Nothing to resample. */
-    assert_int_equal(gate_noisy_interval(a, 0, b, 5, GATE_FORM_RATIO, &lo1, &hi1), -1);
-    assert_int_equal(gate_noisy_interval(a, 5, NULL, 0, GATE_FORM_RATIO, &lo1, &hi1), -1);
+    assert_int_equal(gate_noisy_interval(a, 0, b, 5, KK_PRESET_FORM_RATIO, &lo1, &hi1), -1);
+    assert_int_equal(gate_noisy_interval(a, 5, NULL, 0, KK_PRESET_FORM_RATIO, &lo1, &hi1), -1);
 }
 
 /* ---- setup ------------------------------------------------------------------- */
@@ -452,10 +452,26 @@ static int teardown(void **state)
     return 0;
 }
 
+/* The codes a preset's relax may name (common/kk_preset.h, read by the gate
+ * and the harness alike) are exactly this table's, in its order, with the
+ * same relaxable flag. */
+static void the_preset_readers_rule_codes_should_match_the_rule_table(void **state)
+{
+    (void)state;
+    assert_int_equal(kk_preset_rule_count(), gate_rules_count());
+    for (size_t i = 0; i < gate_rules_count(); i++) {
+        const gate_rule *r = gate_rules_at(i);
+        const kk_preset_rule_code *c = kk_preset_rule_at(i);
+        assert_string_equal(c->code, r->code);
+        assert_int_equal(c->relaxable, r->relaxable);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(each_rule_file_should_fail_with_its_code_alone_and_exit_1),
+        cmocka_unit_test(the_preset_readers_rule_codes_should_match_the_rule_table),
         cmocka_unit_test(passing_files_should_pass_every_check),
         cmocka_unit_test(every_rule_code_should_have_a_file_that_violates_it),
         cmocka_unit_test(every_evidence_rule_should_run_by_default_and_be_relaxable),

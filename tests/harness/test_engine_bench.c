@@ -74,7 +74,7 @@ static void the_shipped_preset_should_validate_with_twelve_cells_and_a_scalar_co
     }
     assert_int_equal(scalar, 1);
     assert_int_equal(llama, 6);
-    assert_true(p->gate->has_positive && p->gate->has_negative);
+    assert_true(p->src->has_positive && p->src->has_negative);
     preset_free(p);
 }
 

@@ -32,7 +32,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "gate_rules.h"
+#include "kk_preset.h"
 #include "kk_fault.h"
 #include "kk_file.h"
 #include "test_util.h"
@@ -205,11 +205,11 @@ static void smoke_evidence_from_the_harness_should_pass_every_rule(void **state)
         fail_msg("the gate refused harness evidence (exit %d)", rc);
     }
     /* Every rule ran and passed on it. */
-    for (size_t i = 0; i < gate_rules_count(); i++) {
+    for (size_t i = 0; i < kk_preset_rule_count(); i++) {
         char needle[128];
-        snprintf(needle, sizeof needle, "\"id\":\"%s\"", gate_rules_at(i)->code);
+        snprintf(needle, sizeof needle, "\"id\":\"%s\"", kk_preset_rule_at(i)->code);
         if (!strstr(json, needle))
-            fail_msg("no %s check on harness evidence", gate_rules_at(i)->code);
+            fail_msg("no %s check on harness evidence", kk_preset_rule_at(i)->code);
     }
     assert_null(strstr(json, "\"status\":\"FAIL\""));
     assert_non_null(strstr(json, "\"id\":\"FAULT_INJECTED\""));

@@ -13,6 +13,7 @@
 
 #include "kind.h"
 #include "kk_file.h"
+#include "kk_preset.h"
 #include "preset.h"
 #include "test_util.h"
 
@@ -72,8 +73,8 @@ static void a_valid_preset_should_load_with_defaults_filled(void **state)
     assert_int_equal(preset_arm_field(p, &p->arms[1], "mask_needle")->i, 1);
     assert_int_equal(p->n_models, 1);
     assert_string_equal(p->models[0].param->name, "model");
-    assert_non_null(p->gate);
-    assert_true(p->gate->has_negative);
+    assert_non_null(p->src);
+    assert_true(p->src->has_negative);
     assert_int_equal(strlen(p->sha256), 64);
     preset_free(p);
 }
@@ -285,7 +286,7 @@ static void every_shipped_preset_should_validate(void **state)
         if (c != KK_OK)
             kk_err_print(stderr, "preset", &e);
         assert_int_equal(c, KK_OK);
-        assert_true(p->gate->has_positive && p->gate->has_negative);
+        assert_true(p->src->has_positive && p->src->has_negative);
         preset_free(p);
     }
 }
@@ -308,6 +309,75 @@ static void every_kind_default_should_satisfy_its_own_bounds(void **state)
     }
 }
 
+/* The gate (kk_preset_parse without KK_PRESET_FULL, as kakeya-gate loads
+ * presets) and the harness (preset_parse) type every scalar through the
+ * same classifier: a text one takes as a name, an integer or a number, the
+ * other does too. Before they shared it, the gate read `arm: y` as the
+ * name "y" while the harness read `name: y` as a boolean. */
+static void the_gate_and_the_harness_should_type_scalars_alike(void **state)
+{
+    (void)state;
+    static const char *const S[] = {"12", "\"12\"", "yes", "y", "n", "Y", "'y'", "q8_0", "~",
+                                    "0.5", ".5", "-3", "1_000", "off", "\"on\""};
+    for (size_t i = 0; i < sizeof S / sizeof S[0]; i++) {
+        char g[512], h[512];
+        kk_err eg, eh;
+        kk_preset *gp = NULL;
+        preset *hp = NULL;
+        /* a name: an arm */
+        snprintf(g, sizeof g, "name: p\nkind: smoke\ngate:\n  thresholds:\n"
+                 "    - {arm: %s, metric: recall, op: '>=', value: 0.5}\n", S[i]);
+        snprintf(h, sizeof h, HEAD "arms:\n  - {name: %s}\n" "gate: {}\n", S[i]);
+        kk_err_clear(&eg);
+        kk_code cg = kk_preset_parse(g, strlen(g), "p.yaml", "p", 0, &gp, &eg);
+        kk_code ch = parse(h, &hp, &eh);
+        if (cg != ch)
+            fprintf(stderr, "name %s: gate %d (%s), harness %d (%s)\n", S[i], cg, eg.msg, ch,
+                    eh.msg);
+        assert_int_equal(cg, ch);
+        kk_preset_free(gp);
+        preset_free(hp);
+        /* an integer: min_samples / an int parameter */
+        snprintf(g, sizeof g, "name: p\nkind: smoke\ngate:\n  min_samples: {timing: %s}\n", S[i]);
+        snprintf(h, sizeof h, HEAD "params:\n  seed: {type: int, default: %s}\n" ARMS GATE, S[i]);
+        kk_err_clear(&eg);
+        cg = kk_preset_parse(g, strlen(g), "p.yaml", "p", 0, &gp, &eg);
+        ch = parse(h, &hp, &eh);
+        /* The bounds differ (1..1000000 and the seed's): compare the type. */
+        if ((cg == KK_E_TYPE) != (ch == KK_E_TYPE))
+            fprintf(stderr, "int %s: gate %d (%s), harness %d (%s)\n", S[i], cg, eg.msg, ch,
+                    eh.msg);
+        assert_int_equal(cg == KK_E_TYPE, ch == KK_E_TYPE);
+        kk_preset_free(gp);
+        preset_free(hp);
+    }
+    /* value: 12 / "12" / yes in the gate block: one reader, one verdict. */
+    static const struct {
+        const char *v;
+        kk_code want;
+    } V[] = {{"12", KK_OK}, {"\"12\"", KK_E_TYPE}, {"yes", KK_E_TYPE}, {"1e-3", KK_OK}};
+    for (size_t i = 0; i < sizeof V / sizeof V[0]; i++) {
+        char g[512], h[512];
+        kk_err eg, eh;
+        kk_preset *gp = NULL;
+        preset *hp = NULL;
+        snprintf(g, sizeof g, "name: p\nkind: smoke\ngate:\n  thresholds:\n"
+                 "    - {arm: full, metric: recall, op: '>=', value: %s}\n", V[i].v);
+        snprintf(h, sizeof h, HEAD ARMS "gate:\n  thresholds:\n"
+                 "    - {arm: full, metric: recall, op: '>=', value: %s}\n", V[i].v);
+        kk_err_clear(&eg);
+        assert_int_equal(kk_preset_parse(g, strlen(g), "p.yaml", "p", 0, &gp, &eg), V[i].want);
+        assert_int_equal(parse(h, &hp, &eh), V[i].want);
+        if (V[i].want != KK_OK) {
+            assert_string_equal(eg.where, eh.where);
+            assert_string_equal(eg.msg, eh.msg);
+            assert_int_equal(eg.col, eh.col);
+        }
+        kk_preset_free(gp);
+        preset_free(hp);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -324,6 +394,7 @@ int main(void)
         cmocka_unit_test(set_overrides_should_be_typed_and_bounded_and_name_the_flag),
         cmocka_unit_test(every_shipped_preset_should_validate),
         cmocka_unit_test(every_kind_default_should_satisfy_its_own_bounds),
+        cmocka_unit_test(the_gate_and_the_harness_should_type_scalars_alike),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gate_preset.h"
+#include "kk_preset.h"
 #include "gate_report.h"
 #include "gate_rules.h"
 #include "json.h"
@@ -42,7 +42,7 @@ static const char PRESET[] =
     "    positive: {arm: ar, metric: recall, op: \">=\", value: 0.99}\n"
     "    negative: {arm: masked, metric: recall, op: \"<=\", value: 0.05}\n";
 
-static gate_preset *g_preset;
+static kk_preset *g_preset;
 
 static void check_report(const gate_report *rep, size_t from, const gate_rule *r)
 {
@@ -66,7 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!g_preset) {
         kk_err e;
         kk_err_clear(&e);
-        if (gate_preset_parse(PRESET, sizeof PRESET - 1, "fz.yaml", "fz", &g_preset,
+        if (kk_preset_parse(PRESET, sizeof PRESET - 1, "fz.yaml", "fz", 0, &g_preset,
                               &e) != KK_OK)
             abort();
     }

@@ -19,7 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         return 0;
     }
-    if (!p->kind || !p->n_arms || !p->gate)
+    if (!p->kind || !p->n_arms || !p->src)
         abort();
     for (size_t i = 0; i < p->n_params; i++) {
         char val[2048], set[2200];
