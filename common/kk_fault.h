@@ -1,7 +1,7 @@
 /*
  * kk_fault: run-time fault injection, for the tests that prove the evidence
- * rules bite (issue 19: "a codec switched off at run time ... LIVENESS
- * fires on the evidence the harness wrote").
+ * rules bite (a codec switched off at run time: LIVENESS fires on the
+ * evidence the harness wrote).
  *
  * A fault is switched on only by the environment variable KAKEYA_FAULT, a
  * comma-separated list of fault names:
@@ -9,8 +9,11 @@
  *   KAKEYA_FAULT=codec-passthrough bin/kakeya run smoke --out /tmp/ev
  *
  * Never by a flag, a preset or a --set, so no committed file can turn one
- * on. The component that degrades asks kk_fault_on() and says nothing
- * about it (that is the failure being simulated); the harness, separately,
+ * on. Code that may read the environment (common/, harness/) asks
+ * kk_fault_on(); the engine reads none, so the harness passes an engine
+ * fault down as a parameter (codec-passthrough: kv_codec_opts.passthrough).
+ * The component that degrades says nothing about it (that is the failure
+ * being simulated); the harness, separately,
  *   - refuses a KAKEYA_FAULT naming an unknown fault (kk_fault_check: a
  *     typo must not run a clean-looking test),
  *   - records the active faults in the evidence's provenance.faults_injected,
@@ -19,9 +22,10 @@
  * (FAULT_INJECTED, not relaxable). docs/harness.md, "Fault injection".
  *
  * The faults (name: what the component does instead):
- *   codec-passthrough  kv_codec caches store every K/V row as F32 bytes,
- *                      without encoding, decoding or counting (the codecs'
- *                      values_encoded/values_decoded stay 0)
+ *   codec-passthrough  kv_codec caches the harness makes store every K/V
+ *                      row as F32 bytes, without encoding, decoding or
+ *                      counting (the codecs' values_encoded/values_decoded
+ *                      stay 0)
  *
  * Everything here reads the environment at the call (getenv); nothing is
  * cached and nothing is allocated. Thread-safe as long as nobody calls

@@ -297,10 +297,11 @@ kk_code niah_runner_init(niah_runner **out, const model *m, int64_t max_ctx,
     const int64_t batch = max_ctx < NIAH_BATCH ? max_ctx : NIAH_BATCH;
     const kv_config cfg = {m->hp.n_layers, m->hp.n_kv_heads, m->hp.head_dim_k,
                            m->hp.head_dim_v, max_ctx};
+    const kv_codec_opts ko = {.passthrough = opts->kv_codec_passthrough};
     kk_code rc = fwd_init(&r->st, m, batch, max_ctx, err);
     if (rc == KK_OK) {
         if (opts->kv_codec)
-            rc = kv_codec_init(&r->kv, &cfg, &r->spec, &r->spec_v, err);
+            rc = kv_codec_init(&r->kv, &cfg, &r->spec, &r->spec_v, &ko, err);
         else if (opts->kv_bits > 0)
             rc = noisy_init(&r->kv, &cfg, opts->kv_bits, batch, err);
         else

@@ -81,6 +81,9 @@ typedef struct niah_opts {
     /* NULL: V as K; else V rows through this codec (KIVI: keys per
      * channel, values per token). Needs kv_codec. */
     const codec_spec *kv_codec_v;
+    /* With kv_codec: the cache's codec-passthrough fault
+     * (kv_codec_opts.passthrough; set by the harness from KAKEYA_FAULT). */
+    bool kv_codec_passthrough;
 } niah_opts;
 
 typedef struct niah_runner niah_runner;

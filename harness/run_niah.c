@@ -13,6 +13,7 @@
 #include "evidence.h"
 #include "forward.h"
 #include "gguf.h"
+#include "kk_fault.h"
 #include "kv.h"
 #include "kv_codec.h"
 #include "model.h"
@@ -115,6 +116,9 @@ kk_code run_niah_parse_synth(const char *src, const char *param, void *out, kk_e
         p = amp ? amp + 1 : NULL;
     }
     if (synth_check(c, err) != KK_OK) {
+        /* synth_check names synth_cfg fields, as the source's keys do but
+         * for one. */
+        kk_err_rename(err, "niah_distractors", "distractors");
         char m[KK_ERR_MSG_MAX];
         snprintf(m, sizeof m, "%s", err ? err->msg : "");
         kk_err_set(err, KK_E_RANGE, "model source \"%s\": %s", src, m);
@@ -353,8 +357,11 @@ static kk_code task(run_ctx *rc, void *wp, const run_task *t, run_result *r, kk_
     KK_TRY(niah_sample_make(&smp, t->depth, s->distractors, t->seed, err));
     kv_config cfg = {hp->n_layers, hp->n_kv_heads, hp->head_dim_k, hp->head_dim_v, t->ctx};
     int codec = s->has_codec[t->arm];
+    /* The engine reads no environment: the codec-passthrough fault reaches
+     * the cache as an option. */
+    const kv_codec_opts ko = {.passthrough = kk_fault_on(KK_FAULT_CODEC_PASSTHROUGH)};
     if (codec)
-        KK_TRY(kv_codec_init(&kv, &cfg, &s->specs[t->arm], &s->specs[t->arm], err));
+        KK_TRY(kv_codec_init(&kv, &cfg, &s->specs[t->arm], &s->specs[t->arm], &ko, err));
     else
         KK_TRY(kv_full_init(&kv, &cfg, err));
     int mask = preset_arm_field(p, &p->arms[t->arm], "mask_needle")->i != 0;
