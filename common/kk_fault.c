@@ -5,12 +5,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* counted: the item may be NAME:N (N >= 1: which occurrence fails; NAME
+ * alone means 1); other faults are switched by NAME alone. */
 static const struct {
     const char *name;
     const char *what;
+    int counted;
 } FAULTS[] = {
     {KK_FAULT_CODEC_PASSTHROUGH,
-     "kv_codec caches store K/V rows as F32 without encoding, decoding or counting"},
+     "kv_codec caches store K/V rows as F32 without encoding, decoding or counting", 0},
+    {KK_FAULT_FSYNC, "kk_file_write_atomic's fsync fails with EIO: the write is an error", 0},
 };
 
 size_t kk_fault_count(void)

@@ -26,6 +26,9 @@
  *                      row as F32 bytes, without encoding, decoding or
  *                      counting (the codecs' values_encoded/values_decoded
  *                      stay 0)
+ *   fsync              kk_file_write_atomic's fsync fails (EIO): the
+ *                      write is an error, the temporary file is removed
+ *                      and its descriptor closed
  *
  * Everything here reads the environment at the call (getenv); nothing is
  * cached and nothing is allocated. Thread-safe as long as nobody calls
@@ -40,6 +43,7 @@
 
 #define KK_FAULT_ENV "KAKEYA_FAULT"
 #define KK_FAULT_CODEC_PASSTHROUGH "codec-passthrough"
+#define KK_FAULT_FSYNC "fsync"
 
 /* Known faults, in table order; NULL past the end. */
 size_t kk_fault_count(void);
