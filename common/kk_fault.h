@@ -29,6 +29,13 @@
  *   fsync              kk_file_write_atomic's fsync fails (EIO): the
  *                      write is an error, the temporary file is removed
  *                      and its descriptor closed
+ *   evidence-alloc[:N] the Nth member added while building an evidence
+ *                      document (harness/evidence.c; N >= 1, alone: 1)
+ *                      fails as if cJSON ran out of memory
+ *
+ * A fault marked [:N] is counted: KAKEYA_FAULT=evidence-alloc:3 picks the
+ * third occurrence (kk_fault_nth); the component counts its own
+ * occurrences (per document, per run: its header says).
  *
  * Everything here reads the environment at the call (getenv); nothing is
  * cached and nothing is allocated. Thread-safe as long as nobody calls
@@ -44,6 +51,7 @@
 #define KK_FAULT_ENV "KAKEYA_FAULT"
 #define KK_FAULT_CODEC_PASSTHROUGH "codec-passthrough"
 #define KK_FAULT_FSYNC "fsync"
+#define KK_FAULT_EVIDENCE_ALLOC "evidence-alloc"
 
 /* Known faults, in table order; NULL past the end. */
 size_t kk_fault_count(void);
@@ -51,10 +59,16 @@ const char *kk_fault_name(size_t i);
 /* One line: what the component does under fault i. */
 const char *kk_fault_what(size_t i);
 
-/* 1 when KAKEYA_FAULT lists `name` (an exact, comma-separated item). */
+/* 1 when KAKEYA_FAULT lists `name` (an exact, comma-separated item; for a
+ * counted fault also `name:N`). */
 int kk_fault_on(const char *name);
+/* Which occurrence a counted fault hits: N for an item `name:N`, 1 for
+ * `name` alone; 0 when the fault is off (or `name` is not counted and only
+ * `name:N` is listed). */
+long kk_fault_nth(const char *name);
 
-/* KK_OK when KAKEYA_FAULT is unset, empty, or lists only known faults;
+/* KK_OK when KAKEYA_FAULT is unset, empty, or lists only known faults
+ * (`name:N`, N 1..1e9, only for counted ones);
  * else KK_E_RANGE naming the item found and the allowed names, where =
  * "KAKEYA_FAULT". */
 kk_code kk_fault_check(kk_err *err);
