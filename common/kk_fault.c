@@ -18,6 +18,12 @@ static const struct {
     {KK_FAULT_EVIDENCE_ALLOC,
      "the Nth member added while building an evidence document fails as out of memory "
      "(evidence-alloc:N; alone: the first)", 1},
+    {KK_FAULT_RUN_ALLOC,
+     "the Nth allocation the run loop checks fails as out of memory (run-alloc:N; alone: the "
+     "first)", 1},
+    {KK_FAULT_THREAD_START,
+     "the Nth worker thread the run loop starts fails to start, as pthread_create with EAGAIN "
+     "(thread-start:N; alone: the first)", 1},
 };
 
 size_t kk_fault_count(void)

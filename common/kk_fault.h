@@ -32,6 +32,10 @@
  *   evidence-alloc[:N] the Nth member added while building an evidence
  *                      document (harness/evidence.c; N >= 1, alone: 1)
  *                      fails as if cJSON ran out of memory
+ *   run-alloc[:N]      the Nth allocation the run loop (harness/run.c)
+ *                      checks fails as out of memory
+ *   thread-start[:N]   the Nth worker thread the run loop starts fails to
+ *                      start (as pthread_create returning EAGAIN)
  *
  * A fault marked [:N] is counted: KAKEYA_FAULT=evidence-alloc:3 picks the
  * third occurrence (kk_fault_nth); the component counts its own
@@ -52,6 +56,8 @@
 #define KK_FAULT_CODEC_PASSTHROUGH "codec-passthrough"
 #define KK_FAULT_FSYNC "fsync"
 #define KK_FAULT_EVIDENCE_ALLOC "evidence-alloc"
+#define KK_FAULT_RUN_ALLOC "run-alloc"
+#define KK_FAULT_THREAD_START "thread-start"
 
 /* Known faults, in table order; NULL past the end. */
 size_t kk_fault_count(void);

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,6 +69,21 @@ static void the_table_should_name_and_describe_every_fault(void **state)
     }
     assert_null(kk_fault_name(kk_fault_count()));
     assert_string_equal(kk_fault_name(0), KK_FAULT_CODEC_PASSTHROUGH);
+    /* The faults the run loop's tests switch on are known and counted. */
+    static const char *const run_faults[] = {KK_FAULT_RUN_ALLOC, KK_FAULT_THREAD_START};
+    for (size_t i = 0; i < 2; i++) {
+        int found = 0;
+        for (size_t k = 0; k < kk_fault_count(); k++)
+            found |= !strcmp(kk_fault_name(k), run_faults[i]);
+        assert_true(found);
+        char item[64];
+        snprintf(item, sizeof item, "%s:2", run_faults[i]);
+        setenv(KK_FAULT_ENV, item, 1);
+        kk_err e;
+        assert_int_equal(kk_fault_check(&e), KK_OK);
+        assert_int_equal(kk_fault_nth(run_faults[i]), 2);
+    }
+    unsetenv(KK_FAULT_ENV);
 }
 
 static void a_counted_fault_should_take_its_occurrence_after_a_colon(void **state)
