@@ -397,8 +397,28 @@ static int cmd_run(const char *cache, const char *kakeya, const char *drv, int r
     return 0;
 }
 
+/* KAKEYA_MATMUL_ISA caps the SIMD level as it does for bin/kakeya (the
+ * engine reads no environment; this driver passes it on). Unset or empty:
+ * no cap. @return 0, or 2 after a message when the value is not allowed. */
+static int apply_isa_env(void)
+{
+    const char *v = getenv("KAKEYA_MATMUL_ISA");
+    if (!v || !*v)
+        return 0;
+    matmul_isa isa;
+    if (matmul_isa_parse(v, &isa, NULL) != KK_OK) {
+        fprintf(stderr, "bench_engine: found \"%s\" in KAKEYA_MATMUL_ISA; allowed: %s (or unset)\n",
+                v, MATMUL_ISA_NAMES);
+        return 2;
+    }
+    matmul_set_isa(isa);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (apply_isa_env() != 0)
+        return 2;
     if (argc >= 3 && !strcmp(argv[1], "gen"))
         return cmd_gen(argv[2]);
     if (argc == 5 && !strcmp(argv[1], "measure"))

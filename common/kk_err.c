@@ -68,6 +68,42 @@ kk_code kk_err_where(kk_err *err, const char *where)
     return err->code;
 }
 
+static int is_word_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '_';
+}
+
+int kk_err_rename(kk_err *err, const char *from, const char *to)
+{
+    if (!err || !from || !*from || !to)
+        return 0;
+    int changed = 0;
+    if (!strcmp(err->where, from)) {
+        copy_field(err->where, sizeof err->where, to);
+        changed = 1;
+    }
+    const size_t fl = strlen(from), tl = strlen(to);
+    char out[KK_ERR_MSG_MAX];
+    size_t o = 0;
+    for (const char *p = err->msg; *p && o + 1 < sizeof out;) {
+        const int word = !strncmp(p, from, fl) && (p == err->msg || !is_word_char(p[-1])) &&
+                         !is_word_char(p[fl]);
+        if (word) {
+            const size_t n = tl < sizeof out - 1 - o ? tl : sizeof out - 1 - o;
+            memcpy(out + o, to, n);
+            o += n;
+            p += fl;
+            changed = 1;
+        } else {
+            out[o++] = *p++;
+        }
+    }
+    out[o] = '\0';
+    memcpy(err->msg, out, o + 1);
+    return changed;
+}
+
 const char *kk_code_name(kk_code code)
 {
     switch (code) {

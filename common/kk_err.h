@@ -76,6 +76,14 @@ kk_code kk_err_offset(kk_err *err, int64_t offset);
 kk_code kk_err_linecol(kk_err *err, int line, int col);
 kk_code kk_err_where(kk_err *err, const char *where);
 
+/* Rename a parameter: a library names its parameters (a struct field such
+ * as `n_layers`), a program names its own flag or key (`--layers`). Sets
+ * where to `to` when it equals `from`, and replaces every whole-word
+ * occurrence of `from` in msg (not inside a longer name: letters, digits
+ * and '_' bound a word), truncating at KK_ERR_MSG_MAX. Accepts err == NULL.
+ * @return 1 when anything changed, else 0. */
+int kk_err_rename(kk_err *err, const char *from, const char *to);
+
 /* Stable name of a code ("format", "range", ...). */
 const char *kk_code_name(kk_code code);
 

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kk_fault.h"
+
 kk_code kk_file_read_all(const char *path, char **data, size_t *len, kk_err *err)
 {
     *data = NULL;
@@ -114,6 +116,16 @@ void kk_map_close(kk_map *map)
     map->fd = -1;
 }
 
+/* fsync, or the fsync fault (kk_fault.h): fails with EIO. */
+static int sync_fd(int fd)
+{
+    if (kk_fault_on(KK_FAULT_FSYNC)) {
+        errno = EIO;
+        return -1;
+    }
+    return fsync(fd);
+}
+
 kk_code kk_file_write_atomic(const char *path, const void *data, size_t len,
                              kk_err *err)
 {
@@ -144,10 +156,14 @@ kk_code kk_file_write_atomic(const char *path, const void *data, size_t len,
         p += w;
         left -= (size_t)w;
     }
-    if (fsync(fd) != 0 || close(fd) != 0) {
-        int e = errno;
+    /* Close whatever fsync said: the descriptor is ours either way. */
+    const int synced = sync_fd(fd) == 0;
+    const int sync_errno = errno;
+    const int closed = close(fd) == 0;
+    if (!synced || !closed) {
+        const int e = synced ? errno : sync_errno;
         unlink(tmp);
-        kk_err_set(err, KK_E_IO, "fsync/close failed: %s", strerror(e));
+        kk_err_set(err, KK_E_IO, "%s failed: %s", synced ? "close" : "fsync", strerror(e));
         return kk_err_file(err, path);
     }
     if (rename(tmp, path) != 0) {

@@ -12,31 +12,18 @@
 #include <math.h>
 #include <string.h>
 
+#include "cpu.h"
 #include "dtype.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <cpuid.h>
 #include <immintrin.h>
 
-/* CPUID.1:ECX OSXSAVE (27), AVX (28) and F16C (29), XCR0 saving YMM
- * (bits 1-2), CPUID.7.0:EBX AVX2 (5). By hand, as dtype.c does: clang 14's
- * __builtin_cpu_supports lacks some names. */
+/* The decoders convert scales with F16C, so the AVX2 level needs both
+ * (engine/cpu.h reads CPUID once for the whole engine). */
 int codec_cpu_has_avx2(void)
 {
-    static int cached = -1; /* a benign race: every thread computes the same */
-    if (cached < 0) {
-        unsigned a, b, c, d;
-        int ok = 0;
-        if (__get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 27)) && (c & (1u << 28))) {
-            unsigned lo, hi;
-            __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-            const unsigned f16c = (c >> 29) & 1u; /* the decoders convert scales with F16C */
-            if ((lo & 6u) == 6u && f16c && __get_cpuid_count(7, 0, &a, &b, &c, &d))
-                ok = (b >> 5) & 1u;
-        }
-        cached = ok;
-    }
-    return cached;
+    const cpu_features *cf = cpu_get_features();
+    return cf->avx2 && cf->f16c;
 }
 
 #define AVX2 __attribute__((target("avx2,f16c")))

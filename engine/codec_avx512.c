@@ -13,28 +13,17 @@
  */
 #include "codec_internal.h"
 
+#include "cpu.h"
 #include "dtype.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <cpuid.h>
 #include <immintrin.h>
 
-/* CPUID.7.0:EBX AVX512F (16), XCR0 saving opmask, ZMM_Hi256, Hi16_ZMM and
- * YMM/XMM (bits 1, 2, 5, 6, 7), and the AVX2 level (F16C among it). */
+/* AVX-512F with the OS saving ZMM state (cpu.h checks XCR0), on top of the
+ * AVX2 level (F16C among it). */
 int codec_cpu_has_avx512(void)
 {
-    static int cached = -1; /* a benign race: every thread computes the same */
-    if (cached < 0) {
-        unsigned a, b, c, d;
-        int ok = 0;
-        if (codec_cpu_has_avx2() && __get_cpuid_count(7, 0, &a, &b, &c, &d) && ((b >> 16) & 1u)) {
-            unsigned lo, hi;
-            __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-            ok = (lo & 0xE6u) == 0xE6u;
-        }
-        cached = ok;
-    }
-    return cached;
+    return codec_cpu_has_avx2() && cpu_get_features()->avx512f;
 }
 
 #define AVX512 __attribute__((target("avx512f,f16c")))

@@ -1,6 +1,8 @@
 /* cpu: see cpu.h. Bit numbers from the Intel SDM, vol. 2A, CPUID. */
 #include "cpu.h"
 
+#include <pthread.h>
+
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <cpuid.h>
 #include <stdint.h>
@@ -41,13 +43,15 @@ static cpu_features detect(void)
 }
 #endif
 
+/* Written once under g_once; pthread_once orders that write before every
+ * caller's read, so readers need no lock. */
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+static cpu_features g_features;
+
+static void detect_once(void) { g_features = detect(); }
+
 const cpu_features *cpu_get_features(void)
 {
-    static cpu_features cached;
-    static int done; /* benign race: every thread writes the same bits */
-    if (!done) {
-        cached = detect();
-        done = 1;
-    }
-    return &cached;
+    pthread_once(&g_once, detect_once);
+    return &g_features;
 }

@@ -7,8 +7,10 @@
  * is not enough: the OS must also save the YMM/ZMM state (XCR0), or the
  * first AVX instruction faults.
  *
- * The result is computed once and cached (a benign race: every thread
- * computes the same bits). Nothing to free.
+ * The one CPU probe of the engine: matmul, dtype and the codecs all ask
+ * here. CPUID is read once per process (pthread_once), so any thread may
+ * call cpu_get_features at any time. The returned struct is owned by this
+ * module, lives for the process and never changes; nothing to free.
  */
 #ifndef KK_CPU_H
 #define KK_CPU_H

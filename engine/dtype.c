@@ -200,7 +200,6 @@ uint16_t dtype_f32_to_bf16(float f)
 /* ---- rows ---------------------------------------------------------------- */
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <cpuid.h>
 #include <immintrin.h>
 /* F16C converts 8 halves per instruction, exactly (IEEE, NaN payloads kept
  * but quieted, as the scalar fast path). Chosen at run time from CPUID. */

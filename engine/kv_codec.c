@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kk_fault.h"
 
 typedef struct kv_codec {
     kv_cache base;
@@ -24,9 +23,10 @@ typedef struct kv_codec {
     int64_t *len;                /* (n_layers) */
     float *dk, *dv;              /* (n_ctx, k_row / v_row) decode scratch */
     size_t bytes, bytes_codes;
-    /* KAKEYA_FAULT=codec-passthrough (kk_fault.h): rows are stored as F32
-     * bytes and copied back, the codecs never run and count nothing, and
-     * nothing says so: the silent pass-through LIVENESS must catch. */
+    /* kv_codec_opts.passthrough (the codec-passthrough fault): rows are
+     * stored as F32 bytes and copied back, the codecs never run and count
+     * nothing, and nothing says so: the silent pass-through LIVENESS must
+     * catch. */
     int passthrough;
 } kv_codec;
 
@@ -209,7 +209,7 @@ static kk_code make_codec(const codec_spec *spec, int32_t head_dim, int64_t row,
 }
 
 kk_code kv_codec_init(kv_cache **out, const kv_config *cfg, const codec_spec *k_spec,
-                      const codec_spec *v_spec, kk_err *err)
+                      const codec_spec *v_spec, const kv_codec_opts *opts, kk_err *err)
 {
     *out = NULL;
     if (cfg->n_layers < 1 || cfg->n_kv_heads < 1 || cfg->head_dim_k < 1 ||
@@ -232,7 +232,7 @@ kk_code kv_codec_init(kv_cache **out, const kv_config *cfg, const codec_spec *k_
         kvc_free(&q->base);
         return rc;
     }
-    q->passthrough = kk_fault_on(KK_FAULT_CODEC_PASSTHROUGH);
+    q->passthrough = opts && opts->passthrough;
     if (q->passthrough)
         q->k_tok = q->v_tok = 1;
     q->k_bytes = q->passthrough ? (size_t)q->k_row * sizeof(float)

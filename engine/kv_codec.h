@@ -17,24 +17,36 @@
  *
  * Lifecycle as kv.h: kv_codec_init allocates everything; append, view and
  * truncate never allocate; kv_free releases it (and the codecs).
- * Not thread-safe (the codecs count what they encode). *
- * Fault injection (tests only, kk_fault.h): with KAKEYA_FAULT listing
- * codec-passthrough when kv_codec_init runs, the cache stores rows as F32
- * and copies them back without running or counting the codecs (their
- * stats stay 0) and reports nothing: a codec switched off at run time.
+ * Not thread-safe (the codecs count what they encode).
+ *
+ * Fault injection: with opts->passthrough the cache stores rows as F32 and
+ * copies them back without running or counting the codecs (their stats
+ * stay 0) and reports nothing: a codec switched off at run time. The
+ * engine never decides this itself; the harness sets it from
+ * KAKEYA_FAULT=codec-passthrough (common/kk_fault.h) for every kv_codec
+ * cache it makes, so the evidence rules can be shown to catch it.
  */
 #ifndef KK_KV_CODEC_H
 #define KK_KV_CODEC_H
 
+#include <stdbool.h>
+
 #include "codec.h"
 #include "kv.h"
 
-/* K rows coded with k_spec, V rows with v_spec. @return KK_OK; KK_E_RANGE
+/* How a kv_codec cache is made beyond its codecs. A zeroed struct (or NULL
+ * where a pointer is taken) is the normal cache. */
+typedef struct kv_codec_opts {
+    bool passthrough; /* the codec-passthrough fault above: F32 rows, codecs idle */
+} kv_codec_opts;
+
+/* K rows coded with k_spec, V rows with v_spec; opts NULL: the defaults
+ * (borrowed during the call only). @return KK_OK; KK_E_RANGE
  * when a row codec's unit does not divide the row or axis=token channels
  * differ from it (the message names the codec and the row length) or the
  * config is bad; KK_E_NOMEM. */
 kk_code kv_codec_init(kv_cache **out, const kv_config *cfg, const codec_spec *k_spec,
-                      const codec_spec *v_spec, kk_err *err);
+                      const codec_spec *v_spec, const kv_codec_opts *opts, kk_err *err);
 
 /* Bytes of the packed K and V codes alone (n_ctx tokens, every layer). */
 size_t kv_codec_bytes_codes(const kv_cache *c);

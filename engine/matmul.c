@@ -113,17 +113,10 @@ static void quant_plain(const float *x, int8_t *qs, float *d, int64_t n)
     matmul_quantize_q8_ref(x, qs, d, n);
 }
 
+/* Detection only: the cap (g_isa_cap) is the caller's, set by
+ * matmul_set_isa whenever it likes, so isa_init never touches it. */
 static void isa_init(void)
 {
-    /* KAKEYA_MATMUL_ISA=scalar|avx2|avx512 caps the level for a whole
-     * process, as matmul_set_isa does in one (the engine-bench preset's
-     * scalar control runs `kakeya generate` this way); anything else is
-     * ignored. */
-    const char *cap = getenv("KAKEYA_MATMUL_ISA");
-    if (cap && !strcmp(cap, "scalar"))
-        atomic_store(&g_isa_cap, MATMUL_ISA_SCALAR);
-    else if (cap && !strcmp(cap, "avx2"))
-        atomic_store(&g_isa_cap, MATMUL_ISA_AVX2);
     const mm_kernels plain = {mm_f32_ref, mm_f16_ref, mm_q8_ref, quant_plain, mm_round16_ref,
                               mm_nn_ref, mm_f32_ref, mm_f16_ref, mm_nn16_ref};
     for (int i = 0; i < 3; i++)
@@ -169,6 +162,19 @@ const char *matmul_isa_name(matmul_isa isa)
     case MATMUL_ISA_AVX512: return "avx512";
     }
     return "?";
+}
+
+kk_code matmul_isa_parse(const char *s, matmul_isa *out, kk_err *err)
+{
+    for (int i = MATMUL_ISA_SCALAR; i <= MATMUL_ISA_AVX512; i++)
+        if (s && !strcmp(s, matmul_isa_name((matmul_isa)i))) {
+            *out = (matmul_isa)i;
+            return KK_OK;
+        }
+    kk_err_set(err, KK_E_RANGE, "SIMD level \"%.100s\"; allowed: %s", s ? s : "(null)",
+               MATMUL_ISA_NAMES);
+    kk_err_where(err, "isa");
+    return KK_E_RANGE; /* kk_err_where returns KK_OK for err == NULL */
 }
 
 void matmul_quantize_q8(const float *x, int8_t *qs, float *d, int64_t n)

@@ -69,13 +69,22 @@ void matmul_run_ref(const ops_weight *W, const float *x, float *y, int64_t n);
 matmul_ctx *matmul_default(void);
 void matmul_set_threads(int n_threads);
 
-/* The best level this CPU has, and a cap on what the kernels use (for
- * tests and benchmarks; the default is the best, or the cap the
- * environment sets: KAKEYA_MATMUL_ISA=scalar|avx2|avx512, read once). */
+/* The best level this CPU has, and a cap on what the kernels use for the
+ * whole process (default: no cap, i.e. the best). matmul_set_isa may be
+ * called from any thread at any time, before or after the one-time CPU
+ * detection (the cap is an atomic, read at each product); a cap above the
+ * best level runs the best. The engine reads no environment: programs
+ * turn their own setting (the CLI's KAKEYA_MATMUL_ISA) into this call. */
 matmul_isa matmul_isa_best(void);
 void matmul_set_isa(matmul_isa cap);
 matmul_isa matmul_isa_current(void);
 const char *matmul_isa_name(matmul_isa isa);
+/* "scalar", "avx2", "avx512" -> the level (matmul_isa_name's inverse).
+ * @return KK_OK, or KK_E_RANGE naming the value found and the allowed
+ * names, where = "isa". */
+kk_code matmul_isa_parse(const char *s, matmul_isa *out, kk_err *err);
+/* The allowed names, for messages: "scalar, avx2, avx512". */
+#define MATMUL_ISA_NAMES "scalar, avx2, avx512"
 
 /* ---- building blocks for other kernels (attention.c) ----------------------- */
 

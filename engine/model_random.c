@@ -24,33 +24,35 @@ void model_random_defaults(model_random_cfg *c)
     c->tied = false;
 }
 
-static kk_code bad(kk_err *err, const char *flag, int64_t v, int64_t lo, int64_t hi,
+/* A range error naming the model_random_cfg field (message and where):
+ * programs map field names to their own flags or keys. */
+static kk_code bad(kk_err *err, const char *field, int64_t v, int64_t lo, int64_t hi,
                    const char *why)
 {
-    kk_err_set(err, KK_E_RANGE, "%s: %lld is out of range (allowed: %lld..%lld%s)", flag,
+    kk_err_set(err, KK_E_RANGE, "%s: %lld is out of range (allowed: %lld..%lld%s)", field,
                (long long)v, (long long)lo, (long long)hi, why);
-    return kk_err_where(err, flag);
+    return kk_err_where(err, field);
 }
 
 kk_code model_random_check(const model_random_cfg *c, kk_err *err)
 {
     if (c->n_layers < 1 || c->n_layers > 256)
-        return bad(err, "--layers", c->n_layers, 1, 256, "");
+        return bad(err, "n_layers", c->n_layers, 1, 256, "");
     if (c->n_embd < 2 || c->n_embd > 16384)
-        return bad(err, "--d-model", c->n_embd, 2, 16384, "");
+        return bad(err, "n_embd", c->n_embd, 2, 16384, "");
     if (c->n_heads < 1 || c->n_heads > 256)
-        return bad(err, "--heads", c->n_heads, 1, 256, "");
+        return bad(err, "n_heads", c->n_heads, 1, 256, "");
     if (c->n_kv_heads < 1 || c->n_kv_heads > c->n_heads || c->n_heads % c->n_kv_heads)
-        return bad(err, "--kv-heads", c->n_kv_heads, 1, c->n_heads,
-                   ", and dividing --heads");
+        return bad(err, "n_kv_heads", c->n_kv_heads, 1, c->n_heads,
+                   ", and dividing n_heads");
     if (c->head_dim < 2 || c->head_dim > 1024 || c->head_dim % 2)
-        return bad(err, "--head-dim", c->head_dim, 2, 1024, ", even");
+        return bad(err, "head_dim", c->head_dim, 2, 1024, ", even");
     if (c->n_ff < 1 || c->n_ff > 65536)
-        return bad(err, "--ffn", c->n_ff, 1, 65536, "");
+        return bad(err, "n_ff", c->n_ff, 1, 65536, "");
     if (c->n_vocab < MODEL_RANDOM_MIN_VOCAB || c->n_vocab > 262144)
-        return bad(err, "--vocab", c->n_vocab, MODEL_RANDOM_MIN_VOCAB, 262144, "");
+        return bad(err, "n_vocab", c->n_vocab, MODEL_RANDOM_MIN_VOCAB, 262144, "");
     if (c->n_ctx < 1 || c->n_ctx > (1 << 24))
-        return bad(err, "--ctx", c->n_ctx, 1, 1 << 24, "");
+        return bad(err, "n_ctx", c->n_ctx, 1, 1 << 24, "");
     return KK_OK;
 }
 

@@ -50,7 +50,9 @@ typedef struct model_random_cfg {
  * FFN 128, vocab 512, context 2048, untied. */
 void model_random_defaults(model_random_cfg *c);
 
-/* Check the shape; errors name the flag (`--layers`, ...) in err->where. */
+/* Check the shape; errors name the model_random_cfg field (`n_layers`, ...)
+ * at the start of the message and in err->where, never a program's flag:
+ * bin/kakeya maps fields to its flags (harness/cmd_model_random.c). */
 kk_code model_random_check(const model_random_cfg *c, kk_err *err);
 
 kk_code model_random_build(const model_random_cfg *c, gguf_writer **out, kk_err *err);

@@ -154,8 +154,9 @@ kk_code niah_runner_set_opts(niah_runner *r, const niah_opts *opts, kk_err *err)
     }
     /* The new cache first: on failure nothing of the runner has changed. */
     kv_cache *kv = NULL;
+    const kv_codec_opts ko = {.passthrough = opts->kv_codec_passthrough};
     if (opts->kv_codec)
-        KK_TRY(kv_codec_init(&kv, &cfg, &spec, &spec_v, err));
+        KK_TRY(kv_codec_init(&kv, &cfg, &spec, &spec_v, &ko, err));
     else if (opts->kv_bits > 0)
         KK_TRY(kv_noisy_init(&kv, &cfg, opts->kv_bits, batch, err));
     else

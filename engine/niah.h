@@ -99,6 +99,9 @@ typedef struct niah_opts {
     const codec_spec *kv_codec_v;
     /* Capture the exact K/V and sum the cache's error (niah_result). */
     bool kv_error;
+    /* With kv_codec: the cache's codec-passthrough fault
+     * (kv_codec_opts.passthrough; set by the harness from KAKEYA_FAULT). */
+    bool kv_codec_passthrough;
 } niah_opts;
 
 /* What one sample gave. */

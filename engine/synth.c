@@ -60,12 +60,14 @@ void synth_apply_hard(synth_cfg *c)
     c->niah_distractors = 3;
 }
 
-static kk_code bad(kk_err *err, const char *flag, double v, double lo, double hi,
+/* A range error naming the synth_cfg field (message and where): programs
+ * map field names to their own flags or keys. */
+static kk_code bad(kk_err *err, const char *field, double v, double lo, double hi,
                    const char *why)
 {
-    kk_err_set(err, KK_E_RANGE, "%s: %g is out of range (allowed: %g..%g%s)", flag, v, lo,
+    kk_err_set(err, KK_E_RANGE, "%s: %g is out of range (allowed: %g..%g%s)", field, v, lo,
                hi, why);
-    return kk_err_where(err, flag);
+    return kk_err_where(err, field);
 }
 
 int32_t synth_kernel_pairs(const synth_cfg *c)
@@ -100,70 +102,70 @@ void synth_layout(const synth_cfg *c, synth_layout_t *l)
 kk_code synth_check(const synth_cfg *c, kk_err *err)
 {
     if (c->head_dim < 32 || c->head_dim > 512 || c->head_dim % SYNTH_QGROUP)
-        return bad(err, "--head-dim", c->head_dim, 32, 512, ", a multiple of 32");
+        return bad(err, "head_dim", c->head_dim, 32, 512, ", a multiple of 32");
     if (c->n_heads < 1 || c->n_heads > 64)
-        return bad(err, "--heads", c->n_heads, 1, 64, "");
+        return bad(err, "n_heads", c->n_heads, 1, 64, "");
     const int32_t n_keys = c->mode == SYNTH_MODE_NIAH ? SYNTH_N_KEYS : SYNTH_N_VOCAB;
     if (c->key_dim < 2 || c->key_dim > c->head_dim || c->key_dim % 2)
-        return bad(err, "--key-dim", c->key_dim, 2, c->head_dim, ", even");
+        return bad(err, "key_dim", c->key_dim, 2, c->head_dim, ", even");
     if (c->code_kind == SYNTH_CODE_ONEHOT && c->key_dim < n_keys)
-        return bad(err, "--key-dim", c->key_dim, n_keys, c->head_dim,
+        return bad(err, "key_dim", c->key_dim, n_keys, c->head_dim,
                    " for one-hot codes: one dim per key");
     if (c->mode == SYNTH_MODE_NIAH && c->head_dim < SYNTH_N_KEYS)
-        return bad(err, "--head-dim", c->head_dim, SYNTH_N_KEYS, 512,
+        return bad(err, "head_dim", c->head_dim, SYNTH_N_KEYS, 512,
                    ": the value head carries one dim per key");
     synth_layout_t l;
     synth_layout(c, &l);
     if (c->n_embd < l.cnst + 1 || c->n_embd > 4096)
-        return bad(err, "--d-model", c->n_embd, l.cnst + 1, 4096,
+        return bad(err, "n_embd", c->n_embd, l.cnst + 1, 4096,
                    ": token, previous-key, output and constant dims must fit");
     if (c->n_ff < 1 || c->n_ff > 65536)
-        return bad(err, "--ffn", c->n_ff, 1, 65536, "");
+        return bad(err, "n_ff", c->n_ff, 1, 65536, "");
     if (c->n_ctx < 16 || c->n_ctx > (1 << 24))
-        return bad(err, "--ctx", c->n_ctx, 16, 1 << 24, "");
+        return bad(err, "n_ctx", c->n_ctx, 16, 1 << 24, "");
     if (!(c->rope_base >= 2.0f && c->rope_base <= 1e12f))
-        return bad(err, "--rope-base", c->rope_base, 2, 1e12, "");
+        return bad(err, "rope_base", c->rope_base, 2, 1e12, "");
     if (!(c->pos_min_theta > 0.0f && c->pos_min_theta <= 1.0f))
-        return bad(err, "--pos-min-theta", c->pos_min_theta, 0, 1, ", above 0");
+        return bad(err, "pos_min_theta", c->pos_min_theta, 0, 1, ", above 0");
     if (synth_kernel_pairs(c) < 1)
-        return bad(err, "--pos-min-theta", c->pos_min_theta, 0, 1,
+        return bad(err, "pos_min_theta", c->pos_min_theta, 0, 1,
                    ": no RoPE pair turns that fast");
     if (!(c->beta > 0.0f && c->beta <= 100.0f))
-        return bad(err, "--beta", c->beta, 0, 100, ", above 0");
-    const struct { const char *flag; float v; } logits[] = {
-        {"--match-logit", c->match_logit}, {"--pos-logit", c->pos_logit},
-        {"--value-logit", c->value_logit},
+        return bad(err, "beta", c->beta, 0, 100, ", above 0");
+    const struct { const char *field; float v; } logits[] = {
+        {"match_logit", c->match_logit}, {"pos_logit", c->pos_logit},
+        {"value_logit", c->value_logit},
     };
     for (size_t i = 0; i < sizeof logits / sizeof logits[0]; i++)
         if (!(logits[i].v > 0.0f && logits[i].v <= 1e4f))
-            return bad(err, logits[i].flag, logits[i].v, 0, 1e4, ", above 0");
+            return bad(err, logits[i].field, logits[i].v, 0, 1e4, ", above 0");
     if (!(c->fallback_logit >= 0.0f && c->fallback_logit <= 1e4f))
-        return bad(err, "--fallback-logit", c->fallback_logit, 0, 1e4, "");
+        return bad(err, "fallback_logit", c->fallback_logit, 0, 1e4, "");
     if (c->rotate & ~(uint32_t)SYNTH_ROT_ALL)
-        return bad(err, "--rotate", c->rotate, 0, SYNTH_ROT_ALL, "");
+        return bad(err, "rotate", c->rotate, 0, SYNTH_ROT_ALL, "");
     const int32_t max_out = synth_kernel_pairs(c) < c->key_dim / 2 ? synth_kernel_pairs(c)
                                                                      : c->key_dim / 2;
     if (c->n_outliers < 0 || c->n_outliers > max_out)
-        return bad(err, "--outliers", c->n_outliers, 0, max_out,
+        return bad(err, "n_outliers", c->n_outliers, 0, max_out,
                    ": pairs of the layer-0 kernel and of the codes");
     if (!(c->outlier_scale >= 1.0f && c->outlier_scale <= 1e3f))
-        return bad(err, "--outlier-scale", c->outlier_scale, 1, 1e3, "");
+        return bad(err, "outlier_scale", c->outlier_scale, 1, 1e3, "");
     if (!(c->shared_k >= 0.0f && c->shared_k <= 1e4f))
-        return bad(err, "--shared-k", c->shared_k, 0, 1e4, "");
+        return bad(err, "shared_k", c->shared_k, 0, 1e4, "");
     if (c->shared_k > 0.0f && l.shared0 == l.code0)
-        return bad(err, "--key-dim", c->key_dim, 2, 30,
-                   " with --shared-k: the codes' group of 32 dims needs free dims");
+        return bad(err, "key_dim", c->key_dim, 2, 30,
+                   " with shared_k: the codes' group of 32 dims needs free dims");
     if (!(c->key_noise >= 0.0f && c->key_noise <= 100.0f))
-        return bad(err, "--key-noise", c->key_noise, 0, 100, "");
+        return bad(err, "key_noise", c->key_noise, 0, 100, "");
     if (c->sliding_window < 0 || c->sliding_window > c->n_ctx)
-        return bad(err, "--window", c->sliding_window, 0, c->n_ctx, "");
+        return bad(err, "sliding_window", c->sliding_window, 0, c->n_ctx, "");
     if (c->sliding_layers >> SYNTH_N_LAYERS)
-        return bad(err, "--sliding", c->sliding_layers, 0, (1 << SYNTH_N_LAYERS) - 1,
+        return bad(err, "sliding_layers", c->sliding_layers, 0, (1 << SYNTH_N_LAYERS) - 1,
                    " (a layer mask)");
     if (c->sliding_layers && c->sliding_window == 0)
-        return bad(err, "--window", 0, 1, c->n_ctx, " when layers are sliding");
+        return bad(err, "sliding_window", 0, 1, c->n_ctx, " when layers are sliding");
     if (c->niah_distractors < 0 || c->niah_distractors > SYNTH_N_KEYS - 1)
-        return bad(err, "--distractors", c->niah_distractors, 0, SYNTH_N_KEYS - 1, "");
+        return bad(err, "niah_distractors", c->niah_distractors, 0, SYNTH_N_KEYS - 1, "");
     return KK_OK;
 }
 

@@ -110,7 +110,9 @@ void synth_defaults(synth_cfg *c, synth_role role);
  * 3 distractors (2-bit K/V noise loses recall, 3 bits and more keep it). */
 void synth_apply_hard(synth_cfg *c);
 
-/* Check every knob; errors name the flag (`--key-dim`, ...) in err->where. */
+/* Check every knob; errors name the synth_cfg field (`key_dim`, ...) at the
+ * start of the message and in err->where, never a program's flag: callers
+ * map fields to their flags or keys (harness/cmd_synth.c, run_niah.c). */
 kk_code synth_check(const synth_cfg *c, kk_err *err);
 
 kk_code synth_build(const synth_cfg *c, gguf_writer **out, kk_err *err);
@@ -140,7 +142,8 @@ const char *synth_role_name(synth_role r);
 const char *synth_code_kind_name(synth_code_kind k);
 /* "none", "all" or a comma list of residual,pairs,values into buf. */
 const char *synth_rotate_str(uint32_t rotate, char *buf, size_t cap);
-/* Parse the same forms; KK_E_RANGE naming `flag` otherwise. */
-kk_code synth_parse_rotate(const char *flag, const char *s, uint32_t *out, kk_err *err);
+/* Parse the same forms; KK_E_RANGE naming `name` (the caller's flag or
+ * key for the setting) otherwise. */
+kk_code synth_parse_rotate(const char *name, const char *s, uint32_t *out, kk_err *err);
 
 #endif /* KK_SYNTH_H */

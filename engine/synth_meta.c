@@ -44,7 +44,7 @@ const char *synth_rotate_str(uint32_t rotate, char *buf, size_t cap)
     return buf;
 }
 
-kk_code synth_parse_rotate(const char *flag, const char *s, uint32_t *out, kk_err *err)
+kk_code synth_parse_rotate(const char *name, const char *s, uint32_t *out, kk_err *err)
 {
     if (!strcmp(s, "none")) {
         *out = 0;
@@ -81,8 +81,8 @@ bad:
     kk_err_set(err, KK_E_RANGE,
                "%s: '%s' is not allowed (allowed: none, all, or a comma list of "
                "residual, pairs, values)",
-               flag, s);
-    return kk_err_where(err, flag);
+               name, s);
+    return kk_err_where(err, name);
 }
 
 /* ---- vocabulary ---------------------------------------------------------------- */

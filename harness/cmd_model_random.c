@@ -38,6 +38,15 @@ static void help(FILE *out)
             MODEL_RANDOM_MIN_VOCAB, (int)d.n_vocab, (int)d.n_ctx);
 }
 
+/* model_random_check names model_random_cfg fields; the user gave flags. */
+static const struct {
+    const char *field, *flag;
+} FIELD_FLAGS[] = {
+    {"n_layers", "--layers"}, {"n_embd", "--d-model"}, {"n_heads", "--heads"},
+    {"n_kv_heads", "--kv-heads"}, {"head_dim", "--head-dim"}, {"n_ff", "--ffn"},
+    {"n_vocab", "--vocab"}, {"n_ctx", "--ctx"},
+};
+
 typedef struct int_flag {
     const char *name;
     int32_t *dst;
@@ -112,6 +121,8 @@ int cmd_model_random(int argc, char **argv)
     if (model_random_write(&c, path, &err) != KK_OK) {
         if (!err.file[0] && err.code == KK_E_IO)
             kk_err_file(&err, path);
+        for (size_t k = 0; k < sizeof FIELD_FLAGS / sizeof FIELD_FLAGS[0]; k++)
+            kk_err_rename(&err, FIELD_FLAGS[k].field, FIELD_FLAGS[k].flag);
         return cmd_fail("model random", &err);
     }
     fprintf(stderr, "kakeya model random: wrote %s (%s, %d layers, d %d, seed %llu)\n", path,

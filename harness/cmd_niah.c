@@ -23,6 +23,7 @@
 #include "cli_bounds.h"
 #include "json.h"
 #include "kk_args.h"
+#include "kk_fault.h"
 #include "kk_stats.h"
 #include "niah.h"
 #include "session.h"
@@ -333,6 +334,9 @@ int cmd_niah(int argc, char **argv)
         return cmd_fail("niah", &err);
     cfg.opts.kv_bits = bits_arg ? (int32_t)x : 0;
     cfg.opts.use_ref = use_ref;
+    /* The engine reads no environment: KAKEYA_FAULT=codec-passthrough
+     * reaches the codec cache as an option. */
+    cfg.opts.kv_codec_passthrough = kk_fault_on(KK_FAULT_CODEC_PASSTHROUGH) != 0;
     if (mask_arg) {
         int32_t *ids = NULL;
         size_t n = 0;

@@ -458,6 +458,10 @@ int cmd_run(int argc, char **argv)
     kk_code code = run_ctx_init(&rc_, p, &a.o, &err);
     if (code == KK_OK)
         code = run_execute(&rc_, &doc, &err);
+    /* A document that could not be built whole is no evidence (evidence.h). */
+    if (code == KK_OK && !g_stop && !doc)
+        code = kk_err_set(&err, KK_E_NOMEM, "out of memory building the evidence document; "
+                          "nothing written");
     if (code == KK_OK && !g_stop) {
         const cJSON *pv = cJSON_GetObjectItemCaseSensitive(doc, "provenance");
         ev_provenance e;

@@ -58,6 +58,20 @@ static void help(FILE *out)
             (int)d.niah_distractors);
 }
 
+/* synth_check names synth_cfg fields; the user gave flags. */
+static const struct {
+    const char *field, *flag;
+} FIELD_FLAGS[] = {
+    {"n_embd", "--d-model"}, {"n_heads", "--heads"}, {"head_dim", "--head-dim"},
+    {"n_ff", "--ffn"}, {"n_ctx", "--ctx"}, {"key_dim", "--key-dim"},
+    {"rope_base", "--rope-base"}, {"pos_min_theta", "--pos-min-theta"}, {"beta", "--beta"},
+    {"match_logit", "--match-logit"}, {"pos_logit", "--pos-logit"},
+    {"value_logit", "--value-logit"}, {"fallback_logit", "--fallback-logit"},
+    {"rotate", "--rotate"}, {"n_outliers", "--outliers"}, {"outlier_scale", "--outlier-scale"},
+    {"shared_k", "--shared-k"}, {"key_noise", "--key-noise"}, {"sliding_window", "--window"},
+    {"sliding_layers", "--sliding"}, {"niah_distractors", "--distractors"},
+};
+
 typedef struct int_flag {
     const char *name;
     int32_t *dst;
@@ -196,6 +210,8 @@ int cmd_model_synth(int argc, char **argv)
     if (synth_write(&c, path, &err) != KK_OK) {
         if (!err.file[0] && err.code == KK_E_IO)
             kk_err_file(&err, path);
+        for (size_t k = 0; k < sizeof FIELD_FLAGS / sizeof FIELD_FLAGS[0]; k++)
+            kk_err_rename(&err, FIELD_FLAGS[k].field, FIELD_FLAGS[k].flag);
         return cmd_fail("model synth", &err);
     }
     fprintf(stderr, "kakeya model synth: wrote %s (%s %s, d %d, key dim %d, seed %llu)\n",

@@ -24,28 +24,100 @@
  * needs no cblas header for one call. */
 extern char *openblas_get_config(void);
 
+/* ---- checked building ----------------------------------------------------- */
+
+/* One document (or summary, or params object) under construction. Every
+ * member goes through put(): the first failure is kept (KK_E_NOMEM naming
+ * the member, in err->where too), later puts are skipped, and the builder's
+ * owner deletes what it built and returns NULL, so evidence is complete or
+ * an error, never a document with a member missing. The evidence-alloc
+ * fault (kk_fault.h) fails the Nth put of one build as cJSON fails when
+ * memory runs out; each build counts its own puts. */
+typedef struct ev_build {
+    kk_err *err;  /* may be NULL */
+    kk_code code; /* KK_OK until a put fails */
+    long n_puts;
+    long fail_at; /* kk_fault_nth(evidence-alloc): 0 never */
+} ev_build;
+
+static void build_init(ev_build *b, kk_err *err)
+{
+    b->err = err;
+    b->code = KK_OK;
+    b->n_puts = 0;
+    b->fail_at = kk_fault_nth(KK_FAULT_EVIDENCE_ALLOC);
+}
+
+/* Attach item to parent: as member `key` of an object, or appended to an
+ * array (`key` then only names it in the error). Takes ownership of item
+ * (NULL: its creation failed), deleting it when it cannot be attached.
+ * @return item, or NULL once the build has failed. */
+static cJSON *put(ev_build *b, cJSON *parent, const char *key, cJSON *item)
+{
+    if (b->code != KK_OK) {
+        cJSON_Delete(item);
+        return NULL;
+    }
+    const int injected = b->fail_at && ++b->n_puts == b->fail_at;
+    const int ok = !injected && parent && item &&
+                   (cJSON_IsArray(parent) ? cJSON_AddItemToArray(parent, item)
+                                          : cJSON_AddItemToObject(parent, key, item));
+    if (!ok) {
+        cJSON_Delete(item);
+        b->code = KK_E_NOMEM;
+        kk_err_set(b->err, KK_E_NOMEM, "out of memory adding \"%s\" to the evidence document",
+                   key);
+        kk_err_where(b->err, key);
+        return NULL;
+    }
+    return item;
+}
+
+static cJSON *put_raw_u64(ev_build *b, cJSON *o, const char *key, uint64_t v)
+{
+    char t[32];
+    snprintf(t, sizeof t, "%" PRIu64, v);
+    return put(b, o, key, cJSON_CreateRaw(t));
+}
+
+/* Finite numbers only (a non-finite one is skipped, not an error). */
+static void put_num(ev_build *b, cJSON *o, const char *key, double v)
+{
+    if (isfinite(v))
+        put(b, o, key, cJSON_CreateNumber(v == 0 ? 0.0 : v));
+}
+
+/* The first failure of b (KK_OK when none), deleting *doc then. */
+static kk_code build_end(ev_build *b, cJSON **doc)
+{
+    if (b->code != KK_OK) {
+        cJSON_Delete(*doc);
+        *doc = NULL;
+    }
+    return b->code;
+}
+
 /* ---- numbers ---------------------------------------------------------------- */
 
-void ev_add_u64(cJSON *o, const char *key, uint64_t v)
+int ev_add_u64(cJSON *o, const char *key, uint64_t v)
 {
     char b[32];
     snprintf(b, sizeof b, "%" PRIu64, v);
-    cJSON_AddRawToObject(o, key, b);
+    return cJSON_AddRawToObject(o, key, b) != NULL;
 }
 
-void ev_add_i64(cJSON *o, const char *key, int64_t v)
+int ev_add_i64(cJSON *o, const char *key, int64_t v)
 {
     char b[32];
     snprintf(b, sizeof b, "%" PRId64, v);
-    cJSON_AddRawToObject(o, key, b);
+    return cJSON_AddRawToObject(o, key, b) != NULL;
 }
 
 int ev_add_num(cJSON *o, const char *key, double v)
 {
     if (!isfinite(v))
         return 0;
-    cJSON_AddNumberToObject(o, key, v == 0 ? 0.0 : v);
-    return 1;
+    return cJSON_AddNumberToObject(o, key, v == 0 ? 0.0 : v) ? 1 : -1;
 }
 
 kk_code ev_json_sha256(const cJSON *v, char out[65], kk_err *err)
@@ -205,20 +277,24 @@ void ev_utc_text(const struct timespec *ts, char *buf, size_t cap)
 
 /* ---- document -------------------------------------------------------------------- */
 
-cJSON *ev_params(const preset *p)
+static cJSON *params_build(ev_build *b, const preset *p)
 {
     cJSON *o = cJSON_CreateObject();
-    for (size_t i = 0; i < p->n_params; i++) {
+    if (!o)
+        return put(b, NULL, "params", NULL);
+    for (size_t i = 0; i < p->n_params && b->code == KK_OK; i++) {
         const preset_param *prm = &p->params[i];
         preset_type t = prm->b.type == PRESET_T_LIST ? prm->b.of : prm->b.type;
-        cJSON *arr = prm->b.type == PRESET_T_LIST ? cJSON_CreateArray() : NULL;
-        for (size_t k = 0; k < prm->v.n; k++) {
+        cJSON *arr = NULL;
+        if (prm->b.type == PRESET_T_LIST)
+            arr = put(b, o, prm->name, cJSON_CreateArray());
+        for (size_t k = 0; k < prm->v.n && b->code == KK_OK; k++) {
             cJSON *v = NULL;
-            char b[32];
+            char t64[32];
             switch (t) {
             case PRESET_T_INT:
-                snprintf(b, sizeof b, "%" PRId64, prm->v.i[k]);
-                v = cJSON_CreateRaw(b);
+                snprintf(t64, sizeof t64, "%" PRId64, prm->v.i[k]);
+                v = cJSON_CreateRaw(t64);
                 break;
             case PRESET_T_FLOAT:
                 v = cJSON_CreateNumber(prm->v.f[k]);
@@ -229,62 +305,83 @@ cJSON *ev_params(const preset *p)
             default:
                 v = cJSON_CreateString(prm->v.s[k]);
             }
-            if (arr)
-                cJSON_AddItemToArray(arr, v);
-            else
-                cJSON_AddItemToObject(o, prm->name, v);
+            put(b, arr ? arr : o, prm->name, v);
         }
-        if (arr)
-            cJSON_AddItemToObject(o, prm->name, arr);
+    }
+    if (b->code != KK_OK) {
+        cJSON_Delete(o);
+        return NULL;
     }
     return o;
+}
+
+cJSON *ev_params(const preset *p)
+{
+    ev_build b;
+    build_init(&b, NULL);
+    return params_build(&b, p);
+}
+
+kk_code ev_document_build(const preset *p, const ev_provenance *pv, cJSON *models, cJSON *arms,
+                          cJSON *summary, cJSON **out, kk_err *err)
+{
+    ev_build b;
+    build_init(&b, err);
+    cJSON *d = cJSON_CreateObject();
+    if (!d)
+        put(&b, NULL, "(the document)", NULL);
+    put(&b, d, "schema_version", cJSON_CreateNumber(EV_SCHEMA_VERSION));
+    cJSON *pr = put(&b, d, "preset", cJSON_CreateObject());
+    put(&b, pr, "name", cJSON_CreateString(p->name));
+    put(&b, pr, "kind", cJSON_CreateString(p->kind->name));
+    put(&b, pr, "sha256", cJSON_CreateString(p->sha256));
+    if (b.code == KK_OK)
+        put(&b, pr, "params", params_build(&b, p));
+    cJSON *v = put(&b, d, "provenance", cJSON_CreateObject());
+    put(&b, v, "tool_version", cJSON_CreateString(EV_TOOL_VERSION));
+    put(&b, v, "git_commit", cJSON_CreateString(pv->git_commit));
+    put(&b, v, "git_dirty", cJSON_CreateBool(pv->git_dirty));
+    cJSON *h = put(&b, v, "host", cJSON_CreateObject());
+    put(&b, h, "cpu", cJSON_CreateString(pv->cpu));
+    put(&b, h, "cores", cJSON_CreateNumber(pv->cores));
+    put(&b, v, "compiler", cJSON_CreateString(pv->compiler));
+    put(&b, v, "build", cJSON_CreateString(pv->build));
+    put(&b, v, "blas", cJSON_CreateString(pv->blas));
+    put_raw_u64(&b, v, "seed", pv->seed);
+    put(&b, v, "threads", cJSON_CreateNumber(pv->threads));
+    put(&b, v, "jobs", cJSON_CreateNumber(pv->jobs));
+    if (pv->shard_n) {
+        cJSON *s = put(&b, v, "shard", cJSON_CreateObject());
+        put(&b, s, "index", cJSON_CreateNumber(pv->shard_i));
+        put(&b, s, "count", cJSON_CreateNumber(pv->shard_n));
+    }
+    put(&b, v, "started", cJSON_CreateString(pv->started));
+    put(&b, v, "finished", cJSON_CreateString(pv->finished));
+    put_num(&b, v, "wall_s", pv->wall_s);
+    /* Always written, empty when clean: the gate's FAULT_INJECTED check
+     * rejects a file that lists any. */
+    cJSON *fl = put(&b, v, "faults_injected", cJSON_CreateArray());
+    for (const char *f = pv->faults; *f && b.code == KK_OK;) {
+        const char *c = strchr(f, ',');
+        size_t len = c ? (size_t)(c - f) : strlen(f);
+        char name[128];
+        snprintf(name, sizeof name, "%.*s", (int)(len < sizeof name ? len : sizeof name - 1), f);
+        put(&b, fl, "faults_injected", cJSON_CreateString(name));
+        f = c ? c + 1 : f + len;
+    }
+    /* Owned from here whatever happens: put deletes what it cannot attach. */
+    put(&b, d, "models", models);
+    put(&b, d, "arms", arms);
+    put(&b, d, "summary", summary);
+    *out = d;
+    return build_end(&b, out);
 }
 
 cJSON *ev_document(const preset *p, const ev_provenance *pv, cJSON *models, cJSON *arms,
                    cJSON *summary)
 {
-    cJSON *d = cJSON_CreateObject();
-    cJSON_AddNumberToObject(d, "schema_version", EV_SCHEMA_VERSION);
-    cJSON *pr = cJSON_AddObjectToObject(d, "preset");
-    cJSON_AddStringToObject(pr, "name", p->name);
-    cJSON_AddStringToObject(pr, "kind", p->kind->name);
-    cJSON_AddStringToObject(pr, "sha256", p->sha256);
-    cJSON_AddItemToObject(pr, "params", ev_params(p));
-    cJSON *v = cJSON_AddObjectToObject(d, "provenance");
-    cJSON_AddStringToObject(v, "tool_version", EV_TOOL_VERSION);
-    cJSON_AddStringToObject(v, "git_commit", pv->git_commit);
-    cJSON_AddBoolToObject(v, "git_dirty", pv->git_dirty);
-    cJSON *h = cJSON_AddObjectToObject(v, "host");
-    cJSON_AddStringToObject(h, "cpu", pv->cpu);
-    cJSON_AddNumberToObject(h, "cores", pv->cores);
-    cJSON_AddStringToObject(v, "compiler", pv->compiler);
-    cJSON_AddStringToObject(v, "build", pv->build);
-    cJSON_AddStringToObject(v, "blas", pv->blas);
-    ev_add_u64(v, "seed", pv->seed);
-    cJSON_AddNumberToObject(v, "threads", pv->threads);
-    cJSON_AddNumberToObject(v, "jobs", pv->jobs);
-    if (pv->shard_n) {
-        cJSON *s = cJSON_AddObjectToObject(v, "shard");
-        cJSON_AddNumberToObject(s, "index", pv->shard_i);
-        cJSON_AddNumberToObject(s, "count", pv->shard_n);
-    }
-    cJSON_AddStringToObject(v, "started", pv->started);
-    cJSON_AddStringToObject(v, "finished", pv->finished);
-    ev_add_num(v, "wall_s", pv->wall_s);
-    /* Always written, empty when clean: the gate's FAULT_INJECTED check
-     * rejects a file that lists any. */
-    cJSON *fl = cJSON_AddArrayToObject(v, "faults_injected");
-    for (const char *f = pv->faults; *f;) {
-        const char *c = strchr(f, ',');
-        size_t len = c ? (size_t)(c - f) : strlen(f);
-        char name[128];
-        snprintf(name, sizeof name, "%.*s", (int)(len < sizeof name ? len : sizeof name - 1), f);
-        cJSON_AddItemToArray(fl, cJSON_CreateString(name));
-        f = c ? c + 1 : f + len;
-    }
-    cJSON_AddItemToObject(d, "models", models);
-    cJSON_AddItemToObject(d, "arms", arms);
-    cJSON_AddItemToObject(d, "summary", summary);
+    cJSON *d = NULL;
+    ev_document_build(p, pv, models, arms, summary, &d, NULL);
     return d;
 }
 
@@ -299,9 +396,14 @@ static double num_at(const cJSON *o, const char *k, int *ok)
     return *ok ? v->valuedouble : 0;
 }
 
-cJSON *ev_summary(const cJSON *arms)
+kk_code ev_summary_build(const cJSON *arms, cJSON **out, kk_err *err)
 {
+    ev_build b;
+    build_init(&b, err);
     cJSON *s = cJSON_CreateObject();
+    if (!s)
+        put(&b, NULL, "summary", NULL);
+    *out = s;
     const cJSON *ref = NULL, *a;
     /* The reference: the first unmasked full-cache arm, else the first
      * unmasked identity-codec arm. */
@@ -318,58 +420,75 @@ cJSON *ev_summary(const cJSON *arms)
             }
         }
     if (!ref) {
-        cJSON_AddNullToObject(s, "reference_arm");
-        return s;
+        put(&b, s, "reference_arm", cJSON_CreateNull());
+        return build_end(&b, out);
     }
     const cJSON *rm = cJSON_GetObjectItemCaseSensitive(ref, "metrics");
     int ok_b, ok_r;
     double rb = num_at(rm, "kv_bytes_resident", &ok_b), rr = num_at(rm, "recall", &ok_r);
-    cJSON_AddStringToObject(s, "reference_arm",
-                            cJSON_GetObjectItemCaseSensitive(ref, "name")->valuestring);
-    cJSON *per = cJSON_AddObjectToObject(s, "arms");
+    put(&b, s, "reference_arm",
+        cJSON_CreateString(cJSON_GetObjectItemCaseSensitive(ref, "name")->valuestring));
+    cJSON *per = put(&b, s, "arms", cJSON_CreateObject());
     cJSON_ArrayForEach(a, arms) {
+        if (b.code != KK_OK)
+            break;
         const cJSON *m = cJSON_GetObjectItemCaseSensitive(a, "metrics");
-        cJSON *o = cJSON_AddObjectToObject(per,
-                                           cJSON_GetObjectItemCaseSensitive(a, "name")->valuestring);
+        cJSON *o = put(&b, per, cJSON_GetObjectItemCaseSensitive(a, "name")->valuestring,
+                       cJSON_CreateObject());
         int ok1, ok2;
-        double b = num_at(m, "kv_bytes_resident", &ok1), r = num_at(m, "recall", &ok2);
+        double bytes = num_at(m, "kv_bytes_resident", &ok1), r = num_at(m, "recall", &ok2);
         if (ok1 && ok_b && rb > 0)
-            ev_add_num(o, "kv_saved_pct", 100.0 * (1.0 - b / rb));
+            put_num(&b, o, "kv_saved_pct", 100.0 * (1.0 - bytes / rb));
         if (ok2)
-            ev_add_num(o, "recall", r);
+            put_num(&b, o, "recall", r);
         if (ok2 && ok_r)
-            ev_add_num(o, "recall_vs_reference", r - rr);
+            put_num(&b, o, "recall_vs_reference", r - rr);
     }
-    cJSON_AddNullToObject(s, "throughput_vs_llama_cpp"); /* engine_bench measures it */
+    put(&b, s, "throughput_vs_llama_cpp", cJSON_CreateNull()); /* engine_bench measures it */
     /* The KV savings again as claims the gate checks (MEMORY_CLAIM_MISMATCH
      * against signals.memory.kv_bytes_allocated; SELF_COMPARISON on the
      * configs): kv_saved_pct alone is a number nobody verifies. Controls
      * (masked arms) and arms configured like the reference claim nothing. */
-    cJSON *claims = cJSON_AddArrayToObject(s, "claims");
+    cJSON *claims = put(&b, s, "claims", cJSON_CreateArray());
     const char *ref_name = cJSON_GetObjectItemCaseSensitive(ref, "name")->valuestring;
     const cJSON *ref_sha = cJSON_GetObjectItemCaseSensitive(ref, "config_sha256");
     cJSON_ArrayForEach(a, arms) {
+        if (b.code != KK_OK)
+            break;
         const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(a, "config");
         const cJSON *sha = cJSON_GetObjectItemCaseSensitive(a, "config_sha256");
         int ok1;
-        double b = num_at(cJSON_GetObjectItemCaseSensitive(a, "metrics"), "kv_bytes_resident", &ok1);
+        double bytes = num_at(cJSON_GetObjectItemCaseSensitive(a, "metrics"), "kv_bytes_resident", &ok1);
         if (a == ref || !ok1 || !ok_b || !(rb > 0) ||
             cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cfg, "mask_needle")) ||
             (cJSON_IsString(sha) && cJSON_IsString(ref_sha) &&
              !strcmp(sha->valuestring, ref_sha->valuestring)))
             continue;
         const char *name = cJSON_GetObjectItemCaseSensitive(a, "name")->valuestring;
+        /* Filled before it joins claims: a claim is whole or absent with
+         * the build failed (put deletes it then). */
         cJSON *c = cJSON_CreateObject();
-        cJSON_AddStringToObject(c, "arm", name);
-        cJSON_AddStringToObject(c, "baseline", ref_name);
-        cJSON_AddStringToObject(c, "metric", "kv_bytes_resident");
-        ev_add_num(c, "ratio", b / rb);
+        if (!c) {
+            put(&b, claims, "claims", NULL);
+            break;
+        }
+        put(&b, c, "arm", cJSON_CreateString(name));
+        put(&b, c, "baseline", cJSON_CreateString(ref_name));
+        put(&b, c, "metric", cJSON_CreateString("kv_bytes_resident"));
+        put_num(&b, c, "ratio", bytes / rb);
         char note[160];
         snprintf(note, sizeof note, "%s saves %.3f%% of the KV bytes %s allocates (measured)", name,
-                 100.0 * (1.0 - b / rb), ref_name);
-        cJSON_AddStringToObject(c, "note", note);
-        cJSON_AddItemToArray(claims, c);
+                 100.0 * (1.0 - bytes / rb), ref_name);
+        put(&b, c, "note", cJSON_CreateString(note));
+        put(&b, claims, "claims", c);
     }
+    return build_end(&b, out);
+}
+
+cJSON *ev_summary(const cJSON *arms)
+{
+    cJSON *s = NULL;
+    ev_summary_build(arms, &s, NULL);
     return s;
 }
 
@@ -378,6 +497,9 @@ cJSON *ev_summary(const cJSON *arms)
 kk_code ev_write(const char *dir, const char *preset_name, const ev_provenance *pv,
                  const cJSON *doc, char *path, size_t cap, kk_err *err)
 {
+    if (!doc)
+        return kk_err_set(err, KK_E_NOMEM, "no evidence document to write: building it ran out "
+                          "of memory (nothing written)");
     char sub[PATH_MAX];
     if ((size_t)snprintf(sub, sizeof sub, "%s/%s", dir, preset_name) >= sizeof sub)
         return kk_err_set(err, KK_E_RANGE, "evidence path too long");

@@ -8,8 +8,16 @@
  * then %1.17g when that does not read back: round trip). Non-finite doubles
  * are never written (callers skip them).
  *
- * Ownership: ev_document takes ownership of models, arms and summary;
- * every cJSON returned is the caller's (cJSON_Delete).
+ * Complete or an error: every member the builders here add is checked. The
+ * first that cannot be added (cJSON out of memory, or the evidence-alloc
+ * fault of kk_fault.h) fails the whole build with KK_E_NOMEM naming the
+ * member (message and where); the builder frees what it made and returns
+ * NULL, and ev_write refuses a NULL document. No document ever lacks a
+ * member silently.
+ *
+ * Ownership: ev_document(_build) takes ownership of models, arms and
+ * summary (also when it fails, and when one of them is NULL); every cJSON
+ * returned is the caller's (cJSON_Delete).
  */
 #ifndef KK_EVIDENCE_H
 #define KK_EVIDENCE_H
@@ -63,29 +71,42 @@ int ev_binary_stale(const char *root, const char *exe);
 /* UTC "YYYY-MM-DDTHH:MM:SS.mmmZ" of a wall-clock time. */
 void ev_utc_text(const struct timespec *ts, char *buf, size_t cap);
 
-/* The resolved parameters as a JSON object (kind order). */
+/* The resolved parameters as a JSON object (kind order); NULL when out of
+ * memory. */
 cJSON *ev_params(const preset *p);
 
-/* The whole document; takes ownership of models, arms, summary. */
+/* The whole document into *out; takes ownership of models, arms, summary
+ * (a NULL one, from a failed build, fails this one naming it). @return
+ * KK_OK, or KK_E_NOMEM naming the member that could not be added, with
+ * *out NULL. */
+kk_code ev_document_build(const preset *p, const ev_provenance *pv, cJSON *models,
+                          cJSON *arms, cJSON *summary, cJSON **out, kk_err *err);
+/* The same without the error's text: NULL when the build failed. */
 cJSON *ev_document(const preset *p, const ev_provenance *pv, cJSON *models,
                    cJSON *arms, cJSON *summary);
 
 /* The scorecard from the arms' metrics alone (so merge recomputes the same
  * one): the reference arm (full cache or identity codec, not masked), per
- * arm KV saved % and recall minus the reference's. */
+ * arm KV saved % and recall minus the reference's. @return KK_OK or
+ * KK_E_NOMEM as ev_document_build; ev_summary: NULL when it failed. */
+kk_code ev_summary_build(const cJSON *arms, cJSON **out, kk_err *err);
 cJSON *ev_summary(const cJSON *arms);
 
 /* sha256 of the unformatted (canonical: keys in insertion order) JSON. */
 kk_code ev_json_sha256(const cJSON *v, char out[65], kk_err *err);
 
-void ev_add_u64(cJSON *o, const char *key, uint64_t v);
-void ev_add_i64(cJSON *o, const char *key, int64_t v);
-/* Adds only finite numbers; @return 1 when added. */
+/* Members for the kinds' arm objects. @return 1 when added, 0 when out of
+ * memory. */
+int ev_add_u64(cJSON *o, const char *key, uint64_t v);
+int ev_add_i64(cJSON *o, const char *key, int64_t v);
+/* Adds only finite numbers; @return 1 when added, 0 when not finite
+ * (skipped), -1 when out of memory. */
 int ev_add_num(cJSON *o, const char *key, double v);
 
 /* Write doc under dir/<preset>/ as <stamp>-<short commit>.json (a -2, -3
  * ... suffix when that name exists), by temp file, fsync and rename.
- * path receives the file's path. */
+ * path receives the file's path. A NULL doc (a failed build) is
+ * KK_E_NOMEM and writes nothing. */
 kk_code ev_write(const char *dir, const char *preset_name, const ev_provenance *pv,
                  const cJSON *doc, char *path, size_t cap, kk_err *err);
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli_env.h"
 #include "cmd.h"
 #include "kk_err.h"
 
@@ -70,10 +71,19 @@ int main(int argc, char **argv)
         const subcmd *c = &SUBCMDS[i];
         if (strcmp(argv[1], c->name) != 0)
             continue;
-        if (!c->sub)
-            return c->fn(argc - 1, argv + 1);
-        if (argc >= 3 && !strcmp(argv[2], c->sub))
-            return c->fn(argc - 2, argv + 2);
+        const int sub = c->sub != NULL;
+        if (sub && !(argc >= 3 && !strcmp(argv[2], c->sub)))
+            continue;
+        /* Process-wide engine settings from the environment, for every
+         * command (the engine reads none itself). */
+        kk_err err;
+        kk_err_clear(&err);
+        if (cli_env_apply_matmul_isa(&err) != KK_OK) {
+            char name[64];
+            snprintf(name, sizeof name, "%s%s%s", c->name, sub ? " " : "", sub ? c->sub : "");
+            return cmd_fail(name, &err);
+        }
+        return c->fn(argc - 1 - sub, argv + 1 + sub);
     }
     if (argc >= 3 && !strcmp(argv[1], "model"))
         fprintf(stderr, "kakeya: unknown command 'model %s' (allowed: model info, model random, model synth)\n", argv[2]);

@@ -15,6 +15,7 @@
 
 #include "bench_measure.h"
 #include "bench_model.h"
+#include "cli_env.h"
 #include "evidence.h"
 #include "forward.h"
 #include "gguf.h"
@@ -185,11 +186,8 @@ static void llama_commit(const char *driver, char *out, size_t cap)
     if (read_word(path, out, cap))
         return;
     snprintf(out, cap, "unknown");
-    if (bench_model_default_dir(dir, sizeof dir, NULL) != KK_OK)
+    if (cli_env_cache_dir(dir, sizeof dir, NULL) != KK_OK)
         return;
-    char *slash = strrchr(dir, '/'); /* drop /bench-models */
-    if (slash)
-        *slash = '\0';
     snprintf(path, sizeof path, "%s/llama.cpp/build/.kakeya-built", dir);
     if (!read_word(path, out, cap))
         snprintf(out, cap, "unknown");
@@ -236,8 +234,11 @@ static kk_code prepare(run_ctx *rc, kk_err *err)
     KK_TRY(select_arms(rc, err));
     snprintf(s->spec, sizeof s->spec, "%s", preset_get_str(p, "model"));
     const char *name = s->spec + 6; /* after "bench:" (run_engine_bench_check) */
-    char dir[4096];
-    KK_TRY(bench_model_default_dir(dir, sizeof dir, err));
+    char dir[4096], cache[4096];
+    KK_TRY(cli_env_cache_dir(cache, sizeof cache, err));
+    const int dn = snprintf(dir, sizeof dir, "%s/%s", cache, BENCH_MODEL_SUBDIR);
+    KK_CHECK(dn > 0 && (size_t)dn < sizeof dir, err, KK_E_RANGE,
+             "the bench model folder's path is too long");
     int need_llama = 0;
     for (size_t a = 0; a < p->n_arms; a++) {
         if (!run_arm_on(rc, a))
@@ -530,7 +531,7 @@ static kk_code measure_ttft(eb_state *s, const preset *p, size_t arm, eb_meas *m
         if (null < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
             _exit(127);
         if (!llama && !strcmp(arm_s(p, arm, "isa"), "scalar"))
-            setenv("KAKEYA_MATMUL_ISA", "scalar", 1);
+            setenv(CLI_ENV_MATMUL_ISA, "scalar", 1);
         execv(llama ? s->driver : self, llama ? ll_argv : kk_argv);
         _exit(127);
     }

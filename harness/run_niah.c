@@ -14,6 +14,7 @@
 #include "gguf.h"
 #include "model.h"
 #include "niah.h"
+#include "kk_fault.h"
 #include "kk_stats.h"
 #include "sha256.h"
 #include "synth.h"
@@ -111,6 +112,9 @@ kk_code run_niah_parse_synth(const char *src, const char *param, void *out, kk_e
         p = amp ? amp + 1 : NULL;
     }
     if (synth_check(c, err) != KK_OK) {
+        /* synth_check names synth_cfg fields, as the source's keys do but
+         * for one. */
+        kk_err_rename(err, "niah_distractors", "distractors");
         char m[KK_ERR_MSG_MAX];
         snprintf(m, sizeof m, "%s", err ? err->msg : "");
         kk_err_set(err, KK_E_RANGE, "model source \"%s\": %s", src, m);
@@ -310,6 +314,9 @@ static niah_opts arm_opts(const run_ctx *rc, size_t arm)
     if (s->has_codec[arm]) {
         o.kv_codec = &s->specs[arm];
         o.kv_error = true;
+        /* The engine reads no environment: the codec-passthrough fault
+         * reaches the cache as an option. */
+        o.kv_codec_passthrough = kk_fault_on(KK_FAULT_CODEC_PASSTHROUGH);
     }
     return o;
 }

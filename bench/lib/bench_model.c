@@ -31,23 +31,6 @@ kk_code bench_model_type_parse(const char *s, dtype_t *out, kk_err *err)
                       s ? s : "(null)");
 }
 
-kk_code bench_model_default_dir(char *buf, size_t cap, kk_err *err)
-{
-    const char *cache = getenv("KAKEYA_CACHE");
-    const char *home = getenv("HOME");
-    int n;
-    if (cache && *cache)
-        n = snprintf(buf, cap, "%s/bench-models", cache);
-    else if (home && *home)
-        n = snprintf(buf, cap, "%s/.cache/kakeya/bench-models", home);
-    else
-        return kk_err_set(err, KK_E_MISSING, "neither KAKEYA_CACHE nor HOME is set: no cache "
-                          "folder for the bench models");
-    if (n < 0 || (size_t)n >= cap)
-        return kk_err_set(err, KK_E_RANGE, "the bench model folder's path is too long");
-    return KK_OK;
-}
-
 kk_code bench_model_shape(const char *name, model_random_cfg *c, kk_err *err)
 {
     model_random_defaults(c);

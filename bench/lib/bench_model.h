@@ -15,8 +15,10 @@
  * ggml's quantizer); 1-D tensors (norms) stay F32, as llama.cpp's quantizer
  * leaves them.
  *
- * File names: DIR/bench-<name>-s14-<type>.gguf (type f32, f16, q8_0), where
- * DIR is normally ${KAKEYA_CACHE:-$HOME/.cache/kakeya}/bench-models. Files
+ * File names: DIR/bench-<name>-s14-<type>.gguf (type f32, f16, q8_0). DIR
+ * is the caller's: this library reads no environment; the programs pass
+ * their cache folder's BENCH_MODEL_SUBDIR (for bin/kakeya and `make bench`
+ * ${KAKEYA_CACHE:-$HOME/.cache/kakeya}/bench-models). Files
  * already on disk are reused as they are, never rewritten; new ones are
  * written whole (temporary file, fsync, rename: kk_file_write_atomic), so
  * two processes generating at once leave one complete file.
@@ -38,10 +40,8 @@
 /* The default model of `make bench` and the engine-bench preset. */
 #define BENCH_MODEL_DEFAULT "llama134m"
 
-/* ${KAKEYA_CACHE:-$HOME/.cache/kakeya}/bench-models into buf (not created).
- * KK_E_MISSING when neither KAKEYA_CACHE nor HOME is set; KK_E_RANGE when
- * the path does not fit. */
-kk_code bench_model_default_dir(char *buf, size_t cap, kk_err *err);
+/* The bench models' folder under a cache folder: CACHE/bench-models. */
+#define BENCH_MODEL_SUBDIR "bench-models"
 
 /* The shape of a named bench model (above); KK_E_RANGE naming the allowed
  * names otherwise. */

@@ -70,6 +70,24 @@ static void arg_i64_should_name_the_flag_and_range(void **state)
     assert_int_equal(kk_arg_i64("-n", "1x", 0, 100, &v, &e), KK_E_FORMAT);
 }
 
+static void rename_should_swap_whole_words_and_where_only(void **state)
+{
+    (void)state;
+    kk_err e;
+    kk_err_clear(&e);
+    kk_err_set(&e, KK_E_RANGE, "n_kv_heads: 3 is out of range (allowed: 1..4, and dividing n_heads)");
+    kk_err_where(&e, "n_kv_heads");
+    assert_int_equal(kk_err_rename(&e, "n_heads", "--heads"), 1);
+    /* "n_kv_heads" contains "heads" but not the word "n_heads": untouched */
+    assert_string_equal(e.msg, "n_kv_heads: 3 is out of range (allowed: 1..4, and dividing --heads)");
+    assert_string_equal(e.where, "n_kv_heads");
+    assert_int_equal(kk_err_rename(&e, "n_kv_heads", "--kv-heads"), 1);
+    assert_string_equal(e.msg, "--kv-heads: 3 is out of range (allowed: 1..4, and dividing --heads)");
+    assert_string_equal(e.where, "--kv-heads");
+    assert_int_equal(kk_err_rename(&e, "n_layers", "--layers"), 0);
+    assert_int_equal(kk_err_rename(NULL, "a", "b"), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -77,6 +95,7 @@ int main(void)
         cmocka_unit_test(err_print_should_show_file_line_col_and_where),
         cmocka_unit_test(arg_ids_should_parse_lists_and_reject_garbage),
         cmocka_unit_test(arg_i64_should_name_the_flag_and_range),
+        cmocka_unit_test(rename_should_swap_whole_words_and_where_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -196,7 +196,7 @@ static void a_token_axis_cache_should_encode_full_units_and_keep_the_rest_exact(
     kv_cache *kv = NULL;
     kk_err e;
     kk_err_clear(&e);
-    assert_int_equal(kv_codec_init(&kv, &cfg, &ks, &vs, &e), KK_OK);
+    assert_int_equal(kv_codec_init(&kv, &cfg, &ks, &vs, NULL, &e), KK_OK);
     const int64_t n = 79; /* two full units and 15 residual rows */
     float *k = malloc(CTX * ROW * sizeof(float)), *v = malloc(CTX * ROW * sizeof(float));
     float *kd = malloc(CTX * ROW * sizeof(float)), *vd = malloc(CTX * ROW * sizeof(float));
@@ -293,7 +293,7 @@ static void a_token_axis_cache_should_refuse_channels_other_than_the_row(void **
     kv_cache *kv = NULL;
     kk_err e;
     kk_err_clear(&e);
-    assert_int_equal(kv_codec_init(&kv, &cfg, &bad, &ok, &e), KK_E_RANGE);
+    assert_int_equal(kv_codec_init(&kv, &cfg, &bad, &ok, NULL, &e), KK_E_RANGE);
     assert_null(kv);
     assert_string_equal(e.where, "k_codec");
     assert_non_null(strstr(e.msg, "64 channels"));

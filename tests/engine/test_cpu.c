@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,9 +57,44 @@ static void features_should_match_proc_cpuinfo(void **state)
 #endif
 }
 
+/* Each thread waits at the barrier, then probes: the first calls overlap,
+ * so the one-time detection runs while others ask. */
+#define N_PROBE_THREADS 8
+static pthread_barrier_t g_barrier;
+
+static void *probe(void *arg)
+{
+    pthread_barrier_wait(&g_barrier);
+    const cpu_features **out = arg;
+    *out = cpu_get_features();
+    return NULL;
+}
+
+static void features_should_be_the_same_from_concurrent_first_calls(void **state)
+{
+    (void)state;
+    pthread_t th[N_PROBE_THREADS];
+    const cpu_features *seen[N_PROBE_THREADS] = {0};
+    assert_int_equal(pthread_barrier_init(&g_barrier, NULL, N_PROBE_THREADS), 0);
+    for (int i = 0; i < N_PROBE_THREADS; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, probe, &seen[i]), 0);
+    for (int i = 0; i < N_PROBE_THREADS; i++)
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+    pthread_barrier_destroy(&g_barrier);
+    for (int i = 0; i < N_PROBE_THREADS; i++) {
+        assert_non_null(seen[i]);
+        assert_ptr_equal(seen[i], seen[0]);
+        assert_memory_equal(seen[i], seen[0], sizeof *seen[0]);
+    }
+    /* And the main thread, asking afterwards, sees the same answer. */
+    assert_ptr_equal(cpu_get_features(), seen[0]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        /* First: the concurrent calls must be the process's first probes. */
+        cmocka_unit_test(features_should_be_the_same_from_concurrent_first_calls),
         cmocka_unit_test(features_should_match_proc_cpuinfo),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -40,7 +40,7 @@ static void views_should_equal_the_codec_round_trip_of_what_was_appended(void **
         const codec_spec sp = spec_of(specs[s]);
         kv_cache *kv = NULL, *full = NULL;
         kk_err e;
-        assert_int_equal(kv_codec_init(&kv, &cfg, &sp, &sp, &e), KK_OK);
+        assert_int_equal(kv_codec_init(&kv, &cfg, &sp, &sp, NULL, &e), KK_OK);
         assert_int_equal(kv_full_init(&full, &cfg, &e), KK_OK);
         /* the oracle: the codec alone, rotation dim = head_dim as the cache sets it */
         codec_spec so = sp;
@@ -104,7 +104,7 @@ static void a_codec_unit_that_does_not_divide_the_row_should_be_refused(void **s
     kv_cache *kv = NULL;
     kk_err e;
     kk_err_clear(&e);
-    assert_int_equal(kv_codec_init(&kv, &cfg, &ok, &bad, &e), KK_E_RANGE);
+    assert_int_equal(kv_codec_init(&kv, &cfg, &ok, &bad, NULL, &e), KK_E_RANGE);
     assert_null(kv);
     assert_string_equal(e.where, "v_codec");
     assert_non_null(strstr(e.msg, "V rows of 64 values"));

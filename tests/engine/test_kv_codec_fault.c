@@ -1,9 +1,10 @@
-/* Tests of the codec-passthrough fault of engine/kv_codec (common/kk_fault.h):
- * under KAKEYA_FAULT=codec-passthrough a kv_codec cache hands back exactly
- * the F32 rows appended, its codecs count nothing, and the cache still
- * calls itself a codec cache (the fault is silent); without the variable
- * the same cache encodes, decodes and counts every value. The fault is read
- * when the cache is made, so a cache made clean stays clean. */
+/* Tests of the codec-passthrough fault of engine/kv_codec: with
+ * kv_codec_opts.passthrough a kv_codec cache hands back exactly the F32
+ * rows appended, its codecs count nothing, and the cache still calls
+ * itself a codec cache (the fault is silent); without it the same cache
+ * encodes, decodes and counts every value. The engine reads no
+ * environment: KAKEYA_FAULT alone changes nothing (the harness turns it
+ * into the option). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -52,11 +53,9 @@ static void a_passthrough_cache_should_copy_rows_and_count_nothing(void **state)
     kk_err e;
     assert_int_equal(codec_spec_parse("q8_0", &sp, &e), KK_OK);
     kv_cache *clean = NULL, *faulty = NULL;
-    unsetenv(KK_FAULT_ENV);
-    assert_int_equal(kv_codec_init(&clean, &cfg, &sp, &sp, &e), KK_OK);
-    setenv(KK_FAULT_ENV, KK_FAULT_CODEC_PASSTHROUGH, 1);
-    assert_int_equal(kv_codec_init(&faulty, &cfg, &sp, &sp, &e), KK_OK);
-    unsetenv(KK_FAULT_ENV);
+    const kv_codec_opts pass = {.passthrough = true};
+    assert_int_equal(kv_codec_init(&clean, &cfg, &sp, &sp, NULL, &e), KK_OK);
+    assert_int_equal(kv_codec_init(&faulty, &cfg, &sp, &sp, &pass, &e), KK_OK);
 
     fill_and_view(clean, 0);
     fill_and_view(faulty, 1);
@@ -75,10 +74,29 @@ static void a_passthrough_cache_should_copy_rows_and_count_nothing(void **state)
     kv_free(faulty);
 }
 
+static void the_environment_alone_should_not_switch_the_codec_off(void **state)
+{
+    (void)state;
+    const kv_config cfg = {N_LAYERS, HEADS, HEAD_DIM, HEAD_DIM, 32};
+    codec_spec sp;
+    kk_err e;
+    assert_int_equal(codec_spec_parse("q8_0", &sp, &e), KK_OK);
+    kv_cache *kv = NULL;
+    const kv_codec_opts normal = {.passthrough = false};
+    setenv(KK_FAULT_ENV, KK_FAULT_CODEC_PASSTHROUGH, 1);
+    assert_int_equal(kv_codec_init(&kv, &cfg, &sp, &sp, &normal, &e), KK_OK);
+    unsetenv(KK_FAULT_ENV);
+    fill_and_view(kv, 0);
+    assert_int_equal(kv_codec_get_stats(kv, 'k')->values_encoded,
+                     (uint64_t)N_LAYERS * N * ROW);
+    kv_free(kv);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_passthrough_cache_should_copy_rows_and_count_nothing),
+        cmocka_unit_test(the_environment_alone_should_not_switch_the_codec_off),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -197,7 +197,7 @@ static void random_models_should_be_byte_identical_for_a_seed(void **state)
     free(b);
 }
 
-static void random_config_errors_should_name_the_flag(void **state)
+static void random_config_errors_should_name_the_field_not_a_flag(void **state)
 {
     (void)state;
     model_random_cfg c;
@@ -205,11 +205,13 @@ static void random_config_errors_should_name_the_flag(void **state)
     c.n_kv_heads = 3; /* does not divide 4 */
     kk_err e;
     assert_int_equal(model_random_check(&c, &e), KK_E_RANGE);
-    assert_string_equal(e.where, "--kv-heads");
+    assert_string_equal(e.where, "n_kv_heads");
+    assert_string_equal(e.msg, "n_kv_heads: 3 is out of range (allowed: 1..4, and dividing n_heads)");
     model_random_defaults(&c);
     c.n_vocab = 100;
     assert_int_equal(model_random_check(&c, &e), KK_E_RANGE);
-    assert_string_equal(e.where, "--vocab");
+    assert_string_equal(e.where, "n_vocab");
+    assert_null(strstr(e.msg, "--"));
 }
 
 static void a_missing_required_key_should_be_located(void **state)
@@ -315,7 +317,7 @@ int main(void)
         cmocka_unit_test(q8_0_weights_should_be_read_in_place),
         cmocka_unit_test(random_models_should_load_with_the_shapes_they_were_written_with),
         cmocka_unit_test(random_models_should_be_byte_identical_for_a_seed),
-        cmocka_unit_test(random_config_errors_should_name_the_flag),
+        cmocka_unit_test(random_config_errors_should_name_the_field_not_a_flag),
         cmocka_unit_test(a_missing_required_key_should_be_located),
         cmocka_unit_test(absent_optional_keys_should_take_llama_cpp_defaults),
         cmocka_unit_test(an_unknown_architecture_should_be_refused_by_name),

@@ -163,7 +163,7 @@ static void a_cell_should_not_depend_on_the_order_samples_run_in(void **state)
     int64_t ctx = 200;
     const double depth = 0.5;
     niah_cell cell;
-    const niah_opts o = {0, 0, false, NULL, NULL, false};
+    const niah_opts o = {0, 0, false, NULL, NULL, false, false};
     const niah_cfg cfg = {&ctx, 1, &depth, 1, 4, 42, 2, o, NULL, NULL, NULL, NULL};
     assert_int_equal(niah_run(x.m, &cfg, &cell, NULL), KK_OK);
     /* the same samples alone, last first, through one runner */
@@ -293,7 +293,7 @@ static void fast_and_reference_paths_should_agree_on_samples(void **state)
     int32_t t[N];
     for (uint32_t mask = 0; mask <= 2; mask += 2) { /* full, and the needle hidden from layer 1 */
         niah_runner *fast = NULL, *ref = NULL;
-        const niah_opts of = {mask, 0, false, NULL, NULL, false}, orr = {mask, 0, true, NULL, NULL, false};
+        const niah_opts of = {mask, 0, false, NULL, NULL, false, false}, orr = {mask, 0, true, NULL, NULL, false, false};
         assert_int_equal(niah_runner_init(&fast, x.m, N, &of, NULL), KK_OK);
         assert_int_equal(niah_runner_init(&ref, x.m, N, &orr, NULL), KK_OK);
         for (int i = 0; i < 3; i++) {
@@ -322,7 +322,7 @@ static void the_full_cache_should_recall_every_needle_at_1k(void **state)
     (void)state;
     fixture x;
     open_default(&x);
-    const niah_opts o = {0, 0, false, NULL, NULL, false};
+    const niah_opts o = {0, 0, false, NULL, NULL, false, false};
     assert_true(run_recall(x.m, 1024, 20, 0, o) == 1.0);
     close_fixture(&x);
 }
@@ -332,7 +332,7 @@ static void the_needle_hidden_from_the_retrieval_layer_should_be_lost(void **sta
     (void)state;
     fixture x;
     open_default(&x);
-    const niah_opts o = {1u << 1, 0, false, NULL, NULL, false}; /* layer 1 retrieves */
+    const niah_opts o = {1u << 1, 0, false, NULL, NULL, false, false}; /* layer 1 retrieves */
     assert_true(run_recall(x.m, 1024, 20, 0, o) <= 0.05);
     close_fixture(&x);
 }
@@ -348,7 +348,7 @@ static void the_hard_setting_should_lose_recall_at_2_bits_and_keep_it_at_8(void 
     synth_info info;
     assert_int_equal(synth_read_info(x.f, &info, NULL), KK_OK);
     assert_int_equal(info.niah_distractors, 3);
-    niah_opts o = {0, 0, false, NULL, NULL, false};
+    niah_opts o = {0, 0, false, NULL, NULL, false, false};
     assert_true(run_recall(x.m, 1024, 20, info.niah_distractors, o) == 1.0);
     o.kv_bits = 2;
     assert_true(run_recall(x.m, 1024, 20, info.niah_distractors, o) <= 0.9);
@@ -364,7 +364,7 @@ static void the_default_model_should_survive_2_bit_noise(void **state)
      * setting's loss comes from its knobs, not from the noise alone. */
     fixture x;
     open_default(&x);
-    const niah_opts o = {0, 2, false, NULL, NULL, false};
+    const niah_opts o = {0, 2, false, NULL, NULL, false, false};
     assert_true(run_recall(x.m, 512, 10, 0, o) == 1.0);
     close_fixture(&x);
 }
@@ -386,7 +386,7 @@ static double run_codec_recall(const model *m, int64_t ctx, int64_t samples, int
                                const codec_spec *spec, codec_stats *ks, codec_stats *vs)
 {
     niah_cell cells[3];
-    const niah_opts o = {0, 0, false, spec, NULL, false};
+    const niah_opts o = {0, 0, false, spec, NULL, false, false};
     const niah_cfg cfg = {&ctx, 1, DEPTHS, 3, samples, 1, distractors, o, NULL, NULL, ks, vs};
     kk_err e;
     kk_err_clear(&e);
@@ -420,6 +420,35 @@ static void q8_0_in_the_cache_should_keep_recall_1_and_run_the_codec(void **stat
     close_fixture(&x);
 }
 
+/* niah_opts.kv_codec_passthrough reaches the runner's cache: the codec
+ * counts nothing (kv_codec_opts.passthrough), recall stays that of exact
+ * K/V. */
+static void a_passthrough_codec_cache_should_count_nothing(void **state)
+{
+    (void)state;
+    fixture x;
+    open_default(&x);
+    const codec_spec s = spec_of("q8_0");
+    const niah_opts o = {0, 0, false, &s, NULL, false, true};
+    niah_runner *r = NULL;
+    kk_err e;
+    kk_err_clear(&e);
+    assert_int_equal(niah_runner_init(&r, x.m, 64, &o, &e), KK_OK);
+    int32_t tokens[64];
+    niah_sample smp = {.tokens = tokens, .ctx = 64};
+    assert_int_equal(niah_sample_make(&smp, 0.5, 0, 1, &e), KK_OK);
+    niah_result res;
+    assert_int_equal(niah_runner_eval(r, &smp, &res, NULL, &e), KK_OK);
+    assert_int_equal(res.answer, smp.expect);
+    assert_true(res.has_codec);
+    assert_int_equal(res.k_stats.values_encoded, 0);
+    assert_non_null(niah_runner_codec_stats(r, 'k'));
+    assert_true(niah_runner_codec_stats(r, 'k')->values_encoded == 0);
+    assert_true(niah_runner_codec_stats(r, 'v')->values_decoded == 0);
+    niah_runner_free(r);
+    close_fixture(&x);
+}
+
 static void identity_in_the_cache_should_give_the_full_caches_logits(void **state)
 {
     (void)state;
@@ -428,7 +457,7 @@ static void identity_in_the_cache_should_give_the_full_caches_logits(void **stat
     fixture x;
     open_default(&x);
     const codec_spec s = spec_of("identity");
-    const niah_opts plain = {0, 0, false, NULL, NULL, false}, coded = {0, 0, false, &s, NULL, false};
+    const niah_opts plain = {0, 0, false, NULL, NULL, false, false}, coded = {0, 0, false, &s, NULL, false, false};
     niah_runner *a = NULL, *b = NULL;
     kk_err e;
     kk_err_clear(&e);
@@ -492,7 +521,7 @@ static void kivi_keys_per_channel_should_keep_the_recall_that_row_groups_lose(vo
     const codec_spec tok = spec_of("affine:bits=2,group=32,axis=token");
     niah_cell cells[3];
     const int64_t ctx = 1024;
-    const niah_opts o = {0, 0, false, &tok, &row, false};
+    const niah_opts o = {0, 0, false, &tok, &row, false, false};
     const niah_cfg cfg = {&ctx, 1, DEPTHS, 3, 20, 1, 3, o, NULL, NULL, NULL, NULL};
     kk_err e;
     kk_err_clear(&e);
@@ -512,7 +541,7 @@ static void kv_bits_and_a_codec_together_should_be_refused(void **state)
     fixture x;
     open_default(&x);
     const codec_spec s = spec_of("q4_0");
-    const niah_opts o = {0, 4, false, &s, NULL, false};
+    const niah_opts o = {0, 4, false, &s, NULL, false, false};
     niah_runner *r = NULL;
     kk_err e;
     kk_err_clear(&e);
@@ -521,7 +550,7 @@ static void kv_bits_and_a_codec_together_should_be_refused(void **state)
     assert_non_null(strstr(e.msg, "exclusive"));
     /* a codec whose unit does not divide the row: refused by the cache */
     const codec_spec big = spec_of("e8:rotate=hadamard,dim=1024");
-    const niah_opts ob = {0, 0, false, &big, NULL, false};
+    const niah_opts ob = {0, 0, false, &big, NULL, false, false};
     assert_int_equal(niah_runner_init(&r, x.m, 64, &ob, &e), KK_E_RANGE);
     assert_null(r);
     close_fixture(&x);
@@ -541,7 +570,7 @@ typedef struct reuse_case {
 
 static niah_opts reuse_opts(const reuse_case *c, codec_spec *ks, codec_spec *vs)
 {
-    niah_opts o = {c->mask, c->bits, false, NULL, NULL, false};
+    niah_opts o = {c->mask, c->bits, false, NULL, NULL, false, false};
     if (c->k) {
         *ks = spec_of(c->k);
         o.kv_codec = ks;
@@ -631,7 +660,7 @@ static void set_opts_should_refuse_bad_options_and_keep_the_old_ones(void **stat
     fixture x;
     open_default(&x);
     const codec_spec s = spec_of("q4_0");
-    const niah_opts good = {0, 0, false, &s, NULL, true}, bad = {0, 4, false, &s, NULL, false};
+    const niah_opts good = {0, 0, false, &s, NULL, true, false}, bad = {0, 4, false, &s, NULL, false, false};
     niah_runner *r = NULL;
     kk_err e;
     kk_err_clear(&e);
@@ -664,6 +693,7 @@ int main(void)
         cmocka_unit_test(the_hard_setting_should_lose_recall_at_2_bits_and_keep_it_at_8),
         cmocka_unit_test(the_default_model_should_survive_2_bit_noise),
         cmocka_unit_test(q8_0_in_the_cache_should_keep_recall_1_and_run_the_codec),
+        cmocka_unit_test(a_passthrough_codec_cache_should_count_nothing),
         cmocka_unit_test(identity_in_the_cache_should_give_the_full_caches_logits),
         cmocka_unit_test(a_destructive_codec_should_lower_recall_on_the_hard_model),
         cmocka_unit_test(kivi_keys_per_channel_should_keep_the_recall_that_row_groups_lose),

@@ -371,6 +371,14 @@ static void bad_model_random_values_should_exit_2_naming_the_flag(void **state)
     assert_int_equal(r.code, 2);
     assert_non_null(strstr(r.err, "--vocab"));
     tp_run_free(&r);
+    /* The engine names its fields (n_kv_heads, n_heads); the CLI its flags. */
+    const char *kvh[] = {"model", "random", "-o", out, "--kv-heads", "3", NULL};
+    r = run(kvh);
+    assert_int_equal(r.code, 2);
+    assert_non_null(strstr(r.err, "--kv-heads: 3 is out of range (allowed: 1..4, and dividing --heads)"));
+    assert_null(strstr(r.err, "n_kv_heads"));
+    assert_null(strstr(r.err, "n_heads"));
+    tp_run_free(&r);
     const char *b[] = {"model", "random", "-o", out, "--arch", "gpt2", NULL};
     r = run(b);
     assert_int_equal(r.code, 2);
@@ -381,6 +389,31 @@ static void bad_model_random_values_should_exit_2_naming_the_flag(void **state)
     r = run(c);
     assert_int_equal(r.code, 0);
     tp_run_free(&r);
+}
+
+static void a_bad_matmul_isa_variable_should_exit_2_naming_it_and_the_allowed_values(void **state)
+{
+    (void)state;
+    REQUIRE_BIN();
+    write_random_model();
+    const char *a[] = {"generate", "-m", g_model, "--tokens", "1", "-n", "2", NULL};
+    setenv("KAKEYA_MATMUL_ISA", "sse9", 1);
+    tp_run r = run(a);
+    unsetenv("KAKEYA_MATMUL_ISA");
+    assert_int_equal(r.code, 2);
+    assert_non_null(strstr(r.err, "KAKEYA_MATMUL_ISA"));
+    assert_non_null(strstr(r.err, "\"sse9\""));
+    assert_non_null(strstr(r.err, "scalar, avx2, avx512"));
+    tp_run_free(&r);
+    /* Allowed values and an empty one run. */
+    static const char *const ok[] = {"scalar", "avx2", "avx512", ""};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        setenv("KAKEYA_MATMUL_ISA", ok[i], 1);
+        r = run(a);
+        unsetenv("KAKEYA_MATMUL_ISA");
+        assert_int_equal(r.code, 0);
+        tp_run_free(&r);
+    }
 }
 
 /* ---- exit code 3 ------------------------------------------------------------------- */
@@ -424,6 +457,7 @@ int main(void)
         cmocka_unit_test(bad_token_ids_should_exit_2_naming_the_flag_and_value),
         cmocka_unit_test(generating_past_the_context_should_exit_2_naming_n),
         cmocka_unit_test(bad_model_random_values_should_exit_2_naming_the_flag),
+        cmocka_unit_test(a_bad_matmul_isa_variable_should_exit_2_naming_it_and_the_allowed_values),
         cmocka_unit_test(unknown_flags_and_missing_arguments_should_exit_3),
     };
     return cmocka_run_group_tests(tests, setup, tp_teardown_tmpdir);

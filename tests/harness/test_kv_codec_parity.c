@@ -97,7 +97,7 @@ static void run_case(const model *m, const cJSON *c, const char *type, double bo
     assert_int_equal(codec_spec_parse(type, &spec, &e), KK_OK);
     kv_cache *kv = NULL;
     fwd_state *st = NULL;
-    assert_int_equal(kv_codec_init(&kv, &cfg, &spec, &spec, &e), KK_OK);
+    assert_int_equal(kv_codec_init(&kv, &cfg, &spec, &spec, NULL, &e), KK_OK);
     assert_int_equal(fwd_init(&st, m, 32, n, &e), KK_OK);
     assert_int_equal(fwd_run(st, kv, all, NULL, n, FWD_LOGITS_ALL, logits, NULL, &e), KK_OK);
 
