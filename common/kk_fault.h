@@ -32,8 +32,9 @@
  *   evidence-alloc[:N] the Nth member added while building an evidence
  *                      document (harness/evidence.c; N >= 1, alone: 1)
  *                      fails as if cJSON ran out of memory
- *   run-alloc[:N]      the Nth allocation the run loop (harness/run.c)
- *                      checks fails as out of memory
+ *   run-alloc[:N]      the Nth allocation made through run_calloc /
+ *                      run_realloc (harness/run.h: the run loop and the
+ *                      kinds) fails as out of memory
  *   thread-start[:N]   the Nth worker thread the run loop starts fails to
  *                      start (as pthread_create returning EAGAIN)
  *

@@ -1,7 +1,9 @@
 /* run: workers, progress and the per-arm evidence (run.h). */
 #include "run.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,15 +11,41 @@
 #include <unistd.h>
 
 #include "evidence.h"
+#include "kk_fault.h"
 #include "kk_file.h"
 #include "kk_stats.h"
 #include "ops.h"
+
+/* ---- allocation (with the run-alloc fault) ------------------------------------- */
+
+/* 1 when this allocation is the one run-alloc:N names. */
+static int alloc_injected(run_ctx *rc)
+{
+    const long k = atomic_fetch_add(&rc->n_allocs, 1) + 1;
+    return rc->alloc_fail_at > 0 && k == rc->alloc_fail_at;
+}
+
+void *run_calloc(run_ctx *rc, size_t n, size_t size)
+{
+    return alloc_injected(rc) ? NULL : calloc(n ? n : 1, size ? size : 1);
+}
+
+void *run_realloc(run_ctx *rc, void *p, size_t n, size_t size)
+{
+    if (alloc_injected(rc))
+        return NULL;
+    if (n && size > SIZE_MAX / n)
+        return NULL;
+    return realloc(p, (n ? n : 1) * (size ? size : 1));
+}
 
 /* ---- setup ------------------------------------------------------------------- */
 
 kk_code run_ctx_init(run_ctx *rc, const preset *p, const run_opts *o, kk_err *err)
 {
     memset(rc, 0, sizeof *rc);
+    rc->alloc_fail_at = kk_fault_nth(KK_FAULT_RUN_ALLOC);
+    atomic_init(&rc->n_allocs, 0);
     rc->p = p;
     rc->o = *o;
     if (rc->o.jobs < 1)
@@ -26,9 +54,10 @@ kk_code run_ctx_init(run_ctx *rc, const preset *p, const run_opts *o, kk_err *er
         rc->o.threads = 1;
     int64_t s = preset_get_int(p, "seed");
     rc->seed = o->seed_set ? o->seed : (s >= 0 ? (uint64_t)s : 1);
-    rc->arm_on = calloc(p->n_arms ? p->n_arms : 1, 1);
+    rc->arm_on = run_calloc(rc, p->n_arms, 1);
     if (!rc->arm_on)
-        return kk_err_set(err, KK_E_NOMEM, "out of memory");
+        return kk_err_set(err, KK_E_NOMEM, "out of memory for the %zu arms of %s", p->n_arms,
+                          p->name);
     size_t on = 0;
     for (size_t a = 0; a < p->n_arms; a++) {
         rc->arm_on[a] = o->shard_n == 0 || (int)(a % (size_t)o->shard_n) == o->shard_i - 1;
@@ -62,9 +91,9 @@ kk_code run_add_task(run_ctx *rc, const run_task *t, kk_err *err)
 {
     if (rc->n_tasks == rc->cap_tasks) {
         size_t cap = rc->cap_tasks ? rc->cap_tasks * 2 : 64;
-        run_task *nt = realloc(rc->tasks, cap * sizeof *nt);
+        run_task *nt = run_realloc(rc, rc->tasks, cap, sizeof *nt);
         if (!nt)
-            return kk_err_set(err, KK_E_NOMEM, "out of memory");
+            return kk_err_set(err, KK_E_NOMEM, "out of memory planning %zu tasks", cap);
         rc->tasks = nt;
         rc->cap_tasks = cap;
     }
@@ -169,18 +198,28 @@ static kk_code run_tasks(run_ctx *rc, kk_err *err)
         jobs = rc->n_tasks ? (int)rc->n_tasks : 1;
     pthread_t th[RUN_MAX_JOBS];
     int started = 0;
+    const long fail_thread = kk_fault_nth(KK_FAULT_THREAD_START);
+    int create_err = 0;
     for (int j = 0; j < jobs && j < RUN_MAX_JOBS; j++) {
-        if (pthread_create(&th[j], NULL, worker_main, &pl) != 0)
+        /* The thread-start:N fault: the Nth start fails as EAGAIN would. */
+        create_err = fail_thread == j + 1 ? EAGAIN : pthread_create(&th[j], NULL, worker_main, &pl);
+        if (create_err != 0)
             break;
         started++;
     }
+    rc->jobs_started = started;
     /* No worker means nothing will ever finish a task: fail now, before
      * the wait below (which would otherwise wait for ever). Fewer workers
      * than asked is fine: the ones that started take every task. */
     if (started == 0) {
         pthread_mutex_destroy(&pl.mu);
-        return kk_err_set(err, KK_E_INTERNAL, "cannot start a worker thread (%d asked)", jobs);
+        return kk_err_set(err, KK_E_INTERNAL, "cannot start a worker thread (%d asked): %s", jobs,
+                          strerror(create_err));
     }
+    if (started < jobs)
+        fprintf(stderr, "kakeya run: warning: %d of %d workers started (%s); the others' tasks "
+                        "run on them (metrics do not depend on the count)\n",
+                started, jobs, strerror(create_err));
     double t0 = kk_now_s(), last = t0;
     int tty = isatty(2);
     double period = tty ? 0.25 : 5.0;
@@ -279,9 +318,9 @@ kk_code run_execute(run_ctx *rc, cJSON **doc, kk_err *err)
     double t0 = kk_now_s();
     ops_set_threads(rc->o.threads);
     KK_TRY(ops->prepare(rc, err));
-    rc->results = calloc(rc->n_tasks ? rc->n_tasks : 1, ops->result_size ? ops->result_size : 1);
+    rc->results = run_calloc(rc, rc->n_tasks, ops->result_size);
     if (!rc->results) {
-        kk_err_set(err, KK_E_NOMEM, "out of memory");
+        kk_err_set(err, KK_E_NOMEM, "out of memory for the results of %zu tasks", rc->n_tasks);
         goto fail;
     }
     kk_code code = run_tasks(rc, err);

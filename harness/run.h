@@ -34,6 +34,7 @@
 #define KK_RUN_H
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -75,6 +76,9 @@ typedef struct run_ctx {
     void *kstate;             /* the kind's state: written by prepare, read-only
                                  while tasks run, freed by finish */
     double wall_s;
+    int jobs_started;         /* workers that started (<= o.jobs) */
+    long alloc_fail_at;       /* the run-alloc fault's N (0: never) */
+    _Atomic long n_allocs;    /* allocations made through run_calloc/_realloc */
 } run_ctx;
 
 /* What a kind writes into one arm of the evidence; each member is a new
@@ -109,6 +113,13 @@ void run_ctx_free(run_ctx *rc);
 
 /* For prepare: append a task; the seed is filled by the caller. */
 kk_code run_add_task(run_ctx *rc, const run_task *t, kk_err *err);
+
+/* calloc / realloc for the run loop and the kinds: the same, except that
+ * the run-alloc[:N] fault (kk_fault.h) makes the Nth call of the run fail
+ * (NULL), so tests reach every out-of-memory path. Thread-safe. Free the
+ * result with free(). */
+void *run_calloc(run_ctx *rc, size_t n, size_t size);
+void *run_realloc(run_ctx *rc, void *p, size_t n, size_t size);
 
 /* The result slot of task i (ops->result_size bytes). */
 void *run_result_at(const run_ctx *rc, size_t i);

@@ -205,7 +205,7 @@ static kk_code plan_task(run_ctx *rc, nstate *s, const run_task *t, const nplan 
 {
     if (rc->n_tasks == s->cap_plan) {
         size_t cap = s->cap_plan ? s->cap_plan * 2 : 64;
-        nplan *np = realloc(s->plan, cap * sizeof *np);
+        nplan *np = run_realloc(rc, s->plan, cap, sizeof *np);
         if (!np)
             return kk_err_set(err, KK_E_NOMEM, "out of memory planning %zu tasks", cap);
         s->plan = np;
@@ -218,9 +218,9 @@ static kk_code plan_task(run_ctx *rc, nstate *s, const run_task *t, const nplan 
 static kk_code prepare(run_ctx *rc, kk_err *err)
 {
     const preset *p = rc->p;
-    nstate *s = calloc(1, sizeof *s);
+    nstate *s = run_calloc(rc, 1, sizeof *s);
     if (!s)
-        return kk_err_set(err, KK_E_NOMEM, "out of memory");
+        return kk_err_set(err, KK_E_NOMEM, "out of memory for the NIAH kind's state");
     rc->kstate = s;
     const preset_param *mp = preset_find_param(p, "model");
     char *src = NULL;
@@ -262,10 +262,10 @@ static kk_code prepare(run_ctx *rc, kk_err *err)
     free(src);
     src = NULL;
     /* codecs per arm */
-    s->specs = calloc(p->n_arms, sizeof *s->specs);
-    s->has_codec = calloc(p->n_arms, 1);
+    s->specs = run_calloc(rc, p->n_arms, sizeof *s->specs);
+    s->has_codec = run_calloc(rc, p->n_arms, 1);
     if (!s->specs || !s->has_codec) {
-        kk_err_set(err, KK_E_NOMEM, "out of memory");
+        kk_err_set(err, KK_E_NOMEM, "out of memory for the codecs of %zu arms", p->n_arms);
         goto fail;
     }
     for (size_t a = 0; a < p->n_arms; a++) {
@@ -334,11 +334,11 @@ static void worker_free(void *wp)
 static kk_code worker_init(run_ctx *rc, void **out, kk_err *err)
 {
     nstate *s = rc->kstate;
-    nworker *w = calloc(1, sizeof *w);
+    nworker *w = run_calloc(rc, 1, sizeof *w);
     *out = w;
     if (!w)
-        return kk_err_set(err, KK_E_NOMEM, "out of memory");
-    w->tokens = calloc((size_t)s->max_ctx, sizeof *w->tokens);
+        return kk_err_set(err, KK_E_NOMEM, "out of memory for a worker");
+    w->tokens = run_calloc(rc, (size_t)s->max_ctx, sizeof *w->tokens);
     if (!w->tokens)
         return kk_err_set(err, KK_E_NOMEM, "out of memory for a worker at %lld tokens",
                           (long long)s->max_ctx);
@@ -403,9 +403,10 @@ static void add_derived_kv_bytes(const nstate *s, cJSON *mem, int64_t ctx, doubl
 
 /* Per codec arm: bits per value from the bytes written and the relative
  * MSE on i.i.d. N(0,1) data; the full cache stores F32 (32 bits, exact). */
-static kk_code gaussian_figures(const nstate *s, size_t arm, double *bits, double *rel_mse,
+static kk_code gaussian_figures(run_ctx *rc, size_t arm, double *bits, double *rel_mse,
                                 kk_err *err)
 {
+    const nstate *s = rc->kstate;
     if (!s->has_codec[arm]) {
         *bits = 32.0;
         *rel_mse = 0.0;
@@ -416,14 +417,15 @@ static kk_code gaussian_figures(const nstate *s, size_t arm, double *bits, doubl
     size_t n = RUN_NIAH_GAUSS_N;
     size_t bv = codec_block_values(c);
     n -= n % bv;
-    float *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
-    uint8_t *b = malloc(codec_encoded_bytes(c, n) + 1);
+    float *x = run_calloc(rc, n, sizeof *x), *y = run_calloc(rc, n, sizeof *y);
+    uint8_t *b = run_calloc(rc, codec_encoded_bytes(c, n) + 1, 1);
     if (!x || !y || !b) {
         free(x);
         free(y);
         free(b);
         codec_free(c);
-        return kk_err_set(err, KK_E_NOMEM, "out of memory");
+        return kk_err_set(err, KK_E_NOMEM, "out of memory for arm %s's Gaussian codec figures "
+                          "(%zu values)", rc->p->arms[arm].name, n);
     }
     codec_fill_gaussian(x, n, RUN_NIAH_GAUSS_SEED);
     codec_encode(c, x, n, b);
@@ -450,8 +452,8 @@ static kk_code arm_evidence(run_ctx *rc, size_t arm, run_arm_json *out, kk_err *
     const nstate *s = rc->kstate;
     const size_t n = run_arm_n_tasks(rc, arm);
     double bits = 0, rel_mse_gauss = 0;
-    KK_TRY(gaussian_figures(s, arm, &bits, &rel_mse_gauss, err));
-    double *pre = calloc(n ? n : 1, sizeof *pre);
+    KK_TRY(gaussian_figures(rc, arm, &bits, &rel_mse_gauss, err));
+    double *pre = run_calloc(rc, n, sizeof *pre);
     if (!pre)
         return kk_err_set(err, KK_E_NOMEM, "out of memory for arm %s's %zu timings",
                           rc->p->arms[arm].name, n);

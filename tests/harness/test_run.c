@@ -357,6 +357,122 @@ static void bad_input_should_exit_2_and_usage_3(void **state)
     assert_int_equal(run(val), 0);
 }
 
+
+/* Waits for pid at most secs seconds; kills it and returns -1 when it is
+ * still running then (a run that hangs fails the test, not the suite). */
+static int wait_code_within(pid_t pid, int secs)
+{
+    for (int i = 0; i < secs * 20; i++) {
+        int st = 0;
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        assert_true(r >= 0);
+        if (r == pid)
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    return -1;
+}
+
+/* `kakeya run smoke` under KAKEYA_FAULT=fault into out; its exit code
+ * (-1: still running after 60 s), stderr in errfile. */
+static int run_faulted(const char *fault, const char *jobs, const char *out, const char *errfile)
+{
+    const char *a[] = {"run", "smoke", "--quiet", "--out", out, "--jobs", jobs, NULL};
+    setenv(KK_FAULT_ENV, fault, 1);
+    pid_t pid = spawn(g_bin, a, errfile);
+    unsetenv(KK_FAULT_ENV);
+    return wait_code_within(pid, 60);
+}
+
+static int file_has(const char *path, const char *needle)
+{
+    char *b = NULL;
+    size_t n = 0;
+    if (kk_file_read_all(path, &b, &n, NULL) != KK_OK)
+        return 0;
+    int found = strstr(b, needle) != NULL;
+    free(b);
+    return found;
+}
+
+/* No worker thread starts: the run must fail at once with a message, not
+ * wait for ever for tasks nobody runs (the wait loop used to come before
+ * the started == 0 check). One of two workers failing to start: the run
+ * goes on with the other and its metrics are those of any --jobs. */
+static void a_run_whose_workers_cannot_start_should_fail_at_once(void **state)
+{
+    (void)state;
+    REQUIRE_BIN();
+    char out[128], dir[300], path[512], errf[300];
+    snprintf(out, sizeof out, "%s/nostart", g_tmp);
+    snprintf(dir, sizeof dir, "%s/smoke", out);
+    snprintf(errf, sizeof errf, "%s/nostart.err", g_tmp);
+    const int code = run_faulted("thread-start:1", "1", out, errf);
+    assert_true(code != -1); /* -1: it hung */
+    assert_int_not_equal(code, 0);
+    assert_true(file_has(errf, "cannot start a worker thread"));
+    int nj, nt;
+    scan(dir, path, sizeof path, &nj, &nt);
+    assert_int_equal(nj, 0);
+    assert_int_equal(nt, 0);
+
+    char out2[128], dir2[300], p1[512], p2[512];
+    snprintf(out2, sizeof out2, "%s/halfstart", g_tmp);
+    snprintf(dir2, sizeof dir2, "%s/smoke", out2);
+    assert_int_equal(run_faulted("thread-start:2", "2", out2, errf), 0);
+    assert_true(file_has(errf, "1 of 2 workers started"));
+    scan(dir2, p2, sizeof p2, &nj, &nt);
+    assert_int_equal(nj, 1);
+    char o1[128];
+    snprintf(o1, sizeof o1, "%s/halfstart-ref", g_tmp);
+    run_smoke(o1, "1", NULL, p1, sizeof p1);
+    cJSON *d1 = load(p1), *d2 = load(p2);
+    char *m1 = metrics_text(d1), *m2 = metrics_text(d2);
+    assert_string_equal(m1, m2);
+    free(m1);
+    free(m2);
+    cJSON_Delete(d1);
+    cJSON_Delete(d2);
+}
+
+/* Every allocation the run loop and the NIAH kind check, failed in turn
+ * (run-alloc:N for N = 1, 2, ...): each run ends with exit 2 naming what
+ * ran out, and writes nothing, until N passes the last allocation and the
+ * run succeeds. An unchecked allocation would crash (exit 128 + SIGSEGV)
+ * or write evidence with a field missing. */
+static void every_failed_run_allocation_should_fail_the_run_and_write_nothing(void **state)
+{
+    (void)state;
+    REQUIRE_BIN();
+    int n_failed = 0;
+    for (int k = 1; k <= 200; k++) {
+        char fault[32], out[128], dir[300], path[512], errf[300];
+        snprintf(fault, sizeof fault, "run-alloc:%d", k);
+        snprintf(out, sizeof out, "%s/alloc%d", g_tmp, k);
+        snprintf(dir, sizeof dir, "%s/smoke", out);
+        snprintf(errf, sizeof errf, "%s/alloc%d.err", g_tmp, k);
+        const int code = run_faulted(fault, "1", out, errf);
+        int nj, nt;
+        scan(dir, path, sizeof path, &nj, &nt);
+        assert_int_equal(nt, 0);
+        if (code == 0) {
+            assert_int_equal(nj, 1);
+            break;
+        }
+        if (code != 2)
+            fail_msg("%s: exit %d (want 2, or 0 past the last allocation)", fault, code);
+        assert_true(file_has(errf, "out of memory"));
+        assert_int_equal(nj, 0);
+        n_failed++;
+    }
+    /* arms, state, codecs, tasks, results, worker, its tokens, each arm's
+     * timings and Gaussian figures: well over ten allocations are checked. */
+    assert_true(n_failed >= 10);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -366,6 +482,8 @@ int main(void)
         cmocka_unit_test(a_signal_mid_run_should_leave_no_evidence_and_no_temporary),
         cmocka_unit_test(stale_temporaries_should_be_removed_at_start),
         cmocka_unit_test(bad_input_should_exit_2_and_usage_3),
+        cmocka_unit_test(a_run_whose_workers_cannot_start_should_fail_at_once),
+        cmocka_unit_test(every_failed_run_allocation_should_fail_the_run_and_write_nothing),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
