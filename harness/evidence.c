@@ -26,21 +26,7 @@ extern char *openblas_get_config(void);
 
 /* ---- checked building ----------------------------------------------------- */
 
-/* One document (or summary, or params object) under construction. Every
- * member goes through put(): the first failure is kept (KK_E_NOMEM naming
- * the member, in err->where too), later puts are skipped, and the builder's
- * owner deletes what it built and returns NULL, so evidence is complete or
- * an error, never a document with a member missing. The evidence-alloc
- * fault (kk_fault.h) fails the Nth put of one build as cJSON fails when
- * memory runs out; each build counts its own puts. */
-typedef struct ev_build {
-    kk_err *err;  /* may be NULL */
-    kk_code code; /* KK_OK until a put fails */
-    long n_puts;
-    long fail_at; /* kk_fault_nth(evidence-alloc): 0 never */
-} ev_build;
-
-static void build_init(ev_build *b, kk_err *err)
+void ev_build_init(ev_build *b, kk_err *err)
 {
     b->err = err;
     b->code = KK_OK;
@@ -52,7 +38,7 @@ static void build_init(ev_build *b, kk_err *err)
  * array (`key` then only names it in the error). Takes ownership of item
  * (NULL: its creation failed), deleting it when it cannot be attached.
  * @return item, or NULL once the build has failed. */
-static cJSON *put(ev_build *b, cJSON *parent, const char *key, cJSON *item)
+cJSON *ev_put(ev_build *b, cJSON *parent, const char *key, cJSON *item)
 {
     if (b->code != KK_OK) {
         cJSON_Delete(item);
@@ -73,22 +59,49 @@ static cJSON *put(ev_build *b, cJSON *parent, const char *key, cJSON *item)
     return item;
 }
 
-static cJSON *put_raw_u64(ev_build *b, cJSON *o, const char *key, uint64_t v)
+cJSON *ev_put_u64(ev_build *b, cJSON *o, const char *key, uint64_t v)
 {
     char t[32];
     snprintf(t, sizeof t, "%" PRIu64, v);
-    return put(b, o, key, cJSON_CreateRaw(t));
+    return ev_put(b, o, key, cJSON_CreateRaw(t));
 }
 
 /* Finite numbers only (a non-finite one is skipped, not an error). */
-static void put_num(ev_build *b, cJSON *o, const char *key, double v)
+void ev_put_num(ev_build *b, cJSON *o, const char *key, double v)
 {
     if (isfinite(v))
-        put(b, o, key, cJSON_CreateNumber(v == 0 ? 0.0 : v));
+        ev_put(b, o, key, cJSON_CreateNumber(v == 0 ? 0.0 : v));
 }
 
 /* The first failure of b (KK_OK when none), deleting *doc then. */
-static kk_code build_end(ev_build *b, cJSON **doc)
+cJSON *ev_put_i64(ev_build *b, cJSON *o, const char *key, int64_t v)
+{
+    char t[32];
+    snprintf(t, sizeof t, "%" PRId64, v);
+    return ev_put(b, o, key, cJSON_CreateRaw(t));
+}
+
+cJSON *ev_put_str(ev_build *b, cJSON *o, const char *key, const char *v)
+{
+    return ev_put(b, o, key, cJSON_CreateString(v ? v : ""));
+}
+
+cJSON *ev_put_bool(ev_build *b, cJSON *o, const char *key, int v)
+{
+    return ev_put(b, o, key, cJSON_CreateBool(v != 0));
+}
+
+cJSON *ev_put_obj(ev_build *b, cJSON *o, const char *key)
+{
+    return ev_put(b, o, key, cJSON_CreateObject());
+}
+
+cJSON *ev_put_arr(ev_build *b, cJSON *o, const char *key)
+{
+    return ev_put(b, o, key, cJSON_CreateArray());
+}
+
+kk_code ev_build_end(ev_build *b, cJSON **doc)
 {
     if (b->code != KK_OK) {
         cJSON_Delete(*doc);
@@ -98,27 +111,6 @@ static kk_code build_end(ev_build *b, cJSON **doc)
 }
 
 /* ---- numbers ---------------------------------------------------------------- */
-
-int ev_add_u64(cJSON *o, const char *key, uint64_t v)
-{
-    char b[32];
-    snprintf(b, sizeof b, "%" PRIu64, v);
-    return cJSON_AddRawToObject(o, key, b) != NULL;
-}
-
-int ev_add_i64(cJSON *o, const char *key, int64_t v)
-{
-    char b[32];
-    snprintf(b, sizeof b, "%" PRId64, v);
-    return cJSON_AddRawToObject(o, key, b) != NULL;
-}
-
-int ev_add_num(cJSON *o, const char *key, double v)
-{
-    if (!isfinite(v))
-        return 0;
-    return cJSON_AddNumberToObject(o, key, v == 0 ? 0.0 : v) ? 1 : -1;
-}
 
 kk_code ev_json_sha256(const cJSON *v, char out[65], kk_err *err)
 {
@@ -281,13 +273,13 @@ static cJSON *params_build(ev_build *b, const preset *p)
 {
     cJSON *o = cJSON_CreateObject();
     if (!o)
-        return put(b, NULL, "params", NULL);
+        return ev_put(b, NULL, "params", NULL);
     for (size_t i = 0; i < p->n_params && b->code == KK_OK; i++) {
         const preset_param *prm = &p->params[i];
         preset_type t = prm->b.type == PRESET_T_LIST ? prm->b.of : prm->b.type;
         cJSON *arr = NULL;
         if (prm->b.type == PRESET_T_LIST)
-            arr = put(b, o, prm->name, cJSON_CreateArray());
+            arr = ev_put(b, o, prm->name, cJSON_CreateArray());
         for (size_t k = 0; k < prm->v.n && b->code == KK_OK; k++) {
             cJSON *v = NULL;
             char t64[32];
@@ -305,7 +297,7 @@ static cJSON *params_build(ev_build *b, const preset *p)
             default:
                 v = cJSON_CreateString(prm->v.s[k]);
             }
-            put(b, arr ? arr : o, prm->name, v);
+            ev_put(b, arr ? arr : o, prm->name, v);
         }
     }
     if (b->code != KK_OK) {
@@ -318,7 +310,7 @@ static cJSON *params_build(ev_build *b, const preset *p)
 cJSON *ev_params(const preset *p)
 {
     ev_build b;
-    build_init(&b, NULL);
+    ev_build_init(&b, NULL);
     return params_build(&b, p);
 }
 
@@ -326,55 +318,55 @@ kk_code ev_document_build(const preset *p, const ev_provenance *pv, cJSON *model
                           cJSON *summary, cJSON **out, kk_err *err)
 {
     ev_build b;
-    build_init(&b, err);
+    ev_build_init(&b, err);
     cJSON *d = cJSON_CreateObject();
     if (!d)
-        put(&b, NULL, "(the document)", NULL);
-    put(&b, d, "schema_version", cJSON_CreateNumber(EV_SCHEMA_VERSION));
-    cJSON *pr = put(&b, d, "preset", cJSON_CreateObject());
-    put(&b, pr, "name", cJSON_CreateString(p->name));
-    put(&b, pr, "kind", cJSON_CreateString(p->kind->name));
-    put(&b, pr, "sha256", cJSON_CreateString(p->sha256));
+        ev_put(&b, NULL, "(the document)", NULL);
+    ev_put(&b, d, "schema_version", cJSON_CreateNumber(EV_SCHEMA_VERSION));
+    cJSON *pr = ev_put(&b, d, "preset", cJSON_CreateObject());
+    ev_put(&b, pr, "name", cJSON_CreateString(p->name));
+    ev_put(&b, pr, "kind", cJSON_CreateString(p->kind->name));
+    ev_put(&b, pr, "sha256", cJSON_CreateString(p->sha256));
     if (b.code == KK_OK)
-        put(&b, pr, "params", params_build(&b, p));
-    cJSON *v = put(&b, d, "provenance", cJSON_CreateObject());
-    put(&b, v, "tool_version", cJSON_CreateString(EV_TOOL_VERSION));
-    put(&b, v, "git_commit", cJSON_CreateString(pv->git_commit));
-    put(&b, v, "git_dirty", cJSON_CreateBool(pv->git_dirty));
-    cJSON *h = put(&b, v, "host", cJSON_CreateObject());
-    put(&b, h, "cpu", cJSON_CreateString(pv->cpu));
-    put(&b, h, "cores", cJSON_CreateNumber(pv->cores));
-    put(&b, v, "compiler", cJSON_CreateString(pv->compiler));
-    put(&b, v, "build", cJSON_CreateString(pv->build));
-    put(&b, v, "blas", cJSON_CreateString(pv->blas));
-    put_raw_u64(&b, v, "seed", pv->seed);
-    put(&b, v, "threads", cJSON_CreateNumber(pv->threads));
-    put(&b, v, "jobs", cJSON_CreateNumber(pv->jobs));
+        ev_put(&b, pr, "params", params_build(&b, p));
+    cJSON *v = ev_put(&b, d, "provenance", cJSON_CreateObject());
+    ev_put(&b, v, "tool_version", cJSON_CreateString(EV_TOOL_VERSION));
+    ev_put(&b, v, "git_commit", cJSON_CreateString(pv->git_commit));
+    ev_put(&b, v, "git_dirty", cJSON_CreateBool(pv->git_dirty));
+    cJSON *h = ev_put(&b, v, "host", cJSON_CreateObject());
+    ev_put(&b, h, "cpu", cJSON_CreateString(pv->cpu));
+    ev_put(&b, h, "cores", cJSON_CreateNumber(pv->cores));
+    ev_put(&b, v, "compiler", cJSON_CreateString(pv->compiler));
+    ev_put(&b, v, "build", cJSON_CreateString(pv->build));
+    ev_put(&b, v, "blas", cJSON_CreateString(pv->blas));
+    ev_put_u64(&b, v, "seed", pv->seed);
+    ev_put(&b, v, "threads", cJSON_CreateNumber(pv->threads));
+    ev_put(&b, v, "jobs", cJSON_CreateNumber(pv->jobs));
     if (pv->shard_n) {
-        cJSON *s = put(&b, v, "shard", cJSON_CreateObject());
-        put(&b, s, "index", cJSON_CreateNumber(pv->shard_i));
-        put(&b, s, "count", cJSON_CreateNumber(pv->shard_n));
+        cJSON *s = ev_put(&b, v, "shard", cJSON_CreateObject());
+        ev_put(&b, s, "index", cJSON_CreateNumber(pv->shard_i));
+        ev_put(&b, s, "count", cJSON_CreateNumber(pv->shard_n));
     }
-    put(&b, v, "started", cJSON_CreateString(pv->started));
-    put(&b, v, "finished", cJSON_CreateString(pv->finished));
-    put_num(&b, v, "wall_s", pv->wall_s);
+    ev_put(&b, v, "started", cJSON_CreateString(pv->started));
+    ev_put(&b, v, "finished", cJSON_CreateString(pv->finished));
+    ev_put_num(&b, v, "wall_s", pv->wall_s);
     /* Always written, empty when clean: the gate's FAULT_INJECTED check
      * rejects a file that lists any. */
-    cJSON *fl = put(&b, v, "faults_injected", cJSON_CreateArray());
+    cJSON *fl = ev_put(&b, v, "faults_injected", cJSON_CreateArray());
     for (const char *f = pv->faults; *f && b.code == KK_OK;) {
         const char *c = strchr(f, ',');
         size_t len = c ? (size_t)(c - f) : strlen(f);
         char name[128];
         snprintf(name, sizeof name, "%.*s", (int)(len < sizeof name ? len : sizeof name - 1), f);
-        put(&b, fl, "faults_injected", cJSON_CreateString(name));
+        ev_put(&b, fl, "faults_injected", cJSON_CreateString(name));
         f = c ? c + 1 : f + len;
     }
     /* Owned from here whatever happens: put deletes what it cannot attach. */
-    put(&b, d, "models", models);
-    put(&b, d, "arms", arms);
-    put(&b, d, "summary", summary);
+    ev_put(&b, d, "models", models);
+    ev_put(&b, d, "arms", arms);
+    ev_put(&b, d, "summary", summary);
     *out = d;
-    return build_end(&b, out);
+    return ev_build_end(&b, out);
 }
 
 cJSON *ev_document(const preset *p, const ev_provenance *pv, cJSON *models, cJSON *arms,
@@ -399,10 +391,10 @@ static double num_at(const cJSON *o, const char *k, int *ok)
 kk_code ev_summary_build(const cJSON *arms, cJSON **out, kk_err *err)
 {
     ev_build b;
-    build_init(&b, err);
+    ev_build_init(&b, err);
     cJSON *s = cJSON_CreateObject();
     if (!s)
-        put(&b, NULL, "summary", NULL);
+        ev_put(&b, NULL, "summary", NULL);
     *out = s;
     const cJSON *ref = NULL, *a;
     /* The reference: the first unmasked full-cache arm, else the first
@@ -420,36 +412,36 @@ kk_code ev_summary_build(const cJSON *arms, cJSON **out, kk_err *err)
             }
         }
     if (!ref) {
-        put(&b, s, "reference_arm", cJSON_CreateNull());
-        return build_end(&b, out);
+        ev_put(&b, s, "reference_arm", cJSON_CreateNull());
+        return ev_build_end(&b, out);
     }
     const cJSON *rm = cJSON_GetObjectItemCaseSensitive(ref, "metrics");
     int ok_b, ok_r;
     double rb = num_at(rm, "kv_bytes_resident", &ok_b), rr = num_at(rm, "recall", &ok_r);
-    put(&b, s, "reference_arm",
+    ev_put(&b, s, "reference_arm",
         cJSON_CreateString(cJSON_GetObjectItemCaseSensitive(ref, "name")->valuestring));
-    cJSON *per = put(&b, s, "arms", cJSON_CreateObject());
+    cJSON *per = ev_put(&b, s, "arms", cJSON_CreateObject());
     cJSON_ArrayForEach(a, arms) {
         if (b.code != KK_OK)
             break;
         const cJSON *m = cJSON_GetObjectItemCaseSensitive(a, "metrics");
-        cJSON *o = put(&b, per, cJSON_GetObjectItemCaseSensitive(a, "name")->valuestring,
+        cJSON *o = ev_put(&b, per, cJSON_GetObjectItemCaseSensitive(a, "name")->valuestring,
                        cJSON_CreateObject());
         int ok1, ok2;
         double bytes = num_at(m, "kv_bytes_resident", &ok1), r = num_at(m, "recall", &ok2);
         if (ok1 && ok_b && rb > 0)
-            put_num(&b, o, "kv_saved_pct", 100.0 * (1.0 - bytes / rb));
+            ev_put_num(&b, o, "kv_saved_pct", 100.0 * (1.0 - bytes / rb));
         if (ok2)
-            put_num(&b, o, "recall", r);
+            ev_put_num(&b, o, "recall", r);
         if (ok2 && ok_r)
-            put_num(&b, o, "recall_vs_reference", r - rr);
+            ev_put_num(&b, o, "recall_vs_reference", r - rr);
     }
-    put(&b, s, "throughput_vs_llama_cpp", cJSON_CreateNull()); /* engine_bench measures it */
+    ev_put(&b, s, "throughput_vs_llama_cpp", cJSON_CreateNull()); /* engine_bench measures it */
     /* The KV savings again as claims the gate checks (MEMORY_CLAIM_MISMATCH
      * against signals.memory.kv_bytes_allocated; SELF_COMPARISON on the
      * configs): kv_saved_pct alone is a number nobody verifies. Controls
      * (masked arms) and arms configured like the reference claim nothing. */
-    cJSON *claims = put(&b, s, "claims", cJSON_CreateArray());
+    cJSON *claims = ev_put(&b, s, "claims", cJSON_CreateArray());
     const char *ref_name = cJSON_GetObjectItemCaseSensitive(ref, "name")->valuestring;
     const cJSON *ref_sha = cJSON_GetObjectItemCaseSensitive(ref, "config_sha256");
     cJSON_ArrayForEach(a, arms) {
@@ -469,20 +461,20 @@ kk_code ev_summary_build(const cJSON *arms, cJSON **out, kk_err *err)
          * the build failed (put deletes it then). */
         cJSON *c = cJSON_CreateObject();
         if (!c) {
-            put(&b, claims, "claims", NULL);
+            ev_put(&b, claims, "claims", NULL);
             break;
         }
-        put(&b, c, "arm", cJSON_CreateString(name));
-        put(&b, c, "baseline", cJSON_CreateString(ref_name));
-        put(&b, c, "metric", cJSON_CreateString("kv_bytes_resident"));
-        put_num(&b, c, "ratio", bytes / rb);
+        ev_put(&b, c, "arm", cJSON_CreateString(name));
+        ev_put(&b, c, "baseline", cJSON_CreateString(ref_name));
+        ev_put(&b, c, "metric", cJSON_CreateString("kv_bytes_resident"));
+        ev_put_num(&b, c, "ratio", bytes / rb);
         char note[160];
         snprintf(note, sizeof note, "%s saves %.3f%% of the KV bytes %s allocates (measured)", name,
                  100.0 * (1.0 - bytes / rb), ref_name);
-        put(&b, c, "note", cJSON_CreateString(note));
-        put(&b, claims, "claims", c);
+        ev_put(&b, c, "note", cJSON_CreateString(note));
+        ev_put(&b, claims, "claims", c);
     }
-    return build_end(&b, out);
+    return ev_build_end(&b, out);
 }
 
 cJSON *ev_summary(const cJSON *arms)

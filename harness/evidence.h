@@ -75,6 +75,41 @@ void ev_utc_text(const struct timespec *ts, char *buf, size_t cap);
  * memory. */
 cJSON *ev_params(const preset *p);
 
+/* One document (or summary, or params object) under construction. Every
+ * member goes through ev_put(): the first failure is kept (KK_E_NOMEM naming
+ * the member, in err->where too), later puts are skipped, and the builder's
+ * owner deletes what it built and returns NULL, so evidence is complete or
+ * an error, never a document with a member missing. The evidence-alloc
+ * fault (kk_fault.h) fails the Nth put of one build as cJSON fails when
+ * memory runs out; each build counts its own puts. */
+typedef struct ev_build {
+    kk_err *err;  /* may be NULL */
+    kk_code code; /* KK_OK until a put fails */
+    long n_puts;
+    long fail_at; /* kk_fault_nth(evidence-alloc): 0 never */
+} ev_build;
+
+/* A build of one document or part of one (an arm's metrics, say). */
+void ev_build_init(ev_build *b, kk_err *err);
+/* Attach item to parent: as member `key` of an object, or appended to an
+ * array (`key` then only names it in the error). Takes ownership of item
+ * (NULL: its creation failed), deleting it when it cannot be attached.
+ * @return item, or NULL once the build has failed. */
+cJSON *ev_put(ev_build *b, cJSON *parent, const char *key, cJSON *item);
+/* Integers as exact decimal text (see Numbers above). */
+cJSON *ev_put_u64(ev_build *b, cJSON *o, const char *key, uint64_t v);
+cJSON *ev_put_i64(ev_build *b, cJSON *o, const char *key, int64_t v);
+/* Finite numbers only (a non-finite one is skipped, not an error). */
+void ev_put_num(ev_build *b, cJSON *o, const char *key, double v);
+cJSON *ev_put_str(ev_build *b, cJSON *o, const char *key, const char *v);
+cJSON *ev_put_bool(ev_build *b, cJSON *o, const char *key, int v);
+/* A new empty object / array as member key; NULL once the build failed. */
+cJSON *ev_put_obj(ev_build *b, cJSON *o, const char *key);
+cJSON *ev_put_arr(ev_build *b, cJSON *o, const char *key);
+/* The first failure of b (KK_OK when none); deletes *doc and sets it
+ * NULL then. */
+kk_code ev_build_end(ev_build *b, cJSON **doc);
+
 /* The whole document into *out; takes ownership of models, arms, summary
  * (a NULL one, from a failed build, fails this one naming it). @return
  * KK_OK, or KK_E_NOMEM naming the member that could not be added, with
@@ -95,13 +130,6 @@ cJSON *ev_summary(const cJSON *arms);
 /* sha256 of the unformatted (canonical: keys in insertion order) JSON. */
 kk_code ev_json_sha256(const cJSON *v, char out[65], kk_err *err);
 
-/* Members for the kinds' arm objects. @return 1 when added, 0 when out of
- * memory. */
-int ev_add_u64(cJSON *o, const char *key, uint64_t v);
-int ev_add_i64(cJSON *o, const char *key, int64_t v);
-/* Adds only finite numbers; @return 1 when added, 0 when not finite
- * (skipped), -1 when out of memory. */
-int ev_add_num(cJSON *o, const char *key, double v);
 
 /* Write doc under dir/<preset>/ as <stamp>-<short commit>.json (a -2, -3
  * ... suffix when that name exists), by temp file, fsync and rename.

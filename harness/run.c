@@ -253,45 +253,64 @@ static kk_code run_tasks(run_ctx *rc, kk_err *err)
 
 /* ---- an arm's evidence ----------------------------------------------------------- */
 
-static cJSON *arm_config(const preset *p, const preset_arm *a)
+static void arm_config(ev_build *b, cJSON *c, const preset *p, const preset_arm *a)
 {
-    cJSON *c = cJSON_CreateObject();
-    cJSON_AddStringToObject(c, "kind", p->kind->name);
+    ev_put_str(b, c, "kind", p->kind->name);
     for (size_t f = 0; f < p->kind->n_arm_fields; f++) {
         const kind_field_spec *fs = &p->kind->arm_fields[f];
         const preset_field *v = &a->fields[f];
         switch (fs->type) {
-        case PRESET_T_INT: ev_add_i64(c, fs->key, v->i); break;
-        case PRESET_T_FLOAT: ev_add_num(c, fs->key, v->f); break;
-        case PRESET_T_BOOL: cJSON_AddBoolToObject(c, fs->key, v->i != 0); break;
-        default: cJSON_AddStringToObject(c, fs->key, v->s ? v->s : "");
+        case PRESET_T_INT: ev_put_i64(b, c, fs->key, v->i); break;
+        case PRESET_T_FLOAT: ev_put_num(b, c, fs->key, v->f); break;
+        case PRESET_T_BOOL: ev_put_bool(b, c, fs->key, v->i != 0); break;
+        default: ev_put_str(b, c, fs->key, v->s ? v->s : "");
         }
     }
-    return c;
 }
 
+/* The keys every arm has, in order: the loop's skeleton, then the kind's. */
+static const char *const ARM_KEYS[] = {"name", "config", "config_sha256", "metrics", "timings",
+                                       "signals", "samples"};
+
 /* The skeleton every arm has (name, config, config_sha256), then the
- * kind's metrics, timings, signals and samples, in that order. */
+ * kind's metrics, timings, signals and samples, checked to be there in
+ * that order. Every member is checked (ev_build): an arm is whole or an
+ * error. */
 static kk_code arm_json(run_ctx *rc, size_t arm, cJSON **out, kk_err *err)
 {
     const preset *p = rc->p;
-    run_arm_json k = {0};
-    KK_TRY(p->kind->ops->arm_evidence(rc, arm, &k, err));
+    ev_build b;
+    ev_build_init(&b, err);
     cJSON *a = cJSON_CreateObject();
-    cJSON_AddStringToObject(a, "name", p->arms[arm].name);
-    cJSON *cfg = arm_config(p, &p->arms[arm]);
-    char sha[65];
-    kk_code code = ev_json_sha256(cfg, sha, err);
-    cJSON_AddItemToObject(a, "config", cfg);
-    cJSON_AddStringToObject(a, "config_sha256", sha);
-    cJSON_AddItemToObject(a, "metrics", k.metrics);
-    cJSON_AddItemToObject(a, "timings", k.timings);
-    cJSON_AddItemToObject(a, "signals", k.signals);
-    cJSON_AddItemToObject(a, "samples", k.samples);
+    if (!a)
+        return kk_err_set(err, KK_E_NOMEM, "out of memory for arm %s", p->arms[arm].name);
+    ev_put_str(&b, a, "name", p->arms[arm].name);
+    cJSON *cfg = ev_put_obj(&b, a, "config");
+    arm_config(&b, cfg, p, &p->arms[arm]);
+    char sha[65] = "";
+    if (cfg && b.code == KK_OK) {
+        kk_code code = ev_json_sha256(cfg, sha, err);
+        if (code != KK_OK) {
+            cJSON_Delete(a);
+            return code;
+        }
+    }
+    ev_put_str(&b, a, "config_sha256", sha);
+    kk_code code = b.code == KK_OK ? p->kind->ops->arm_evidence(rc, arm, &b, a, err) : KK_OK;
     if (code != KK_OK) {
         cJSON_Delete(a);
         return code;
     }
+    KK_TRY(ev_build_end(&b, &a));
+    /* A kind that left out or reordered a part is a bug, not a file. */
+    const cJSON *it = a->child;
+    for (size_t i = 0; i < sizeof ARM_KEYS / sizeof ARM_KEYS[0]; i++, it = it ? it->next : NULL)
+        if (!it || strcmp(it->string, ARM_KEYS[i]) != 0) {
+            cJSON_Delete(a);
+            return kk_err_set(err, KK_E_INTERNAL, "kind %s: arm %s has \"%s\" where \"%s\" "
+                              "belongs", p->kind->name, p->arms[arm].name,
+                              it ? it->string : "(nothing)", ARM_KEYS[i]);
+        }
     *out = a;
     return KK_OK;
 fail:
@@ -327,15 +346,21 @@ kk_code run_execute(run_ctx *rc, cJSON **doc, kk_err *err)
     if (code != KK_OK)
         goto fail;
     cJSON *arms = cJSON_CreateArray();
+    if (!arms) {
+        kk_err_set(err, KK_E_NOMEM, "out of memory for the arms of the evidence");
+        goto fail;
+    }
     for (size_t a = 0; a < p->n_arms; a++) {
         if (!run_arm_on(rc, a))
             continue;
         cJSON *aj = NULL;
-        if (arm_json(rc, a, &aj, err) != KK_OK) {
+        if (arm_json(rc, a, &aj, err) != KK_OK || !cJSON_AddItemToArray(arms, aj)) {
+            cJSON_Delete(aj);
             cJSON_Delete(arms);
+            if (!err || err->code == KK_OK)
+                kk_err_set(err, KK_E_NOMEM, "out of memory adding arm %s", p->arms[a].name);
             goto fail;
         }
-        cJSON_AddItemToArray(arms, aj);
     }
     char root[4096];
     if (kk_repo_root(root, sizeof root, NULL) != KK_OK)
@@ -353,10 +378,16 @@ kk_code run_execute(run_ctx *rc, cJSON **doc, kk_err *err)
     ev_utc_text(&w1, pv.finished, sizeof pv.finished);
     pv.wall_s = kk_now_s() - t0;
     rc->wall_s = pv.wall_s;
-    cJSON *summary = ev_summary(arms);
+    cJSON *summary = NULL;
+    if (ev_summary_build(arms, &summary, err) != KK_OK) {
+        cJSON_Delete(arms);
+        goto fail;
+    }
     cJSON *models = rc->models;
     rc->models = NULL;
-    *doc = ev_document(p, &pv, models, arms, summary);
+    /* Takes models, arms and summary whatever it returns. */
+    if (ev_document_build(p, &pv, models, arms, summary, doc, err) != KK_OK)
+        goto fail;
     if (ops->finish)
         ops->finish(rc);
     return KK_OK;

@@ -40,6 +40,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "evidence.h"
 #include "kind.h"
 #include "kk_err.h"
 #include "preset.h"
@@ -81,15 +82,6 @@ typedef struct run_ctx {
     _Atomic long n_allocs;    /* allocations made through run_calloc/_realloc */
 } run_ctx;
 
-/* What a kind writes into one arm of the evidence; each member is a new
- * cJSON object (samples: an array) that the loop takes over. */
-typedef struct run_arm_json {
-    cJSON *metrics;   /* what preset, model and seed determine */
-    cJSON *timings;   /* wall clock, with "scope" and "scope_note" */
-    cJSON *signals;   /* counters, fallbacks_taken, memory, ... */
-    cJSON *samples;   /* per-sample details (may be empty) */
-} run_arm_json;
-
 typedef struct run_ops {
     /* Load models, add tasks (run_add_task) for the arms that are on,
      * fill rc->models. */
@@ -101,9 +93,11 @@ typedef struct run_ops {
     void (*worker_free)(void *w);
     /* Run task i, writing only its slot (run_result_at(rc, i)). */
     kk_code (*task)(run_ctx *rc, void *w, size_t i, kk_err *err);
-    /* Build one arm's metrics, timings, signals and samples from the slots
-     * of its tasks. On error nothing is left allocated in *out. */
-    kk_code (*arm_evidence)(run_ctx *rc, size_t arm, run_arm_json *out, kk_err *err);
+    /* Add to the arm's object `a` (which holds name, config and
+     * config_sha256) its "metrics", "timings", "signals" and "samples", in
+     * that order, through b (evidence.h: every member checked; the loop
+     * ends the build), from the slots of its tasks. */
+    kk_code (*arm_evidence)(run_ctx *rc, size_t arm, ev_build *b, cJSON *a, kk_err *err);
     /* Free the kind's state (called once, after success or failure). */
     void (*finish)(run_ctx *rc);
 } run_ops;

@@ -264,23 +264,27 @@ static kk_code prepare(run_ctx *rc, kk_err *err)
     for (int i = 0; i < RUN_EB_PROMPT; i++)
         k += (size_t)snprintf(s->ids_text + k, sizeof s->ids_text - k, i ? ",%d" : "%d",
                               (int)s->ids[i]);
+    ev_build b;
+    ev_build_init(&b, err);
     rc->models = cJSON_CreateArray();
+    if (!rc->models)
+        ev_put(&b, NULL, "models", NULL);
     for (int i = 0; i < N_TYPES; i++) {
         const eb_model *m = &s->models[i];
         if (!m->used)
             continue;
-        cJSON *mo = cJSON_CreateObject();
-        cJSON_AddStringToObject(mo, "role", "target");
-        cJSON_AddStringToObject(mo, "source", m->path);
-        cJSON_AddStringToObject(mo, "sha256", m->sha);
-        cJSON_AddStringToObject(mo, "architecture", m->arch);
+        cJSON *mo = ev_put_obj(&b, rc->models, "models[]");
+        ev_put_str(&b, mo, "role", "target");
+        ev_put_str(&b, mo, "source", m->path);
+        ev_put_str(&b, mo, "sha256", m->sha);
+        ev_put_str(&b, mo, "architecture", m->arch);
         /* Random weights (model_random, seed 14): DEGENERATE_OUTPUT does
          * not judge them, and no text is produced anyway. */
-        cJSON_AddBoolToObject(mo, "trained", 0);
-        cJSON_AddStringToObject(mo, "bench_model", s->spec);
-        cJSON_AddStringToObject(mo, "type", TYPE_NAMES[i]);
-        cJSON_AddItemToArray(rc->models, mo);
+        ev_put_bool(&b, mo, "trained", 0);
+        ev_put_str(&b, mo, "bench_model", s->spec);
+        ev_put_str(&b, mo, "type", TYPE_NAMES[i]);
     }
+    KK_TRY(ev_build_end(&b, &rc->models));
     /* Tasks: repeat r (outermost) of every (type, threads) cell runs the
      * cell's arms one after another, the first rotating with r, so a drift
      * of the machine during the run touches every arm alike. order[] holds
@@ -595,7 +599,7 @@ static void figures(const eb_meas *m, double *f)
     f[F_RSS] = (double)m->peak_rss;
 }
 
-static kk_code arm_evidence(run_ctx *rc, size_t arm, run_arm_json *out, kk_err *err)
+static kk_code arm_evidence(run_ctx *rc, size_t arm, ev_build *b, cJSON *a, kk_err *err)
 {
     const preset *p = rc->p;
     eb_state *s = rc->kstate;
@@ -603,9 +607,10 @@ static kk_code arm_evidence(run_ctx *rc, size_t arm, run_arm_json *out, kk_err *
     size_t n = 0;
     for (size_t i = 0; i < rc->n_tasks; i++)
         n += rc->tasks[i].arm == arm;
-    double *col = calloc((n ? n : 1) * N_F, sizeof *col); /* col[f * n + k] */
+    double *col = run_calloc(rc, (n ? n : 1) * N_F, sizeof *col); /* col[f * n + k] */
     if (!col)
-        return kk_err_set(err, KK_E_NOMEM, "out of memory");
+        return kk_err_set(err, KK_E_NOMEM, "out of memory for arm %s's %zu repeats",
+                          p->arms[arm].name, n);
     cJSON *reps = cJSON_CreateArray(), *rss = cJSON_CreateArray();
     const char *isa = "";
     uint64_t rss0 = 0, rss_max = 0;
@@ -616,34 +621,33 @@ static kk_code arm_evidence(run_ctx *rc, size_t arm, run_arm_json *out, kk_err *
         const eb_meas *m = run_result_at(rc, i);
         double f[N_F];
         figures(m, f);
-        cJSON *o = cJSON_CreateObject();
+        cJSON *o = ev_put_obj(b, reps, "repeats[]");
         for (int j = 0; j < N_F; j++) {
             col[(size_t)j * n + k] = f[j];
             if (j == F_RSS)
                 continue;
-            ev_add_num(o, F_NAMES[j], f[j]);
+            ev_put_num(b, o, F_NAMES[j], f[j]);
             if (j == F_DECODE)
-                ev_add_i64(o, "tokens_decoded", RUN_EB_DECODE);
+                ev_put_i64(b, o, "tokens_decoded", RUN_EB_DECODE);
         }
-        cJSON_AddItemToArray(reps, o);
-        cJSON_AddItemToArray(rss, cJSON_CreateNumber((double)m->peak_rss));
+        ev_put(b, rss, "peak_rss_repeats[]", cJSON_CreateNumber((double)m->peak_rss));
         rss_max = m->peak_rss > rss_max ? m->peak_rss : rss_max;
         rss0 = m->rss_at_start > rss0 ? m->rss_at_start : rss0;
         isa = m->isa;
         k++;
     }
     /* metrics: what the preset, the model file and the protocol fix */
-    cJSON *mt = cJSON_CreateObject();
-    ev_add_u64(mt, "n_params", md->n_params);
-    ev_add_u64(mt, "weight_bytes", md->weight_bytes);
-    ev_add_i64(mt, "tokens_prefill", RUN_EB_PROMPT);
-    ev_add_i64(mt, "tokens_decoded", RUN_EB_DECODE);
-    ev_add_i64(mt, "repeats", (int64_t)n);
+    cJSON *mt = ev_put_obj(b, a, "metrics");
+    ev_put_u64(b, mt, "n_params", md->n_params);
+    ev_put_u64(b, mt, "weight_bytes", md->weight_bytes);
+    ev_put_i64(b, mt, "tokens_prefill", RUN_EB_PROMPT);
+    ev_put_i64(b, mt, "tokens_decoded", RUN_EB_DECODE);
+    ev_put_i64(b, mt, "repeats", (int64_t)n);
     /* timings: medians over the repeats, every repeat raw (reps holds them
      * in order; kk_median sorts each column of col in place) */
-    cJSON *tm = cJSON_CreateObject();
-    cJSON_AddStringToObject(tm, "scope", "prefill+decode+verify");
-    cJSON_AddStringToObject(tm, "scope_note",
+    cJSON *tm = ev_put_obj(b, a, "timings");
+    ev_put_str(b, tm, "scope", "prefill+decode+verify");
+    ev_put_str(b, tm, "scope_note",
                             "per repeat, one fresh process: load_s covers opening the file to a "
                             "ready context; prefill_s one forward pass over the 256 prompt ids "
                             "(logits of the last); decode_s 64 greedy single-token steps (argmax "
@@ -656,43 +660,40 @@ static kk_code arm_evidence(run_ctx *rc, size_t arm, run_arm_json *out, kk_err *
     for (int j = 0; j < N_F; j++) {
         if (j == F_RSS)
             continue;
-        ev_add_num(tm, F_NAMES[j], kk_median(col + (size_t)j * n, n));
+        ev_put_num(b, tm, F_NAMES[j], kk_median(col + (size_t)j * n, n));
         if (j == F_DECODE)
-            ev_add_i64(tm, "tokens_decoded", RUN_EB_DECODE);
+            ev_put_i64(b, tm, "tokens_decoded", RUN_EB_DECODE);
     }
-    ev_add_i64(tm, "tokens_prefill", RUN_EB_PROMPT);
-    cJSON_AddItemToObject(tm, "repeats", reps);
+    ev_put_i64(b, tm, "tokens_prefill", RUN_EB_PROMPT);
+    ev_put(b, tm, "repeats", reps);
     /* signals: what the processes reported */
-    cJSON *sg = cJSON_CreateObject();
-    cJSON_AddObjectToObject(sg, "counters");
-    cJSON_AddArrayToObject(sg, "fallbacks_taken");
-    cJSON *mem = cJSON_AddObjectToObject(sg, "memory");
-    ev_add_u64(mem, "peak_rss", (uint64_t)kk_median(col + (size_t)F_RSS * n, n));
+    cJSON *sg = ev_put_obj(b, a, "signals");
+    ev_put_obj(b, sg, "counters");
+    ev_put_arr(b, sg, "fallbacks_taken");
+    cJSON *mem = ev_put_obj(b, sg, "memory");
+    ev_put_u64(b, mem, "peak_rss", (uint64_t)kk_median(col + (size_t)F_RSS * n, n));
     /* per repeat: the larger of the measuring and the first-token process */
-    cJSON_AddStringToObject(mem, "peak_rss_unit", "bytes");
-    cJSON_AddStringToObject(mem, "peak_rss_note",
+    ev_put_str(b, mem, "peak_rss_unit", "bytes");
+    ev_put_str(b, mem, "peak_rss_note",
                             "median over the repeats of wait4's ru_maxrss of the measuring "
                             "process (a fork of the harness for kakeya, the exec'd driver for "
                             "llama.cpp)");
-    ev_add_u64(mem, "peak_rss_max", rss_max);
-    cJSON_AddItemToObject(mem, "peak_rss_repeats", rss);
-    cJSON *eng = cJSON_AddObjectToObject(sg, "engine");
+    ev_put_u64(b, mem, "peak_rss_max", rss_max);
+    ev_put(b, mem, "peak_rss_repeats", rss);
+    cJSON *eng = ev_put_obj(b, sg, "engine");
     if (is_llama(p, arm)) {
-        cJSON_AddStringToObject(eng, "name", "llama.cpp");
-        cJSON_AddStringToObject(eng, "llamacpp_commit", s->llama_commit);
-        cJSON_AddStringToObject(eng, "driver", s->driver);
+        ev_put_str(b, eng, "name", "llama.cpp");
+        ev_put_str(b, eng, "llamacpp_commit", s->llama_commit);
+        ev_put_str(b, eng, "driver", s->driver);
     } else {
-        cJSON_AddStringToObject(eng, "name", "kakeya");
+        ev_put_str(b, eng, "name", "kakeya");
         /* The matmul level the child ran, as it reported it: "scalar" on
          * the negative-control arm. */
-        cJSON_AddStringToObject(eng, "isa", isa);
-        ev_add_u64(mem, "rss_inherited_at_fork", rss0);
+        ev_put_str(b, eng, "isa", isa);
+        ev_put_u64(b, mem, "rss_inherited_at_fork", rss0);
     }
     free(col);
-    out->metrics = mt;
-    out->timings = tm;
-    out->signals = sg;
-    out->samples = cJSON_CreateArray();
+    ev_put_arr(b, a, "samples");
     return KK_OK;
 }
 

@@ -25,6 +25,20 @@ static kk_code refuse(kk_err *err, const char *file, const char *what, const cha
     return kk_err_where(err, what);
 }
 
+/* Replace o's member key with item (or add it): through b, so a failure
+ * (item NULL, no o) fails the build. Takes ownership of item. */
+static void set_member(ev_build *b, cJSON *o, const char *key, cJSON *item)
+{
+    if (b->code == KK_OK && o && item && cJSON_GetObjectItemCaseSensitive(o, key)) {
+        if (!cJSON_ReplaceItemInObjectCaseSensitive(o, key, item)) {
+            cJSON_Delete(item);
+            ev_put(b, NULL, key, NULL);
+        }
+        return;
+    }
+    ev_put(b, o, key, item);
+}
+
 kk_code run_merge(const char *const *files, size_t n, cJSON **out, kk_err *err)
 {
     *out = NULL;
@@ -88,18 +102,24 @@ kk_code run_merge(const char *const *files, size_t n, cJSON **out, kk_err *err)
         return code;
     }
     /* Arms back in preset order: arm k of the full run is the (k / N)-th
-     * arm of shard k % N. */
+     * arm of shard k % N. Every member is checked (ev_build): the merged
+     * file is whole or an error. */
+    ev_build eb;
+    ev_build_init(&eb, err);
+    cJSON *d = cJSON_Duplicate(shard_of[0], 1);
     cJSON *arms = cJSON_CreateArray();
-    for (size_t k = 0;; k++) {
+    for (size_t k = 0; arms; k++) {
         const cJSON *sa = get(shard_of[k % (size_t)count], "arms");
         cJSON *a = cJSON_GetArrayItem(sa, (int)(k / (size_t)count));
         if (!a)
             break;
-        cJSON_AddItemToArray(arms, cJSON_Duplicate(a, 1));
+        ev_put(&eb, arms, "arms[]", cJSON_Duplicate(a, 1));
     }
-    cJSON *d = cJSON_Duplicate(shard_of[0], 1);
-    cJSON_ReplaceItemInObjectCaseSensitive(d, "arms", arms);
-    cJSON_ReplaceItemInObjectCaseSensitive(d, "summary", ev_summary(arms));
+    cJSON *summary = NULL;
+    if (arms && eb.code == KK_OK && ev_summary_build(arms, &summary, err) != KK_OK)
+        eb.code = err ? err->code : KK_E_NOMEM;
+    set_member(&eb, d, "arms", arms);
+    set_member(&eb, d, "summary", summary);
     cJSON *pv = cJSON_GetObjectItemCaseSensitive(d, "provenance");
     double wall = 0, jobs = 0;
     const char *start = NULL, *fin = NULL;
@@ -117,37 +137,36 @@ kk_code run_merge(const char *const *files, size_t n, cJSON **out, kk_err *err)
             fin = b;
         dirty |= cJSON_IsTrue(get(v, "git_dirty"));
     }
-    cJSON_ReplaceItemInObjectCaseSensitive(pv, "wall_s", cJSON_CreateNumber(wall));
-    cJSON_ReplaceItemInObjectCaseSensitive(pv, "jobs", cJSON_CreateNumber(jobs));
-    cJSON_ReplaceItemInObjectCaseSensitive(pv, "git_dirty", cJSON_CreateBool(dirty));
+    set_member(&eb, pv, "wall_s", cJSON_CreateNumber(wall));
+    set_member(&eb, pv, "jobs", cJSON_CreateNumber(jobs));
+    set_member(&eb, pv, "git_dirty", cJSON_CreateBool(dirty));
     if (start)
-        cJSON_ReplaceItemInObjectCaseSensitive(pv, "started", cJSON_CreateString(start));
+        set_member(&eb, pv, "started", cJSON_CreateString(start));
     if (fin)
-        cJSON_ReplaceItemInObjectCaseSensitive(pv, "finished", cJSON_CreateString(fin));
+        set_member(&eb, pv, "finished", cJSON_CreateString(fin));
     /* A fault injected into any shard marks the merged file (the union, in
      * shard order): merging must never wash a fault out of provenance. */
     cJSON *faults = cJSON_CreateArray();
-    for (int s = 0; s < count; s++) {
+    for (int s = 0; s < count && faults; s++) {
         const cJSON *f;
         cJSON_ArrayForEach(f, get(get(shard_of[s], "provenance"), "faults_injected")) {
             int seen = !cJSON_IsString(f);
             const cJSON *g;
             cJSON_ArrayForEach(g, faults) seen |= !strcmp(g->valuestring, f->valuestring);
             if (!seen)
-                cJSON_AddItemToArray(faults, cJSON_CreateString(f->valuestring));
+                ev_put_str(&eb, faults, "faults_injected[]", f->valuestring);
         }
     }
-    if (cJSON_GetObjectItemCaseSensitive(pv, "faults_injected"))
-        cJSON_ReplaceItemInObjectCaseSensitive(pv, "faults_injected", faults);
-    else
-        cJSON_AddItemToObject(pv, "faults_injected", faults);
+    set_member(&eb, pv, "faults_injected", faults);
     cJSON_DeleteItemFromObjectCaseSensitive(pv, "shard");
-    cJSON *from = cJSON_AddArrayToObject(pv, "merged_from");
+    cJSON *from = ev_put_arr(&eb, pv, "merged_from");
     for (size_t i = 0; i < n; i++)
-        cJSON_AddItemToArray(from, cJSON_CreateString(files[i]));
+        ev_put_str(&eb, from, "merged_from[]", files[i]);
     for (size_t i = 0; i < n; i++)
         cJSON_Delete(docs[i]);
     free(docs);
+    if (ev_build_end(&eb, &d) != KK_OK)
+        return eb.code;
     *out = d;
     return KK_OK;
 }

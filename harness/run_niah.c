@@ -248,17 +248,22 @@ static kk_code prepare(run_ctx *rc, kk_err *err)
     synth_apply_windows(s->m, &info);
     int64_t d = preset_get_int(p, "distractors");
     s->distractors = d >= 0 ? (int32_t)d : info.niah_distractors;
+    ev_build b;
+    ev_build_init(&b, err);
     rc->models = cJSON_CreateArray();
-    cJSON *mo = cJSON_CreateObject();
-    cJSON_AddStringToObject(mo, "role", "target");
-    cJSON_AddStringToObject(mo, "source", src);
-    cJSON_AddStringToObject(mo, "sha256", sha);
-    cJSON_AddStringToObject(mo, "architecture", s->m->arch_name);
+    cJSON *mo = ev_put_obj(&b, rc->models, "models[]");
+    ev_put_str(&b, mo, "role", "target");
+    ev_put_str(&b, mo, "source", src);
+    ev_put_str(&b, mo, "sha256", sha);
+    ev_put_str(&b, mo, "architecture", s->m->arch_name);
     /* Constructed weights, never trained: a synth: spec or a GGUF file that
      * synth_read_info accepted above (the NIAH kinds run nothing else).
      * DEGENERATE_OUTPUT does not judge such a model's output. */
-    cJSON_AddBoolToObject(mo, "trained", 0);
-    cJSON_AddItemToArray(rc->models, mo);
+    ev_put_bool(&b, mo, "trained", 0);
+    if (!rc->models)
+        ev_put(&b, NULL, "models", NULL);
+    if (ev_build_end(&b, &rc->models) != KK_OK)
+        goto fail;
     free(src);
     src = NULL;
     /* codecs per arm */
@@ -380,25 +385,25 @@ fail:
  * with its inputs, beside the measured kv_bytes_allocated: the allocation
  * also holds the positions and, for codec caches, one layer's F32 decode
  * scratch, so the two differ and only the measurement backs a claim. */
-static void add_derived_kv_bytes(const nstate *s, cJSON *mem, int64_t ctx, double bits)
+static void add_derived_kv_bytes(ev_build *b, const nstate *s, cJSON *mem, int64_t ctx,
+                                 double bits)
 {
     const model_hparams *hp = &s->m->hp;
-    cJSON *d = cJSON_AddObjectToObject(cJSON_AddObjectToObject(mem, "derived"), "kv_bytes_formula");
+    cJSON *d = ev_put_obj(b, ev_put_obj(b, mem, "derived"), "kv_bytes_formula");
     double values = (double)hp->n_layers * (double)ctx * (double)hp->n_kv_heads *
                     (double)(hp->head_dim_k + hp->head_dim_v);
-    ev_add_num(d, "value", values * bits / 8.0);
-    cJSON_AddStringToObject(d, "formula",
-                            "n_layers * ctx * n_kv_heads * (head_dim_k + head_dim_v) * "
-                            "bits_per_value / 8");
-    cJSON *in = cJSON_AddObjectToObject(d, "inputs");
-    ev_add_i64(in, "n_layers", hp->n_layers);
-    ev_add_i64(in, "ctx", ctx);
-    ev_add_i64(in, "n_kv_heads", hp->n_kv_heads);
-    ev_add_i64(in, "head_dim_k", hp->head_dim_k);
-    ev_add_i64(in, "head_dim_v", hp->head_dim_v);
-    ev_add_num(in, "bits_per_value", bits);
-    cJSON_AddStringToObject(d, "note", "the K/V codes alone, from the configuration; not a "
-                            "measurement (kv_bytes_allocated is)");
+    ev_put_num(b, d, "value", values * bits / 8.0);
+    ev_put_str(b, d, "formula",
+               "n_layers * ctx * n_kv_heads * (head_dim_k + head_dim_v) * bits_per_value / 8");
+    cJSON *in = ev_put_obj(b, d, "inputs");
+    ev_put_i64(b, in, "n_layers", hp->n_layers);
+    ev_put_i64(b, in, "ctx", ctx);
+    ev_put_i64(b, in, "n_kv_heads", hp->n_kv_heads);
+    ev_put_i64(b, in, "head_dim_k", hp->head_dim_k);
+    ev_put_i64(b, in, "head_dim_v", hp->head_dim_v);
+    ev_put_num(b, in, "bits_per_value", bits);
+    ev_put_str(b, d, "note", "the K/V codes alone, from the configuration; not a measurement "
+                             "(kv_bytes_allocated is)");
 }
 
 /* Per codec arm: bits per value from the bytes written and the relative
@@ -447,7 +452,7 @@ fail:
     return err ? err->code : KK_E_INTERNAL;
 }
 
-static kk_code arm_evidence(run_ctx *rc, size_t arm, run_arm_json *out, kk_err *err)
+static kk_code arm_evidence(run_ctx *rc, size_t arm, ev_build *b, cJSON *aj, kk_err *err)
 {
     const nstate *s = rc->kstate;
     const size_t n = run_arm_n_tasks(rc, arm);
@@ -463,6 +468,7 @@ static kk_code arm_evidence(run_ctx *rc, size_t arm, run_arm_json *out, kk_err *
     int64_t kvb_ctx = 0;
     int has_kv = 0;
     const int has_codec = s->has_codec[arm];
+    /* Built detached, attached in the skeleton's order below. */
     cJSON *samples = cJSON_CreateArray(), *fallbacks = cJSON_CreateArray();
     size_t k = 0;
     for (size_t i = 0; i < rc->n_tasks; i++) {
@@ -494,78 +500,73 @@ static kk_code arm_evidence(run_ctx *rc, size_t arm, run_arm_json *out, kk_err *
         }
         if (sl->fallback[0]) {
             int seen = 0;
-            cJSON *f;
+            const cJSON *f;
             cJSON_ArrayForEach(f, fallbacks) seen |= !strcmp(f->valuestring, sl->fallback);
             if (!seen)
-                cJSON_AddItemToArray(fallbacks, cJSON_CreateString(sl->fallback));
+                ev_put_str(b, fallbacks, "fallbacks_taken[]", sl->fallback);
         }
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddNumberToObject(o, "index", (double)t->sample);
-        ev_add_i64(o, "ctx", pl->ctx);
-        ev_add_num(o, "depth", pl->depth);
-        ev_add_u64(o, "seed", t->seed);
-        cJSON_AddBoolToObject(o, "hit", hit);
-        ev_add_num(o, "margin", r->margin);
-        cJSON_AddNumberToObject(o, "expected", sl->expected);
-        cJSON_AddNumberToObject(o, "answer", r->answer);
-        cJSON *ids = cJSON_AddArrayToObject(o, "ids");
-        cJSON_AddItemToArray(ids, cJSON_CreateNumber(r->answer));
-        ev_add_num(o, "prefill_s", r->prefill_s);
-        ev_add_num(o, "decode_s", 0.0);
-        ev_add_i64(o, "tokens_decoded", 0);
-        cJSON_AddItemToArray(samples, o);
+        cJSON *o = ev_put_obj(b, samples, "samples[]");
+        ev_put(b, o, "index", cJSON_CreateNumber((double)t->sample));
+        ev_put_i64(b, o, "ctx", pl->ctx);
+        ev_put_num(b, o, "depth", pl->depth);
+        ev_put_u64(b, o, "seed", t->seed);
+        ev_put_bool(b, o, "hit", hit);
+        ev_put_num(b, o, "margin", r->margin);
+        ev_put(b, o, "expected", cJSON_CreateNumber(sl->expected));
+        ev_put(b, o, "answer", cJSON_CreateNumber(r->answer));
+        ev_put(b, ev_put_arr(b, o, "ids"), "ids[]", cJSON_CreateNumber(r->answer));
+        ev_put_num(b, o, "prefill_s", r->prefill_s);
+        ev_put_num(b, o, "decode_s", 0.0);
+        ev_put_i64(b, o, "tokens_decoded", 0);
     }
     /* metrics: only what preset, model and seed determine */
-    cJSON *m = cJSON_CreateObject();
+    cJSON *m = ev_put_obj(b, aj, "metrics");
     if (n) {
         double lo, hi;
         kk_wilson95((double)hits, (double)n, &lo, &hi);
-        ev_add_num(m, "recall", (double)hits / (double)n);
-        ev_add_num(m, "recall_ci_lo", lo);
-        ev_add_num(m, "recall_ci_hi", hi);
-        ev_add_i64(m, "n", (int64_t)n);
-        ev_add_i64(m, "hits", hits);
-        ev_add_num(m, "min_margin", min_margin);
+        ev_put_num(b, m, "recall", (double)hits / (double)n);
+        ev_put_num(b, m, "recall_ci_lo", lo);
+        ev_put_num(b, m, "recall_ci_hi", hi);
+        ev_put_i64(b, m, "n", (int64_t)n);
+        ev_put_i64(b, m, "hits", hits);
+        ev_put_num(b, m, "min_margin", min_margin);
     }
     if (has_kv) {
-        ev_add_num(m, "rel_mse_k", kr > 0 ? ke / kr : 0);
-        ev_add_num(m, "rel_mse_v", vr > 0 ? ve / vr : 0);
+        ev_put_num(b, m, "rel_mse_k", kr > 0 ? ke / kr : 0);
+        ev_put_num(b, m, "rel_mse_v", vr > 0 ? ve / vr : 0);
     }
-    ev_add_u64(m, "kv_bytes_resident", kvb);
-    ev_add_num(m, "bits_per_value", bits);
-    ev_add_num(m, "rel_mse_gaussian", rel_mse_gauss);
+    ev_put_u64(b, m, "kv_bytes_resident", kvb);
+    ev_put_num(b, m, "bits_per_value", bits);
+    ev_put_num(b, m, "rel_mse_gaussian", rel_mse_gauss);
     /* timings: wall clock, with its scope */
-    cJSON *tm = cJSON_CreateObject();
-    cJSON_AddStringToObject(tm, "scope", "prefill");
-    cJSON_AddStringToObject(tm, "scope_note",
-                            "per sample: the clock covers fwd_run over the sample's ctx tokens "
-                            "through the arm's cache (prefill, logits of the last position only); "
-                            "emptying the cache, haystack generation, the argmax and the K/V "
-                            "error are outside it; no token is decoded (decode_s 0)");
-    ev_add_num(tm, "prefill_s", kk_median(pre, k));
-    ev_add_num(tm, "decode_s", 0.0);
-    ev_add_i64(tm, "tokens_decoded", 0);
-    cJSON_AddArrayToObject(tm, "repeats");
+    cJSON *tm = ev_put_obj(b, aj, "timings");
+    ev_put_str(b, tm, "scope", "prefill");
+    ev_put_str(b, tm, "scope_note",
+               "per sample: the clock covers fwd_run over the sample's ctx tokens through the "
+               "arm's cache (prefill, logits of the last position only); emptying the cache, "
+               "haystack generation, the argmax and the K/V error are outside it; no token is "
+               "decoded (decode_s 0)");
+    ev_put_num(b, tm, "prefill_s", kk_median(pre, k));
+    ev_put_num(b, tm, "decode_s", 0.0);
+    ev_put_i64(b, tm, "tokens_decoded", 0);
+    ev_put_arr(b, tm, "repeats");
     free(pre);
     /* signals: counted by the components while they ran */
-    cJSON *sg = cJSON_CreateObject();
-    cJSON *ct = cJSON_AddObjectToObject(sg, "counters");
+    cJSON *sg = ev_put_obj(b, aj, "signals");
+    cJSON *ct = ev_put_obj(b, sg, "counters");
     if (has_codec) {
-        ev_add_u64(ct, "values_encoded", enc);
-        ev_add_u64(ct, "values_decoded", decd);
+        ev_put_u64(b, ct, "values_encoded", enc);
+        ev_put_u64(b, ct, "values_decoded", decd);
     }
-    cJSON_AddItemToObject(sg, "fallbacks_taken", fallbacks);
-    cJSON *mem = cJSON_AddObjectToObject(sg, "memory");
-    ev_add_u64(mem, "kv_bytes_allocated", kvb);
-    ev_add_i64(mem, "kv_bytes_allocated_ctx", kvb_ctx);
+    ev_put(b, sg, "fallbacks_taken", fallbacks);
+    cJSON *mem = ev_put_obj(b, sg, "memory");
+    ev_put_u64(b, mem, "kv_bytes_allocated", kvb);
+    ev_put_i64(b, mem, "kv_bytes_allocated_ctx", kvb_ctx);
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) == 0)
-        ev_add_u64(mem, "peak_rss_bytes", (uint64_t)ru.ru_maxrss * 1024u);
-    add_derived_kv_bytes(s, mem, kvb_ctx, bits);
-    out->metrics = m;
-    out->timings = tm;
-    out->signals = sg;
-    out->samples = samples;
+        ev_put_u64(b, mem, "peak_rss_bytes", (uint64_t)ru.ru_maxrss * 1024u);
+    add_derived_kv_bytes(b, s, mem, kvb_ctx, bits);
+    ev_put(b, aj, "samples", samples);
     return KK_OK;
 fail:
     return err && err->code ? err->code : KK_E_INTERNAL;
