@@ -145,10 +145,10 @@ $(foreach g,$(GROUPS),$(eval $(call group_rules,$(g))))
 tests-build: $(TEST_BIN) $(REPLAY_BIN) $(B)/kakeya $(B)/kakeya-gate
 
 test: layers doclinks tests-build
-	@sh tests/run.sh $(B) fast
+	@KK_BINS="$(TEST_BIN)" KK_REPLAYS="$(REPLAY_BIN)" sh tests/run.sh $(B) fast
 
 test-slow: $(SLOW_BIN) $(B)/kakeya $(B)/kakeya-gate
-	@sh tests/run.sh $(B) slow
+	@KK_BINS="$(SLOW_BIN)" sh tests/run.sh $(B) slow
 
 check:
 	$(MAKE) --no-print-directory FLAVOR=asan test
