@@ -20,39 +20,16 @@ typedef struct pctx {
 
 /* ---- errors and typed reads ------------------------------------------------- */
 
-static kk_code perr(const pctx *c, const kk_yaml_node *n, const char *where,
-                    kk_code code, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 5, 6)))
-#endif
-    ;
+/* A located error at node n of the file being read (kk_yaml_err). */
+#define perr(c, ...) kk_yaml_err((c)->err, (c)->file, __VA_ARGS__)
 
-static kk_code perr(const pctx *c, const kk_yaml_node *n, const char *where,
-                    kk_code code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    kk_yaml_verr(c->err, c->file, n, where, code, fmt, ap);
-    va_end(ap);
-    return code;
-}
-
-static void found(const kk_yaml_node *n, char *buf, size_t cap)
-{
-    if (n->kind == KK_YAML_MAP)
-        snprintf(buf, cap, "a map");
-    else if (n->kind == KK_YAML_SEQ)
-        snprintf(buf, cap, "a list");
-    else
-        kk_yaml_quote(n->str, n->len, buf, cap);
-}
 
 static kk_code need_map(const pctx *c, const kk_yaml_node *n, const char *where)
 {
     if (n->kind == KK_YAML_MAP)
         return KK_OK;
     char f[80];
-    found(n, f, sizeof f);
+    kk_yaml_found(n, f, sizeof f);
     return perr(c, n, where, KK_E_TYPE, "found %s; allowed: a map", f);
 }
 
@@ -85,7 +62,7 @@ static kk_code get_string(const pctx *c, const kk_yaml_node *n, const char *wher
                           size_t maxlen, char **out)
 {
     char q[80];
-    found(n, q, sizeof q);
+    kk_yaml_found(n, q, sizeof q);
     if (n->kind != KK_YAML_SCALAR)
         return perr(c, n, where, KK_E_TYPE, "found %s; allowed: a scalar", q);
     if (kk_yaml_node_class(n) != KK_YAML_SC_STRING)

@@ -24,22 +24,8 @@ typedef struct pctx {
 
 /* ---- errors ----------------------------------------------------------------- */
 
-static kk_code perr(const pctx *c, const kk_yaml_node *n, const char *where,
-                    kk_code code, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 5, 6)))
-#endif
-    ;
-
-static kk_code perr(const pctx *c, const kk_yaml_node *n, const char *where,
-                    kk_code code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    kk_yaml_verr(c->err, c->file, n, where, code, fmt, ap);
-    va_end(ap);
-    return code;
-}
+/* A located error at node n of the file being read (kk_yaml_err). */
+#define perr(c, ...) kk_yaml_err((c)->err, (c)->file, __VA_ARGS__)
 
 /* ---- scalar typing (kk_yaml_classify) -------------------------------------- */
 

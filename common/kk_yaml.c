@@ -421,6 +421,26 @@ kk_code kk_yaml_verr(kk_err *err, const char *file, const kk_yaml_node *n,
     return code;
 }
 
+kk_code kk_yaml_err(kk_err *err, const char *file, const kk_yaml_node *n, const char *where,
+                    kk_code code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    kk_yaml_verr(err, file, n, where, code, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+void kk_yaml_found(const kk_yaml_node *n, char *buf, size_t cap)
+{
+    if (n->kind == KK_YAML_MAP)
+        snprintf(buf, cap, "a map");
+    else if (n->kind == KK_YAML_SEQ)
+        snprintf(buf, cap, "a list");
+    else
+        kk_yaml_quote(n->str, n->len, buf, cap);
+}
+
 /* ---- scalar classes ------------------------------------------------------ */
 
 static int eq_any(const char *s, size_t len, const char *const *words)

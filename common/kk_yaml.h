@@ -82,6 +82,17 @@ const kk_yaml_node *kk_yaml_get(const kk_yaml_node *map, const char *key);
 kk_code kk_yaml_verr(kk_err *err, const char *file, const kk_yaml_node *n,
                        const char *where, kk_code code, const char *fmt,
                        va_list ap);
+/* The same with the arguments inline. */
+kk_code kk_yaml_err(kk_err *err, const char *file, const kk_yaml_node *n, const char *where,
+                    kk_code code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 6, 7)))
+#endif
+    ;
+
+/* What a node is, for messages: "a map", "a list", or the scalar quoted
+ * (kk_yaml_quote). */
+void kk_yaml_found(const kk_yaml_node *n, char *buf, size_t cap);
 
 /* ---- scalar classes ------------------------------------------------------
  * How a scalar reads under YAML 1.1 and 1.2 resolvers. An unquoted scalar

@@ -28,32 +28,9 @@ typedef struct pctx {
 
 /* ---- errors ------------------------------------------------------------------- */
 
-static kk_code perr(const pctx *c, const kk_yaml_node *n, const char *where,
-                    kk_code code, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 5, 6)))
-#endif
-    ;
+/* A located error at node n of the file being read (kk_yaml_err). */
+#define perr(c, ...) kk_yaml_err((c)->err, (c)->file, __VA_ARGS__)
 
-static kk_code perr(const pctx *c, const kk_yaml_node *n, const char *where,
-                    kk_code code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    kk_yaml_verr(c->err, c->file, n, where, code, fmt, ap);
-    va_end(ap);
-    return code;
-}
-
-static void found(const kk_yaml_node *n, char *buf, size_t cap)
-{
-    if (n->kind == KK_YAML_MAP)
-        snprintf(buf, cap, "a map");
-    else if (n->kind == KK_YAML_SEQ)
-        snprintf(buf, cap, "a list");
-    else
-        kk_yaml_quote(n->str, n->len, buf, cap);
-}
 
 static int key_is(const kk_yaml_node *k, const char *s)
 {
@@ -87,7 +64,7 @@ static kk_code need_kind(const pctx *c, const kk_yaml_node *n, const char *where
     if (n->kind == kind)
         return KK_OK;
     char f[80];
-    found(n, f, sizeof f);
+    kk_yaml_found(n, f, sizeof f);
     return perr(c, n, where, KK_E_TYPE, "found %s; allowed: %s", f,
                 kind == KK_YAML_MAP ? "a map" : kind == KK_YAML_SEQ ? "a list" : "a scalar");
 }
@@ -126,7 +103,7 @@ static kk_code parse_value_node(pctx *c, preset_param *prm, const kk_yaml_node *
     if (b->type == PRESET_T_LIST) {
         if (n->kind != KK_YAML_SEQ) {
             char f[80], allowed[500];
-            found(n, f, sizeof f);
+            kk_yaml_found(n, f, sizeof f);
             preset_bounds_text(b, allowed, sizeof allowed);
             return perr(c, n, where, KK_E_TYPE, "found %s; allowed: %s", f, allowed);
         }
@@ -150,7 +127,7 @@ static kk_code parse_value_node(pctx *c, preset_param *prm, const kk_yaml_node *
         if (e->kind != KK_YAML_SCALAR) {
             preset_value_free(&nv);
             char f[80], allowed[500];
-            found(e, f, sizeof f);
+            kk_yaml_found(e, f, sizeof f);
             preset_bounds_text(b, allowed, sizeof allowed);
             return perr(c, e, ew, KK_E_TYPE, "found %s; allowed: %s", f, allowed);
         }
@@ -184,7 +161,7 @@ static kk_code parse_type(const pctx *c, const kk_yaml_node *n, const char *wher
                 return KK_OK;
             }
     char f[80];
-    found(n, f, sizeof f);
+    kk_yaml_found(n, f, sizeof f);
     return perr(c, n, where, KK_E_RANGE, "found %s; allowed: int, float, bool, string, enum, list", f);
 }
 

@@ -76,6 +76,7 @@ void run_ctx_free(run_ctx *rc)
     if (!rc)
         return;
     free(rc->tasks);
+    free(rc->plans);
     free(rc->results);
     free(rc->arm_on);
     cJSON_Delete(rc->models);
@@ -87,18 +88,32 @@ int run_arm_on(const run_ctx *rc, size_t a)
     return a < rc->p->n_arms && rc->arm_on[a];
 }
 
-kk_code run_add_task(run_ctx *rc, const run_task *t, kk_err *err)
+kk_code run_add_task(run_ctx *rc, const run_task *t, const void *plan, kk_err *err)
 {
+    const size_t ps = rc->p->kind->ops->plan_size;
     if (rc->n_tasks == rc->cap_tasks) {
         size_t cap = rc->cap_tasks ? rc->cap_tasks * 2 : 64;
         run_task *nt = run_realloc(rc, rc->tasks, cap, sizeof *nt);
         if (!nt)
             return kk_err_set(err, KK_E_NOMEM, "out of memory planning %zu tasks", cap);
         rc->tasks = nt;
+        if (ps) {
+            unsigned char *np = run_realloc(rc, rc->plans, cap, ps);
+            if (!np)
+                return kk_err_set(err, KK_E_NOMEM, "out of memory planning %zu tasks", cap);
+            rc->plans = np;
+        }
         rc->cap_tasks = cap;
     }
+    if (ps)
+        memcpy(rc->plans + rc->n_tasks * ps, plan, ps);
     rc->tasks[rc->n_tasks++] = *t;
     return KK_OK;
+}
+
+const void *run_plan_at(const run_ctx *rc, size_t i)
+{
+    return rc->plans + i * rc->p->kind->ops->plan_size;
 }
 
 void *run_result_at(const run_ctx *rc, size_t i)

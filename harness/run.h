@@ -71,6 +71,7 @@ typedef struct run_ctx {
     uint64_t seed;            /* the run seed used */
     run_task *tasks;
     size_t n_tasks, cap_tasks;
+    unsigned char *plans;     /* n_tasks entries of ops->plan_size bytes */
     unsigned char *results;   /* n_tasks slots of ops->result_size bytes, zeroed */
     unsigned char *arm_on;    /* arms of this shard */
     cJSON *models;            /* [{role, source, sha256, architecture}] from prepare */
@@ -86,6 +87,9 @@ typedef struct run_ops {
     /* Load models, add tasks (run_add_task) for the arms that are on,
      * fill rc->models. */
     kk_code (*prepare)(run_ctx *rc, kk_err *err);
+    /* Bytes of what a task is beyond run_task (the kind's own struct, kept
+     * by the loop beside the task: run_plan_at); 0: nothing. */
+    size_t plan_size;
     /* Bytes of one task's result slot (the kind's own struct). */
     size_t result_size;
     /* Per-worker state (NULL: none). */
@@ -105,8 +109,12 @@ typedef struct run_ops {
 kk_code run_ctx_init(run_ctx *rc, const preset *p, const run_opts *o, kk_err *err);
 void run_ctx_free(run_ctx *rc);
 
-/* For prepare: append a task; the seed is filled by the caller. */
-kk_code run_add_task(run_ctx *rc, const run_task *t, kk_err *err);
+/* For prepare: append a task (its seed filled by the caller) and what it
+ * is (plan: ops->plan_size bytes, copied; NULL when plan_size is 0). */
+kk_code run_add_task(run_ctx *rc, const run_task *t, const void *plan, kk_err *err);
+
+/* What task i is (ops->plan_size bytes), as given to run_add_task. */
+const void *run_plan_at(const run_ctx *rc, size_t i);
 
 /* calloc / realloc for the run loop and the kinds: the same, except that
  * the run-alloc[:N] fault (kk_fault.h) makes the Nth call of the run fail

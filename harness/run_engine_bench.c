@@ -319,7 +319,7 @@ static kk_code prepare(run_ctx *rc, kk_err *err)
             for (size_t j = 0; j < n && code == KK_OK; j++) {
                 run_task t = {.arm = order[start[c] + (j + (size_t)r) % n],
                               .sample = (size_t)r, .seed = rc->seed};
-                code = run_add_task(rc, &t, err);
+                code = run_add_task(rc, &t, NULL, err);
             }
         }
     free(done);

@@ -151,7 +151,7 @@ kk_code run_niah_check_preset(const preset *p, kk_err *err)
 
 /* ---- shared state -------------------------------------------------------------- */
 
-/* What a task is, beside run_task (same index). */
+/* What a task is, beside run_task (the loop keeps it: run_plan_at). */
 typedef struct nplan {
     int64_t ctx;
     int32_t depth_index;
@@ -176,8 +176,6 @@ typedef struct nstate {
     int64_t max_ctx;
     codec_spec *specs;        /* per arm; valid when has_codec[a] */
     unsigned char *has_codec;
-    nplan *plan;              /* one per task */
-    size_t cap_plan;
 } nstate;
 
 /* A worker: one runner (one forward state, one cache reused through
@@ -197,22 +195,7 @@ static void nstate_free(nstate *s)
     free(s->synth_buf);
     free(s->specs);
     free(s->has_codec);
-    free(s->plan);
     free(s);
-}
-
-static kk_code plan_task(run_ctx *rc, nstate *s, const run_task *t, const nplan *pl, kk_err *err)
-{
-    if (rc->n_tasks == s->cap_plan) {
-        size_t cap = s->cap_plan ? s->cap_plan * 2 : 64;
-        nplan *np = run_realloc(rc, s->plan, cap, sizeof *np);
-        if (!np)
-            return kk_err_set(err, KK_E_NOMEM, "out of memory planning %zu tasks", cap);
-        s->plan = np;
-        s->cap_plan = cap;
-    }
-    s->plan[rc->n_tasks] = *pl;
-    return run_add_task(rc, t, err);
 }
 
 static kk_code prepare(run_ctx *rc, kk_err *err)
@@ -298,7 +281,7 @@ static kk_code prepare(run_ctx *rc, kk_err *err)
                 const run_task t = {
                     .arm = a, .sample = k++,
                     .seed = niah_sample_seed(rc->seed, pl.ctx, pl.depth_index, pl.index)};
-                KK_TRY(plan_task(rc, s, &t, &pl, err));
+                KK_TRY(run_add_task(rc, &t, &pl, err));
             }
         }
     }
@@ -359,7 +342,7 @@ static kk_code task(run_ctx *rc, void *wp, size_t i, kk_err *err)
     nstate *s = rc->kstate;
     nworker *w = wp;
     const run_task *t = &rc->tasks[i];
-    const nplan *pl = &s->plan[i];
+    const nplan *pl = run_plan_at(rc, i);
     nslot *slot = run_result_at(rc, i);
     if (t->arm != w->arm) {
         const niah_opts o = arm_opts(rc, t->arm);
@@ -473,7 +456,7 @@ static kk_code arm_evidence(run_ctx *rc, size_t arm, ev_build *b, cJSON *aj, kk_
     size_t k = 0;
     for (size_t i = 0; i < rc->n_tasks; i++) {
         const run_task *t = &rc->tasks[i];
-        const nplan *pl = &s->plan[i];
+        const nplan *pl = run_plan_at(rc, i);
         const nslot *sl = run_result_at(rc, i);
         const niah_result *r = &sl->r;
         if (t->arm != arm)
@@ -580,6 +563,7 @@ static void finish(run_ctx *rc)
 
 const run_ops run_niah_ops = {
     .prepare = prepare,
+    .plan_size = sizeof(nplan),
     .result_size = sizeof(nslot),
     .worker_init = worker_init,
     .worker_free = worker_free,
