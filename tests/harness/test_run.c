@@ -473,6 +473,38 @@ static void every_failed_run_allocation_should_fail_the_run_and_write_nothing(vo
     assert_true(n_failed >= 10);
 }
 
+
+/* The arms, the models list and the document are built through the
+ * checked builder: a member that cannot be added (evidence-alloc:N, each
+ * build counting its own members) ends the run with exit 2 naming the
+ * member and no file, wherever it falls: the models list (1, 3), an arm's
+ * samples (20, 200). A count past every build's size runs clean. */
+static void a_member_that_cannot_be_added_should_fail_the_run_and_write_nothing(void **state)
+{
+    (void)state;
+    REQUIRE_BIN();
+    const int ns[] = {1, 3, 20, 200, 100000};
+    for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++) {
+        char fault[48], out[128], dir[300], path[512], errf[300];
+        snprintf(fault, sizeof fault, "evidence-alloc:%d", ns[i]);
+        snprintf(out, sizeof out, "%s/evalloc%d", g_tmp, ns[i]);
+        snprintf(dir, sizeof dir, "%s/smoke", out);
+        snprintf(errf, sizeof errf, "%s/evalloc%d.err", g_tmp, ns[i]);
+        const int code = run_faulted(fault, "1", out, errf);
+        int nj, nt;
+        scan(dir, path, sizeof path, &nj, &nt);
+        assert_int_equal(nt, 0);
+        if (ns[i] == 100000) {
+            assert_int_equal(code, 0);
+            assert_int_equal(nj, 1);
+        } else {
+            assert_int_equal(code, 2);
+            assert_true(file_has(errf, "out of memory adding"));
+            assert_int_equal(nj, 0);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -484,6 +516,7 @@ int main(void)
         cmocka_unit_test(bad_input_should_exit_2_and_usage_3),
         cmocka_unit_test(a_run_whose_workers_cannot_start_should_fail_at_once),
         cmocka_unit_test(every_failed_run_allocation_should_fail_the_run_and_write_nothing),
+        cmocka_unit_test(a_member_that_cannot_be_added_should_fail_the_run_and_write_nothing),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
