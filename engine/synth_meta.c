@@ -163,7 +163,7 @@ static kk_code set_metadata(gguf_writer *w, const synth_cfg *c, const synth_stat
     /* A 256-entry llama (SentencePiece) tokenizer block so other engines
      * load the file: BOS (also EOS and UNK) = 0. */
     char *tok[SYNTH_N_VOCAB];
-    char store[SYNTH_N_VOCAB][12];
+    char store[SYNTH_N_VOCAB][16]; /* "<f%03d>" of any int fits */
     float score[SYNTH_N_VOCAB];
     int32_t type[SYNTH_N_VOCAB];
     for (int32_t t = 0; t < SYNTH_N_VOCAB; t++) {
