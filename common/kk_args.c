@@ -35,12 +35,12 @@ kk_code kk_arg_f64(const char *flag, const char *val, double min, double max,
     errno = 0;
     double v = strtod(val, &end);
     if (val[0] == '\0' || *end != '\0' || !isfinite(v)) {
-        kk_err_set(err, KK_E_FORMAT, "%s: '%s' is not a finite number (allowed: %g..%g)",
+        kk_err_set(err, KK_E_FORMAT, "%s: '%s' is not a finite number (allowed: %.15g..%.15g)",
                    flag, val, min, max);
         return kk_err_where(err, flag);
     }
     if (v < min || v > max) {
-        kk_err_set(err, KK_E_RANGE, "%s: %g is out of range (allowed: %g..%g)",
+        kk_err_set(err, KK_E_RANGE, "%s: %.15g is out of range (allowed: %.15g..%.15g)",
                    flag, v, min, max);
         return kk_err_where(err, flag);
     }
@@ -48,7 +48,7 @@ kk_code kk_arg_f64(const char *flag, const char *val, double min, double max,
     return KK_OK;
 }
 
-kk_code kk_arg_ids(const char *flag, const char *val, int64_t max_id,
+kk_code kk_arg_ids(const char *flag, const char *val, int64_t max_id, const char *what,
                    int32_t **ids, size_t *n, kk_err *err)
 {
     *ids = NULL;
@@ -69,16 +69,16 @@ kk_code kk_arg_ids(const char *flag, const char *val, int64_t max_id,
             size_t at = (size_t)(p - val);
             free(out);
             kk_err_set(err, KK_E_FORMAT,
-                       "%s: expected comma-separated token ids (0..%lld) at "
+                       "%s: expected comma-separated %ss (0..%lld) at "
                        "character %zu of '%s'",
-                       flag, (long long)max_id, at + 1, val);
+                       flag, what, (long long)max_id, at + 1, val);
             return kk_err_where(err, flag);
         }
         long long v = strtoll(p, NULL, 10);
         if (v > max_id) {
             free(out);
-            kk_err_set(err, KK_E_RANGE, "%s: token id %lld is out of range (allowed: 0..%lld)",
-                       flag, v, (long long)max_id);
+            kk_err_set(err, KK_E_RANGE, "%s: %s %lld is out of range (allowed: 0..%lld)",
+                       flag, what, v, (long long)max_id);
             return kk_err_where(err, flag);
         }
         out[k++] = (int32_t)v;

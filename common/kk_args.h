@@ -18,9 +18,10 @@ kk_code kk_arg_i64(const char *flag, const char *val, int64_t min, int64_t max,
 /* Finite float in [min, max]. */
 kk_code kk_arg_f64(const char *flag, const char *val, double min, double max,
                    double *out, kk_err *err);
-/* Comma-separated decimal ids, each in [0, max_id]; at least one.
- * *ids is malloc'ed (caller frees). */
-kk_code kk_arg_ids(const char *flag, const char *val, int64_t max_id,
+/* Comma-separated decimal ids, each in [0, max_id]; at least one. `what`
+ * names one id in messages ("token id", "layer"). *ids is malloc'ed
+ * (caller frees). */
+kk_code kk_arg_ids(const char *flag, const char *val, int64_t max_id, const char *what,
                    int32_t **ids, size_t *n, kk_err *err);
 
 /* The value of a flag that takes one: argv[*i + 1], advancing *i; NULL with

@@ -77,7 +77,7 @@ static kk_code hp_f32(const model *m, const char *suffix, bool required, float d
     if (gguf_get_f32(m->file, key, &v, err) != KK_OK)
         return locate(err, m->file, key);
     if (!(v >= lo && v <= hi)) {
-        kk_err_set(err, KK_E_RANGE, "key '%s' = %g is out of range (allowed: %g..%g)",
+        kk_err_set(err, KK_E_RANGE, "key '%s' = %.15g is out of range (allowed: %.15g..%.15g)",
                    key, (double)v, (double)lo, (double)hi);
         return locate(err, m->file, key);
     }

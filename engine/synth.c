@@ -65,7 +65,7 @@ void synth_apply_hard(synth_cfg *c)
 static kk_code bad(kk_err *err, const char *field, double v, double lo, double hi,
                    const char *why)
 {
-    kk_err_set(err, KK_E_RANGE, "%s: %g is out of range (allowed: %g..%g%s)", field, v, lo,
+    kk_err_set(err, KK_E_RANGE, "%s: %.15g is out of range (allowed: %.15g..%.15g%s)", field, v, lo,
                hi, why);
     return kk_err_where(err, field);
 }

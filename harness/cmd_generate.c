@@ -225,7 +225,7 @@ int cmd_generate(int argc, char **argv)
         KK_CHECK(n_prompt > 0, &err, KK_E_RANGE,
                  "-p: the prompt is empty and the model adds no BOS: nothing to start from");
     } else {
-        KK_TRY(kk_arg_ids("--tokens", a.ids, hp->n_vocab - 1, &prompt, &n_prompt, &err));
+        KK_TRY(kk_arg_ids("--tokens", a.ids, hp->n_vocab - 1, "token id", &prompt, &n_prompt, &err));
     }
     const int64_t n_ctx = (int64_t)n_prompt + a.n_predict;
     if (n_ctx > hp->n_ctx_train) {

@@ -86,7 +86,7 @@ int cmd_logits(int argc, char **argv)
     model_set_act(s.m, act);
     s.kv_f16 = kv_f16;
     const int64_t V = s.m->hp.n_vocab;
-    if (kk_arg_ids("--tokens", ids_arg, V - 1, &ids, &n, &err) != KK_OK ||
+    if (kk_arg_ids("--tokens", ids_arg, V - 1, "token id", &ids, &n, &err) != KK_OK ||
         session_cache_init(&s, (int64_t)n, &kv, &st, &err) != KK_OK) {
         rc = cmd_fail("logits", &err);
         goto done;

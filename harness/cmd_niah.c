@@ -99,7 +99,7 @@ static kk_code parse_ctx(const char *val, int64_t *out, int32_t *n, kk_err *err)
         return rc;
     for (int32_t i = 0; i < *n; i++) {
         if (d[i] != (double)(int64_t)d[i]) {
-            kk_err_set(err, KK_E_RANGE, "--ctx: %g is not a whole number of tokens", d[i]);
+            kk_err_set(err, KK_E_RANGE, "--ctx: %.15g is not a whole number of tokens", d[i]);
             return kk_err_where(err, "--ctx");
         }
         out[i] = (int64_t)d[i];
@@ -340,7 +340,7 @@ int cmd_niah(int argc, char **argv)
     if (mask_arg) {
         int32_t *ids = NULL;
         size_t n = 0;
-        if (kk_arg_ids("--mask-layers", mask_arg, 31, &ids, &n, &err) != KK_OK)
+        if (kk_arg_ids("--mask-layers", mask_arg, 31, "layer", &ids, &n, &err) != KK_OK)
             return cmd_fail("niah", &err);
         for (size_t i = 0; i < n; i++)
             cfg.opts.mask_layers |= 1u << ids[i];

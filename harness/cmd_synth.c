@@ -86,7 +86,7 @@ static kk_code parse_layers(const char *v, uint32_t *mask, kk_err *err)
 {
     int32_t *ids = NULL;
     size_t n = 0;
-    kk_code rc = kk_arg_ids("--sliding", v, SYNTH_N_LAYERS - 1, &ids, &n, err);
+    kk_code rc = kk_arg_ids("--sliding", v, SYNTH_N_LAYERS - 1, "layer", &ids, &n, err);
     if (rc != KK_OK)
         return rc;
     *mask = 0;

@@ -54,6 +54,11 @@ kk_code run_niah_parse_synth(const char *src, const char *param, void *out, kk_e
     const char *p = q ? q + 1 : NULL;
     static const char *allowed = "seed, hard, key_dim, shared_k, n_outliers, outlier_scale, beta, "
                                  "key_noise, distractors, rotate, n_ctx (KEY=VALUE joined by &)";
+    /* Every key once: a repeated one would silently override the first. */
+    static const char *const keys[] = {"seed", "hard", "key_dim", "shared_k", "n_outliers",
+                                       "outlier_scale", "beta", "key_noise", "distractors",
+                                       "rotate", "n_ctx"};
+    unsigned seen = 0;
     while (p && *p) {
         const char *amp = strchr(p, '&');
         size_t len = amp ? (size_t)(amp - p) : strlen(p);
@@ -69,11 +74,31 @@ kk_code run_niah_parse_synth(const char *src, const char *param, void *out, kk_e
                            allowed);
         *eq = 0;
         const char *k = kv, *v = eq + 1;
+        for (unsigned i = 0; i < sizeof keys / sizeof keys[0]; i++)
+            if (!strcmp(k, keys[i])) {
+                if (seen & (1u << i)) {
+                    char m[200];
+                    snprintf(m, sizeof m, "%s", k);
+                    return src_err(err, param, "model source: %s given twice; allowed: %s", m,
+                                   "each key once");
+                }
+                seen |= 1u << i;
+            }
         char *end = NULL;
         errno = 0;
         double d = strtod(v, &end);
         int num_ok = *v && end && !*end && errno == 0 && isfinite(d);
         int int_ok = num_ok && d == floor(d) && fabs(d) < 1e15;
+        /* The 32-bit fields: a value they cannot hold is refused as
+         * written, before a cast would wrap it. */
+        const int is_i32 = !strcmp(k, "key_dim") || !strcmp(k, "n_outliers") ||
+                           !strcmp(k, "distractors") || !strcmp(k, "n_ctx");
+        if (is_i32 && int_ok && (d < -2147483648.0 || d > 2147483647.0)) {
+            char m[200];
+            snprintf(m, sizeof m, "%s=%s", k, v);
+            return src_err(err, param, "model source field \"%s\": out of range; allowed: %s", m,
+                           "a 32-bit integer within the knob's bounds (docs/synthetic-models.md)");
+        }
         if (!strcmp(k, "rotate")) {
             if (synth_parse_rotate(param, v, &c->rotate, err) != KK_OK)
                 return err ? err->code : KK_E_RANGE;

@@ -45,16 +45,16 @@ static void arg_ids_should_parse_lists_and_reject_garbage(void **state)
     size_t n;
     kk_err e;
     kk_err_clear(&e);
-    assert_int_equal(kk_arg_ids("--tokens", "1,22,333", 511, &ids, &n, &e), KK_OK);
+    assert_int_equal(kk_arg_ids("--tokens", "1,22,333", 511, "token id", &ids, &n, &e), KK_OK);
     assert_int_equal(n, 3);
     assert_int_equal(ids[2], 333);
     free(ids);
-    assert_int_equal(kk_arg_ids("--tokens", "1,,2", 511, &ids, &n, &e), KK_E_FORMAT);
+    assert_int_equal(kk_arg_ids("--tokens", "1,,2", 511, "token id", &ids, &n, &e), KK_E_FORMAT);
     assert_string_equal(e.where, "--tokens");
-    assert_int_equal(kk_arg_ids("--tokens", "1,512", 511, &ids, &n, &e), KK_E_RANGE);
+    assert_int_equal(kk_arg_ids("--tokens", "1,512", 511, "token id", &ids, &n, &e), KK_E_RANGE);
     assert_non_null(strstr(e.msg, "512"));
-    assert_int_equal(kk_arg_ids("--tokens", "", 511, &ids, &n, &e), KK_E_FORMAT);
-    assert_int_equal(kk_arg_ids("--tokens", "-1", 511, &ids, &n, &e), KK_E_FORMAT);
+    assert_int_equal(kk_arg_ids("--tokens", "", 511, "token id", &ids, &n, &e), KK_E_FORMAT);
+    assert_int_equal(kk_arg_ids("--tokens", "-1", 511, "token id", &ids, &n, &e), KK_E_FORMAT);
 }
 
 static void arg_i64_should_name_the_flag_and_range(void **state)

@@ -243,6 +243,20 @@ static void niah_bad_input_should_exit_2_and_usage_3(void **state)
         assert_non_null(strstr(r.err, bad[i].flag));
         tp_run_free(&r);
     }
+    /* Messages name what the value is and print ranges as integers. */
+    const struct { const char *flag, *val, *want, *never; } msg[] = {
+        {"--mask-layers", "99999", "layer 99999", "token id"},
+        {"--ctx", "2000000", "16..1048576", "e+06"},
+    };
+    for (size_t i = 0; i < sizeof msg / sizeof msg[0]; i++) {
+        const char *ctx = strcmp(msg[i].flag, "--ctx") ? "64" : msg[i].val;
+        const char *a[] = {"niah", "-m", g_synth, "--ctx", ctx, msg[i].flag, msg[i].val, NULL};
+        tp_run r = run(a);
+        assert_int_equal(r.code, 2);
+        if (!strstr(r.err, msg[i].want) || strstr(r.err, msg[i].never))
+            fail_msg("%s %s: %s", msg[i].flag, msg[i].val, r.err);
+        tp_run_free(&r);
+    }
     /* a model that is not synthetic: exit 2 naming the key */
     const char *w[] = {"model", "random", "-o", g_random, NULL};
     tp_run r = run(w);

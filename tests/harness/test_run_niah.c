@@ -42,10 +42,38 @@ static void a_bad_synth_source_knob_should_name_the_source_key_not_a_flag(void *
     assert_int_equal(c.niah_distractors, 3);
 }
 
+
+/* Values the parser cannot hold are refused as written, never wrapped into
+ * an int first (4294967297 used to read as -2.14748e+09), and a key given
+ * twice is refused (the second used to win silently). */
+static void an_overflowing_or_repeated_synth_knob_should_be_refused_as_written(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *src, *want;
+    } cases[] = {
+        {"synth:niah?key_dim=4294967297", "key_dim=4294967297"},
+        {"synth:niah?n_ctx=99999999999", "n_ctx=99999999999"},
+        {"synth:niah?seed=3&seed=4", "seed given twice"},
+        {"synth:niah?beta=1&key_dim=8&beta=2", "beta given twice"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        synth_cfg c;
+        kk_err e;
+        kk_err_clear(&e);
+        assert_int_equal(run_niah_parse_synth(cases[i].src, "model", &c, &e), KK_E_RANGE);
+        assert_string_equal(e.where, "model");
+        if (!strstr(e.msg, cases[i].want))
+            fail_msg("%s: %s", cases[i].src, e.msg);
+        assert_null(strstr(e.msg, "-2."));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_bad_synth_source_knob_should_name_the_source_key_not_a_flag),
+        cmocka_unit_test(an_overflowing_or_repeated_synth_knob_should_be_refused_as_written),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
