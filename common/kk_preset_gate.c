@@ -506,6 +506,7 @@ static const kk_preset_rule_code RULE_CODES[] = {
     {"NOISY", 1},
     {"MEMORY_CLAIM_MISMATCH", 1},
     {"DEGENERATE_OUTPUT", 1},
+    {"DIRTY_TREE", 0},
 };
 
 size_t kk_preset_rule_count(void)

@@ -12,6 +12,7 @@
  */
 #include "tokenizer_internal.h"
 
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -379,22 +380,36 @@ static kk_code get_num_array(const gguf_file *f, const char *key, uint64_t n_min
 
 /* A special id as llama.cpp reads it: absent or out of range (0xFFFFFFFF
  * means none) keeps the default; a default out of range becomes none. */
+/* A special id as llama.cpp reads it (llama-vocab.cpp, load): the key must
+ * be UINT32 (get_key throws on another type: here a located KK_E_TYPE); an
+ * id at or past n_vocab keeps the default (dflt, or none when dflt is not
+ * in the vocabulary either), which llama.cpp logs and we return as a
+ * warning line in warn (warn[0] stays '\0' otherwise). */
 static kk_code get_special_id(const gguf_file *f, const char *key, int32_t dflt,
-                              int32_t n_vocab, int32_t *out, kk_err *err)
+                              int32_t n_vocab, int32_t *out, char *warn, size_t warn_cap,
+                              kk_err *err)
 {
     *out = dflt >= 0 && dflt < n_vocab ? dflt : -1;
-    uint32_t id = 0;
-    kk_err e;
-    kk_err_clear(&e);
-    kk_code rc = gguf_get_u32(f, key, &id, &e);
-    if (rc == KK_E_MISSING || rc == KK_E_RANGE)
-        return KK_OK; /* RANGE: e.g. a negative INT32, also "none" */
-    if (rc != KK_OK) {
-        *err = e;
+    warn[0] = '\0';
+    const gguf_value *v = gguf_get(f, key);
+    if (!v)
+        return KK_OK;
+    if (v->type != GGUF_TYPE_UINT32) {
+        kk_err_set(err, KK_E_TYPE, "value is %s (uint32 expected, as llama.cpp reads it)",
+                   gguf_type_name(v->type));
         return gguf_fail(err, f, key);
     }
-    if (id < (uint32_t)n_vocab)
+    const uint64_t id = v->v.u;
+    if (id < (uint64_t)n_vocab) {
         *out = (int32_t)id;
+        return KK_OK;
+    }
+    if (*out >= 0)
+        snprintf(warn, warn_cap, "%s = %" PRIu64 " is outside the vocabulary of %d tokens: "
+                 "the default %d is kept (as llama.cpp does)", key, id, (int)n_vocab, (int)*out);
+    else
+        snprintf(warn, warn_cap, "%s = %" PRIu64 " is outside the vocabulary of %d tokens: "
+                 "none is used (as llama.cpp does)", key, id, (int)n_vocab);
     return KK_OK;
 }
 
@@ -508,14 +523,21 @@ kk_code tok_init_from_gguf(tok **out, const gguf_file *f, kk_err *err)
      * add_bos and add_space_prefix true. */
     v.add_bos = true;
     v.add_space_prefix = true;
-    if ((rc = get_special_id(f, "tokenizer.ggml.bos_token_id", 1, v.n, &v.bos, err)) ||
-        (rc = get_special_id(f, "tokenizer.ggml.eos_token_id", 2, v.n, &v.eos, err)) ||
-        (rc = get_special_id(f, "tokenizer.ggml.unknown_token_id", 0, v.n, &v.unk, err)) ||
+    char warn[TOK_MAX_WARNINGS][TOK_WARNING_MAX];
+    if ((rc = get_special_id(f, "tokenizer.ggml.bos_token_id", 1, v.n, &v.bos, warn[0],
+                             sizeof warn[0], err)) ||
+        (rc = get_special_id(f, "tokenizer.ggml.eos_token_id", 2, v.n, &v.eos, warn[1],
+                             sizeof warn[1], err)) ||
+        (rc = get_special_id(f, "tokenizer.ggml.unknown_token_id", 0, v.n, &v.unk, warn[2],
+                             sizeof warn[2], err)) ||
         (rc = get_opt_bool(f, "tokenizer.ggml.add_bos_token", &v.add_bos, err)) ||
         (rc = get_opt_bool(f, "tokenizer.ggml.add_space_prefix", &v.add_space_prefix, err)))
         goto done;
 
     rc = tok_init_from_vocab(out, &v, err);
+    for (size_t k = 0; rc == KK_OK && k < TOK_MAX_WARNINGS; k++)
+        if (warn[k][0])
+            memcpy((*out)->warnings[(*out)->n_warnings++], warn[k], sizeof warn[k]);
     if (rc != KK_OK) {
         /* where names the key (and index) already; add file and offset */
         char where[KK_ERR_WHERE_MAX];
@@ -613,6 +635,8 @@ kk_code tok_decode(const tok *t, const int32_t *ids, size_t n_ids, char **text,
 
 int32_t tok_n_vocab(const tok *t) { return t->n_vocab; }
 int32_t tok_bos(const tok *t) { return t->bos; }
+size_t tok_n_warnings(const tok *t) { return t->n_warnings; }
+const char *tok_warning(const tok *t, size_t i) { return i < t->n_warnings ? t->warnings[i] : NULL; }
 int32_t tok_eos(const tok *t) { return t->eos; }
 int32_t tok_unk(const tok *t) { return t->unk; }
 bool tok_add_bos(const tok *t) { return t->add_bos; }

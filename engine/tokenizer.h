@@ -29,6 +29,17 @@ kk_code tok_init_from_gguf(tok **out, const gguf_file *f, kk_err *err);
 void tok_free(tok *t);
 
 int32_t tok_n_vocab(const tok *t);
+
+/* Warnings of tok_init_from_gguf, for the CLI to print on stderr (the
+ * engine prints nothing). Today: a `tokenizer.ggml.bos_token_id`,
+ * `eos_token_id` or `unknown_token_id` at or past n_vocab (0xFFFFFFFF
+ * included), which keeps the default as llama.cpp does (llama-vocab.cpp:
+ * "bad special token ... using default id"); the line names the key, the
+ * value and the id kept. At most TOK_MAX_WARNINGS; NULL past the last. */
+#define TOK_MAX_WARNINGS 3
+#define TOK_WARNING_MAX 192
+size_t tok_n_warnings(const tok *t);
+const char *tok_warning(const tok *t, size_t i);
 int32_t tok_bos(const tok *t);     /* -1 when none */
 int32_t tok_eos(const tok *t);     /* -1 when none */
 bool tok_add_bos(const tok *t);    /* what the GGUF says (default true) */

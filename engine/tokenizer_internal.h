@@ -39,6 +39,10 @@ struct tok {
     size_t n_special;
     int32_t bos, eos, unk;
     bool add_bos, add_space_prefix;
+    /* What tok_init_from_gguf kept quiet about but the CLI prints: one
+     * line per special id the file gives outside the vocabulary. */
+    char warnings[TOK_MAX_WARNINGS][TOK_WARNING_MAX];
+    size_t n_warnings;
 };
 
 static inline const char *tok_str(const tok *t, int32_t id, size_t *n)

@@ -258,7 +258,7 @@ static void check_faults(const char *file, const json_value *root, gate_report *
 /* Runs the rules of one phase. @return 0 when a RAW rule ended the file. */
 static int run_rules(gate_rule_phase phase, const char *file,
                      const json_value *root, const kk_preset *preset,
-                     gate_report *rep)
+                     int allow_dirty, gate_report *rep)
 {
     for (size_t i = 0; i < gate_rules_count(); i++) {
         const gate_rule *r = gate_rules_at(i);
@@ -268,7 +268,7 @@ static int run_rules(gate_rule_phase phase, const char *file,
                                    ? kk_preset_relax_find(preset, r->code)
                                    : NULL;
         gate_rule_ctx rc = {file, root, preset, rx != NULL,
-                            rx ? rx->reason : NULL};
+                            rx ? rx->reason : NULL, allow_dirty};
         size_t before = rep->n;
         int go_on = r->check(&rc, rep);
         for (size_t k = before; k < rep->n; k++) {
@@ -360,7 +360,7 @@ void gate_check_doc(gate_ctx *c, const char *file, const json_value *root,
                     gate_report *rep)
 {
     /* 1. schema_version first: LEGACY_SCHEMA alone judges an older file. */
-    if (!run_rules(GATE_RULE_RAW, file, root, NULL, rep))
+    if (!run_rules(GATE_RULE_RAW, file, root, NULL, c->opts.allow_dirty, rep))
         return;
     const json_value *ver = json_obj_get(root, "schema_version");
     if (ver && ver->type == JSON_NUMBER && ver->u.num.is_int &&
@@ -421,7 +421,7 @@ void gate_check_doc(gate_ctx *c, const char *file, const json_value *root,
         gate_eval_cond(file, root, p, &p->negative, GATE_ROLE_NEGATIVE,
                        "CONTROL_NEGATIVE", "gate.controls.negative", rep);
     /* 6. rules, with the preset's relax entries printed with their reasons. */
-    run_rules(GATE_RULE_EVIDENCE, file, root, p, rep);
+    run_rules(GATE_RULE_EVIDENCE, file, root, p, c->opts.allow_dirty, rep);
     for (size_t i = 0; i < p->n_relax; i++) {
         char note[1200];
         snprintf(note, sizeof note, "relaxed by %s:%d: %s", p->file,

@@ -27,6 +27,7 @@ typedef struct gate_opts {
     const char *presets_dir;  /* folder of <name>.yaml */
     const js_schema *schema;  /* the compiled evidence schema */
     int allow_stale;          /* skip the preset sha256 comparison */
+    int allow_dirty;          /* DIRTY_TREE: a note, not a failure */
 } gate_opts;
 
 typedef struct gate_ctx gate_ctx;

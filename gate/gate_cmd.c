@@ -25,7 +25,7 @@
 static void usage(FILE *out)
 {
     fputs("usage: kakeya-gate [--presets DIR] [--schema FILE] [--junit FILE] [--json]\n"
-          "                   [--md FILE] [--allow-stale] EVIDENCE...\n"
+          "                   [--md FILE] [--allow-stale] [--allow-dirty] EVIDENCE...\n"
           "       kakeya-gate validate --schema SCHEMA INSTANCE...\n"
           "\n"
           "Checks evidence files (or folders of them, *.json recursively, sorted)\n"
@@ -37,6 +37,8 @@ static void usage(FILE *out)
           "  --json          print a JSON summary on stdout (check lines go to stderr)\n"
           "  --md FILE       also write a Markdown summary\n"
           "  --allow-stale   do not compare the evidence's preset sha256 with the preset\n"
+          "  --allow-dirty   report evidence from a dirty working tree (DIRTY_TREE) as\n"
+          "                  a note, not a failure (demos, tests on a working tree)\n"
           "exit: 0 all pass, 1 a threshold, control or rule failed,\n"
           "      2 malformed evidence, schema violation or bad preset, 3 usage\n",
           out);
@@ -125,7 +127,7 @@ int gate_cmd_check(int argc, char **argv)
 {
     setlocale(LC_NUMERIC, "C");
     const char *presets = NULL, *schema_path = NULL, *junit = NULL, *md = NULL;
-    int json_out = 0, allow_stale = 0, opts_done = 0;
+    int json_out = 0, allow_stale = 0, allow_dirty = 0, opts_done = 0;
     file_list inputs = {0};
     kk_err err;
     kk_err_clear(&err);
@@ -146,6 +148,9 @@ int gate_cmd_check(int argc, char **argv)
                 continue;
             } else if (strcmp(a, "--allow-stale") == 0) {
                 allow_stale = 1;
+                continue;
+            } else if (strcmp(a, "--allow-dirty") == 0) {
+                allow_dirty = 1;
                 continue;
             } else if (strcmp(a, "--presets") == 0) {
                 slot = &presets;
@@ -254,7 +259,7 @@ int gate_cmd_check(int argc, char **argv)
         gate_report_add(&rep, inputs.v[0], GATE_FAIL, 2, "FILE", "",
                         "at least one *.json evidence file", "none found", NULL);
 
-    gate_opts o = {presets, schema, allow_stale};
+    gate_opts o = {presets, schema, allow_stale, allow_dirty};
     ctx = gate_ctx_init(&o);
     if (!ctx) {
         fprintf(stderr, PROG ": out of memory\n");

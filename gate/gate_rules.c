@@ -1,5 +1,6 @@
 /* gate_rules: the rule table (see gate_rules.h). The evidence-phase checks
- * live in rule_signals.c, rule_claims.c and rule_noisy.c (rule_internal.h);
+ * live in rule_signals.c, rule_claims.c, rule_noisy.c and rule_provenance.c
+ * (rule_internal.h);
  * a new rule is a check function and one entry here. */
 #include "gate_rules.h"
 
@@ -58,6 +59,9 @@ static const gate_rule RULES[] = {
      GATE_RULE_EVIDENCE, 1, gate_rule_memory_claim_mismatch},
     {"DEGENERATE_OUTPUT", "a trained model's generated text ends in a runaway repeat",
      GATE_RULE_EVIDENCE, 1, gate_rule_degenerate_output},
+    /* Not relaxable: a preset is part of the tree it would excuse. */
+    {"DIRTY_TREE", "made from a working tree that differs from the commit it names",
+     GATE_RULE_EVIDENCE, 0, gate_rule_dirty_tree},
 };
 
 size_t gate_rules_count(void)

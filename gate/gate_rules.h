@@ -46,6 +46,8 @@ typedef struct gate_rule_ctx {
     const struct kk_preset *preset; /* NULL in the RAW phase */
     int relaxed;                     /* 1: report failures as relaxed */
     const char *relax_reason;        /* the preset's reason when relaxed */
+    int allow_dirty;                 /* kakeya-gate --allow-dirty: DIRTY_TREE
+                                        reports a note instead of a FAIL */
 } gate_rule_ctx;
 
 typedef struct gate_rule {

@@ -215,6 +215,8 @@ int cmd_generate(int argc, char **argv)
     rc = KK_EXIT_OK;
     if (session_open(&s, a.path, true, &err) != KK_OK)
         return cmd_fail("generate", &err);
+    for (size_t i = 0; i < tok_n_warnings(s.t); i++)
+        fprintf(stderr, "kakeya generate: warning: %s: %s\n", a.path, tok_warning(s.t, i));
     model_set_act(s.m, act);
     s.kv_f16 = kv_f16;
     const model_hparams *hp = &s.m->hp;

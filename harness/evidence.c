@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,33 +195,124 @@ int ev_binary_stale(const char *root, const char *exe)
            (newest.tv_sec == xs.st_mtim.tv_sec && newest.tv_nsec > xs.st_mtim.tv_nsec);
 }
 
+/* ---- git: commit, dirty tree ------------------------------------------------- */
+
+/* Keeps the first reason git could not be used; the tree then counts as
+ * dirty (nothing says it is not). */
+static void git_unusable(ev_provenance *pv, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void git_unusable(ev_provenance *pv, const char *fmt, ...)
+{
+    pv->git_dirty = 1;
+    if (pv->git_error[0])
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(pv->git_error, sizeof pv->git_error, fmt, ap);
+    va_end(ap);
+}
+
+/* `git -C root ARGS` into *out (caller frees); on failure records why
+ * (git_unusable) and returns -1. */
+static int git_ask(ev_provenance *pv, const char *root, const char *const *args,
+                   size_t max_out, char **out, size_t *len)
+{
+    kk_err e;
+    kk_err_clear(&e);
+    int st = -1;
+    if (kk_git_run(root, args, out, len, max_out, &st, &e) != KK_OK) {
+        git_unusable(pv, "git %s %s: %s", args[0], args[1] ? args[1] : "", e.msg);
+        return -1;
+    }
+    if (st != 0) {
+        free(*out);
+        *out = NULL;
+        git_unusable(pv, "git %s %s exited with status %d in %s (no commit yet, or a "
+                     "repository git refuses: try `git -C %s status`)",
+                     args[0], args[1] ? args[1] : "", st, root, root);
+        return -1;
+    }
+    return 0;
+}
+
+static void dirty_path_add(ev_provenance *pv, const char *path)
+{
+    if (pv->n_dirty_paths < EV_DIRTY_PATHS_MAX) {
+        char *d = pv->dirty_paths[pv->n_dirty_paths];
+        if (strlen(path) < EV_DIRTY_PATH_MAX)
+            snprintf(d, EV_DIRTY_PATH_MAX, "%s", path);
+        else
+            snprintf(d, EV_DIRTY_PATH_MAX, "%.*s...", EV_DIRTY_PATH_MAX - 4, path);
+    }
+    pv->n_dirty_paths++;
+}
+
+/* `git status --porcelain -z` (v1: "XY PATH\0", and "XY NEW\0OLD\0" when X
+ * is R or C; paths relative to the top of the repository, never quoted
+ * under -z) -> the dirty paths. `skip` is root's evidence/ folder as git
+ * names it ("<prefix>evidence/"): what runs write there is data the next
+ * run does not read, and counting it would make every run's evidence dirty
+ * the next. Ignored files are not listed (no --ignored): build outputs. */
+static void dirty_paths_parse(ev_provenance *pv, const char *st, size_t len, const char *skip)
+{
+    const size_t n_skip = strlen(skip);
+    for (size_t at = 0; at + 3 < len;) {
+        const char *e = st + at;
+        const size_t n = strnlen(e, len - at);
+        const char *path = e + 3;
+        if (strncmp(path, skip, n_skip) != 0)
+            dirty_path_add(pv, path);
+        at += n + 1;
+        if (e[0] == 'R' || e[0] == 'C') /* the original path follows */
+            at += strnlen(st + at, len - at) + 1;
+    }
+}
+
+static void git_collect(ev_provenance *pv, const char *root)
+{
+    if (!kk_git_in_checkout(root)) {
+        git_unusable(pv, "%s is not in a git checkout (no .git in it or above it)", root);
+        return;
+    }
+    char *out = NULL;
+    size_t len = 0;
+    const char *rev[] = {"rev-parse", "HEAD", NULL};
+    if (git_ask(pv, root, rev, 4096, &out, &len) != 0)
+        return;
+    trim(out);
+    if (strlen(out) == 40 || strlen(out) == 64)
+        snprintf(pv->git_commit, sizeof pv->git_commit, "%s", out);
+    else
+        git_unusable(pv, "git rev-parse HEAD printed no commit id");
+    free(out);
+    /* root as seen from the top of the repository ("" at the top) */
+    const char *pre[] = {"rev-parse", "--show-prefix", NULL};
+    if (git_ask(pv, root, pre, 1 << 16, &out, &len) != 0)
+        return;
+    trim(out);
+    char skip[PATH_MAX + 16];
+    snprintf(skip, sizeof skip, "%sevidence/", out);
+    free(out);
+    const char *stat[] = {"status", "--porcelain", "-z", "--untracked-files=normal", NULL};
+    if (git_ask(pv, root, stat, (size_t)1 << 24, &out, &len) != 0)
+        return;
+    dirty_paths_parse(pv, out, len, skip);
+    free(out);
+    pv->git_dirty = pv->n_dirty_paths > 0;
+}
+
 void ev_provenance_collect(ev_provenance *pv, const char *root)
 {
     memset(pv->git_commit, '0', 40);
-    pv->binary_stale = 0;
     pv->git_commit[40] = 0;
     pv->git_dirty = 1;
-    if (kk_git_in_checkout(root)) {
-        const char *rev[] = {"rev-parse", "HEAD", NULL};
-        char *out = NULL;
-        size_t len = 0;
-        int st = -1;
-        if (kk_git_run(root, rev, &out, &len, 4096, &st, NULL) == KK_OK && st == 0) {
-            trim(out);
-            if (strlen(out) == 40 || strlen(out) == 64)
-                snprintf(pv->git_commit, sizeof pv->git_commit, "%s", out);
-        }
-        free(out);
-        out = NULL;
-        const char *stat[] = {"status", "--porcelain", "--untracked-files=no", NULL};
-        if (kk_git_run(root, stat, &out, &len, 1 << 20, &st, NULL) == KK_OK && st == 0)
-            pv->git_dirty = len > 0;
-        free(out);
-        /* a binary older than its sources did not run HEAD's code */
-        pv->binary_stale = ev_binary_stale(root, "/proc/self/exe");
-        if (pv->binary_stale)
-            pv->git_dirty = 1;
-    }
+    pv->n_dirty_paths = 0;
+    pv->git_error[0] = 0;
+    git_collect(pv, root);
+    /* a binary older than its sources did not run HEAD's code */
+    pv->binary_stale = kk_git_in_checkout(root) ? ev_binary_stale(root, "/proc/self/exe") : 0;
+    if (pv->binary_stale)
+        pv->git_dirty = 1;
     cpu_model(pv->cpu, sizeof pv->cpu);
     pv->cores = kk_ncores();
 #if defined(__SANITIZE_ADDRESS__)
@@ -333,6 +425,12 @@ kk_code ev_document_build(const preset *p, const ev_provenance *pv, cJSON *model
     ev_put(&b, v, "tool_version", cJSON_CreateString(EV_TOOL_VERSION));
     ev_put(&b, v, "git_commit", cJSON_CreateString(pv->git_commit));
     ev_put(&b, v, "git_dirty", cJSON_CreateBool(pv->git_dirty));
+    cJSON *dp = ev_put(&b, v, "git_dirty_paths", cJSON_CreateArray());
+    for (size_t i = 0; i < pv->n_dirty_paths && i < EV_DIRTY_PATHS_MAX && b.code == KK_OK; i++)
+        ev_put(&b, dp, "git_dirty_paths", cJSON_CreateString(pv->dirty_paths[i]));
+    ev_put_u64(&b, v, "git_dirty_paths_total", pv->n_dirty_paths);
+    if (pv->git_error[0])
+        ev_put(&b, v, "git_error", cJSON_CreateString(pv->git_error));
     cJSON *h = ev_put(&b, v, "host", cJSON_CreateObject());
     ev_put(&b, h, "cpu", cJSON_CreateString(pv->cpu));
     ev_put(&b, h, "cores", cJSON_CreateNumber(pv->cores));

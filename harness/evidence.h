@@ -34,9 +34,27 @@
 #define EV_SCHEMA_VERSION 1
 #define EV_TOOL_VERSION "0.1.0"
 
+/* provenance.git_dirty_paths holds the first EV_DIRTY_PATHS_MAX paths (a
+ * reviewer reads a few; a tree with hundreds is dirty whichever they are)
+ * and git_dirty_paths_total counts them all. A path longer than
+ * EV_DIRTY_PATH_MAX - 1 bytes is cut, ending in "...". */
+#define EV_DIRTY_PATHS_MAX 50
+#define EV_DIRTY_PATH_MAX 256
+
 typedef struct ev_provenance {
-    char git_commit[65];      /* 40 hex; 40 zeros outside a checkout */
+    char git_commit[65];      /* 40 hex; 40 zeros when git could not be used */
     int git_dirty;
+    /* What made the tree dirty: `git status` paths (modified, staged,
+     * deleted, renamed, and untracked files that are not ignored) outside
+     * the repository's evidence/ folder, relative to the repository's top,
+     * in git's order. An untracked folder is one entry ending in '/'. */
+    char dirty_paths[EV_DIRTY_PATHS_MAX][EV_DIRTY_PATH_MAX];
+    size_t n_dirty_paths;     /* all of them; dirty_paths keeps the first */
+    /* Why git could not be used ("" when it could): no checkout, no git on
+     * PATH, a repository git refuses. Then git_dirty is 1 and git_commit 40
+     * zeros (unless HEAD was read before the failure). Written as
+     * provenance.git_error; `kakeya run` prints it as a warning. */
+    char git_error[512];
     char cpu[256];
     int cores;
     char compiler[256];       /* compiler, version and flags */
@@ -57,8 +75,11 @@ typedef struct ev_provenance {
 } ev_provenance;
 
 /* Fill git, host, compiler, BLAS and fault-injection facts. git runs by
- * argv in `root` (never a shell); outside a checkout git_commit is 40
- * zeros, dirty 1. */
+ * argv in `root` (never a shell). The tree is dirty when `git status`
+ * lists anything outside evidence/, untracked files included (the Makefile
+ * compiles every source it finds, tracked or not), or when the binary is
+ * older than its sources (binary_stale). When git cannot be used the tree
+ * counts as dirty, git_commit stays 40 zeros and git_error says why. */
 void ev_provenance_collect(ev_provenance *pv, const char *root);
 
 /* 1 when a C source or header under root/common, engine, gate or harness

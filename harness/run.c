@@ -381,6 +381,10 @@ kk_code run_execute(run_ctx *rc, cJSON **doc, kk_err *err)
     if (kk_repo_root(root, sizeof root, NULL) != KK_OK)
         snprintf(root, sizeof root, ".");
     ev_provenance_collect(&pv, root);
+    if (pv.git_error[0])
+        fprintf(stderr, "kakeya run: warning: git could not be used (%s): the evidence names "
+                        "commit %s and is marked git_dirty (provenance.git_error)\n",
+                pv.git_error, pv.git_commit);
     if (pv.binary_stale)
         fprintf(stderr, "kakeya run: warning: this binary is older than the sources in %s "
                         "(run `make`): the evidence is marked git_dirty\n", root);

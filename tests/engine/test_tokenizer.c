@@ -714,6 +714,11 @@ static void init_from_gguf_should_take_llama_cpp_defaults(void **state)
     kk_err err;
     assert_int_equal(gb_tok(&g, &t, &err, &gf), KK_OK);
     assert_int_equal(tok_bos(t), 1);
+    /* kept quietly by the engine, returned for the CLI to print */
+    assert_int_equal(tok_n_warnings(t), 1);
+    assert_non_null(strstr(tok_warning(t, 0), "tokenizer.ggml.bos_token_id = 4294967295"));
+    assert_non_null(strstr(tok_warning(t, 0), "the default 1 is kept"));
+    assert_null(tok_warning(t, 1));
     assert_int_equal(tok_eos(t), 2);
     assert_int_equal(tok_unk(t), 0);
     assert_true(tok_add_bos(t));
@@ -746,6 +751,21 @@ static void init_from_gguf_should_locate_bad_tokenizer_metadata(void **state)
     assert_string_equal(err.where, "tokenizer.ggml.token_type");
     assert_string_equal(err.file, "mem.gguf");
     assert_true(err.offset > 0);
+    assert_null(t);
+    gguf_close(gf);
+    free(g.p);
+
+    /* a special id that is not UINT32 (llama.cpp: "wrong type") */
+    g = (gbuf){0};
+    gb_key(&g, "tokenizer.ggml.model", GGUF_TYPE_STRING);
+    gb_str(&g, "llama");
+    gb_tokens(&g, TOKS, 5);
+    gb_key(&g, "tokenizer.ggml.unknown_token_id", GGUF_TYPE_INT32);
+    gb_u32(&g, 0);
+    assert_int_equal(gb_tok(&g, &t, &err, &gf), KK_E_TYPE);
+    assert_string_equal(err.where, "tokenizer.ggml.unknown_token_id");
+    assert_string_equal(err.file, "mem.gguf");
+    assert_non_null(strstr(err.msg, "int32"));
     assert_null(t);
     gguf_close(gf);
     free(g.p);

@@ -100,7 +100,7 @@ static void judge(const char *file, gate_report *rep)
 {
     char path[PATH_MAX + 300];
     snprintf(path, sizeof path, "%s/%s", g_rules, file);
-    gate_opts o = {g_presets, g_compiled, 0};
+    gate_opts o = {g_presets, g_compiled, 0, 0};
     gate_ctx *ctx = gate_ctx_init(&o);
     assert_non_null(ctx);
     gate_report_init(rep);
@@ -224,7 +224,7 @@ static void every_rule_code_should_have_a_file_that_violates_it(void **state)
 static void every_evidence_rule_should_run_by_default_and_be_relaxable(void **state)
 {
     (void)state;
-    assert_int_equal(gate_rules_count(), 10);
+    assert_int_equal(gate_rules_count(), 11);
     for (size_t r = 0; r < gate_rules_count(); r++) {
         const gate_rule *rule = gate_rules_at(r);
         assert_non_null(rule->check);
@@ -235,14 +235,23 @@ static void every_evidence_rule_should_run_by_default_and_be_relaxable(void **st
             continue;
         }
         assert_int_equal(rule->phase, GATE_RULE_EVIDENCE);
-        assert_int_equal(rule->relaxable, 1);
-        /* A preset may relax it, with a reason; a blank reason is refused. */
         char text[512];
         snprintf(text, sizeof text, "name: p\nkind: k\ngate:\n  relax:\n"
                  "    - {rule: %s, reason: \"measured elsewhere\"}\n", rule->code);
         kk_preset *p = NULL;
         kk_err err;
         kk_err_clear(&err);
+        if (strcmp(rule->code, "DIRTY_TREE") == 0) {
+            /* On by default and never relaxed: a preset naming it is malformed. */
+            assert_int_equal(rule->relaxable, 0);
+            assert_int_not_equal(kk_preset_parse(text, strlen(text), "p.yaml", "p", 0, &p,
+                                                 &err), KK_OK);
+            assert_null(p);
+            assert_non_null(strstr(err.msg, "cannot be relaxed"));
+            continue;
+        }
+        assert_int_equal(rule->relaxable, 1);
+        /* A preset may relax it, with a reason; a blank reason is refused. */
         assert_int_equal(kk_preset_parse(text, strlen(text), "p.yaml", "p", 0, &p, &err),
                          KK_OK);
         assert_non_null(kk_preset_relax_find(p, rule->code));
@@ -277,6 +286,35 @@ static void a_relaxed_rule_should_pass_and_print_its_reason(void **state)
     EXPECT_IN(r.out, "{\"status\":\"FAIL\",");
     EXPECT_IN(r.out, "\"id\":\"LIVENESS\",\"pointer\":\"/arms/1/signals/counters/"
                      "values_encoded\"");
+    tp_run_free(&r);
+}
+
+/* DIRTY_TREE: exit 1 naming the paths (or why git could not be used);
+ * --allow-dirty prints the same as a note and leaves the exit to the rest. */
+static void a_dirty_tree_should_fail_unless_allowed_and_say_what_made_it_dirty(void **state)
+{
+    (void)state;
+    tp_run r = gate_cli("DIRTY_TREE.json", NULL, NULL);
+    assert_int_equal(r.code, 1);
+    EXPECT_IN(r.out, "DIRTY_TREE.json DIRTY_TREE /provenance/git_dirty: expected git_dirty "
+                     "false (the committed code, and nothing else, ran), actual git_dirty "
+                     "true, 2 paths: \"common/kk_err.h\", \"harness/shadow.h\" (made from a "
+                     "working tree that differs from the commit it names; ");
+    tp_run_free(&r);
+    r = gate_cli("DIRTY_TREE.json", "--allow-dirty", NULL);
+    assert_int_equal(r.code, 0);
+    EXPECT_IN(r.out, "NOTE ");
+    EXPECT_IN(r.out, " DIRTY_TREE /provenance/git_dirty: git_dirty true, 2 paths: "
+                     "\"common/kk_err.h\", \"harness/shadow.h\" (allowed by --allow-dirty)");
+    tp_run_free(&r);
+    r = gate_cli("DIRTY_TREE-no-git.json", NULL, NULL);
+    assert_int_equal(r.code, 1);
+    EXPECT_IN(r.out, "actual git_dirty true, git could not be used: \"git rev-parse HEAD: "
+                     "cannot run git");
+    tp_run_free(&r);
+    /* --allow-dirty changes nothing else: another rule still fails. */
+    r = gate_cli("LIVENESS.json", "--allow-dirty", NULL);
+    assert_int_equal(r.code, 1);
     tp_run_free(&r);
 }
 
@@ -476,6 +514,7 @@ int main(void)
         cmocka_unit_test(every_rule_code_should_have_a_file_that_violates_it),
         cmocka_unit_test(every_evidence_rule_should_run_by_default_and_be_relaxable),
         cmocka_unit_test(a_relaxed_rule_should_pass_and_print_its_reason),
+        cmocka_unit_test(a_dirty_tree_should_fail_unless_allowed_and_say_what_made_it_dirty),
         cmocka_unit_test(violations_should_print_code_pointer_numbers_and_reason),
         cmocka_unit_test(json_and_junit_should_carry_the_codes),
         cmocka_unit_test(claim_kinds_should_follow_the_metric_path),

@@ -79,8 +79,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     gate_report_init(&rep);
     for (size_t i = 0; i < gate_rules_count(); i++) {
         const gate_rule *r = gate_rules_at(i);
+        /* --allow-dirty on for inputs of odd length: both DIRTY_TREE paths */
         gate_rule_ctx ctx = {"fuzz.json", json_doc_root(doc),
-                             r->phase == GATE_RULE_RAW ? NULL : g_preset, 0, NULL};
+                             r->phase == GATE_RULE_RAW ? NULL : g_preset, 0, NULL,
+                             (int)(size & 1)};
         size_t from = rep.n;
         if (r->check) {
             r->check(&ctx, &rep);

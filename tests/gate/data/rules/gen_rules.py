@@ -260,3 +260,20 @@ write("MEMORY_CLAIM_MISMATCH-stated.json", variant(memory_stated_only))
 def memory_missing_arm(d):
     d["summary"]["claims"][1]["baseline"] = "fp32"
 write("MEMORY_CLAIM_MISMATCH-missing-arm.json", variant(memory_missing_arm))
+
+def dirty_tree(d):
+    # An untracked header the Makefile compiled in: the tree differs from
+    # the commit named (harness/evidence.c ev_provenance_collect).
+    p = d["provenance"]
+    p["git_dirty"] = True
+    p["git_dirty_paths"] = ["common/kk_err.h", "harness/shadow.h"]
+    p["git_dirty_paths_total"] = 2
+write("DIRTY_TREE.json", variant(dirty_tree))
+
+def dirty_without_git(d):
+    p = d["provenance"]
+    p["git_dirty"] = True
+    p["git_dirty_paths"] = []
+    p["git_dirty_paths_total"] = 0
+    p["git_error"] = "git rev-parse HEAD: cannot run git (is it installed and on PATH?)"
+write("DIRTY_TREE-no-git.json", variant(dirty_without_git))
