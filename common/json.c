@@ -62,6 +62,7 @@ typedef struct parser {
     char *text;                 /* write cursor in doc->text */
     frame *frames;
     size_t n_frames, cap_frames, max_depth;
+    int no_duplicates;          /* json_parse_opts.no_duplicates */
     json_value **items;         /* pending array elements, all open arrays */
     size_t n_items, cap_items;
     json_member *mems;          /* pending members, all open objects */
@@ -469,7 +470,19 @@ static inline uint64_t key_bit(const char *k, size_t len)
     return UINT64_C(1) << (h & 63);
 }
 
-/* Duplicates: the last value wins, at the first occurrence's position. */
+/* A member name given twice when opts.no_duplicates: KK_E_DUPLICATE at
+ * the second occurrence's value, `where` the name. */
+static kk_code dup_err(parser *ps, const json_member *m)
+{
+    perr(ps, KK_E_DUPLICATE, ps->begin + m->value->offset,
+         "member \"%.64s\" given twice in one object; allowed: each name once", m->key);
+    if (ps->err)
+        kk_err_where(ps->err, m->key);
+    return KK_E_DUPLICATE;
+}
+
+/* Duplicates: the last value wins, at the first occurrence's position
+ * (refused with opts.no_duplicates). */
 static kk_code close_object(parser *ps, const uint8_t *at)
 {
     frame *f = &ps->frames[ps->n_frames - 1];
@@ -501,6 +514,8 @@ static kk_code close_object(parser *ps, const uint8_t *at)
                     j++;
             }
             seen |= bit;
+            if (j < out && ps->no_duplicates)
+                return dup_err(ps, &src[i]);
             if (j < out)
                 m[j].value = src[i].value;
             else
@@ -528,6 +543,8 @@ static kk_code close_object(parser *ps, const uint8_t *at)
                     break;
                 }
                 if (json_key_eq(&m[s - 1], src[i].key, src[i].key_len)) {
+                    if (ps->no_duplicates)
+                        return dup_err(ps, &src[i]);
                     m[s - 1].value = src[i].value;
                     break;
                 }
@@ -843,6 +860,7 @@ kk_code json_parse(const char *text, size_t len, const char *name,
     ps.name = name;
     ps.err = err;
     ps.max_depth = opts && opts->max_depth ? opts->max_depth : JSON_DEFAULT_MAX_DEPTH;
+    ps.no_duplicates = opts && opts->no_duplicates;
     ps.line = 1;
     ps.line_start = ps.begin;
     *out = NULL;

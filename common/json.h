@@ -12,7 +12,7 @@
  *   - keeps each number's literal so big integers and decimals compare exactly;
  *   - duplicate object member names: the last one wins (ECMAScript
  *     JSON.parse, Python); the member keeps the position of its first
- *     occurrence;
+ *     occurrence; with opts.no_duplicates they are KK_E_DUPLICATE;
  *   - bounds nesting depth (opts.max_depth) and reports every error with
  *     line, column (1-based, in bytes) and byte offset.
  *
@@ -77,13 +77,16 @@ struct json_value {
 
 typedef struct json_parse_opts {
     size_t max_depth; /* arrays+objects nested; 0 means the default (512) */
+    int no_duplicates; /* 1: a member name twice in one object is KK_E_DUPLICATE
+                          (located at the second, `where` the name) */
 } json_parse_opts;
 
 typedef struct json_doc json_doc;
 
 /* Parse `len` bytes (need not be NUL-terminated). `name` is the file name
  * put in error locations (may be NULL). On success *out owns the document.
- * @return KK_OK, or KK_E_FORMAT / KK_E_LIMIT / KK_E_NOMEM with err located. */
+ * @return KK_OK, or KK_E_FORMAT / KK_E_LIMIT / KK_E_NOMEM (KK_E_DUPLICATE
+ * with opts.no_duplicates) with err located. */
 kk_code json_parse(const char *text, size_t len, const char *name,
                    const json_parse_opts *opts, json_doc **out, kk_err *err);
 

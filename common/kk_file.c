@@ -13,27 +13,75 @@
 
 #include "kk_fault.h"
 
+const char *kk_file_type_name(unsigned mode)
+{
+    switch (mode & S_IFMT) {
+    case S_IFREG: return "a regular file";
+    case S_IFDIR: return "a directory";
+    case S_IFIFO: return "a FIFO";
+    case S_IFCHR: return "a character device";
+    case S_IFBLK: return "a block device";
+    case S_IFSOCK: return "a socket";
+    case S_IFLNK: return "a symlink";
+    default: return "of an unknown file type";
+    }
+}
+
+/* err's file set to path; the code also when err is NULL (kk_err_file
+ * alone returns KK_OK then). */
+static kk_code at_file(kk_err *err, kk_code code, const char *path)
+{
+    kk_err_file(err, path);
+    return code;
+}
+
+kk_code kk_file_open_read(const char *path, int *fd, struct stat *st, kk_err *err)
+{
+    *fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (*fd < 0) {
+        kk_err_set(err, KK_E_IO, "cannot open: %s", strerror(errno));
+        return at_file(err, KK_E_IO, path);
+    }
+    if (fstat(*fd, st) != 0) {
+        int e = errno;
+        close(*fd);
+        *fd = -1;
+        kk_err_set(err, KK_E_IO, "cannot stat: %s", strerror(e));
+        return at_file(err, KK_E_IO, path);
+    }
+    if (!S_ISREG(st->st_mode)) {
+        close(*fd);
+        *fd = -1;
+        kk_err_set(err, KK_E_TYPE, "is %s, not a regular file; allowed: a regular file",
+                   kk_file_type_name((unsigned)st->st_mode));
+        return at_file(err, KK_E_TYPE, path);
+    }
+    int fl = fcntl(*fd, F_GETFL);
+    if (fl < 0 || fcntl(*fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+        int e = errno;
+        close(*fd);
+        *fd = -1;
+        kk_err_set(err, KK_E_IO, "cannot clear O_NONBLOCK: %s", strerror(e));
+        return at_file(err, KK_E_IO, path);
+    }
+    return KK_OK;
+}
+
 kk_code kk_file_read_all(const char *path, char **data, size_t *len, kk_err *err)
 {
     *data = NULL;
     *len = 0;
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) {
-        kk_err_set(err, KK_E_IO, "cannot open: %s", strerror(errno));
-        return kk_err_file(err, path);
-    }
+    int fd = -1;
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        kk_err_set(err, KK_E_IO, "not a regular file");
-        return kk_err_file(err, path);
-    }
+    kk_code rc = kk_file_open_read(path, &fd, &st, err);
+    if (rc != KK_OK)
+        return rc;
     size_t cap = (size_t)st.st_size;
     char *buf = malloc(cap + 1);
     if (!buf) {
         close(fd);
         kk_err_set(err, KK_E_NOMEM, "cannot allocate %zu bytes", cap + 1);
-        return kk_err_file(err, path);
+        return at_file(err, KK_E_NOMEM, path);
     }
     size_t got = 0;
     while (got < cap) {
@@ -48,7 +96,7 @@ kk_code kk_file_read_all(const char *path, char **data, size_t *len, kk_err *err
     if (got != cap) {
         free(buf);
         kk_err_set(err, KK_E_IO, "short read: %zu of %zu bytes", got, cap);
-        return kk_err_file(err, path);
+        return at_file(err, KK_E_IO, path);
     }
     buf[got] = '\0';
     *data = buf;
@@ -60,17 +108,10 @@ kk_code kk_map_open(kk_map *map, const char *path, kk_err *err)
 {
     map->data = NULL;
     map->size = 0;
-    map->fd = open(path, O_RDONLY);
-    if (map->fd < 0) {
-        kk_err_set(err, KK_E_IO, "cannot open: %s", strerror(errno));
-        return kk_err_file(err, path);
-    }
     struct stat st;
-    if (fstat(map->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        kk_map_close(map);
-        kk_err_set(err, KK_E_IO, "not a regular file");
-        return kk_err_file(err, path);
-    }
+    kk_code rc = kk_file_open_read(path, &map->fd, &st, err);
+    if (rc != KK_OK)
+        return rc;
     map->size = (size_t)st.st_size;
     if (map->size > 0) {
         void *p = mmap(NULL, map->size, PROT_READ, MAP_PRIVATE, map->fd, 0);

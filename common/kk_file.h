@@ -16,6 +16,18 @@
 
 #include "kk_err.h"
 
+/* Every reader opens files here: open(O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+ * so a FIFO without a writer cannot block, then fstat, and only a regular
+ * file is kept (O_NONBLOCK cleared again); anything else is KK_E_TYPE
+ * with the path in err->file and its type in the message ("is a FIFO,
+ * not a regular file"). On
+ * success *fd is the caller's (close) and *st its fstat. */
+struct stat;
+kk_code kk_file_open_read(const char *path, int *fd, struct stat *st, kk_err *err);
+
+/* "a FIFO", "a directory", "a character device", ... for messages. */
+const char *kk_file_type_name(unsigned mode);
+
 kk_code kk_file_read_all(const char *path, char **data, size_t *len, kk_err *err);
 
 typedef struct kk_map {

@@ -3,11 +3,13 @@
 #include "kk_preset.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "kk_preset_internal.h"
 #include "kk_yaml.h"
@@ -179,6 +181,29 @@ fail:
     return err ? err->code : KK_E_FORMAT;
 }
 
+kk_code kk_preset_path_check(const char *presets_dir, const char *path, kk_err *err)
+{
+    char dir_real[PATH_MAX], file_real[PATH_MAX];
+    struct stat st;
+    if (lstat(path, &st) != 0 || !realpath(presets_dir, dir_real))
+        return KK_OK; /* absent: the read says so */
+    if (!realpath(path, file_real)) {
+        kk_err_set(err, KK_E_RANGE, "is a symlink that does not resolve (%s); allowed: a file "
+                   "in the presets folder %s or a symlink to one", strerror(errno), dir_real);
+        kk_err_file(err, path);
+        return KK_E_RANGE;
+    }
+    size_t n = strlen(dir_real);
+    if (strncmp(file_real, dir_real, n) != 0 || (file_real[n] != '/' && dir_real[n - 1] != '/')) {
+        kk_err_set(err, KK_E_RANGE, "is %s that leaves the presets folder %s; allowed: a file "
+                   "in it or a symlink to one", S_ISLNK(st.st_mode) ? "a symlink" : "a path",
+                   dir_real);
+        kk_err_file(err, path);
+        return KK_E_RANGE;
+    }
+    return KK_OK;
+}
+
 kk_code kk_preset_load(const char *presets_dir, const char *name, unsigned flags,
                        kk_preset **out, kk_err *err)
 {
@@ -193,7 +218,10 @@ kk_code kk_preset_load(const char *presets_dir, const char *name, unsigned flags
         return kk_err_set(err, KK_E_RANGE, "presets path too long");
     char *buf = NULL;
     size_t len = 0;
-    kk_code rc = kk_yaml_read_file(path, &buf, &len, err);
+    kk_code rc = kk_preset_path_check(presets_dir, path, err);
+    if (rc != KK_OK)
+        return rc;
+    rc = kk_yaml_read_file(path, &buf, &len, err);
     if (rc != KK_OK)
         return rc;
     rc = kk_preset_parse(buf, len, path, name, flags, out, err);

@@ -137,9 +137,18 @@ kk_code kk_preset_parse(const char *buf, size_t len, const char *file,
                         const char *expect_name, unsigned flags,
                         kk_preset **out, kk_err *err);
 
+/* KK_E_RANGE (err->file the path) when path, a preset file in
+ * presets_dir, resolves (realpath) outside presets_dir's realpath: a
+ * symlink out of the folder is never followed, so no file elsewhere is
+ * read or quoted in a parse error. A symlink that does not resolve is
+ * refused too; an absent path is KK_OK (the read reports it). */
+kk_code kk_preset_path_check(const char *presets_dir, const char *path, kk_err *err);
+
 /* Read (size-checked first) and parse presets_dir/<name>.yaml. `name`
- * must be a plain file stem (kk_preset_name_ok), else KK_E_RANGE; a file
- * that cannot be read is kk_yaml_read_file's error (KK_E_IO). */
+ * must be a plain file stem (kk_preset_name_ok), else KK_E_RANGE; a path
+ * that leaves presets_dir is kk_preset_path_check's KK_E_RANGE; a file
+ * that cannot be read is kk_yaml_read_file's error (KK_E_IO, KK_E_TYPE
+ * for a FIFO or other non-regular file). */
 kk_code kk_preset_load(const char *presets_dir, const char *name,
                        unsigned flags, kk_preset **out, kk_err *err);
 

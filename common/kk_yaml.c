@@ -10,6 +10,8 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "kk_file.h"
+
 typedef struct frame {
     kk_yaml_node *node;
 } frame;
@@ -352,17 +354,11 @@ kk_code kk_yaml_read_file(const char *path, char **buf, size_t *len,
 {
     *buf = NULL;
     *len = 0;
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) {
-        kk_err_set(err, KK_E_IO, "cannot open: %s", strerror(errno));
-        return kk_err_file(err, path);
-    }
+    int fd = -1;
     struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        close(fd);
-        kk_err_set(err, KK_E_IO, "not a regular file");
-        return kk_err_file(err, path);
-    }
+    kk_code rc = kk_file_open_read(path, &fd, &sb, err);
+    if (rc != KK_OK)
+        return rc;
     if (sb.st_size > KK_YAML_MAX_BYTES) {
         close(fd);
         kk_err_set(err, KK_E_LIMIT, "preset is %lld bytes; at most %d allowed",

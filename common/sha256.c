@@ -5,6 +5,10 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "kk_file.h"
 
 /* FIPS 180-4 section 4.2.2: the first 32 bits of the fractional parts of
  * the cube roots of the first 64 primes. */
@@ -133,8 +137,14 @@ void sha256_hex(const void *data, size_t len, char out[65])
 kk_code sha256_file_hex(const char *path, char out[65], kk_err *err)
 {
     out[0] = '\0';
-    FILE *f = fopen(path, "rb");
+    int fd = -1;
+    struct stat st;
+    kk_code rc = kk_file_open_read(path, &fd, &st, err);
+    if (rc != KK_OK)
+        return rc;
+    FILE *f = fdopen(fd, "rb");
     if (!f) {
+        close(fd);
         kk_err_set(err, KK_E_IO, "cannot open for sha256");
         kk_err_file(err, path); /* returns KK_OK when err is NULL */
         return KK_E_IO;

@@ -123,7 +123,7 @@ kk_code compare_set_parse(const char *text, size_t len, const char *path, compar
 {
     memset(out, 0, sizeof *out);
     compare_set s = {0};
-    json_parse_opts opts = {COMPARE_JSON_MAX_DEPTH};
+    json_parse_opts opts = {.max_depth = COMPARE_JSON_MAX_DEPTH};
     char ptr[96];
     kk_code rc = json_parse(text, len, path, &opts, &s.doc, err);
     if (rc != KK_OK)

@@ -46,7 +46,9 @@ fail:
  * never goes into the repository's evidence/ folder or below it, where CI's
  * gate and the committed evidence live: KK_E_RANGE at --out. The gate
  * rejects such a file anyway (FAULT_INJECTED); this keeps it from being
- * written there by accident. */
+ * written there by accident. `out` is the folder the file goes to,
+ * <--out>/<preset>: resolved itself when it exists, so a symlink there
+ * into evidence/ is caught as --out itself would be. */
 static kk_code refuse_faulted_out(const char *out, const char *faults, kk_err *err)
 {
     char ev[PATH_MAX], ev_real[PATH_MAX], probe[PATH_MAX], out_real[PATH_MAX];
@@ -69,8 +71,8 @@ static kk_code refuse_faulted_out(const char *out, const char *faults, kk_err *e
     size_t n = strlen(ev_real);
     if (strncmp(out_real, ev_real, n) == 0 && (out_real[n] == 0 || out_real[n] == '/')) {
         kk_err_set(err, KK_E_RANGE, "evidence made under fault injection (%s) must not be written "
-                   "to the repository's evidence folder %s (found --out %s); allowed: an --out "
-                   "folder outside it", faults, ev_real, out);
+                   "to the repository's evidence folder %s (found %s, resolving to %s); allowed: an "
+                   "--out folder outside it", faults, ev_real, out, out_real);
         return kk_err_where(err, "--out");
     }
     return KK_OK;
@@ -429,17 +431,17 @@ int cmd_run(int argc, char **argv)
         preset_free(p);
         return cmd_fail("run", &err);
     }
+    char dir[PATH_MAX + 256];
+    snprintf(dir, sizeof dir, "%s/%s", a.out, p->name);
     if (kk_fault_active_count()) {
         const char *fv = getenv(KK_FAULT_ENV);
-        if (refuse_faulted_out(a.out, fv, &err) != KK_OK) {
+        if (refuse_faulted_out(dir, fv, &err) != KK_OK) {
             preset_free(p);
             return cmd_fail("run", &err);
         }
         fprintf(stderr, "kakeya run: fault injection on (%s=%s): this evidence records it in "
                 "provenance.faults_injected and the gate rejects it\n", KK_FAULT_ENV, fv);
     }
-    char dir[PATH_MAX + 256];
-    snprintf(dir, sizeof dir, "%s/%s", a.out, p->name);
     int cleaned = ev_clean_stale(dir);
     if (cleaned && !a.quiet)
         fprintf(stderr, "kakeya run: removed %d stale temporary file%s in %s\n", cleaned,
@@ -505,7 +507,8 @@ int cmd_merge(int argc, char **argv)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: kakeya merge [--out DIR] FILE...\n"
                    "Joins the evidence of every shard of one `kakeya run --shard I/N` into "
-                   "OUT/<preset>/<stamp>-<commit>.json.\n");
+                   "OUT/<preset>/<stamp>-<commit>.json, after `kakeya-gate validate` (the "
+                   "kakeya-gate beside this binary) passes it.\n");
             return 0;
         } else if (!strcmp(argv[i], "--out")) {
             const char *v = kk_arg_value(argc, argv, &i, &err);
@@ -541,9 +544,13 @@ int cmd_merge(int argc, char **argv)
     const cJSON *fl = cJSON_GetObjectItemCaseSensitive(pv, "faults_injected");
     if (cJSON_GetArraySize(fl) > 0) {
         char *faults = cJSON_PrintUnformatted(fl);
-        code = refuse_faulted_out(out, faults ? faults : "faults_injected", &err);
+        char dir[PATH_MAX + 256];
+        snprintf(dir, sizeof dir, "%s/%s", out, name ? name : "");
+        code = refuse_faulted_out(dir, faults ? faults : "faults_injected", &err);
         cJSON_free(faults);
     }
+    if (code == KK_OK)
+        code = run_merge_validate(doc, &err);
     if (code == KK_OK)
         code = name ? ev_write(out, name, &e, doc, path, sizeof path, &err)
                     : kk_err_set(&err, KK_E_FORMAT, "merged evidence has no preset.name");

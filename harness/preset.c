@@ -685,7 +685,9 @@ kk_code preset_load(const char *dir, const char *name, preset **out, kk_err *err
         return kk_err_set(err, KK_E_RANGE, "preset path too long");
     char *buf = NULL;
     size_t len = 0;
-    kk_code code = kk_yaml_read_file(path, &buf, &len, err);
+    kk_code code = kk_preset_path_check(dir, path, err);
+    if (code == KK_OK)
+        code = kk_yaml_read_file(path, &buf, &len, err);
     if (code != KK_OK) {
         if (code == KK_E_IO || code == KK_E_MISSING) {
             kk_err_set(err, KK_E_MISSING, "no preset named %s in %s (kakeya list shows them)", name, dir);

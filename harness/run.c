@@ -58,6 +58,14 @@ kk_code run_ctx_init(run_ctx *rc, const preset *p, const run_opts *o, kk_err *er
     if (!rc->arm_on)
         return kk_err_set(err, KK_E_NOMEM, "out of memory for the %zu arms of %s", p->n_arms,
                           p->name);
+    /* Shard N of more than the arms would hold no arm: refused for every I,
+     * not only I > arms, so a set that can never merge is never started. */
+    if (o->shard_n > 0 && (size_t)o->shard_n > p->n_arms) {
+        kk_err_set(err, KK_E_RANGE, "--shard %d/%d: preset %s has %zu arms, so at most %zu "
+                   "shards; allowed: N <= %zu", o->shard_i, o->shard_n, p->name, p->n_arms,
+                   p->n_arms, p->n_arms);
+        return kk_err_where(err, "--shard");
+    }
     size_t on = 0;
     for (size_t a = 0; a < p->n_arms; a++) {
         rc->arm_on[a] = o->shard_n == 0 || (int)(a % (size_t)o->shard_n) == o->shard_i - 1;

@@ -32,7 +32,7 @@
 static kk_code parse_n(const char *text, size_t len, size_t max_depth,
                        json_doc **doc, kk_err *err)
 {
-    json_parse_opts o = {max_depth};
+    json_parse_opts o = {.max_depth = max_depth};
     kk_code rc = json_parse(text, len, "t.json", &o, doc, err);
     size_t depth = max_depth ? max_depth : DEFAULT_DEPTH;
     /* The plain validator recurses: only ask it when that is shallow. */
@@ -171,7 +171,7 @@ static void the_nesting_bombs_are_format_errors_when_the_limit_allows_them(void 
         char *b = json_suite_big(names[i], &len);
         json_doc *d = NULL;
         kk_err e;
-        json_parse_opts o = {200000};
+        json_parse_opts o = {.max_depth = 200000};
         assert_int_equal(json_parse(b, len, "t", &o, &d, &e), KK_E_FORMAT);
         assert_int_equal(e.offset, (int64_t)len);
         free(b);
@@ -449,7 +449,7 @@ static void where_names_the_json_pointer_of_the_error(void **state)
     /* Too deep: the pointer of the container that is one too many. */
     json_doc *d = NULL;
     kk_err e;
-    json_parse_opts o = {2};
+    json_parse_opts o = {.max_depth = 2};
     assert_int_equal(json_parse("{\"a\": [0, [1]]}", 15, "t", &o, &d, &e), KK_E_LIMIT);
     assert_string_equal(e.where, "/a/1");
     /* Long pointers are cut with "...". */
@@ -592,7 +592,7 @@ static void depth_100000_is_a_limit_error_or_parses_without_recursion(void **sta
     assert_int_equal(json_parse(b, 2 * depth, "t", NULL, &d, &e), KK_E_LIMIT);
     assert_int_equal(e.offset, DEFAULT_DEPTH);
     /* Allowed, it parses (an explicit stack, not the C stack). */
-    json_parse_opts o = {depth};
+    json_parse_opts o = {.max_depth = depth};
     assert_int_equal(json_parse(b, 2 * depth, "t", &o, &d, &e), KK_OK);
     const json_value *v = json_doc_root(d);
     size_t levels = 1;
@@ -1117,6 +1117,35 @@ static void utf8_count_counts_code_points(void **state)
 
 /* ---- files ---------------------------------------------------------------------------------- */
 
+/* opts.no_duplicates: a name twice in one object (small, and above the
+ * hash-index threshold) is KK_E_DUPLICATE at the second value, `where`
+ * the name; without it the same text parses (last wins). */
+static void no_duplicates_refuses_a_name_given_twice(void **state)
+{
+    (void)state;
+    json_parse_opts o = {.no_duplicates = 1};
+    json_doc *d = NULL;
+    kk_err e;
+    const char *t = "{\"a\":1,\n \"b\":{\"c\":2,\"c\":3}}";
+    assert_int_equal(json_parse(t, strlen(t), "x.json", &o, &d, &e), KK_E_DUPLICATE);
+    assert_null(d);
+    assert_string_equal(e.where, "c");
+    assert_string_equal(e.file, "x.json");
+    assert_int_equal(e.line, 2);
+    assert_int_equal(e.offset, (int64_t)(strstr(t, "3") - t));
+    char buf[4096];
+    size_t n = (size_t)snprintf(buf, sizeof buf, "{");
+    for (int i = 0; i < 40; i++)
+        n += (size_t)snprintf(buf + n, sizeof buf - n, "%s\"k%d\":%d", i ? "," : "",
+                              i < 39 ? i : 7, i);
+    snprintf(buf + n, sizeof buf - n, "}");
+    assert_int_equal(json_parse(buf, strlen(buf), NULL, &o, &d, &e), KK_E_DUPLICATE);
+    assert_string_equal(e.where, "k7");
+    o.no_duplicates = 0;
+    assert_int_equal(json_parse(buf, strlen(buf), NULL, &o, &d, &e), KK_OK);
+    json_doc_free(d);
+}
+
 static void files_parse_and_errors_name_the_file(void **state)
 {
     (void)state;
@@ -1170,6 +1199,7 @@ int main(void)
         cmocka_unit_test(non_bmp_characters_decode_from_pairs_and_raw_bytes_alike),
         cmocka_unit_test(empty_containers_and_top_level_scalars_parse),
         cmocka_unit_test(duplicate_keys_keep_the_last_value_at_the_first_position),
+        cmocka_unit_test(no_duplicates_refuses_a_name_given_twice),
         cmocka_unit_test(lookup_finds_every_member_of_a_big_object),
         cmocka_unit_test(values_carry_their_line_column_and_offset),
         cmocka_unit_test(numbers_compare_exactly_by_value),

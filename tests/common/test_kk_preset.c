@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "kk_preset.h"
 #include "kk_yaml.h"
@@ -269,6 +271,66 @@ static void load_should_find_presets_by_name_and_refuse_paths(void **state)
     kk_preset_free(p);
 }
 
+/* The gate's preset reader (kk_preset_load): a preset symlink that leaves
+ * the presets folder is refused before anything is read (a file elsewhere
+ * is never parsed, so never quoted in an error); one inside still loads; a
+ * FIFO is refused by type at once instead of blocking the read. */
+static void load_should_refuse_symlinks_out_of_the_folder_and_fifos(void **state)
+{
+    (void)state;
+    kk_preset *p = NULL;
+    kk_err e;
+    kk_err_clear(&e);
+    char root[1024], good[1200], tmp[] = "/tmp/kk_preset_sym_XXXXXX";
+    char secret[64], link[64], inside[64], fifo[64], copy[64];
+    assert_int_equal(kk_repo_root(root, sizeof root, &e), KK_OK);
+    snprintf(good, sizeof good, "%s/tests/gate/data/presets/gt-good.yaml", root);
+    assert_non_null(mkdtemp(tmp));
+    snprintf(secret, sizeof secret, "%s.secret", tmp);
+    FILE *f = fopen(secret, "w");
+    assert_non_null(f);
+    fputs("ghp_supersecret123token\n", f);
+    fclose(f);
+    snprintf(link, sizeof link, "%s/leak.yaml", tmp);
+    assert_int_equal(symlink(secret, link), 0);
+    assert_int_equal(kk_preset_load(tmp, "leak", 0, &p, &e), KK_E_RANGE);
+    assert_null(p);
+    assert_non_null(strstr(e.file, "leak.yaml"));
+    assert_non_null(strstr(e.msg, "symlink"));
+    assert_null(strstr(e.msg, "supersecret"));
+    /* a symlink to a file inside the folder reads as the file */
+    char *b = NULL;
+    size_t n = 0;
+    assert_int_equal(kk_file_read_all(good, &b, &n, NULL), KK_OK);
+    snprintf(copy, sizeof copy, "%s/real.yaml", tmp);
+    f = fopen(copy, "w");
+    assert_non_null(f);
+    fwrite(b, 1, n, f);
+    fclose(f);
+    free(b);
+    snprintf(inside, sizeof inside, "%s/gt-good.yaml", tmp);
+    assert_int_equal(symlink("real.yaml", inside), 0);
+    assert_int_equal(kk_preset_load(tmp, "gt-good", 0, &p, &e), KK_OK);
+    kk_preset_free(p);
+    p = NULL;
+    /* a FIFO is KK_E_TYPE at once; alarm() turns a blocked open into a
+     * failed test instead of a hung suite */
+    snprintf(fifo, sizeof fifo, "%s/pipe.yaml", tmp);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    alarm(10);
+    kk_code rc = kk_preset_load(tmp, "pipe", 0, &p, &e);
+    alarm(0);
+    assert_int_equal(rc, KK_E_TYPE);
+    assert_non_null(strstr(e.file, "pipe.yaml"));
+    assert_non_null(strstr(e.msg, "FIFO"));
+    unlink(fifo);
+    unlink(inside);
+    unlink(copy);
+    unlink(link);
+    unlink(secret);
+    rmdir(tmp);
+}
+
 /* The one scalar classifier: every reader of preset files types scalars
  * through it, so `12`, `"12"`, `yes` and `y` read alike everywhere. */
 static void the_classifier_should_type_each_scalar_form(void **state)
@@ -366,6 +428,7 @@ int main(void)
         cmocka_unit_test(nesting_deeper_than_32_should_stop_at_the_33rd_level),
         cmocka_unit_test(invalid_utf8_should_be_a_format_error_with_an_offset),
         cmocka_unit_test(load_should_find_presets_by_name_and_refuse_paths),
+        cmocka_unit_test(load_should_refuse_symlinks_out_of_the_folder_and_fifos),
         cmocka_unit_test(the_classifier_should_type_each_scalar_form),
         cmocka_unit_test(the_full_reading_should_check_the_whole_top_level),
         cmocka_unit_test(rule_codes_should_be_found_by_code),

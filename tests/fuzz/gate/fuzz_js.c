@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t ilen = nul ? size - slen - 1 : size;
     json_doc *sd = NULL, *id = NULL;
     js_schema *s = NULL;
-    json_parse_opts opts = {64};
+    json_parse_opts opts = {.max_depth = 64};
     if (json_parse(text, slen, "schema", &opts, &sd, NULL) != KK_OK)
         goto done;
     if (json_parse(itext, ilen, "instance", &opts, &id, NULL) != KK_OK)
