@@ -276,6 +276,39 @@ kk_code run_merge(const char *const *files, size_t n, cJSON **out, kk_err *err)
         }
     }
     set_member(&eb, pv, "faults_injected", faults);
+    /* What made any shard's tree dirty, likewise: the union of the listed
+     * paths in shard order (at most EV_DIRTY_PATHS_MAX), the largest total,
+     * the first shard's git_error. */
+    cJSON *paths = cJSON_CreateArray();
+    double paths_total = 0;
+    int has_paths = 0;
+    const cJSON *git_error = NULL;
+    for (int s = 0; s < count && paths; s++) {
+        const cJSON *v = get(shard_of[s], "provenance");
+        const cJSON *f;
+        cJSON_ArrayForEach(f, get(v, "git_dirty_paths")) {
+            has_paths = 1;
+            int seen = !cJSON_IsString(f);
+            const cJSON *g;
+            cJSON_ArrayForEach(g, paths) seen |= !strcmp(g->valuestring, f->valuestring);
+            if (!seen && cJSON_GetArraySize(paths) < EV_DIRTY_PATHS_MAX)
+                ev_put_str(&eb, paths, "git_dirty_paths[]", f->valuestring);
+        }
+        const double t = cJSON_GetNumberValue(get(v, "git_dirty_paths_total"));
+        paths_total = t > paths_total ? t : paths_total;
+        if (!git_error && cJSON_IsString(get(v, "git_error")))
+            git_error = get(v, "git_error");
+    }
+    if (has_paths) {
+        if ((double)cJSON_GetArraySize(paths) > paths_total)
+            paths_total = (double)cJSON_GetArraySize(paths);
+        set_member(&eb, pv, "git_dirty_paths", paths);
+        set_member(&eb, pv, "git_dirty_paths_total", cJSON_CreateNumber(paths_total));
+    } else {
+        cJSON_Delete(paths);
+    }
+    if (git_error)
+        set_member(&eb, pv, "git_error", cJSON_CreateString(git_error->valuestring));
     cJSON_DeleteItemFromObjectCaseSensitive(pv, "shard");
     cJSON *from = ev_put_arr(&eb, pv, "merged_from");
     for (size_t i = 0; i < n; i++)

@@ -505,11 +505,64 @@ static void a_member_that_cannot_be_added_should_fail_the_run_and_write_nothing(
     }
 }
 
+
+/* Rewrites a shard's provenance: dirty, with the given paths and total. */
+static void set_dirty(const char *path, const char *const *paths, size_t n, int total)
+{
+    cJSON *d = load(path);
+    cJSON *pv = cJSON_GetObjectItemCaseSensitive(d, "provenance");
+    cJSON_ReplaceItemInObjectCaseSensitive(pv, "git_dirty", cJSON_CreateBool(1));
+    cJSON_DeleteItemFromObjectCaseSensitive(pv, "git_dirty_paths");
+    cJSON_DeleteItemFromObjectCaseSensitive(pv, "git_dirty_paths_total");
+    cJSON *a = cJSON_AddArrayToObject(pv, "git_dirty_paths");
+    for (size_t i = 0; i < n; i++)
+        cJSON_AddItemToArray(a, cJSON_CreateString(paths[i]));
+    cJSON_AddNumberToObject(pv, "git_dirty_paths_total", total);
+    char *t = cJSON_PrintUnformatted(d);
+    assert_int_equal(kk_file_write_atomic(path, t, strlen(t), NULL), KK_OK);
+    free(t);
+    cJSON_Delete(d);
+}
+
+/* A merged file says what made every shard's tree dirty, not only the
+ * first's: the union of the paths in shard order, the largest total. */
+static void a_merge_should_keep_every_shards_dirty_paths(void **state)
+{
+    (void)state;
+    REQUIRE_BIN();
+    char s1[128], s2[128], pa[512], pb[512], pm[512], om[128], dir[300];
+    snprintf(s1, sizeof s1, "%s/dirty1", g_tmp);
+    snprintf(s2, sizeof s2, "%s/dirty2", g_tmp);
+    run_smoke(s1, "1", "1/2", pa, sizeof pa);
+    run_smoke(s2, "1", "2/2", pb, sizeof pb);
+    const char *first[] = {"engine/a.c", "common/b.h"}, *second[] = {"common/b.h", "harness/c.c"};
+    set_dirty(pa, first, 2, 2);
+    set_dirty(pb, second, 2, 7);
+    snprintf(om, sizeof om, "%s/dirty-merged", g_tmp);
+    const char *m[] = {"merge", "--out", om, pa, pb, NULL};
+    assert_int_equal(run(m), 0);
+    int nj, nt;
+    snprintf(dir, sizeof dir, "%s/smoke", om);
+    scan(dir, pm, sizeof pm, &nj, &nt);
+    assert_int_equal(nj, 1);
+    cJSON *d = load(pm);
+    const cJSON *pv = cJSON_GetObjectItemCaseSensitive(d, "provenance");
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(pv, "git_dirty")));
+    char *paths = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(pv, "git_dirty_paths"));
+    assert_string_equal(paths, "[\"engine/a.c\",\"common/b.h\",\"harness/c.c\"]");
+    free(paths);
+    assert_int_equal(
+        (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(pv, "git_dirty_paths_total")),
+        7);
+    cJSON_Delete(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(metrics_should_be_identical_for_one_and_two_jobs_and_validate),
         cmocka_unit_test(shards_should_merge_into_the_unsharded_arms),
+        cmocka_unit_test(a_merge_should_keep_every_shards_dirty_paths),
         cmocka_unit_test(a_faulted_shard_should_mark_the_merged_file),
         cmocka_unit_test(a_signal_mid_run_should_leave_no_evidence_and_no_temporary),
         cmocka_unit_test(stale_temporaries_should_be_removed_at_start),
