@@ -527,6 +527,8 @@ kk_code ev_write(const char *dir, const char *preset_name, const ev_provenance *
     sigaddset(&block, SIGHUP);
     sigprocmask(SIG_BLOCK, &block, &old);
     kk_code rc = kk_file_write_new(stem, ".json", nl, len + 1, path, cap, err);
+    if (rc == KK_OK && kk_fault_on(KK_FAULT_SIGTERM_AFTER_RENAME))
+        raise(SIGTERM); /* pending until the mask is restored below */
     sigprocmask(SIG_SETMASK, &old, NULL);
     free(nl);
     return rc;
