@@ -2,8 +2,10 @@
  * shipped smoke preset: metrics identical for --jobs 1 and 2, shards merge
  * into the unsharded arms (a fault injected into one shard marks the
  * merged file), a SIGINT/SIGTERM mid-run leaves no evidence and
- * no temporary file, stale temporaries are removed, the evidence validates
- * against the schema, and bad input exits 2 / usage 3. */
+ * no temporary file while one after the rename reports the file written,
+ * stale temporaries are removed (this host's of dead writers, any after
+ * 24 h) and others' kept, concurrent runs each get their own file, the
+ * evidence validates against the schema, and bad input exits 2 / usage 3. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -612,6 +614,45 @@ static void a_temporary_of_a_writer_not_visible_here_should_be_kept(void **state
     assert_int_equal(stat(tmp, &st), 0);
 }
 
+/* A signal that arrives while the evidence is written (held until the
+ * file has its name: the sigterm-after-rename fault puts it exactly
+ * there) must not be reported as "no evidence written": the run prints
+ * the path of the complete file, says the signal came after it was
+ * written, and dies of the signal. */
+static void a_signal_after_the_rename_should_report_the_file_written(void **state)
+{
+    (void)state;
+    REQUIRE_BIN();
+    char out[128], dir[300], p[512], outf[300], errf[300];
+    snprintf(out, sizeof out, "%s/sigafter", g_tmp);
+    snprintf(dir, sizeof dir, "%s/smoke", out);
+    snprintf(outf, sizeof outf, "%s/sigafter.out", g_tmp);
+    snprintf(errf, sizeof errf, "%s/sigafter.err", g_tmp);
+    const char *argv[] = {g_bin, "run", "smoke", "--quiet", "--out", out, NULL};
+    setenv(KK_FAULT_ENV, KK_FAULT_SIGTERM_AFTER_RENAME, 1);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fo = open(outf, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int fe = open(errf, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0)
+            _exit(127);
+        execv(g_bin, (char *const *)argv);
+        _exit(127);
+    }
+    unsetenv(KK_FAULT_ENV);
+    assert_int_equal(wait_code(pid), 128 + SIGTERM);
+    int nj, nt;
+    scan(dir, p, sizeof p, &nj, &nt);
+    assert_int_equal(nj, 1);
+    assert_int_equal(nt, 0);
+    if (file_has(errf, "no evidence written"))
+        fail_msg("the run wrote %s and said it wrote nothing", p);
+    assert_true(file_has(errf, "after the evidence was written"));
+    assert_true(file_has(outf, p)); /* the path, on stdout as on success */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -619,6 +660,7 @@ int main(void)
         cmocka_unit_test(shards_should_merge_into_the_unsharded_arms),
         cmocka_unit_test(a_faulted_shard_should_mark_the_merged_file),
         cmocka_unit_test(a_signal_mid_run_should_leave_no_evidence_and_no_temporary),
+        cmocka_unit_test(a_signal_after_the_rename_should_report_the_file_written),
         cmocka_unit_test(stale_temporaries_should_be_removed_at_start),
         cmocka_unit_test(a_temporary_of_a_writer_not_visible_here_should_be_kept),
         cmocka_unit_test(concurrent_runs_should_each_write_their_own_file),
