@@ -268,6 +268,17 @@ static kk_code resolve_target(const char *path, int *stream, char *real_dir, cha
 static kk_code write_through(const char *path, const void *data, size_t len, kk_err *err)
 {
     int fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+    /* Linux cannot open() a socket (ENXIO), /dev/stdout on a socket
+     * included: when path is the socket this process's stdout or stderr
+     * already holds, write through a copy of that descriptor. */
+    struct stat st, fs;
+    if (fd < 0 && errno == ENXIO && stat(path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+        for (int std = 1; std <= 2 && fd < 0; std++)
+            if (fstat(std, &fs) == 0 && fs.st_dev == st.st_dev && fs.st_ino == st.st_ino)
+                fd = fcntl(std, F_DUPFD_CLOEXEC, 3);
+        if (fd < 0)
+            errno = ENXIO;
+    }
     if (fd < 0) {
         kk_err_set(err, KK_E_IO, "cannot open for writing: %s", strerror(errno));
         return kk_err_file(err, path);

@@ -21,7 +21,9 @@
  *   a character device, FIFO     opened write-only without O_CREAT or
  *   or socket                    O_TRUNC and written through (--junit
  *                                /dev/null, /dev/stdout on a pipe): never
- *                                replaced by a file;
+ *                                replaced by a file (a socket, which
+ *                                open() refuses, only when it is this
+ *                                process's stdout or stderr);
  *   anything else                KK_E_TYPE naming the path and its type (a
  *                                directory, a block device, a link to a
  *                                missing file), nothing written.

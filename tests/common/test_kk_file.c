@@ -17,7 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -219,6 +221,34 @@ static void a_new_file_should_take_the_next_free_name_and_replace_nothing(void *
     rmdir(dir);
 }
 
+/* /dev/stdout on a socket (a service's log socket): open() refuses a
+ * socket, so the writer uses the descriptor that already holds it. Run in
+ * a child whose stdout is one end of a socketpair. */
+static void dev_stdout_on_a_socket_should_be_written_through(void **state)
+{
+    (void)state;
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(sv[0]);
+        if (dup2(sv[1], 1) < 0)
+            _exit(3);
+        _exit(kk_file_write_atomic("/dev/stdout", "sock\n", 5, NULL) == KK_OK ? 0 : 1);
+    }
+    close(sv[1]);
+    int st = 0;
+    assert_true(waitpid(pid, &st, 0) == pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    char buf[16] = "";
+    assert_int_equal(read(sv[0], buf, sizeof buf), 5);
+    assert_memory_equal(buf, "sock\n", 5);
+    close(sv[0]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -228,6 +258,7 @@ int main(void)
         cmocka_unit_test(a_symlink_target_should_write_the_file_it_names_and_stay_a_link),
         cmocka_unit_test(a_directory_target_should_be_refused_naming_its_type),
         cmocka_unit_test(a_new_file_should_take_the_next_free_name_and_replace_nothing),
+        cmocka_unit_test(dev_stdout_on_a_socket_should_be_written_through),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
