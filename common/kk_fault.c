@@ -24,6 +24,9 @@ static const struct {
     {KK_FAULT_THREAD_START,
      "the Nth worker thread the run loop starts fails to start, as pthread_create with EAGAIN "
      "(thread-start:N; alone: the first)", 1},
+    {KK_FAULT_SIGTERM_AFTER_RENAME,
+     "ev_write raises SIGTERM right after the evidence file got its name (signals held until "
+     "then): a signal that arrives once the file is complete", 0},
 };
 
 size_t kk_fault_count(void)

@@ -37,6 +37,10 @@
  *                      kinds) fails as out of memory
  *   thread-start[:N]   the Nth worker thread the run loop starts fails to
  *                      start (as pthread_create returning EAGAIN)
+ *   sigterm-after-rename ev_write (harness/evidence.c) raises SIGTERM right
+ *                      after the evidence file got its name, while SIGINT
+ *                      and SIGTERM are held: the signal lands in the window
+ *                      between a complete file and the end of the run
  *
  * A fault marked [:N] is counted: KAKEYA_FAULT=evidence-alloc:3 picks the
  * third occurrence (kk_fault_nth); the component counts its own
@@ -59,6 +63,7 @@
 #define KK_FAULT_EVIDENCE_ALLOC "evidence-alloc"
 #define KK_FAULT_RUN_ALLOC "run-alloc"
 #define KK_FAULT_THREAD_START "thread-start"
+#define KK_FAULT_SIGTERM_AFTER_RENAME "sigterm-after-rename"
 
 /* Known faults, in table order; NULL past the end. */
 size_t kk_fault_count(void);

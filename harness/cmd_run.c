@@ -457,6 +457,7 @@ int cmd_run(int argc, char **argv)
     run_ctx rc_;
     cJSON *doc = NULL;
     char path[PATH_MAX + 512];
+    int written = 0; /* the evidence file is complete under its name */
     kk_code code = run_ctx_init(&rc_, p, &a.o, &err);
     if (code == KK_OK)
         code = run_execute(&rc_, &doc, &err);
@@ -473,13 +474,27 @@ int cmd_run(int argc, char **argv)
         snprintf(e.git_commit, sizeof e.git_commit, "%s",
                  cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(pv, "git_commit")));
         code = ev_write(a.out, p->name, &e, doc, path, sizeof path, &err);
+        written = code == KK_OK;
     }
     double wall = rc_.wall_s;
     cJSON_Delete(doc);
     run_ctx_free(&rc_);
     preset_free(p);
-    if (g_stop) {
+    /* A signal held during the write (ev_write) is delivered once the file
+     * is complete: say so and name it, then die of the signal all the
+     * same, so a shell loop stops on Ctrl-C and a scheduler sees the job it
+     * killed as killed (docs/harness.md, "Files written whole"). Earlier,
+     * or with the write failed (ev_write removed its temporary), nothing
+     * was written. */
+    if (g_stop && written) {
+        fprintf(stderr, "kakeya run: signal %d arrived after the evidence was written; the file "
+                "is complete: %s\n", (int)g_signal, path);
+        printf("%s\n", path);
+        fflush(stdout);
+    } else if (g_stop) {
         fprintf(stderr, "kakeya run: interrupted by signal %d; no evidence written\n", (int)g_signal);
+    }
+    if (g_stop) {
         sigaction(SIGINT, &old_int, NULL);
         sigaction(SIGTERM, &old_term, NULL);
         signal((int)g_signal, SIG_DFL);

@@ -599,21 +599,12 @@ kk_code ev_write(const char *dir, const char *preset_name, const ev_provenance *
     const char *s = pv->started;
     snprintf(stamp, sizeof stamp, "%.4s%.2s%.2sT%.2s%.2s%.2sZ", s, s + 5, s + 8, s + 11, s + 14,
              s + 17);
+    char stem[PATH_MAX];
+    if ((size_t)snprintf(stem, sizeof stem, "%s/%s-%.7s", sub, stamp, pv->git_commit) >= sizeof stem)
+        return kk_err_set(err, KK_E_RANGE, "evidence path too long");
     char *text = cJSON_Print(doc);
     if (!text)
         return kk_err_set(err, KK_E_NOMEM, "out of memory printing the evidence");
-    for (int k = 1; k < 1000; k++) {
-        char suffix[16] = "";
-        if (k > 1)
-            snprintf(suffix, sizeof suffix, "-%d", k);
-        if ((size_t)snprintf(path, cap, "%s/%s-%.7s%s.json", sub, stamp, pv->git_commit, suffix) >= cap) {
-            cJSON_free(text);
-            return kk_err_set(err, KK_E_RANGE, "evidence path too long");
-        }
-        struct stat st;
-        if (stat(path, &st) != 0)
-            break;
-    }
     size_t len = strlen(text);
     /* The file ends with a newline like every text file. */
     char *nl = realloc(text, len + 2);
@@ -624,14 +615,18 @@ kk_code ev_write(const char *dir, const char *preset_name, const ev_provenance *
     nl[len] = '\n';
     nl[len + 1] = 0;
     /* A signal between write and rename must not leave a temp file: hold
-     * SIGINT and SIGTERM (they are delivered after the rename). */
+     * SIGINT and SIGTERM (they are delivered after the rename). The name is
+     * taken exclusively (a -N suffix when taken): concurrent runs never
+     * share a file. */
     sigset_t block, old;
     sigemptyset(&block);
     sigaddset(&block, SIGINT);
     sigaddset(&block, SIGTERM);
     sigaddset(&block, SIGHUP);
     sigprocmask(SIG_BLOCK, &block, &old);
-    kk_code rc = kk_file_write_atomic(path, nl, len + 1, err);
+    kk_code rc = kk_file_write_new(stem, ".json", nl, len + 1, path, cap, err);
+    if (rc == KK_OK && kk_fault_on(KK_FAULT_SIGTERM_AFTER_RENAME))
+        raise(SIGTERM); /* pending until the mask is restored below */
     sigprocmask(SIG_SETMASK, &old, NULL);
     free(nl);
     return rc;
@@ -641,27 +636,5 @@ fail:
 
 int ev_clean_stale(const char *dir)
 {
-    DIR *d = opendir(dir);
-    if (!d)
-        return 0;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        const char *t = strstr(e->d_name, ".tmp.");
-        if (!t)
-            continue;
-        char *end = NULL;
-        long pid = strtol(t + 5, &end, 10);
-        if (!end || *end || pid <= 0)
-            continue;
-        if (pid != (long)getpid() && kill((pid_t)pid, 0) == 0)
-            continue; /* a live writer: leave it */
-        if (pid != (long)getpid() && errno == EPERM)
-            continue;
-        char p[PATH_MAX];
-        if ((size_t)snprintf(p, sizeof p, "%s/%s", dir, e->d_name) < sizeof p && unlink(p) == 0)
-            n++;
-    }
-    closedir(d);
-    return n;
+    return kk_file_clean_stale(dir, KK_FILE_STALE_AGE_S);
 }

@@ -153,14 +153,17 @@ kk_code ev_json_sha256(const cJSON *v, char out[65], kk_err *err);
 
 
 /* Write doc under dir/<preset>/ as <stamp>-<short commit>.json (a -2, -3
- * ... suffix when that name exists), by temp file, fsync and rename.
+ * ... suffix when that name is taken), by kk_file_write_new: temp file,
+ * fsync, an exclusive rename (concurrent runs never share a file), folder
+ * fsync.
  * path receives the file's path. A NULL doc (a failed build) is
  * KK_E_NOMEM and writes nothing. */
 kk_code ev_write(const char *dir, const char *preset_name, const ev_provenance *pv,
                  const cJSON *doc, char *path, size_t cap, kk_err *err);
 
-/* Remove `*.tmp.<pid>` files of processes that no longer run from dir
- * (what a killed writer leaves). @return how many were removed. */
+/* kk_file_clean_stale(dir, KK_FILE_STALE_AGE_S): this host's temporaries
+ * of processes that no longer run (what a killed writer leaves), and any
+ * older than a day. @return how many were removed. */
 int ev_clean_stale(const char *dir);
 
 #endif /* KK_EVIDENCE_H */

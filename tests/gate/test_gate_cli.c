@@ -9,11 +9,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "json.h"
@@ -431,6 +433,50 @@ static void junit_json_and_md_outputs_should_carry_every_check(void **state)
     tp_rmtree(dir);
 }
 
+/* The report writers go through kk_file_write_atomic: a character device
+ * (a copy of /dev/null made here; mknod needs root, elsewhere that part
+ * skips, saying so) is written through and stays a device; a symlink keeps
+ * its link and its target gets the report; a folder is refused (exit 2,
+ * its type named). */
+static void report_files_should_keep_devices_and_links_and_refuse_folders(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX], node[PATH_MAX + 32], real[PATH_MAX + 32], link_[PATH_MAX + 32];
+    make_tmp(dir);
+    snprintf(node, sizeof node, "%s/null", dir);
+    snprintf(real, sizeof real, "%s/presets/report.md", dir);
+    snprintf(link_, sizeof link_, "%s/report.md", dir);
+    write_file(real, "old\n", 4);
+    assert_int_equal(symlink(real, link_), 0);
+    const int have_node = mknod(node, S_IFCHR | 0666, makedev(1, 3)) == 0;
+    if (!have_node)
+        fprintf(stderr, "SKIP (part): mknod of a character device in %s: %s (needs root)\n", dir,
+                strerror(errno));
+    tp_run r = gate(dir, "--junit", have_node ? node : "/dev/null", "fail_threshold.json");
+    assert_int_equal(r.code, 1);
+    tp_run_free(&r);
+    struct stat st;
+    if (have_node) {
+        assert_int_equal(lstat(node, &st), 0);
+        assert_true(S_ISCHR(st.st_mode));
+    }
+    r = gate(dir, "--md", link_, "fail_threshold.json");
+    assert_int_equal(r.code, 1);
+    tp_run_free(&r);
+    assert_int_equal(lstat(link_, &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    char *x;
+    size_t n;
+    assert_int_equal(kk_file_read_all(real, &x, &n, NULL), KK_OK);
+    assert_non_null(strstr(x, "| FAIL | "));
+    free(x);
+    r = gate(dir, "--junit", dir, "fail_threshold.json");
+    assert_int_equal(r.code, 2);
+    assert_non_null(strstr(r.err, "cannot write over a directory"));
+    tp_run_free(&r);
+    tp_rmtree(dir);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -460,6 +506,7 @@ int main(void)
         cmocka_unit_test(usage_errors_should_exit_3_and_help_0),
         cmocka_unit_test(folders_should_be_read_recursively_sorted_and_2_beats_1),
         cmocka_unit_test(junit_json_and_md_outputs_should_carry_every_check),
+        cmocka_unit_test(report_files_should_keep_devices_and_links_and_refuse_folders),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

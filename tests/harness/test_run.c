@@ -2,8 +2,10 @@
  * shipped smoke preset: metrics identical for --jobs 1 and 2, shards merge
  * into the unsharded arms (a fault injected into one shard marks the
  * merged file), a SIGINT/SIGTERM mid-run leaves no evidence and
- * no temporary file, stale temporaries are removed, the evidence validates
- * against the schema, and bad input exits 2 / usage 3. */
+ * no temporary file while one after the rename reports the file written,
+ * stale temporaries are removed (this host's of dead writers, any after
+ * 24 h) and others' kept, concurrent runs each get their own file, the
+ * evidence validates against the schema, and bad input exits 2 / usage 3. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -314,11 +316,28 @@ static void a_signal_mid_run_should_leave_no_evidence_and_no_temporary(void **st
     interrupt(SIGTERM);
 }
 
+/* Writes a one-byte temporary at path, its mtime age_s seconds ago. */
+static void make_tmp(const char *path, long age_s)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("{", f);
+    fclose(f);
+    struct timespec t[2];
+    clock_gettime(CLOCK_REALTIME, &t[0]);
+    t[0].tv_sec -= age_s;
+    t[1] = t[0];
+    assert_int_equal(utimensat(AT_FDCWD, path, t, 0), 0);
+}
+
+/* At start a run removes this host's temporaries of processes that are
+ * gone, and any temporary older than KK_FILE_STALE_AGE_S whoever wrote it;
+ * another host's fresh one stays. */
 static void stale_temporaries_should_be_removed_at_start(void **state)
 {
     (void)state;
     REQUIRE_BIN();
-    char out[128], dir[300], stale[400], p[512];
+    char out[128], dir[300], stale[512], old[512], foreign[512], x[320], p[512];
     snprintf(out, sizeof out, "%s/stale", g_tmp);
     snprintf(dir, sizeof dir, "%s/smoke", out);
     assert_int_equal(kk_mkdir_p(dir, NULL), KK_OK);
@@ -326,11 +345,24 @@ static void stale_temporaries_should_be_removed_at_start(void **state)
     if (dead == 0)
         _exit(0);
     waitpid(dead, NULL, 0);
-    snprintf(stale, sizeof stale, "%s/x.json.tmp.%ld", dir, (long)dead);
-    assert_int_equal(kk_file_write_atomic(stale, "{", 1, NULL), KK_OK);
-    run_smoke(out, "1", NULL, p, sizeof p);
+    snprintf(x, sizeof x, "%s/x.json", dir);
+    assert_true(kk_file_tmp_name(x, (long)dead, stale, sizeof stale));
+    make_tmp(stale, 0);
+    snprintf(foreign, sizeof foreign, "%s.tmp.other-host.4026531836.%ld", x, (long)dead);
+    make_tmp(foreign, 60);
+    snprintf(old, sizeof old, "%s/y.json.tmp.other-host.4026531836.%ld", dir, (long)dead);
+    make_tmp(old, KK_FILE_STALE_AGE_S + 60);
+    const char *a[] = {"run", "smoke", "--quiet", "--out", out, NULL};
+    assert_int_equal(run(a), 0);
+    int nj, nt;
+    scan(dir, p, sizeof p, &nj, &nt);
+    assert_int_equal(nj, 1);
+    assert_int_equal(nt, 1); /* the foreign one alone */
     struct stat st;
     assert_int_not_equal(stat(stale, &st), 0);
+    assert_int_not_equal(stat(old, &st), 0);
+    assert_int_equal(stat(foreign, &st), 0); /* a writer we cannot see */
+    unlink(foreign);
 }
 
 static void bad_input_should_exit_2_and_usage_3(void **state)
@@ -557,6 +589,122 @@ static void a_merge_should_keep_every_shards_dirty_paths(void **state)
     cJSON_Delete(d);
 }
 
+/* N runs of one preset started together into one --out folder: the
+ * evidence name is taken exclusively (a -N suffix when taken), so N runs
+ * give N files and N distinct printed paths, whatever the timing. */
+static void concurrent_runs_should_each_write_their_own_file(void **state)
+{
+    (void)state;
+    REQUIRE_BIN();
+    enum { N = 4, ROUNDS = 4 };
+    char out[128], dir[300];
+    snprintf(out, sizeof out, "%s/concurrent", g_tmp);
+    snprintf(dir, sizeof dir, "%s/smoke", out);
+    char printed[N * ROUNDS][512];
+    for (int r = 0; r < ROUNDS; r++) {
+        pid_t pid[N];
+        char outf[N][300];
+        for (int i = 0; i < N; i++) {
+            snprintf(outf[i], sizeof outf[i], "%s/concurrent-%d-%d.out", g_tmp, r, i);
+            const char *a[] = {"run", "smoke", "--quiet", "--out", out, NULL};
+            const char *argv[] = {g_bin, a[0], a[1], a[2], a[3], a[4], NULL};
+            fflush(NULL);
+            pid[i] = fork();
+            assert_true(pid[i] >= 0);
+            if (pid[i] == 0) {
+                int fo = open(outf[i], O_WRONLY | O_CREAT | O_TRUNC, 0600);
+                int fe = open("/dev/null", O_WRONLY);
+                if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0)
+                    _exit(127);
+                execv(g_bin, (char *const *)argv);
+                _exit(127);
+            }
+        }
+        for (int i = 0; i < N; i++) {
+            assert_int_equal(wait_code(pid[i]), 0);
+            char *b = NULL;
+            size_t n = 0;
+            assert_int_equal(kk_file_read_all(outf[i], &b, &n, NULL), KK_OK);
+            assert_true(n > 1 && b[n - 1] == '\n');
+            b[n - 1] = 0;
+            snprintf(printed[r * N + i], sizeof printed[0], "%s", b);
+            free(b);
+        }
+    }
+    for (int i = 0; i < N * ROUNDS; i++)
+        for (int j = 0; j < i; j++)
+            if (!strcmp(printed[i], printed[j]))
+                fail_msg("two runs printed the same path %s", printed[i]);
+    char last[512];
+    int nj, nt;
+    scan(dir, last, sizeof last, &nj, &nt);
+    assert_int_equal(nt, 0);
+    assert_int_equal(nj, N * ROUNDS);
+}
+
+/* A temporary whose writer this process cannot see (another host on a
+ * shared folder, another pid namespace) must survive a run's cleanup: one
+ * named without a host (`.tmp.<pid>`, the name older tools wrote) cannot
+ * be told apart from such a writer's, so only age removes it. */
+static void a_temporary_of_a_writer_not_visible_here_should_be_kept(void **state)
+{
+    (void)state;
+    REQUIRE_BIN();
+    char out[128], dir[300], tmp[400];
+    snprintf(out, sizeof out, "%s/foreign", g_tmp);
+    snprintf(dir, sizeof dir, "%s/smoke", out);
+    assert_int_equal(kk_mkdir_p(dir, NULL), KK_OK);
+    pid_t dead = fork();
+    if (dead == 0)
+        _exit(0);
+    waitpid(dead, NULL, 0);
+    snprintf(tmp, sizeof tmp, "%s/x.json.tmp.%ld", dir, (long)dead);
+    make_tmp(tmp, 60);
+    const char *a[] = {"run", "smoke", "--quiet", "--out", out, NULL};
+    assert_int_equal(run(a), 0);
+    struct stat st;
+    assert_int_equal(stat(tmp, &st), 0);
+}
+
+/* A signal that arrives while the evidence is written (held until the
+ * file has its name: the sigterm-after-rename fault puts it exactly
+ * there) must not be reported as "no evidence written": the run prints
+ * the path of the complete file, says the signal came after it was
+ * written, and dies of the signal. */
+static void a_signal_after_the_rename_should_report_the_file_written(void **state)
+{
+    (void)state;
+    REQUIRE_BIN();
+    char out[128], dir[300], p[512], outf[300], errf[300];
+    snprintf(out, sizeof out, "%s/sigafter", g_tmp);
+    snprintf(dir, sizeof dir, "%s/smoke", out);
+    snprintf(outf, sizeof outf, "%s/sigafter.out", g_tmp);
+    snprintf(errf, sizeof errf, "%s/sigafter.err", g_tmp);
+    const char *argv[] = {g_bin, "run", "smoke", "--quiet", "--out", out, NULL};
+    setenv(KK_FAULT_ENV, KK_FAULT_SIGTERM_AFTER_RENAME, 1);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fo = open(outf, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int fe = open(errf, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0)
+            _exit(127);
+        execv(g_bin, (char *const *)argv);
+        _exit(127);
+    }
+    unsetenv(KK_FAULT_ENV);
+    assert_int_equal(wait_code(pid), 128 + SIGTERM);
+    int nj, nt;
+    scan(dir, p, sizeof p, &nj, &nt);
+    assert_int_equal(nj, 1);
+    assert_int_equal(nt, 0);
+    if (file_has(errf, "no evidence written"))
+        fail_msg("the run wrote %s and said it wrote nothing", p);
+    assert_true(file_has(errf, "after the evidence was written"));
+    assert_true(file_has(outf, p)); /* the path, on stdout as on success */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -565,7 +713,10 @@ int main(void)
         cmocka_unit_test(a_merge_should_keep_every_shards_dirty_paths),
         cmocka_unit_test(a_faulted_shard_should_mark_the_merged_file),
         cmocka_unit_test(a_signal_mid_run_should_leave_no_evidence_and_no_temporary),
+        cmocka_unit_test(a_signal_after_the_rename_should_report_the_file_written),
         cmocka_unit_test(stale_temporaries_should_be_removed_at_start),
+        cmocka_unit_test(a_temporary_of_a_writer_not_visible_here_should_be_kept),
+        cmocka_unit_test(concurrent_runs_should_each_write_their_own_file),
         cmocka_unit_test(bad_input_should_exit_2_and_usage_3),
         cmocka_unit_test(a_run_whose_workers_cannot_start_should_fail_at_once),
         cmocka_unit_test(every_failed_run_allocation_should_fail_the_run_and_write_nothing),
