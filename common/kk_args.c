@@ -1,6 +1,8 @@
 /* kk_args: see kk_args.h. */
 #include "kk_args.h"
 
+#include <ctype.h>
+
 #include <errno.h>
 #include <math.h>
 #include <sched.h>
@@ -95,6 +97,16 @@ const char *kk_arg_value(int argc, char **argv, int *i, kk_err *err)
 {
     if (*i + 1 >= argc) {
         kk_err_set(err, KK_E_USAGE, "%s needs a value", argv[*i]);
+        kk_err_where(err, argv[*i]);
+        return NULL;
+    }
+    /* `--jobs --out D` is a --jobs without its value, not a --jobs of
+     * "--out": a value that looks like a long flag is a missing value,
+     * but for the prompt, whose text may start with anything. */
+    const char *v = argv[*i + 1];
+    const int text = !strcmp(argv[*i], "-p") || !strcmp(argv[*i], "--prompt");
+    if (!text && v[0] == '-' && v[1] == '-' && isalpha((unsigned char)v[2])) {
+        kk_err_set(err, KK_E_USAGE, "%s needs a value (found the flag %s)", argv[*i], v);
         kk_err_where(err, argv[*i]);
         return NULL;
     }

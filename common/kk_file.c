@@ -40,6 +40,12 @@ static kk_code at_file(kk_err *err, kk_code code, const char *path)
 
 kk_code kk_file_open_read(const char *path, int *fd, struct stat *st, kk_err *err)
 {
+    *fd = -1;
+    /* An empty path would be reported as "cannot open: No such file" with
+     * no name to show: say what it is. */
+    if (!path || !path[0])
+        return kk_err_set(err, KK_E_RANGE, "the file path is empty (allowed: a path naming a "
+                          "file)");
     *fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (*fd < 0) {
         kk_err_set(err, KK_E_IO, "cannot open: %s", strerror(errno));

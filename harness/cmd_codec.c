@@ -212,6 +212,12 @@ static int eval(int argc, char **argv)
             kk_err_where(&err, "--data");
             goto fail;
         }
+        if (!data_arg[which == 'b' ? 3 : 2]) {
+            kk_err_set(&err, KK_E_RANGE, "--data: '%s' names no model (allowed: kv:MODEL, "
+                       "k:MODEL, v:MODEL with a GGUF path)", data_arg);
+            kk_err_where(&err, "--data");
+            goto fail;
+        }
         int32_t head_dim = 0;
         const bool tok = spec.axis == CODEC_AXIS_TOKEN;
         if (kv_fill(strchr(data_arg, ':') + 1, which, n, tok ? spec.group : 1, (uint64_t)seed,

@@ -348,6 +348,13 @@ static int parse_run_args(const char *sub, int argc, char **argv, run_args *a, i
             } else if (!strcmp(f, "--presets")) {
                 snprintf(a->presets, sizeof a->presets, "%s", v);
             } else if (!strcmp(f, "--out")) {
+                /* "" would fall back to the repository's evidence/. */
+                if (!v[0]) {
+                    kk_err_set(&err, KK_E_RANGE, "--out: the folder is empty (allowed: a folder "
+                               "path; leave --out out for the repository's evidence/)");
+                    kk_err_where(&err, "--out");
+                    return cmd_fail(sub, &err);
+                }
                 snprintf(a->out, sizeof a->out, "%s", v);
             } else if (!strcmp(f, "--jobs")) {
                 if (cli_bound_parse("--jobs", v, &x, &err) != KK_OK)
@@ -529,6 +536,12 @@ int cmd_merge(int argc, char **argv)
             const char *v = kk_arg_value(argc, argv, &i, &err);
             if (!v)
                 return cmd_fail("merge", &err);
+            if (!v[0]) {
+                kk_err_set(&err, KK_E_RANGE, "--out: the folder is empty (allowed: a folder "
+                           "path; leave --out out for the repository's evidence/)");
+                kk_err_where(&err, "--out");
+                return cmd_fail("merge", &err);
+            }
             snprintf(out, sizeof out, "%s", v);
         } else if (argv[i][0] == '-') {
             return usage_err("merge", "unknown flag '%s'", argv[i]);

@@ -10,6 +10,12 @@
 kk_code session_open(session *s, const char *path, bool need_tok, kk_err *err)
 {
     memset(s, 0, sizeof *s);
+    /* Every command opens its model with -m, but for `codec eval`'s data
+     * source, which names its own flag. */
+    if (!path || !path[0]) {
+        kk_err_set(err, KK_E_RANGE, "the model path is empty (allowed: a GGUF file)");
+        return kk_err_where(err, "-m");
+    }
     kk_code rc = gguf_open(&s->file, path, err);
     if (rc != KK_OK)
         goto fail;

@@ -99,6 +99,43 @@ static void help_should_print_the_thread_and_job_bounds_the_parser_enforces(void
     }
 }
 
+
+/* Values that are missing or empty are named as such: a long flag where a
+ * value belongs is a usage error (exit 3, it used to be read as the value),
+ * an empty --out is refused (it used to mean the repository's evidence/),
+ * an empty model path says so and names its flag. A prompt may still start
+ * with "--". */
+static void missing_and_empty_values_should_be_named(void **state)
+{
+    (void)state;
+    REQUIRE_BIN();
+    write_random_model();
+    static const struct {
+        const char *args[10];
+        int code;
+        const char *want;
+    } cases[] = {
+        {{"run", "smoke", "--jobs", "--out", "/tmp/kk_never", NULL}, 3,
+         "--jobs needs a value (found the flag --out)"},
+        {{"run", "smoke", "--out", "", NULL}, 2, "--out: the folder is empty"},
+        {{"generate", "-m", "", "-p", "hi", "-n", "1", NULL}, 2, "at -m: the model path is empty"},
+        {{"logits", "-m", "", "--tokens", "1", NULL}, 2, "at -m: the model path is empty"},
+        {{"codec", "eval", "--codec", "q8_0", "--data", "kv:", NULL}, 2, "'kv:' names no model"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tp_run r = run(cases[i].args);
+        if (r.code != cases[i].code || !strstr(r.err, cases[i].want))
+            fail_msg("%s %s: exit %d, stderr %s", cases[i].args[0], cases[i].args[2], r.code,
+                     r.err);
+        tp_run_free(&r);
+    }
+    const char *p[] = {"generate", "-m", g_model, "-p", "--hello", "-n", "1", NULL};
+    tp_run r = run(p);
+    assert_int_not_equal(r.code, 3);
+    assert_null(strstr(r.err, "needs a value"));
+    tp_run_free(&r);
+}
+
 /* ---- exit code 0 ----------------------------------------------------------- */
 
 static void help_should_exit_0_for_every_engine_command(void **state)
@@ -448,6 +485,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(help_should_exit_0_for_every_engine_command),
         cmocka_unit_test(help_should_print_the_thread_and_job_bounds_the_parser_enforces),
+        cmocka_unit_test(missing_and_empty_values_should_be_named),
         cmocka_unit_test(model_random_then_generate_json_should_exit_0_and_be_deterministic),
         cmocka_unit_test(logits_should_print_floats_that_read_back_exactly),
         cmocka_unit_test(stories260k_generate_should_print_the_reference_text),
