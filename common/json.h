@@ -146,6 +146,17 @@ void json_write_double(FILE *out, double d);
  * infinities, which JSON cannot hold. @return snprintf's count. */
 int json_format_double(char *buf, size_t cap, double d);
 
+/* The canonical form of a value (json_canon.c; docs/evidence.md "Canonical
+ * JSON"): no whitespace, object members sorted by name bytes, strings as
+ * json_write_string, numbers as json_format_double of the nearest double
+ * (-0 as 0). *out (malloc'd, *len bytes, NUL-terminated) is the caller's.
+ * @return KK_OK, KK_E_NOMEM, or KK_E_FORMAT for a number beyond the double
+ * range. */
+kk_code json_canonical(const json_value *v, char **out, size_t *len, kk_err *err);
+/* sha256 of the canonical form, 64 lower-case hex digits ("" on error):
+ * evidence's config_sha256, computed so by the harness and the gate. */
+kk_code json_canonical_sha256(const json_value *v, char out[65], kk_err *err);
+
 /* Number of Unicode code points in valid UTF-8 (JSON Schema string lengths). */
 size_t json_utf8_count(const char *s, size_t len);
 

@@ -507,6 +507,7 @@ static const kk_preset_rule_code RULE_CODES[] = {
     {"MEMORY_CLAIM_MISMATCH", 1},
     {"DEGENERATE_OUTPUT", 1},
     {"DIRTY_TREE", 0},
+    {"INCONSISTENT", 0},
 };
 
 size_t kk_preset_rule_count(void)

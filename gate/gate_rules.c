@@ -1,5 +1,6 @@
 /* gate_rules: the rule table (see gate_rules.h). The evidence-phase checks
- * live in rule_signals.c, rule_claims.c, rule_noisy.c and rule_provenance.c
+ * live in rule_signals.c, rule_claims.c, rule_noisy.c, rule_provenance.c and
+ * rule_consistency.c
  * (rule_internal.h);
  * a new rule is a check function and one entry here. */
 #include "gate_rules.h"
@@ -62,6 +63,9 @@ static const gate_rule RULES[] = {
     /* Not relaxable: a preset is part of the tree it would excuse. */
     {"DIRTY_TREE", "made from a working tree that differs from the commit it names",
      GATE_RULE_EVIDENCE, 0, gate_rule_dirty_tree},
+    /* Not relaxable: a file that contradicts itself judges nothing. */
+    {"INCONSISTENT", "a figure differs from what the same file's parts give",
+     GATE_RULE_EVIDENCE, 0, gate_rule_inconsistent},
 };
 
 size_t gate_rules_count(void)

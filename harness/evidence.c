@@ -17,6 +17,7 @@
 #include "kk_git.h"
 #include "kind.h"
 #include "kk_args.h"
+#include "json.h"
 #include "kk_fault.h"
 #include "kk_file.h"
 #include "sha256.h"
@@ -115,12 +116,23 @@ kk_code ev_build_end(ev_build *b, cJSON **doc)
 
 kk_code ev_json_sha256(const cJSON *v, char out[65], kk_err *err)
 {
+    /* The hash is of the canonical form (common/json_canon.c), which the
+     * gate computes the same way from the file. The text below only
+     * carries the values to common's reader: it is what the evidence file
+     * will hold (cJSON's printer writes every number so that it reads back
+     * as the same double, raw integers as they are), so both programs hash
+     * the same values. */
+    out[0] = '\0';
     char *s = cJSON_PrintUnformatted(v);
     if (!s)
         return kk_err_set(err, KK_E_NOMEM, "out of memory printing JSON");
-    sha256_hex(s, strlen(s), out);
+    json_doc *doc = NULL;
+    kk_code code = json_parse(s, strlen(s), "config", NULL, &doc, err);
     cJSON_free(s);
-    return KK_OK;
+    if (code == KK_OK)
+        code = json_canonical_sha256(json_doc_root(doc), out, err);
+    json_doc_free(doc);
+    return code;
 }
 
 /* ---- provenance ----------------------------------------------------------------- */

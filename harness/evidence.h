@@ -148,7 +148,8 @@ cJSON *ev_document(const preset *p, const ev_provenance *pv, cJSON *models,
 kk_code ev_summary_build(const cJSON *arms, cJSON **out, kk_err *err);
 cJSON *ev_summary(const cJSON *arms);
 
-/* sha256 of the unformatted (canonical: keys in insertion order) JSON. */
+/* sha256 of v's canonical JSON form (json_canonical_sha256; docs/evidence.md
+ * "Canonical JSON"): an arm's config_sha256, as the gate recomputes it. */
 kk_code ev_json_sha256(const cJSON *v, char out[65], kk_err *err);
 
 

@@ -460,6 +460,54 @@ fail:
     return err ? err->code : KK_E_INTERNAL;
 }
 
+/* metrics.cells: per (ctx, depth) cell of the arm, in the order its first
+ * sample comes (the plan's: ctx, then depth), the samples, hits, recall and
+ * its 95% Wilson interval. A failed allocation fails the build (b). */
+static void put_cells(run_ctx *rc, size_t arm, ev_build *b, cJSON *m)
+{
+    const size_t n = run_arm_n_tasks(rc, arm);
+    const nplan **key = run_calloc(rc, n ? n : 1, sizeof *key);
+    int64_t *cn = run_calloc(rc, n ? n : 1, sizeof *cn), *ch = run_calloc(rc, n ? n : 1, sizeof *ch);
+    cJSON *cells = ev_put_arr(b, m, "cells");
+    if (!key || !cn || !ch) {
+        if (b->code == KK_OK) {
+            b->code = kk_err_set(b->err, KK_E_NOMEM, "out of memory for arm %s's cells",
+                                 rc->p->arms[arm].name);
+        }
+        goto done;
+    }
+    size_t n_cells = 0;
+    for (size_t i = 0; i < rc->n_tasks; i++) {
+        if (rc->tasks[i].arm != arm)
+            continue;
+        const nplan *pl = run_plan_at(rc, i);
+        const nslot *sl = run_result_at(rc, i);
+        size_t c = 0;
+        while (c < n_cells && !(key[c]->ctx == pl->ctx && key[c]->depth_index == pl->depth_index))
+            c++;
+        if (c == n_cells)
+            key[n_cells++] = pl;
+        cn[c]++;
+        ch[c] += sl->r.answer == sl->expected;
+    }
+    for (size_t c = 0; c < n_cells && cells; c++) {
+        double lo, hi;
+        kk_wilson95((double)ch[c], (double)cn[c], &lo, &hi);
+        cJSON *o = ev_put_obj(b, cells, "cells[]");
+        ev_put_i64(b, o, "ctx", key[c]->ctx);
+        ev_put_num(b, o, "depth", key[c]->depth);
+        ev_put_i64(b, o, "n", cn[c]);
+        ev_put_i64(b, o, "hits", ch[c]);
+        ev_put_num(b, o, "recall", (double)ch[c] / (double)cn[c]);
+        ev_put_num(b, o, "recall_ci_lo", lo);
+        ev_put_num(b, o, "recall_ci_hi", hi);
+    }
+done:
+    free(key);
+    free(cn);
+    free(ch);
+}
+
 static kk_code arm_evidence(run_ctx *rc, size_t arm, ev_build *b, cJSON *aj, kk_err *err)
 {
     const nstate *s = rc->kstate;
@@ -526,6 +574,14 @@ static kk_code arm_evidence(run_ctx *rc, size_t arm, ev_build *b, cJSON *aj, kk_
         ev_put_num(b, o, "prefill_s", r->prefill_s);
         ev_put_num(b, o, "decode_s", 0.0);
         ev_put_i64(b, o, "tokens_decoded", 0);
+        /* The counters' parts: the gate checks that they add up to the
+         * arm's (INCONSISTENT). */
+        if (has_codec) {
+            ev_put_u64(b, o, "values_encoded",
+                       r->k_stats.values_encoded + r->v_stats.values_encoded);
+            ev_put_u64(b, o, "values_decoded",
+                       r->k_stats.values_decoded + r->v_stats.values_decoded);
+        }
     }
     /* metrics: only what preset, model and seed determine */
     cJSON *m = ev_put_obj(b, aj, "metrics");
@@ -538,6 +594,7 @@ static kk_code arm_evidence(run_ctx *rc, size_t arm, ev_build *b, cJSON *aj, kk_
         ev_put_i64(b, m, "n", (int64_t)n);
         ev_put_i64(b, m, "hits", hits);
         ev_put_num(b, m, "min_margin", min_margin);
+        put_cells(rc, arm, b, m);
     }
     if (has_kv) {
         ev_put_num(b, m, "rel_mse_k", kr > 0 ? ke / kr : 0);

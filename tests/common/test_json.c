@@ -21,6 +21,7 @@
 #include "common/json_ref.h"
 #include "common/json_suite_vectors.h"
 #include "json.h"
+#include "sha256.h"
 #include "json_internal.h"
 
 /* json.h's default max_depth (json.c JSON_DEFAULT_MAX_DEPTH). */
@@ -1167,6 +1168,59 @@ static void files_parse_and_errors_name_the_file(void **state)
     assert_null(d);
 }
 
+/* The canonical form (docs/evidence.md "Canonical JSON"): every rule shown
+ * on a value whose spelling differs from its canonical form. */
+static void canon_is(const char *text, const char *want)
+{
+    json_doc *d = parse_ok(text);
+    char *got = NULL;
+    size_t n = 0;
+    kk_err err = {0};
+    assert_int_equal(json_canonical(json_doc_root(d), &got, &n, &err), KK_OK);
+    assert_string_equal(got, want);
+    assert_int_equal(n, strlen(want));
+    char h1[65], h2[65];
+    assert_int_equal(json_canonical_sha256(json_doc_root(d), h1, &err), KK_OK);
+    sha256_hex(want, strlen(want), h2);
+    assert_string_equal(h1, h2);
+    free(got);
+    json_doc_free(d);
+}
+
+static void canonical_form_sorts_names_and_writes_shortest_numbers(void **state)
+{
+    (void)state;
+    /* names by bytes, a prefix first; whitespace gone; nesting sorted too */
+    canon_is(" { \"b\" : 1 , \"ab\" : [ 2 , { \"y\" : 1, \"x\" : 2 } ], \"a\" : null } ",
+             "{\"a\":null,\"ab\":[2,{\"x\":2,\"y\":1}],\"b\":1}");
+    /* UTF-8 byte order is code point order: e-acute (C3 A9) after z */
+    canon_is("{\"\\u00e9\": true, \"z\": false}", "{\"z\":false,\"\xc3\xa9\":true}");
+    /* numbers: the nearest double, shortest round-trip, -0 as 0 */
+    canon_is("[1.0, 1e2, 0.10, -0, -0.0e5, 1e23, 1.5E-7, 12345678901234567, 2.5e0, 1e17]",
+             "[1,100,0.1,0,0,1e+23,1.5e-07,12345678901234568,2.5,1e+17]");
+    /* strings: escapes only where JSON needs them; \/ and \u00e9 raw */
+    canon_is("\"a\\/b\\u00e9\\u001f\\t\\\"\\\\\"", "\"a/b\xc3\xa9\\u001f\\t\\\"\\\\\"");
+    canon_is("\"nul\\u0000in\"", "\"nul\\u0000in\"");
+    canon_is("{}", "{}");
+    canon_is("[]", "[]");
+    /* the same value spelled two ways hashes the same */
+    json_doc *a = parse_ok("{\"codec\": \"q8_0\", \"bits\": 8.0, \"mask\": false}");
+    json_doc *b = parse_ok("{\"mask\":false,\"bits\":8,\"codec\":\"q8_0\"}");
+    char ha[65], hb[65];
+    kk_err err = {0};
+    assert_int_equal(json_canonical_sha256(json_doc_root(a), ha, &err), KK_OK);
+    assert_int_equal(json_canonical_sha256(json_doc_root(b), hb, &err), KK_OK);
+    assert_string_equal(ha, hb);
+    json_doc_free(a);
+    json_doc_free(b);
+    /* a literal beyond the double range has no canonical form */
+    json_doc *big = parse_ok("{\"x\": [1e400]}");
+    assert_int_equal(json_canonical_sha256(json_doc_root(big), ha, &err), KK_E_FORMAT);
+    assert_string_equal(ha, "");
+    assert_non_null(strstr(err.msg, "1e400"));
+    json_doc_free(big);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1211,6 +1265,7 @@ int main(void)
         cmocka_unit_test(written_strings_escape_what_they_must_and_read_back),
         cmocka_unit_test(written_doubles_are_shortest_and_read_back_exactly),
         cmocka_unit_test(utf8_count_counts_code_points),
+        cmocka_unit_test(canonical_form_sorts_names_and_writes_shortest_numbers),
         cmocka_unit_test(files_parse_and_errors_name_the_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

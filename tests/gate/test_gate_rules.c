@@ -224,7 +224,7 @@ static void every_rule_code_should_have_a_file_that_violates_it(void **state)
 static void every_evidence_rule_should_run_by_default_and_be_relaxable(void **state)
 {
     (void)state;
-    assert_int_equal(gate_rules_count(), 11);
+    assert_int_equal(gate_rules_count(), 12);
     for (size_t r = 0; r < gate_rules_count(); r++) {
         const gate_rule *rule = gate_rules_at(r);
         assert_non_null(rule->check);
@@ -241,7 +241,7 @@ static void every_evidence_rule_should_run_by_default_and_be_relaxable(void **st
         kk_preset *p = NULL;
         kk_err err;
         kk_err_clear(&err);
-        if (strcmp(rule->code, "DIRTY_TREE") == 0) {
+        if (strcmp(rule->code, "DIRTY_TREE") == 0 || strcmp(rule->code, "INCONSISTENT") == 0) {
             /* On by default and never relaxed: a preset naming it is malformed. */
             assert_int_equal(rule->relaxable, 0);
             assert_int_not_equal(kk_preset_parse(text, strlen(text), "p.yaml", "p", 0, &p,
@@ -351,7 +351,49 @@ static void violations_should_print_code_pointer_numbers_and_reason(void **state
     assert_int_equal(r.code, 1);
     EXPECT_IN(r.out, "DEGENERATE_OUTPUT /arms/1/samples/1/text: expected no unit of 1-8 "
                      "characters or tokens repeated 8+ times at the end, actual ends in "
-                     "\" the\" x 9 (a 4-character unit); 1 of 3 samples end so");
+                     "\" the\" x 9 (a 4-character unit); 1 of 20 samples end so");
+    tp_run_free(&r);
+
+    /* INCONSISTENT names the figure, what the file's parts give and how */
+    r = gate_cli("INCONSISTENT.json", NULL, NULL);
+    assert_int_equal(r.code, 1);
+    EXPECT_IN(r.out, "INCONSISTENT /arms/2/metrics/recall: expected recall = 0 (hits / n of "
+                     "the samples), actual 0.03 (a figure disagrees with what the same file "
+                     "determines; arm \"masked\")");
+    tp_run_free(&r);
+    r = gate_cli("INCONSISTENT-hits.json", NULL, NULL);
+    EXPECT_IN(r.out, "INCONSISTENT /arms/1/metrics/hits: expected hits = 0 (the samples with "
+                     "hit true), actual 19");
+    tp_run_free(&r);
+    r = gate_cli("INCONSISTENT-answer.json", NULL, NULL);
+    EXPECT_IN(r.out, "INCONSISTENT /arms/1/samples/19/hit: expected hit = false (answer 8, "
+                     "expected 7), actual true");
+    tp_run_free(&r);
+    r = gate_cli("INCONSISTENT-config.json", NULL, NULL);
+    EXPECT_IN(r.out, "INCONSISTENT /arms/1/config_sha256: expected config_sha256 = ");
+    EXPECT_IN(r.out, " (sha256 of the canonical config), actual \"eeee");
+    tp_run_free(&r);
+    r = gate_cli("INCONSISTENT-counters.json", NULL, NULL);
+    EXPECT_IN(r.out, "INCONSISTENT /arms/1/signals/counters/values_encoded: expected "
+                     "values_encoded = 81920 (the sum of samples[].values_encoded), actual 1");
+    tp_run_free(&r);
+    r = gate_cli("INCONSISTENT-cells.json", NULL, NULL);
+    EXPECT_IN(r.out, "INCONSISTENT /arms/1/metrics/cells/0/hits: expected hits = 19 (the "
+                     "samples at the cell's ctx and depth with hit true), actual 20");
+    tp_run_free(&r);
+    r = gate_cli("INCONSISTENT-timing.json", NULL, NULL);
+    EXPECT_IN(r.out, "INCONSISTENT /arms/1/timings/decode_tok_per_s: expected "
+                     "decode_tok_per_s = 150 (the median of timings.repeats[].decode_tok_per_s)"
+                     ", actual 160");
+    tp_run_free(&r);
+    r = gate_cli("INCONSISTENT-claim.json", NULL, NULL);
+    EXPECT_IN(r.out, "INCONSISTENT /summary/claims/0/ratio: expected ratio = 1.5 "
+                     "(timings.decode_tok_per_s of arm \"spec\" / of arm \"ar\"), actual 1.55");
+    tp_run_free(&r);
+    r = gate_cli("INCONSISTENT-derived.json", NULL, NULL);
+    EXPECT_IN(r.out, "INCONSISTENT /arms/1/signals/memory/derived/kv_bytes_formula/value: "
+                     "expected value = 557056 (n_layers*2*ctx*kv_dim*bits/8 over its inputs), "
+                     "actual 524288");
     tp_run_free(&r);
 }
 

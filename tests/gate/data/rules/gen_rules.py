@@ -8,8 +8,15 @@ Names say what tests/gate/test_gate_rules.c expects:
     CODE.json, CODE-variant.json   violates rule CODE and nothing else:
                                    exit 1, every FAIL has id CODE
     pass-variant.json              passes every check: exit 0
+
+Every file but INCONSISTENT*.json is written consistent (fixture.settle:
+config hashes, recall from the samples, timing medians, counter sums, claim
+ratios recomputed after the edit), so a rule's file shows that rule alone.
 """
-import copy, glob, hashlib, json, os
+import copy, glob, hashlib, json, os, sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from fixture import settle
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = HERE
@@ -30,22 +37,31 @@ TEXTS = [
     "The sun was warm and the birds sang. Mia smiled and went home.",
 ]
 
-def arm(name, config, recall, kv_claimed, kv_allocated, tps, counters):
+N_SAMPLES = 20
+
+def arm(name, config, hits, kv_claimed, kv_allocated, tps, counters, bits):
+    # N_SAMPLES samples, the first `hits` of them hits; a codec arm's
+    # samples carry their share of the codec's counters.
+    parts = {k: 4096 for k in ("values_encoded", "values_decoded") if k in counters}
     return {
         "name": name,
         "config": config,
-        "config_sha256": hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest(),
-        "metrics": {"recall": recall, "n": 20, "kv_bytes_resident": kv_claimed},
-        "timings": {"scope": "decode", "prefill_s": 0.5, "decode_s": round(128 / tps, 6),
-                    "tokens_decoded": 128, "decode_tok_per_s": tps, "repeats": repeats(tps)},
+        "config_sha256": "",
+        "metrics": {"recall": 0, "n": 0, "hits": 0, "kv_bytes_resident": kv_claimed,
+                    "cells": [{"ctx": 512, "depth": 0.5, "n": 0, "hits": 0, "recall": 0}]},
+        "timings": {"scope": "decode", "prefill_s": 0, "decode_s": 0,
+                    "tokens_decoded": 0, "decode_tok_per_s": 0, "repeats": repeats(tps)},
         "signals": {"counters": counters, "fallbacks_taken": [],
                     "memory": {"kv_bytes_allocated": kv_allocated,
                                "derived": {"kv_bytes_formula": {
                                    "value": kv_claimed, "formula": "n_layers*2*ctx*kv_dim*bits/8",
-                                   "inputs": {"n_layers": 4, "ctx": 256, "kv_dim": 128}}}}},
-        "samples": [{"index": i, "ctx": 256, "depth": 0.5, "hit": recall > 0.5,
-                     "text": TEXTS[i], "ids": [100 + i, 7, 42, 9, 13], "tokens_decoded": 128}
-                    for i in range(3)],
+                                   "inputs": {"n_layers": 4, "ctx": 512, "kv_dim": 128,
+                                              "bits": bits}}}}},
+        "samples": [dict({"index": i, "ctx": 512, "depth": 0.5, "hit": i < hits,
+                          "expected": 7, "answer": 7 if i < hits else 8,
+                          "text": TEXTS[i % 3], "ids": [100 + i, 7, 42, 9, 13],
+                          "tokens_decoded": 128}, **parts)
+                    for i in range(N_SAMPLES)],
     }
 
 CODEC = {"values_encoded": 65536, "values_decoded": 65536}
@@ -57,20 +73,21 @@ GOOD = {
         "tool_version": "0.1.0", "git_commit": COMMIT, "git_dirty": False,
         "host": {"cpu": "test cpu", "cores": 2}, "compiler": "cc 12", "blas": "openblas 0.3",
         "seed": 1, "threads": 2, "jobs": 1,
-        "started": "2026-01-01T00:00:00Z", "finished": "2026-01-01T00:00:10Z", "wall_s": 10.0},
+        "started": "2026-01-01T00:00:00Z", "finished": "2026-01-01T00:00:10Z", "wall_s": 10.0,
+        "faults_injected": []},
     "models": [
         {"role": "target", "source": "models/stories260K.gguf", "sha256": "ab" * 32,
          "architecture": "llama", "trained": True},
         {"role": "drafter", "source": "ngram:3", "sha256": "cd" * 32, "architecture": "ngram"}],
     "arms": [
-        arm("ar", {"codec": "f16"}, 1.0, 1048576, 1048576, 100, dict(CODEC)),
+        arm("ar", {"codec": "f16"}, 20, 1048576, 1048576, 100, dict(CODEC), 16),
         # spec: the drafter proposes, the target verifies; q8_0 stores 8.5
-        # bits a value (557056 = 1048576 * 8.5 / 16).
-        arm("spec", {"codec": "q8_0", "drafter": "ngram-3", "restore": "window"}, 0.95,
+        # bits a value (557056 = 1048576 * 8.5 / 16). 19 of 20 hits.
+        arm("spec", {"codec": "q8_0", "drafter": "ngram-3", "restore": "window"}, 19,
             557056, 557056, 150,
-            dict(CODEC, blocks_proposed=900, blocks_accepted=610, positions_restored=48)),
-        arm("masked", {"codec": "f16", "mask_needle": True}, 0.0, 1048576, 1048576, 100,
-            dict(CODEC)),
+            dict(CODEC, blocks_proposed=900, blocks_accepted=610, positions_restored=48), 8.5),
+        arm("masked", {"codec": "f16", "mask_needle": True}, 0, 1048576, 1048576, 100,
+            dict(CODEC), 16),
     ],
     "summary": {"kv_saved_pct": 46.875, "claims": [
         {"arm": "spec", "baseline": "ar", "metric": "timings.decode_tok_per_s", "ratio": 1.5},
@@ -79,6 +96,8 @@ GOOD = {
 }
 
 def write(name, doc):
+    if not name.startswith("INCONSISTENT"):
+        settle(doc)
     with open(os.path.join(OUT, name), "w") as f:
         json.dump(doc, f, indent=1)
         f.write("\n")
@@ -131,7 +150,8 @@ write("pass-no-speed-claim.json", variant(no_claims_smoke))
 # ---- one rule each ---------------------------------------------------------------
 def liveness(d):
     # A codec that silently passes values through counts nothing.
-    arm_of(d, "spec")["signals"]["counters"].update(values_encoded=0, values_decoded=0)
+    for smp in arm_of(d, "spec")["samples"]:
+        smp.update(values_encoded=0, values_decoded=0)
 write("LIVENESS.json", variant(liveness))
 
 def liveness_missing(d):
@@ -150,18 +170,18 @@ def fallback(d):
 write("SILENT_FALLBACK.json", variant(fallback))
 
 def self_comparison(d):
+    # spec is configured as ar: its claims compare a system with itself
     spec, ar = arm_of(d, "spec"), arm_of(d, "ar")
-    spec["config_sha256"] = ar["config_sha256"]
+    spec["config"] = copy.deepcopy(ar["config"])
 write("SELF_COMPARISON.json", variant(self_comparison))
 
 def self_comparison_config(d):
-    # Equal configurations under different hashes are still one system: a
-    # summary claim comparing masked with its twin.
+    # A summary claim comparing masked with its twin: an arm of another name
+    # configured the same.
     d["summary"]["claims"].append({"arm": "masked", "baseline": "ar2", "metric": "recall",
                                    "ratio": 0.0})
     twin = copy.deepcopy(arm_of(d, "masked"))
     twin["name"] = "ar2"
-    twin["config_sha256"] = "ee" * 32
     d["arms"].append(twin)
 write("SELF_COMPARISON-config.json", variant(self_comparison_config))
 
@@ -170,7 +190,9 @@ def min_samples_timing(d):
 write("MIN_SAMPLES.json", variant(min_samples_timing))
 
 def min_samples_recall(d):
-    arm_of(d, "spec")["metrics"]["n"] = 12
+    spec = arm_of(d, "spec")
+    spec["samples"] = spec["samples"][:12]
+    spec["metrics"]["cells"][0]["n"] = 12
 write("MIN_SAMPLES-recall.json", variant(min_samples_recall))
 
 def prefill_tokens(d):
@@ -277,3 +299,56 @@ def dirty_without_git(d):
     p["git_dirty_paths_total"] = 0
     p["git_error"] = "git rev-parse HEAD: cannot run git (is it installed and on PATH?)"
 write("DIRTY_TREE-no-git.json", variant(dirty_without_git))
+
+# ---- INCONSISTENT: figures that disagree with the file's own parts ----------------
+# Written as edited (no settle): each file keeps one lie the other rules miss.
+def masked_recall(d):
+    # The negative control's recall edited to 0.03 (still <= 0.05) while its
+    # samples show no hit.
+    arm_of(d, "masked")["metrics"]["recall"] = 0.03
+write("INCONSISTENT.json", variant(lambda d: (settle(d), masked_recall(d))))
+
+def hits_false(d):
+    # Every sample a miss under a stated recall of 0.95.
+    for smp in arm_of(d, "spec")["samples"]:
+        smp.update(hit=False, answer=8)
+write("INCONSISTENT-hits.json", variant(lambda d: (settle(d), hits_false(d))))
+
+def hit_vs_answer(d):
+    # A miss turned into a hit: its answer still differs from the expected id.
+    arm_of(d, "spec")["samples"][19]["hit"] = True
+    settle(d)
+    arm_of(d, "spec")["samples"][19]["answer"] = 8
+write("INCONSISTENT-answer.json", variant(hit_vs_answer))
+
+def config_hash(d):
+    settle(d)
+    arm_of(d, "spec")["config_sha256"] = "ee" * 32
+write("INCONSISTENT-config.json", variant(config_hash))
+
+def counters_one(d):
+    settle(d)
+    arm_of(d, "spec")["signals"]["counters"].update(values_encoded=1, values_decoded=1)
+write("INCONSISTENT-counters.json", variant(counters_one))
+
+def cell_edit(d):
+    settle(d)
+    arm_of(d, "spec")["metrics"]["cells"][0].update(hits=20, recall=1.0)
+write("INCONSISTENT-cells.json", variant(cell_edit))
+
+def timing_edit(d):
+    # A headline rate above every repeat's.
+    settle(d)
+    arm_of(d, "spec")["timings"]["decode_tok_per_s"] = 160
+write("INCONSISTENT-timing.json", variant(timing_edit))
+
+def claim_edit(d):
+    settle(d)
+    d["summary"]["claims"][0]["ratio"] = 1.55
+write("INCONSISTENT-claim.json", variant(claim_edit))
+
+def derived_edit(d):
+    # The stated formula gives 557056 bytes; the value says less.
+    settle(d)
+    arm_of(d, "spec")["signals"]["memory"]["derived"]["kv_bytes_formula"]["value"] = 524288
+write("INCONSISTENT-derived.json", variant(derived_edit))
