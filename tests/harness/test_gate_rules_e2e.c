@@ -345,6 +345,179 @@ static void faulted_evidence_should_never_go_into_the_repository_evidence_folder
     fixture_free(&fx);
 }
 
+/* ---- hostile edits -------------------------------------------------------------- */
+
+/* Writes doc to path (the edited copy the gate then reads). */
+static void write_json(const cJSON *doc, const char *path)
+{
+    char *text = cJSON_Print(doc);
+    assert_non_null(text);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    cJSON_free(text);
+}
+
+static cJSON *member(const cJSON *o, const char *path)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", path);
+    const cJSON *v = o;
+    for (char *save = NULL, *t = strtok_r(buf, ".", &save); t; t = strtok_r(NULL, ".", &save))
+        v = cJSON_IsArray(v) ? cJSON_GetArrayItem(v, atoi(t)) : cJSON_GetObjectItemCaseSensitive(v, t);
+    assert_non_null(v);
+    return (cJSON *)v;
+}
+
+static void set_num(cJSON *o, const char *path, double v)
+{
+    cJSON *n = member(o, path);
+    assert_true(cJSON_IsNumber(n));
+    cJSON_SetNumberValue(n, v);
+}
+
+/* The issue's hostile edits, each on a fresh copy of honest harness
+ * evidence: the gate must refuse every one, and name the rule. */
+typedef struct hostile {
+    const char *what;
+    void (*edit)(cJSON *doc);
+    int exit_code;
+    const char *code;    /* the FAIL expected (with pointer) */
+    const char *pointer;
+} hostile;
+
+static void edit_masked_recall(cJSON *d)
+{
+    set_num((cJSON *)arm_named(d, "needle-masked"), "metrics.recall", 0.03);
+}
+
+static void edit_hits_false(cJSON *d)
+{
+    cJSON *s;
+    cJSON_ArrayForEach(s, member((cJSON *)arm_named(d, "q8_0"), "samples"))
+        cJSON_ReplaceItemInObjectCaseSensitive(s, "hit", cJSON_CreateFalse());
+}
+
+static void edit_counters(cJSON *d)
+{
+    set_num((cJSON *)arm_named(d, "q8_0"), "signals.counters.values_encoded", 1);
+    set_num((cJSON *)arm_named(d, "q8_0"), "signals.counters.values_decoded", 1);
+}
+
+static void edit_config_sha(cJSON *d)
+{
+    cJSON_ReplaceItemInObjectCaseSensitive((cJSON *)arm_named(d, "q8_0"), "config_sha256",
+                                           cJSON_CreateString("00000000000000000000000000000000"
+                                                              "00000000000000000000000000000000"));
+}
+
+static void edit_config(cJSON *d)
+{
+    /* the config says what the hash does not */
+    cJSON_ReplaceItemInObjectCaseSensitive(member((cJSON *)arm_named(d, "q8_0"), "config"),
+                                           "codec", cJSON_CreateString("q4_0"));
+}
+
+static void edit_no_faults(cJSON *d)
+{
+    cJSON_DeleteItemFromObjectCaseSensitive(member(d, "provenance"), "faults_injected");
+}
+
+static void edit_cell(cJSON *d)
+{
+    cJSON *c = member((cJSON *)arm_named(d, "needle-masked"), "metrics.cells.0");
+    set_num(c, "hits", member(c, "n")->valuedouble);
+    set_num(c, "recall", 1.0);
+}
+
+static void edit_min_margin(cJSON *d)
+{
+    cJSON *q = (cJSON *)arm_named(d, "q8_0");
+    set_num(q, "metrics.min_margin", member(q, "metrics.min_margin")->valuedouble + 1);
+}
+
+static void edit_prefill(cJSON *d)
+{
+    cJSON *q = (cJSON *)arm_named(d, "q8_0");
+    set_num(q, "timings.prefill_s", member(q, "timings.prefill_s")->valuedouble / 2);
+}
+
+static void edit_derived(cJSON *d)
+{
+    cJSON *q = (cJSON *)arm_named(d, "q8_0");
+    const char *p = "signals.memory.derived.kv_bytes_formula.value";
+    set_num(q, p, member(q, p)->valuedouble / 2);
+}
+
+static void edit_summary(cJSON *d)
+{
+    set_num(d, "summary.arms.q8_0.kv_saved_pct", 90);
+}
+
+static int gate_fails(const char *json, const char *code, const char *pointer)
+{
+    cJSON *r = cJSON_Parse(json);
+    assert_non_null(r);
+    int found = 0;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(r, "checks")) {
+        const char *st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "status"));
+        const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "id"));
+        const char *ptr = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "pointer"));
+        if (st && id && ptr && !strcmp(st, "FAIL") && !strcmp(id, code) &&
+            !strncmp(ptr, pointer, strlen(pointer)))
+            found = 1;
+    }
+    cJSON_Delete(r);
+    return found;
+}
+
+static void hostile_edits_of_harness_evidence_should_be_refused(void **state)
+{
+    (void)state;
+    static const hostile cases[] = {
+        {"needle-masked recall 0 -> 0.03", edit_masked_recall, 1, "INCONSISTENT",
+         "/arms/2/metrics/recall"},
+        {"every q8_0 sample hit false", edit_hits_false, 1, "INCONSISTENT",
+         "/arms/1/samples/"},
+        {"counters set to 1", edit_counters, 1, "INCONSISTENT",
+         "/arms/1/signals/counters/values_encoded"},
+        {"config_sha256 not the config's", edit_config_sha, 1, "INCONSISTENT",
+         "/arms/1/config_sha256"},
+        {"config edited under its hash", edit_config, 1, "INCONSISTENT",
+         "/arms/1/config_sha256"},
+        {"faults_injected deleted", edit_no_faults, 2, "SCHEMA", "/provenance"},
+        {"a cell's hits", edit_cell, 1, "INCONSISTENT", "/arms/2/metrics/cells/0/hits"},
+        {"min_margin", edit_min_margin, 1, "INCONSISTENT", "/arms/1/metrics/min_margin"},
+        {"prefill median", edit_prefill, 1, "INCONSISTENT", "/arms/1/timings/prefill_s"},
+        {"derived bytes", edit_derived, 1, "INCONSISTENT",
+         "/arms/1/signals/memory/derived/kv_bytes_formula/value"},
+        {"summary kv_saved_pct", edit_summary, 1, "INCONSISTENT",
+         "/summary/arms/q8_0/kv_saved_pct"},
+    };
+    fixture fx;
+    fixture_make(&fx);
+    char ev[PATH_MAX + 300], edited[PATH_MAX + 64];
+    run_smoke(&fx, "ev", NULL, ev, sizeof ev);
+    snprintf(edited, sizeof edited, "%s/edited.json", fx.tmp);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cJSON *d = read_json(ev);
+        cases[i].edit(d);
+        write_json(d, edited);
+        cJSON_Delete(d);
+        char *json = NULL;
+        int rc = gate_json(&fx, edited, &json);
+        if (rc != cases[i].exit_code || !gate_fails(json, cases[i].code, cases[i].pointer)) {
+            fprintf(stderr, "%s\n", json ? json : "");
+            fail_msg("%s: exit %d, wanted %d with %s at %s", cases[i].what, rc,
+                     cases[i].exit_code, cases[i].code, cases[i].pointer);
+        }
+        free(json);
+    }
+    fixture_free(&fx);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -370,6 +543,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(smoke_evidence_from_the_harness_should_pass_every_rule),
         cmocka_unit_test(a_codec_switched_off_at_run_time_should_make_liveness_fire),
+        cmocka_unit_test(hostile_edits_of_harness_evidence_should_be_refused),
         cmocka_unit_test(an_unknown_fault_name_should_be_refused_with_exit_2),
         cmocka_unit_test(faulted_evidence_should_never_go_into_the_repository_evidence_folder),
     };
