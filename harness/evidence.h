@@ -82,7 +82,8 @@ typedef struct ev_provenance {
  * counts as dirty, git_commit stays 40 zeros and git_error says why. */
 void ev_provenance_collect(ev_provenance *pv, const char *root);
 
-/* 1 when a C source or header under root/common, engine, gate or harness
+/* 1 when a C source or header directly under root/common, engine, compare,
+ * bench/lib or harness (what bin/kakeya links)
  * was modified after the executable `exe` (its mtime): a binary that
  * `make` has not rebuilt since an edit, whose evidence would otherwise
  * name a commit it does not contain. 0 otherwise, or when exe cannot be

@@ -46,6 +46,30 @@ static void a_binary_older_than_a_source_should_be_stale_and_a_newer_one_not(voi
     assert_int_equal(ev_binary_stale(root, exe), 1); /* a header edited since */
     touch_at(exe, 4000000);
     assert_int_equal(ev_binary_stale(root, exe), 0);
+    /* every folder kakeya links counts (bench/lib, compare); the gate's
+     * sources are another program's */
+    char sub[256], f[300];
+    const char *const linked[] = {"compare", "bench", "bench/lib", "gate"};
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(sub, sizeof sub, "%s/%s", root, linked[i]);
+        assert_int_equal(mkdir(sub, 0755), 0);
+    }
+    snprintf(f, sizeof f, "%s/gate/g.c", root);
+    touch_at(f, 5000000);
+    assert_int_equal(ev_binary_stale(root, exe), 0);
+    unlink(f);
+    snprintf(f, sizeof f, "%s/bench/lib/b.h", root);
+    touch_at(f, 5000000);
+    assert_int_equal(ev_binary_stale(root, exe), 1);
+    unlink(f);
+    snprintf(f, sizeof f, "%s/compare/c.c", root);
+    touch_at(f, 5000000);
+    assert_int_equal(ev_binary_stale(root, exe), 1);
+    unlink(f);
+    for (size_t i = 4; i-- > 0;) {
+        snprintf(sub, sizeof sub, "%s/%s", root, linked[i]);
+        rmdir(sub);
+    }
     char missing[300];
     snprintf(missing, sizeof missing, "%s/nope", root);
     assert_int_equal(ev_binary_stale(root, missing), 0); /* unreadable: not claimed */
