@@ -24,13 +24,16 @@
 #include "dtype.h"
 #include "matmul.h"
 
-static bool visible(const fwd_attn_shape *sh, int32_t q_pos, int32_t k_pos)
+static bool visible(const fwd_attn_shape *sh, const kv_view *kv, int32_t q_pos, int32_t k_pos)
 {
     if (k_pos > q_pos)
         return false;
     if (sh->hidden && k_pos < sh->n_hidden && sh->hidden[k_pos])
         return false;
-    return sh->window <= 0 || (int64_t)q_pos - k_pos < sh->window;
+    if (sh->window > 0 && (int64_t)q_pos - k_pos >= sh->window)
+        return false;
+    /* the cache's policy: its sinks, then its window (kv.h) */
+    return kv->window <= 0 || k_pos < kv->n_sink || (int64_t)q_pos - k_pos < kv->window;
 }
 
 /* First index in ascending pos[0..n) whose value is > x. */
@@ -259,7 +262,7 @@ static void att_task(void *vctx, int64_t task, int thread)
             softmax_row(row, w, jlo, jhi, scale);
         } else {
             for (int64_t j = 0; j < w; j++)
-                if (!visible(sh, q_pos[c0 + i], kp[j]))
+                if (!visible(sh, kv, q_pos[c0 + i], kp[j]))
                     row[j] = -INFINITY;
             softmax_row(row, w, 0, w, scale);
         }
@@ -275,8 +278,11 @@ kk_code fwd_attention(const fwd_attn_shape *sh, const float *q, const int32_t *q
 {
     if (n <= 0)
         return KK_OK;
+    /* The contiguous-range path assumes a mask of causality and one
+     * window; a cache with sinks and a window of its own (a ring, in
+     * storage order) takes the per-entry path. */
     att_job J = {sh, q, q_pos, n, (n + FWD_ATT_CHUNK - 1) / FWD_ATT_CHUNK, kv, out,
-                 ascending(kv->pos, kv->n), softmax_row_pick(), 1};
+                 kv->window <= 0 && ascending(kv->pos, kv->n), softmax_row_pick(), 1};
     matmul_parallel(NULL, att_task, &J, J.n_chunks * sh->n_heads);
     return atomic_load(&J.ok) ? KK_OK : KK_E_NOMEM;
 }
@@ -301,7 +307,7 @@ void fwd_attention_ref(const fwd_attn_shape *sh, const float *q, const int32_t *
             double mx = -INFINITY, sum = 0.0;
             for (int pass = 0; pass < 2; pass++) { /* max, then sum of exp */
                 for (int64_t j = 0; j < kv->n; j++) {
-                    if (!visible(sh, q_pos[i], kv->pos[j]))
+                    if (!visible(sh, kv, q_pos[i], kv->pos[j]))
                         continue;
                     const int64_t kj = j * kv->k_stride + (int64_t)kvh * sh->head_dim_k;
                     double s = 0.0;
@@ -318,7 +324,7 @@ void fwd_attention_ref(const fwd_attn_shape *sh, const float *q, const int32_t *
             for (int32_t d = 0; d < sh->head_dim_v; d++) {
                 double acc = 0.0;
                 for (int64_t j = 0; j < kv->n; j++) {
-                    if (!visible(sh, q_pos[i], kv->pos[j]))
+                    if (!visible(sh, kv, q_pos[i], kv->pos[j]))
                         continue;
                     const int64_t kj = j * kv->k_stride + (int64_t)kvh * sh->head_dim_k;
                     double s = 0.0;

@@ -26,9 +26,14 @@ kk_code kv_view_layer(kv_cache *c, int32_t layer, kv_view *out, kk_err *err)
     return c->vt->view(c, layer, out, err);
 }
 
-void kv_truncate(kv_cache *c, int64_t n_tokens)
+kk_code kv_truncate(kv_cache *c, int64_t n_tokens, kk_err *err)
 {
-    c->vt->truncate(c, n_tokens < 0 ? 0 : n_tokens);
+    return c->vt->truncate(c, n_tokens < 0 ? 0 : n_tokens, false, err);
+}
+
+kk_code kv_truncate_check(kv_cache *c, int64_t n_tokens, kk_err *err)
+{
+    return c->vt->truncate(c, n_tokens < 0 ? 0 : n_tokens, true, err);
 }
 
 int64_t kv_n_tokens(const kv_cache *c) { return c->vt->n_tokens(c); }
@@ -106,15 +111,21 @@ static kk_code full_view(kv_cache *c, int32_t layer, kv_view *out, kk_err *err)
     out->pos = f->pos + (int64_t)layer * cap;
     out->k_stride = f->k_row;
     out->v_stride = f->v_row;
+    out->window = out->n_sink = 0;
     return KK_OK;
 }
 
-static void full_truncate(kv_cache *c, int64_t n_tokens)
+/* Every row is kept: any rollback is exact. */
+static kk_code full_truncate(kv_cache *c, int64_t n_tokens, bool check_only, kk_err *err)
 {
+    (void)err;
+    if (check_only)
+        return KK_OK;
     kv_full *f = (kv_full *)c;
     for (int32_t l = 0; l < c->cfg.n_layers; l++)
         if (f->len[l] > n_tokens)
             f->len[l] = n_tokens;
+    return KK_OK;
 }
 
 static int64_t full_n_tokens(const kv_cache *c)

@@ -9,14 +9,16 @@
  *      position (an entry is visible to a query at position p when its
  *      position is <= p, and inside the layer's sliding window), so a cache
  *      that drops entries (sink + window) or reorders them (a ring) needs no
- *      change in the forward pass.
+ *      change in the forward pass. A cache with a policy of its own says so
+ *      in the view (window, n_sink): attention applies that mask too.
  * A cache that stores K/V compressed (a codec) or restored from elsewhere
  * decodes into F32 rows it owns when kv_view is called; the view stays
  * valid until the next call on the same cache.
  *
  * Implementations fill a kv_vtable; kv_full (this file's kv.c) is the plain
  * full cache: every position kept in F32, capacity allocated up front;
- * kv_full_f16 the same in F16.
+ * kv_full_f16 the same in F16; kv_sinkwin.h the bounded sink + window
+ * cache; kv_codec.h, kv_noisy.h the compressed ones.
  *
  * Lifecycle of a kv_cache:
  *   1. kv_full_init (or another implementation's _init): all memory
@@ -24,6 +26,13 @@
  *   2. forward passes: kv_append then kv_view, layer by layer.
  *   3. kv_truncate(c, n): forget every token after the first n appended
  *      (speculative verification rolls back rejected drafts this way).
+ *      Afterwards the cache behaves exactly as one that never saw the
+ *      dropped tokens: every view entry a query can see holds the same
+ *      bytes at the same position, so attention gives bit-identical output.
+ *      A cache that can no longer do that (a ring that overwrote what the
+ *      rollback needs, a codec unit encoded past its kept rows) refuses with
+ *      KK_E_RANGE and changes nothing. Emptying (n = 0) always works.
+ *      kv_config.max_rollback sizes what bounded caches keep for this.
  *   4. kv_free (accepts NULL).
  * Views are borrowed: valid until the next kv_append/kv_truncate/kv_view/
  * kv_free on the same cache.
@@ -34,6 +43,7 @@
 #ifndef KK_KV_H
 #define KK_KV_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,7 +54,14 @@ typedef struct kv_config {
     int32_t n_kv_heads;
     int32_t head_dim_k;
     int32_t head_dim_v;
-    int64_t n_ctx;       /* capacity in tokens */
+    int64_t n_ctx;       /* capacity in tokens (bounded caches: the most any
+                            query may see, not an allocation) */
+    /* The most tokens one kv_truncate may drop from the newest (and, for a
+     * ring, the most one append may add beyond its window): bounded caches
+     * keep this many rows past their window, codec caches whose units span
+     * rows keep this many raw rows, so such a rollback is exact. 0: only
+     * rollbacks that need nothing kept (full caches need nothing). */
+    int64_t max_rollback;
 } kv_config;
 
 typedef struct kv_view {
@@ -59,6 +76,12 @@ typedef struct kv_view {
      * reader of views (codecs, NIAH's K/V error) works on F32 caches. */
     const uint16_t *k16;
     const uint16_t *v16;
+    /* The cache's own mask, on top of causality, the layer's sliding window
+     * and the mask hook: window > 0 makes an entry visible to a query at q
+     * only when its position < n_sink or q - position < window. 0: none.
+     * Entries a rollback dropped carry position INT32_MAX (never visible). */
+    int32_t window;
+    int32_t n_sink;
 } kv_view;
 
 typedef struct kv_cache kv_cache;
@@ -68,7 +91,9 @@ typedef struct kv_vtable {
     kk_code (*append)(kv_cache *c, int32_t layer, const float *k, const float *v,
                       const int32_t *pos, int64_t n, kk_err *err);
     kk_code (*view)(kv_cache *c, int32_t layer, kv_view *out, kk_err *err);
-    void (*truncate)(kv_cache *c, int64_t n_tokens);
+    /* check_only: say whether the rollback would be exact (KK_OK) or
+     * refused, changing nothing (a composite asks every part first). */
+    kk_code (*truncate)(kv_cache *c, int64_t n_tokens, bool check_only, kk_err *err);
     int64_t (*n_tokens)(const kv_cache *c);
     size_t (*bytes_resident)(const kv_cache *c);
     void (*free)(kv_cache *c);
@@ -87,8 +112,13 @@ kk_code kv_append(kv_cache *c, int32_t layer, const float *k, const float *v,
                   const int32_t *pos, int64_t n, kk_err *err);
 /* The entries of a layer as F32 rows (borrowed, see above). */
 kk_code kv_view_layer(kv_cache *c, int32_t layer, kv_view *out, kk_err *err);
-/* Keep the first n_tokens appended; n_tokens >= kv_n_tokens is a no-op. */
-void kv_truncate(kv_cache *c, int64_t n_tokens);
+/* Keep the first n_tokens appended; n_tokens >= kv_n_tokens is a no-op,
+ * n_tokens <= 0 empties the cache. @return KK_OK, or KK_E_RANGE (nothing
+ * changed, err names the cache, the rollback and what it keeps) when the
+ * cache no longer holds what the rollback needs (see above). */
+kk_code kv_truncate(kv_cache *c, int64_t n_tokens, kk_err *err);
+/* Whether kv_truncate(c, n_tokens) would succeed; changes nothing. */
+kk_code kv_truncate_check(kv_cache *c, int64_t n_tokens, kk_err *err);
 /* Tokens appended to the last layer (all layers agree between passes). */
 int64_t kv_n_tokens(const kv_cache *c);
 /* Bytes the cache holds allocated (deterministic for a config). */

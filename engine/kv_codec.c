@@ -19,6 +19,15 @@ typedef struct kv_codec {
     size_t k_bytes, v_bytes;     /* code bytes per unit (tok rows) */
     uint8_t *k, *v;              /* (n_layers, slots, k_bytes / v_bytes) */
     float *rk, *rv;              /* (n_layers, tok, row) residual; NULL when tok = 1 */
+    /* The raw rows a rollback may need back (kv.h): with units of tok > 1
+     * rows and max_rollback B > 0, the last B + tok - 1 rows appended per
+     * layer, row t at t % hist; NULL and 0 otherwise. */
+    float *hk, *hv;              /* (n_layers, hist, row) */
+    int64_t k_hist, v_hist;
+    /* (n_layers) the most rows a layer has held since it was last emptied:
+     * a rollback leaves the dropped rows in the history, so only rows from
+     * hwm - hist on are still the ones appended. */
+    int64_t *hwm;                /* NULL without a history */
     int32_t *pos;                /* (n_layers, n_ctx) */
     int64_t *len;                /* (n_layers) */
     float *dk, *dv;              /* (n_ctx, k_row / v_row) decode scratch */
@@ -66,6 +75,13 @@ static void get_rows(codec *c, int64_t tok, int64_t row, const uint8_t *codes, c
         memcpy(y + full * row, res, (size_t)((n - full) * row) * sizeof(float));
 }
 
+/* Rows len..len+n of one stream into its history ring (hist rows). */
+static void keep_rows(float *h, int64_t hist, int64_t row, int64_t len, const float *x, int64_t n)
+{
+    for (int64_t i = n > hist ? n - hist : 0; i < n; i++)
+        memcpy(h + ((len + i) % hist) * row, x + i * row, (size_t)row * sizeof(float));
+}
+
 static kk_code kvc_append(kv_cache *c, int32_t layer, const float *k, const float *v,
                             const int32_t *pos, int64_t n, kk_err *err)
 {
@@ -85,9 +101,15 @@ static kk_code kvc_append(kv_cache *c, int32_t layer, const float *k, const floa
                  q->rk ? q->rk + layer * q->k_tok * q->k_row : NULL, len, k, n);
         put_rows(q->cv, q->v_tok, q->v_row, q->v_bytes, vl,
                  q->rv ? q->rv + layer * q->v_tok * q->v_row : NULL, len, v, n);
+        if (q->hk)
+            keep_rows(q->hk + layer * q->k_hist * q->k_row, q->k_hist, q->k_row, len, k, n);
+        if (q->hv)
+            keep_rows(q->hv + layer * q->v_hist * q->v_row, q->v_hist, q->v_row, len, v, n);
     }
     memcpy(q->pos + layer * cap + len, pos, (size_t)n * sizeof(int32_t));
     q->len[layer] = len + n;
+    if (q->hwm && q->hwm[layer] < len + n)
+        q->hwm[layer] = len + n;
     return KK_OK;
 }
 
@@ -114,34 +136,77 @@ static kk_code kvc_view(kv_cache *c, int32_t layer, kv_view *out, kk_err *err)
     out->k_stride = q->k_row;
     out->v_stride = q->v_row;
     out->k16 = out->v16 = NULL;
+    out->window = out->n_sink = 0;
     return KK_OK;
 }
 
-/* A stream's unit that held row n_tokens was full and encoded: its first
- * rows go back to the residual as decoded F32 (the codec's values, so
- * re-encoding them when the unit fills again quantizes them twice). */
-static void reopen_unit(codec *c, int64_t tok, int64_t row, size_t ub, const uint8_t *codes,
-                        float *res, int64_t len, int64_t n_tokens)
+/* Whether truncating one stream of a layer holding len rows to n_tokens
+ * needs rows of an encoded unit back: the unit holding row n_tokens was
+ * full (encoded) and n_tokens is inside it. */
+static int reopens(int64_t tok, int64_t len, int64_t n_tokens)
 {
-    if (tok > 1 && n_tokens % tok != 0 && len >= (n_tokens / tok + 1) * tok)
-        codec_decode(c, codes + (size_t)(n_tokens / tok) * ub, (size_t)(tok * row), res);
+    return tok > 1 && n_tokens % tok != 0 && len >= (n_tokens / tok + 1) * tok;
 }
 
-static void kvc_truncate(kv_cache *c, int64_t n_tokens)
+/* Those rows [unit start, n_tokens) are in the history when it reaches
+ * back that far (hwm: see kv_codec). */
+static int history_has(int64_t hist, int64_t tok, int64_t hwm, int64_t n_tokens)
+{
+    return hist > 0 && n_tokens - n_tokens % tok >= hwm - hist;
+}
+
+/* The reopened unit's first rows back into the residual, raw, from the
+ * history: the residual then holds what it held before those rows' unit
+ * closed, as in a cache that never saw the dropped rows. */
+static void reopen_unit(int64_t tok, int64_t row, const float *h, int64_t hist, float *res,
+                        int64_t n_tokens)
+{
+    const int64_t u0 = n_tokens - n_tokens % tok;
+    for (int64_t t = u0; t < n_tokens; t++)
+        memcpy(res + (t - u0) * row, h + (t % hist) * row, (size_t)row * sizeof(float));
+}
+
+static kk_code kvc_truncate(kv_cache *c, int64_t n_tokens, bool check_only, kk_err *err)
 {
     kv_codec *q = (kv_codec *)c;
+    /* Every layer checked before any changes: a refusal changes nothing. */
+    for (int32_t l = 0; l < c->cfg.n_layers; l++) {
+        const int64_t len = q->len[l];
+        if (len <= n_tokens)
+            continue;
+        const int k_bad = q->rk && reopens(q->k_tok, len, n_tokens) &&
+                          !history_has(q->k_hist, q->k_tok, q->hwm ? q->hwm[l] : 0, n_tokens);
+        const int v_bad = q->rv && reopens(q->v_tok, len, n_tokens) &&
+                          !history_has(q->v_hist, q->v_tok, q->hwm ? q->hwm[l] : 0, n_tokens);
+        if (k_bad || v_bad) {
+            const int64_t tok = k_bad ? q->k_tok : q->v_tok;
+            return kk_err_set(err, KK_E_RANGE,
+                              "kv codec: rolling back from %lld to %lld rows reopens the %c "
+                              "unit of rows %lld..%lld, encoded already, whose raw rows are no "
+                              "longer kept (max_rollback %lld keeps the last %lld + %lld - 1); "
+                              "truncate to a multiple of %lld or raise max_rollback",
+                              (long long)len, (long long)n_tokens, k_bad ? 'K' : 'V',
+                              (long long)(n_tokens - n_tokens % tok),
+                              (long long)(n_tokens - n_tokens % tok + tok - 1),
+                              (long long)c->cfg.max_rollback, (long long)c->cfg.max_rollback,
+                              (long long)tok, (long long)tok);
+        }
+    }
+    if (check_only)
+        return KK_OK;
     for (int32_t l = 0; l < c->cfg.n_layers; l++)
         if (q->len[l] > n_tokens) {
-            if (q->rk)
-                reopen_unit(q->ck, q->k_tok, q->k_row, q->k_bytes,
-                            q->k + (size_t)(l * q->k_slots) * q->k_bytes,
-                            q->rk + l * q->k_tok * q->k_row, q->len[l], n_tokens);
-            if (q->rv)
-                reopen_unit(q->cv, q->v_tok, q->v_row, q->v_bytes,
-                            q->v + (size_t)(l * q->v_slots) * q->v_bytes,
-                            q->rv + l * q->v_tok * q->v_row, q->len[l], n_tokens);
+            if (q->rk && reopens(q->k_tok, q->len[l], n_tokens))
+                reopen_unit(q->k_tok, q->k_row, q->hk + l * q->k_hist * q->k_row, q->k_hist,
+                            q->rk + l * q->k_tok * q->k_row, n_tokens);
+            if (q->rv && reopens(q->v_tok, q->len[l], n_tokens))
+                reopen_unit(q->v_tok, q->v_row, q->hv + l * q->v_hist * q->v_row, q->v_hist,
+                            q->rv + l * q->v_tok * q->v_row, n_tokens);
             q->len[l] = n_tokens;
+            if (n_tokens == 0 && q->hwm)
+                q->hwm[l] = 0;
         }
+    return KK_OK;
 }
 
 static int64_t kvc_n_tokens(const kv_cache *c)
@@ -164,6 +229,9 @@ static void kvc_free(kv_cache *c)
     free(q->dv);
     free(q->rk);
     free(q->rv);
+    free(q->hk);
+    free(q->hv);
+    free(q->hwm);
     free(q);
 }
 
@@ -249,8 +317,19 @@ kk_code kv_codec_init(kv_cache **out, const kv_config *cfg, const codec_spec *k_
     const int64_t resid = (int64_t)cfg->n_layers *
                           ((q->k_tok > 1 ? q->k_tok * q->k_row : 0) +
                            (q->v_tok > 1 ? q->v_tok * q->v_row : 0)) * (int64_t)sizeof(float);
+    /* The raw rows kept for exact rollback (units of several rows only). */
+    const int64_t B = cfg->max_rollback;
+    if (B < 0 || B > cfg->n_ctx) {
+        kvc_free(&q->base);
+        return kk_err_set(err, KK_E_RANGE, "kv codec: max_rollback %lld out of range (allowed: "
+                          "0..n_ctx = %lld)", (long long)B, (long long)cfg->n_ctx);
+    }
+    q->k_hist = q->k_tok > 1 && B > 0 ? B + q->k_tok - 1 : 0;
+    q->v_hist = q->v_tok > 1 && B > 0 ? B + q->v_tok - 1 : 0;
+    const int64_t hist = (int64_t)cfg->n_layers *
+                         (q->k_hist * q->k_row + q->v_hist * q->v_row) * (int64_t)sizeof(float);
     if (row_bytes > KV_CODEC_MAX_BYTES / slots || scratch > KV_CODEC_MAX_BYTES ||
-        resid > KV_CODEC_MAX_BYTES) {
+        resid > KV_CODEC_MAX_BYTES || hist > KV_CODEC_MAX_BYTES) {
         kvc_free(&q->base);
         return kk_err_set(err, KK_E_LIMIT, "kv codec: %lld tokens x %d layers is too large",
                           (long long)cfg->n_ctx, (int)cfg->n_layers);
@@ -261,12 +340,20 @@ kk_code kv_codec_init(kv_cache **out, const kv_config *cfg, const codec_spec *k_
         q->rk = kv_alloc_f32(cfg->n_layers * q->k_tok * q->k_row);
     if (q->v_tok > 1)
         q->rv = kv_alloc_f32(cfg->n_layers * q->v_tok * q->v_row);
+    if (q->k_hist)
+        q->hk = kv_alloc_f32(cfg->n_layers * q->k_hist * q->k_row);
+    if (q->v_hist)
+        q->hv = kv_alloc_f32(cfg->n_layers * q->v_hist * q->v_row);
     q->pos = malloc((size_t)slots * sizeof(int32_t));
     q->len = calloc((size_t)cfg->n_layers, sizeof(int64_t));
+    if (q->k_hist || q->v_hist)
+        q->hwm = calloc((size_t)cfg->n_layers, sizeof(int64_t));
     q->dk = kv_alloc_f32(cfg->n_ctx * q->k_row);
     q->dv = kv_alloc_f32(cfg->n_ctx * q->v_row);
-    if (!q->k || !q->v || !q->pos || !q->len || !q->dk || !q->dv ||
-        (q->k_tok > 1 && !q->rk) || (q->v_tok > 1 && !q->rv)) {
+    if (!q->k || !q->v || !q->pos || !q->len || ((q->k_hist || q->v_hist) && !q->hwm) ||
+        !q->dk || !q->dv ||
+        (q->k_tok > 1 && !q->rk) || (q->v_tok > 1 && !q->rv) || (q->k_hist && !q->hk) ||
+        (q->v_hist && !q->hv)) {
         kvc_free(&q->base);
         return kk_err_set(err, KK_E_NOMEM, "kv codec: out of memory for %lld tokens",
                           (long long)cfg->n_ctx);
@@ -274,7 +361,8 @@ kk_code kv_codec_init(kv_cache **out, const kv_config *cfg, const codec_spec *k_
     q->bytes_codes = (size_t)(cfg->n_layers * q->k_slots) * q->k_bytes +
                      (size_t)(cfg->n_layers * q->v_slots) * q->v_bytes;
     q->bytes = q->bytes_codes + (size_t)slots * sizeof(int32_t) +
-               (size_t)cfg->n_layers * sizeof(int64_t) + (size_t)scratch + (size_t)resid;
+               (size_t)cfg->n_layers * sizeof(int64_t) + (size_t)scratch + (size_t)resid +
+               (size_t)hist + (q->k_hist || q->v_hist ? (size_t)cfg->n_layers * sizeof(int64_t) : 0);
     *out = &q->base;
     return KK_OK;
 }

@@ -12,8 +12,14 @@
  * A codec whose unit spans several rows (affine axis=token, KIVI: `group`
  * tokens; its channels default to the row length) keeps the rows of the
  * unit not yet full as F32 (the residual, one unit per layer, counted in
- * resident bytes) and encodes them when it fills; truncating into an
- * encoded unit decodes it back into the residual.
+ * resident bytes) and encodes them when it fills. With kv_config.
+ * max_rollback B > 0 it also keeps the last B + group - 1 raw rows per
+ * layer (counted too), so truncating into an encoded unit puts that unit's
+ * first rows back into the residual as they were appended: the cache is
+ * then byte for byte one that never saw the dropped rows (kv.h). A
+ * rollback into an encoded unit whose rows are no longer kept is refused
+ * (KK_E_RANGE, nothing changed); one to a unit boundary or inside the open
+ * unit needs nothing kept.
  *
  * Lifecycle as kv.h: kv_codec_init allocates everything; append, view and
  * truncate never allocate; kv_free releases it (and the codecs).

@@ -68,7 +68,11 @@ static kk_code noisy_view(kv_cache *base, int32_t layer, kv_view *out, kk_err *e
     return kv_view_layer(((noisy_cache *)base)->inner, layer, out, err);
 }
 
-static void noisy_truncate(kv_cache *base, int64_t n) { kv_truncate(((noisy_cache *)base)->inner, n); }
+static kk_code noisy_truncate(kv_cache *base, int64_t n, bool check_only, kk_err *err)
+{
+    kv_cache *inner = ((noisy_cache *)base)->inner;
+    return check_only ? kv_truncate_check(inner, n, err) : kv_truncate(inner, n, err);
+}
 
 static int64_t noisy_n_tokens(const kv_cache *base)
 {

@@ -101,6 +101,7 @@ struct niah_runner {
     const model *m;
     niah_opts opts;
     codec_spec spec, spec_v; /* the copies opts.kv_codec(_v) point at */
+    kv_policy policy;        /* the copy opts.policy points at */
     int64_t max_ctx;
     fwd_state *st;
     kv_cache *kv;
@@ -133,6 +134,11 @@ static kk_code check_opts(const model *m, const niah_opts *opts, kk_err *err)
     if (opts->kv_bits > 0 && opts->kv_codec)
         return kk_err_set(err, KK_E_RANGE,
                           "niah: kv bits and a kv codec are exclusive (give one of them)");
+    if (opts->policy && opts->policy->kind != KV_POLICY_FULL &&
+        (opts->kv_bits > 0 || opts->kv_codec || opts->kv_error))
+        return kk_err_set(err, KK_E_UNSUPPORTED, "niah: a bounded cache policy with %s is not "
+                          "supported yet (the policy stores F32 rows of its own)",
+                          opts->kv_codec ? "a kv codec" : opts->kv_bits ? "kv bits" : "kv error");
     if (opts->mask_layers != NIAH_MASK_ALL &&
         opts->mask_layers >> (m->hp.n_layers < 32 ? m->hp.n_layers : 31))
         return kk_err_set(err, KK_E_RANGE, "niah: mask layers 0x%x name a layer past %d",
@@ -145,8 +151,11 @@ kk_code niah_runner_set_opts(niah_runner *r, const niah_opts *opts, kk_err *err)
     const model_hparams *hp = &r->m->hp;
     KK_TRY(check_opts(r->m, opts, err));
     const int64_t batch = r->max_ctx < NIAH_BATCH ? r->max_ctx : NIAH_BATCH;
+    /* A bounded cache takes one prefill chunk beyond its window (its
+     * slack, kv_sinkwin.h); the others need no rollback but emptying. */
+    const bool bounded = opts->policy && opts->policy->kind != KV_POLICY_FULL;
     const kv_config cfg = {hp->n_layers, hp->n_kv_heads, hp->head_dim_k, hp->head_dim_v,
-                           r->max_ctx};
+                           r->max_ctx, bounded ? batch - 1 : 0};
     codec_spec spec = {0}, spec_v = {0};
     if (opts->kv_codec) {
         spec = *opts->kv_codec;
@@ -160,7 +169,7 @@ kk_code niah_runner_set_opts(niah_runner *r, const niah_opts *opts, kk_err *err)
     else if (opts->kv_bits > 0)
         KK_TRY(kv_noisy_init(&kv, &cfg, opts->kv_bits, batch, err));
     else
-        KK_TRY(kv_full_init(&kv, &cfg, err));
+        KK_TRY(kv_policy_make(opts->policy, &cfg, &kv, err));
     float *cap_k = NULL, *cap_v = NULL;
     if (opts->kv_error) {
         const size_t rows = (size_t)hp->n_layers * (size_t)r->max_ctx * (size_t)hp->n_kv_heads;
@@ -197,6 +206,8 @@ kk_code niah_runner_set_opts(niah_runner *r, const niah_opts *opts, kk_err *err)
         r->opts.kv_codec = &r->spec;
         r->opts.kv_codec_v = &r->spec_v;
     }
+    r->policy = opts->policy ? *opts->policy : (kv_policy){.kind = KV_POLICY_FULL};
+    r->opts.policy = &r->policy;
     fwd_set_ref(r->st, opts->use_ref);
     return KK_OK;
 fail:
@@ -301,7 +312,9 @@ kk_code niah_runner_eval(niah_runner *r, const niah_sample *s, niah_result *res,
         return kk_err_set(err, KK_E_RANGE,
                           "niah: a sample of %lld tokens does not fit the runner's %lld",
                           (long long)s->ctx, (long long)r->max_ctx);
-    kv_truncate(r->kv, 0);
+    kk_code rc0 = kv_truncate(r->kv, 0, err); /* emptying always works (kv.h) */
+    if (rc0 != KK_OK)
+        return rc0;
     codec_stats k0 = {0}, v0 = {0};
     const codec_stats *ks = niah_runner_codec_stats(r, 'k'), *vs = niah_runner_codec_stats(r, 'v');
     if (ks)

@@ -35,6 +35,9 @@
  *   kv_error     also capture the exact K (post-RoPE) and V rows of the
  *                forward pass and sum the squared difference between them
  *                and what the cache hands back (rel_mse_k/v of the presets).
+ *   policy       the cache's policy (kv_policy.h): sinkwin keeps sinks and
+ *                a window, so a needle outside both is gone (the bounded
+ *                caches' negative control before restoration).
  *
  * The one sample path: `kakeya niah` (niah_run), the preset kinds and the
  * tests all evaluate a sample with niah_runner_eval.
@@ -57,6 +60,7 @@
 
 #include "codec.h"
 #include "kk_err.h"
+#include "kv_policy.h"
 #include "model.h"
 
 #define NIAH_MIN_CTX 16
@@ -102,6 +106,11 @@ typedef struct niah_opts {
     /* With kv_codec: the cache's codec-passthrough fault
      * (kv_codec_opts.passthrough; set by the harness from KAKEYA_FAULT). */
     bool kv_codec_passthrough;
+    /* NULL or full: the full cache; sinkwin: a bounded cache of sinks and
+     * a window (kv_policy.h; its slack is the prefill chunk less one).
+     * Not with kv_bits, kv_codec or kv_error yet. Borrowed during
+     * niah_runner_init/_set_opts only (copied). */
+    const kv_policy *policy;
 } niah_opts;
 
 /* What one sample gave. */

@@ -1,7 +1,8 @@
 /*
  * kakeya niah -m FILE --ctx N[,N...] [--depths D[,D...]] [--samples K]
  *   [--seed S] [--threads T] [--distractors N] [--mask-layers L[,L]]
- *   [--kv-bits B | --kv-codec SPEC [--kv-codec-v SPEC]] [--ref] [--json]
+ *   [--kv-bits B | --kv-codec SPEC [--kv-codec-v SPEC] | --policy SPEC] [--ref]
+ *   [--json]
  * Needle-in-a-haystack recall of a synthetic model (engine/niah.h), per
  * (context, depth) cell with a 95% Wilson interval and the smallest
  * retrieval margin. --json prints the object of docs/cli.md:
@@ -10,7 +11,8 @@
  * model.niah also names the kv codec (canonical spec or null; kv_codec_v
  * when V has its own), its bits/value from the bytes written (K and V
  * averaged by values) and the values the K and V codecs encoded and
- * decoded (counted by the codecs themselves).
+ * decoded (counted by the codecs themselves), and the cache policy
+ * (engine/kv_policy.h, canonical spec).
  * Progress and the wall time go to stderr.
  */
 #include <stdio.h>
@@ -57,6 +59,10 @@ static void help(FILE *out)
             "  --kv-codec-v SPEC    V rows through this codec instead (KIVI: --kv-codec\n"
             "                       affine:bits=2,group=32,axis=token --kv-codec-v\n"
             "                       affine:bits=2,group=32)\n"
+            "  --policy SPEC        the cache policy: full (default) or\n"
+            "                       sinkwin:sinks=S,window=W (S sinks and the last W\n"
+            "                       positions; a needle outside both is gone); not with\n"
+            "                       --kv-bits or --kv-codec\n"
             "  --ref                the plain reference kernels (slow)\n"
             "  --json               print the result object (docs/cli.md) on stdout\n"
             "exit codes: 0 ok, 2 bad input (file, value), 3 usage\n",
@@ -151,7 +157,9 @@ static void print_json(FILE *out, const char *path, const char *sha, const gguf_
     for (int l = 0; l < 32; l++)
         if ((cfg->opts.mask_layers >> l) & 1u)
             fprintf(out, "%s%d", k++ ? ", " : "", l);
-    fprintf(out, "], \"kv_codec\": ");
+    char pol[64];
+    kv_policy_format(cfg->opts.policy, pol, sizeof pol);
+    fprintf(out, "], \"policy\": \"%s\", \"kv_codec\": ", pol);
     if (cr->spec[0]) {
         json_write_string(out, cr->spec, strlen(cr->spec));
         if (cr->spec_v[0]) {
@@ -250,7 +258,7 @@ int cmd_niah(int argc, char **argv)
     kk_err_clear(&err);
     const char *path = NULL, *ctx_arg = NULL, *depth_arg = NULL, *samples_arg = NULL,
                *seed_arg = NULL, *threads_arg = NULL, *distr_arg = NULL, *mask_arg = NULL,
-               *bits_arg = NULL, *codec_arg = NULL, *codec_v_arg = NULL;
+               *bits_arg = NULL, *codec_arg = NULL, *codec_v_arg = NULL, *policy_arg = NULL;
     bool json = false, use_ref = false;
     struct { const char *flag; const char **dst; } vals[] = {
         {"-m", &path},          {"--model", &path},          {"--ctx", &ctx_arg},
@@ -258,6 +266,7 @@ int cmd_niah(int argc, char **argv)
         {"--threads", &threads_arg}, {"--distractors", &distr_arg},
         {"--mask-layers", &mask_arg}, {"--kv-bits", &bits_arg},
         {"--kv-codec", &codec_arg}, {"--kv-codec-v", &codec_v_arg},
+        {"--policy", &policy_arg},
     };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -313,6 +322,19 @@ int cmd_niah(int argc, char **argv)
         cfg.k_stats = &cr.k;
         cfg.v_stats = &cr.v;
     }
+    kv_policy policy = {.kind = KV_POLICY_FULL};
+    if (policy_arg && kv_policy_parse(policy_arg, &policy, &err) != KK_OK) {
+        kk_err_where(&err, "--policy");
+        return cmd_fail("niah", &err);
+    }
+    if (policy.kind != KV_POLICY_FULL && (bits_arg || codec_arg)) {
+        fprintf(stderr, "kakeya niah: --policy %s and %s are exclusive (a bounded cache of "
+                        "codec rows is not built yet)\n", policy_arg,
+                bits_arg ? "--kv-bits" : "--kv-codec");
+        help(stderr);
+        return KK_EXIT_USAGE;
+    }
+    cfg.opts.policy = &policy;
     if (codec_v_arg && !codec_arg) {
         fprintf(stderr, "kakeya niah: --kv-codec-v needs --kv-codec\n");
         help(stderr);

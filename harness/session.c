@@ -52,7 +52,7 @@ kk_code session_cache_init(const session *s, int64_t n_ctx, kv_cache **kv,
 {
     const model_hparams *hp = &s->m->hp;
     const kv_config cfg = {hp->n_layers, hp->n_kv_heads, hp->head_dim_k, hp->head_dim_v,
-                           n_ctx};
+                           n_ctx, 0};
     *kv = NULL;
     *st = NULL;
     kk_code rc = s->kv_f16 ? kv_full_f16_init(kv, &cfg, err) : kv_full_init(kv, &cfg, err);

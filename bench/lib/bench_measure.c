@@ -39,7 +39,7 @@ kk_code bench_measure_run(const char *file, const int32_t *ids, int n_ids, bool 
     model_set_act(m, OPS_ACT_GGML);
     const model_hparams *hp = &m->hp;
     const kv_config cfg = {hp->n_layers, hp->n_kv_heads, hp->head_dim_k, hp->head_dim_v,
-                           BENCH_MEASURE_CTX};
+                           BENCH_MEASURE_CTX, 0};
     step = "init";
     if ((rc = kv_f16 ? kv_full_f16_init(&kv, &cfg, err) : kv_full_init(&kv, &cfg, err)) != KK_OK ||
         (rc = fwd_init(&st, m, BENCH_MEASURE_CTX, BENCH_MEASURE_CTX, err)) != KK_OK)
@@ -69,7 +69,8 @@ kk_code bench_measure_run(const char *file, const int32_t *ids, int n_ids, bool 
         const int L = 2 << li;
         double r[BENCH_MEASURE_VERIFY_REPS];
         for (int k = 0; k < BENCH_MEASURE_VERIFY_REPS; k++) {
-            kv_truncate(kv, n_ids);
+            if ((rc = kv_truncate(kv, n_ids, err)) != KK_OK)
+                goto done;
             t = kk_now_s();
             if ((rc = fwd_run(st, kv, ids + 1, NULL, L, FWD_LOGITS_ALL, logits, NULL, err)) !=
                 KK_OK)

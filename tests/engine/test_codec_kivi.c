@@ -191,7 +191,7 @@ static void a_token_axis_cache_should_encode_full_units_and_keep_the_rest_exact(
 {
     (void)state;
     enum { L = 2, ROW = 64, CTX = 100, G = 32 };
-    const kv_config cfg = {L, 2, 32, 32, CTX};
+    const kv_config cfg = {L, 2, 32, 32, CTX, 0};
     const codec_spec ks = spec_of("affine:bits=2,group=32,axis=token"), vs = spec_of("q8_0");
     kv_cache *kv = NULL;
     kk_err e;
@@ -243,35 +243,24 @@ static void a_token_axis_cache_should_encode_full_units_and_keep_the_rest_exact(
                                                 L * sizeof(int64_t) +
                                                 CTX * 2 * ROW * sizeof(float) +
                                                 L * G * ROW * sizeof(float));
-    /* truncate into the second (encoded) unit: its first rows come back as
-     * the decoded values; filling it again encodes those with new rows */
-    kv_truncate(kv, 40);
+    /* max_rollback 0 keeps no raw rows: truncating into the encoded second
+     * unit is refused and changes nothing */
+    assert_int_equal(kv_truncate(kv, 40, &e), KK_E_RANGE);
+    assert_non_null(strstr(e.msg, "rows 32..63"));
     kv_view a;
     assert_int_equal(kv_view_layer(kv, 1, &a, &e), KK_OK);
-    assert_int_equal(a.n, 40);
-    assert_memory_equal(a.k, kd, 40 * ROW * sizeof(float));
-    float *mix = malloc(G * ROW * sizeof(float)), *mixd = malloc(G * ROW * sizeof(float));
-    memcpy(mix, kd + G * ROW, 8 * ROW * sizeof(float));
-    memcpy(mix + 8 * ROW, k + 70 * ROW, 24 * ROW * sizeof(float));
-    codec_encode(ck, mix, G * ROW, buf);
-    codec_decode(ck, buf, G * ROW, mixd);
-    for (int32_t l = 0; l < L; l++)
-        assert_int_equal(kv_append(kv, l, k + 70 * ROW, v + 70 * ROW, pos + 40, 24, &e), KK_OK);
-    assert_int_equal(kv_view_layer(kv, 0, &a, &e), KK_OK);
-    assert_int_equal(a.n, 64);
-    assert_memory_equal(a.k, kd, G * ROW * sizeof(float));
-    assert_memory_equal(a.k + G * ROW, mixd, G * ROW * sizeof(float));
-    /* truncate inside the open unit and at a unit boundary */
-    for (int32_t l = 0; l < L; l++)
-        assert_int_equal(kv_append(kv, l, k, v, pos, 10, &e), KK_OK);
-    kv_truncate(kv, 70);
+    assert_int_equal(a.n, n);
+    assert_memory_equal(a.k, kd, (size_t)(n * ROW) * sizeof(float));
+    /* inside the open unit and at a unit boundary nothing is needed */
+    assert_int_equal(kv_truncate(kv, 70, &e), KK_OK);
     assert_int_equal(kv_view_layer(kv, 1, &a, &e), KK_OK);
     assert_int_equal(a.n, 70);
-    assert_memory_equal(a.k + 64 * ROW, k, 6 * ROW * sizeof(float));
-    kv_truncate(kv, 32);
+    assert_memory_equal(a.k + 64 * ROW, k + 64 * ROW, 6 * ROW * sizeof(float));
+    assert_int_equal(kv_truncate(kv, 32, &e), KK_OK);
     assert_int_equal(kv_view_layer(kv, 1, &a, &e), KK_OK);
     assert_int_equal(a.n, 32);
     assert_memory_equal(a.k, kd, G * ROW * sizeof(float));
+    float *mix = NULL, *mixd = NULL;
     free(mix);
     free(mixd);
     free(buf);
@@ -284,10 +273,118 @@ static void a_token_axis_cache_should_encode_full_units_and_keep_the_rest_exact(
     kv_free(kv);
 }
 
+/* Appends rows [from, to) of k/v to every layer of c in ragged batches. */
+static void append_rows(kv_cache *c, int32_t n_layers, const float *k, const float *v,
+                        const int32_t *pos, int64_t row, int64_t from, int64_t to)
+{
+    static const int64_t sizes[] = {3, 17, 1, 29};
+    kk_err e;
+    for (int32_t l = 0; l < n_layers; l++)
+        for (int64_t at = from, b = 0; at < to; b++) {
+            int64_t m = sizes[b % 4] < to - at ? sizes[b % 4] : to - at;
+            assert_int_equal(kv_append(c, l, k + at * row, v + at * row, pos + at, m, &e), KK_OK);
+            at += m;
+        }
+}
+
+/* Every layer's view of a equals b's, byte for byte. */
+static void views_equal(kv_cache *a, kv_cache *b, int32_t n_layers, int64_t row)
+{
+    kk_err e;
+    for (int32_t l = 0; l < n_layers; l++) {
+        kv_view va, vb;
+        assert_int_equal(kv_view_layer(a, l, &va, &e), KK_OK);
+        const int64_t n = va.n;
+        float *ka = malloc((size_t)(n * row) * sizeof(float) + 1);
+        float *vaa = malloc((size_t)(n * row) * sizeof(float) + 1);
+        memcpy(ka, va.k, (size_t)(n * row) * sizeof(float));
+        memcpy(vaa, va.v, (size_t)(n * row) * sizeof(float));
+        int32_t *pa = malloc((size_t)n * sizeof(int32_t) + 1);
+        memcpy(pa, va.pos, (size_t)n * sizeof(int32_t));
+        assert_int_equal(kv_view_layer(b, l, &vb, &e), KK_OK);
+        assert_int_equal(vb.n, n);
+        assert_memory_equal(ka, vb.k, (size_t)(n * row) * sizeof(float));
+        assert_memory_equal(vaa, vb.v, (size_t)(n * row) * sizeof(float));
+        assert_memory_equal(pa, vb.pos, (size_t)n * sizeof(int32_t));
+        free(ka);
+        free(vaa);
+        free(pa);
+    }
+}
+
+/* kv.h's promise for codec caches whose units span rows: after a rollback
+ * into an encoded unit the cache is the one that never saw the dropped
+ * rows, byte for byte, and stays so as rows are appended again (the
+ * reopened unit is encoded from the raw rows, not decoded values). */
+static void a_rollback_into_an_encoded_unit_should_equal_a_cache_that_never_saw_the_rows(
+    void **state)
+{
+    (void)state;
+    enum { L = 2, ROW = 64, CTX = 160, G = 32 };
+    kv_config cfg = {L, 2, 32, 32, CTX, 48};
+    const codec_spec ks = spec_of("affine:bits=2,group=32,axis=token");
+    const codec_spec vs = spec_of("affine:bits=4,group=32,axis=token");
+    float *k = malloc(2 * CTX * ROW * sizeof(float)), *v = malloc(2 * CTX * ROW * sizeof(float));
+    int32_t pos[2 * CTX];
+    for (int i = 0; i < 2 * CTX; i++)
+        pos[i] = i % CTX;
+    codec_fill_gaussian(k, 2 * CTX * ROW, 5);
+    codec_fill_gaussian(v, 2 * CTX * ROW, 6);
+    /* the rows appended after the rollback differ from the dropped ones:
+     * rows CTX.. of k/v, at the same positions */
+    const float *k2 = k + CTX * ROW, *v2 = v + CTX * ROW;
+    kk_err e;
+    kv_cache *a = NULL, *never = NULL;
+    assert_int_equal(kv_codec_init(&a, &cfg, &ks, &vs, NULL, &e), KK_OK);
+    assert_int_equal(kv_codec_init(&never, &cfg, &ks, &vs, NULL, &e), KK_OK);
+    append_rows(a, L, k, v, pos, ROW, 0, 79);  /* units 0, 1 encoded; 15 open */
+    append_rows(never, L, k, v, pos, ROW, 0, 40);
+    /* 39 rows back, into unit 1 (rows 32..63, encoded) */
+    assert_int_equal(kv_truncate(a, 40, &e), KK_OK);
+    views_equal(a, never, L, ROW);
+    /* the same new rows into both: unit 1 closes from the same raw rows */
+    float *kk2 = malloc(40 * ROW * sizeof(float)), *vv2 = malloc(40 * ROW * sizeof(float));
+    memcpy(kk2, k2, 40 * ROW * sizeof(float));
+    memcpy(vv2, v2, 40 * ROW * sizeof(float));
+    for (int32_t l = 0; l < L; l++) {
+        assert_int_equal(kv_append(a, l, kk2, vv2, pos + 40, 40, &e), KK_OK);
+        assert_int_equal(kv_append(never, l, kk2, vv2, pos + 40, 40, &e), KK_OK);
+    }
+    views_equal(a, never, L, ROW);
+    /* a second rollback right after a first may not read history slots the
+     * dropped rows overwrote: the raw rows kept are those from the most
+     * rows held (80) back by 48 + 31, so rows from 1 on */
+    assert_int_equal(kv_truncate(a, 70, &e), KK_OK);
+    assert_int_equal(kv_truncate(a, 40, &e), KK_OK); /* rows 32..39: kept */
+    assert_int_equal(kv_truncate(never, 40, &e), KK_OK);
+    views_equal(a, never, L, ROW);
+    kv_free(a);
+    kv_free(never);
+    /* with a smaller max_rollback the same double rollback is refused */
+    cfg.max_rollback = 8; /* keeps 8 + 31 = 39 rows: from 80 - 39 = 41 on */
+    assert_int_equal(kv_codec_init(&a, &cfg, &ks, &vs, NULL, &e), KK_OK);
+    append_rows(a, L, k, v, pos, ROW, 0, 80);
+    assert_int_equal(kv_truncate(a, 70, &e), KK_OK);
+    kv_view before;
+    assert_int_equal(kv_view_layer(a, 0, &before, &e), KK_OK);
+    assert_int_equal(before.n, 70);
+    assert_int_equal(kv_truncate(a, 40, &e), KK_E_RANGE);
+    assert_non_null(strstr(e.msg, "no longer kept"));
+    assert_int_equal(kv_n_tokens(a), 70); /* nothing changed */
+    /* emptying always works */
+    assert_int_equal(kv_truncate(a, 0, &e), KK_OK);
+    assert_int_equal(kv_n_tokens(a), 0);
+    kv_free(a);
+    free(kk2);
+    free(vv2);
+    free(k);
+    free(v);
+}
+
 static void a_token_axis_cache_should_refuse_channels_other_than_the_row(void **state)
 {
     (void)state;
-    const kv_config cfg = {2, 2, 32, 32, 64};
+    const kv_config cfg = {2, 2, 32, 32, 64, 0};
     const codec_spec bad = spec_of("affine:bits=2,group=32,axis=token,channels=128");
     const codec_spec ok = spec_of("q8_0");
     kv_cache *kv = NULL;
@@ -306,6 +403,7 @@ int main(void)
         cmocka_unit_test(token_axis_should_equal_the_plain_per_channel_loop),
         cmocka_unit_test(token_axis_should_beat_row_groups_on_outlier_channels),
         cmocka_unit_test(a_token_axis_cache_should_encode_full_units_and_keep_the_rest_exact),
+        cmocka_unit_test(a_rollback_into_an_encoded_unit_should_equal_a_cache_that_never_saw_the_rows),
         cmocka_unit_test(a_token_axis_cache_should_refuse_channels_other_than_the_row),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

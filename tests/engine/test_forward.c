@@ -14,6 +14,7 @@
 
 #include "dtype.h"
 #include "forward.h"
+#include "kv_sinkwin.h"
 #include "matmul.h"
 #include "model_random.h"
 #include "ops.h"
@@ -92,7 +93,7 @@ static void fixture_close(fixture *x)
 static kv_cache *cache_typed(const model *m, int64_t n_ctx, bool f16)
 {
     const kv_config cfg = {m->hp.n_layers, m->hp.n_kv_heads, m->hp.head_dim_k,
-                           m->hp.head_dim_v, n_ctx};
+                           m->hp.head_dim_v, n_ctx, 0};
     kv_cache *c = NULL;
     assert_int_equal(f16 ? kv_full_f16_init(&c, &cfg, NULL) : kv_full_init(&c, &cfg, NULL),
                      KK_OK);
@@ -269,7 +270,7 @@ static void attention_should_match_the_naive_triple_loop_with_gqa_masks_and_wind
         kpos[i] = (int32_t)((7 * i) % 151);
     for (int i = 0; i < NQ; i++)
         qpos[i] = 80 + i; /* each query sees the entries at <= its position */
-    const kv_view view = {NK, k, v, kpos, KH * DK, KH * DV, NULL, NULL};
+    const kv_view view = {NK, k, v, kpos, KH * DK, KH * DV, NULL, NULL, 0, 0};
     for (int32_t window = 0; window <= 20; window += 20) {
         const fwd_attn_shape sh = {.n_heads = H, .n_kv_heads = KH, .head_dim_k = DK, .head_dim_v = DV, .window = window};
         assert_true(fwd_attention(&sh, q, qpos, NQ, &view, o) == KK_OK);
@@ -328,7 +329,7 @@ static void attention_should_match_the_reference_at_every_level_and_thread_count
             const int nq = nqs[a];
             for (int i = 0; i < nq; i++)
                 qpos[i] = NK - nq + i; /* the last nq entries are the new tokens */
-            kv_view view = {NK, k, v, kpos, KH * DK, KH * DV, NULL, NULL};
+            kv_view view = {NK, k, v, kpos, KH * DK, KH * DV, NULL, NULL, 0, 0};
             if (half) {
                 view.k = view.v = NULL;
                 view.k16 = k16;
@@ -465,24 +466,24 @@ static void prefill_decode_and_chunks_should_give_the_same_logits(void **state)
     assert_int_equal(fwd_run(st, kv, TOKENS, NULL, n, FWD_LOGITS_ALL, all, NULL, NULL), KK_OK);
     assert_int_equal(kv_n_tokens(kv), n);
     /* token by token (decode) */
-    kv_truncate(kv, 0);
+    assert_int_equal(kv_truncate(kv, 0, NULL), KK_OK);
     for (int64_t i = 0; i < n; i++)
         assert_int_equal(fwd_run(st, kv, TOKENS + i, NULL, 1, FWD_LOGITS_LAST, step + i * V,
                                  NULL, NULL), KK_OK);
     assert_true(max_abs_diff(all, step, (size_t)(n * V)) < MODE_LOGIT_TOL);
     /* in chunks of 3 inside one call */
-    kv_truncate(kv, 0);
+    assert_int_equal(kv_truncate(kv, 0, NULL), KK_OK);
     assert_int_equal(fwd_run(st3, kv, TOKENS, NULL, n, FWD_LOGITS_ALL, chunked, NULL, NULL),
                      KK_OK);
     assert_true(max_abs_diff(all, chunked, (size_t)(n * V)) < MODE_LOGIT_TOL);
     /* verification: prefill 7, verify 5 drafted, roll back 3, redo */
-    kv_truncate(kv, 0);
+    assert_int_equal(kv_truncate(kv, 0, NULL), KK_OK);
     assert_int_equal(fwd_run(st, kv, TOKENS, NULL, 7, FWD_LOGITS_LAST, last, NULL, NULL), KK_OK);
     assert_true(max_abs_diff(last, all + 6 * V, (size_t)V) < MODE_LOGIT_TOL);
     assert_int_equal(fwd_run(st, kv, TOKENS + 7, NULL, 5, FWD_LOGITS_ALL, chunked, NULL, NULL),
                      KK_OK);
     assert_true(max_abs_diff(chunked, all + 7 * V, (size_t)(5 * V)) < MODE_LOGIT_TOL);
-    kv_truncate(kv, 9);
+    assert_int_equal(kv_truncate(kv, 9, NULL), KK_OK);
     assert_int_equal(fwd_run(st, kv, TOKENS + 9, NULL, 3, FWD_LOGITS_LAST, last, NULL, NULL),
                      KK_OK);
     assert_true(max_abs_diff(last, all + 11 * V, (size_t)V) < MODE_LOGIT_TOL);
@@ -569,6 +570,116 @@ static void greedy_and_top_k_should_order_by_value_then_id(void **state)
     assert_int_equal(sample_greedy(ties, 3), 0);
 }
 
+/* ---- the bounded cache in the forward pass ---------------------------------- */
+
+/* A full cache that masks its views to sinks and a window (a test double):
+ * what kv_sinkwin must compute, from a cache that evicts nothing. */
+typedef struct masked_full {
+    kv_cache base;
+    kv_cache *inner;
+    int32_t n_sink, window;
+} masked_full;
+
+static kk_code mf_append(kv_cache *c, int32_t layer, const float *k, const float *v,
+                         const int32_t *pos, int64_t n, kk_err *err)
+{
+    return kv_append(((masked_full *)c)->inner, layer, k, v, pos, n, err);
+}
+
+static kk_code mf_view(kv_cache *c, int32_t layer, kv_view *out, kk_err *err)
+{
+    masked_full *m = (masked_full *)c;
+    kk_code rc = kv_view_layer(m->inner, layer, out, err);
+    out->window = m->window;
+    out->n_sink = m->n_sink;
+    return rc;
+}
+
+static kk_code mf_truncate(kv_cache *c, int64_t n, bool check_only, kk_err *err)
+{
+    kv_cache *in = ((masked_full *)c)->inner;
+    return check_only ? kv_truncate_check(in, n, err) : kv_truncate(in, n, err);
+}
+
+static int64_t mf_n_tokens(const kv_cache *c) { return kv_n_tokens(((const masked_full *)c)->inner); }
+static size_t mf_bytes(const kv_cache *c) { return kv_bytes_resident(((const masked_full *)c)->inner); }
+static void mf_free(kv_cache *c)
+{
+    kv_free(((masked_full *)c)->inner);
+    free(c);
+}
+
+static const kv_vtable MASKED_FULL_VT = {"masked-full", mf_append, mf_view, mf_truncate,
+                                         mf_n_tokens, mf_bytes, mf_free};
+
+/* 40 tokens through a sink + window cache (4 sinks, window 6, slack 7: the
+ * ring wraps), in chunks of 8 (the slack + 1 it accepts), then one token
+ * at a time: the logits equal those of the full cache masked the same way
+ * (tolerance FWD_LOGIT_TOL: the same visible set, summed in ring order).
+ * Then verification: 8 drafted tokens rolled back and others decoded give
+ * bit-identical logits to a cache that never saw the drafts. */
+static void a_sink_window_cache_should_give_the_masked_full_caches_logits(void **state)
+{
+    (void)state;
+    fixture x;
+    fixture_open(&x, MODEL_ARCH_LLAMA, 16, false);
+    const model *m = x.m;
+    const int64_t V = m->hp.n_vocab, n = 40;
+    int32_t ids[48];
+    for (int i = 0; i < 48; i++)
+        ids[i] = TOKENS[i % 12] + i % 5;
+    const kv_config cfg = {m->hp.n_layers, m->hp.n_kv_heads, m->hp.head_dim_k,
+                           m->hp.head_dim_v, 64, 7};
+    kv_cache *sw = NULL, *never = NULL;
+    assert_int_equal(kv_sinkwin_init(&sw, &cfg, 4, 6, NULL), KK_OK);
+    assert_int_equal(kv_sinkwin_init(&never, &cfg, 4, 6, NULL), KK_OK);
+    masked_full *mf = calloc(1, sizeof *mf);
+    mf->base.vt = &MASKED_FULL_VT;
+    mf->base.cfg = cfg;
+    mf->n_sink = 4;
+    mf->window = 6;
+    mf->inner = cache_for(m, 64);
+    fwd_state *st = NULL;
+    assert_int_equal(fwd_init(&st, m, 8, 64, NULL), KK_OK);
+    float *a = malloc((size_t)(n * V) * sizeof(float)), *b = malloc((size_t)(n * V) * sizeof(float));
+    assert_int_equal(fwd_run(st, sw, ids, NULL, 32, FWD_LOGITS_ALL, a, NULL, NULL), KK_OK);
+    assert_int_equal(fwd_run(st, &mf->base, ids, NULL, 32, FWD_LOGITS_ALL, b, NULL, NULL), KK_OK);
+    for (int64_t i = 32; i < n; i++) {
+        assert_int_equal(fwd_run(st, sw, ids + i, NULL, 1, FWD_LOGITS_LAST, a + i * V, NULL,
+                                 NULL), KK_OK);
+        assert_int_equal(fwd_run(st, &mf->base, ids + i, NULL, 1, FWD_LOGITS_LAST, b + i * V,
+                                 NULL, NULL), KK_OK);
+    }
+    assert_true(max_abs_diff(a, b, (size_t)(n * V)) < FWD_LOGIT_TOL);
+    /* the oracle bites: the full cache without the window differs */
+    kv_cache *plain = cache_for(m, 64);
+    assert_int_equal(fwd_run(st, plain, ids, NULL, 32, FWD_LOGITS_ALL, b, NULL, NULL), KK_OK);
+    assert_true(max_abs_diff(a + 31 * V, b + 31 * V, (size_t)V) > 1e-3);
+    /* verification: sw holds 40; 8 drafted (ids 40..47), all rejected */
+    assert_int_equal(fwd_run(st, never, ids, NULL, 32, FWD_LOGITS_ALL, b, NULL, NULL), KK_OK);
+    for (int64_t i = 32; i < n; i++)
+        assert_int_equal(fwd_run(st, never, ids + i, NULL, 1, FWD_LOGITS_LAST, b, NULL, NULL),
+                         KK_OK);
+    assert_int_equal(fwd_run(st, sw, ids + 40, NULL, 8, FWD_LOGITS_ALL, a, NULL, NULL), KK_OK);
+    kk_err e;
+    assert_int_equal(kv_truncate(sw, 40, &e), KK_OK);
+    const int32_t other[4] = {5, 6, 7, 8};
+    assert_int_equal(fwd_run(st, sw, other, NULL, 4, FWD_LOGITS_ALL, a, NULL, NULL), KK_OK);
+    assert_int_equal(fwd_run(st, never, other, NULL, 4, FWD_LOGITS_ALL, b, NULL, NULL), KK_OK);
+    assert_memory_equal(a, b, (size_t)(4 * V) * sizeof(float));
+    /* one rollback deeper than the slack allows is refused */
+    assert_int_equal(kv_truncate(sw, 44 - 9, &e), KK_E_RANGE);
+    assert_int_equal(kv_n_tokens(sw), 44);
+    fwd_free(st);
+    kv_free(sw);
+    kv_free(never);
+    kv_free(plain);
+    kv_free(&mf->base);
+    free(a);
+    free(b);
+    fixture_close(&x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -581,6 +692,7 @@ int main(void)
         cmocka_unit_test(llama_forward_should_match_the_reference_kernels),
         cmocka_unit_test(qwen3_forward_with_a_wide_head_should_match_the_reference_kernels),
         cmocka_unit_test(prefill_decode_and_chunks_should_give_the_same_logits),
+        cmocka_unit_test(a_sink_window_cache_should_give_the_masked_full_caches_logits),
         cmocka_unit_test(f16_cache_forward_should_match_its_reference_and_stay_near_the_f32_cache),
         cmocka_unit_test(capture_should_hold_k_before_and_after_rope_and_v_as_cached),
         cmocka_unit_test(greedy_and_top_k_should_order_by_value_then_id),

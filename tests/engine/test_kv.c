@@ -69,7 +69,7 @@ static int compare(kv_cache *c, const oracle *o)
 static void full_cache_should_match_a_flat_array_over_random_appends_and_truncations(void **state)
 {
     (void)state;
-    const kv_config cfg = {3, 2, 8, 4, 50};
+    const kv_config cfg = {3, 2, 8, 4, 50, 0};
     kv_cache *c = NULL;
     assert_int_equal(kv_full_init(&c, &cfg, NULL), KK_OK);
     oracle o;
@@ -80,7 +80,7 @@ static void full_cache_should_match_a_flat_array_over_random_appends_and_truncat
     for (int step = 0; step < 400; step++) {
         if (rng_next(&s) % 4 == 0) {
             int64_t to = (int64_t)(rng_next(&s) % 60);
-            kv_truncate(c, to);
+            assert_int_equal(kv_truncate(c, to, NULL), KK_OK);
             for (int32_t l = 0; l < cfg.n_layers; l++)
                 if (o.len[l] > to)
                     o.len[l] = to;
@@ -124,7 +124,7 @@ static void full_cache_should_match_a_flat_array_over_random_appends_and_truncat
 static void full_cache_should_report_its_allocated_bytes(void **state)
 {
     (void)state;
-    const kv_config cfg = {5, 4, 8, 8, 100};
+    const kv_config cfg = {5, 4, 8, 8, 100, 0};
     kv_cache *c = NULL;
     assert_int_equal(kv_full_init(&c, &cfg, NULL), KK_OK);
     /* K and V: 5 layers x 100 tokens x 32 floats each, plus an int32
@@ -144,10 +144,10 @@ static void full_cache_should_reject_bad_layers_and_configs(void **state)
     (void)state;
     kv_cache *c = NULL;
     kk_err e;
-    const kv_config bad = {0, 1, 1, 1, 10};
+    const kv_config bad = {0, 1, 1, 1, 10, 0};
     assert_int_equal(kv_full_init(&c, &bad, &e), KK_E_RANGE);
     assert_null(c);
-    const kv_config cfg = {2, 1, 2, 2, 4};
+    const kv_config cfg = {2, 1, 2, 2, 4, 0};
     assert_int_equal(kv_full_init(&c, &cfg, &e), KK_OK);
     kv_view v;
     assert_int_equal(kv_view_layer(c, 2, &v, &e), KK_E_RANGE);
@@ -166,7 +166,7 @@ static void f16_cache_should_hold_the_rounded_rows_and_half_the_bytes(void **sta
 {
     (void)state;
     kk_err e;
-    const kv_config cfg = {2, 2, 4, 3, 8};
+    const kv_config cfg = {2, 2, 4, 3, 8, 0};
     kv_cache *c = NULL, *c32 = NULL;
     assert_int_equal(kv_full_f16_init(&c, &cfg, &e), KK_OK);
     assert_int_equal(kv_full_init(&c32, &cfg, &e), KK_OK);
@@ -191,13 +191,13 @@ static void f16_cache_should_hold_the_rounded_rows_and_half_the_bytes(void **sta
             assert_int_equal(vw.v16[t * vw.v_stride + i], dtype_f32_to_f16(v[t * 6 + i]));
         assert_int_equal(vw.pos[t], t);
     }
-    kv_truncate(c, 1);
+    assert_int_equal(kv_truncate(c, 1, NULL), KK_OK);
     assert_int_equal(kv_n_tokens(c), 1);
     assert_int_equal(kv_append(c, 0, k, v, pos, 8, &e), KK_E_LIMIT); /* 1 + 8 > 8 */
     /* rows: 2 layers x 8 slots x (8 + 6) values x 2 bytes, plus positions */
     assert_int_equal(kv_bytes_resident(c), 2 * 8 * 14 * 2 + 2 * 8 * 4);
     assert_int_equal(kv_bytes_resident(c32), 2 * 8 * 14 * 4 + 2 * 8 * 4);
-    const kv_config bad = {1, 0, 4, 4, 8};
+    const kv_config bad = {1, 0, 4, 4, 8, 0};
     kv_cache *b = NULL;
     assert_int_equal(kv_full_f16_init(&b, &bad, &e), KK_E_RANGE);
     assert_null(b);

@@ -27,7 +27,7 @@ static void views_should_equal_the_codec_round_trip_of_what_was_appended(void **
     (void)state;
     static const char *specs[] = {"identity", "f16", "q8_0", "q4_0", "affine:bits=3,group=32",
                                   "e8:bits=4,group=64,rotate=hadamard", "d4:bits=2,group=32"};
-    const kv_config cfg = {3, 2, 32, 32, 40};
+    const kv_config cfg = {3, 2, 32, 32, 40, 0};
     const int64_t row = 64, n = 37;
     float *k = malloc((size_t)(n * row) * sizeof(float)), *v = malloc((size_t)(n * row) * sizeof(float));
     float *kd = malloc((size_t)(n * row) * sizeof(float)), *vd = malloc((size_t)(n * row) * sizeof(float));
@@ -72,7 +72,7 @@ static void views_should_equal_the_codec_round_trip_of_what_was_appended(void **
         }
         if (s == 0) /* identity: the full cache's values exactly */
             assert_memory_equal(kd, k, (size_t)(n * row) * sizeof(float));
-        kv_truncate(kv, 10);
+        assert_int_equal(kv_truncate(kv, 10, NULL), KK_OK);
         assert_int_equal(kv_n_tokens(kv), 10);
         kv_view a;
         assert_int_equal(kv_view_layer(kv, 1, &a, &e), KK_OK);
@@ -99,7 +99,7 @@ static void views_should_equal_the_codec_round_trip_of_what_was_appended(void **
 static void a_codec_unit_that_does_not_divide_the_row_should_be_refused(void **state)
 {
     (void)state;
-    const kv_config cfg = {2, 2, 32, 32, 8};
+    const kv_config cfg = {2, 2, 32, 32, 8, 0};
     const codec_spec ok = spec_of("q8_0"), bad = spec_of("e8:group=128");
     kv_cache *kv = NULL;
     kk_err e;

@@ -48,7 +48,7 @@ static void fill_and_view(kv_cache *kv, int expect_exact)
 static void a_passthrough_cache_should_copy_rows_and_count_nothing(void **state)
 {
     (void)state;
-    const kv_config cfg = {N_LAYERS, HEADS, HEAD_DIM, HEAD_DIM, 32};
+    const kv_config cfg = {N_LAYERS, HEADS, HEAD_DIM, HEAD_DIM, 32, 0};
     codec_spec sp;
     kk_err e;
     assert_int_equal(codec_spec_parse("q8_0", &sp, &e), KK_OK);
@@ -77,7 +77,7 @@ static void a_passthrough_cache_should_copy_rows_and_count_nothing(void **state)
 static void the_environment_alone_should_not_switch_the_codec_off(void **state)
 {
     (void)state;
-    const kv_config cfg = {N_LAYERS, HEADS, HEAD_DIM, HEAD_DIM, 32};
+    const kv_config cfg = {N_LAYERS, HEADS, HEAD_DIM, HEAD_DIM, 32, 0};
     codec_spec sp;
     kk_err e;
     assert_int_equal(codec_spec_parse("q8_0", &sp, &e), KK_OK);

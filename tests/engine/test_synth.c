@@ -64,7 +64,7 @@ static void last_logits(const model *m, const int32_t *tokens, int64_t n, float 
     fwd_state *st = NULL;
     kv_cache *kv = NULL;
     const kv_config cfg = {m->hp.n_layers, m->hp.n_kv_heads, m->hp.head_dim_k,
-                           m->hp.head_dim_v, n};
+                           m->hp.head_dim_v, n, 0};
     assert_int_equal(kv_full_init(&kv, &cfg, NULL), KK_OK);
     assert_int_equal(fwd_init(&st, m, n, n, NULL), KK_OK);
     assert_int_equal(fwd_run(st, kv, tokens, NULL, n, FWD_LOGITS_LAST, logits, NULL, NULL),

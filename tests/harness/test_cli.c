@@ -212,7 +212,7 @@ static void logits_should_print_floats_that_read_back_exactly(void **state)
     assert_int_equal(model_load(&m, f, &e), KK_OK);
     assert_int_equal(V, m->hp.n_vocab);
     const kv_config cfg = {m->hp.n_layers, m->hp.n_kv_heads, m->hp.head_dim_k,
-                           m->hp.head_dim_v, 4};
+                           m->hp.head_dim_v, 4, 0};
     assert_int_equal(kv_full_init(&kv, &cfg, &e), KK_OK);
     assert_int_equal(fwd_init(&st, m, 4, 4, &e), KK_OK);
     ops_set_threads(1);

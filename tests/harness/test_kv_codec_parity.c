@@ -91,7 +91,7 @@ static void run_case(const model *m, const cJSON *c, const char *type, double bo
     memcpy(all + np, greedy, ng * sizeof *all);
     float *logits = malloc((size_t)(n * V) * sizeof(float));
     const kv_config cfg = {m->hp.n_layers, m->hp.n_kv_heads, m->hp.head_dim_k,
-                           m->hp.head_dim_v, n};
+                           m->hp.head_dim_v, n, 0};
     codec_spec spec;
     kk_err e;
     assert_int_equal(codec_spec_parse(type, &spec, &e), KK_OK);

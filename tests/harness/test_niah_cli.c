@@ -223,6 +223,49 @@ static void niah_kv_codec_should_report_the_codec_and_its_counters(void **state)
     cJSON_Delete(j);
 }
 
+/* A bounded cache (--policy sinkwin) keeps sinks and the last W positions:
+ * a needle near the end is found, one far outside the window is gone (the
+ * negative control of bounded caches before restoration). The policy is
+ * echoed in its canonical form; a bad spec names the flag. */
+static void niah_policy_should_lose_the_needle_outside_the_window(void **state)
+{
+    (void)state;
+    REQUIRE_BIN();
+    write_synth();
+    const char *extra[] = {"--depths", "0.1,0.97", "--policy", "sinkwin:window=32,sinks=2", NULL};
+    int code;
+    cJSON *j = niah_json(extra, &code);
+    assert_int_equal(code, 0);
+    const cJSON *nj = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(j, "model"), "niah");
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(nj, "policy")->valuestring,
+                        "sinkwin:sinks=2,window=32");
+    const cJSON *cells = cJSON_GetObjectItemCaseSensitive(j, "cells");
+    assert_true(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(cells, 0), "recall")
+                    ->valuedouble == 0.0);
+    assert_true(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(cells, 1), "recall")
+                    ->valuedouble == 1.0);
+    cJSON_Delete(j);
+    /* the full cache finds both */
+    const char *full[] = {"--depths", "0.1,0.97", "--policy", "full", NULL};
+    j = niah_json(full, &code);
+    assert_int_equal(code, 0);
+    assert_true(total_recall(j) == 1.0);
+    cJSON_Delete(j);
+    const char *a[] = {"niah", "-m", g_synth, "--ctx", "256", "--policy", "sinkwin:sinks=2,window=0",
+                       NULL};
+    tp_run r = run(a);
+    assert_int_equal(r.code, 2);
+    assert_non_null(strstr(r.err, "--policy"));
+    assert_non_null(strstr(r.err, "window = '0' is not an integer in 1..1048576"));
+    tp_run_free(&r);
+    const char *b[] = {"niah", "-m", g_synth, "--ctx", "256", "--policy", "sinkwin:sinks=2,window=8",
+                       "--kv-codec", "q8_0", NULL};
+    r = run(b);
+    assert_int_equal(r.code, 3);
+    tp_run_free(&r);
+}
+
 static void niah_bad_input_should_exit_2_and_usage_3(void **state)
 {
     (void)state;
@@ -301,6 +344,7 @@ int main(void)
         cmocka_unit_test(niah_json_should_hold_the_documented_fields),
         cmocka_unit_test(niah_controls_should_hold_end_to_end),
         cmocka_unit_test(niah_kv_codec_should_report_the_codec_and_its_counters),
+        cmocka_unit_test(niah_policy_should_lose_the_needle_outside_the_window),
         cmocka_unit_test(niah_bad_input_should_exit_2_and_usage_3),
     };
     return cmocka_run_group_tests(tests, setup, tp_teardown_tmpdir);

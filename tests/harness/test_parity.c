@@ -95,7 +95,7 @@ static void run_case(const model *m, const tok *t, const cJSON *c, parity_result
     memcpy(all + np, greedy, ng * sizeof *all);
     float *logits = malloc((size_t)(n * V) * sizeof(float));
     const kv_config cfg = {m->hp.n_layers, m->hp.n_kv_heads, m->hp.head_dim_k,
-                           m->hp.head_dim_v, n};
+                           m->hp.head_dim_v, n, 0};
     kv_cache *kv = NULL;
     fwd_state *st = NULL;
     assert_int_equal(kv_full_init(&kv, &cfg, &e), KK_OK);

@@ -1,0 +1,52 @@
+/*
+ * kv_policy: which cache a run uses, as a spec string (CLI --policy, the
+ * preset arm field `policy`), parsed once and turned into a cache.
+ *
+ *   full                              every position (kv_full)
+ *   sinkwin:sinks=S,window=W          S attention sinks and a window of W
+ *                                     positions (kv_sinkwin.h); S >= 0,
+ *                                     W >= 1
+ *
+ * Keys may come in any order, each once; the formatted form (kv_policy_
+ * format) is canonical: `sinkwin:sinks=4,window=64`.
+ *
+ * Ownership: kv_policy is a plain value; kv_policy_make returns a cache the
+ * caller frees with kv_free.
+ */
+#ifndef KK_KV_POLICY_H
+#define KK_KV_POLICY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kk_err.h"
+#include "kv.h"
+
+typedef enum kv_policy_kind {
+    KV_POLICY_FULL = 0,
+    KV_POLICY_SINKWIN
+} kv_policy_kind;
+
+typedef struct kv_policy {
+    kv_policy_kind kind;
+    int32_t n_sink; /* sinkwin */
+    int32_t window; /* sinkwin: >= 1 */
+} kv_policy;
+
+/* Largest sink count and window a spec may name (far past any model's
+ * context; keeps the cache's products small). */
+#define KV_POLICY_MAX 1048576
+
+/* NULL or "full": the full cache. @return KK_OK, or an error naming the
+ * key or value and what is allowed (KK_E_RANGE, _DUPLICATE, _MISSING,
+ * _FORMAT; out unchanged). */
+kk_code kv_policy_parse(const char *spec, kv_policy *out, kk_err *err);
+
+/* The canonical spec into buf (cap >= 64 always suffices); NULL: full. */
+void kv_policy_format(const kv_policy *p, char *buf, size_t cap);
+
+/* A cache of policy p for cfg (cfg->max_rollback: the slack of a window).
+ * @return as the cache's _init. */
+kk_code kv_policy_make(const kv_policy *p, const kv_config *cfg, kv_cache **out, kk_err *err);
+
+#endif /* KK_KV_POLICY_H */
