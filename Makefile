@@ -64,7 +64,7 @@ LIB_BENCH   := $(B)/libkk_bench.a
 # What each group links (libraries in dependency order).
 LINK_common  := $(LIB_COMMON) -lyaml $(LIBS_SYS)
 LINK_gate    := $(LIB_GATE) $(LIB_COMMON) -lyaml $(LIBS_SYS)
-LINK_engine  := $(LIB_ENGINE) $(LIB_COMMON) $(LIBS_BLAS) $(LIBS_SYS)
+LINK_engine  := $(LIB_ENGINE) $(LIB_COMMON) -lgsl $(LIBS_BLAS) $(LIBS_SYS)
 LINK_compare := $(LIB_COMPARE) $(LIB_COMMON) -lyaml -lgsl $(LIBS_SYS)
 LINK_harness := $(LIB_HARNESS) $(LIB_BENCH) $(LIB_COMPARE) $(LIB_ENGINE) $(LIB_COMMON) -lcjson -lyaml -lgsl $(LIBS_BLAS) $(LIBS_SYS)
 DEPS_common  := $(LIB_COMMON)

@@ -13,7 +13,10 @@
  *   - accept / reject / too deep agrees with the plain recursive validator
  *     of tests/common/json_ref.h (the _ref path);
  *   - every value's offset points at its first byte (the right kind of
- *     byte for its type) and its line/col agree with that offset.
+ *     byte for its type) and its line/col agree with that offset;
+ *   - the canonical form (json_canonical) exists unless a number is beyond
+ *     the double range (KK_E_FORMAT), parses, and is its own canonical
+ *     form, byte for byte (idempotent: one hash per value).
  */
 #include <math.h>
 #include <stdint.h>
@@ -186,6 +189,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         json_doc_free(d2);
         free(buf);
     }
+    char *c1 = NULL, *c2 = NULL;
+    size_t n1 = 0, n2 = 0;
+    kk_code crc = json_canonical(root, &c1, &n1, &e);
+    if (crc != KK_OK && crc != KK_E_FORMAT)
+        die("canonical form: unexpected error code");
+    if (crc == KK_OK) {
+        json_doc *d3 = NULL;
+        if (json_parse(c1, n1, "canonical", NULL, &d3, NULL) != KK_OK)
+            die("canonical form does not parse");
+        if (json_canonical(json_doc_root(d3), &c2, &n2, NULL) != KK_OK || n1 != n2 ||
+            memcmp(c1, c2, n1) != 0)
+            die("canonical form is not its own canonical form");
+        json_doc_free(d3);
+    }
+    free(c1);
+    free(c2);
     json_doc_free(d);
     free(g_line);
     free(g_col);
