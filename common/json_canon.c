@@ -70,7 +70,8 @@ static kk_code write_value(FILE *out, const json_value *v, kk_err *err)
             return kk_err_set(err, KK_E_NOMEM, "out of memory sorting %zu members", n);
         for (size_t i = 0; i < n; i++)
             sorted[i] = &v->u.obj.members[i];
-        qsort(sorted, n, sizeof *sorted, member_cmp);
+        if (n > 1) /* qsort wants a valid pointer even for 0 elements */
+            qsort(sorted, n, sizeof *sorted, member_cmp);
         putc('{', out);
         kk_code code = KK_OK;
         for (size_t i = 0; i < n && code == KK_OK; i++) {

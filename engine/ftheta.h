@@ -19,8 +19,9 @@
  *   V_r         the top-r eigenvectors of (Xc W)' (Xc W), i.e. the top-r
  *               right singular vectors of the ridge fit (dout, r)
  *   E = W V_r,  D = V_r'
- * With rank >= min(din, dout) this is plain ridge regression. Cholesky and
- * the symmetric eigensolver are GSL's; the products are OpenBLAS's.
+ * With rank >= min(din, dout) this is plain ridge regression. Cholesky is
+ * GSL's, the symmetric eigensolver LAPACK's dsyevd (OpenBLAS bundles it),
+ * the products OpenBLAS's through GSL's BLAS interface.
  *
  * Ownership: ftheta_fit returns a map the caller frees with ftheta_free;
  * ftheta_apply writes into the caller's buffer.
@@ -54,6 +55,18 @@ typedef struct ftheta {
  * KK_E_NOMEM. */
 kk_code ftheta_fit(const float *x, const float *y, int64_t n, int64_t din, int64_t dout,
                    int32_t rank, double lambda, ftheta **out, kk_err *err);
+
+/* The same fit from streamed pairs: an accumulator of the sums (in
+ * double; (din, din) + (din, dout) of them), fed in any number of batches,
+ * so calibration never holds all its positions. ftheta_fit is
+ * init + add + fit. */
+typedef struct ftheta_acc ftheta_acc;
+kk_code ftheta_acc_init(ftheta_acc **out, int64_t din, int64_t dout, kk_err *err);
+void ftheta_acc_add(ftheta_acc *a, const float *x, const float *y, int64_t n);
+int64_t ftheta_acc_n(const ftheta_acc *a);
+kk_code ftheta_acc_fit(const ftheta_acc *a, int32_t rank, double lambda, ftheta **out,
+                       kk_err *err);
+void ftheta_acc_free(ftheta_acc *a);
 
 /* y (n, dout) = f(x (n, din)). */
 void ftheta_apply(const ftheta *f, const float *x, int64_t n, float *y);

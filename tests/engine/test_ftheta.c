@@ -268,6 +268,47 @@ static void self_fits_should_restore_held_out_values(void **state)
     free(xt);
 }
 
+/* Streamed in uneven batches (calibration's way), the fit predicts what
+ * the one-shot fit predicts (the sums are added in another order: 1e-6). */
+static void a_streamed_fit_should_equal_the_one_shot_fit(void **state)
+{
+    (void)state;
+    enum { N = 3000, DIN = 10, DOUT = 7, M = 40 };
+    float *x = gauss(N * DIN, 21), *xt = gauss(M * DIN, 22), *Mat = gauss(DIN * DOUT, 23);
+    float *b = gauss(DOUT, 24);
+    for (int i = 0; i < N * DIN; i++)
+        x[i] += 3.0f; /* means far from 0: the centring at the fit must hold */
+    float *y = linear(x, N, DIN, DOUT, Mat, b, 0.3, 25);
+    ftheta *one = NULL, *streamed = NULL;
+    assert_int_equal(ftheta_fit(x, y, N, DIN, DOUT, 4, 0.01, &one, NULL), KK_OK);
+    ftheta_acc *a = NULL;
+    assert_int_equal(ftheta_acc_init(&a, DIN, DOUT, NULL), KK_OK);
+    for (int64_t at = 0, k = 1; at < N; k = k * 7 % 1500 + 1) {
+        const int64_t m = k < N - at ? k : N - at;
+        ftheta_acc_add(a, x + at * DIN, y + at * DOUT, m);
+        at += m;
+    }
+    assert_int_equal(ftheta_acc_n(a), N);
+    assert_int_equal(ftheta_acc_fit(a, 4, 0.01, &streamed, NULL), KK_OK);
+    float p1[M * DOUT], p2[M * DOUT];
+    ftheta_apply(one, xt, M, p1);
+    ftheta_apply(streamed, xt, M, p2);
+    double d = 0, sc = 0;
+    for (int i = 0; i < M * DOUT; i++) {
+        d = fabs((double)p1[i] - p2[i]) > d ? fabs((double)p1[i] - p2[i]) : d;
+        sc = fabs(p1[i]) > sc ? fabs(p1[i]) : sc;
+    }
+    assert_true(d <= 1e-6 * sc);
+    ftheta_acc_free(a);
+    ftheta_free(one);
+    ftheta_free(streamed);
+    free(x);
+    free(xt);
+    free(Mat);
+    free(b);
+    free(y);
+}
+
 static void bad_arguments_should_be_refused_by_name(void **state)
 {
     (void)state;
@@ -293,6 +334,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(the_fit_should_predict_what_the_plain_reference_predicts),
         cmocka_unit_test(self_fits_should_restore_held_out_values),
+        cmocka_unit_test(a_streamed_fit_should_equal_the_one_shot_fit),
         cmocka_unit_test(bad_arguments_should_be_refused_by_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
