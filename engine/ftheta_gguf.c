@@ -177,6 +177,19 @@ kk_code ftheta_pair_read(const char *path, ftheta **k, ftheta **v, ftheta_meta *
     memset(m, 0, sizeof *m);
     gguf_file *g = NULL;
     KK_TRY(gguf_open(&g, path, err));
+    const kk_code rc = ftheta_pair_from_gguf(g, k, v, m, err);
+    gguf_close(g);
+    return rc;
+fail:
+    return err && err->code != KK_OK ? err->code : KK_E_IO;
+}
+
+kk_code ftheta_pair_from_gguf(const gguf_file *g, ftheta **k, ftheta **v, ftheta_meta *m,
+                              kk_err *err)
+{
+    *k = *v = NULL;
+    memset(m, 0, sizeof *m);
+    const char *path = g->path;
     gguf_str arch;
     double rank = 0, lambda = 0, seed = 0, pos = 0;
     kk_code rc = gguf_get_str(g, "general.architecture", &arch, err);
@@ -212,18 +225,24 @@ kk_code ftheta_pair_read(const char *path, ftheta **k, ftheta **v, ftheta_meta *
         rc = get_map(g, 'k', (int32_t)rank, lambda, k, err);
     if (rc == KK_OK)
         rc = get_map(g, 'v', (int32_t)rank, lambda, v, err);
-    /* the seed: the key holds it exactly (UINT64); re-read the integer */
+    /* integers as stored (num_key checked they are unsigned), not through
+     * the double: a seed needs all 64 bits, a position count past INT64_MAX
+     * is not a count */
     const gguf_value *sv = gguf_get(g, "ftheta.calib.seed");
-    m->calib_seed = sv ? sv->v.u : 0;
-    m->calib_positions = (int64_t)pos;
+    const gguf_value *pv = gguf_get(g, "ftheta.calib.positions");
     (void)seed;
-    gguf_close(g);
+    (void)pos;
+    if (rc == KK_OK && pv->v.u > (uint64_t)INT64_MAX)
+        rc = kk_err_set(err, KK_E_RANGE, "%s: ftheta.calib.positions %llu out of range", path,
+                        (unsigned long long)pv->v.u);
+    if (rc == KK_OK) {
+        m->calib_seed = sv->v.u;
+        m->calib_positions = (int64_t)pv->v.u;
+    }
     if (rc != KK_OK) {
         ftheta_free(*k);
         ftheta_free(*v);
         *k = *v = NULL;
     }
     return rc;
-fail:
-    return err && err->code != KK_OK ? err->code : KK_E_IO;
 }

@@ -38,5 +38,9 @@ typedef struct ftheta_meta {
 kk_code ftheta_pair_write(const ftheta *k, const ftheta *v, const ftheta_meta *m,
                           const char *path, kk_err *err);
 kk_code ftheta_pair_read(const char *path, ftheta **k, ftheta **v, ftheta_meta *m, kk_err *err);
+/* The same from an open GGUF (borrowed; the maps are copies). */
+struct gguf_file;
+kk_code ftheta_pair_from_gguf(const struct gguf_file *g, ftheta **k, ftheta **v, ftheta_meta *m,
+                              kk_err *err);
 
 #endif /* KK_FTHETA_GGUF_H */
