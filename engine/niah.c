@@ -11,6 +11,7 @@
 #include "kk_stats.h"
 #include "kv.h"
 #include "kv_codec.h"
+#include "kv_restored.h"
 #include "kv_noisy.h"
 #include "synth.h"
 
@@ -139,6 +140,11 @@ static kk_code check_opts(const model *m, const niah_opts *opts, kk_err *err)
         return kk_err_set(err, KK_E_UNSUPPORTED, "niah: a bounded cache policy with %s is not "
                           "supported yet (the policy stores F32 rows of its own)",
                           opts->kv_codec ? "a kv codec" : opts->kv_bits ? "kv bits" : "kv error");
+    if (opts->restore != KV_RESTORE_NONE &&
+        (opts->restore != KV_RESTORE_IDENTITY || !opts->policy ||
+         opts->policy->kind != KV_POLICY_SINKWIN))
+        return kk_err_set(err, KK_E_RANGE, "niah: restore mode %d needs a sinkwin policy (allowed: "
+                          "none, identity)", opts->restore);
     if (opts->mask_layers != NIAH_MASK_ALL &&
         opts->mask_layers >> (m->hp.n_layers < 32 ? m->hp.n_layers : 31))
         return kk_err_set(err, KK_E_RANGE, "niah: mask layers 0x%x name a layer past %d",
@@ -168,6 +174,9 @@ kk_code niah_runner_set_opts(niah_runner *r, const niah_opts *opts, kk_err *err)
         KK_TRY(kv_codec_init(&kv, &cfg, &spec, &spec_v, &ko, err));
     else if (opts->kv_bits > 0)
         KK_TRY(kv_noisy_init(&kv, &cfg, opts->kv_bits, batch, err));
+    else if (bounded && opts->restore == KV_RESTORE_IDENTITY)
+        KK_TRY(kv_restored_init(&kv, &cfg, opts->policy->n_sink, opts->policy->window,
+                                KV_RESTORE_IDENTITY, err));
     else
         KK_TRY(kv_policy_make(opts->policy, &cfg, &kv, err));
     float *cap_k = NULL, *cap_v = NULL;

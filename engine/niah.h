@@ -111,6 +111,11 @@ typedef struct niah_opts {
      * Not with kv_bits, kv_codec or kv_error yet. Borrowed during
      * niah_runner_init/_set_opts only (copied). */
     const kv_policy *policy;
+    /* With a sinkwin policy: restore evicted positions in the views
+     * (kv_restored.h): KV_RESTORE_NONE (the bounded cache alone) or
+     * KV_RESTORE_IDENTITY (the rows kept aside put back: the positive
+     * control, recall as the full cache's). */
+    int restore;
 } niah_opts;
 
 /* What one sample gave. */

@@ -1,8 +1,8 @@
 /*
  * kakeya niah -m FILE --ctx N[,N...] [--depths D[,D...]] [--samples K]
  *   [--seed S] [--threads T] [--distractors N] [--mask-layers L[,L]]
- *   [--kv-bits B | --kv-codec SPEC [--kv-codec-v SPEC] | --policy SPEC] [--ref]
- *   [--json]
+ *   [--kv-bits B | --kv-codec SPEC [--kv-codec-v SPEC] | --policy SPEC
+ *   [--restore none|identity]] [--ref] [--json]
  * Needle-in-a-haystack recall of a synthetic model (engine/niah.h), per
  * (context, depth) cell with a 95% Wilson interval and the smallest
  * retrieval margin. --json prints the object of docs/cli.md:
@@ -27,6 +27,7 @@
 #include "kk_args.h"
 #include "kk_fault.h"
 #include "kk_stats.h"
+#include "kv_restored.h"
 #include "niah.h"
 #include "session.h"
 #include "sha256.h"
@@ -63,6 +64,9 @@ static void help(FILE *out)
             "                       sinkwin:sinks=S,window=W (S sinks and the last W\n"
             "                       positions; a needle outside both is gone); not with\n"
             "                       --kv-bits or --kv-codec\n"
+            "  --restore MODE       with a sinkwin policy: none (default) or identity (the\n"
+            "                       evicted positions put back from the rows kept aside:\n"
+            "                       the positive control, recall as the full cache's)\n"
             "  --ref                the plain reference kernels (slow)\n"
             "  --json               print the result object (docs/cli.md) on stdout\n"
             "exit codes: 0 ok, 2 bad input (file, value), 3 usage\n",
@@ -159,7 +163,8 @@ static void print_json(FILE *out, const char *path, const char *sha, const gguf_
             fprintf(out, "%s%d", k++ ? ", " : "", l);
     char pol[64];
     kv_policy_format(cfg->opts.policy, pol, sizeof pol);
-    fprintf(out, "], \"policy\": \"%s\", \"kv_codec\": ", pol);
+    fprintf(out, "], \"policy\": \"%s\", \"restore\": \"%s\", \"kv_codec\": ", pol,
+            cfg->opts.restore == KV_RESTORE_IDENTITY ? "identity" : "none");
     if (cr->spec[0]) {
         json_write_string(out, cr->spec, strlen(cr->spec));
         if (cr->spec_v[0]) {
@@ -258,7 +263,8 @@ int cmd_niah(int argc, char **argv)
     kk_err_clear(&err);
     const char *path = NULL, *ctx_arg = NULL, *depth_arg = NULL, *samples_arg = NULL,
                *seed_arg = NULL, *threads_arg = NULL, *distr_arg = NULL, *mask_arg = NULL,
-               *bits_arg = NULL, *codec_arg = NULL, *codec_v_arg = NULL, *policy_arg = NULL;
+               *bits_arg = NULL, *codec_arg = NULL, *codec_v_arg = NULL, *policy_arg = NULL,
+               *restore_arg = NULL;
     bool json = false, use_ref = false;
     struct { const char *flag; const char **dst; } vals[] = {
         {"-m", &path},          {"--model", &path},          {"--ctx", &ctx_arg},
@@ -266,7 +272,7 @@ int cmd_niah(int argc, char **argv)
         {"--threads", &threads_arg}, {"--distractors", &distr_arg},
         {"--mask-layers", &mask_arg}, {"--kv-bits", &bits_arg},
         {"--kv-codec", &codec_arg}, {"--kv-codec-v", &codec_v_arg},
-        {"--policy", &policy_arg},
+        {"--policy", &policy_arg}, {"--restore", &restore_arg},
     };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -335,6 +341,22 @@ int cmd_niah(int argc, char **argv)
         return KK_EXIT_USAGE;
     }
     cfg.opts.policy = &policy;
+    if (restore_arg) {
+        if (strcmp(restore_arg, "none") != 0 && strcmp(restore_arg, "identity") != 0) {
+            kk_err_set(&err, KK_E_RANGE, "'%s' is not a restore mode (allowed: none, identity; "
+                       "ftheta and mix:A come with the proposer store)", restore_arg);
+            kk_err_where(&err, "--restore");
+            return cmd_fail("niah", &err);
+        }
+        if (policy.kind != KV_POLICY_SINKWIN) {
+            fprintf(stderr, "kakeya niah: --restore needs --policy sinkwin:... (nothing is "
+                            "evicted from the full cache)\n");
+            help(stderr);
+            return KK_EXIT_USAGE;
+        }
+        cfg.opts.restore = !strcmp(restore_arg, "identity") ? KV_RESTORE_IDENTITY
+                                                            : KV_RESTORE_NONE;
+    }
     if (codec_v_arg && !codec_arg) {
         fprintf(stderr, "kakeya niah: --kv-codec-v needs --kv-codec\n");
         help(stderr);

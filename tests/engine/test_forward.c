@@ -14,6 +14,7 @@
 
 #include "dtype.h"
 #include "forward.h"
+#include "kv_restored.h"
 #include "kv_sinkwin.h"
 #include "matmul.h"
 #include "model_random.h"
@@ -680,6 +681,71 @@ static void a_sink_window_cache_should_give_the_masked_full_caches_logits(void *
     fixture_close(&x);
 }
 
+/* The restored cache's controls through whole forward passes: `identity`
+ * (every evicted position put back from the rows kept aside) gives the
+ * full cache's logits bit for bit, before and after a verification
+ * rollback; `none` gives the bounded cache's; and identity did put rows
+ * back. */
+static void a_restored_cache_should_give_the_full_or_the_bounded_caches_logits(void **state)
+{
+    (void)state;
+    fixture x;
+    fixture_open(&x, MODEL_ARCH_QWEN3, 16, false);
+    const model *m = x.m;
+    const int64_t V = m->hp.n_vocab, n = 40;
+    int32_t ids[48];
+    for (int i = 0; i < 48; i++)
+        ids[i] = TOKENS[i % 12] + i % 7;
+    const kv_config cfg = {m->hp.n_layers, m->hp.n_kv_heads, m->hp.head_dim_k,
+                           m->hp.head_dim_v, 64, 7};
+    kv_cache *ident = NULL, *none = NULL, *sw = NULL;
+    assert_int_equal(kv_restored_init(&ident, &cfg, 4, 6, KV_RESTORE_IDENTITY, NULL), KK_OK);
+    assert_int_equal(kv_restored_init(&none, &cfg, 4, 6, KV_RESTORE_NONE, NULL), KK_OK);
+    assert_int_equal(kv_sinkwin_init(&sw, &cfg, 4, 6, NULL), KK_OK);
+    kv_cache *full = cache_for(m, 64);
+    fwd_state *st = NULL;
+    assert_int_equal(fwd_init(&st, m, 8, 64, NULL), KK_OK);
+    float *a = malloc((size_t)(n * V) * sizeof(float)), *b = malloc((size_t)(n * V) * sizeof(float));
+    float *c = malloc((size_t)(n * V) * sizeof(float)), *d = malloc((size_t)(n * V) * sizeof(float));
+    assert_int_equal(fwd_run(st, ident, ids, NULL, n, FWD_LOGITS_ALL, a, NULL, NULL), KK_OK);
+    assert_int_equal(fwd_run(st, full, ids, NULL, n, FWD_LOGITS_ALL, b, NULL, NULL), KK_OK);
+    assert_memory_equal(a, b, (size_t)(n * V) * sizeof(float));
+    assert_int_equal(fwd_run(st, none, ids, NULL, n, FWD_LOGITS_ALL, c, NULL, NULL), KK_OK);
+    assert_int_equal(fwd_run(st, sw, ids, NULL, n, FWD_LOGITS_ALL, d, NULL, NULL), KK_OK);
+    assert_memory_equal(c, d, (size_t)(n * V) * sizeof(float));
+    assert_true(max_abs_diff(a + (n - 1) * V, c + (n - 1) * V, (size_t)V) > 1e-3);
+    assert_true(kv_restored_positions(ident) > 0);
+    assert_int_equal(kv_restored_positions(none), 0);
+    /* what the verifier keeps is the bounded cache; the rows kept aside are
+     * the control's store, reported apart */
+    assert_int_equal(kv_bytes_resident(ident), kv_bytes_resident(sw));
+    assert_int_equal(kv_restored_bytes_store(ident), kv_bytes_resident(full));
+    assert_true(kv_restored_bytes_scratch(ident) > 0);
+    /* verification: 8 drafted, rolled back, 4 others: still the full cache */
+    assert_int_equal(fwd_run(st, ident, ids + 40, NULL, 8, FWD_LOGITS_ALL, a, NULL, NULL), KK_OK);
+    assert_int_equal(fwd_run(st, full, ids + 40, NULL, 8, FWD_LOGITS_ALL, b, NULL, NULL), KK_OK);
+    kk_err e;
+    assert_int_equal(kv_truncate(ident, 40, &e), KK_OK);
+    assert_int_equal(kv_truncate(full, 40, &e), KK_OK);
+    const int32_t other[4] = {9, 10, 11, 12};
+    assert_int_equal(fwd_run(st, ident, other, NULL, 4, FWD_LOGITS_ALL, a, NULL, NULL), KK_OK);
+    assert_int_equal(fwd_run(st, full, other, NULL, 4, FWD_LOGITS_ALL, b, NULL, NULL), KK_OK);
+    assert_memory_equal(a, b, (size_t)(4 * V) * sizeof(float));
+    /* the bounded part refuses what it cannot undo; nothing changes */
+    assert_int_equal(kv_truncate(ident, 44 - 9, &e), KK_E_RANGE);
+    assert_int_equal(kv_n_tokens(ident), 44);
+    fwd_free(st);
+    kv_free(ident);
+    kv_free(none);
+    kv_free(sw);
+    kv_free(full);
+    free(a);
+    free(b);
+    free(c);
+    free(d);
+    fixture_close(&x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -693,6 +759,7 @@ int main(void)
         cmocka_unit_test(qwen3_forward_with_a_wide_head_should_match_the_reference_kernels),
         cmocka_unit_test(prefill_decode_and_chunks_should_give_the_same_logits),
         cmocka_unit_test(a_sink_window_cache_should_give_the_masked_full_caches_logits),
+        cmocka_unit_test(a_restored_cache_should_give_the_full_or_the_bounded_caches_logits),
         cmocka_unit_test(f16_cache_forward_should_match_its_reference_and_stay_near_the_f32_cache),
         cmocka_unit_test(capture_should_hold_k_before_and_after_rope_and_v_as_cached),
         cmocka_unit_test(greedy_and_top_k_should_order_by_value_then_id),

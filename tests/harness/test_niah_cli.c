@@ -238,6 +238,7 @@ static void niah_policy_should_lose_the_needle_outside_the_window(void **state)
     assert_int_equal(code, 0);
     const cJSON *nj = cJSON_GetObjectItemCaseSensitive(
         cJSON_GetObjectItemCaseSensitive(j, "model"), "niah");
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(nj, "restore")->valuestring, "none");
     assert_string_equal(cJSON_GetObjectItemCaseSensitive(nj, "policy")->valuestring,
                         "sinkwin:sinks=2,window=32");
     const cJSON *cells = cJSON_GetObjectItemCaseSensitive(j, "cells");
@@ -252,6 +253,22 @@ static void niah_policy_should_lose_the_needle_outside_the_window(void **state)
     assert_int_equal(code, 0);
     assert_true(total_recall(j) == 1.0);
     cJSON_Delete(j);
+    /* the positive control: identity restoration puts the evicted
+     * positions back, and the needle is found again everywhere */
+    const char *ident[] = {"--depths", "0.1,0.97", "--policy", "sinkwin:sinks=2,window=32",
+                           "--restore", "identity", NULL};
+    j = niah_json(ident, &code);
+    assert_int_equal(code, 0);
+    assert_true(total_recall(j) == 1.0);
+    nj = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "model"), "niah");
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(nj, "restore")->valuestring, "identity");
+    cJSON_Delete(j);
+    const char *norestore[] = {"niah", "-m", g_synth, "--ctx", "256", "--restore", "identity",
+                               NULL};
+    tp_run r0 = run(norestore);
+    assert_int_equal(r0.code, 3);
+    assert_non_null(strstr(r0.err, "--restore needs --policy"));
+    tp_run_free(&r0);
     const char *a[] = {"niah", "-m", g_synth, "--ctx", "256", "--policy", "sinkwin:sinks=2,window=0",
                        NULL};
     tp_run r = run(a);
