@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ftheta.h"
 #include "kv_sinkwin.h"
+#include "ops.h"
 
 typedef struct kv_restored {
     kv_cache base;
@@ -17,8 +19,17 @@ typedef struct kv_restored {
     float *k, *v;           /* (n_ctx, row) the assembled view */
     int32_t *pos;           /* (n_ctx) */
     uint8_t *have;          /* (n_ctx) row t came from the bounded cache */
+    int64_t *len;           /* (n_layers) rows appended per layer (a forward pass
+                               views a layer before the next one is appended) */
     uint64_t restored;
     size_t bytes_scratch;
+    /* ftheta, mix */
+    kv_restore_ftheta ft;
+    float *px, *pv;         /* (n_ctx, din) the proposer's rows, put by the caller */
+    int64_t n_prop;         /* rows put */
+    float *rk, *rv;         /* (n_ctx, dout) restored rows, every layer, K rotated */
+    int64_t n_done;         /* positions [0, n_done) restored */
+    float *inv_freq;        /* (n_rot / 2) */
 } kv_restored;
 
 static kk_code rs_append(kv_cache *c, int32_t layer, const float *k, const float *v,
@@ -31,9 +42,36 @@ static kk_code rs_append(kv_cache *c, int32_t layer, const float *k, const float
     KK_TRY(kv_append(r->bounded, layer, k, v, pos, n, err));
     if (r->store)
         KK_TRY(kv_append(r->store, layer, k, v, pos, n, err));
+    r->len[layer] += n;
     return KK_OK;
 fail:
     return err && err->code != KK_OK ? err->code : KK_E_INTERNAL;
+}
+
+/* Restored rows of positions [n_done, upto), every layer: f_theta of the
+ * proposer's rows, K rotated at its position (the rows' positions are the
+ * append indices). Mix blends in the true rows at view time, layer by
+ * layer: a forward pass views a layer before the next layer's rows exist. */
+static kk_code ensure_restored(kv_restored *r, int64_t upto, kk_err *err)
+{
+    if (upto <= r->n_done)
+        return KK_OK;
+    if (upto > r->n_prop)
+        return kk_err_set(err, KK_E_RANGE, "kv restored: position %lld has no proposer rows "
+                          "(%lld put; kv_restored_put_proposer before the verifier appends)",
+                          (long long)(upto - 1), (long long)r->n_prop);
+    const ftheta *fk = r->ft.k, *fv = r->ft.v;
+    const int64_t n = upto - r->n_done, t0 = r->n_done;
+    const kv_config *cfg = &r->base.cfg;
+    ftheta_apply(fk, r->px + t0 * fk->din, n, r->rk + t0 * fk->dout);
+    ftheta_apply(fv, r->pv + t0 * fv->din, n, r->rv + t0 * fv->dout);
+    for (int64_t t = t0; t < upto; t++)
+        for (int32_t l = 0; l < cfg->n_layers; l++)
+            for (int32_t h = 0; h < cfg->n_kv_heads; h++)
+                ops_rope(r->rk + t * fk->dout + l * r->k_row + (int64_t)h * cfg->head_dim_k,
+                         r->ft.n_rot, (int32_t)t, r->inv_freq, r->ft.rope_neox);
+    r->n_done = upto;
+    return KK_OK;
 }
 
 static kk_code rs_view(kv_cache *c, int32_t layer, kv_view *out, kk_err *err)
@@ -41,10 +79,13 @@ static kk_code rs_view(kv_cache *c, int32_t layer, kv_view *out, kk_err *err)
     kv_restored *r = (kv_restored *)c;
     if (r->mode == KV_RESTORE_NONE)
         return kv_view_layer(r->bounded, layer, out, err);
-    kv_view b, s;
+    kv_view b, s = {0};
     KK_TRY(kv_view_layer(r->bounded, layer, &b, err));
-    KK_TRY(kv_view_layer(r->store, layer, &s, err));
-    const int64_t len = s.n;
+    const int64_t len = r->len[layer];
+    if (r->store)
+        KK_TRY(kv_view_layer(r->store, layer, &s, err));
+    if (r->mode == KV_RESTORE_FTHETA || r->mode == KV_RESTORE_MIX)
+        KK_TRY(ensure_restored(r, len, err));
     /* the rows the bounded cache holds, at their positions (the forward
      * pass appends position t as row t; slots a rollback dropped carry
      * INT32_MAX and are skipped) */
@@ -62,13 +103,34 @@ static kk_code rs_view(kv_cache *c, int32_t layer, kv_view *out, kk_err *err)
                (size_t)r->v_row * sizeof(float));
         r->have[p] = 1;
     }
-    /* every other row from the source (identity: the rows kept aside) */
+    /* every other row from the source: identity the rows kept aside,
+     * ftheta and mix the restored rows of this layer */
     for (int64_t t = 0; t < len; t++) {
-        r->pos[t] = s.pos[t];
+        r->pos[t] = (int32_t)t;
         if (r->have[t])
             continue;
-        memcpy(r->k + t * r->k_row, s.k + t * s.k_stride, (size_t)r->k_row * sizeof(float));
-        memcpy(r->v + t * r->v_row, s.v + t * s.v_stride, (size_t)r->v_row * sizeof(float));
+        const float *sk, *sv;
+        if (r->mode == KV_RESTORE_IDENTITY) {
+            sk = s.k + t * s.k_stride;
+            sv = s.v + t * s.v_stride;
+        } else {
+            sk = r->rk + t * r->ft.k->dout + (int64_t)layer * r->k_row;
+            sv = r->rv + t * r->ft.v->dout + (int64_t)layer * r->v_row;
+        }
+        float *dk = r->k + t * r->k_row, *dv = r->v + t * r->v_row;
+        if (r->mode == KV_RESTORE_MIX) {
+            /* alpha * true + (1 - alpha) * f_theta; post-RoPE rows: RoPE is
+             * linear, so this is the rotation of the blend */
+            const double a = r->ft.alpha;
+            const float *tk = s.k + t * s.k_stride, *tv = s.v + t * s.v_stride;
+            for (int64_t i = 0; i < r->k_row; i++)
+                dk[i] = (float)(a * tk[i] + (1.0 - a) * sk[i]);
+            for (int64_t i = 0; i < r->v_row; i++)
+                dv[i] = (float)(a * tv[i] + (1.0 - a) * sv[i]);
+        } else {
+            memcpy(dk, sk, (size_t)r->k_row * sizeof(float));
+            memcpy(dv, sv, (size_t)r->v_row * sizeof(float));
+        }
         r->restored++;
     }
     *out = (kv_view){.n = len, .k = r->k, .v = r->v, .pos = r->pos, .k_stride = r->k_row,
@@ -87,6 +149,13 @@ static kk_code rs_truncate(kv_cache *c, int64_t n_tokens, bool check_only, kk_er
     KK_TRY(kv_truncate(r->bounded, n_tokens, err));
     if (r->store)
         KK_TRY(kv_truncate(r->store, n_tokens, err));
+    for (int32_t l = 0; l < c->cfg.n_layers; l++)
+        if (r->len[l] > n_tokens)
+            r->len[l] = n_tokens;
+    if (r->n_done > n_tokens)
+        r->n_done = n_tokens;
+    if (r->n_prop > n_tokens)
+        r->n_prop = n_tokens;
     return KK_OK;
 fail:
     return err && err->code != KK_OK ? err->code : KK_E_INTERNAL;
@@ -111,6 +180,12 @@ static void rs_free(kv_cache *c)
     free(r->v);
     free(r->pos);
     free(r->have);
+    free(r->px);
+    free(r->pv);
+    free(r->rk);
+    free(r->rv);
+    free(r->inv_freq);
+    free(r->len);
     free(r);
 }
 
@@ -119,12 +194,25 @@ static const kv_vtable KV_RESTORED_VT = {
 };
 
 kk_code kv_restored_init(kv_cache **out, const kv_config *cfg, int32_t n_sink, int32_t window,
-                         kv_restore_mode mode, kk_err *err)
+                         kv_restore_mode mode, const kv_restore_ftheta *ft, kk_err *err)
 {
     *out = NULL;
-    if (mode != KV_RESTORE_NONE && mode != KV_RESTORE_IDENTITY)
+    const bool uses_f = mode == KV_RESTORE_FTHETA || mode == KV_RESTORE_MIX;
+    if (mode < KV_RESTORE_NONE || mode > KV_RESTORE_MIX)
         return kk_err_set(err, KK_E_RANGE, "kv restored: mode %d unknown (allowed: none, "
-                          "identity)", (int)mode);
+                          "identity, ftheta, mix)", (int)mode);
+    const int64_t k_row = (int64_t)cfg->n_kv_heads * cfg->head_dim_k;
+    const int64_t v_row = (int64_t)cfg->n_kv_heads * cfg->head_dim_v;
+    if (uses_f && (!ft || !ft->k || !ft->v || ft->k->dout != cfg->n_layers * k_row ||
+                   ft->v->dout != cfg->n_layers * v_row || ft->n_rot < 0 ||
+                   ft->n_rot > cfg->head_dim_k || ft->n_rot % 2 ||
+                   !(ft->alpha >= 0 && ft->alpha <= 1)))
+        return kk_err_set(err, KK_E_RANGE, "kv restored: f_theta maps missing or not for this "
+                          "cache (outputs %lld / %lld; the verifier's layers x rows are %lld / "
+                          "%lld), or n_rot or alpha out of range",
+                          (long long)(ft && ft->k ? ft->k->dout : 0),
+                          (long long)(ft && ft->v ? ft->v->dout : 0),
+                          (long long)(cfg->n_layers * k_row), (long long)(cfg->n_layers * v_row));
     kv_restored *r = calloc(1, sizeof *r);
     if (!r)
         return kk_err_set(err, KK_E_NOMEM, "kv restored: out of memory");
@@ -133,22 +221,39 @@ kk_code kv_restored_init(kv_cache **out, const kv_config *cfg, int32_t n_sink, i
     r->mode = mode;
     r->n_sink = n_sink;
     r->window = window;
-    r->k_row = (int64_t)cfg->n_kv_heads * cfg->head_dim_k;
-    r->v_row = (int64_t)cfg->n_kv_heads * cfg->head_dim_v;
+    r->k_row = k_row;
+    r->v_row = v_row;
+    if (uses_f)
+        r->ft = *ft;
     kk_code rc = kv_sinkwin_init(&r->bounded, cfg, n_sink, window, err);
-    if (rc == KK_OK && mode == KV_RESTORE_IDENTITY) {
-        rc = kv_full_init(&r->store, cfg, err);
-        if (rc == KK_OK) {
-            r->k = kv_alloc_f32(cfg->n_ctx * r->k_row);
-            r->v = kv_alloc_f32(cfg->n_ctx * r->v_row);
-            r->pos = malloc((size_t)cfg->n_ctx * sizeof *r->pos);
-            r->have = malloc((size_t)cfg->n_ctx);
-            if (!r->k || !r->v || !r->pos || !r->have)
-                rc = kk_err_set(err, KK_E_NOMEM, "kv restored: out of memory for a %lld-row "
-                                "view", (long long)cfg->n_ctx);
-            r->bytes_scratch = (size_t)(cfg->n_ctx * (r->k_row + r->v_row)) * sizeof(float) +
-                               (size_t)cfg->n_ctx * (sizeof(int32_t) + 1);
+    r->len = calloc((size_t)cfg->n_layers, sizeof *r->len);
+    if (rc == KK_OK && !r->len)
+        rc = kk_err_set(err, KK_E_NOMEM, "kv restored: out of memory");
+    if (rc == KK_OK && mode != KV_RESTORE_NONE) {
+        if (mode == KV_RESTORE_IDENTITY || mode == KV_RESTORE_MIX)
+            rc = kv_full_init(&r->store, cfg, err);
+        const int64_t N = cfg->n_ctx;
+        r->k = kv_alloc_f32(N * r->k_row);
+        r->v = kv_alloc_f32(N * r->v_row);
+        r->pos = malloc((size_t)N * sizeof *r->pos);
+        r->have = malloc((size_t)N);
+        bool ok = r->k && r->v && r->pos && r->have;
+        r->bytes_scratch = (size_t)(N * (r->k_row + r->v_row)) * sizeof(float) +
+                           (size_t)N * (sizeof(int32_t) + 1);
+        if (uses_f) {
+            r->px = malloc((size_t)(N * ft->k->din) * sizeof(float));
+            r->pv = malloc((size_t)(N * ft->v->din) * sizeof(float));
+            r->rk = malloc((size_t)(N * ft->k->dout) * sizeof(float));
+            r->rv = malloc((size_t)(N * ft->v->dout) * sizeof(float));
+            r->inv_freq = malloc((size_t)(ft->n_rot / 2 + 1) * sizeof(float));
+            ok = ok && r->px && r->pv && r->rk && r->rv && r->inv_freq;
+            if (r->inv_freq)
+                ops_rope_freqs(r->inv_freq, ft->n_rot, ft->rope_base);
+            r->bytes_scratch += (size_t)(N * (ft->k->dout + ft->v->dout)) * sizeof(float);
         }
+        if (rc == KK_OK && !ok)
+            rc = kk_err_set(err, KK_E_NOMEM, "kv restored: out of memory for a %lld-row view",
+                            (long long)N);
     }
     if (rc != KK_OK) {
         rs_free(&r->base);
@@ -156,6 +261,32 @@ kk_code kv_restored_init(kv_cache **out, const kv_config *cfg, int32_t n_sink, i
     }
     *out = &r->base;
     return KK_OK;
+}
+
+kk_code kv_restored_put_proposer(kv_cache *c, int64_t at, const float *k, const float *v,
+                                 int64_t n, kk_err *err)
+{
+    if (c->vt != &KV_RESTORED_VT)
+        return kk_err_set(err, KK_E_USAGE, "kv restored: not a restored cache");
+    kv_restored *r = (kv_restored *)c;
+    if (!r->px)
+        return kk_err_set(err, KK_E_USAGE, "kv restored: proposer rows need mode ftheta or mix");
+    if (at != r->n_prop || n < 0 || n > c->cfg.n_ctx - at)
+        return kk_err_set(err, KK_E_RANGE, "kv restored: proposer rows %lld..%lld do not continue "
+                          "the %lld stored (capacity %lld)", (long long)at,
+                          (long long)(at + n - 1), (long long)r->n_prop, (long long)c->cfg.n_ctx);
+    memcpy(r->px + at * r->ft.k->din, k, (size_t)(n * r->ft.k->din) * sizeof(float));
+    memcpy(r->pv + at * r->ft.v->din, v, (size_t)(n * r->ft.v->din) * sizeof(float));
+    r->n_prop = at + n;
+    return KK_OK;
+}
+
+size_t kv_restored_bytes_proposer(const kv_cache *c)
+{
+    const kv_restored *r = (const kv_restored *)c;
+    if (c->vt != &KV_RESTORED_VT || !r->px)
+        return 0;
+    return (size_t)(c->cfg.n_ctx * (r->ft.k->din + r->ft.v->din)) * sizeof(float);
 }
 
 uint64_t kv_restored_positions(const kv_cache *c)

@@ -10,8 +10,12 @@
  *             is appended and put back for the evicted ones (the positive
  *             control: it proves the machinery, view assembly and masks,
  *             gives exactly the full cache's attention)
- * (ftheta and mix:A, restoring from a proposer's stored K/V through f_theta,
- * use the same assembly; they come with the proposer store.)
+ *   ftheta    the proposer's pre-RoPE K/V of each evicted position (stored
+ *             by the caller, kv_restored_put_proposer) through f_theta, K
+ *             rotated at the position (the verifier's RoPE)
+ *   mix       alpha * identity + (1 - alpha) * ftheta, row by row
+ * Restored rows are computed once per position, for every layer, when the
+ * position is first evicted, and dropped again by a rollback.
  *
  * The view is assembled in position order into scratch the cache owns:
  * for a layer holding len rows, row t < len comes from the bounded cache
@@ -34,21 +38,48 @@
 #ifndef KK_KV_RESTORED_H
 #define KK_KV_RESTORED_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "kv.h"
 
+struct ftheta;
+
 typedef enum kv_restore_mode {
     KV_RESTORE_NONE = 0,
-    KV_RESTORE_IDENTITY
+    KV_RESTORE_IDENTITY,
+    KV_RESTORE_FTHETA,   /* f_theta of the proposer's stored K/V */
+    KV_RESTORE_MIX       /* alpha * true + (1 - alpha) * f_theta */
 } kv_restore_mode;
 
+/* What f_theta restoration needs (ftheta and mix; NULL otherwise): the
+ * maps, the verifier's RoPE (K is restored pre-RoPE and rotated at its
+ * original position), alpha for mix. Borrowed: the maps must outlive the
+ * cache. */
+typedef struct kv_restore_ftheta {
+    const struct ftheta *k, *v; /* din: the proposer's layers x row; dout: the verifier's */
+    int32_t n_rot;
+    float rope_base;
+    bool rope_neox;
+    double alpha;               /* mix: in [0, 1] */
+} kv_restore_ftheta;
+
 kk_code kv_restored_init(kv_cache **out, const kv_config *cfg, int32_t n_sink, int32_t window,
-                         kv_restore_mode mode, kk_err *err);
+                         kv_restore_mode mode, const kv_restore_ftheta *ft, kk_err *err);
+
+/* ftheta and mix: the proposer's pre-RoPE K (n, k->din) and V (n, v->din)
+ * of positions [at, at + n), copied into the cache's proposer store before
+ * the verifier appends those positions (the caller runs the proposer).
+ * @return KK_OK, KK_E_RANGE when the rows do not continue the store or
+ * pass its capacity, KK_E_USAGE for another mode. */
+kk_code kv_restored_put_proposer(kv_cache *c, int64_t at, const float *k, const float *v,
+                                 int64_t n, kk_err *err);
 
 /* Rows put back into views since the cache was made; 0 for other caches. */
 uint64_t kv_restored_positions(const kv_cache *c);
 size_t kv_restored_bytes_store(const kv_cache *c);
+/* The proposer's stored rows (ftheta, mix): kv_bytes_proposer's share. */
+size_t kv_restored_bytes_proposer(const kv_cache *c);
 size_t kv_restored_bytes_scratch(const kv_cache *c);
 
 #endif /* KK_KV_RESTORED_H */

@@ -176,7 +176,7 @@ kk_code niah_runner_set_opts(niah_runner *r, const niah_opts *opts, kk_err *err)
         KK_TRY(kv_noisy_init(&kv, &cfg, opts->kv_bits, batch, err));
     else if (bounded && opts->restore == KV_RESTORE_IDENTITY)
         KK_TRY(kv_restored_init(&kv, &cfg, opts->policy->n_sink, opts->policy->window,
-                                KV_RESTORE_IDENTITY, err));
+                                KV_RESTORE_IDENTITY, NULL, err));
     else
         KK_TRY(kv_policy_make(opts->policy, &cfg, &kv, err));
     float *cap_k = NULL, *cap_v = NULL;

@@ -14,6 +14,7 @@
 
 #include "dtype.h"
 #include "forward.h"
+#include "ftheta_calib.h"
 #include "kv_restored.h"
 #include "kv_sinkwin.h"
 #include "matmul.h"
@@ -699,8 +700,8 @@ static void a_restored_cache_should_give_the_full_or_the_bounded_caches_logits(v
     const kv_config cfg = {m->hp.n_layers, m->hp.n_kv_heads, m->hp.head_dim_k,
                            m->hp.head_dim_v, 64, 7};
     kv_cache *ident = NULL, *none = NULL, *sw = NULL;
-    assert_int_equal(kv_restored_init(&ident, &cfg, 4, 6, KV_RESTORE_IDENTITY, NULL), KK_OK);
-    assert_int_equal(kv_restored_init(&none, &cfg, 4, 6, KV_RESTORE_NONE, NULL), KK_OK);
+    assert_int_equal(kv_restored_init(&ident, &cfg, 4, 6, KV_RESTORE_IDENTITY, NULL, NULL), KK_OK);
+    assert_int_equal(kv_restored_init(&none, &cfg, 4, 6, KV_RESTORE_NONE, NULL, NULL), KK_OK);
     assert_int_equal(kv_sinkwin_init(&sw, &cfg, 4, 6, NULL), KK_OK);
     kv_cache *full = cache_for(m, 64);
     fwd_state *st = NULL;
@@ -746,6 +747,119 @@ static void a_restored_cache_should_give_the_full_or_the_bounded_caches_logits(v
     fixture_close(&x);
 }
 
+/* f_theta restoration through whole forward passes, with the verifier as
+ * its own proposer and a self-fitted map at full rank (ftheta_calibrate):
+ * the evicted positions come back through the map and RoPE at their
+ * positions, so the logits are the full cache's within the forward
+ * tolerance (the map's error is about 1e-12 of the rows); mix at alpha 1 is
+ * identity and at alpha 0 is ftheta, bit for bit. */
+static void gather_rows(const float *cap, int32_t L, int64_t n, int64_t row, float *out)
+{
+    for (int64_t p = 0; p < n; p++)
+        for (int32_t l = 0; l < L; l++)
+            memcpy(out + (p * L + l) * row, cap + ((int64_t)l * n + p) * row,
+                   (size_t)row * sizeof(float));
+}
+
+static void ftheta_restoration_should_give_the_full_caches_logits_on_a_self_fit(void **state)
+{
+    (void)state;
+    fixture x;
+    fixture_open(&x, MODEL_ARCH_QWEN3, 16, false);
+    const model *m = x.m;
+    const model_hparams *hp = &m->hp;
+    const int64_t V = hp->n_vocab, n = 40;
+    const int64_t kr = (int64_t)hp->n_kv_heads * hp->head_dim_k;
+    const int64_t vr = (int64_t)hp->n_kv_heads * hp->head_dim_v;
+    const int64_t dk = hp->n_layers * kr, dv = hp->n_layers * vr;
+    ftheta_calib_opts o = {.n_seq = 8, .seq_len = 64, .heldout_seq = 1, .seed = 3,
+                           .rank = (int32_t)(dk < dv ? dk : dv), .lambda = 1e-9,
+                           .distractors = 8};
+    ftheta *fk = NULL, *fv = NULL;
+    ftheta_meta meta;
+    assert_int_equal(ftheta_calibrate(m, m, &o, &fk, &fv, &meta, NULL), KK_OK);
+    assert_true(meta.rel_mse_heldout_k < 1e-8 && meta.rel_mse_heldout_v < 1e-8);
+    int32_t ids[40];
+    for (int i = 0; i < 40; i++)
+        ids[i] = TOKENS[i % 12] + i % 7;
+    /* the proposer's pre-RoPE K and V of every position (here: the verifier) */
+    float *ck = malloc((size_t)(hp->n_layers * n * kr) * sizeof(float));
+    float *cv = malloc((size_t)(hp->n_layers * n * vr) * sizeof(float));
+    float *xk = malloc((size_t)(n * dk) * sizeof(float)), *xv = malloc((size_t)(n * dv) * sizeof(float));
+    fwd_state *st = NULL;
+    assert_int_equal(fwd_init(&st, m, 8, 64, NULL), KK_OK);
+    kv_cache *full = cache_for(m, 64);
+    const fwd_capture cap = {.k_pre = ck, .v = cv};
+    float *want = malloc((size_t)(n * V) * sizeof(float)), *got = malloc((size_t)(n * V) * sizeof(float));
+    float *got2 = malloc((size_t)(n * V) * sizeof(float));
+    assert_int_equal(fwd_run(st, full, ids, NULL, n, FWD_LOGITS_ALL, want, &cap, NULL), KK_OK);
+    gather_rows(ck, hp->n_layers, n, kr, xk);
+    gather_rows(cv, hp->n_layers, n, vr, xv);
+    const kv_config cfg = {hp->n_layers, hp->n_kv_heads, hp->head_dim_k, hp->head_dim_v, 64, 7};
+    kv_restore_ftheta ft = {.k = fk, .v = fv, .n_rot = hp->n_rot, .rope_base = hp->rope_base,
+                            .rope_neox = hp->rope_neox, .alpha = 0.0};
+    kv_cache *c = NULL, *ident = NULL, *mix = NULL;
+    assert_int_equal(kv_restored_init(&c, &cfg, 4, 6, KV_RESTORE_FTHETA, &ft, NULL), KK_OK);
+    assert_int_equal(kv_restored_put_proposer(c, 0, xk, xv, n, NULL), KK_OK);
+    assert_int_equal(fwd_run(st, c, ids, NULL, n, FWD_LOGITS_ALL, got, NULL, NULL), KK_OK);
+    const double d = max_abs_diff(got, want, (size_t)(n * V));
+    if (d >= FWD_LOGIT_TOL)
+        fail_msg("ftheta restoration vs the full cache: %g", d);
+    assert_true(kv_restored_positions(c) > 0);
+    assert_true(kv_restored_bytes_proposer(c) > 0);
+    /* the oracle bites: without restoration the same ids give other logits */
+    kv_cache *bare = NULL;
+    assert_int_equal(kv_restored_init(&bare, &cfg, 4, 6, KV_RESTORE_NONE, NULL, NULL), KK_OK);
+    assert_int_equal(fwd_run(st, bare, ids, NULL, n, FWD_LOGITS_ALL, got2, NULL, NULL), KK_OK);
+    assert_true(max_abs_diff(got2, want, (size_t)(n * V)) > 1e-3);
+    kv_free(bare);
+    /* mix at alpha 0 is ftheta, at alpha 1 identity (bit for bit) */
+    assert_int_equal(kv_restored_init(&mix, &cfg, 4, 6, KV_RESTORE_MIX, &ft, NULL), KK_OK);
+    assert_int_equal(kv_restored_put_proposer(mix, 0, xk, xv, n, NULL), KK_OK);
+    assert_int_equal(fwd_run(st, mix, ids, NULL, n, FWD_LOGITS_ALL, got2, NULL, NULL), KK_OK);
+    assert_memory_equal(got, got2, (size_t)(n * V) * sizeof(float));
+    kv_free(mix);
+    ft.alpha = 1.0;
+    assert_int_equal(kv_restored_init(&mix, &cfg, 4, 6, KV_RESTORE_MIX, &ft, NULL), KK_OK);
+    assert_int_equal(kv_restored_init(&ident, &cfg, 4, 6, KV_RESTORE_IDENTITY, NULL, NULL), KK_OK);
+    assert_int_equal(kv_restored_put_proposer(mix, 0, xk, xv, n, NULL), KK_OK);
+    assert_int_equal(fwd_run(st, mix, ids, NULL, n, FWD_LOGITS_ALL, got, NULL, NULL), KK_OK);
+    assert_int_equal(fwd_run(st, ident, ids, NULL, n, FWD_LOGITS_ALL, got2, NULL, NULL), KK_OK);
+    assert_memory_equal(got, got2, (size_t)(n * V) * sizeof(float));
+    /* a rollback drops the restored rows with the positions; rows missing
+     * from the proposer store are refused by name */
+    kk_err e;
+    assert_int_equal(kv_truncate(c, 36, &e), KK_OK);
+    assert_int_equal(kv_restored_put_proposer(c, 38, xk, xv, 1, &e), KK_E_RANGE);
+    assert_int_equal(kv_restored_put_proposer(ident, 0, xk, xv, 1, &e), KK_E_USAGE);
+    /* a map for another model is refused */
+    ft.k = fv;
+    ft.v = fk;
+    kv_cache *bad = NULL;
+    if (dk != dv) {
+        assert_int_equal(kv_restored_init(&bad, &cfg, 4, 6, KV_RESTORE_FTHETA, &ft, &e),
+                         KK_E_RANGE);
+        assert_null(bad);
+    }
+    ft.alpha = 2.0;
+    assert_int_equal(kv_restored_init(&bad, &cfg, 4, 6, KV_RESTORE_MIX, &ft, &e), KK_E_RANGE);
+    fwd_free(st);
+    kv_free(full);
+    kv_free(c);
+    kv_free(mix);
+    kv_free(ident);
+    ftheta_free(fk);
+    ftheta_free(fv);
+    free(ck);
+    free(cv);
+    free(xk);
+    free(xv);
+    free(want);
+    free(got);
+    free(got2);
+    fixture_close(&x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -760,6 +874,7 @@ int main(void)
         cmocka_unit_test(prefill_decode_and_chunks_should_give_the_same_logits),
         cmocka_unit_test(a_sink_window_cache_should_give_the_masked_full_caches_logits),
         cmocka_unit_test(a_restored_cache_should_give_the_full_or_the_bounded_caches_logits),
+        cmocka_unit_test(ftheta_restoration_should_give_the_full_caches_logits_on_a_self_fit),
         cmocka_unit_test(f16_cache_forward_should_match_its_reference_and_stay_near_the_f32_cache),
         cmocka_unit_test(capture_should_hold_k_before_and_after_rope_and_v_as_cached),
         cmocka_unit_test(greedy_and_top_k_should_order_by_value_then_id),
