@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "forward.h"
+#include "ftheta.h"
 #include "kk_rand.h"
 #include "kk_stats.h"
 #include "kv.h"
@@ -98,6 +99,16 @@ kk_code niah_sample_make(niah_sample *s, double depth, int32_t distractors, uint
 
 /* ---- the runner ------------------------------------------------------------------ */
 
+/* Rows (n, n_layers * row) from a capture (n_layers, n, row): position p's
+ * values of every layer, layer by layer (f_theta's input layout). */
+static void gather_layers(const float *cap, int32_t n_layers, int64_t n, int64_t row, float *out)
+{
+    for (int64_t p = 0; p < n; p++)
+        for (int32_t l = 0; l < n_layers; l++)
+            memcpy(out + (p * n_layers + l) * row, cap + ((int64_t)l * n + p) * row,
+                   (size_t)row * sizeof(float));
+}
+
 struct niah_runner {
     const model *m;
     niah_opts opts;
@@ -108,6 +119,11 @@ struct niah_runner {
     kv_cache *kv;
     float *logits;     /* (n_vocab) */
     uint8_t *hidden;   /* (max_ctx): the needle's positions while a sample runs */
+    /* ftheta, mix: the proposer's state, cache, capture and gathered rows */
+    fwd_state *pst;
+    kv_cache *pkv;
+    float *pk, *pv;    /* (proposer layers, max_ctx, row) pre-RoPE K, V */
+    float *xk, *xv;    /* (max_ctx, din) every layer's row of a position */
     float *cap_k;      /* (n_layers, max_ctx, n_kv_heads * head_dim_k) with kv_error */
     float *cap_v;      /* (n_layers, max_ctx, n_kv_heads * head_dim_v) with kv_error */
 };
@@ -122,6 +138,12 @@ void niah_runner_free(niah_runner *r)
     free(r->hidden);
     free(r->cap_k);
     free(r->cap_v);
+    fwd_free(r->pst);
+    kv_free(r->pkv);
+    free(r->pk);
+    free(r->pv);
+    free(r->xk);
+    free(r->xv);
     free(r);
 }
 
@@ -141,10 +163,26 @@ static kk_code check_opts(const model *m, const niah_opts *opts, kk_err *err)
                           "supported yet (the policy stores F32 rows of its own)",
                           opts->kv_codec ? "a kv codec" : opts->kv_bits ? "kv bits" : "kv error");
     if (opts->restore != KV_RESTORE_NONE &&
-        (opts->restore != KV_RESTORE_IDENTITY || !opts->policy ||
+        (opts->restore < KV_RESTORE_NONE || opts->restore > KV_RESTORE_MIX || !opts->policy ||
          opts->policy->kind != KV_POLICY_SINKWIN))
         return kk_err_set(err, KK_E_RANGE, "niah: restore mode %d needs a sinkwin policy (allowed: "
-                          "none, identity)", opts->restore);
+                          "none, identity, ftheta, mix)", opts->restore);
+    if (opts->restore == KV_RESTORE_FTHETA || opts->restore == KV_RESTORE_MIX) {
+        const model *p = opts->proposer;
+        if (!p || !opts->ftheta_k || !opts->ftheta_v)
+            return kk_err_set(err, KK_E_MISSING, "niah: restoring through f_theta needs the "
+                              "proposer and both maps");
+        const int64_t dk = (int64_t)p->hp.n_layers * p->hp.n_kv_heads * p->hp.head_dim_k;
+        const int64_t dv = (int64_t)p->hp.n_layers * p->hp.n_kv_heads * p->hp.head_dim_v;
+        if (p->hp.n_vocab != m->hp.n_vocab || opts->ftheta_k->din != dk ||
+            opts->ftheta_v->din != dv)
+            return kk_err_set(err, KK_E_RANGE, "niah: the f_theta maps take %lld / %lld values "
+                              "and the proposer gives %lld / %lld (vocabularies %d and %d): the "
+                              "maps were fitted for another proposer",
+                              (long long)opts->ftheta_k->din, (long long)opts->ftheta_v->din,
+                              (long long)dk, (long long)dv, (int)p->hp.n_vocab,
+                              (int)m->hp.n_vocab);
+    }
     if (opts->mask_layers != NIAH_MASK_ALL &&
         opts->mask_layers >> (m->hp.n_layers < 32 ? m->hp.n_layers : 31))
         return kk_err_set(err, KK_E_RANGE, "niah: mask layers 0x%x name a layer past %d",
@@ -174,9 +212,14 @@ kk_code niah_runner_set_opts(niah_runner *r, const niah_opts *opts, kk_err *err)
         KK_TRY(kv_codec_init(&kv, &cfg, &spec, &spec_v, &ko, err));
     else if (opts->kv_bits > 0)
         KK_TRY(kv_noisy_init(&kv, &cfg, opts->kv_bits, batch, err));
-    else if (bounded && opts->restore == KV_RESTORE_IDENTITY)
+    else if (bounded && opts->restore != KV_RESTORE_NONE) {
+        const kv_restore_ftheta ft = {.k = opts->ftheta_k, .v = opts->ftheta_v,
+                                      .n_rot = hp->n_rot, .rope_base = hp->rope_base,
+                                      .rope_neox = hp->rope_neox, .alpha = opts->alpha};
         KK_TRY(kv_restored_init(&kv, &cfg, opts->policy->n_sink, opts->policy->window,
-                                KV_RESTORE_IDENTITY, NULL, err));
+                                (kv_restore_mode)opts->restore,
+                                opts->restore == KV_RESTORE_IDENTITY ? NULL : &ft, err));
+    }
     else
         KK_TRY(kv_policy_make(opts->policy, &cfg, &kv, err));
     float *cap_k = NULL, *cap_v = NULL;
@@ -192,6 +235,40 @@ kk_code niah_runner_set_opts(niah_runner *r, const niah_opts *opts, kk_err *err)
                               "tokens", (long long)r->max_ctx);
         }
     }
+    /* the proposer's pass (ftheta, mix): state, full cache, capture */
+    fwd_state *pst = NULL;
+    kv_cache *pkv = NULL;
+    float *pk = NULL, *pv = NULL, *xk = NULL, *xv = NULL;
+    if (opts->restore == KV_RESTORE_FTHETA || opts->restore == KV_RESTORE_MIX) {
+        const model_hparams *ph = &opts->proposer->hp;
+        const kv_config pc = {ph->n_layers, ph->n_kv_heads, ph->head_dim_k, ph->head_dim_v,
+                              r->max_ctx, 0};
+        const int64_t dk = opts->ftheta_k->din, dv = opts->ftheta_v->din;
+        kk_code prc = fwd_init(&pst, opts->proposer, batch, r->max_ctx, err);
+        if (prc == KK_OK)
+            prc = kv_full_init(&pkv, &pc, err);
+        if (prc == KK_OK) {
+            pk = malloc((size_t)(r->max_ctx * dk) * sizeof(float));
+            pv = malloc((size_t)(r->max_ctx * dv) * sizeof(float));
+            xk = malloc((size_t)(r->max_ctx * dk) * sizeof(float));
+            xv = malloc((size_t)(r->max_ctx * dv) * sizeof(float));
+            if (!pk || !pv || !xk || !xv)
+                prc = kk_err_set(err, KK_E_NOMEM, "niah: out of memory for the proposer's "
+                                 "%lld positions", (long long)r->max_ctx);
+        }
+        if (prc != KK_OK) {
+            fwd_free(pst);
+            kv_free(pkv);
+            free(pk);
+            free(pv);
+            free(xk);
+            free(xv);
+            free(cap_k);
+            free(cap_v);
+            kv_free(kv);
+            return prc;
+        }
+    }
     for (int32_t l = 0; l < hp->n_layers; l++) {
         const bool on = opts->mask_layers == NIAH_MASK_ALL ||
                         (l < 32 && ((opts->mask_layers >> l) & 1u));
@@ -199,9 +276,27 @@ kk_code niah_runner_set_opts(niah_runner *r, const niah_opts *opts, kk_err *err)
             free(cap_k);
             free(cap_v);
             kv_free(kv);
+            fwd_free(pst);
+            kv_free(pkv);
+            free(pk);
+            free(pv);
+            free(xk);
+            free(xv);
             return err ? err->code : KK_E_RANGE;
         }
     }
+    fwd_free(r->pst);
+    kv_free(r->pkv);
+    free(r->pk);
+    free(r->pv);
+    free(r->xk);
+    free(r->xv);
+    r->pst = pst;
+    r->pkv = pkv;
+    r->pk = pk;
+    r->pv = pv;
+    r->xk = xk;
+    r->xv = xv;
     kv_free(r->kv);
     free(r->cap_k);
     free(r->cap_v);
@@ -330,14 +425,32 @@ kk_code niah_runner_eval(niah_runner *r, const niah_sample *s, niah_result *res,
         k0 = *ks;
     if (vs)
         v0 = *vs;
+    /* ftheta, mix: the proposer over the sample first, its rows stored in
+     * the cache for the positions the verifier will evict */
+    if (r->pst) {
+        const model_hparams *ph = &r->opts.proposer->hp;
+        const double tp = kk_now_s();
+        const fwd_capture pcap = {.k_pre = r->pk, .v = r->pv};
+        KK_TRY(kv_truncate(r->pkv, 0, err));
+        KK_TRY(fwd_run(r->pst, r->pkv, s->tokens, NULL, s->ctx, FWD_LOGITS_NONE, NULL, &pcap,
+                       err));
+        gather_layers(r->pk, ph->n_layers, s->ctx, (int64_t)ph->n_kv_heads * ph->head_dim_k,
+                      r->xk);
+        gather_layers(r->pv, ph->n_layers, s->ctx, (int64_t)ph->n_kv_heads * ph->head_dim_v,
+                      r->xv);
+        KK_TRY(kv_restored_put_proposer(r->kv, 0, r->xk, r->xv, s->ctx, err));
+        res->proposer_s = kk_now_s() - tp;
+    }
     /* The needle's KEY and VALUE positions, hidden from the masked layers. */
     r->hidden[s->needle_pos] = 1;
     r->hidden[s->needle_pos + 1] = 1;
+    const uint64_t restored0 = kv_restored_positions(r->kv);
     const fwd_capture cap = {.k_post = r->cap_k, .v = r->cap_v};
     const double t0 = kk_now_s();
     kk_code rc = fwd_run(r->st, r->kv, s->tokens, NULL, s->ctx, FWD_LOGITS_LAST, r->logits,
                          r->opts.kv_error ? &cap : NULL, err);
     res->prefill_s = kk_now_s() - t0;
+    res->positions_restored = kv_restored_positions(r->kv) - restored0;
     r->hidden[s->needle_pos] = 0;
     r->hidden[s->needle_pos + 1] = 0;
     if (rc != KK_OK)

@@ -112,10 +112,18 @@ typedef struct niah_opts {
      * niah_runner_init/_set_opts only (copied). */
     const kv_policy *policy;
     /* With a sinkwin policy: restore evicted positions in the views
-     * (kv_restored.h): KV_RESTORE_NONE (the bounded cache alone) or
+     * (kv_restored.h): KV_RESTORE_NONE (the bounded cache alone),
      * KV_RESTORE_IDENTITY (the rows kept aside put back: the positive
-     * control, recall as the full cache's). */
+     * control, recall as the full cache's), KV_RESTORE_FTHETA (the
+     * proposer's K/V through f_theta) or KV_RESTORE_MIX (alpha * true +
+     * (1 - alpha) * f_theta). */
     int restore;
+    /* ftheta and mix: the proposer (same vocabulary; run over every sample
+     * with its own full cache before the verifier), the maps (proposer ->
+     * this model), alpha for mix. Borrowed: they must outlive the runner. */
+    const model *proposer;
+    const struct ftheta *ftheta_k, *ftheta_v;
+    double alpha;
 } niah_opts;
 
 /* What one sample gave. */
@@ -123,6 +131,8 @@ typedef struct niah_result {
     int32_t answer;          /* argmax of the last position (lowest id on ties) */
     double margin;           /* logit[expect] - the largest other logit */
     double prefill_s;        /* wall clock of the forward pass alone */
+    double proposer_s;       /* ftheta, mix: the proposer's pass over the sample */
+    uint64_t positions_restored; /* rows put back into views (kv_restored) */
     size_t kv_bytes;         /* the cache's allocation (kv_bytes_resident) */
     bool has_codec;          /* a codec cache ran: the counters below */
     codec_stats k_stats, v_stats; /* counted during this sample only */

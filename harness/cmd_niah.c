@@ -2,7 +2,8 @@
  * kakeya niah -m FILE --ctx N[,N...] [--depths D[,D...]] [--samples K]
  *   [--seed S] [--threads T] [--distractors N] [--mask-layers L[,L]]
  *   [--kv-bits B | --kv-codec SPEC [--kv-codec-v SPEC] | --policy SPEC
- *   [--restore none|identity]] [--ref] [--json]
+ *   [--restore none|identity|ftheta|mix:A [--proposer FILE --ftheta FILE]]]
+ *   [--ref] [--json]
  * Needle-in-a-haystack recall of a synthetic model (engine/niah.h), per
  * (context, depth) cell with a 95% Wilson interval and the smallest
  * retrieval margin. --json prints the object of docs/cli.md:
@@ -27,6 +28,7 @@
 #include "kk_args.h"
 #include "kk_fault.h"
 #include "kk_stats.h"
+#include "ftheta_gguf.h"
 #include "kv_restored.h"
 #include "niah.h"
 #include "session.h"
@@ -64,9 +66,13 @@ static void help(FILE *out)
             "                       sinkwin:sinks=S,window=W (S sinks and the last W\n"
             "                       positions; a needle outside both is gone); not with\n"
             "                       --kv-bits or --kv-codec\n"
-            "  --restore MODE       with a sinkwin policy: none (default) or identity (the\n"
+            "  --restore MODE       with a sinkwin policy: none (default); identity (the\n"
             "                       evicted positions put back from the rows kept aside:\n"
-            "                       the positive control, recall as the full cache's)\n"
+            "                       the positive control); ftheta (the proposer's K/V\n"
+            "                       through f_theta); mix:A (A * true + (1 - A) * f_theta)\n"
+            "  --proposer FILE      with ftheta or mix: the proposer GGUF\n"
+            "  --ftheta FILE        with ftheta or mix: the maps (kakeya restore fit), fitted\n"
+            "                       for this model and that proposer (sha256 checked)\n"
             "  --ref                the plain reference kernels (slow)\n"
             "  --json               print the result object (docs/cli.md) on stdout\n"
             "exit codes: 0 ok, 2 bad input (file, value), 3 usage\n",
@@ -163,8 +169,14 @@ static void print_json(FILE *out, const char *path, const char *sha, const gguf_
             fprintf(out, "%s%d", k++ ? ", " : "", l);
     char pol[64];
     kv_policy_format(cfg->opts.policy, pol, sizeof pol);
-    fprintf(out, "], \"policy\": \"%s\", \"restore\": \"%s\", \"kv_codec\": ", pol,
-            cfg->opts.restore == KV_RESTORE_IDENTITY ? "identity" : "none");
+    char rs[48];
+    if (cfg->opts.restore == KV_RESTORE_MIX)
+        snprintf(rs, sizeof rs, "mix:%.6g", cfg->opts.alpha);
+    else
+        snprintf(rs, sizeof rs, "%s", cfg->opts.restore == KV_RESTORE_IDENTITY ? "identity"
+                                      : cfg->opts.restore == KV_RESTORE_FTHETA ? "ftheta"
+                                                                               : "none");
+    fprintf(out, "], \"policy\": \"%s\", \"restore\": \"%s\", \"kv_codec\": ", pol, rs);
     if (cr->spec[0]) {
         json_write_string(out, cr->spec, strlen(cr->spec));
         if (cr->spec_v[0]) {
@@ -264,7 +276,7 @@ int cmd_niah(int argc, char **argv)
     const char *path = NULL, *ctx_arg = NULL, *depth_arg = NULL, *samples_arg = NULL,
                *seed_arg = NULL, *threads_arg = NULL, *distr_arg = NULL, *mask_arg = NULL,
                *bits_arg = NULL, *codec_arg = NULL, *codec_v_arg = NULL, *policy_arg = NULL,
-               *restore_arg = NULL;
+               *restore_arg = NULL, *proposer_arg = NULL, *ftheta_arg = NULL;
     bool json = false, use_ref = false;
     struct { const char *flag; const char **dst; } vals[] = {
         {"-m", &path},          {"--model", &path},          {"--ctx", &ctx_arg},
@@ -273,6 +285,7 @@ int cmd_niah(int argc, char **argv)
         {"--mask-layers", &mask_arg}, {"--kv-bits", &bits_arg},
         {"--kv-codec", &codec_arg}, {"--kv-codec-v", &codec_v_arg},
         {"--policy", &policy_arg}, {"--restore", &restore_arg},
+        {"--proposer", &proposer_arg}, {"--ftheta", &ftheta_arg},
     };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -342,9 +355,19 @@ int cmd_niah(int argc, char **argv)
     }
     cfg.opts.policy = &policy;
     if (restore_arg) {
-        if (strcmp(restore_arg, "none") != 0 && strcmp(restore_arg, "identity") != 0) {
-            kk_err_set(&err, KK_E_RANGE, "'%s' is not a restore mode (allowed: none, identity; "
-                       "ftheta and mix:A come with the proposer store)", restore_arg);
+        double alpha = 0;
+        if (!strncmp(restore_arg, "mix:", 4)) {
+            if (kk_arg_f64("--restore mix:A", restore_arg + 4, 0.0, 1.0, &alpha, &err) != KK_OK)
+                return cmd_fail("niah", &err);
+            cfg.opts.restore = KV_RESTORE_MIX;
+            cfg.opts.alpha = alpha;
+        } else if (!strcmp(restore_arg, "ftheta")) {
+            cfg.opts.restore = KV_RESTORE_FTHETA;
+        } else if (!strcmp(restore_arg, "identity")) {
+            cfg.opts.restore = KV_RESTORE_IDENTITY;
+        } else if (strcmp(restore_arg, "none") != 0) {
+            kk_err_set(&err, KK_E_RANGE, "'%s' is not a restore mode (allowed: none, identity, "
+                       "ftheta, mix:A with A in [0, 1])", restore_arg);
             kk_err_where(&err, "--restore");
             return cmd_fail("niah", &err);
         }
@@ -354,8 +377,14 @@ int cmd_niah(int argc, char **argv)
             help(stderr);
             return KK_EXIT_USAGE;
         }
-        cfg.opts.restore = !strcmp(restore_arg, "identity") ? KV_RESTORE_IDENTITY
-                                                            : KV_RESTORE_NONE;
+    }
+    const bool uses_f = cfg.opts.restore == KV_RESTORE_FTHETA ||
+                        cfg.opts.restore == KV_RESTORE_MIX;
+    if (uses_f != (proposer_arg && ftheta_arg) || (!uses_f && (proposer_arg || ftheta_arg))) {
+        fprintf(stderr, "kakeya niah: --restore ftheta and mix:A need --proposer FILE and "
+                        "--ftheta FILE, and only they take them\n");
+        help(stderr);
+        return KK_EXIT_USAGE;
     }
     if (codec_v_arg && !codec_arg) {
         fprintf(stderr, "kakeya niah: --kv-codec-v needs --kv-codec\n");
@@ -397,6 +426,9 @@ int cmd_niah(int argc, char **argv)
     synth_info info;
     int rc = KK_EXIT_OK;
     niah_cell *cells = NULL;
+    session ps;
+    memset(&ps, 0, sizeof ps);
+    ftheta *fk = NULL, *fv = NULL;
     char sha[65] = "";
     if (synth_read_info(s.file, &info, &err) != KK_OK)
         goto fail;
@@ -415,6 +447,28 @@ int cmd_niah(int argc, char **argv)
     }
     if (sha256_file_hex(path, sha, &err) != KK_OK)
         goto fail;
+    if (uses_f) {
+        char psha[65];
+        ftheta_meta meta;
+        if (session_open(&ps, proposer_arg, false, &err) != KK_OK ||
+            sha256_file_hex(proposer_arg, psha, &err) != KK_OK ||
+            ftheta_pair_read(ftheta_arg, &fk, &fv, &meta, &err) != KK_OK)
+            goto fail;
+        if (strcmp(meta.verifier_sha256, sha) != 0 || strcmp(meta.proposer_sha256, psha) != 0) {
+            kk_err_set(&err, KK_E_RANGE, "%s was fitted for %s model %.12s..., not %s "
+                       "(%.12s...)", ftheta_arg,
+                       strcmp(meta.verifier_sha256, sha) ? "the verifier" : "the proposer",
+                       strcmp(meta.verifier_sha256, sha) ? meta.verifier_sha256
+                                                          : meta.proposer_sha256,
+                       strcmp(meta.verifier_sha256, sha) ? path : proposer_arg,
+                       strcmp(meta.verifier_sha256, sha) ? sha : psha);
+            kk_err_where(&err, "--ftheta");
+            goto fail;
+        }
+        cfg.opts.proposer = ps.m;
+        cfg.opts.ftheta_k = fk;
+        cfg.opts.ftheta_v = fv;
+    }
     cfg.ctx = ctx;
     cfg.n_ctx = n_ctx;
     cfg.depths = depths;
@@ -452,6 +506,9 @@ fail:
     rc = cmd_fail("niah", &err);
 done:
     free(cells);
+    ftheta_free(fk);
+    ftheta_free(fv);
+    session_close(&ps);
     session_close(&s);
     return rc;
 }

@@ -131,6 +131,73 @@ static void the_verifier_as_its_own_proposer_should_restore_itself(void **state)
     cJSON_Delete(j);
 }
 
+static double niah_recall(const char *restore, const char *ftheta, int *code)
+{
+    const char *a[24] = {"niah", "-m", g_verifier, "--ctx", "256", "--depths", "0.1,0.5",
+                         "--samples", "4", "--threads", "2", "--json", "--policy",
+                         "sinkwin:sinks=2,window=32", "--restore", restore};
+    int n = 16;
+    if (ftheta) {
+        a[n++] = "--proposer";
+        a[n++] = g_proposer;
+        a[n++] = "--ftheta";
+        a[n++] = ftheta;
+    }
+    a[n] = NULL;
+    tp_run r = run(a);
+    *code = r.code;
+    double recall = -1;
+    if (r.code == 0) {
+        cJSON *j = cJSON_Parse(r.out);
+        double h = 0, t = 0;
+        const cJSON *c;
+        cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(j, "cells"))
+        {
+            h += num(c, "hits");
+            t += num(c, "n");
+        }
+        recall = h / t;
+        cJSON_Delete(j);
+    } else {
+        fprintf(stderr, "%s", r.err);
+    }
+    tp_run_free(&r);
+    return recall;
+}
+
+/* End to end: the needle outside the window is gone with `none`, and comes
+ * back through f_theta at a rank that restores V (128 on this pair), at
+ * mix:0.5 too; a map fitted for another pair is refused by name. */
+static void niah_through_ftheta_should_find_what_the_window_lost(void **state)
+{
+    (void)state;
+    REQUIRE_BIN();
+    write_pair();
+    char out[320], self[320];
+    snprintf(out, sizeof out, "%s/r128.gguf", g_tmp);
+    snprintf(self, sizeof self, "%s/self.gguf", g_tmp);
+    int code;
+    cJSON *j = fit(g_proposer, out, "128", &code);
+    assert_int_equal(code, 0);
+    cJSON_Delete(j);
+    assert_true(niah_recall("none", NULL, &code) == 0.0);
+    assert_int_equal(code, 0);
+    assert_true(niah_recall("ftheta", out, &code) == 1.0);
+    assert_true(niah_recall("mix:0.5", out, &code) == 1.0);
+    assert_true(niah_recall("identity", NULL, &code) == 1.0);
+    /* a map of the verifier onto itself is not this pair's */
+    j = fit(g_verifier, self, "64", &code);
+    assert_int_equal(code, 0);
+    cJSON_Delete(j);
+    niah_recall("ftheta", self, &code);
+    assert_int_equal(code, 2);
+    /* ftheta without its files is a usage error; mix:2 is out of range */
+    niah_recall("ftheta", NULL, &code);
+    assert_int_equal(code, 3);
+    niah_recall("mix:2", out, &code);
+    assert_int_equal(code, 2);
+}
+
 static void bad_input_should_name_the_flag(void **state)
 {
     (void)state;
@@ -171,6 +238,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_fit_should_write_the_maps_it_reports),
         cmocka_unit_test(the_verifier_as_its_own_proposer_should_restore_itself),
+        cmocka_unit_test(niah_through_ftheta_should_find_what_the_window_lost),
         cmocka_unit_test(bad_input_should_name_the_flag),
     };
     return cmocka_run_group_tests(tests, setup, tp_teardown_tmpdir);
