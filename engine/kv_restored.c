@@ -36,9 +36,12 @@ static kk_code rs_append(kv_cache *c, int32_t layer, const float *k, const float
                          const int32_t *pos, int64_t n, kk_err *err)
 {
     kv_restored *r = (kv_restored *)c;
-    if (r->store && kv_n_tokens(r->store) + n > c->cfg.n_ctx)
-        return kk_err_set(err, KK_E_LIMIT, "kv restored: appending %lld rows exceeds the "
-                          "capacity of %lld", (long long)n, (long long)c->cfg.n_ctx);
+    /* the assembled view, the store and the restored rows hold n_ctx rows:
+     * restoring modes are bounded by it (none is the bounded cache alone) */
+    if (r->mode != KV_RESTORE_NONE && (n < 0 || r->len[layer] + n > c->cfg.n_ctx))
+        return kk_err_set(err, KK_E_LIMIT, "kv restored: appending %lld rows to %lld exceeds the "
+                          "capacity of %lld", (long long)n, (long long)r->len[layer],
+                          (long long)c->cfg.n_ctx);
     KK_TRY(kv_append(r->bounded, layer, k, v, pos, n, err));
     if (r->store)
         KK_TRY(kv_append(r->store, layer, k, v, pos, n, err));

@@ -735,6 +735,19 @@ static void a_restored_cache_should_give_the_full_or_the_bounded_caches_logits(v
     /* the bounded part refuses what it cannot undo; nothing changes */
     assert_int_equal(kv_truncate(ident, 44 - 9, &e), KK_E_RANGE);
     assert_int_equal(kv_n_tokens(ident), 44);
+    /* the assembled view holds n_ctx rows: appending past them is refused */
+    {
+        const int64_t kr = (int64_t)m->hp.n_kv_heads * m->hp.head_dim_k;
+        const int64_t vr = (int64_t)m->hp.n_kv_heads * m->hp.head_dim_v;
+        float *zk = calloc((size_t)(21 * kr), sizeof(float)), *zv = calloc((size_t)(21 * vr), sizeof(float));
+        int32_t zp[21];
+        for (int i = 0; i < 21; i++)
+            zp[i] = 44 + i;
+        assert_int_equal(kv_append(ident, 0, zk, zv, zp, 21, &e), KK_E_LIMIT);
+        assert_non_null(strstr(e.msg, "capacity of 64"));
+        free(zk);
+        free(zv);
+    }
     fwd_free(st);
     kv_free(ident);
     kv_free(none);
