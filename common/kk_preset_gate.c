@@ -508,6 +508,7 @@ static const kk_preset_rule_code RULE_CODES[] = {
     {"DEGENERATE_OUTPUT", 1},
     {"DIRTY_TREE", 0},
     {"INCONSISTENT", 0},
+    {"CONTROLS_MISSING", 0},
 };
 
 size_t kk_preset_rule_count(void)

@@ -1,6 +1,6 @@
 /* gate_rules: the rule table (see gate_rules.h). The evidence-phase checks
- * live in rule_signals.c, rule_claims.c, rule_noisy.c, rule_provenance.c and
- * rule_consistency.c
+ * live in rule_signals.c, rule_claims.c, rule_noisy.c, rule_provenance.c,
+ * rule_consistency.c and rule_controls.c
  * (rule_internal.h);
  * a new rule is a check function and one entry here. */
 #include "gate_rules.h"
@@ -66,6 +66,9 @@ static const gate_rule RULES[] = {
     /* Not relaxable: a file that contradicts itself judges nothing. */
     {"INCONSISTENT", "a figure differs from what the same file's parts give",
      GATE_RULE_EVIDENCE, 0, gate_rule_inconsistent},
+    /* Not relaxable: a preset would excuse its own missing controls. */
+    {"CONTROLS_MISSING", "a recall threshold without both a positive and a negative control",
+     GATE_RULE_EVIDENCE, 0, gate_rule_controls_missing},
 };
 
 size_t gate_rules_count(void)

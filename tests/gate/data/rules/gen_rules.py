@@ -300,6 +300,12 @@ def dirty_without_git(d):
     p["git_error"] = "git rev-parse HEAD: cannot run git (is it installed and on PATH?)"
 write("DIRTY_TREE-no-git.json", variant(dirty_without_git))
 
+def controls_missing(d):
+    # The same evidence under a preset whose recall threshold has no
+    # controls: nothing shows the harness could have failed.
+    d["preset"].update(name="gr-nocontrols", sha256=sha_of("gr-nocontrols"))
+write("CONTROLS_MISSING.json", variant(controls_missing))
+
 # ---- INCONSISTENT: figures that disagree with the file's own parts ----------------
 # Written as edited (no settle): each file keeps one lie the other rules miss.
 def masked_recall(d):
