@@ -505,3 +505,11 @@ kk_code fwd_run(fwd_state *s, kv_cache *kv, const int32_t *tokens, const int32_t
     }
     return KK_OK;
 }
+
+void fwd_capture_rows(const float *cap, int32_t n_layers, int64_t n, int64_t row, float *out)
+{
+    for (int64_t p = 0; p < n; p++)
+        for (int32_t l = 0; l < n_layers; l++)
+            memcpy(out + (p * n_layers + l) * row, cap + ((int64_t)l * n + p) * row,
+                   (size_t)row * sizeof(float));
+}

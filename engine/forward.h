@@ -58,6 +58,11 @@ typedef struct fwd_capture {
     float *v;
 } fwd_capture;
 
+/* A capture buffer (n_layers, n, row) as position rows (n, n_layers * row):
+ * position p's values of every layer, layer after layer (f_theta's input
+ * and output layout). */
+void fwd_capture_rows(const float *cap, int32_t n_layers, int64_t n, int64_t row, float *out);
+
 typedef struct fwd_state fwd_state;
 
 /* max_batch >= 1 tokens per chunk; n_ctx: the most cache entries any view

@@ -57,15 +57,6 @@ fail:
     return err && err->code != KK_OK ? err->code : KK_E_INTERNAL;
 }
 
-/* Rows (n, n_layers * row) from a capture (n_layers, n, row): position p's
- * values of every layer, layer by layer. */
-static void gather(const float *cap, int32_t n_layers, int64_t n, int64_t row, float *out)
-{
-    for (int64_t p = 0; p < n; p++)
-        for (int32_t l = 0; l < n_layers; l++)
-            memcpy(out + (p * n_layers + l) * row, cap + ((int64_t)l * n + p) * row,
-                   (size_t)row * sizeof(float));
-}
 
 /* Sequence i of the calibration data. */
 static kk_code make_seq(const ftheta_calib_opts *o, int64_t i, int32_t *tokens, kk_err *err)
@@ -147,10 +138,10 @@ kk_code ftheta_calibrate(const model *verifier, const model *proposer,
         if (rc == KK_OK)                                                             \
             rc = runner_run(&rv, tokens, n, err);                                    \
         if (rc == KK_OK) {                                                           \
-            gather(rp.k_pre, Lp, n, rp.kd, xk);                                      \
-            gather(rv.k_pre, Lv, n, rv.kd, yk);                                      \
-            gather(rp.v, Lp, n, rp.vd, xv);                                          \
-            gather(rv.v, Lv, n, rv.vd, yv);                                          \
+            fwd_capture_rows(rp.k_pre, Lp, n, rp.kd, xk);                                      \
+            fwd_capture_rows(rv.k_pre, Lv, n, rv.kd, yk);                                      \
+            fwd_capture_rows(rp.v, Lp, n, rp.vd, xv);                                          \
+            fwd_capture_rows(rv.v, Lv, n, rv.vd, yv);                                          \
         }                                                                            \
     } while (0)
     for (int64_t i = 0; i < o->n_seq && rc == KK_OK; i++) {

@@ -99,15 +99,6 @@ kk_code niah_sample_make(niah_sample *s, double depth, int32_t distractors, uint
 
 /* ---- the runner ------------------------------------------------------------------ */
 
-/* Rows (n, n_layers * row) from a capture (n_layers, n, row): position p's
- * values of every layer, layer by layer (f_theta's input layout). */
-static void gather_layers(const float *cap, int32_t n_layers, int64_t n, int64_t row, float *out)
-{
-    for (int64_t p = 0; p < n; p++)
-        for (int32_t l = 0; l < n_layers; l++)
-            memcpy(out + (p * n_layers + l) * row, cap + ((int64_t)l * n + p) * row,
-                   (size_t)row * sizeof(float));
-}
 
 struct niah_runner {
     const model *m;
@@ -434,9 +425,9 @@ kk_code niah_runner_eval(niah_runner *r, const niah_sample *s, niah_result *res,
         KK_TRY(kv_truncate(r->pkv, 0, err));
         KK_TRY(fwd_run(r->pst, r->pkv, s->tokens, NULL, s->ctx, FWD_LOGITS_NONE, NULL, &pcap,
                        err));
-        gather_layers(r->pk, ph->n_layers, s->ctx, (int64_t)ph->n_kv_heads * ph->head_dim_k,
+        fwd_capture_rows(r->pk, ph->n_layers, s->ctx, (int64_t)ph->n_kv_heads * ph->head_dim_k,
                       r->xk);
-        gather_layers(r->pv, ph->n_layers, s->ctx, (int64_t)ph->n_kv_heads * ph->head_dim_v,
+        fwd_capture_rows(r->pv, ph->n_layers, s->ctx, (int64_t)ph->n_kv_heads * ph->head_dim_v,
                       r->xv);
         KK_TRY(kv_restored_put_proposer(r->kv, 0, r->xk, r->xv, s->ctx, err));
         res->proposer_s = kk_now_s() - tp;

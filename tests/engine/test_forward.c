@@ -766,13 +766,6 @@ static void a_restored_cache_should_give_the_full_or_the_bounded_caches_logits(v
  * positions, so the logits are the full cache's within the forward
  * tolerance (the map's error is about 1e-12 of the rows); mix at alpha 1 is
  * identity and at alpha 0 is ftheta, bit for bit. */
-static void gather_rows(const float *cap, int32_t L, int64_t n, int64_t row, float *out)
-{
-    for (int64_t p = 0; p < n; p++)
-        for (int32_t l = 0; l < L; l++)
-            memcpy(out + (p * L + l) * row, cap + ((int64_t)l * n + p) * row,
-                   (size_t)row * sizeof(float));
-}
 
 static void ftheta_restoration_should_give_the_full_caches_logits_on_a_self_fit(void **state)
 {
@@ -806,8 +799,8 @@ static void ftheta_restoration_should_give_the_full_caches_logits_on_a_self_fit(
     float *want = malloc((size_t)(n * V) * sizeof(float)), *got = malloc((size_t)(n * V) * sizeof(float));
     float *got2 = malloc((size_t)(n * V) * sizeof(float));
     assert_int_equal(fwd_run(st, full, ids, NULL, n, FWD_LOGITS_ALL, want, &cap, NULL), KK_OK);
-    gather_rows(ck, hp->n_layers, n, kr, xk);
-    gather_rows(cv, hp->n_layers, n, vr, xv);
+    fwd_capture_rows(ck, hp->n_layers, n, kr, xk);
+    fwd_capture_rows(cv, hp->n_layers, n, vr, xv);
     const kv_config cfg = {hp->n_layers, hp->n_kv_heads, hp->head_dim_k, hp->head_dim_v, 64, 7};
     kv_restore_ftheta ft = {.k = fk, .v = fv, .n_rot = hp->n_rot, .rope_base = hp->rope_base,
                             .rope_neox = hp->rope_neox, .alpha = 0.0};
