@@ -12,7 +12,8 @@
 typedef struct kv_restored {
     kv_cache base;
     kv_cache *bounded;      /* the kv_sinkwin the verifier keeps */
-    kv_cache *store;        /* identity: a full cache of every row appended */
+    kv_cache *store;        /* every row appended (identity's source, mix's true
+                               rows, the error's oracle); NULL for none */
     kv_restore_mode mode;
     int32_t n_sink, window;
     int64_t k_row, v_row;
@@ -233,8 +234,7 @@ kk_code kv_restored_init(kv_cache **out, const kv_config *cfg, int32_t n_sink, i
     if (rc == KK_OK && !r->len)
         rc = kk_err_set(err, KK_E_NOMEM, "kv restored: out of memory");
     if (rc == KK_OK && mode != KV_RESTORE_NONE) {
-        if (mode == KV_RESTORE_IDENTITY || mode == KV_RESTORE_MIX)
-            rc = kv_full_init(&r->store, cfg, err);
+        rc = kv_full_init(&r->store, cfg, err);
         const int64_t N = cfg->n_ctx;
         r->k = kv_alloc_f32(N * r->k_row);
         r->v = kv_alloc_f32(N * r->v_row);
@@ -290,6 +290,40 @@ size_t kv_restored_bytes_proposer(const kv_cache *c)
     if (c->vt != &KV_RESTORED_VT || !r->px)
         return 0;
     return (size_t)(c->cfg.n_ctx * (r->ft.k->din + r->ft.v->din)) * sizeof(float);
+}
+
+kk_code kv_restored_error(kv_cache *c, int32_t layer, double *ek, double *rk, double *ev,
+                          double *rv, int64_t *n, kk_err *err)
+{
+    *ek = *rk = *ev = *rv = 0;
+    *n = 0;
+    if (c->vt != &KV_RESTORED_VT || ((kv_restored *)c)->mode == KV_RESTORE_NONE)
+        return kk_err_set(err, KK_E_USAGE, "kv restored: an error needs a restoring mode");
+    kv_restored *r = (kv_restored *)c;
+    if (layer < 0 || layer >= c->cfg.n_layers)
+        return kk_err_set(err, KK_E_RANGE, "kv restored: layer %d out of range", (int)layer);
+    /* the view assembles the layer's rows: sinks and window from the
+     * bounded cache, every other row restored (rs_view) */
+    kv_view vw, s;
+    KK_TRY(rs_view(c, layer, &vw, err));
+    KK_TRY(kv_view_layer(r->store, layer, &s, err));
+    const int64_t len = r->len[layer];
+    for (int64_t t = r->n_sink; t < len - r->window; t++) {
+        for (int64_t i = 0; i < r->k_row; i++) {
+            const double tr = s.k[t * s.k_stride + i], d = vw.k[t * vw.k_stride + i] - tr;
+            *ek += d * d;
+            *rk += tr * tr;
+        }
+        for (int64_t i = 0; i < r->v_row; i++) {
+            const double tr = s.v[t * s.v_stride + i], d = vw.v[t * vw.v_stride + i] - tr;
+            *ev += d * d;
+            *rv += tr * tr;
+        }
+        (*n)++;
+    }
+    return KK_OK;
+fail:
+    return err && err->code != KK_OK ? err->code : KK_E_INTERNAL;
 }
 
 uint64_t kv_restored_positions(const kv_cache *c)

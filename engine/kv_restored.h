@@ -75,6 +75,16 @@ kk_code kv_restored_init(kv_cache **out, const kv_config *cfg, int32_t n_sink, i
 kk_code kv_restored_put_proposer(kv_cache *c, int64_t at, const float *k, const float *v,
                                  int64_t n, kk_err *err);
 
+/* The restoration error of one layer as the cache stands: over the
+ * positions its view restores (neither sinks nor the newest position's
+ * window), the sums of (restored - true)^2 and of true^2, K and V, and how
+ * many positions (0 everywhere for identity). The true rows are the ones
+ * the cache keeps aside in every restoring mode (the measurement's oracle,
+ * kv_restored_bytes_store). @return KK_OK, KK_E_USAGE for mode none or
+ * another cache, or the errors of restoring (missing proposer rows). */
+kk_code kv_restored_error(kv_cache *c, int32_t layer, double *ek, double *rk, double *ev,
+                          double *rv, int64_t *n, kk_err *err);
+
 /* Rows put back into views since the cache was made; 0 for other caches. */
 uint64_t kv_restored_positions(const kv_cache *c);
 size_t kv_restored_bytes_store(const kv_cache *c);

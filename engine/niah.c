@@ -442,6 +442,18 @@ kk_code niah_runner_eval(niah_runner *r, const niah_sample *s, niah_result *res,
                          r->opts.kv_error ? &cap : NULL, err);
     res->prefill_s = kk_now_s() - t0;
     res->positions_restored = kv_restored_positions(r->kv) - restored0;
+    if (rc == KK_OK && r->opts.restore != KV_RESTORE_NONE) {
+        res->has_restore_err = true;
+        for (int32_t l = 0; l < r->m->hp.n_layers && rc == KK_OK; l++) {
+            double ek, rk, ev, rv;
+            int64_t np;
+            rc = kv_restored_error(r->kv, l, &ek, &rk, &ev, &rv, &np, err);
+            res->rest_ek += ek;
+            res->rest_rk += rk;
+            res->rest_ev += ev;
+            res->rest_rv += rv;
+        }
+    }
     r->hidden[s->needle_pos] = 0;
     r->hidden[s->needle_pos + 1] = 0;
     if (rc != KK_OK)
@@ -491,6 +503,8 @@ kk_code niah_run(const model *m, const niah_cfg *cfg, niah_cell *cells, kk_err *
         memset(cfg->k_stats, 0, sizeof *cfg->k_stats);
     if (cfg->v_stats)
         memset(cfg->v_stats, 0, sizeof *cfg->v_stats);
+    if (cfg->restore_sums)
+        memset(cfg->restore_sums, 0, 4 * sizeof *cfg->restore_sums);
     int32_t *tokens = malloc((size_t)max_ctx * sizeof(int32_t));
     if (!tokens) {
         niah_runner_free(r);
@@ -518,6 +532,12 @@ kk_code niah_run(const model *m, const niah_cfg *cfg, niah_cell *cells, kk_err *
                 cell->hits += res.answer == s.expect;
                 cell->min_margin = res.margin < cell->min_margin ? res.margin : cell->min_margin;
                 cell->recall = (double)cell->hits / (double)cell->n;
+                if (cfg->restore_sums && res.has_restore_err) {
+                    cfg->restore_sums[0] += res.rest_ek;
+                    cfg->restore_sums[1] += res.rest_rk;
+                    cfg->restore_sums[2] += res.rest_ev;
+                    cfg->restore_sums[3] += res.rest_rv;
+                }
                 kk_wilson95((double)cell->hits, (double)cell->n, &cell->recall_ci_lo, &cell->recall_ci_hi);
                 if (cfg->on_sample)
                     cfg->on_sample(cfg->on_sample_ctx, cell, ++done, total);

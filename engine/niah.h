@@ -133,6 +133,10 @@ typedef struct niah_result {
     double prefill_s;        /* wall clock of the forward pass alone */
     double proposer_s;       /* ftheta, mix: the proposer's pass over the sample */
     uint64_t positions_restored; /* rows put back into views (kv_restored) */
+    /* a restoring mode: over every layer's restored positions after the
+     * prefill, sums of (restored - true)^2 and true^2, K and V */
+    bool has_restore_err;
+    double rest_ek, rest_rk, rest_ev, rest_rv;
     size_t kv_bytes;         /* the cache's allocation (kv_bytes_resident) */
     bool has_codec;          /* a codec cache ran: the counters below */
     codec_stats k_stats, v_stats; /* counted during this sample only */
@@ -184,6 +188,9 @@ typedef struct niah_cfg {
     /* NULL or out: the K and V codec counters of the whole run (zeroed
      * first; left zero without kv_codec). */
     codec_stats *k_stats, *v_stats;
+    /* NULL or out, 4 doubles: the restoration error sums of the whole run
+     * (niah_result's rest_ek, rest_rk, rest_ev, rest_rv), zeroed first. */
+    double *restore_sums;
 } niah_cfg;
 
 /* Fill cells (n_ctx * n_depths, ctx-major) by running every sample. */

@@ -169,6 +169,16 @@ static void print_json(FILE *out, const char *path, const char *sha, const gguf_
             fprintf(out, "%s%d", k++ ? ", " : "", l);
     char pol[64];
     kv_policy_format(cfg->opts.policy, pol, sizeof pol);
+    /* restoration error over every restored position of the run */
+    char rerr[160] = "";
+    if (cfg->opts.restore != KV_RESTORE_NONE && cfg->restore_sums) {
+        const double *rs = cfg->restore_sums;
+        char a[40], b[40];
+        json_format_double(a, sizeof a, rs[1] > 0 ? rs[0] / rs[1] : 0.0);
+        json_format_double(b, sizeof b, rs[3] > 0 ? rs[2] / rs[3] : 0.0);
+        snprintf(rerr, sizeof rerr, ", \"rel_mse_restored_k\": %s, \"rel_mse_restored_v\": %s",
+                 a, b);
+    }
     char rs[48];
     if (cfg->opts.restore == KV_RESTORE_MIX)
         snprintf(rs, sizeof rs, "mix:%.6g", cfg->opts.alpha);
@@ -176,7 +186,8 @@ static void print_json(FILE *out, const char *path, const char *sha, const gguf_
         snprintf(rs, sizeof rs, "%s", cfg->opts.restore == KV_RESTORE_IDENTITY ? "identity"
                                       : cfg->opts.restore == KV_RESTORE_FTHETA ? "ftheta"
                                                                                : "none");
-    fprintf(out, "], \"policy\": \"%s\", \"restore\": \"%s\", \"kv_codec\": ", pol, rs);
+    fprintf(out, "], \"policy\": \"%s\", \"restore\": \"%s\"%s, \"kv_codec\": ", pol, rs,
+            rerr);
     if (cr->spec[0]) {
         json_write_string(out, cr->spec, strlen(cr->spec));
         if (cr->spec_v[0]) {
@@ -469,6 +480,8 @@ int cmd_niah(int argc, char **argv)
         cfg.opts.ftheta_k = fk;
         cfg.opts.ftheta_v = fv;
     }
+    double restore_sums[4] = {0, 0, 0, 0};
+    cfg.restore_sums = restore_sums;
     cfg.ctx = ctx;
     cfg.n_ctx = n_ctx;
     cfg.depths = depths;
@@ -499,6 +512,11 @@ int cmd_niah(int argc, char **argv)
                 (unsigned long long)cr.v.values_encoded,
                 (unsigned long long)cr.k.values_decoded,
                 (unsigned long long)cr.v.values_decoded);
+    if (cfg.opts.restore != KV_RESTORE_NONE)
+        fprintf(stderr, "kakeya niah: restored positions: rel_mse K %.3g, V %.3g (against the "
+                        "verifier's own rows)\n",
+                restore_sums[1] > 0 ? restore_sums[0] / restore_sums[1] : 0.0,
+                restore_sums[3] > 0 ? restore_sums[2] / restore_sums[3] : 0.0);
     fprintf(stderr, "kakeya niah: %lld samples in %.2f s (%d threads)\n",
             (long long)(n_ctx * n_depths * samples), kk_now_s() - prog.t0, threads);
     goto done;

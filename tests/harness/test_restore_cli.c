@@ -131,6 +131,9 @@ static void the_verifier_as_its_own_proposer_should_restore_itself(void **state)
     cJSON_Delete(j);
 }
 
+/* The last niah run's model.niah.rel_mse_restored_v (-1: absent). */
+static double g_rest_v = -1;
+
 static double niah_recall(const char *restore, const char *ftheta, int *code)
 {
     const char *a[24] = {"niah", "-m", g_verifier, "--ctx", "256", "--depths", "0.1,0.5",
@@ -157,6 +160,10 @@ static double niah_recall(const char *restore, const char *ftheta, int *code)
             t += num(c, "n");
         }
         recall = h / t;
+        const cJSON *nj = cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(j, "model"), "niah");
+        const cJSON *rv = cJSON_GetObjectItemCaseSensitive(nj, "rel_mse_restored_v");
+        g_rest_v = cJSON_IsNumber(rv) ? rv->valuedouble : -1;
         cJSON_Delete(j);
     } else {
         fprintf(stderr, "%s", r.err);
@@ -182,9 +189,12 @@ static void niah_through_ftheta_should_find_what_the_window_lost(void **state)
     cJSON_Delete(j);
     assert_true(niah_recall("none", NULL, &code) == 0.0);
     assert_int_equal(code, 0);
+    assert_true(g_rest_v == -1); /* nothing restored, no restoration error */
     assert_true(niah_recall("ftheta", out, &code) == 1.0);
+    assert_true(g_rest_v >= 0 && g_rest_v < 1e-6); /* V restores exactly at rank 128 */
     assert_true(niah_recall("mix:0.5", out, &code) == 1.0);
     assert_true(niah_recall("identity", NULL, &code) == 1.0);
+    assert_true(g_rest_v == 0.0); /* the rows themselves */
     /* a map of the verifier onto itself is not this pair's */
     j = fit(g_verifier, self, "64", &code);
     assert_int_equal(code, 0);
