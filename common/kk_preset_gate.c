@@ -509,6 +509,7 @@ static const kk_preset_rule_code RULE_CODES[] = {
     {"DIRTY_TREE", 0},
     {"INCONSISTENT", 0},
     {"CONTROLS_MISSING", 0},
+    {"KV_UNBOUNDED", 1},
 };
 
 size_t kk_preset_rule_count(void)

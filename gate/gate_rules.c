@@ -1,6 +1,6 @@
 /* gate_rules: the rule table (see gate_rules.h). The evidence-phase checks
  * live in rule_signals.c, rule_claims.c, rule_noisy.c, rule_provenance.c,
- * rule_consistency.c and rule_controls.c
+ * rule_consistency.c, rule_controls.c and rule_bounded.c
  * (rule_internal.h);
  * a new rule is a check function and one entry here. */
 #include "gate_rules.h"
@@ -69,6 +69,8 @@ static const gate_rule RULES[] = {
     /* Not relaxable: a preset would excuse its own missing controls. */
     {"CONTROLS_MISSING", "a recall threshold without both a positive and a negative control",
      GATE_RULE_EVIDENCE, 0, gate_rule_controls_missing},
+    {"KV_UNBOUNDED", "a bounded cache whose resident bytes grow with the context",
+     GATE_RULE_EVIDENCE, 1, gate_rule_kv_unbounded},
 };
 
 size_t gate_rules_count(void)

@@ -111,6 +111,8 @@ int gate_rule_dirty_tree(const gate_rule_ctx *ctx, gate_report *rep);
 int gate_rule_inconsistent(const gate_rule_ctx *ctx, gate_report *rep);
 /* rule_controls.c */
 int gate_rule_controls_missing(const gate_rule_ctx *ctx, gate_report *rep);
+/* rule_bounded.c */
+int gate_rule_kv_unbounded(const gate_rule_ctx *ctx, gate_report *rep);
 
 /* NOISY: spread over repeats above 3x, or a pass whose 95%
  * bootstrap interval still includes its threshold. 2000 resamples put the

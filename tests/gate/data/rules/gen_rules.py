@@ -306,6 +306,21 @@ def controls_missing(d):
     d["preset"].update(name="gr-nocontrols", sha256=sha_of("gr-nocontrols"))
 write("CONTROLS_MISSING.json", variant(controls_missing))
 
+def bounded(d, grow):
+    # spec as a bounded cache measured at two contexts: its cells must show
+    # one resident size (KV_UNBOUNDED when the bytes grow with the context)
+    spec = arm_of(d, "spec")
+    spec["config"]["policy"] = "sinkwin:sinks=4,window=64"
+    for i, smp in enumerate(spec["samples"]):
+        smp["ctx"] = 512 if i % 2 == 0 else 1024
+    spec["metrics"]["cells"] = [
+        {"ctx": 512, "depth": 0.5, "n": 0, "hits": 0, "recall": 0,
+         "kv_bytes_resident": 557056},
+        {"ctx": 1024, "depth": 0.5, "n": 0, "hits": 0, "recall": 0,
+         "kv_bytes_resident": 1114112 if grow else 557056}]
+write("pass-bounded.json", variant(lambda d: bounded(d, False)))
+write("KV_UNBOUNDED.json", variant(lambda d: bounded(d, True)))
+
 # ---- INCONSISTENT: figures that disagree with the file's own parts ----------------
 # Written as edited (no settle): each file keeps one lie the other rules miss.
 def masked_recall(d):
