@@ -99,6 +99,53 @@ kk_code niah_sample_make(niah_sample *s, double depth, int32_t distractors, uint
 
 /* ---- the runner ------------------------------------------------------------------ */
 
+/* The proposer's pass over a sample (ftheta, mix): its state, full cache,
+ * capture and the rows gathered for f_theta. All NULL when unused. */
+typedef struct nproposer {
+    fwd_state *st;
+    kv_cache *kv;
+    float *pk, *pv;    /* (proposer layers, max_ctx, row) pre-RoPE K, V */
+    float *xk, *xv;    /* (max_ctx, din) every layer's row of a position */
+} nproposer;
+
+static void proposer_free(nproposer *p)
+{
+    fwd_free(p->st);
+    kv_free(p->kv);
+    free(p->pk);
+    free(p->pv);
+    free(p->xk);
+    free(p->xv);
+    memset(p, 0, sizeof *p);
+}
+
+/* Everything for opts' proposer and maps, samples up to max_ctx; on error
+ * nothing is left allocated. */
+static kk_code proposer_init(nproposer *p, const niah_opts *opts, int64_t batch, int64_t max_ctx,
+                             kk_err *err)
+{
+    memset(p, 0, sizeof *p);
+    const model_hparams *ph = &opts->proposer->hp;
+    const kv_config pc = {ph->n_layers, ph->n_kv_heads, ph->head_dim_k, ph->head_dim_v,
+                          max_ctx, 0};
+    const int64_t dk = opts->ftheta_k->din, dv = opts->ftheta_v->din;
+    kk_code rc = fwd_init(&p->st, opts->proposer, batch, max_ctx, err);
+    if (rc == KK_OK)
+        rc = kv_full_init(&p->kv, &pc, err);
+    if (rc == KK_OK) {
+        p->pk = malloc((size_t)(max_ctx * dk) * sizeof(float));
+        p->pv = malloc((size_t)(max_ctx * dv) * sizeof(float));
+        p->xk = malloc((size_t)(max_ctx * dk) * sizeof(float));
+        p->xv = malloc((size_t)(max_ctx * dv) * sizeof(float));
+        if (!p->pk || !p->pv || !p->xk || !p->xv)
+            rc = kk_err_set(err, KK_E_NOMEM, "niah: out of memory for the proposer's %lld "
+                            "positions", (long long)max_ctx);
+    }
+    if (rc != KK_OK)
+        proposer_free(p);
+    return rc;
+}
+
 
 struct niah_runner {
     const model *m;
@@ -110,11 +157,7 @@ struct niah_runner {
     kv_cache *kv;
     float *logits;     /* (n_vocab) */
     uint8_t *hidden;   /* (max_ctx): the needle's positions while a sample runs */
-    /* ftheta, mix: the proposer's state, cache, capture and gathered rows */
-    fwd_state *pst;
-    kv_cache *pkv;
-    float *pk, *pv;    /* (proposer layers, max_ctx, row) pre-RoPE K, V */
-    float *xk, *xv;    /* (max_ctx, din) every layer's row of a position */
+    nproposer prop;    /* ftheta, mix: the proposer's pass; zeroed otherwise */
     float *cap_k;      /* (n_layers, max_ctx, n_kv_heads * head_dim_k) with kv_error */
     float *cap_v;      /* (n_layers, max_ctx, n_kv_heads * head_dim_v) with kv_error */
 };
@@ -129,12 +172,7 @@ void niah_runner_free(niah_runner *r)
     free(r->hidden);
     free(r->cap_k);
     free(r->cap_v);
-    fwd_free(r->pst);
-    kv_free(r->pkv);
-    free(r->pk);
-    free(r->pv);
-    free(r->xk);
-    free(r->xv);
+    proposer_free(&r->prop);
     free(r);
 }
 
@@ -227,33 +265,11 @@ kk_code niah_runner_set_opts(niah_runner *r, const niah_opts *opts, kk_err *err)
         }
     }
     /* the proposer's pass (ftheta, mix): state, full cache, capture */
-    fwd_state *pst = NULL;
-    kv_cache *pkv = NULL;
-    float *pk = NULL, *pv = NULL, *xk = NULL, *xv = NULL;
+    nproposer prop;
+    memset(&prop, 0, sizeof prop);
     if (opts->restore == KV_RESTORE_FTHETA || opts->restore == KV_RESTORE_MIX) {
-        const model_hparams *ph = &opts->proposer->hp;
-        const kv_config pc = {ph->n_layers, ph->n_kv_heads, ph->head_dim_k, ph->head_dim_v,
-                              r->max_ctx, 0};
-        const int64_t dk = opts->ftheta_k->din, dv = opts->ftheta_v->din;
-        kk_code prc = fwd_init(&pst, opts->proposer, batch, r->max_ctx, err);
-        if (prc == KK_OK)
-            prc = kv_full_init(&pkv, &pc, err);
-        if (prc == KK_OK) {
-            pk = malloc((size_t)(r->max_ctx * dk) * sizeof(float));
-            pv = malloc((size_t)(r->max_ctx * dv) * sizeof(float));
-            xk = malloc((size_t)(r->max_ctx * dk) * sizeof(float));
-            xv = malloc((size_t)(r->max_ctx * dv) * sizeof(float));
-            if (!pk || !pv || !xk || !xv)
-                prc = kk_err_set(err, KK_E_NOMEM, "niah: out of memory for the proposer's "
-                                 "%lld positions", (long long)r->max_ctx);
-        }
+        const kk_code prc = proposer_init(&prop, opts, batch, r->max_ctx, err);
         if (prc != KK_OK) {
-            fwd_free(pst);
-            kv_free(pkv);
-            free(pk);
-            free(pv);
-            free(xk);
-            free(xv);
             free(cap_k);
             free(cap_v);
             kv_free(kv);
@@ -267,27 +283,12 @@ kk_code niah_runner_set_opts(niah_runner *r, const niah_opts *opts, kk_err *err)
             free(cap_k);
             free(cap_v);
             kv_free(kv);
-            fwd_free(pst);
-            kv_free(pkv);
-            free(pk);
-            free(pv);
-            free(xk);
-            free(xv);
+            proposer_free(&prop);
             return err ? err->code : KK_E_RANGE;
         }
     }
-    fwd_free(r->pst);
-    kv_free(r->pkv);
-    free(r->pk);
-    free(r->pv);
-    free(r->xk);
-    free(r->xv);
-    r->pst = pst;
-    r->pkv = pkv;
-    r->pk = pk;
-    r->pv = pv;
-    r->xk = xk;
-    r->xv = xv;
+    proposer_free(&r->prop);
+    r->prop = prop;
     kv_free(r->kv);
     free(r->cap_k);
     free(r->cap_v);
@@ -418,18 +419,19 @@ kk_code niah_runner_eval(niah_runner *r, const niah_sample *s, niah_result *res,
         v0 = *vs;
     /* ftheta, mix: the proposer over the sample first, its rows stored in
      * the cache for the positions the verifier will evict */
-    if (r->pst) {
+    if (r->prop.st) {
         const model_hparams *ph = &r->opts.proposer->hp;
         const double tp = kk_now_s();
-        const fwd_capture pcap = {.k_pre = r->pk, .v = r->pv};
-        KK_TRY(kv_truncate(r->pkv, 0, err));
-        KK_TRY(fwd_run(r->pst, r->pkv, s->tokens, NULL, s->ctx, FWD_LOGITS_NONE, NULL, &pcap,
+        nproposer *pp = &r->prop;
+        const fwd_capture pcap = {.k_pre = pp->pk, .v = pp->pv};
+        KK_TRY(kv_truncate(pp->kv, 0, err));
+        KK_TRY(fwd_run(pp->st, pp->kv, s->tokens, NULL, s->ctx, FWD_LOGITS_NONE, NULL, &pcap,
                        err));
-        fwd_capture_rows(r->pk, ph->n_layers, s->ctx, (int64_t)ph->n_kv_heads * ph->head_dim_k,
-                      r->xk);
-        fwd_capture_rows(r->pv, ph->n_layers, s->ctx, (int64_t)ph->n_kv_heads * ph->head_dim_v,
-                      r->xv);
-        KK_TRY(kv_restored_put_proposer(r->kv, 0, r->xk, r->xv, s->ctx, err));
+        fwd_capture_rows(pp->pk, ph->n_layers, s->ctx,
+                         (int64_t)ph->n_kv_heads * ph->head_dim_k, pp->xk);
+        fwd_capture_rows(pp->pv, ph->n_layers, s->ctx,
+                         (int64_t)ph->n_kv_heads * ph->head_dim_v, pp->xv);
+        KK_TRY(kv_restored_put_proposer(r->kv, 0, pp->xk, pp->xv, s->ctx, err));
         res->proposer_s = kk_now_s() - tp;
     }
     /* The needle's KEY and VALUE positions, hidden from the masked layers. */
