@@ -340,3 +340,51 @@ void fwd_attention_ref(const fwd_attn_shape *sh, const float *q, const int32_t *
     }
 }
 
+
+void fwd_attention_mass(const fwd_attn_shape *sh, const float *q, int32_t q_pos,
+                        const kv_view *kv, const int32_t *watch, int32_t n_watch,
+                        double *mass_restored, double *mass_watch, bool *watch_exact)
+{
+    const int32_t group = sh->n_heads / sh->n_kv_heads;
+    const double scale = 1.0 / sqrt((double)sh->head_dim_k);
+    if (watch_exact) {
+        *watch_exact = false;
+        for (int64_t j = 0; j < kv->n; j++)
+            if (!(kv->restored && kv->restored[j]) && visible(sh, kv, q_pos, kv->pos[j]))
+                for (int32_t w = 0; w < n_watch; w++)
+                    *watch_exact |= kv->pos[j] == watch[w];
+    }
+    for (int32_t h = 0; h < sh->n_heads; h++) {
+        const int32_t kvh = h / group;
+        const float *qi = q + (int64_t)h * sh->head_dim_k;
+        double mx = -INFINITY, sum = 0.0, mr = 0.0, mw = 0.0;
+        const bool dead = sh->kv_dead && sh->kv_dead[kvh];
+        for (int pass = 0; pass < 2 && !dead; pass++) { /* max, then the sums */
+            for (int64_t j = 0; j < kv->n; j++) {
+                if (!visible(sh, kv, q_pos, kv->pos[j]))
+                    continue;
+                const int64_t kj = j * kv->k_stride + (int64_t)kvh * sh->head_dim_k;
+                double sc = 0.0;
+                for (int32_t d = 0; d < sh->head_dim_k; d++)
+                    sc += (double)qi[d] * kv_at(kv->k, kv->k16, kj + d);
+                sc *= scale;
+                if (pass == 0) {
+                    mx = sc > mx ? sc : mx;
+                    continue;
+                }
+                const double e = exp(sc - mx);
+                sum += e;
+                if (kv->restored && kv->restored[j]) {
+                    mr += e;
+                    for (int32_t w = 0; w < n_watch; w++)
+                        if (kv->pos[j] == watch[w])
+                            mw += e;
+                }
+            }
+        }
+        if (mass_restored)
+            mass_restored[h] = sum > 0.0 ? mr / sum : 0.0;
+        if (mass_watch)
+            mass_watch[h] = sum > 0.0 ? mw / sum : 0.0;
+    }
+}

@@ -34,6 +34,9 @@ struct fwd_state {
     /* the mask hook, borrowed (n_layers) */
     const uint8_t **hidden;
     int64_t *n_hidden;
+    /* fwd_set_probe: borrowed; NULL when off */
+    const fwd_probe *probe;
+    double *probe_h;  /* (2 * n_heads) the probe's per-head masses */
 };
 
 void fwd_free(fwd_state *s)
@@ -57,6 +60,7 @@ void fwd_free(fwd_state *s)
     free(s->ffn_zero);
     free((void *)s->hidden);
     free(s->n_hidden);
+    free(s->probe_h);
     free(s);
 }
 
@@ -133,7 +137,8 @@ kk_code fwd_init(fwd_state **out, const model *m, int64_t max_batch, int64_t n_c
     s->ffn_zero = calloc((size_t)hp->n_layers, 1);
     s->hidden = calloc((size_t)hp->n_layers, sizeof *s->hidden);
     s->n_hidden = calloc((size_t)hp->n_layers, sizeof *s->n_hidden);
-    if (!s->x || !s->xn || !s->q || !s->k || !s->v || !s->att || !s->proj || !s->gate ||
+    s->probe_h = calloc(2 * (size_t)hp->n_heads, sizeof *s->probe_h);
+    if (!s->probe_h ||!s->x || !s->xn || !s->q || !s->k || !s->v || !s->att || !s->proj || !s->gate ||
         !s->up || !s->pos || !s->inv_freq || !s->rope_cs || !s->kv_dead || !s->any_dead ||
         !s->ffn_zero || !s->hidden || !s->n_hidden) {
         fwd_free(s);
@@ -147,6 +152,34 @@ kk_code fwd_init(fwd_state **out, const model *m, int64_t max_batch, int64_t n_c
 }
 
 void fwd_set_ref(fwd_state *s, bool use_ref) { s->use_ref = use_ref; }
+
+void fwd_set_probe(fwd_state *s, const fwd_probe *p) { s->probe = p; }
+
+/* The probe of layer il on the chunk's last row (fwd_probe): dead heads
+ * are known whichever path runs, so both paths report the same. */
+static void run_probe(fwd_state *s, int32_t il, const fwd_attn_shape *sh, int64_t row,
+                      const kv_view *view)
+{
+    const model_hparams *hp = &s->m->hp;
+    const fwd_probe *p = s->probe;
+    fwd_attn_shape ps = *sh;
+    ps.kv_dead = s->kv_dead + (int64_t)il * hp->n_kv_heads;
+    double *mr = s->probe_h, *mw = s->probe_h + hp->n_heads;
+    bool exact = false;
+    fwd_attention_mass(&ps, s->q + row * (int64_t)hp->n_heads * hp->head_dim_k, s->pos[row],
+                       view, p->watch, p->n_watch, mr, mw, &exact);
+    double br = 0.0, bw = 0.0;
+    for (int32_t h = 0; h < hp->n_heads; h++) {
+        br = mr[h] > br ? mr[h] : br;
+        bw = mw[h] > bw ? mw[h] : bw;
+    }
+    if (p->mass_restored)
+        p->mass_restored[il] = br;
+    if (p->mass_watch)
+        p->mass_watch[il] = bw;
+    if (p->watch_exact)
+        p->watch_exact[il] = exact;
+}
 
 kk_code fwd_set_mask(fwd_state *s, int32_t layer, const uint8_t *hidden, int64_t n_pos,
                      kk_err *err)
@@ -435,6 +468,8 @@ static kk_code run_chunk(fwd_state *s, kv_cache *kv, const int32_t *tokens, int6
         else if (fwd_attention(&sh, s->q + r0 * q_row, s->pos + r0, nr, &view,
                                s->att + r0 * a_row) != KK_OK)
             return kk_err_set(err, KK_E_NOMEM, "forward: out of memory for attention scores");
+        if (s->probe && t0 + n == n_total)
+            run_probe(s, il, &sh, n - 1, &view);
         /* output projection + residual */
         matmul_out(s, &L->wo, s->att + r0 * a_row, s->proj + r0 * d, nr, hp->n_heads,
                    hp->head_dim_v, dead, group);

@@ -119,6 +119,40 @@ kk_code fwd_attention(const fwd_attn_shape *sh, const float *q, const int32_t *q
 void fwd_attention_ref(const fwd_attn_shape *sh, const float *q, const int32_t *q_pos,
                        int64_t n, const kv_view *kv, float *out);
 
+/* Where one query's attention goes, per head (the restoration probe): the
+ * softmax of q (n_heads*head_dim_k) at q_pos over the view, in double, with
+ * fwd_attention_ref's visibility; out per head h:
+ *   mass_restored[h]  the probability on entries the view flags restored
+ *                     (kv_view.restored; 0 when it is NULL)
+ *   mass_watch[h]     the probability on restored entries whose position is
+ *                     one of watch[0..n_watch)
+ * A head whose KV head is dead (sh->kv_dead) or that sees nothing gets 0.
+ * *watch_exact: some watched position is visible as an entry the cache
+ * holds itself (not restored). Any out pointer may be NULL. */
+void fwd_attention_mass(const fwd_attn_shape *sh, const float *q, int32_t q_pos,
+                        const kv_view *kv, const int32_t *watch, int32_t n_watch,
+                        double *mass_restored, double *mass_watch, bool *watch_exact);
+
+/* ---- the probe ------------------------------------------------------------ */
+
+/* What the last query of a run did, per layer (fwd_set_probe): for the
+ * batch's last token, after its layer's attention, each layer's largest
+ * mass over its live heads on restored entries and on restored watched
+ * positions, and whether a watched position is held exactly
+ * (fwd_attention_mass). Caller-owned arrays of n_layers, each NULL or
+ * filled by every fwd_run while the probe is set (layers the fast path's
+ * last layer skips do not occur: the last row is always computed). */
+typedef struct fwd_probe {
+    const int32_t *watch;   /* positions (the needle's), borrowed */
+    int32_t n_watch;
+    double *mass_restored;  /* (n_layers) */
+    double *mass_watch;     /* (n_layers) */
+    uint8_t *watch_exact;   /* (n_layers) */
+} fwd_probe;
+
+/* p NULL clears it; borrowed while set. */
+void fwd_set_probe(fwd_state *s, const fwd_probe *p);
+
 /* ---- the mask hook -------------------------------------------------------- */
 
 /* Hide positions from one layer: hidden[p] != 0 (p < n_pos) makes the

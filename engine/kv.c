@@ -23,6 +23,8 @@ kk_code kv_view_layer(kv_cache *c, int32_t layer, kv_view *out, kk_err *err)
     if (layer < 0 || layer >= c->cfg.n_layers)
         return kk_err_set(err, KK_E_RANGE, "kv %s: layer %d out of range (0..%d)",
                           c->vt->name, (int)layer, (int)c->cfg.n_layers - 1);
+    /* fields a cache does not set are zero (no window, nothing restored) */
+    *out = (kv_view){0};
     return c->vt->view(c, layer, out, err);
 }
 

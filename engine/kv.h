@@ -82,6 +82,10 @@ typedef struct kv_view {
      * Entries a rollback dropped carry position INT32_MAX (never visible). */
     int32_t window;
     int32_t n_sink;
+    /* kv_restored only: restored[j] != 0 when entry j was put back from a
+     * restoration source, not held by the cache (attention probes sum the
+     * mass queries put there). NULL: every entry is the cache's own. */
+    const uint8_t *restored;
 } kv_view;
 
 typedef struct kv_cache kv_cache;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kv_composite.h"
 #include "kv_sinkwin.h"
 
 /* One decimal integer in [lo, hi] from s[0..n). */
@@ -33,9 +34,13 @@ kk_code kv_policy_parse(const char *spec, kv_policy *out, kk_err *err)
         *out = (kv_policy){.kind = KV_POLICY_FULL};
         return KK_OK;
     }
+    if (!strcmp(spec, "s5")) {
+        *out = (kv_policy){.kind = KV_POLICY_S5};
+        return KK_OK;
+    }
     if (strncmp(spec, "sinkwin:", 8) != 0)
         return kk_err_set(err, KK_E_RANGE, "policy '%.64s': unknown (allowed: full, "
-                          "sinkwin:sinks=S,window=W)", spec);
+                          "sinkwin:sinks=S,window=W, s5)", spec);
     kv_policy p = {.kind = KV_POLICY_SINKWIN, .n_sink = -1, .window = -1};
     for (const char *s = spec + 8; *s;) {
         const char *end = strchr(s, ',');
@@ -77,13 +82,97 @@ void kv_policy_format(const kv_policy *p, char *buf, size_t cap)
 {
     if (p && p->kind == KV_POLICY_SINKWIN)
         snprintf(buf, cap, "sinkwin:sinks=%d,window=%d", (int)p->n_sink, (int)p->window);
+    else if (p && p->kind == KV_POLICY_S5)
+        snprintf(buf, cap, "s5");
     else
         snprintf(buf, cap, "full");
 }
 
-kk_code kv_policy_make(const kv_policy *p, const kv_config *cfg, kv_cache **out, kk_err *err)
+/* s5: part 0 the global layers (a full cache; absent when every layer
+ * slides), then one ring per distinct window, in the order layers name
+ * them. */
+static kk_code make_s5(const kv_config *cfg, const int32_t *lw, kv_cache **out, kk_err *err)
+{
+    *out = NULL;
+    int32_t win[KV_COMPOSITE_MAX_PARTS], count[KV_COMPOSITE_MAX_PARTS] = {0}, n_win = 0;
+    int32_t n_global = 0;
+    int32_t *part_of = calloc((size_t)cfg->n_layers, sizeof *part_of);
+    if (!part_of)
+        return kk_err_set(err, KK_E_NOMEM, "policy s5: out of memory");
+    for (int32_t l = 0; l < cfg->n_layers; l++) {
+        const int32_t w = lw ? lw[l] : 0;
+        if (w <= 0) {
+            n_global++;
+            continue;
+        }
+        int32_t i = 0;
+        while (i < n_win && win[i] != w)
+            i++;
+        if (i == n_win) {
+            if (n_win == KV_COMPOSITE_MAX_PARTS - 1) {
+                free(part_of);
+                return kk_err_set(err, KK_E_RANGE, "policy s5: the model's layers have more "
+                                  "than %d distinct sliding windows", KV_COMPOSITE_MAX_PARTS - 1);
+            }
+            win[n_win++] = w;
+        }
+        count[i]++;
+    }
+    if (n_win == 0) {
+        free(part_of);
+        return kk_err_set(err, KK_E_RANGE, "policy s5: the model has no sliding-window layer "
+                          "(allowed: a hybrid model; use full for this one)");
+    }
+    const int32_t base = n_global > 0 ? 1 : 0;
+    for (int32_t l = 0; l < cfg->n_layers; l++) {
+        const int32_t w = lw[l];
+        int32_t i = 0;
+        while (w > 0 && win[i] != w)
+            i++;
+        part_of[l] = w > 0 ? base + i : 0;
+    }
+    kv_cache *parts[KV_COMPOSITE_MAX_PARTS] = {0};
+    kk_code rc = KK_OK;
+    if (n_global > 0) {
+        kv_config g = *cfg;
+        g.n_layers = n_global;
+        rc = kv_full_init(&parts[0], &g, err);
+    }
+    for (int32_t i = 0; i < n_win && rc == KK_OK; i++) {
+        kv_config sc = *cfg;
+        sc.n_layers = count[i];
+        rc = kv_sinkwin_init(&parts[base + i], &sc, 0, win[i], err);
+    }
+    if (rc == KK_OK)
+        rc = kv_composite_init(out, cfg, parts, base + n_win, part_of, err);
+    else
+        for (int32_t i = 0; i < base + n_win; i++)
+            kv_free(parts[i]);
+    free(part_of);
+    return rc;
+}
+
+kk_code kv_policy_make(const kv_policy *p, const kv_config *cfg, const int32_t *layer_window,
+                       kv_cache **out, kk_err *err)
 {
     if (p && p->kind == KV_POLICY_SINKWIN)
         return kv_sinkwin_init(out, cfg, p->n_sink, p->window, err);
+    if (p && p->kind == KV_POLICY_S5)
+        return make_s5(cfg, layer_window, out, err);
     return kv_full_init(out, cfg, err);
+}
+
+size_t kv_policy_bytes_sliding(const kv_policy *p, const kv_cache *c)
+{
+    if (!p || p->kind != KV_POLICY_S5)
+        return 0;
+    /* the rings are the sinkwin parts (part 0 is the global full cache
+     * when the model has global layers) */
+    size_t b = 0;
+    for (int32_t i = 0; i < kv_composite_n_parts(c); i++) {
+        const kv_cache *part = kv_composite_part(c, i);
+        if (part && !strcmp(part->vt->name, "sinkwin"))
+            b += kv_bytes_resident(part);
+    }
+    return b;
 }

@@ -6,6 +6,13 @@
  *   sinkwin:sinks=S,window=W          S attention sinks and a window of W
  *                                     positions (kv_sinkwin.h); S >= 0,
  *                                     W >= 1
+ *   s5                                a hybrid model's own split
+ *                                     (kv_composite.h): global layers a
+ *                                     full cache, each sliding-window layer
+ *                                     a ring of its window (no sinks), so
+ *                                     the sliding layers' bytes stop
+ *                                     growing at the window; a model
+ *                                     without sliding layers is refused
  *
  * Keys may come in any order, each once; the formatted form (kv_policy_
  * format) is canonical: `sinkwin:sinks=4,window=64`.
@@ -24,7 +31,8 @@
 
 typedef enum kv_policy_kind {
     KV_POLICY_FULL = 0,
-    KV_POLICY_SINKWIN
+    KV_POLICY_SINKWIN,
+    KV_POLICY_S5
 } kv_policy_kind;
 
 typedef struct kv_policy {
@@ -46,7 +54,15 @@ kk_code kv_policy_parse(const char *spec, kv_policy *out, kk_err *err);
 void kv_policy_format(const kv_policy *p, char *buf, size_t cap);
 
 /* A cache of policy p for cfg (cfg->max_rollback: the slack of a window).
- * @return as the cache's _init. */
-kk_code kv_policy_make(const kv_policy *p, const kv_config *cfg, kv_cache **out, kk_err *err);
+ * layer_window: (cfg->n_layers) each layer's sliding window, 0 for a global
+ * layer (model_layer.sliding_window); s5 needs it, the others ignore it.
+ * @return as the cache's _init; s5: KK_E_RANGE naming the policy when no
+ * layer slides (or more distinct windows than a composite has parts). */
+kk_code kv_policy_make(const kv_policy *p, const kv_config *cfg, const int32_t *layer_window,
+                       kv_cache **out, kk_err *err);
+
+/* s5: the bytes its sliding layers' rings allocate
+ * (kv_bytes_resident_sliding); 0 for another policy or cache. */
+size_t kv_policy_bytes_sliding(const kv_policy *p, const kv_cache *c);
 
 #endif /* KK_KV_POLICY_H */

@@ -20,6 +20,7 @@ typedef struct kv_restored {
     float *k, *v;           /* (n_ctx, row) the assembled view */
     int32_t *pos;           /* (n_ctx) */
     uint8_t *have;          /* (n_ctx) row t came from the bounded cache */
+    uint8_t *rest;          /* (n_ctx) !have: the view's restored flags */
     int64_t *len;           /* (n_layers) rows appended per layer (a forward pass
                                views a layer before the next one is appended) */
     uint64_t restored;
@@ -111,6 +112,7 @@ static kk_code rs_view(kv_cache *c, int32_t layer, kv_view *out, kk_err *err)
      * ftheta and mix the restored rows of this layer */
     for (int64_t t = 0; t < len; t++) {
         r->pos[t] = (int32_t)t;
+        r->rest[t] = !r->have[t];
         if (r->have[t])
             continue;
         const float *sk, *sv;
@@ -138,7 +140,7 @@ static kk_code rs_view(kv_cache *c, int32_t layer, kv_view *out, kk_err *err)
         r->restored++;
     }
     *out = (kv_view){.n = len, .k = r->k, .v = r->v, .pos = r->pos, .k_stride = r->k_row,
-                     .v_stride = r->v_row};
+                     .v_stride = r->v_row, .restored = r->rest};
     return KK_OK;
 fail:
     return err && err->code != KK_OK ? err->code : KK_E_INTERNAL;
@@ -184,6 +186,7 @@ static void rs_free(kv_cache *c)
     free(r->v);
     free(r->pos);
     free(r->have);
+    free(r->rest);
     free(r->px);
     free(r->pv);
     free(r->rk);
@@ -240,9 +243,10 @@ kk_code kv_restored_init(kv_cache **out, const kv_config *cfg, int32_t n_sink, i
         r->v = kv_alloc_f32(N * r->v_row);
         r->pos = malloc((size_t)N * sizeof *r->pos);
         r->have = malloc((size_t)N);
-        bool ok = r->k && r->v && r->pos && r->have;
+        r->rest = malloc((size_t)N);
+        bool ok = r->k && r->v && r->pos && r->have && r->rest;
         r->bytes_scratch = (size_t)(N * (r->k_row + r->v_row)) * sizeof(float) +
-                           (size_t)N * (sizeof(int32_t) + 1);
+                           (size_t)N * (sizeof(int32_t) + 2);
         if (uses_f) {
             r->px = malloc((size_t)(N * ft->k->din) * sizeof(float));
             r->pv = malloc((size_t)(N * ft->v->din) * sizeof(float));

@@ -249,8 +249,15 @@ kk_code niah_runner_set_opts(niah_runner *r, const niah_opts *opts, kk_err *err)
                                 (kv_restore_mode)opts->restore,
                                 opts->restore == KV_RESTORE_IDENTITY ? NULL : &ft, err));
     }
-    else
-        KK_TRY(kv_policy_make(opts->policy, &cfg, &kv, err));
+    else {
+        int32_t lw[NIAH_PROBE_LAYERS * 8];
+        if (hp->n_layers > (int32_t)(sizeof lw / sizeof lw[0]))
+            return kk_err_set(err, KK_E_RANGE, "niah: %d layers; at most %d", (int)hp->n_layers,
+                              (int)(sizeof lw / sizeof lw[0]));
+        for (int32_t l = 0; l < hp->n_layers; l++)
+            lw[l] = r->m->layers[l].sliding_window;
+        KK_TRY(kv_policy_make(opts->policy, &cfg, lw, &kv, err));
+    }
     float *cap_k = NULL, *cap_v = NULL;
     if (opts->kv_error) {
         const size_t rows = (size_t)hp->n_layers * (size_t)r->max_ctx * (size_t)hp->n_kv_heads;
@@ -438,11 +445,23 @@ kk_code niah_runner_eval(niah_runner *r, const niah_sample *s, niah_result *res,
     r->hidden[s->needle_pos] = 1;
     r->hidden[s->needle_pos + 1] = 1;
     const uint64_t restored0 = kv_restored_positions(r->kv);
+    const int32_t L = r->m->hp.n_layers;
+    const int32_t watch[2] = {(int32_t)s->needle_pos, (int32_t)s->needle_pos + 1};
+    uint8_t exact[NIAH_PROBE_LAYERS] = {0};
+    const fwd_probe probe = {.watch = watch, .n_watch = 2, .mass_restored = res->mass_restored,
+                             .mass_watch = res->mass_needle, .watch_exact = exact};
+    if (L <= NIAH_PROBE_LAYERS) {
+        res->n_probe = L;
+        fwd_set_probe(r->st, &probe);
+    }
     const fwd_capture cap = {.k_post = r->cap_k, .v = r->cap_v};
     const double t0 = kk_now_s();
     kk_code rc = fwd_run(r->st, r->kv, s->tokens, NULL, s->ctx, FWD_LOGITS_LAST, r->logits,
                          r->opts.kv_error ? &cap : NULL, err);
     res->prefill_s = kk_now_s() - t0;
+    fwd_set_probe(r->st, NULL);
+    for (int32_t l = 0; l < res->n_probe; l++)
+        res->needle_exact_layers |= (uint32_t)(exact[l] != 0) << l;
     res->positions_restored = kv_restored_positions(r->kv) - restored0;
     if (rc == KK_OK && r->opts.restore != KV_RESTORE_NONE) {
         res->has_restore_err = true;
@@ -450,6 +469,12 @@ kk_code niah_runner_eval(niah_runner *r, const niah_sample *s, niah_result *res,
             double ek, rk, ev, rv;
             int64_t np;
             rc = kv_restored_error(r->kv, l, &ek, &rk, &ev, &rv, &np, err);
+            if (l < NIAH_PROBE_LAYERS) {
+                res->rest_layer[l][0] = ek;
+                res->rest_layer[l][1] = rk;
+                res->rest_layer[l][2] = ev;
+                res->rest_layer[l][3] = rv;
+            }
             res->rest_ek += ek;
             res->rest_rk += rk;
             res->rest_ev += ev;
@@ -472,6 +497,13 @@ kk_code niah_runner_eval(niah_runner *r, const niah_sample *s, niah_result *res,
     res->answer = best;
     res->margin = (double)r->logits[s->expect] - (double)other;
     res->kv_bytes = kv_bytes_resident(r->kv);
+    res->kv_bytes_sliding = kv_policy_bytes_sliding(&r->policy, r->kv);
+    if (r->opts.restore != KV_RESTORE_NONE) {
+        res->kv_bytes_proposer = kv_restored_bytes_proposer(r->kv) +
+                                 (r->prop.kv ? kv_bytes_resident(r->prop.kv) : 0);
+        res->kv_bytes_scratch = kv_restored_bytes_scratch(r->kv);
+        res->kv_bytes_store = kv_restored_bytes_store(r->kv);
+    }
     if (ks && vs) {
         res->has_codec = true;
         stats_delta(&res->k_stats, ks, &k0);

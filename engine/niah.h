@@ -126,6 +126,9 @@ typedef struct niah_opts {
     double alpha;
 } niah_opts;
 
+/* Layers the per-layer figures of a result cover (masks are 32 bits). */
+#define NIAH_PROBE_LAYERS 32
+
 /* What one sample gave. */
 typedef struct niah_result {
     int32_t answer;          /* argmax of the last position (lowest id on ties) */
@@ -137,7 +140,23 @@ typedef struct niah_result {
      * prefill, sums of (restored - true)^2 and true^2, K and V */
     bool has_restore_err;
     double rest_ek, rest_rk, rest_ev, rest_rv;
+    /* the same per layer (n_probe layers): [l][0..3] = ek, rk, ev, rv */
+    double rest_layer[NIAH_PROBE_LAYERS][4];
+    /* The probe of the last query (fwd_probe; models of at most
+     * NIAH_PROBE_LAYERS layers, else n_probe 0): per layer, the largest
+     * attention mass over live heads on restored positions and on the
+     * needle's restored positions; bit l of needle_exact_layers: layer l
+     * sees the needle's KEY or VALUE as a row the cache holds itself. */
+    int32_t n_probe;
+    double mass_restored[NIAH_PROBE_LAYERS];
+    double mass_needle[NIAH_PROBE_LAYERS];
+    uint32_t needle_exact_layers;
     size_t kv_bytes;         /* the cache's allocation (kv_bytes_resident) */
+    size_t kv_bytes_sliding; /* s5: its sliding layers' rings (0 otherwise) */
+    /* a restoring mode (kv_restored.h): the proposer's full cache plus its
+     * stored rows; the view and restored-row scratch; the true rows kept
+     * aside (identity's source, mix's true half, the error's oracle) */
+    size_t kv_bytes_proposer, kv_bytes_scratch, kv_bytes_store;
     bool has_codec;          /* a codec cache ran: the counters below */
     codec_stats k_stats, v_stats; /* counted during this sample only */
     bool has_kv_err;         /* opts.kv_error: the sums below */

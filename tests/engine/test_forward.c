@@ -272,7 +272,7 @@ static void attention_should_match_the_naive_triple_loop_with_gqa_masks_and_wind
         kpos[i] = (int32_t)((7 * i) % 151);
     for (int i = 0; i < NQ; i++)
         qpos[i] = 80 + i; /* each query sees the entries at <= its position */
-    const kv_view view = {NK, k, v, kpos, KH * DK, KH * DV, NULL, NULL, 0, 0};
+    const kv_view view = {NK, k, v, kpos, KH * DK, KH * DV, NULL, NULL, 0, 0, NULL};
     for (int32_t window = 0; window <= 20; window += 20) {
         const fwd_attn_shape sh = {.n_heads = H, .n_kv_heads = KH, .head_dim_k = DK, .head_dim_v = DV, .window = window};
         assert_true(fwd_attention(&sh, q, qpos, NQ, &view, o) == KK_OK);
@@ -331,7 +331,7 @@ static void attention_should_match_the_reference_at_every_level_and_thread_count
             const int nq = nqs[a];
             for (int i = 0; i < nq; i++)
                 qpos[i] = NK - nq + i; /* the last nq entries are the new tokens */
-            kv_view view = {NK, k, v, kpos, KH * DK, KH * DV, NULL, NULL, 0, 0};
+            kv_view view = {NK, k, v, kpos, KH * DK, KH * DV, NULL, NULL, 0, 0, NULL};
             if (half) {
                 view.k = view.v = NULL;
                 view.k16 = k16;

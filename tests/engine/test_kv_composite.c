@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "kv_composite.h"
+#include "kv_policy.h"
 #include "kv_sinkwin.h"
 
 enum { L = 4, KH = 2, D = 8, ROW = KH * D, T = 60 };
@@ -128,12 +129,73 @@ static void maps_that_do_not_fit_should_be_refused_by_name(void **state)
     assert_int_equal(kv_composite_init(&co, &all, parts, 0, map, &e), KK_E_RANGE);
 }
 
+/* Bounded policies at 1k and 16k tokens (the caches alone, rows appended
+ * in blocks of 64 as a prefill does): sinkwin's resident bytes and s5's
+ * sliding bytes are the same at both lengths, while a full cache and s5's
+ * global part grow with the context. s5 views the ring's layers inside
+ * their window and the global layers whole; a model without a sliding
+ * layer is refused by name. */
+static void bounded_policies_should_hold_the_same_bytes_at_1k_and_16k(void **state)
+{
+    (void)state;
+    enum { B = 64 };
+    const int32_t lw[L] = {32, 0, 32, 0};
+    size_t sw_bytes[2], s5_slide[2], s5_all[2], full_bytes[2];
+    static float k[B * ROW], v[B * ROW];
+    int32_t pos[B];
+    for (int i = 0; i < B * ROW; i++)
+        k[i] = v[i] = (float)i;
+    kv_policy sw, s5, full;
+    kk_err e;
+    assert_int_equal(kv_policy_parse("sinkwin:sinks=4,window=64", &sw, &e), KK_OK);
+    assert_int_equal(kv_policy_parse("s5", &s5, &e), KK_OK);
+    assert_int_equal(kv_policy_parse("full", &full, &e), KK_OK);
+    for (int i = 0; i < 2; i++) {
+        const int64_t n = i ? 16384 : 1024;
+        const kv_config cfg = {L, KH, D, D, n, B - 1};
+        kv_cache *c[3] = {NULL, NULL, NULL};
+        const kv_policy *ps[3] = {&sw, &s5, &full};
+        for (int j = 0; j < 3; j++) {
+            assert_int_equal(kv_policy_make(ps[j], &cfg, lw, &c[j], &e), KK_OK);
+            for (int64_t t0 = 0; t0 < n; t0 += B) {
+                for (int t = 0; t < B; t++)
+                    pos[t] = (int32_t)(t0 + t);
+                for (int32_t l = 0; l < L; l++)
+                    assert_int_equal(kv_append(c[j], l, k, v, pos, B, &e), KK_OK);
+            }
+        }
+        kv_view vw;
+        assert_int_equal(kv_view_layer(c[1], 0, &vw, &e), KK_OK);
+        assert_int_equal(vw.window, 32);
+        assert_int_equal(kv_view_layer(c[1], 1, &vw, &e), KK_OK);
+        assert_int_equal(vw.n, n);
+        sw_bytes[i] = kv_bytes_resident(c[0]);
+        s5_slide[i] = kv_policy_bytes_sliding(&s5, c[1]);
+        s5_all[i] = kv_bytes_resident(c[1]);
+        full_bytes[i] = kv_bytes_resident(c[2]);
+        assert_int_equal(kv_policy_bytes_sliding(&sw, c[0]), 0);
+        for (int j = 0; j < 3; j++)
+            kv_free(c[j]);
+    }
+    assert_int_equal(sw_bytes[0], sw_bytes[1]);
+    assert_int_equal(s5_slide[0], s5_slide[1]);
+    assert_true(s5_slide[0] > 0);
+    assert_true(s5_all[1] > s5_all[0] && full_bytes[1] > 8 * full_bytes[0]);
+    const int32_t none[L] = {0, 0, 0, 0};
+    const kv_config cfg = {L, KH, D, D, 128, 0};
+    kv_cache *bad = NULL;
+    assert_int_equal(kv_policy_make(&s5, &cfg, none, &bad, &e), KK_E_RANGE);
+    assert_non_null(strstr(e.msg, "s5"));
+    assert_null(bad);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(views_should_be_the_parts_layer_for_layer),
         cmocka_unit_test(a_refused_rollback_should_leave_every_part_as_it_was),
         cmocka_unit_test(maps_that_do_not_fit_should_be_refused_by_name),
+        cmocka_unit_test(bounded_policies_should_hold_the_same_bytes_at_1k_and_16k),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,6 +19,7 @@
 #include "niah.h"
 #include "synth.h"
 #include "kv_noisy.h"
+#include "kv_restored.h"
 
 /* The answer and margin of one sample (niah_runner_eval's result). */
 static kk_code eval_answer(niah_runner *r, const niah_sample *s, int32_t *answer, double *margin,
@@ -251,7 +252,7 @@ static void masked_attention_should_match_the_naive_loop(void **state)
         qpos[i] = 90 + i;
     for (int i = 0; i < NK; i += 7)
         hidden[i] = 1;
-    const kv_view view = {NK, k, v, kpos, KH * DK, KH * DV, NULL, NULL, 0, 0};
+    const kv_view view = {NK, k, v, kpos, KH * DK, KH * DV, NULL, NULL, 0, 0, NULL};
     for (int32_t window = 0; window <= 30; window += 30) {
         const fwd_attn_shape sh = {H, KH, DK, DV, window, hidden, NK, NULL};
         assert_true(fwd_attention(&sh, q, qpos, NQ, &view, o) == KK_OK);
@@ -654,6 +655,115 @@ static void a_reused_runner_should_give_what_a_fresh_runner_gives(void **state)
     close_fixture(&x);
 }
 
+/* The probe of the last query (niah_result's mass_* and needle_exact_layers)
+ * on one 512-token sample, needle at depth 0.3 (far outside a 64-token
+ * window): the full cache holds the needle in both layers and restores
+ * nothing; the bounded cache alone neither holds nor restores it; the
+ * identity restoration puts it back, and the retrieval layer (1) puts
+ * nearly all its mass there (the construction's match logit is 60 over
+ * 512 positions); the previous-token layer (0) puts next to none. And the
+ * probe agrees with a brute-force softmax over the fast path's view. */
+static void the_probe_should_find_the_needle_where_the_cache_keeps_or_restores_it(void **state)
+{
+    (void)state;
+    fixture x;
+    open_default(&x);
+    const kv_policy sw = {.kind = KV_POLICY_SINKWIN, .n_sink = 4, .window = 64};
+    int32_t tok[512];
+    kk_err e;
+    kk_err_clear(&e);
+    niah_sample smp = {tok, 512, 0, 0, 0};
+    assert_int_equal(niah_sample_make(&smp, 0.3, 2, 7, &e), KK_OK);
+    assert_true(smp.needle_pos + 1 < 512 - 64 && smp.needle_pos >= 4);
+    niah_result rf, rn, ri;
+    const niah_opts full = {0}, none = {.policy = &sw},
+                    ident = {.policy = &sw, .restore = KV_RESTORE_IDENTITY};
+    const niah_opts *os[3] = {&full, &none, &ident};
+    niah_result *rs[3] = {&rf, &rn, &ri};
+    for (int i = 0; i < 3; i++) {
+        niah_runner *r = NULL;
+        assert_int_equal(niah_runner_init(&r, x.m, 512, os[i], &e), KK_OK);
+        assert_int_equal(niah_runner_eval(r, &smp, rs[i], NULL, &e), KK_OK);
+        niah_runner_free(r);
+        assert_int_equal(rs[i]->n_probe, 2);
+    }
+    assert_int_equal(rf.needle_exact_layers, 3u);
+    assert_int_equal(rn.needle_exact_layers, 0u);
+    assert_int_equal(ri.needle_exact_layers, 0u);
+    for (int l = 0; l < 2; l++) {
+        assert_true(rf.mass_restored[l] == 0.0 && rn.mass_restored[l] == 0.0);
+        assert_true(rf.mass_needle[l] == 0.0 && rn.mass_needle[l] == 0.0);
+    }
+    if (!(ri.mass_needle[1] > 0.99 && ri.mass_restored[1] >= ri.mass_needle[1]))
+        fail_msg("identity: layer 1 mass on the restored needle %g, on restored rows %g",
+                 ri.mass_needle[1], ri.mass_restored[1]);
+    if (!(ri.mass_needle[0] < 0.01))
+        fail_msg("identity: layer 0 (previous token) mass on the needle %g", ri.mass_needle[0]);
+    assert_int_equal(ri.answer, smp.expect);
+    assert_int_equal(rn.answer == smp.expect, 0);
+    close_fixture(&x);
+}
+
+/* fwd_attention_mass against a brute-force softmax: random q and view,
+ * every other entry flagged restored, a window and a hidden entry. The
+ * probe is a double loop like the reference, so they agree to rounding. */
+static void attention_mass_should_match_a_brute_force_softmax(void **state)
+{
+    (void)state;
+    enum { N = 40, H = 2, D = 8 };
+    float q[H * D], k[N * D], v[N * D];
+    int32_t pos[N];
+    uint8_t rest[N], hid[N] = {0};
+    uint64_t st = 99;
+    for (int i = 0; i < H * D; i++)
+        q[i] = (float)((double)((st = st * 6364136223846793005ULL + 1) >> 40) / (1 << 24) - 0.5) * 4;
+    for (int i = 0; i < N * D; i++) {
+        k[i] = (float)((double)((st = st * 6364136223846793005ULL + 1) >> 40) / (1 << 24) - 0.5);
+        v[i] = k[i];
+    }
+    for (int j = 0; j < N; j++) {
+        pos[j] = j;
+        rest[j] = j % 2;
+    }
+    hid[5] = 1;
+    const fwd_attn_shape sh = {H, 1, D, D, 30, hid, N, NULL};
+    const kv_view view = {.n = N, .k = k, .v = v, .pos = pos, .k_stride = D, .v_stride = D,
+                          .restored = rest};
+    const int32_t watch[2] = {15, 16};
+    double mr[H], mw[H];
+    bool exact = false;
+    fwd_attention_mass(&sh, q, N - 1, &view, watch, 2, mr, mw, &exact);
+    assert_true(exact); /* 16 is held, visible (39 - 16 < 30) */
+    for (int h = 0; h < H; h++) {
+        double sc[N], mx = -INFINITY, sum = 0, wr = 0, ww = 0;
+        for (int j = 0; j < N; j++) {
+            sc[j] = -INFINITY;
+            if (j == 5 || (N - 1) - j >= 30)
+                continue;
+            double d = 0;
+            for (int t = 0; t < D; t++)
+                d += (double)q[h * D + t] * k[j * D + t];
+            sc[j] = d / sqrt((double)D);
+            mx = sc[j] > mx ? sc[j] : mx;
+        }
+        for (int j = 0; j < N; j++)
+            if (sc[j] > -INFINITY) {
+                const double p = exp(sc[j] - mx);
+                sum += p;
+                wr += rest[j] ? p : 0;
+                ww += (rest[j] && (j == 15 || j == 16)) ? p : 0;
+            }
+        assert_true(fabs(mr[h] - wr / sum) < 1e-12);
+        assert_true(fabs(mw[h] - ww / sum) < 1e-12);
+    }
+    /* a dead KV head gets 0; a watched position outside the window is not exact */
+    const uint8_t dead[1] = {1};
+    const fwd_attn_shape sd = {H, 1, D, D, 20, hid, N, dead};
+    fwd_attention_mass(&sd, q, N - 1, &view, watch, 2, mr, mw, &exact);
+    assert_false(exact);
+    assert_true(mr[0] == 0.0 && mr[1] == 0.0 && mw[0] == 0.0);
+}
+
 static void set_opts_should_refuse_bad_options_and_keep_the_old_ones(void **state)
 {
     (void)state;
@@ -700,6 +810,8 @@ int main(void)
         cmocka_unit_test(kv_bits_and_a_codec_together_should_be_refused),
         cmocka_unit_test(a_reused_runner_should_give_what_a_fresh_runner_gives),
         cmocka_unit_test(set_opts_should_refuse_bad_options_and_keep_the_old_ones),
+        cmocka_unit_test(the_probe_should_find_the_needle_where_the_cache_keeps_or_restores_it),
+        cmocka_unit_test(attention_mass_should_match_a_brute_force_softmax),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
