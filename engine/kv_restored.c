@@ -2,6 +2,8 @@
  * views (see kv_restored.h). */
 #include "kv_restored.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -344,4 +346,36 @@ size_t kv_restored_bytes_store(const kv_cache *c)
 size_t kv_restored_bytes_scratch(const kv_cache *c)
 {
     return c->vt == &KV_RESTORED_VT ? ((const kv_restored *)c)->bytes_scratch : 0;
+}
+
+kk_code kv_restore_parse(const char *text, kv_restore_mode *mode, double *alpha, kk_err *err)
+{
+    static const char *const names[] = {"none", "identity", "ftheta"};
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(text, names[i])) {
+            *mode = (kv_restore_mode)i;
+            *alpha = 0.0;
+            return KK_OK;
+        }
+    if (!strncmp(text, "mix:", 4)) {
+        char *end = NULL;
+        errno = 0;
+        const double a = strtod(text + 4, &end);
+        if (text[4] && end && !*end && !errno && a >= 0.0 && a <= 1.0) {
+            *mode = KV_RESTORE_MIX;
+            *alpha = a;
+            return KK_OK;
+        }
+    }
+    return kk_err_set(err, KK_E_RANGE, "restore mode '%.64s' (allowed: none, identity, ftheta, "
+                      "mix:A with A in [0, 1])", text);
+}
+
+void kv_restore_format(kv_restore_mode mode, double alpha, char *buf, size_t cap)
+{
+    if (mode == KV_RESTORE_MIX)
+        snprintf(buf, cap, "mix:%g", alpha);
+    else
+        snprintf(buf, cap, "%s", mode == KV_RESTORE_IDENTITY ? "identity"
+                                 : mode == KV_RESTORE_FTHETA ? "ftheta" : "none");
 }

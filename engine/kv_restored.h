@@ -64,6 +64,13 @@ typedef struct kv_restore_ftheta {
     double alpha;               /* mix: in [0, 1] */
 } kv_restore_ftheta;
 
+/* A mode as the CLI and presets spell it: none | identity | ftheta | mix:A
+ * with A a number in [0, 1] (alpha, 0 otherwise). @return KK_OK or
+ * KK_E_RANGE naming the text and what is allowed (outs unchanged). */
+kk_code kv_restore_parse(const char *text, kv_restore_mode *mode, double *alpha, kk_err *err);
+/* The canonical spelling into buf (cap >= 40): mix as mix:%g. */
+void kv_restore_format(kv_restore_mode mode, double alpha, char *buf, size_t cap);
+
 kk_code kv_restored_init(kv_cache **out, const kv_config *cfg, int32_t n_sink, int32_t window,
                          kv_restore_mode mode, const kv_restore_ftheta *ft, kk_err *err);
 

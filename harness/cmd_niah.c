@@ -366,22 +366,14 @@ int cmd_niah(int argc, char **argv)
     }
     cfg.opts.policy = &policy;
     if (restore_arg) {
+        kv_restore_mode mode;
         double alpha = 0;
-        if (!strncmp(restore_arg, "mix:", 4)) {
-            if (kk_arg_f64("--restore mix:A", restore_arg + 4, 0.0, 1.0, &alpha, &err) != KK_OK)
-                return cmd_fail("niah", &err);
-            cfg.opts.restore = KV_RESTORE_MIX;
-            cfg.opts.alpha = alpha;
-        } else if (!strcmp(restore_arg, "ftheta")) {
-            cfg.opts.restore = KV_RESTORE_FTHETA;
-        } else if (!strcmp(restore_arg, "identity")) {
-            cfg.opts.restore = KV_RESTORE_IDENTITY;
-        } else if (strcmp(restore_arg, "none") != 0) {
-            kk_err_set(&err, KK_E_RANGE, "'%s' is not a restore mode (allowed: none, identity, "
-                       "ftheta, mix:A with A in [0, 1])", restore_arg);
+        if (kv_restore_parse(restore_arg, &mode, &alpha, &err) != KK_OK) {
             kk_err_where(&err, "--restore");
             return cmd_fail("niah", &err);
         }
+        cfg.opts.restore = (int)mode;
+        cfg.opts.alpha = alpha;
         if (policy.kind != KV_POLICY_SINKWIN) {
             fprintf(stderr, "kakeya niah: --restore needs --policy sinkwin:... (nothing is "
                             "evicted from the full cache)\n");

@@ -37,9 +37,14 @@ static kk_code src_err(kk_err *err, const char *param, const char *fmt, const ch
 kk_code run_niah_parse_synth(const char *src, const char *param, void *out, kk_err *err)
 {
     synth_cfg *c = out;
-    synth_defaults(c, SYNTH_ROLE_VERIFIER);
     const char *s = src + 6; /* after "synth:" */
     const char *q = strchr(s, '?');
+    /* `role` sets the defaults every other key then adjusts, whatever
+     * order the keys come in. */
+    synth_role role = SYNTH_ROLE_VERIFIER;
+    if (q && (strstr(q, "?role=proposer") || strstr(q, "&role=proposer")))
+        role = SYNTH_ROLE_PROPOSER;
+    synth_defaults(c, role);
     size_t ml = q ? (size_t)(q - s) : strlen(s);
     if (ml == 4 && !memcmp(s, "niah", 4))
         c->mode = SYNTH_MODE_NIAH;
@@ -52,12 +57,13 @@ kk_code run_niah_parse_synth(const char *src, const char *param, void *out, kk_e
     if (q && (strstr(q, "?hard=1") || strstr(q, "&hard=1")))
         synth_apply_hard(c);
     const char *p = q ? q + 1 : NULL;
-    static const char *allowed = "seed, hard, key_dim, shared_k, n_outliers, outlier_scale, beta, "
-                                 "key_noise, distractors, rotate, n_ctx (KEY=VALUE joined by &)";
+    static const char *allowed = "seed, hard, role, key_dim, shared_k, n_outliers, outlier_scale, "
+                                 "beta, key_noise, distractors, rotate, n_ctx, window, "
+                                 "sliding_layers (KEY=VALUE joined by &)";
     /* Every key once: a repeated one would silently override the first. */
     static const char *const keys[] = {"seed", "hard", "key_dim", "shared_k", "n_outliers",
                                        "outlier_scale", "beta", "key_noise", "distractors",
-                                       "rotate", "n_ctx"};
+                                       "rotate", "n_ctx", "role", "window", "sliding_layers"};
     unsigned seen = 0;
     while (p && *p) {
         const char *amp = strchr(p, '&');
@@ -92,7 +98,8 @@ kk_code run_niah_parse_synth(const char *src, const char *param, void *out, kk_e
         /* The 32-bit fields: a value they cannot hold is refused as
          * written, before a cast would wrap it. */
         const int is_i32 = !strcmp(k, "key_dim") || !strcmp(k, "n_outliers") ||
-                           !strcmp(k, "distractors") || !strcmp(k, "n_ctx");
+                           !strcmp(k, "distractors") || !strcmp(k, "n_ctx") ||
+                           !strcmp(k, "window");
         if (is_i32 && int_ok && (d < -2147483648.0 || d > 2147483647.0)) {
             char m[200];
             snprintf(m, sizeof m, "%s=%s", k, v);
@@ -105,6 +112,19 @@ kk_code run_niah_parse_synth(const char *src, const char *param, void *out, kk_e
         } else if (!strcmp(k, "hard")) {
             if (strcmp(v, "0") && strcmp(v, "1"))
                 return src_err(err, param, "model source \"%s\": hard takes %s", src, "0 or 1");
+        } else if (!strcmp(k, "role")) {
+            if (strcmp(v, "verifier") && strcmp(v, "proposer"))
+                return src_err(err, param, "model source \"%s\": role takes %s", src,
+                               "verifier or proposer");
+        } else if (!strcmp(k, "sliding_layers")) {
+            /* a bit mask of layers, as an integer (bit l: layer l slides) */
+            char *e2 = NULL;
+            errno = 0;
+            const unsigned long long bits = strtoull(v, &e2, 10);
+            if (!*v || *v == '-' || !e2 || *e2 || errno || bits > UINT32_MAX)
+                return src_err(err, param, "model source \"%s\": sliding_layers takes %s", src,
+                               "a bit mask of layers 0..4294967295 (bit l: layer l slides)");
+            c->sliding_layers = (uint32_t)bits;
         } else if (!num_ok || (strcmp(k, "beta") && strcmp(k, "shared_k") && strcmp(k, "key_noise") &&
                                strcmp(k, "outlier_scale") && !int_ok)) {
             char m[200];
@@ -121,6 +141,8 @@ kk_code run_niah_parse_synth(const char *src, const char *param, void *out, kk_e
             c->niah_distractors = (int32_t)d;
         } else if (!strcmp(k, "n_ctx")) {
             c->n_ctx = (int32_t)d;
+        } else if (!strcmp(k, "window")) {
+            c->sliding_window = (int32_t)d;
         } else if (!strcmp(k, "shared_k")) {
             c->shared_k = (float)d;
         } else if (!strcmp(k, "outlier_scale")) {
@@ -140,6 +162,7 @@ kk_code run_niah_parse_synth(const char *src, const char *param, void *out, kk_e
         /* synth_check names synth_cfg fields, as the source's keys do but
          * for one. */
         kk_err_rename(err, "niah_distractors", "distractors");
+        kk_err_rename(err, "sliding_window", "window");
         char m[KK_ERR_MSG_MAX];
         snprintf(m, sizeof m, "%s", err ? err->msg : "");
         kk_err_set(err, KK_E_RANGE, "model source \"%s\": %s", src, m);
