@@ -145,6 +145,7 @@ kk_code kk_preset_parse(const char *buf, size_t len, const char *file,
     if (!p)
         return kk_err_set(err, KK_E_NOMEM, "out of memory");
     p->min_samples_recall = KK_PRESET_MIN_SAMPLES_RECALL_DEFAULT;
+    p->restore_min_mass = KK_PRESET_RESTORE_MIN_MASS_DEFAULT;
     p->min_samples_timing = KK_PRESET_MIN_SAMPLES_TIMING_DEFAULT;
     p->file = strdup(file ? file : "");
     if (!p->file) {

@@ -22,6 +22,9 @@
  *     baseline: ARM                    optional (compare's reference arm)
  *     min_samples: {recall: INT, timing: INT}   optional, each 1..1000000
  *                                      (defaults 20 and 5)
+ *     restore_min_mass: NUMBER         optional, in [0, 1] (default 0.5):
+ *                                      RESTORE_UNUSED's floor on a restoring
+ *                                      arm's attention_mass_restored
  *     thresholds: [COND, ...]          optional
  *     controls:                        optional
  *       positive: COND                 the arm must meet COND
@@ -108,6 +111,7 @@ typedef struct kk_preset_relax {
 
 #define KK_PRESET_MIN_SAMPLES_RECALL_DEFAULT 20
 #define KK_PRESET_MIN_SAMPLES_TIMING_DEFAULT 5
+#define KK_PRESET_RESTORE_MIN_MASS_DEFAULT 0.5
 
 typedef struct kk_preset {
     char *file;       /* path it was read from */
@@ -121,6 +125,9 @@ typedef struct kk_preset {
     /* the gate: block */
     char *baseline;   /* NULL when absent */
     int64_t min_samples_recall, min_samples_timing;
+    double restore_min_mass;       /* KK_PRESET_RESTORE_MIN_MASS_DEFAULT */
+    int has_restore_min_mass;      /* declared (line, col below) */
+    int restore_min_mass_line, restore_min_mass_col;
     kk_preset_cond *thresholds;
     size_t n_thresholds;
     int has_positive, has_negative;

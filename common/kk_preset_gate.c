@@ -440,18 +440,32 @@ kk_code kk_preset_gate_parse(const char *file, const kk_yaml_node *g, kk_preset 
                              kk_err *err)
 {
     const pctx cc = {file, err}, *c = &cc;
-    static const char *const keys[] = {"baseline", "min_samples", "thresholds",
-                                       "controls", "relax", NULL};
+    static const char *const keys[] = {"baseline", "min_samples", "restore_min_mass",
+                                       "thresholds", "controls", "relax", NULL};
     static const char *const ckeys[] = {"positive", "negative", NULL};
     char w[KK_ERR_WHERE_MAX];
     KK_TRY(need_map(c, g, "gate"));
     KK_TRY(check_keys(c, g, "gate", keys,
-                      "baseline, min_samples, thresholds, controls, relax"));
+                      "baseline, min_samples, restore_min_mass, thresholds, controls, "
+                      "relax"));
     const kk_yaml_node *v;
     if ((v = kk_yaml_get(g, "baseline")) != NULL)
         KK_TRY(get_name(c, v, "gate.baseline", &p->baseline));
     if ((v = kk_yaml_get(g, "min_samples")) != NULL)
         KK_TRY(parse_min_samples(c, v, p));
+    if ((v = kk_yaml_get(g, "restore_min_mass")) != NULL) {
+        char *lit = NULL;
+        KK_TRY(get_number(c, v, "gate.restore_min_mass", &lit));
+        const double m = strtod(lit, NULL);
+        free(lit);
+        if (!(m >= 0.0 && m <= 1.0))
+            return perr(c, v, "gate.restore_min_mass", KK_E_RANGE,
+                        "expected a number in [0, 1], found %s", v->str);
+        p->restore_min_mass = m;
+        p->has_restore_min_mass = 1;
+        p->restore_min_mass_line = v->line;
+        p->restore_min_mass_col = v->col;
+    }
     if ((v = kk_yaml_get(g, "thresholds")) != NULL) {
         KK_TRY(need_seq(c, v, "gate.thresholds"));
         p->thresholds = calloc(v->n ? v->n : 1, sizeof *p->thresholds);
@@ -510,6 +524,8 @@ static const kk_preset_rule_code RULE_CODES[] = {
     {"INCONSISTENT", 0},
     {"CONTROLS_MISSING", 0},
     {"KV_UNBOUNDED", 1},
+    {"RESTORE_UNUSED", 1},
+    {"EXACT_PATH", 0},
 };
 
 size_t kk_preset_rule_count(void)

@@ -10,7 +10,8 @@
 #include "kk_yaml.h"
 
 /* Read the gate block g (any node; a non-map is a located KK_E_TYPE) into
- * p's gate fields, which must be zero except the min_samples defaults.
+ * p's gate fields, which must be zero except the min_samples and
+ * restore_min_mass defaults.
  * On error the fields read so far stay in p for kk_preset_gate_free. */
 kk_code kk_preset_gate_parse(const char *file, const kk_yaml_node *g, kk_preset *p,
                              kk_err *err);

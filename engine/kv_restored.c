@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ftheta.h"
+#include "kk_stats.h"
 #include "kv_sinkwin.h"
 #include "ops.h"
 
@@ -33,6 +34,7 @@ typedef struct kv_restored {
     int64_t n_prop;         /* rows put */
     float *rk, *rv;         /* (n_ctx, dout) restored rows, every layer, K rotated */
     int64_t n_done;         /* positions [0, n_done) restored */
+    double ftheta_s;        /* wall clock in f_theta and its RoPE */
     float *inv_freq;        /* (n_rot / 2) */
 } kv_restored;
 
@@ -70,6 +72,7 @@ static kk_code ensure_restored(kv_restored *r, int64_t upto, kk_err *err)
     const ftheta *fk = r->ft.k, *fv = r->ft.v;
     const int64_t n = upto - r->n_done, t0 = r->n_done;
     const kv_config *cfg = &r->base.cfg;
+    const double c0 = kk_now_s();
     ftheta_apply(fk, r->px + t0 * fk->din, n, r->rk + t0 * fk->dout);
     ftheta_apply(fv, r->pv + t0 * fv->din, n, r->rv + t0 * fv->dout);
     for (int64_t t = t0; t < upto; t++)
@@ -78,6 +81,7 @@ static kk_code ensure_restored(kv_restored *r, int64_t upto, kk_err *err)
                 ops_rope(r->rk + t * fk->dout + l * r->k_row + (int64_t)h * cfg->head_dim_k,
                          r->ft.n_rot, (int32_t)t, r->inv_freq, r->ft.rope_neox);
     r->n_done = upto;
+    r->ftheta_s += kk_now_s() - c0;
     return KK_OK;
 }
 
@@ -335,6 +339,11 @@ fail:
 uint64_t kv_restored_positions(const kv_cache *c)
 {
     return c->vt == &KV_RESTORED_VT ? ((const kv_restored *)c)->restored : 0;
+}
+
+double kv_restored_ftheta_s(const kv_cache *c)
+{
+    return c->vt == &KV_RESTORED_VT ? ((const kv_restored *)c)->ftheta_s : 0.0;
 }
 
 size_t kv_restored_bytes_store(const kv_cache *c)

@@ -94,6 +94,9 @@ kk_code kv_restored_error(kv_cache *c, int32_t layer, double *ek, double *rk, do
 
 /* Rows put back into views since the cache was made; 0 for other caches. */
 uint64_t kv_restored_positions(const kv_cache *c);
+/* Seconds spent applying f_theta (and rotating its K) since the cache was
+ * made; 0 for another cache or mode. */
+double kv_restored_ftheta_s(const kv_cache *c);
 size_t kv_restored_bytes_store(const kv_cache *c);
 /* The proposer's stored rows (ftheta, mix): kv_bytes_proposer's share. */
 size_t kv_restored_bytes_proposer(const kv_cache *c);

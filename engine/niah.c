@@ -445,6 +445,7 @@ kk_code niah_runner_eval(niah_runner *r, const niah_sample *s, niah_result *res,
     r->hidden[s->needle_pos] = 1;
     r->hidden[s->needle_pos + 1] = 1;
     const uint64_t restored0 = kv_restored_positions(r->kv);
+    const double ft0 = kv_restored_ftheta_s(r->kv);
     const int32_t L = r->m->hp.n_layers;
     const int32_t watch[2] = {(int32_t)s->needle_pos, (int32_t)s->needle_pos + 1};
     uint8_t exact[NIAH_PROBE_LAYERS] = {0};
@@ -463,6 +464,7 @@ kk_code niah_runner_eval(niah_runner *r, const niah_sample *s, niah_result *res,
     for (int32_t l = 0; l < res->n_probe; l++)
         res->needle_exact_layers |= (uint32_t)(exact[l] != 0) << l;
     res->positions_restored = kv_restored_positions(r->kv) - restored0;
+    res->ftheta_s = kv_restored_ftheta_s(r->kv) - ft0;
     if (rc == KK_OK && r->opts.restore != KV_RESTORE_NONE) {
         res->has_restore_err = true;
         for (int32_t l = 0; l < r->m->hp.n_layers && rc == KK_OK; l++) {

@@ -135,6 +135,7 @@ typedef struct niah_result {
     double margin;           /* logit[expect] - the largest other logit */
     double prefill_s;        /* wall clock of the forward pass alone */
     double proposer_s;       /* ftheta, mix: the proposer's pass over the sample */
+    double ftheta_s;         /* ftheta, mix: f_theta inside prefill_s */
     uint64_t positions_restored; /* rows put back into views (kv_restored) */
     /* a restoring mode: over every layer's restored positions after the
      * prefill, sums of (restored - true)^2 and true^2, K and V */

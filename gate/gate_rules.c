@@ -1,6 +1,6 @@
 /* gate_rules: the rule table (see gate_rules.h). The evidence-phase checks
  * live in rule_signals.c, rule_claims.c, rule_noisy.c, rule_provenance.c,
- * rule_consistency.c, rule_controls.c and rule_bounded.c
+ * rule_consistency.c, rule_controls.c, rule_bounded.c and rule_restore.c
  * (rule_internal.h);
  * a new rule is a check function and one entry here. */
 #include "gate_rules.h"
@@ -71,6 +71,11 @@ static const gate_rule RULES[] = {
      GATE_RULE_EVIDENCE, 0, gate_rule_controls_missing},
     {"KV_UNBOUNDED", "a bounded cache whose resident bytes grow with the context",
      GATE_RULE_EVIDENCE, 1, gate_rule_kv_unbounded},
+    {"RESTORE_UNUSED", "a restoring arm whose last query barely attends to restored positions",
+     GATE_RULE_EVIDENCE, 1, gate_rule_restore_unused},
+    /* Not relaxable: the excused claim would be about another path. */
+    {"EXACT_PATH", "recall claimed through f_theta while a layer kept the needle exactly",
+     GATE_RULE_EVIDENCE, 0, gate_rule_exact_path},
 };
 
 size_t gate_rules_count(void)

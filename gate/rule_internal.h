@@ -109,6 +109,9 @@ int gate_rule_memory_claim_mismatch(const gate_rule_ctx *ctx, gate_report *rep);
 int gate_rule_dirty_tree(const gate_rule_ctx *ctx, gate_report *rep);
 /* rule_consistency.c */
 int gate_rule_inconsistent(const gate_rule_ctx *ctx, gate_report *rep);
+/* rule_restore.c */
+int gate_rule_restore_unused(const gate_rule_ctx *ctx, gate_report *rep);
+int gate_rule_exact_path(const gate_rule_ctx *ctx, gate_report *rep);
 /* rule_controls.c */
 int gate_rule_controls_missing(const gate_rule_ctx *ctx, gate_report *rep);
 /* rule_bounded.c */

@@ -8,12 +8,14 @@ extern const kind_def kind_smoke;
 extern const kind_def kind_niah;
 extern const kind_def kind_kv_quant;
 extern const kind_def kind_engine_bench;
+extern const kind_def kind_restore;
 
 static const kind_def *const KINDS[] = {
     &kind_smoke,
     &kind_niah,
     &kind_kv_quant,
     &kind_engine_bench,
+    &kind_restore,
 };
 #define N_KINDS (sizeof KINDS / sizeof KINDS[0])
 

@@ -14,6 +14,7 @@
 #include "gguf.h"
 #include "model.h"
 #include "niah.h"
+#include "run_restore.h"
 #include "kk_fault.h"
 #include "kk_stats.h"
 #include "sha256.h"
@@ -220,6 +221,8 @@ typedef struct nstate {
     uint8_t *synth_buf;       /* the synthesized GGUF bytes (NULL for a file) */
     gguf_file *file;
     model *m;
+    rrestore *rs;             /* the restore kind; NULL for the others */
+    int32_t *layer_window;    /* (n_layers) each layer's sliding window */
     int32_t distractors;
     int64_t max_ctx;
     codec_spec *specs;        /* per arm; valid when has_codec[a] */
@@ -238,12 +241,56 @@ static void nstate_free(nstate *s)
 {
     if (!s)
         return;
+    run_restore_free(s->rs);
+    free(s->layer_window);
     model_free(s->m);
     gguf_close(s->file);
     free(s->synth_buf);
     free(s->specs);
     free(s->has_codec);
     free(s);
+}
+
+void run_niah_source_free(run_niah_source *s)
+{
+    if (!s)
+        return;
+    model_free(s->m);
+    gguf_close(s->file);
+    free(s->buf);
+    free(s->src);
+    memset(s, 0, sizeof *s);
+}
+
+kk_code run_niah_load_source(const preset *p, const char *param, run_niah_source *o,
+                             kk_err *err)
+{
+    memset(o, 0, sizeof *o);
+    const preset_param *mp = preset_find_param(p, param);
+    KK_TRY(preset_expand_env(mp, 0, &o->src, err));
+    if (!strncmp(o->src, "synth:", 6)) {
+        synth_cfg c;
+        size_t len = 0;
+        KK_TRY(run_niah_parse_synth(o->src, param, &c, err));
+        KK_TRY(synth_to_buffer(&c, &o->buf, &len, err));
+        sha256_hex(o->buf, len, o->sha);
+        KK_TRY(gguf_parse_buffer(&o->file, o->buf, len, o->src, err));
+    } else {
+        KK_TRY(sha256_file_hex(o->src, o->sha, err));
+        KK_TRY(gguf_open(&o->file, o->src, err));
+    }
+    if (synth_read_info(o->file, &o->info, err) != KK_OK) {
+        kk_err_set(err, KK_E_RANGE, "model %s is not a synthetic model (no kakeya.synth.* keys); "
+                   "NIAH kinds need the synthetic token layout", o->src);
+        kk_err_where(err, param);
+        goto fail;
+    }
+    KK_TRY(model_load(&o->m, o->file, err));
+    synth_apply_windows(o->m, &o->info);
+    return KK_OK;
+fail:
+    run_niah_source_free(o);
+    return err && err->code ? err->code : KK_E_INTERNAL;
 }
 
 static kk_code prepare(run_ctx *rc, kk_err *err)
@@ -253,50 +300,41 @@ static kk_code prepare(run_ctx *rc, kk_err *err)
     if (!s)
         return kk_err_set(err, KK_E_NOMEM, "out of memory for the NIAH kind's state");
     rc->kstate = s;
-    const preset_param *mp = preset_find_param(p, "model");
-    char *src = NULL;
-    char sha[65];
-    synth_info info;
-    KK_TRY(preset_expand_env(mp, 0, &src, err));
-    if (!strncmp(src, "synth:", 6)) {
-        synth_cfg c;
-        size_t len = 0;
-        KK_TRY(run_niah_parse_synth(src, "model", &c, err));
-        KK_TRY(synth_to_buffer(&c, &s->synth_buf, &len, err));
-        sha256_hex(s->synth_buf, len, sha);
-        KK_TRY(gguf_parse_buffer(&s->file, s->synth_buf, len, src, err));
-    } else {
-        KK_TRY(sha256_file_hex(src, sha, err));
-        KK_TRY(gguf_open(&s->file, src, err));
-    }
-    if (synth_read_info(s->file, &info, err) != KK_OK) {
-        kk_err_set(err, KK_E_RANGE, "model %s is not a synthetic model (no kakeya.synth.* keys); "
-                   "NIAH kinds need the synthetic token layout", src);
-        kk_err_where(err, "model");
-        goto fail;
-    }
-    KK_TRY(model_load(&s->m, s->file, err));
-    synth_apply_windows(s->m, &info);
+    run_niah_source src;
+    KK_TRY(run_niah_load_source(p, "model", &src, err));
+    s->synth_buf = src.buf;
+    s->file = src.file;
+    s->m = src.m;
+    const synth_info info = src.info;
     int64_t d = preset_get_int(p, "distractors");
     s->distractors = d >= 0 ? (int32_t)d : info.niah_distractors;
+    s->layer_window = run_calloc(rc, (size_t)s->m->hp.n_layers, sizeof *s->layer_window);
+    if (!s->layer_window) {
+        free(src.src);
+        return kk_err_set(err, KK_E_NOMEM, "out of memory for %d layers", (int)s->m->hp.n_layers);
+    }
+    for (int32_t l = 0; l < s->m->hp.n_layers; l++)
+        s->layer_window[l] = s->m->layers[l].sliding_window;
     ev_build b;
     ev_build_init(&b, err);
     rc->models = cJSON_CreateArray();
     cJSON *mo = ev_put_obj(&b, rc->models, "models[]");
     ev_put_str(&b, mo, "role", "target");
-    ev_put_str(&b, mo, "source", src);
-    ev_put_str(&b, mo, "sha256", sha);
+    ev_put_str(&b, mo, "source", src.src);
+    ev_put_str(&b, mo, "sha256", src.sha);
     ev_put_str(&b, mo, "architecture", s->m->arch_name);
     /* Constructed weights, never trained: a synth: spec or a GGUF file that
      * synth_read_info accepted above (the NIAH kinds run nothing else).
      * DEGENERATE_OUTPUT does not judge such a model's output. */
     ev_put_bool(&b, mo, "trained", 0);
+    free(src.src);
     if (!rc->models)
         ev_put(&b, NULL, "models", NULL);
+    /* the restore kind: policies, modes, the proposer and f_theta */
+    if (b.code == KK_OK && preset_find_param(p, "proposer"))
+        KK_TRY(run_restore_prepare(rc, s->m, src.sha, &b, rc->models, &s->rs, err));
     if (ev_build_end(&b, &rc->models) != KK_OK)
         goto fail;
-    free(src);
-    src = NULL;
     /* codecs per arm */
     s->specs = run_calloc(rc, p->n_arms, sizeof *s->specs);
     s->has_codec = run_calloc(rc, p->n_arms, 1);
@@ -305,7 +343,8 @@ static kk_code prepare(run_ctx *rc, kk_err *err)
         goto fail;
     }
     for (size_t a = 0; a < p->n_arms; a++) {
-        const char *cs = preset_arm_field(p, &p->arms[a], "codec")->s;
+        const preset_field *cf = preset_arm_field(p, &p->arms[a], "codec");
+        const char *cs = cf ? cf->s : "none";
         if (strcmp(cs, "none") != 0) {
             KK_TRY(codec_spec_parse(cs, &s->specs[a], err));
             s->has_codec[a] = 1;
@@ -335,7 +374,6 @@ static kk_code prepare(run_ctx *rc, kk_err *err)
     }
     return KK_OK;
 fail:
-    free(src);
     return err && err->code ? err->code : KK_E_INTERNAL;
 }
 
@@ -354,6 +392,8 @@ static niah_opts arm_opts(const run_ctx *rc, size_t arm)
          * reaches the cache as an option. */
         o.kv_codec_passthrough = kk_fault_on(KK_FAULT_CODEC_PASSTHROUGH);
     }
+    if (s->rs)
+        run_restore_arm_opts(s->rs, arm, &o);
     return o;
 }
 
@@ -489,10 +529,12 @@ fail:
 static void put_cells(run_ctx *rc, size_t arm, ev_build *b, cJSON *m)
 {
     const size_t n = run_arm_n_tasks(rc, arm);
+    const nstate *s = rc->kstate;
     const nplan **key = run_calloc(rc, n ? n : 1, sizeof *key);
+    const nslot **first = run_calloc(rc, n ? n : 1, sizeof *first);
     int64_t *cn = run_calloc(rc, n ? n : 1, sizeof *cn), *ch = run_calloc(rc, n ? n : 1, sizeof *ch);
     cJSON *cells = ev_put_arr(b, m, "cells");
-    if (!key || !cn || !ch) {
+    if (!key || !cn || !ch || !first) {
         if (b->code == KK_OK) {
             b->code = kk_err_set(b->err, KK_E_NOMEM, "out of memory for arm %s's cells",
                                  rc->p->arms[arm].name);
@@ -508,8 +550,10 @@ static void put_cells(run_ctx *rc, size_t arm, ev_build *b, cJSON *m)
         size_t c = 0;
         while (c < n_cells && !(key[c]->ctx == pl->ctx && key[c]->depth_index == pl->depth_index))
             c++;
-        if (c == n_cells)
+        if (c == n_cells) {
+            first[n_cells] = sl;
             key[n_cells++] = pl;
+        }
         cn[c]++;
         ch[c] += sl->r.answer == sl->expected;
     }
@@ -524,11 +568,58 @@ static void put_cells(run_ctx *rc, size_t arm, ev_build *b, cJSON *m)
         ev_put_num(b, o, "recall", (double)ch[c] / (double)cn[c]);
         ev_put_num(b, o, "recall_ci_lo", lo);
         ev_put_num(b, o, "recall_ci_hi", hi);
+        /* the restore kind: what the cache held in this cell (KV_UNBOUNDED
+         * compares them across contexts) */
+        if (s->rs) {
+            ev_put_u64(b, o, "kv_bytes_resident", first[c]->r.kv_bytes);
+            if (s->rs->policy[arm].kind == KV_POLICY_S5)
+                ev_put_u64(b, o, "kv_bytes_resident_sliding", first[c]->r.kv_bytes_sliding);
+        }
     }
 done:
+    free(first);
     free(key);
     free(cn);
     free(ch);
+}
+
+/* The bytes a full F32 cache allocates holding ctx tokens of m (built and
+ * measured; 0 when it cannot be made). */
+static size_t full_cache_bytes(const model *m, int64_t ctx)
+{
+    const model_hparams *hp = &m->hp;
+    const kv_config cfg = {hp->n_layers, hp->n_kv_heads, hp->head_dim_k, hp->head_dim_v, ctx, 0};
+    kv_cache *c = NULL;
+    if (kv_full_init(&c, &cfg, NULL) != KK_OK)
+        return 0;
+    const size_t b = kv_bytes_resident(c);
+    kv_free(c);
+    return b;
+}
+
+/* The restore kind: the median prefill of the run's first full-cache arm
+ * (policy full, nothing masked), the cost baseline; 0 when none ran. */
+static double full_arm_prefill(run_ctx *rc)
+{
+    const nstate *s = rc->kstate;
+    const preset *p = rc->p;
+    for (size_t a = 0; a < p->n_arms; a++) {
+        if (s->rs->policy[a].kind != KV_POLICY_FULL || !run_arm_on(rc, a) ||
+            preset_arm_field(p, &p->arms[a], "mask_needle")->i != 0)
+            continue;
+        const size_t n = run_arm_n_tasks(rc, a);
+        double *v = run_calloc(rc, n ? n : 1, sizeof *v);
+        if (!v)
+            return 0.0;
+        size_t k = 0;
+        for (size_t i = 0; i < rc->n_tasks; i++)
+            if (rc->tasks[i].arm == a && k < n)
+                v[k++] = ((const nslot *)run_result_at(rc, i))->r.prefill_s;
+        const double med = kk_median(v, k);
+        free(v);
+        return med;
+    }
+    return 0.0;
 }
 
 static kk_code arm_evidence(run_ctx *rc, size_t arm, ev_build *b, cJSON *aj, kk_err *err)
@@ -545,8 +636,15 @@ static kk_code arm_evidence(run_ctx *rc, size_t arm, ev_build *b, cJSON *aj, kk_
     double min_margin = INFINITY, ke = 0, kr = 0, ve = 0, vr = 0;
     uint64_t enc = 0, decd = 0, kvb = 0;
     int64_t kvb_ctx = 0;
+    size_t kvb_sliding = 0;
     int has_kv = 0;
     const int has_codec = s->has_codec[arm];
+    rr_acc ra;
+    memset(&ra, 0, sizeof ra);
+    if (s->rs && rr_acc_init(rc, &ra, n, s->m->hp.n_layers, s->layer_window, err) != KK_OK) {
+        free(pre);
+        return err ? err->code : KK_E_NOMEM;
+    }
     /* Built detached, attached in the skeleton's order below. */
     cJSON *samples = cJSON_CreateArray(), *fallbacks = cJSON_CreateArray();
     size_t k = 0;
@@ -576,7 +674,10 @@ static kk_code arm_evidence(run_ctx *rc, size_t arm, ev_build *b, cJSON *aj, kk_
         if (pl->ctx > kvb_ctx) {
             kvb_ctx = pl->ctx;
             kvb = r->kv_bytes;
+            kvb_sliding = r->kv_bytes_sliding;
         }
+        if (s->rs)
+            rr_acc_add(&ra, r);
         if (sl->fallback[0]) {
             int seen = 0;
             const cJSON *f;
@@ -605,6 +706,8 @@ static kk_code arm_evidence(run_ctx *rc, size_t arm, ev_build *b, cJSON *aj, kk_
             ev_put_u64(b, o, "values_decoded",
                        r->k_stats.values_decoded + r->v_stats.values_decoded);
         }
+        if (s->rs)
+            rr_put_sample(&ra, r, b, o);
     }
     /* metrics: only what preset, model and seed determine */
     cJSON *m = ev_put_obj(b, aj, "metrics");
@@ -624,6 +727,16 @@ static kk_code arm_evidence(run_ctx *rc, size_t arm, ev_build *b, cJSON *aj, kk_
         ev_put_num(b, m, "rel_mse_v", vr > 0 ? ve / vr : 0);
     }
     ev_put_u64(b, m, "kv_bytes_resident", kvb);
+    if (s->rs) {
+        /* what a full F32 cache holds at the same context, measured on one
+         * (KV saved = 1 - resident / full) */
+        const size_t full = full_cache_bytes(s->m, kvb_ctx);
+        if (s->rs->policy[arm].kind == KV_POLICY_S5)
+            ev_put_u64(b, m, "kv_bytes_resident_sliding", kvb_sliding);
+        ev_put_u64(b, m, "kv_bytes_full_equivalent", full);
+        ev_put_num(b, m, "kv_saved_fraction", full ? 1.0 - (double)kvb / (double)full : 0.0);
+        rr_put_metrics(s->rs, arm, &ra, b, m);
+    }
     ev_put_num(b, m, "bits_per_value", bits);
     ev_put_num(b, m, "rel_mse_gaussian", rel_mse_gauss);
     /* timings: wall clock, with its scope */
@@ -634,11 +747,14 @@ static kk_code arm_evidence(run_ctx *rc, size_t arm, ev_build *b, cJSON *aj, kk_
                "arm's cache (prefill, logits of the last position only); emptying the cache, "
                "haystack generation, the argmax and the K/V error are outside it; no token is "
                "decoded (decode_s 0)");
-    ev_put_num(b, tm, "prefill_s", kk_median(pre, k));
+    const double pre_med = kk_median(pre, k);
+    ev_put_num(b, tm, "prefill_s", pre_med);
     ev_put_num(b, tm, "decode_s", 0.0);
     ev_put_i64(b, tm, "tokens_decoded", 0);
     ev_put_arr(b, tm, "repeats");
     free(pre);
+    if (s->rs)
+        rr_put_timings(s->rs, arm, &ra, pre_med, full_arm_prefill(rc), b, tm);
     /* signals: counted by the components while they ran */
     cJSON *sg = ev_put_obj(b, aj, "signals");
     cJSON *ct = ev_put_obj(b, sg, "counters");
@@ -646,6 +762,8 @@ static kk_code arm_evidence(run_ctx *rc, size_t arm, ev_build *b, cJSON *aj, kk_
         ev_put_u64(b, ct, "values_encoded", enc);
         ev_put_u64(b, ct, "values_decoded", decd);
     }
+    if (s->rs && s->rs->mode[arm] != KV_RESTORE_NONE)
+        rr_put_counters(&ra, b, ct);
     ev_put(b, sg, "fallbacks_taken", fallbacks);
     cJSON *mem = ev_put_obj(b, sg, "memory");
     ev_put_u64(b, mem, "kv_bytes_allocated", kvb);
@@ -654,6 +772,9 @@ static kk_code arm_evidence(run_ctx *rc, size_t arm, ev_build *b, cJSON *aj, kk_
     if (getrusage(RUSAGE_SELF, &ru) == 0)
         ev_put_u64(b, mem, "peak_rss_bytes", (uint64_t)ru.ru_maxrss * 1024u);
     add_derived_kv_bytes(b, s, mem, kvb_ctx, bits);
+    if (s->rs && s->rs->mode[arm] != KV_RESTORE_NONE)
+        rr_put_memory(&ra, b, mem);
+    rr_acc_free(&ra);
     ev_put(b, aj, "samples", samples);
     return KK_OK;
 fail:

@@ -25,6 +25,8 @@
 #define KK_RUN_NIAH_H
 
 #include "kind.h"
+#include "model.h"
+#include "synth.h"
 #include "run.h"
 
 extern const run_ops run_niah_ops;
@@ -34,6 +36,25 @@ int run_niah_check_codec(const char *val, char *why, size_t cap);
 /* Kind check: the model source parses (synthetic specs fully; paths are
  * checked at run time). */
 kk_code run_niah_check_preset(const preset *p, kk_err *err);
+
+/* A model source loaded: a synth: spec built in memory or a GGUF file,
+ * which must be a synthetic model (kakeya.synth.* keys). */
+typedef struct run_niah_source {
+    uint8_t *buf;              /* the synthesized bytes; NULL for a file */
+    struct gguf_file *file;
+    model *m;
+    char sha[65];              /* of the GGUF bytes */
+    char *src;                 /* the source as expanded (malloc'd) */
+    synth_info info;
+} run_niah_source;
+
+/* Load the string parameter `param` of p as a model source (errors name
+ * it). On success out owns buf, file, m and src (run_niah_source_free
+ * frees all but src's ownership moves with the caller's choice: free
+ * src yourself or leave it to run_niah_source_free). */
+kk_code run_niah_load_source(const preset *p, const char *param, run_niah_source *out,
+                             kk_err *err);
+void run_niah_source_free(run_niah_source *s);
 
 /* Parse a synth: source into cfg; errors name `param`. */
 kk_code run_niah_parse_synth(const char *src, const char *param, void *synth_cfg_out,

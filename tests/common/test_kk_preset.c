@@ -89,6 +89,11 @@ static void defaults_should_apply_when_min_samples_is_absent(void **state)
     assert_int_equal(p->min_samples_timing, KK_PRESET_MIN_SAMPLES_TIMING_DEFAULT);
     assert_int_equal(p->n_thresholds, 0);
     assert_false(p->has_positive || p->has_negative);
+    assert_true(p->restore_min_mass == KK_PRESET_RESTORE_MIN_MASS_DEFAULT);
+    assert_false(p->has_restore_min_mass);
+    kk_preset_free(p);
+    assert_int_equal(parse(HEAD "gate: {restore_min_mass: 0.25}\n", &p, &e), KK_OK);
+    assert_true(p->restore_min_mass == 0.25 && p->has_restore_min_mass);
     kk_preset_free(p);
 }
 
@@ -119,7 +124,11 @@ static const bad_case BAD[] = {
     {HEAD "gate: {? [a]: 1}\n", KK_E_FORMAT, 3, 10, "gate", "key must be a scalar"},
     /* unknown keys */
     {HEAD "gate:\n  thresholdz: []\n", KK_E_RANGE, 4, 3, "gate.thresholdz",
-     "allowed: baseline, min_samples, thresholds, controls, relax"},
+     "allowed: baseline, min_samples, restore_min_mass, thresholds, controls, relax"},
+    {HEAD "gate:\n  restore_min_mass: 1.5\n", KK_E_RANGE, 4, 21, "gate.restore_min_mass",
+     "expected a number in [0, 1], found 1.5"},
+    {HEAD "gate:\n  restore_min_mass: \"0.5\"\n", KK_E_TYPE, 4, 21, "gate.restore_min_mass",
+     "expected a number in JSON form"},
     {HEAD "gate:\n  thresholds:\n    - {arm: a, metric: m, op: '>=', value: 1, vaule: 2}\n",
      KK_E_RANGE, 5, 47, "gate.thresholds[0].vaule", "unknown key 'vaule'"},
     {HEAD "gate:\n  controls: {neutral: {}}\n", KK_E_RANGE, 4, 14, "gate.controls.neutral",

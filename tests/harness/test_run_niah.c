@@ -69,11 +69,52 @@ static void an_overflowing_or_repeated_synth_knob_should_be_refused_as_written(v
     }
 }
 
+/* role, window and sliding_layers: a proposer's defaults whatever the key
+ * order, a hybrid verifier, and bad values refused by the source's key. */
+static void role_window_and_sliding_layers_should_make_the_pair_and_the_hybrid(void **state)
+{
+    (void)state;
+    synth_cfg c, want;
+    synth_defaults(&want, SYNTH_ROLE_PROPOSER);
+    assert_int_equal(run_niah_parse_synth("synth:niah?seed=5&role=proposer", "proposer", &c, NULL),
+                     KK_OK);
+    assert_int_equal(c.role, SYNTH_ROLE_PROPOSER);
+    assert_int_equal(c.n_embd, want.n_embd);
+    assert_int_equal(c.seed, 5);
+    assert_true(c.key_noise == want.key_noise);
+    assert_int_equal(run_niah_parse_synth("synth:niah?key_noise=0.2&role=proposer", "proposer",
+                                          &c, NULL), KK_OK);
+    assert_true(c.key_noise == 0.2f && c.role == SYNTH_ROLE_PROPOSER);
+    assert_int_equal(run_niah_parse_synth("synth:niah?window=64&sliding_layers=1", "model", &c,
+                                          NULL), KK_OK);
+    assert_int_equal(c.sliding_window, 64);
+    assert_int_equal(c.sliding_layers, 1u);
+    assert_int_equal(c.role, SYNTH_ROLE_VERIFIER);
+    static const struct {
+        const char *src, *want;
+    } bad[] = {
+        {"synth:niah?role=drafter", "role takes verifier or proposer"},
+        {"synth:niah?sliding_layers=-1", "sliding_layers takes"},
+        {"synth:niah?sliding_layers=1", "window"},
+        {"synth:niah?window=64&sliding_layers=4", "sliding_layers"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        kk_err e;
+        kk_err_clear(&e);
+        assert_int_equal(run_niah_parse_synth(bad[i].src, "model", &c, &e), KK_E_RANGE);
+        assert_string_equal(e.where, "model");
+        if (!strstr(e.msg, bad[i].want))
+            fail_msg("%s: %s", bad[i].src, e.msg);
+        assert_null(strstr(e.msg, "sliding_window"));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_bad_synth_source_knob_should_name_the_source_key_not_a_flag),
         cmocka_unit_test(an_overflowing_or_repeated_synth_knob_should_be_refused_as_written),
+        cmocka_unit_test(role_window_and_sliding_layers_should_make_the_pair_and_the_hybrid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

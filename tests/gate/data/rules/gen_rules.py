@@ -321,6 +321,20 @@ def bounded(d, grow):
 write("pass-bounded.json", variant(lambda d: bounded(d, False)))
 write("KV_UNBOUNDED.json", variant(lambda d: bounded(d, True)))
 
+def restoring(d, mass, exact_at=None):
+    # spec restores through f_theta: its last query's mass on restored
+    # positions (RESTORE_UNUSED below gate.restore_min_mass, default 0.5)
+    # and every sample's needle_exact_layers (EXACT_PATH when one is not
+    # empty: spec carries a recall threshold)
+    spec = arm_of(d, "spec")
+    spec["config"]["restore"] = "ftheta"
+    spec["metrics"]["attention_mass_restored"] = mass
+    for i, smp in enumerate(spec["samples"]):
+        smp["needle_exact_layers"] = [1] if i == exact_at else []
+write("pass-restore.json", variant(lambda d: restoring(d, 0.93)))
+write("RESTORE_UNUSED.json", variant(lambda d: restoring(d, 0.2)))
+write("EXACT_PATH.json", variant(lambda d: restoring(d, 0.93, exact_at=3)))
+
 # ---- INCONSISTENT: figures that disagree with the file's own parts ----------------
 # Written as edited (no settle): each file keeps one lie the other rules miss.
 def masked_recall(d):
