@@ -743,10 +743,16 @@ static kk_code arm_evidence(run_ctx *rc, size_t arm, ev_build *b, cJSON *aj, kk_
     cJSON *tm = ev_put_obj(b, aj, "timings");
     ev_put_str(b, tm, "scope", "prefill");
     ev_put_str(b, tm, "scope_note",
-               "per sample: the clock covers fwd_run over the sample's ctx tokens through the "
-               "arm's cache (prefill, logits of the last position only); emptying the cache, "
-               "haystack generation, the argmax and the K/V error are outside it; no token is "
-               "decoded (decode_s 0)");
+               s->rs ? "per sample: prefill_s covers fwd_run over the sample's ctx tokens "
+                       "through the arm's cache (logits of the last position only), f_theta's "
+                       "restoration inside the views (ftheta_s, part of prefill_s) and the "
+                       "last-query probe; the proposer's pass (proposer_s) is outside it; "
+                       "cost_vs_full_prefill = (prefill_s + proposer_s) / the full arm's "
+                       "prefill_s; no token is decoded (decode_s 0)"
+                     : "per sample: the clock covers fwd_run over the sample's ctx tokens "
+                       "through the arm's cache (prefill, logits of the last position only); "
+                       "emptying the cache, haystack generation, the argmax and the K/V error "
+                       "are outside it; no token is decoded (decode_s 0)");
     const double pre_med = kk_median(pre, k);
     ev_put_num(b, tm, "prefill_s", pre_med);
     ev_put_num(b, tm, "decode_s", 0.0);
