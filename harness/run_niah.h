@@ -7,10 +7,12 @@
  *
  * Model sources (the `model` parameter):
  *   synth:MODE[?KEY=VAL(&KEY=VAL)*]   MODE niah | copy; KEY one of seed,
- *       hard (0|1: synth_apply_hard first), key_dim, shared_k, n_outliers,
+ *       role (verifier|proposer: that role's defaults first), hard (0|1:
+ *       synth_apply_hard next), key_dim, shared_k, n_outliers,
  *       outlier_scale, beta, key_noise, distractors, rotate
- *       (none|all|residual,pairs,values), n_ctx. Built in memory with
- *       synth_to_buffer; sha256 of those bytes.
+ *       (none|all|residual,pairs,values), n_ctx, window, sliding_layers
+ *       (a bit mask). Built in memory with synth_to_buffer; sha256 of
+ *       those bytes.
  *   PATH                               a GGUF file (${ENV:VAR} expanded
  *       when the preset declared VAR); it must be a synthetic model
  *       (kakeya.synth.* metadata): NIAH needs the token layout.

@@ -209,6 +209,11 @@ static void a_restore_preset_should_show_controls_self_fit_and_bounded_bytes(voi
         cJSON_GetObjectItemCaseSensitive(self, "metrics"), "restored_layers");
     assert_string_equal(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(layers, 0), "type")
                             ->valuestring, "sliding");
+    /* per layer too: the retrieval layer's K, rotated at its position after
+     * f_theta, is the verifier's own (a RoPE slip would show here) */
+    const cJSON *l1 = cJSON_GetArrayItem(layers, 1);
+    assert_true(cJSON_GetObjectItemCaseSensitive(l1, "rel_mse_restored_k")->valuedouble <= 1e-4);
+    assert_true(cJSON_GetObjectItemCaseSensitive(l1, "attention_mass_needle")->valuedouble > 0.9);
     cJSON_Delete(doc);
 }
 
