@@ -1,59 +1,42 @@
 #!/bin/sh
 # The proposer-noise sweep (docs/restoration.md "Fidelity to recall"): the
-# map from restoration fidelity to recall on the synthetic pair. For each
-# proposer key noise X (layer-1 K noise per token, x the code norm):
-#   kakeya model synth --role proposer --key-noise X       (the proposer)
-#   kakeya restore fit -m VERIFIER --proposer P --rank R    (f_theta; its
-#       held-out rel_mse of K and V)
-#   kakeya niah -m VERIFIER --policy sinkwin:sinks=4,window=64
-#       --restore ftheta --proposer P --ftheta F            (recall with the
-#       needle outside the window, and the run's rel_mse_restored K / V)
-# Rank 128 restores V exactly on this pair (docs/restoration.md), so the
-# sweep isolates K's fidelity. Prints a Markdown table; JSON lines go to
-# build/bench/restore_noise.jsonl. Not part of `make bench`: about 2
-# minutes on 2 cores.
+# map from restoration fidelity to recall on the synthetic pair. Runs the
+# proposer-noise preset once per proposer key noise X (layer-1 K noise per
+# token, x the code norm) with --set proposer=synth:niah?role=proposer&
+# key_noise=X and tabulates, from each evidence file, the fit's held-out
+# error, the restored retrieval layer's (layer 1) K and V error in the run,
+# the last query's attention mass on the restored needle, and recall with
+# its 95% interval. Rank 128 restores V exactly on this pair, so the sweep
+# moves K's fidelity alone. Evidence goes to OUT (default
+# build/bench/restore_noise; `OUT=evidence` writes the gated copies).
+# Not part of `make bench`: about 2 minutes on 2 cores.
 #
-# usage: sh bench/restore_noise.sh [CTX [SAMPLES [RANK]]]   (default 1024 20 128)
+# usage: [OUT=DIR] sh bench/restore_noise.sh [NOISES...]   (default 0 0.05 0.1 0.2 0.4 0.8 1.6)
 set -eu
-CTX=${1:-1024}
-SAMPLES=${2:-20}
-RANK=${3:-128}
-K=${KAKEYA_BIN:-build/release/kakeya}
-[ -n "${KAKEYA_BIN:-}" ] || make -s WERROR=-Werror "$K"
-mkdir -p build/bench
-tmp=$(mktemp -d /tmp/kakeya_restore_noise_XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-out=build/bench/restore_noise.jsonl
-: >"$out"
-NOISES=${NOISES_OVERRIDE:-"0 0.05 0.1 0.2 0.4 0.8 1.6"}
-
-"$K" model synth -o "$tmp/v.gguf" >/dev/null
-echo "| proposer key noise | fit held-out rel_mse K | V | run rel_mse_restored K | V | recall | 95% interval |"
-echo "|---|---|---|---|---|---|---|"
+K=${KAKEYA_BIN:-bin/kakeya}
+[ -n "${KAKEYA_BIN:-}" ] || make -s WERROR=-Werror all
+OUT=${OUT:-build/bench/restore_noise}
+NOISES=${*:-"0 0.05 0.1 0.2 0.4 0.8 1.6"}
+mkdir -p "$OUT"
+files=""
 for x in $NOISES; do
-    "$K" model synth --role proposer --key-noise "$x" -o "$tmp/p.gguf" >/dev/null
-    "$K" restore fit -m "$tmp/v.gguf" --proposer "$tmp/p.gguf" --rank "$RANK" \
-        -o "$tmp/f.gguf" --threads 2 --json >"$tmp/fit.json" 2>/dev/null
-    "$K" niah -m "$tmp/v.gguf" --ctx "$CTX" --depths 0.1,0.5,0.8 --samples "$SAMPLES" \
-        --policy sinkwin:sinks=4,window=64 --restore ftheta --proposer "$tmp/p.gguf" \
-        --ftheta "$tmp/f.gguf" --threads 2 --json >"$tmp/niah.json" 2>/dev/null
-    python3 - "$x" "$tmp/fit.json" "$tmp/niah.json" "$out" <<'PY'
-import json, sys
-x, fit, niah, out = sys.argv[1], json.load(open(sys.argv[2])), json.load(open(sys.argv[3])), sys.argv[4]
-n = niah["model"]["niah"]
-cells = n["cells"]
-hits = sum(c["hits"] for c in cells); total = sum(c["n"] for c in cells)
-import math
-z = 1.959963984540054; p = hits / total
-den = 1 + z * z / total; mid = (p + z * z / (2 * total)) / den
-half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / den
-row = {"key_noise": float(x), "rank": fit["rank"],
-       "heldout_k": fit["rel_mse_restored_heldout_k"], "heldout_v": fit["rel_mse_restored_heldout_v"],
-       "run_k": n.get("rel_mse_restored_k"), "run_v": n.get("rel_mse_restored_v"),
-       "hits": hits, "n": total, "recall": p, "ci_lo": max(0.0, mid - half), "ci_hi": min(1.0, mid + half)}
-open(out, "a").write(json.dumps(row) + "\n")
-print("| %s | %.3g | %.3g | %.3g | %.3g | %d/%d | [%.2f, %.2f] |" % (
-    x, row["heldout_k"], row["heldout_v"], row["run_k"], row["run_v"], hits, total,
-    row["ci_lo"], row["ci_hi"]))
-PY
+    f=$("$K" run proposer-noise --set "proposer=synth:niah?role=proposer&key_noise=$x" \
+        --out "$OUT" --threads 2 --quiet 2>/dev/null | tail -n 1)
+    files="$files $f"
 done
+python3 - $files <<'PY'
+import json, sys
+print("| proposer key noise | fit held-out rel_mse K | V | restored layer 1 K | V | mass on the needle | recall | 95% interval |")
+print("|---|---|---|---|---|---|---|---|")
+for path in sys.argv[1:]:
+    d = json.load(open(path))
+    prop = next(m["source"] for m in d["models"] if m["role"] == "proposer")
+    x = prop.split("key_noise=")[1]
+    a = next(a for a in d["arms"] if a["name"] == "ftheta")
+    m = a["metrics"]
+    l1 = m["restored_layers"][1]
+    print("| %s | %.3g | %.3g | %.3g | %.3g | %.3f | %d/%d | [%.2f, %.2f] |" % (
+        x, m["rel_mse_restored_heldout_k"], m["rel_mse_restored_heldout_v"],
+        l1["rel_mse_restored_k"], l1["rel_mse_restored_v"], l1["attention_mass_needle"],
+        m["hits"], m["n"], m["recall_ci_lo"], m["recall_ci_hi"]))
+PY
