@@ -522,6 +522,25 @@ fail:
 
 /* ---- a whole run ------------------------------------------------------------------- */
 
+void niah_restore_figs_add(niah_restore_figs *f, const niah_result *r)
+{
+    f->n_layers = r->n_probe;
+    f->samples++;
+    f->samples_exact += r->needle_exact_layers != 0;
+    f->positions += r->positions_restored;
+    double mx = 0.0, nx = 0.0;
+    for (int32_t l = 0; l < r->n_probe; l++) {
+        for (int j = 0; j < 4; j++)
+            f->layer[l][j] += r->rest_layer[l][j];
+        f->mass[l] += r->mass_restored[l];
+        f->needle[l] += r->mass_needle[l];
+        mx = r->mass_restored[l] > mx ? r->mass_restored[l] : mx;
+        nx = r->mass_needle[l] > nx ? r->mass_needle[l] : nx;
+    }
+    f->mass_max += mx;
+    f->needle_max += nx;
+}
+
 kk_code niah_run(const model *m, const niah_cfg *cfg, niah_cell *cells, kk_err *err)
 {
     if (cfg->n_ctx < 1 || cfg->n_depths < 1 || cfg->samples < 1)
@@ -541,6 +560,8 @@ kk_code niah_run(const model *m, const niah_cfg *cfg, niah_cell *cells, kk_err *
         memset(cfg->v_stats, 0, sizeof *cfg->v_stats);
     if (cfg->restore_sums)
         memset(cfg->restore_sums, 0, 4 * sizeof *cfg->restore_sums);
+    if (cfg->restore_figs)
+        memset(cfg->restore_figs, 0, sizeof *cfg->restore_figs);
     int32_t *tokens = malloc((size_t)max_ctx * sizeof(int32_t));
     if (!tokens) {
         niah_runner_free(r);
@@ -574,6 +595,8 @@ kk_code niah_run(const model *m, const niah_cfg *cfg, niah_cell *cells, kk_err *
                     cfg->restore_sums[2] += res.rest_ev;
                     cfg->restore_sums[3] += res.rest_rv;
                 }
+                if (cfg->restore_figs)
+                    niah_restore_figs_add(cfg->restore_figs, &res);
                 kk_wilson95((double)cell->hits, (double)cell->n, &cell->recall_ci_lo, &cell->recall_ci_hi);
                 if (cfg->on_sample)
                     cfg->on_sample(cfg->on_sample_ctx, cell, ++done, total);

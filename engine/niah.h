@@ -193,6 +193,22 @@ typedef struct niah_cell {
     double min_margin;
 } niah_cell;
 
+/* A run's restoration figures (niah_cfg.restore_figs), summed over its
+ * samples as niah_result gives them: per layer the error sums and the last
+ * query's attention masses, the sum of each sample's largest mass, the
+ * samples whose needle some layer held exactly, rows restored. */
+typedef struct niah_restore_figs {
+    int32_t n_layers;      /* layers covered (<= NIAH_PROBE_LAYERS) */
+    int64_t samples, samples_exact;
+    uint64_t positions;
+    double layer[NIAH_PROBE_LAYERS][4];
+    double mass[NIAH_PROBE_LAYERS], needle[NIAH_PROBE_LAYERS];
+    double mass_max, needle_max;
+} niah_restore_figs;
+
+/* Add one sample's figures to f. */
+void niah_restore_figs_add(niah_restore_figs *f, const niah_result *r);
+
 typedef struct niah_cfg {
     const int64_t *ctx;      /* context lengths */
     int32_t n_ctx;
@@ -211,6 +227,8 @@ typedef struct niah_cfg {
     /* NULL or out, 4 doubles: the restoration error sums of the whole run
      * (niah_result's rest_ek, rest_rk, rest_ev, rest_rv), zeroed first. */
     double *restore_sums;
+    /* NULL or out: the per-layer figures of the run, zeroed first. */
+    niah_restore_figs *restore_figs;
 } niah_cfg;
 
 /* Fill cells (n_ctx * n_depths, ctx-major) by running every sample. */

@@ -16,6 +16,7 @@
  * (engine/kv_policy.h, canonical spec).
  * Progress and the wall time go to stderr.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,12 +38,34 @@
 
 #define NIAH_MAX_LIST 64
 
+/* "niah", or "restore eval" (the same run, --policy required): the name
+ * every message and the usage line use. */
+static const char *g_name = "niah";
+
+/* A message on stderr, prefixed with the command's name. */
+static void say(const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "kakeya %s: ", g_name);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+}
+
 static void help(FILE *out)
 {
     char th[128];
+    if (!strcmp(g_name, "restore eval"))
+        fprintf(out, "usage: kakeya restore eval -m VERIFIER --ctx N[,N...] --policy SPEC\n"
+                     "         [--restore none|identity|ftheta|mix:A [--proposer FILE --ftheta FILE]]"
+                     " [options]\n"
+                     "NIAH recall through a bounded cache whose evicted positions are restored;\n"
+                     "--json adds per-layer restoration error and attention mass (the options\n"
+                     "are kakeya niah's)\n");
+    else
+        fprintf(out, "usage: kakeya niah -m FILE --ctx N[,N...] [options]\n"
+                     "needle-in-a-haystack recall of a synthetic model (kakeya model synth)\n");
     fprintf(out,
-            "usage: kakeya niah -m FILE --ctx N[,N...] [options]\n"
-            "needle-in-a-haystack recall of a synthetic model (kakeya model synth)\n"
             "  -m, --model FILE     the synthetic GGUF\n"
             "  --ctx N[,N...]       context lengths in tokens (%d..%d)\n"
             "  --depths D[,D...]    needle depths in [0, 1] (default 0.1,0.5,0.9)\n"
@@ -64,8 +87,10 @@ static void help(FILE *out)
             "                       affine:bits=2,group=32)\n"
             "  --policy SPEC        the cache policy: full (default) or\n"
             "                       sinkwin:sinks=S,window=W (S sinks and the last W\n"
-            "                       positions; a needle outside both is gone); not with\n"
-            "                       --kv-bits or --kv-codec\n"
+            "                       positions; a needle outside both is gone), or s5\n"
+            "                       (a hybrid model's global layers full, its sliding\n"
+            "                       layers a ring of their window); not with --kv-bits\n"
+            "                       or --kv-codec\n"
             "  --restore MODE       with a sinkwin policy: none (default); identity (the\n"
             "                       evicted positions put back from the rows kept aside:\n"
             "                       the positive control); ftheta (the proposer's K/V\n"
@@ -145,6 +170,42 @@ typedef struct codec_report {
     codec_stats k, v;
 } codec_report;
 
+/* The run's restoration figures (niah_restore_figs) as members of
+ * model.niah: the samples whose needle a layer held exactly; with a
+ * restoring mode the last query's attention mass on restored rows and on
+ * the restored needle (means over samples of the per-sample largest over
+ * layers), the rows restored, and per layer its type, error and masses
+ * (docs/restoration.md "What every arm reports"). */
+static void print_restore_figs(FILE *out, const niah_cfg *cfg, const synth_info *info)
+{
+    const niah_restore_figs *f = cfg->restore_figs;
+    const double n = f->samples ? (double)f->samples : 1.0;
+    fprintf(out, ", \"samples_needle_exact\": %lld", (long long)f->samples_exact);
+    if (cfg->opts.restore == KV_RESTORE_NONE)
+        return;
+    fprintf(out, ", \"attention_mass_restored\": ");
+    json_write_double(out, f->mass_max / n);
+    fprintf(out, ", \"attention_mass_needle\": ");
+    json_write_double(out, f->needle_max / n);
+    fprintf(out, ", \"positions_restored\": %llu, \"restored_layers\": [",
+            (unsigned long long)f->positions);
+    for (int32_t l = 0; l < f->n_layers; l++) {
+        const double *e = f->layer[l];
+        const bool sliding = l < 32 && ((info->sliding_layers >> l) & 1u);
+        fprintf(out, "%s{\"layer\": %d, \"type\": \"%s\", \"rel_mse_restored_k\": ", l ? ", " : "",
+                (int)l, sliding ? "sliding" : "global");
+        json_write_double(out, e[1] > 0 ? e[0] / e[1] : 0.0);
+        fprintf(out, ", \"rel_mse_restored_v\": ");
+        json_write_double(out, e[3] > 0 ? e[2] / e[3] : 0.0);
+        fprintf(out, ", \"attention_mass_restored\": ");
+        json_write_double(out, f->mass[l] / n);
+        fprintf(out, ", \"attention_mass_needle\": ");
+        json_write_double(out, f->needle[l] / n);
+        fprintf(out, "}");
+    }
+    fprintf(out, "]");
+}
+
 static void print_json(FILE *out, const char *path, const char *sha, const gguf_file *f,
                        const synth_info *info, const niah_cfg *cfg, const codec_report *cr,
                        const niah_cell *cells)
@@ -180,14 +241,11 @@ static void print_json(FILE *out, const char *path, const char *sha, const gguf_
                  a, b);
     }
     char rs[48];
-    if (cfg->opts.restore == KV_RESTORE_MIX)
-        snprintf(rs, sizeof rs, "mix:%.6g", cfg->opts.alpha);
-    else
-        snprintf(rs, sizeof rs, "%s", cfg->opts.restore == KV_RESTORE_IDENTITY ? "identity"
-                                      : cfg->opts.restore == KV_RESTORE_FTHETA ? "ftheta"
-                                                                               : "none");
-    fprintf(out, "], \"policy\": \"%s\", \"restore\": \"%s\"%s, \"kv_codec\": ", pol, rs,
-            rerr);
+    kv_restore_format((kv_restore_mode)cfg->opts.restore, cfg->opts.alpha, rs, sizeof rs);
+    fprintf(out, "], \"policy\": \"%s\", \"restore\": \"%s\"%s", pol, rs, rerr);
+    if (cfg->restore_figs)
+        print_restore_figs(out, cfg, info);
+    fprintf(out, ", \"kv_codec\": ");
     if (cr->spec[0]) {
         json_write_string(out, cr->spec, strlen(cr->spec));
         if (cr->spec_v[0]) {
@@ -280,7 +338,27 @@ static kk_code report_codec(const codec_spec *k, const codec_spec *v, const mode
     return KK_OK;
 }
 
+static int niah_main(int argc, char **argv);
+
 int cmd_niah(int argc, char **argv)
+{
+    g_name = "niah";
+    return niah_main(argc, argv);
+}
+
+int cmd_restore_eval(int argc, char **argv)
+{
+    g_name = "restore eval";
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help") || !strcmp(argv[i], "--policy"))
+            return niah_main(argc, argv);
+    say("--policy SPEC is required (sinkwin:sinks=S,window=W or s5: the bounded cache "
+        "whose evicted positions are restored)\n");
+    help(stderr);
+    return KK_EXIT_USAGE;
+}
+
+static int niah_main(int argc, char **argv)
 {
     kk_err err;
     kk_err_clear(&err);
@@ -316,15 +394,15 @@ int cmd_niah(int argc, char **argv)
         while (k < sizeof vals / sizeof vals[0] && strcmp(a, vals[k].flag) != 0)
             k++;
         if (k == sizeof vals / sizeof vals[0]) {
-            fprintf(stderr, "kakeya niah: unknown option '%s'\n", a);
+            say("unknown option '%s'\n", a);
             help(stderr);
             return KK_EXIT_USAGE;
         }
         if (!(*vals[k].dst = kk_arg_value(argc, argv, &i, &err)))
-            return cmd_fail("niah", &err);
+            return cmd_fail(g_name, &err);
     }
     if (!path || !ctx_arg) {
-        fprintf(stderr, "kakeya niah: %s is required\n", !path ? "-m FILE" : "--ctx N");
+        say("%s is required\n", !path ? "-m FILE" : "--ctx N");
         help(stderr);
         return KK_EXIT_USAGE;
     }
@@ -339,14 +417,14 @@ int cmd_niah(int argc, char **argv)
     codec_report cr;
     memset(&cr, 0, sizeof cr);
     if (bits_arg && codec_arg) {
-        fprintf(stderr, "kakeya niah: --kv-bits and --kv-codec are exclusive\n");
+        say("--kv-bits and --kv-codec are exclusive\n");
         help(stderr);
         return KK_EXIT_USAGE;
     }
     if (codec_arg) {
         if (codec_spec_parse(codec_arg, &spec, &err) != KK_OK) {
             kk_err_where(&err, "--kv-codec");
-            return cmd_fail("niah", &err);
+            return cmd_fail(g_name, &err);
         }
         cfg.opts.kv_codec = &spec;
         cfg.k_stats = &cr.k;
@@ -355,10 +433,10 @@ int cmd_niah(int argc, char **argv)
     kv_policy policy = {.kind = KV_POLICY_FULL};
     if (policy_arg && kv_policy_parse(policy_arg, &policy, &err) != KK_OK) {
         kk_err_where(&err, "--policy");
-        return cmd_fail("niah", &err);
+        return cmd_fail(g_name, &err);
     }
     if (policy.kind != KV_POLICY_FULL && (bits_arg || codec_arg)) {
-        fprintf(stderr, "kakeya niah: --policy %s and %s are exclusive (a bounded cache of "
+        say("--policy %s and %s are exclusive (a bounded cache of "
                         "codec rows is not built yet)\n", policy_arg,
                 bits_arg ? "--kv-bits" : "--kv-codec");
         help(stderr);
@@ -370,12 +448,12 @@ int cmd_niah(int argc, char **argv)
         double alpha = 0;
         if (kv_restore_parse(restore_arg, &mode, &alpha, &err) != KK_OK) {
             kk_err_where(&err, "--restore");
-            return cmd_fail("niah", &err);
+            return cmd_fail(g_name, &err);
         }
         cfg.opts.restore = (int)mode;
         cfg.opts.alpha = alpha;
         if (policy.kind != KV_POLICY_SINKWIN) {
-            fprintf(stderr, "kakeya niah: --restore needs --policy sinkwin:... (nothing is "
+            say("--restore needs --policy sinkwin:... (nothing is "
                             "evicted from the full cache)\n");
             help(stderr);
             return KK_EXIT_USAGE;
@@ -384,20 +462,20 @@ int cmd_niah(int argc, char **argv)
     const bool uses_f = cfg.opts.restore == KV_RESTORE_FTHETA ||
                         cfg.opts.restore == KV_RESTORE_MIX;
     if (uses_f != (proposer_arg && ftheta_arg) || (!uses_f && (proposer_arg || ftheta_arg))) {
-        fprintf(stderr, "kakeya niah: --restore ftheta and mix:A need --proposer FILE and "
+        say("--restore ftheta and mix:A need --proposer FILE and "
                         "--ftheta FILE, and only they take them\n");
         help(stderr);
         return KK_EXIT_USAGE;
     }
     if (codec_v_arg && !codec_arg) {
-        fprintf(stderr, "kakeya niah: --kv-codec-v needs --kv-codec\n");
+        say("--kv-codec-v needs --kv-codec\n");
         help(stderr);
         return KK_EXIT_USAGE;
     }
     if (codec_v_arg) {
         if (codec_spec_parse(codec_v_arg, &spec_v, &err) != KK_OK) {
             kk_err_where(&err, "--kv-codec-v");
-            return cmd_fail("niah", &err);
+            return cmd_fail(g_name, &err);
         }
         cfg.opts.kv_codec_v = &spec_v;
     }
@@ -407,7 +485,7 @@ int cmd_niah(int argc, char **argv)
         (seed_arg && kk_arg_i64("--seed", seed_arg, 0, INT64_MAX, &seed, &err)) ||
         (bits_arg && kk_arg_i64("--kv-bits", bits_arg, 1, 16, &x, &err)) ||
         session_parse_threads(threads_arg, &threads, &err) != KK_OK)
-        return cmd_fail("niah", &err);
+        return cmd_fail(g_name, &err);
     cfg.opts.kv_bits = bits_arg ? (int32_t)x : 0;
     cfg.opts.use_ref = use_ref;
     /* The engine reads no environment: KAKEYA_FAULT=codec-passthrough
@@ -417,7 +495,7 @@ int cmd_niah(int argc, char **argv)
         int32_t *ids = NULL;
         size_t n = 0;
         if (kk_arg_ids("--mask-layers", mask_arg, 31, "layer", &ids, &n, &err) != KK_OK)
-            return cmd_fail("niah", &err);
+            return cmd_fail(g_name, &err);
         for (size_t i = 0; i < n; i++)
             cfg.opts.mask_layers |= 1u << ids[i];
         free(ids);
@@ -425,7 +503,7 @@ int cmd_niah(int argc, char **argv)
 
     session s;
     if (session_open(&s, path, false, &err) != KK_OK)
-        return cmd_fail("niah", &err);
+        return cmd_fail(g_name, &err);
     synth_info info;
     int rc = KK_EXIT_OK;
     niah_cell *cells = NULL;
@@ -474,6 +552,8 @@ int cmd_niah(int argc, char **argv)
     }
     double restore_sums[4] = {0, 0, 0, 0};
     cfg.restore_sums = restore_sums;
+    niah_restore_figs figs;
+    cfg.restore_figs = &figs;
     cfg.ctx = ctx;
     cfg.n_ctx = n_ctx;
     cfg.depths = depths;
@@ -498,22 +578,22 @@ int cmd_niah(int argc, char **argv)
     else
         print_table(stdout, &cfg, cells);
     if (cr.spec[0])
-        fprintf(stderr, "kakeya niah: kv codec %s%s%s, %.4g bits/value, K/V values encoded "
+        say("kv codec %s%s%s, %.4g bits/value, K/V values encoded "
                         "%llu/%llu, decoded %llu/%llu\n",
                 cr.spec, cr.spec_v[0] ? ", V " : "", cr.spec_v, cr.bits_per_value, (unsigned long long)cr.k.values_encoded,
                 (unsigned long long)cr.v.values_encoded,
                 (unsigned long long)cr.k.values_decoded,
                 (unsigned long long)cr.v.values_decoded);
     if (cfg.opts.restore != KV_RESTORE_NONE)
-        fprintf(stderr, "kakeya niah: restored positions: rel_mse K %.3g, V %.3g (against the "
+        say("restored positions: rel_mse K %.3g, V %.3g (against the "
                         "verifier's own rows)\n",
                 restore_sums[1] > 0 ? restore_sums[0] / restore_sums[1] : 0.0,
                 restore_sums[3] > 0 ? restore_sums[2] / restore_sums[3] : 0.0);
-    fprintf(stderr, "kakeya niah: %lld samples in %.2f s (%d threads)\n",
+    say("%lld samples in %.2f s (%d threads)\n",
             (long long)(n_ctx * n_depths * samples), kk_now_s() - prog.t0, threads);
     goto done;
 fail:
-    rc = cmd_fail("niah", &err);
+    rc = cmd_fail(g_name, &err);
 done:
     free(cells);
     ftheta_free(fk);

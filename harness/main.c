@@ -31,6 +31,7 @@ static const subcmd SUBCMDS[] = {
     {"logits", NULL, cmd_logits, "the logits of every position as JSON"},
     {"niah", NULL, cmd_niah, "needle-in-a-haystack recall of a synthetic model"},
     {"restore", "fit", cmd_restore_fit, "fit the K/V restoration maps f_theta (proposer -> verifier)"},
+    {"restore", "eval", cmd_restore_eval, "NIAH through a bounded cache with restoration, per-layer figures"},
     {"codec", NULL, cmd_codec, "codec eval: rate, distortion and speed of a K/V codec"},
     {"compare", NULL, cmd_compare, "rate-distortion tables, verdicts, SVG; --before/--after regressions"},
 };
@@ -89,7 +90,7 @@ int main(int argc, char **argv)
     if (argc >= 3 && !strcmp(argv[1], "model"))
         fprintf(stderr, "kakeya: unknown command 'model %s' (allowed: model info, model random, model synth)\n", argv[2]);
     else if (argc >= 2 && !strcmp(argv[1], "restore"))
-        fprintf(stderr, "kakeya: unknown command 'restore%s%s' (allowed: restore fit)\n",
+        fprintf(stderr, "kakeya: unknown command 'restore%s%s' (allowed: restore fit, restore eval)\n",
                 argc >= 3 ? " " : "", argc >= 3 ? argv[2] : "");
     else
         fprintf(stderr, "kakeya: unknown command '%s'\n", argv[1]);

@@ -641,7 +641,7 @@ static kk_code arm_evidence(run_ctx *rc, size_t arm, ev_build *b, cJSON *aj, kk_
     const int has_codec = s->has_codec[arm];
     rr_acc ra;
     memset(&ra, 0, sizeof ra);
-    if (s->rs && rr_acc_init(rc, &ra, n, s->m->hp.n_layers, s->layer_window, err) != KK_OK) {
+    if (s->rs && rr_acc_init(rc, &ra, n, s->layer_window, err) != KK_OK) {
         free(pre);
         return err ? err->code : KK_E_NOMEM;
     }

@@ -215,11 +215,10 @@ void run_restore_arm_opts(const rrestore *r, size_t arm, niah_opts *o)
 
 /* ---- an arm's figures --------------------------------------------------------------- */
 
-kk_code rr_acc_init(run_ctx *rc, rr_acc *a, size_t n_samples, int32_t n_layers,
-                    const int32_t *layer_window, kk_err *err)
+kk_code rr_acc_init(run_ctx *rc, rr_acc *a, size_t n_samples, const int32_t *layer_window,
+                    kk_err *err)
 {
     memset(a, 0, sizeof *a);
-    a->n_layers = n_layers < NIAH_PROBE_LAYERS ? n_layers : NIAH_PROBE_LAYERS;
     a->layer_window = layer_window;
     a->cap = n_samples ? n_samples : 1;
     a->proposer_s = run_calloc(rc, a->cap, sizeof *a->proposer_s);
@@ -245,19 +244,7 @@ void rr_acc_add(rr_acc *a, const niah_result *r)
         a->ftheta_s[a->n] = r->ftheta_s;
     }
     a->n++;
-    double mx = 0, nx = 0;
-    for (int32_t l = 0; l < a->n_layers && l < r->n_probe; l++) {
-        for (int j = 0; j < 4; j++)
-            a->rest[l][j] += r->rest_layer[l][j];
-        a->mass[l] += r->mass_restored[l];
-        a->needle[l] += r->mass_needle[l];
-        mx = r->mass_restored[l] > mx ? r->mass_restored[l] : mx;
-        nx = r->mass_needle[l] > nx ? r->mass_needle[l] : nx;
-    }
-    a->mass_max += mx;
-    a->needle_max += nx;
-    a->n_exact += r->needle_exact_layers != 0;
-    a->positions += r->positions_restored;
+    niah_restore_figs_add(&a->f, r);
     /* the largest sample's bytes (the store and scratch are sized for the
      * runner's largest context, the same for every sample) */
     a->bytes_proposer = r->kv_bytes_proposer > a->bytes_proposer ? r->kv_bytes_proposer
@@ -269,11 +256,12 @@ void rr_acc_add(rr_acc *a, const niah_result *r)
 
 static double ratio(double e, double ref) { return ref > 0 ? e / ref : 0.0; }
 
-void rr_put_metrics(const rrestore *r, size_t arm, const rr_acc *a, ev_build *b, cJSON *m)
+void rr_put_metrics(const rrestore *r, size_t arm, const rr_acc *acc, ev_build *b, cJSON *m)
 {
-    const double n = a->n ? (double)a->n : 1.0;
+    const niah_restore_figs *a = &acc->f;
+    const double n = a->samples ? (double)a->samples : 1.0;
     const kv_restore_mode mode = r->mode[arm];
-    ev_put_i64(b, m, "samples_needle_exact", a->n_exact);
+    ev_put_i64(b, m, "samples_needle_exact", a->samples_exact);
     if (mode != KV_RESTORE_NONE) {
         /* restoration error on the restored positions, every layer, then
          * per layer and by layer type */
@@ -281,18 +269,18 @@ void rr_put_metrics(const rrestore *r, size_t arm, const rr_acc *a, ev_build *b,
         int has_g = 0, has_s = 0;
         cJSON *layers = ev_put_arr(b, m, "restored_layers");
         for (int32_t l = 0; l < a->n_layers; l++) {
-            const int sliding = a->layer_window && a->layer_window[l] > 0;
+            const int sliding = acc->layer_window && acc->layer_window[l] > 0;
             for (int j = 0; j < 4; j++) {
-                t[j] += a->rest[l][j];
-                (sliding ? s : g)[j] += a->rest[l][j];
+                t[j] += a->layer[l][j];
+                (sliding ? s : g)[j] += a->layer[l][j];
             }
             has_s |= sliding;
             has_g |= !sliding;
             cJSON *o = ev_put_obj(b, layers, "restored_layers[]");
             ev_put_i64(b, o, "layer", l);
             ev_put_str(b, o, "type", sliding ? "sliding" : "global");
-            ev_put_num(b, o, "rel_mse_restored_k", ratio(a->rest[l][0], a->rest[l][1]));
-            ev_put_num(b, o, "rel_mse_restored_v", ratio(a->rest[l][2], a->rest[l][3]));
+            ev_put_num(b, o, "rel_mse_restored_k", ratio(a->layer[l][0], a->layer[l][1]));
+            ev_put_num(b, o, "rel_mse_restored_v", ratio(a->layer[l][2], a->layer[l][3]));
             ev_put_num(b, o, "attention_mass_restored", a->mass[l] / n);
             ev_put_num(b, o, "attention_mass_needle", a->needle[l] / n);
         }
@@ -320,7 +308,7 @@ void rr_put_metrics(const rrestore *r, size_t arm, const rr_acc *a, ev_build *b,
         ev_put_num(b, m, "rel_mse_restored_train_v", r->meta.rel_mse_train_v);
         ev_put_num(b, m, "rel_mse_restored_heldout_k", r->meta.rel_mse_heldout_k);
         ev_put_num(b, m, "rel_mse_restored_heldout_v", r->meta.rel_mse_heldout_v);
-        ev_put_u64(b, m, "kv_bytes_proposer", a->bytes_proposer);
+        ev_put_u64(b, m, "kv_bytes_proposer", acc->bytes_proposer);
     }
     if (mode == KV_RESTORE_MIX)
         ev_put_num(b, m, "alpha", r->alpha[arm]);
@@ -348,7 +336,7 @@ void rr_put_timings(const rrestore *r, size_t arm, rr_acc *a, double prefill_s,
 
 void rr_put_counters(const rr_acc *a, ev_build *b, cJSON *ct)
 {
-    ev_put_u64(b, ct, "positions_restored", a->positions);
+    ev_put_u64(b, ct, "positions_restored", a->f.positions);
 }
 
 void rr_put_memory(const rr_acc *a, ev_build *b, cJSON *mem)
@@ -360,8 +348,9 @@ void rr_put_memory(const rr_acc *a, ev_build *b, cJSON *mem)
 
 void rr_put_sample(const rr_acc *a, const niah_result *r, ev_build *b, cJSON *o)
 {
+    (void)a;
     cJSON *ex = ev_put_arr(b, o, "needle_exact_layers");
-    for (int32_t l = 0; l < a->n_layers && l < r->n_probe; l++)
+    for (int32_t l = 0; l < r->n_probe; l++)
         if ((r->needle_exact_layers >> l) & 1u)
             ev_put(b, ex, "needle_exact_layers[]", cJSON_CreateNumber(l));
     ev_put_u64(b, o, "positions_restored", r->positions_restored);

@@ -68,23 +68,18 @@ void run_restore_free(rrestore *r);
 /* The arm's policy, mode and maps into o. */
 void run_restore_arm_opts(const rrestore *r, size_t arm, niah_opts *o);
 
-/* One arm's sums over its samples. */
+/* One arm's sums over its samples: the engine's figures (niah.h) and what
+ * only the kind reports (timings, bytes beside the cache). */
 typedef struct rr_acc {
-    int32_t n_layers;           /* min(verifier layers, NIAH_PROBE_LAYERS) */
+    niah_restore_figs f;
     const int32_t *layer_window;/* borrowed: per layer, 0 for global */
-    size_t n;
-    double rest[NIAH_PROBE_LAYERS][4];
-    double mass[NIAH_PROBE_LAYERS], needle[NIAH_PROBE_LAYERS];
-    double mass_max, needle_max; /* sums over samples of the per-sample maxima */
-    int64_t n_exact;             /* samples whose needle some layer holds */
-    uint64_t positions;
     size_t bytes_proposer, bytes_scratch, bytes_store;
     double *proposer_s, *ftheta_s; /* (cap) per sample */
-    size_t cap;
+    size_t n, cap;
 } rr_acc;
 
-kk_code rr_acc_init(run_ctx *rc, rr_acc *a, size_t n_samples, int32_t n_layers,
-                    const int32_t *layer_window, kk_err *err);
+kk_code rr_acc_init(run_ctx *rc, rr_acc *a, size_t n_samples, const int32_t *layer_window,
+                    kk_err *err);
 void rr_acc_add(rr_acc *a, const niah_result *r);
 void rr_acc_free(rr_acc *a);
 

@@ -43,7 +43,7 @@ static const double DEPTHS[3] = {0.1, 0.5, 0.9};
 static void run(const model *m, int32_t distractors, niah_opts o, niah_cell *cells,
                 int32_t n_ctx)
 {
-    const niah_cfg cfg = {CTX, n_ctx, DEPTHS, 3, 50, 1, distractors, o, NULL, NULL, NULL, NULL, NULL};
+    const niah_cfg cfg = {CTX, n_ctx, DEPTHS, 3, 50, 1, distractors, o, NULL, NULL, NULL, NULL, NULL, NULL};
     kk_err e;
     kk_err_clear(&e);
     if (niah_run(m, &cfg, cells, &e) != KK_OK)

@@ -81,7 +81,7 @@ static double run_recall(const model *m, int64_t ctx, int64_t samples, int32_t d
                          niah_opts o)
 {
     niah_cell cells[3];
-    const niah_cfg cfg = {&ctx, 1, DEPTHS, 3, samples, 1, distractors, o, NULL, NULL, NULL, NULL, NULL};
+    const niah_cfg cfg = {&ctx, 1, DEPTHS, 3, samples, 1, distractors, o, NULL, NULL, NULL, NULL, NULL, NULL};
     kk_err e;
     kk_err_clear(&e);
     if (niah_run(m, &cfg, cells, &e) != KK_OK)
@@ -165,7 +165,7 @@ static void a_cell_should_not_depend_on_the_order_samples_run_in(void **state)
     const double depth = 0.5;
     niah_cell cell;
     const niah_opts o = {0, 0, false, NULL, NULL, false, false, NULL, 0, NULL, NULL, NULL, 0.0};
-    const niah_cfg cfg = {&ctx, 1, &depth, 1, 4, 42, 2, o, NULL, NULL, NULL, NULL, NULL};
+    const niah_cfg cfg = {&ctx, 1, &depth, 1, 4, 42, 2, o, NULL, NULL, NULL, NULL, NULL, NULL};
     assert_int_equal(niah_run(x.m, &cfg, &cell, NULL), KK_OK);
     /* the same samples alone, last first, through one runner */
     niah_runner *r = NULL;
@@ -388,7 +388,7 @@ static double run_codec_recall(const model *m, int64_t ctx, int64_t samples, int
 {
     niah_cell cells[3];
     const niah_opts o = {0, 0, false, spec, NULL, false, false, NULL, 0, NULL, NULL, NULL, 0.0};
-    const niah_cfg cfg = {&ctx, 1, DEPTHS, 3, samples, 1, distractors, o, NULL, NULL, ks, vs, NULL};
+    const niah_cfg cfg = {&ctx, 1, DEPTHS, 3, samples, 1, distractors, o, NULL, NULL, ks, vs, NULL, NULL};
     kk_err e;
     kk_err_clear(&e);
     if (niah_run(m, &cfg, cells, &e) != KK_OK)
@@ -523,7 +523,7 @@ static void kivi_keys_per_channel_should_keep_the_recall_that_row_groups_lose(vo
     niah_cell cells[3];
     const int64_t ctx = 1024;
     const niah_opts o = {0, 0, false, &tok, &row, false, false, NULL, 0, NULL, NULL, NULL, 0.0};
-    const niah_cfg cfg = {&ctx, 1, DEPTHS, 3, 20, 1, 3, o, NULL, NULL, NULL, NULL, NULL};
+    const niah_cfg cfg = {&ctx, 1, DEPTHS, 3, 20, 1, 3, o, NULL, NULL, NULL, NULL, NULL, NULL};
     kk_err e;
     kk_err_clear(&e);
     assert_int_equal(niah_run(x.m, &cfg, cells, &e), KK_OK);

@@ -243,6 +243,55 @@ static void bad_input_should_name_the_flag(void **state)
     assert_null(k);
 }
 
+/* kakeya restore eval: kakeya niah's run with --policy required and the
+ * per-layer figures in --json: identity restores every layer exactly and
+ * the retrieval layer (1) attends to the restored needle; ftheta at rank
+ * 128 restores V exactly on this pair; without --policy it is a usage
+ * error that names the command. */
+static void restore_eval_should_report_each_layer(void **state)
+{
+    (void)state;
+    REQUIRE_BIN();
+    write_pair();
+    char out[320];
+    snprintf(out, sizeof out, "%s/e128.gguf", g_tmp);
+    int code;
+    cJSON *j = fit(g_proposer, out, "128", &code);
+    assert_int_equal(code, 0);
+    cJSON_Delete(j);
+    const char *modes[] = {"identity", "ftheta"};
+    for (int m = 0; m < 2; m++) {
+        const char *a[] = {"restore", "eval", "-m", g_verifier, "--ctx", "512", "--depths",
+                           "0.2,0.6", "--samples", "3", "--threads", "2", "--policy",
+                           "sinkwin:sinks=4,window=32", "--restore", modes[m], "--json",
+                           m ? "--proposer" : NULL, g_proposer, "--ftheta", out, NULL};
+        tp_run r = run(a);
+        if (r.code != 0)
+            fail_msg("restore eval %s: %s", modes[m], r.err);
+        j = cJSON_Parse(r.out);
+        tp_run_free(&r);
+        const cJSON *nj = cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(j, "model"), "niah");
+        assert_true(num(nj, "attention_mass_needle") > 0.9);
+        assert_true(num(nj, "positions_restored") > 0);
+        assert_int_equal((int)num(nj, "samples_needle_exact"), 0);
+        const cJSON *layers = cJSON_GetObjectItemCaseSensitive(nj, "restored_layers");
+        assert_int_equal(cJSON_GetArraySize(layers), 2);
+        const cJSON *l1 = cJSON_GetArrayItem(layers, 1);
+        assert_string_equal(cJSON_GetObjectItemCaseSensitive(l1, "type")->valuestring, "global");
+        assert_true(num(l1, "attention_mass_needle") > 0.9);
+        assert_true(num(l1, "rel_mse_restored_v") < 1e-6);
+        if (m == 0)
+            assert_true(num(l1, "rel_mse_restored_k") == 0.0);
+        cJSON_Delete(j);
+    }
+    const char *b[] = {"restore", "eval", "-m", g_verifier, "--ctx", "512", NULL};
+    tp_run r = run(b);
+    assert_int_equal(r.code, 3);
+    assert_non_null(strstr(r.err, "kakeya restore eval: --policy SPEC is required"));
+    tp_run_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -250,6 +299,7 @@ int main(void)
         cmocka_unit_test(the_verifier_as_its_own_proposer_should_restore_itself),
         cmocka_unit_test(niah_through_ftheta_should_find_what_the_window_lost),
         cmocka_unit_test(bad_input_should_name_the_flag),
+        cmocka_unit_test(restore_eval_should_report_each_layer),
     };
     return cmocka_run_group_tests(tests, setup, tp_teardown_tmpdir);
 }
