@@ -88,17 +88,29 @@ void kv_policy_format(const kv_policy *p, char *buf, size_t cap)
         snprintf(buf, cap, "full");
 }
 
-/* s5: part 0 the global layers (a full cache; absent when every layer
- * slides), then one ring per distinct window, in the order layers name
- * them. */
-static kk_code make_s5(const kv_config *cfg, const int32_t *lw, kv_cache **out, kk_err *err)
+int32_t kv_policy_n_global(const int32_t *layer_window, int32_t n_layers)
+{
+    int32_t n = 0;
+    for (int32_t l = 0; l < n_layers; l++)
+        n += !layer_window || layer_window[l] <= 0;
+    return n;
+}
+
+/* s5: part 0 the global layers (global, or a full cache; absent when every
+ * layer slides), then one ring per distinct window, in the order layers
+ * name them. */
+kk_code kv_policy_make_s5(const kv_config *cfg, const int32_t *lw, kv_cache *global,
+                          kv_cache **out, kk_err *err)
 {
     *out = NULL;
+    kk_code rc = KK_OK;
     int32_t win[KV_COMPOSITE_MAX_PARTS], count[KV_COMPOSITE_MAX_PARTS] = {0}, n_win = 0;
     int32_t n_global = 0;
     int32_t *part_of = calloc((size_t)cfg->n_layers, sizeof *part_of);
-    if (!part_of)
+    if (!part_of) {
+        kv_free(global);
         return kk_err_set(err, KK_E_NOMEM, "policy s5: out of memory");
+    }
     for (int32_t l = 0; l < cfg->n_layers; l++) {
         const int32_t w = lw ? lw[l] : 0;
         if (w <= 0) {
@@ -111,6 +123,7 @@ static kk_code make_s5(const kv_config *cfg, const int32_t *lw, kv_cache **out, 
         if (i == n_win) {
             if (n_win == KV_COMPOSITE_MAX_PARTS - 1) {
                 free(part_of);
+                kv_free(global);
                 return kk_err_set(err, KK_E_RANGE, "policy s5: the model's layers have more "
                                   "than %d distinct sliding windows", KV_COMPOSITE_MAX_PARTS - 1);
             }
@@ -118,8 +131,14 @@ static kk_code make_s5(const kv_config *cfg, const int32_t *lw, kv_cache **out, 
         }
         count[i]++;
     }
-    if (n_win == 0) {
+    if (n_win == 0 || (global && global->cfg.n_layers != n_global)) {
+        const int32_t served = global ? global->cfg.n_layers : 0;
         free(part_of);
+        kv_free(global);
+        if (n_win > 0)
+            return kk_err_set(err, KK_E_RANGE, "policy s5: the global layers' cache serves %d "
+                              "layers, the model has %d global layers", (int)served,
+                              (int)n_global);
         return kk_err_set(err, KK_E_RANGE, "policy s5: the model has no sliding-window layer "
                           "(allowed: a hybrid model; use full for this one)");
     }
@@ -132,8 +151,9 @@ static kk_code make_s5(const kv_config *cfg, const int32_t *lw, kv_cache **out, 
         part_of[l] = w > 0 ? base + i : 0;
     }
     kv_cache *parts[KV_COMPOSITE_MAX_PARTS] = {0};
-    kk_code rc = KK_OK;
-    if (n_global > 0) {
+    if (global) {
+        parts[0] = global;
+    } else if (n_global > 0) {
         kv_config g = *cfg;
         g.n_layers = n_global;
         rc = kv_full_init(&parts[0], &g, err);
@@ -158,7 +178,7 @@ kk_code kv_policy_make(const kv_policy *p, const kv_config *cfg, const int32_t *
     if (p && p->kind == KV_POLICY_SINKWIN)
         return kv_sinkwin_init(out, cfg, p->n_sink, p->window, err);
     if (p && p->kind == KV_POLICY_S5)
-        return make_s5(cfg, layer_window, out, err);
+        return kv_policy_make_s5(cfg, layer_window, NULL, out, err);
     return kv_full_init(out, cfg, err);
 }
 

@@ -61,6 +61,15 @@ void kv_policy_format(const kv_policy *p, char *buf, size_t cap);
 kk_code kv_policy_make(const kv_policy *p, const kv_config *cfg, const int32_t *layer_window,
                        kv_cache **out, kk_err *err);
 
+/* s5 with the global layers' cache given (a codec cache, say): global must
+ * be built for kv_policy_n_global(layer_window, cfg->n_layers) layers with
+ * cfg's heads and dims (NULL: a full F32 cache). Takes global, on success
+ * and on error. @return as kv_policy_make's s5. */
+kk_code kv_policy_make_s5(const kv_config *cfg, const int32_t *layer_window, kv_cache *global,
+                          kv_cache **out, kk_err *err);
+/* Layers with no sliding window (layer_window[l] <= 0). */
+int32_t kv_policy_n_global(const int32_t *layer_window, int32_t n_layers);
+
 /* s5: the bytes its sliding layers' rings allocate
  * (kv_bytes_resident_sliding); 0 for another policy or cache. */
 size_t kv_policy_bytes_sliding(const kv_policy *p, const kv_cache *c);

@@ -12,6 +12,7 @@
 #include "kk_stats.h"
 #include "kv.h"
 #include "kv_codec.h"
+#include "kv_composite.h"
 #include "kv_restored.h"
 #include "kv_noisy.h"
 #include "synth.h"
@@ -153,6 +154,7 @@ struct niah_runner {
     codec_spec spec, spec_v; /* the copies opts.kv_codec(_v) point at */
     kv_policy policy;        /* the copy opts.policy points at */
     int64_t max_ctx;
+    int64_t cap;       /* the cache's capacity (opts.cache_ctx or max_ctx) */
     fwd_state *st;
     kv_cache *kv;
     float *logits;     /* (n_vocab) */
@@ -186,10 +188,13 @@ static kk_code check_opts(const model *m, const niah_opts *opts, kk_err *err)
     if (opts->kv_bits > 0 && opts->kv_codec)
         return kk_err_set(err, KK_E_RANGE,
                           "niah: kv bits and a kv codec are exclusive (give one of them)");
+    /* s5 takes a codec for its global layers; the rings store F32 rows */
+    const bool s5 = opts->policy && opts->policy->kind == KV_POLICY_S5;
     if (opts->policy && opts->policy->kind != KV_POLICY_FULL &&
-        (opts->kv_bits > 0 || opts->kv_codec || opts->kv_error))
-        return kk_err_set(err, KK_E_UNSUPPORTED, "niah: a bounded cache policy with %s is not "
-                          "supported yet (the policy stores F32 rows of its own)",
+        (opts->kv_bits > 0 || (opts->kv_codec && !s5) || (opts->kv_error && !s5)))
+        return kk_err_set(err, KK_E_UNSUPPORTED, "niah: a %s policy with %s is not supported "
+                          "yet (its ring stores F32 rows of its own; s5 takes a kv codec for its "
+                          "global layers)", s5 ? "s5" : "sinkwin",
                           opts->kv_codec ? "a kv codec" : opts->kv_bits ? "kv bits" : "kv error");
     if (opts->restore != KV_RESTORE_NONE &&
         (opts->restore < KV_RESTORE_NONE || opts->restore > KV_RESTORE_MIX || !opts->policy ||
@@ -227,8 +232,13 @@ kk_code niah_runner_set_opts(niah_runner *r, const niah_opts *opts, kk_err *err)
     /* A bounded cache takes one prefill chunk beyond its window (its
      * slack, kv_sinkwin.h); the others need no rollback but emptying. */
     const bool bounded = opts->policy && opts->policy->kind != KV_POLICY_FULL;
+    if (opts->cache_ctx != 0 && (opts->cache_ctx < NIAH_MIN_CTX || opts->cache_ctx > r->max_ctx))
+        return kk_err_set(err, KK_E_RANGE, "niah: cache capacity %lld out of range (allowed: 0 "
+                          "or %d..%lld)", (long long)opts->cache_ctx, NIAH_MIN_CTX,
+                          (long long)r->max_ctx);
+    const int64_t cap = opts->cache_ctx > 0 ? opts->cache_ctx : r->max_ctx;
     const kv_config cfg = {hp->n_layers, hp->n_kv_heads, hp->head_dim_k, hp->head_dim_v,
-                           r->max_ctx, bounded ? batch - 1 : 0};
+                           cap, bounded ? batch - 1 : 0};
     codec_spec spec = {0}, spec_v = {0};
     if (opts->kv_codec) {
         spec = *opts->kv_codec;
@@ -237,7 +247,26 @@ kk_code niah_runner_set_opts(niah_runner *r, const niah_opts *opts, kk_err *err)
     /* The new cache first: on failure nothing of the runner has changed. */
     kv_cache *kv = NULL;
     const kv_codec_opts ko = {.passthrough = opts->kv_codec_passthrough};
-    if (opts->kv_codec)
+    int32_t lw[NIAH_PROBE_LAYERS * 8];
+    if (hp->n_layers > (int32_t)(sizeof lw / sizeof lw[0]))
+        return kk_err_set(err, KK_E_RANGE, "niah: %d layers; at most %d", (int)hp->n_layers,
+                          (int)(sizeof lw / sizeof lw[0]));
+    for (int32_t l = 0; l < hp->n_layers; l++)
+        lw[l] = r->m->layers[l].sliding_window;
+    if (opts->kv_codec && opts->policy && opts->policy->kind == KV_POLICY_S5) {
+        /* quantized global layers under s5: the codec cache serves the
+         * global layers, rings the sliding ones */
+        kv_config g = cfg;
+        g.n_layers = kv_policy_n_global(lw, hp->n_layers);
+        /* a codec cache's slack is capped by its capacity (kv_codec.h) */
+        g.max_rollback = g.max_rollback < cap ? g.max_rollback : cap;
+        kv_cache *global = NULL;
+        if (g.n_layers < 1)
+            return kk_err_set(err, KK_E_RANGE, "niah: policy s5 with a kv codec needs a global "
+                              "layer; every layer of this model slides");
+        KK_TRY(kv_codec_init(&global, &g, &spec, &spec_v, &ko, err));
+        KK_TRY(kv_policy_make_s5(&cfg, lw, global, &kv, err));
+    } else if (opts->kv_codec)
         KK_TRY(kv_codec_init(&kv, &cfg, &spec, &spec_v, &ko, err));
     else if (opts->kv_bits > 0)
         KK_TRY(kv_noisy_init(&kv, &cfg, opts->kv_bits, batch, err));
@@ -249,15 +278,8 @@ kk_code niah_runner_set_opts(niah_runner *r, const niah_opts *opts, kk_err *err)
                                 (kv_restore_mode)opts->restore,
                                 opts->restore == KV_RESTORE_IDENTITY ? NULL : &ft, err));
     }
-    else {
-        int32_t lw[NIAH_PROBE_LAYERS * 8];
-        if (hp->n_layers > (int32_t)(sizeof lw / sizeof lw[0]))
-            return kk_err_set(err, KK_E_RANGE, "niah: %d layers; at most %d", (int)hp->n_layers,
-                              (int)(sizeof lw / sizeof lw[0]));
-        for (int32_t l = 0; l < hp->n_layers; l++)
-            lw[l] = r->m->layers[l].sliding_window;
+    else
         KK_TRY(kv_policy_make(opts->policy, &cfg, lw, &kv, err));
-    }
     float *cap_k = NULL, *cap_v = NULL;
     if (opts->kv_error) {
         const size_t rows = (size_t)hp->n_layers * (size_t)r->max_ctx * (size_t)hp->n_kv_heads;
@@ -300,6 +322,7 @@ kk_code niah_runner_set_opts(niah_runner *r, const niah_opts *opts, kk_err *err)
     free(r->cap_k);
     free(r->cap_v);
     r->kv = kv;
+    r->cap = cap;
     r->cap_k = cap_k;
     r->cap_v = cap_v;
     r->opts = *opts;
@@ -356,7 +379,11 @@ fail:
 
 const codec_stats *niah_runner_codec_stats(const niah_runner *r, char which)
 {
-    return r->opts.kv_codec ? kv_codec_get_stats(r->kv, which) : NULL;
+    if (!r->opts.kv_codec)
+        return NULL;
+    /* under s5 the codec cache is the composite's part 0 (the global layers) */
+    const kv_cache *c = kv_composite_n_parts(r->kv) > 0 ? kv_composite_part(r->kv, 0) : r->kv;
+    return kv_codec_get_stats(c, which);
 }
 
 /* The counters of a codec cache that grew while one sample ran. */
@@ -411,10 +438,10 @@ kk_code niah_runner_eval(niah_runner *r, const niah_sample *s, niah_result *res,
                          float *logits, kk_err *err)
 {
     memset(res, 0, sizeof *res);
-    if (s->ctx < 1 || s->ctx > r->max_ctx)
+    if (s->ctx < 1 || s->ctx > r->cap)
         return kk_err_set(err, KK_E_RANGE,
-                          "niah: a sample of %lld tokens does not fit the runner's %lld",
-                          (long long)s->ctx, (long long)r->max_ctx);
+                          "niah: a sample of %lld tokens does not fit the runner's cache of %lld",
+                          (long long)s->ctx, (long long)r->cap);
     kk_code rc0 = kv_truncate(r->kv, 0, err); /* emptying always works (kv.h) */
     if (rc0 != KK_OK)
         return rc0;

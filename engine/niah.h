@@ -107,8 +107,10 @@ typedef struct niah_opts {
      * (kv_codec_opts.passthrough; set by the harness from KAKEYA_FAULT). */
     bool kv_codec_passthrough;
     /* NULL or full: the full cache; sinkwin: a bounded cache of sinks and
-     * a window (kv_policy.h; its slack is the prefill chunk less one).
-     * Not with kv_bits, kv_codec or kv_error yet. Borrowed during
+     * a window (kv_policy.h; its slack is the prefill chunk less one); s5:
+     * a hybrid model's global layers full (or kv_codec's cache: quantized
+     * global K/V) and its sliding layers rings. sinkwin not with kv_bits,
+     * kv_codec or kv_error yet; s5 not with kv_bits. Borrowed during
      * niah_runner_init/_set_opts only (copied). */
     const kv_policy *policy;
     /* With a sinkwin policy: restore evicted positions in the views
@@ -124,6 +126,13 @@ typedef struct niah_opts {
     const model *proposer;
     const struct ftheta *ftheta_k, *ftheta_v;
     double alpha;
+    /* The cache's capacity in tokens: 0 for the runner's max_ctx, else
+     * NIAH_MIN_CTX..max_ctx (samples longer than it are refused). A cache
+     * sized to its samples' context allocates what such a run needs, so
+     * kv_bytes_resident compares across contexts (a full cache's grows, a
+     * bounded one's does not); the bounded caches' slack stays the
+     * runner's prefill chunk less one whatever the capacity. */
+    int64_t cache_ctx;
 } niah_opts;
 
 /* Layers the per-layer figures of a result cover (masks are 32 bits). */

@@ -89,8 +89,9 @@ static void help(FILE *out)
             "                       sinkwin:sinks=S,window=W (S sinks and the last W\n"
             "                       positions; a needle outside both is gone), or s5\n"
             "                       (a hybrid model's global layers full, its sliding\n"
-            "                       layers a ring of their window); not with --kv-bits\n"
-            "                       or --kv-codec\n"
+            "                       layers a ring of their window, --kv-codec for the\n"
+            "                       global layers); sinkwin not with --kv-bits or\n"
+            "                       --kv-codec\n"
             "  --restore MODE       with a sinkwin policy: none (default); identity (the\n"
             "                       evicted positions put back from the rows kept aside:\n"
             "                       the positive control); ftheta (the proposer's K/V\n"
@@ -435,7 +436,7 @@ static int niah_main(int argc, char **argv)
         kk_err_where(&err, "--policy");
         return cmd_fail(g_name, &err);
     }
-    if (policy.kind != KV_POLICY_FULL && (bits_arg || codec_arg)) {
+    if (policy.kind != KV_POLICY_FULL && (bits_arg || (codec_arg && policy.kind != KV_POLICY_S5))) {
         say("--policy %s and %s are exclusive (a bounded cache of "
                         "codec rows is not built yet)\n", policy_arg,
                 bits_arg ? "--kv-bits" : "--kv-codec");

@@ -42,6 +42,10 @@ static const kind_field_spec ARM_FIELDS[] = {
     {.key = "restore", .type = PRESET_T_STRING, .max_len = 64, .def = "none",
      .check = run_restore_check_mode,
      .help = "none, identity (positive control), ftheta or mix:A (needs a sinkwin policy)"},
+    {.key = "codec", .type = PRESET_T_STRING, .max_len = 128, .def = "none",
+     .check = run_niah_check_codec,
+     .help = "none, or a codec spec for the cache's K and V: with policy full the whole "
+             "cache, with s5 its global layers (quantized global K/V)"},
     KIND_F_MASK,
 };
 static const char *const ROLES[] = {"target", "proposer", "ftheta", NULL};

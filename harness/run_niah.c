@@ -234,6 +234,7 @@ typedef struct nstate {
 typedef struct nworker {
     niah_runner *runner;
     size_t arm;               /* the arm the runner is set for */
+    int64_t ctx;              /* and the context its cache is sized to */
     int32_t *tokens;          /* (max_ctx) */
 } nworker;
 
@@ -432,10 +433,16 @@ static kk_code task(run_ctx *rc, void *wp, size_t i, kk_err *err)
     const run_task *t = &rc->tasks[i];
     const nplan *pl = run_plan_at(rc, i);
     nslot *slot = run_result_at(rc, i);
-    if (t->arm != w->arm) {
-        const niah_opts o = arm_opts(rc, t->arm);
+    /* The cache is sized to the sample's context (niah_opts.cache_ctx), so
+     * its resident bytes are what a run at that context allocates: tasks
+     * come arm by arm and context by context, so this happens at their
+     * boundaries only. */
+    if (t->arm != w->arm || pl->ctx != w->ctx) {
+        niah_opts o = arm_opts(rc, t->arm);
+        o.cache_ctx = pl->ctx;
         KK_TRY(niah_runner_set_opts(w->runner, &o, err));
         w->arm = t->arm;
+        w->ctx = pl->ctx;
     }
     niah_sample smp = {.tokens = w->tokens, .ctx = pl->ctx};
     KK_TRY(niah_sample_make(&smp, pl->depth, s->distractors, t->seed, err));

@@ -48,6 +48,15 @@ kk_code run_restore_check_preset(const preset *p, kk_err *err)
         const char *ms = preset_arm_field(p, &p->arms[a], "restore")->s;
         if (kv_policy_parse(ps, &pol, err) != KK_OK || kv_restore_parse(ms, &mode, &alpha, err))
             return kk_err_file(err, p->file);
+        const preset_field *cf = preset_arm_field(p, &p->arms[a], "codec");
+        if (cf && strcmp(cf->s, "none") != 0 &&
+            (pol.kind == KV_POLICY_SINKWIN || mode != KV_RESTORE_NONE)) {
+            kk_err_set(err, KK_E_RANGE, "arm %s: codec %s with policy \"%s\" and restore %s is "
+                       "not supported (allowed: a codec with policy full or s5 and restore none; "
+                       "a sinkwin ring stores F32 rows)", p->arms[a].name, cf->s, ps, ms);
+            kk_err_where(err, "arms[].codec");
+            return kk_err_file(err, p->file);
+        }
         if (mode != KV_RESTORE_NONE && pol.kind != KV_POLICY_SINKWIN) {
             kk_err_set(err, KK_E_RANGE, "arm %s: restore %s needs a sinkwin policy (found policy "
                        "\"%s\"; allowed: sinkwin:sinks=S,window=W, or restore none)",

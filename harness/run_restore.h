@@ -5,7 +5,8 @@
  *
  *   - the arm fields `policy` (kv_policy.h: full, sinkwin:sinks=S,window=W,
  *     s5) and `restore` (none, identity, ftheta, mix:A), checked when the
- *     preset loads (a restoring mode needs a sinkwin policy);
+ *     preset loads (a restoring mode needs a sinkwin policy; a `codec`, the
+ *     NIAH kinds' field, needs policy full or s5 and restore none);
  *   - the proposer (parameter `proposer`, a model source as `model`'s),
  *     loaded when an arm restores through f_theta, listed in models[] with
  *     role `proposer`;

@@ -155,6 +155,7 @@ static void a_restore_preset_should_show_controls_self_fit_and_bounded_bytes(voi
                  "  - {name: identity, policy: \"sinkwin:sinks=4,window=32\", restore: identity}\n"
                  "  - {name: self, policy: \"sinkwin:sinks=4,window=32\", restore: ftheta}\n"
                  "  - {name: s5, policy: s5}\n"
+                 "  - {name: s5q, policy: s5, codec: q8_0}\n"
                  "gate:\n  baseline: full\n");
     tp_run r = run_preset("rs-small");
     if (r.code != 0)
@@ -185,12 +186,29 @@ static void a_restore_preset_should_show_controls_self_fit_and_bounded_bytes(voi
     assert_int_equal(exact_samples(full), 8);
     assert_int_equal(exact_samples(s5), 8);
     assert_true(metric(s5, "recall") == 1.0);
+    /* quantized global K/V under s5: the codec ran (its counters), recall
+     * holds, the rings stay bounded and the global layer is smaller */
+    const cJSON *s5q = arm(doc, "s5q");
+    assert_true(metric(s5q, "recall") == 1.0);
+    assert_cells_constant(s5q, "kv_bytes_resident_sliding");
+    const cJSON *ct = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(s5q, "signals"), "counters");
+    assert_true(cJSON_GetObjectItemCaseSensitive(ct, "values_encoded")->valuedouble > 0);
     /* bounded bytes: one size at 256 and 1024 tokens (sinks, window and one
      * prefill chunk of slack: more than a full cache holds at 256, less at
      * 1024); s5 by its sliding layers */
     assert_cells_constant(none, "kv_bytes_resident");
     assert_cells_constant(self, "kv_bytes_resident");
     assert_cells_constant(s5, "kv_bytes_resident_sliding");
+    /* ... where a full cache, sized to each context, grows with it: the
+     * per-cell figure measures the cache of that context, not the
+     * largest */
+    const cJSON *fc = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(full, "metrics"), "cells");
+    assert_true(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(fc, 0), "kv_bytes_resident")
+                    ->valuedouble * 3 <
+                cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(fc, 3), "kv_bytes_resident")
+                    ->valuedouble);
     assert_true(metric(none, "kv_bytes_resident") < metric(full, "kv_bytes_resident"));
     assert_true(metric(none, "kv_bytes_full_equivalent") == metric(full, "kv_bytes_resident"));
     /* models[]: the proposer and the fitted map with their hashes */
@@ -228,6 +246,8 @@ static void presets_the_kind_cannot_run_should_be_refused_by_name(void **state)
         {"rs-bad2", "  - {name: a, policy: \"sinkwin:sinks=4\"}\n", "sinkwin needs sinks and window"},
         {"rs-bad3", "  - {name: a, policy: \"sinkwin:sinks=4,window=8\", restore: \"mix:2\"}\n",
          "mix:A with A in [0, 1]"},
+        {"rs-bad4", "  - {name: a, policy: \"sinkwin:sinks=4,window=8\", codec: q8_0}\n",
+         "a codec with policy full or s5 and restore none"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char body[512];
