@@ -164,6 +164,16 @@ static const kv_vtable KV_FULL_F16_VT = {
  * far past any machine, only there so the products below cannot overflow. */
 #define KV_MAX_ELEMS ((int64_t)1 << 40)
 
+/* What full_init's cache of esz-byte elements reports as resident: its rows
+ * and positions (kv_full_bytes shares it, so the two cannot disagree). */
+static size_t full_bytes(const kv_config *cfg, size_t esz)
+{
+    const int64_t slots = (int64_t)cfg->n_layers * cfg->n_ctx;
+    const int64_t k_row = (int64_t)cfg->n_kv_heads * cfg->head_dim_k;
+    const int64_t v_row = (int64_t)cfg->n_kv_heads * cfg->head_dim_v;
+    return (size_t)(slots * (k_row + v_row)) * esz + (size_t)slots * sizeof(int32_t);
+}
+
 static kk_code full_init(kv_cache **out, const kv_config *cfg, const kv_vtable *vt,
                          size_t esz, kk_err *err)
 {
@@ -202,9 +212,14 @@ static kk_code full_init(kv_cache **out, const kv_config *cfg, const kv_vtable *
         return kk_err_set(err, KK_E_NOMEM, "kv %s: out of memory for %lld tokens", vt->name,
                           (long long)cfg->n_ctx);
     }
-    f->bytes = (size_t)(slots * (k_row + v_row)) * esz + (size_t)slots * sizeof(int32_t);
+    f->bytes = full_bytes(cfg, esz);
     *out = &f->base;
     return KK_OK;
+}
+
+size_t kv_full_bytes(const kv_config *cfg)
+{
+    return full_bytes(cfg, sizeof(float));
 }
 
 kk_code kv_full_init(kv_cache **out, const kv_config *cfg, kk_err *err)

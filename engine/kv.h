@@ -137,6 +137,9 @@ float *kv_alloc_f32(int64_t n);
 /* The plain full cache: F32, every position, n_ctx tokens allocated up
  * front. @return KK_OK, KK_E_RANGE for a bad config, KK_E_NOMEM. */
 kk_code kv_full_init(kv_cache **out, const kv_config *cfg, kk_err *err);
+/* The kv_bytes_resident of a kv_full_init cache of cfg, without making one
+ * (the full-cache equivalent of a bounded cache's bytes). */
+size_t kv_full_bytes(const kv_config *cfg);
 
 /* The full cache with K/V stored as F16 (llama.cpp's default cache type):
  * half the bytes resident and read per step; values rounded to nearest

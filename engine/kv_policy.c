@@ -40,7 +40,7 @@ kk_code kv_policy_parse(const char *spec, kv_policy *out, kk_err *err)
     }
     if (strncmp(spec, "sinkwin:", 8) != 0)
         return kk_err_set(err, KK_E_RANGE, "policy '%.64s': unknown (allowed: full, "
-                          "sinkwin:sinks=S,window=W, s5)", spec);
+                          "sinkwin:sink=S,window=W, s5)", spec);
     kv_policy p = {.kind = KV_POLICY_SINKWIN, .n_sink = -1, .window = -1};
     for (const char *s = spec + 8; *s;) {
         const char *end = strchr(s, ',');
@@ -49,7 +49,7 @@ kk_code kv_policy_parse(const char *spec, kv_policy *out, kk_err *err)
         const size_t klen = eq ? (size_t)(eq - s) : len;
         int32_t *dst = NULL;
         long lo = 0;
-        if (klen == 5 && !memcmp(s, "sinks", 5))
+        if (klen == 4 && !memcmp(s, "sink", 4))
             dst = &p.n_sink;
         else if (klen == 6 && !memcmp(s, "window", 6)) {
             dst = &p.window;
@@ -57,7 +57,7 @@ kk_code kv_policy_parse(const char *spec, kv_policy *out, kk_err *err)
         }
         if (!dst)
             return kk_err_set(err, KK_E_RANGE, "policy '%.64s': unknown key '%.*s' (allowed: "
-                              "sinks, window)", spec, (int)(klen > 32 ? 32 : klen), s);
+                              "sink, window)", spec, (int)(klen > 32 ? 32 : klen), s);
         if (*dst != -1)
             return kk_err_set(err, KK_E_DUPLICATE, "policy '%.64s': '%.*s' given twice", spec,
                               (int)klen, s);
@@ -72,8 +72,8 @@ kk_code kv_policy_parse(const char *spec, kv_policy *out, kk_err *err)
             return kk_err_set(err, KK_E_FORMAT, "policy '%.64s': a trailing ','", spec);
     }
     if (p.n_sink < 0 || p.window < 1)
-        return kk_err_set(err, KK_E_MISSING, "policy '%.64s': sinkwin needs sinks and window "
-                          "(sinkwin:sinks=S,window=W)", spec);
+        return kk_err_set(err, KK_E_MISSING, "policy '%.64s': sinkwin needs sink and window "
+                          "(sinkwin:sink=S,window=W)", spec);
     *out = p;
     return KK_OK;
 }
@@ -81,7 +81,7 @@ kk_code kv_policy_parse(const char *spec, kv_policy *out, kk_err *err)
 void kv_policy_format(const kv_policy *p, char *buf, size_t cap)
 {
     if (p && p->kind == KV_POLICY_SINKWIN)
-        snprintf(buf, cap, "sinkwin:sinks=%d,window=%d", (int)p->n_sink, (int)p->window);
+        snprintf(buf, cap, "sinkwin:sink=%d,window=%d", (int)p->n_sink, (int)p->window);
     else if (p && p->kind == KV_POLICY_S5)
         snprintf(buf, cap, "s5");
     else

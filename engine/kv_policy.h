@@ -3,7 +3,7 @@
  * preset arm field `policy`), parsed once and turned into a cache.
  *
  *   full                              every position (kv_full)
- *   sinkwin:sinks=S,window=W          S attention sinks and a window of W
+ *   sinkwin:sink=S,window=W          S attention sinks and a window of W
  *                                     positions (kv_sinkwin.h); S >= 0,
  *                                     W >= 1
  *   s5                                a hybrid model's own split
@@ -15,7 +15,7 @@
  *                                     without sliding layers is refused
  *
  * Keys may come in any order, each once; the formatted form (kv_policy_
- * format) is canonical: `sinkwin:sinks=4,window=64`.
+ * format) is canonical: `sinkwin:sink=4,window=64`.
  *
  * Ownership: kv_policy is a plain value; kv_policy_make returns a cache the
  * caller frees with kv_free.

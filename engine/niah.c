@@ -396,6 +396,16 @@ static void stats_delta(codec_stats *d, const codec_stats *after, const codec_st
     d->blocks_overloaded = after->blocks_overloaded - before->blocks_overloaded;
 }
 
+/* d += a (a run's totals from its samples' counters). */
+static void stats_add(codec_stats *d, const codec_stats *a)
+{
+    d->values_encoded += a->values_encoded;
+    d->values_decoded += a->values_decoded;
+    for (int i = 0; i < 16; i++)
+        d->blocks_by_scale[i] += a->blocks_by_scale[i];
+    d->blocks_overloaded += a->blocks_overloaded;
+}
+
 /* Squared error of the rows the cache hands back against the captured
  * exact ones, for the n positions of the sample. */
 static kk_code kv_error_sums(niah_runner *r, int64_t n, niah_result *res, kk_err *err)
@@ -549,9 +559,14 @@ fail:
 
 /* ---- a whole run ------------------------------------------------------------------- */
 
-void niah_restore_figs_add(niah_restore_figs *f, const niah_result *r)
+void niah_restore_figs_add(niah_restore_figs *f, const niah_result *r, int64_t ctx)
 {
     f->n_layers = r->n_probe;
+    if (ctx > f->bytes_ctx) {
+        f->bytes_ctx = ctx;
+        f->kv_bytes = r->kv_bytes;
+        f->kv_bytes_sliding = r->kv_bytes_sliding;
+    }
     f->samples++;
     f->samples_exact += r->needle_exact_layers != 0;
     f->positions += r->positions_restored;
@@ -590,6 +605,7 @@ kk_code niah_run(const model *m, const niah_cfg *cfg, niah_cell *cells, kk_err *
     if (cfg->restore_figs)
         memset(cfg->restore_figs, 0, sizeof *cfg->restore_figs);
     int32_t *tokens = malloc((size_t)max_ctx * sizeof(int32_t));
+    int64_t cur_ctx = 0;
     if (!tokens) {
         niah_runner_free(r);
         return kk_err_set(err, KK_E_NOMEM, "niah: out of memory");
@@ -603,6 +619,16 @@ kk_code niah_run(const model *m, const niah_cfg *cfg, niah_cell *cells, kk_err *
             cell->ctx = cfg->ctx[ci];
             cell->depth = cfg->depths[di];
             cell->min_margin = INFINITY;
+            /* the cache sized to this context (niah_opts.cache_ctx): its
+             * bytes are what a run at this context allocates */
+            if (cell->ctx != cur_ctx) {
+                niah_opts o = cfg->opts;
+                o.cache_ctx = cell->ctx;
+                rc = niah_runner_set_opts(r, &o, err);
+                if (rc != KK_OK)
+                    break;
+                cur_ctx = cell->ctx;
+            }
             for (int64_t i = 0; i < cfg->samples && rc == KK_OK; i++) {
                 niah_sample s = {tokens, cell->ctx, 0, 0, 0};
                 rc = niah_sample_make(&s, cell->depth, cfg->distractors,
@@ -623,17 +649,23 @@ kk_code niah_run(const model *m, const niah_cfg *cfg, niah_cell *cells, kk_err *
                     cfg->restore_sums[3] += res.rest_rv;
                 }
                 if (cfg->restore_figs)
-                    niah_restore_figs_add(cfg->restore_figs, &res);
+                    niah_restore_figs_add(cfg->restore_figs, &res, cell->ctx);
+                /* totals from the samples: the cache is re-made per context */
+                if (cfg->k_stats && res.has_codec)
+                    stats_add(cfg->k_stats, &res.k_stats);
+                if (cfg->v_stats && res.has_codec)
+                    stats_add(cfg->v_stats, &res.v_stats);
                 kk_wilson95((double)cell->hits, (double)cell->n, &cell->recall_ci_lo, &cell->recall_ci_hi);
                 if (cfg->on_sample)
                     cfg->on_sample(cfg->on_sample_ctx, cell, ++done, total);
             }
         }
-    const codec_stats *ks = niah_runner_codec_stats(r, 'k'), *vs = niah_runner_codec_stats(r, 'v');
-    if (cfg->k_stats && ks)
-        *cfg->k_stats = *ks;
-    if (cfg->v_stats && vs)
-        *cfg->v_stats = *vs;
+    if (cfg->restore_figs && cfg->restore_figs->bytes_ctx > 0) {
+        const model_hparams *hp = &m->hp;
+        const kv_config fc = {hp->n_layers, hp->n_kv_heads, hp->head_dim_k, hp->head_dim_v,
+                              cfg->restore_figs->bytes_ctx, 0};
+        cfg->restore_figs->kv_bytes_full = kv_full_bytes(&fc);
+    }
     free(tokens);
     niah_runner_free(r);
     return rc;

@@ -213,10 +213,15 @@ typedef struct niah_restore_figs {
     double layer[NIAH_PROBE_LAYERS][4];
     double mass[NIAH_PROBE_LAYERS], needle[NIAH_PROBE_LAYERS];
     double mass_max, needle_max;
+    /* the sample of the largest context (the first such): its cache's
+     * bytes, its sliding part's (s5), and that context */
+    int64_t bytes_ctx;
+    size_t kv_bytes, kv_bytes_sliding;
+    size_t kv_bytes_full;  /* niah_run: a full F32 cache at bytes_ctx (kv_full_bytes) */
 } niah_restore_figs;
 
-/* Add one sample's figures to f. */
-void niah_restore_figs_add(niah_restore_figs *f, const niah_result *r);
+/* Add one sample's figures to f; ctx: the sample's context. */
+void niah_restore_figs_add(niah_restore_figs *f, const niah_result *r, int64_t ctx);
 
 typedef struct niah_cfg {
     const int64_t *ctx;      /* context lengths */

@@ -86,7 +86,7 @@ static void help(FILE *out)
             "                       affine:bits=2,group=32,axis=token --kv-codec-v\n"
             "                       affine:bits=2,group=32)\n"
             "  --policy SPEC        the cache policy: full (default) or\n"
-            "                       sinkwin:sinks=S,window=W (S sinks and the last W\n"
+            "                       sinkwin:sink=S,window=W (S sinks and the last W\n"
             "                       positions; a needle outside both is gone), or s5\n"
             "                       (a hybrid model's global layers full, its sliding\n"
             "                       layers a ring of their window, --kv-codec for the\n"
@@ -172,7 +172,8 @@ typedef struct codec_report {
 } codec_report;
 
 /* The run's restoration figures (niah_restore_figs) as members of
- * model.niah: the samples whose needle a layer held exactly; with a
+ * model.niah: the samples whose needle a layer held exactly, the cache's
+ * bytes at the largest context and a full F32 cache's there; with a
  * restoring mode the last query's attention mass on restored rows and on
  * the restored needle (means over samples of the per-sample largest over
  * layers), the rows restored, and per layer its type, error and masses
@@ -181,7 +182,11 @@ static void print_restore_figs(FILE *out, const niah_cfg *cfg, const synth_info 
 {
     const niah_restore_figs *f = cfg->restore_figs;
     const double n = f->samples ? (double)f->samples : 1.0;
-    fprintf(out, ", \"samples_needle_exact\": %lld", (long long)f->samples_exact);
+    fprintf(out, ", \"samples_needle_exact\": %lld, \"kv_bytes_resident\": %zu, "
+                 "\"kv_bytes_full_equiv\": %zu", (long long)f->samples_exact, f->kv_bytes,
+            f->kv_bytes_full);
+    if (cfg->opts.policy && cfg->opts.policy->kind == KV_POLICY_S5)
+        fprintf(out, ", \"kv_bytes_resident_sliding\": %zu", f->kv_bytes_sliding);
     if (cfg->opts.restore == KV_RESTORE_NONE)
         return;
     fprintf(out, ", \"attention_mass_restored\": ");
@@ -353,7 +358,7 @@ int cmd_restore_eval(int argc, char **argv)
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help") || !strcmp(argv[i], "--policy"))
             return niah_main(argc, argv);
-    say("--policy SPEC is required (sinkwin:sinks=S,window=W or s5: the bounded cache "
+    say("--policy SPEC is required (sinkwin:sink=S,window=W or s5: the bounded cache "
         "whose evicted positions are restored)\n");
     help(stderr);
     return KK_EXIT_USAGE;

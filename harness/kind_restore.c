@@ -38,7 +38,7 @@ static const kind_param_spec PARAMS[] = {
 static const kind_field_spec ARM_FIELDS[] = {
     {.key = "policy", .type = PRESET_T_STRING, .max_len = 128, .def = "full",
      .check = run_restore_check_policy,
-     .help = "the cache: full, sinkwin:sinks=S,window=W or s5 (kv_policy.h)"},
+     .help = "the cache: full, sinkwin:sink=S,window=W or s5 (kv_policy.h)"},
     {.key = "restore", .type = PRESET_T_STRING, .max_len = 64, .def = "none",
      .check = run_restore_check_mode,
      .help = "none, identity (positive control), ftheta or mix:A (needs a sinkwin policy)"},

@@ -590,18 +590,13 @@ done:
     free(ch);
 }
 
-/* The bytes a full F32 cache allocates holding ctx tokens of m (built and
- * measured; 0 when it cannot be made). */
+/* The bytes a full F32 cache of m allocates for ctx tokens (kv_full_bytes:
+ * the cache's own accounting). */
 static size_t full_cache_bytes(const model *m, int64_t ctx)
 {
     const model_hparams *hp = &m->hp;
     const kv_config cfg = {hp->n_layers, hp->n_kv_heads, hp->head_dim_k, hp->head_dim_v, ctx, 0};
-    kv_cache *c = NULL;
-    if (kv_full_init(&c, &cfg, NULL) != KK_OK)
-        return 0;
-    const size_t b = kv_bytes_resident(c);
-    kv_free(c);
-    return b;
+    return kv_full_bytes(&cfg);
 }
 
 /* The restore kind: the median prefill of the run's first full-cache arm
@@ -684,7 +679,7 @@ static kk_code arm_evidence(run_ctx *rc, size_t arm, ev_build *b, cJSON *aj, kk_
             kvb_sliding = r->kv_bytes_sliding;
         }
         if (s->rs)
-            rr_acc_add(&ra, r);
+            rr_acc_add(&ra, r, pl->ctx);
         if (sl->fallback[0]) {
             int seen = 0;
             const cJSON *f;
@@ -735,12 +730,12 @@ static kk_code arm_evidence(run_ctx *rc, size_t arm, ev_build *b, cJSON *aj, kk_
     }
     ev_put_u64(b, m, "kv_bytes_resident", kvb);
     if (s->rs) {
-        /* what a full F32 cache holds at the same context, measured on one
-         * (KV saved = 1 - resident / full) */
+        /* what a full F32 cache allocates at the same context (KV saved =
+         * 1 - resident / full) */
         const size_t full = full_cache_bytes(s->m, kvb_ctx);
         if (s->rs->policy[arm].kind == KV_POLICY_S5)
             ev_put_u64(b, m, "kv_bytes_resident_sliding", kvb_sliding);
-        ev_put_u64(b, m, "kv_bytes_full_equivalent", full);
+        ev_put_u64(b, m, "kv_bytes_full_equiv", full);
         ev_put_num(b, m, "kv_saved_fraction", full ? 1.0 - (double)kvb / (double)full : 0.0);
         rr_put_metrics(s->rs, arm, &ra, b, m);
     }

@@ -59,7 +59,7 @@ kk_code run_restore_check_preset(const preset *p, kk_err *err)
         }
         if (mode != KV_RESTORE_NONE && pol.kind != KV_POLICY_SINKWIN) {
             kk_err_set(err, KK_E_RANGE, "arm %s: restore %s needs a sinkwin policy (found policy "
-                       "\"%s\"; allowed: sinkwin:sinks=S,window=W, or restore none)",
+                       "\"%s\"; allowed: sinkwin:sink=S,window=W, or restore none)",
                        p->arms[a].name, ms, ps);
             kk_err_where(err, "arms[].restore");
             return kk_err_file(err, p->file);
@@ -246,14 +246,14 @@ void rr_acc_free(rr_acc *a)
     a->proposer_s = a->ftheta_s = NULL;
 }
 
-void rr_acc_add(rr_acc *a, const niah_result *r)
+void rr_acc_add(rr_acc *a, const niah_result *r, int64_t ctx)
 {
     if (a->n < a->cap) {
         a->proposer_s[a->n] = r->proposer_s;
         a->ftheta_s[a->n] = r->ftheta_s;
     }
     a->n++;
-    niah_restore_figs_add(&a->f, r);
+    niah_restore_figs_add(&a->f, r, ctx);
     /* the largest sample's bytes (the store and scratch are sized for the
      * runner's largest context, the same for every sample) */
     a->bytes_proposer = r->kv_bytes_proposer > a->bytes_proposer ? r->kv_bytes_proposer

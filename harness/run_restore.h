@@ -3,7 +3,7 @@
  * arms name a cache policy and a restore mode, harness/kind_restore.c).
  * run_niah.c runs the samples; this file owns what only restoration has:
  *
- *   - the arm fields `policy` (kv_policy.h: full, sinkwin:sinks=S,window=W,
+ *   - the arm fields `policy` (kv_policy.h: full, sinkwin:sink=S,window=W,
  *     s5) and `restore` (none, identity, ftheta, mix:A), checked when the
  *     preset loads (a restoring mode needs a sinkwin policy; a `codec`, the
  *     NIAH kinds' field, needs policy full or s5 and restore none);
@@ -81,7 +81,7 @@ typedef struct rr_acc {
 
 kk_code rr_acc_init(run_ctx *rc, rr_acc *a, size_t n_samples, const int32_t *layer_window,
                     kk_err *err);
-void rr_acc_add(rr_acc *a, const niah_result *r);
+void rr_acc_add(rr_acc *a, const niah_result *r, int64_t ctx);
 void rr_acc_free(rr_acc *a);
 
 /* The arm's figures into the evidence objects (b fails on memory):

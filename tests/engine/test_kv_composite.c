@@ -147,7 +147,7 @@ static void bounded_policies_should_hold_the_same_bytes_at_1k_and_16k(void **sta
         k[i] = v[i] = (float)i;
     kv_policy sw, s5, full;
     kk_err e;
-    assert_int_equal(kv_policy_parse("sinkwin:sinks=4,window=64", &sw, &e), KK_OK);
+    assert_int_equal(kv_policy_parse("sinkwin:sink=4,window=64", &sw, &e), KK_OK);
     assert_int_equal(kv_policy_parse("s5", &s5, &e), KK_OK);
     assert_int_equal(kv_policy_parse("full", &full, &e), KK_OK);
     for (int i = 0; i < 2; i++) {

@@ -232,7 +232,7 @@ static void niah_policy_should_lose_the_needle_outside_the_window(void **state)
     (void)state;
     REQUIRE_BIN();
     write_synth();
-    const char *extra[] = {"--depths", "0.1,0.97", "--policy", "sinkwin:window=32,sinks=2", NULL};
+    const char *extra[] = {"--depths", "0.1,0.97", "--policy", "sinkwin:window=32,sink=2", NULL};
     int code;
     cJSON *j = niah_json(extra, &code);
     assert_int_equal(code, 0);
@@ -240,7 +240,7 @@ static void niah_policy_should_lose_the_needle_outside_the_window(void **state)
         cJSON_GetObjectItemCaseSensitive(j, "model"), "niah");
     assert_string_equal(cJSON_GetObjectItemCaseSensitive(nj, "restore")->valuestring, "none");
     assert_string_equal(cJSON_GetObjectItemCaseSensitive(nj, "policy")->valuestring,
-                        "sinkwin:sinks=2,window=32");
+                        "sinkwin:sink=2,window=32");
     const cJSON *cells = cJSON_GetObjectItemCaseSensitive(j, "cells");
     assert_true(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(cells, 0), "recall")
                     ->valuedouble == 0.0);
@@ -255,7 +255,7 @@ static void niah_policy_should_lose_the_needle_outside_the_window(void **state)
     cJSON_Delete(j);
     /* the positive control: identity restoration puts the evicted
      * positions back, and the needle is found again everywhere */
-    const char *ident[] = {"--depths", "0.1,0.97", "--policy", "sinkwin:sinks=2,window=32",
+    const char *ident[] = {"--depths", "0.1,0.97", "--policy", "sinkwin:sink=2,window=32",
                            "--restore", "identity", NULL};
     j = niah_json(ident, &code);
     assert_int_equal(code, 0);
@@ -269,14 +269,14 @@ static void niah_policy_should_lose_the_needle_outside_the_window(void **state)
     assert_int_equal(r0.code, 3);
     assert_non_null(strstr(r0.err, "--restore needs --policy"));
     tp_run_free(&r0);
-    const char *a[] = {"niah", "-m", g_synth, "--ctx", "256", "--policy", "sinkwin:sinks=2,window=0",
+    const char *a[] = {"niah", "-m", g_synth, "--ctx", "256", "--policy", "sinkwin:sink=2,window=0",
                        NULL};
     tp_run r = run(a);
     assert_int_equal(r.code, 2);
     assert_non_null(strstr(r.err, "--policy"));
     assert_non_null(strstr(r.err, "window = '0' is not an integer in 1..1048576"));
     tp_run_free(&r);
-    const char *b[] = {"niah", "-m", g_synth, "--ctx", "256", "--policy", "sinkwin:sinks=2,window=8",
+    const char *b[] = {"niah", "-m", g_synth, "--ctx", "256", "--policy", "sinkwin:sink=2,window=8",
                        "--kv-codec", "q8_0", NULL};
     r = run(b);
     assert_int_equal(r.code, 3);

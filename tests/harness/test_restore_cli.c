@@ -138,7 +138,7 @@ static double niah_recall(const char *restore, const char *ftheta, int *code)
 {
     const char *a[24] = {"niah", "-m", g_verifier, "--ctx", "256", "--depths", "0.1,0.5",
                          "--samples", "4", "--threads", "2", "--json", "--policy",
-                         "sinkwin:sinks=2,window=32", "--restore", restore};
+                         "sinkwin:sink=2,window=32", "--restore", restore};
     int n = 16;
     if (ftheta) {
         a[n++] = "--proposer";
@@ -263,7 +263,7 @@ static void restore_eval_should_report_each_layer(void **state)
     for (int m = 0; m < 2; m++) {
         const char *a[] = {"restore", "eval", "-m", g_verifier, "--ctx", "512", "--depths",
                            "0.2,0.6", "--samples", "3", "--threads", "2", "--policy",
-                           "sinkwin:sinks=4,window=32", "--restore", modes[m], "--json",
+                           "sinkwin:sink=4,window=32", "--restore", modes[m], "--json",
                            m ? "--proposer" : NULL, g_proposer, "--ftheta", out, NULL};
         tp_run r = run(a);
         if (r.code != 0)

@@ -151,9 +151,9 @@ static void a_restore_preset_should_show_controls_self_fit_and_bounded_bytes(voi
                  "  calib_distractors: {type: int, default: 40}\n"
                  "arms:\n"
                  "  - {name: full, policy: full}\n"
-                 "  - {name: none, policy: \"sinkwin:sinks=4,window=32\"}\n"
-                 "  - {name: identity, policy: \"sinkwin:sinks=4,window=32\", restore: identity}\n"
-                 "  - {name: self, policy: \"sinkwin:sinks=4,window=32\", restore: ftheta}\n"
+                 "  - {name: none, policy: \"sinkwin:sink=4,window=32\"}\n"
+                 "  - {name: identity, policy: \"sinkwin:sink=4,window=32\", restore: identity}\n"
+                 "  - {name: self, policy: \"sinkwin:sink=4,window=32\", restore: ftheta}\n"
                  "  - {name: s5, policy: s5}\n"
                  "  - {name: s5q, policy: s5, codec: q8_0}\n"
                  "gate:\n  baseline: full\n");
@@ -210,7 +210,7 @@ static void a_restore_preset_should_show_controls_self_fit_and_bounded_bytes(voi
                 cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(fc, 3), "kv_bytes_resident")
                     ->valuedouble);
     assert_true(metric(none, "kv_bytes_resident") < metric(full, "kv_bytes_resident"));
-    assert_true(metric(none, "kv_bytes_full_equivalent") == metric(full, "kv_bytes_resident"));
+    assert_true(metric(none, "kv_bytes_full_equiv") == metric(full, "kv_bytes_resident"));
     /* models[]: the proposer and the fitted map with their hashes */
     int roles = 0;
     const cJSON *m;
@@ -243,10 +243,10 @@ static void presets_the_kind_cannot_run_should_be_refused_by_name(void **state)
         const char *name, *arms, *want;
     } bad[] = {
         {"rs-bad1", "  - {name: a, policy: full, restore: identity}\n", "needs a sinkwin policy"},
-        {"rs-bad2", "  - {name: a, policy: \"sinkwin:sinks=4\"}\n", "sinkwin needs sinks and window"},
-        {"rs-bad3", "  - {name: a, policy: \"sinkwin:sinks=4,window=8\", restore: \"mix:2\"}\n",
+        {"rs-bad2", "  - {name: a, policy: \"sinkwin:sink=4\"}\n", "sinkwin needs sink and window"},
+        {"rs-bad3", "  - {name: a, policy: \"sinkwin:sink=4,window=8\", restore: \"mix:2\"}\n",
          "mix:A with A in [0, 1]"},
-        {"rs-bad4", "  - {name: a, policy: \"sinkwin:sinks=4,window=8\", codec: q8_0}\n",
+        {"rs-bad4", "  - {name: a, policy: \"sinkwin:sink=4,window=8\", codec: q8_0}\n",
          "a codec with policy full or s5 and restore none"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

@@ -310,7 +310,7 @@ def bounded(d, grow):
     # spec as a bounded cache measured at two contexts: its cells must show
     # one resident size (KV_UNBOUNDED when the bytes grow with the context)
     spec = arm_of(d, "spec")
-    spec["config"]["policy"] = "sinkwin:sinks=4,window=64"
+    spec["config"]["policy"] = "sinkwin:sink=4,window=64"
     for i, smp in enumerate(spec["samples"]):
         smp["ctx"] = 512 if i % 2 == 0 else 1024
     spec["metrics"]["cells"] = [
