@@ -866,6 +866,108 @@ static void ftheta_restoration_should_give_the_full_caches_logits_on_a_self_fit(
     fixture_close(&x);
 }
 
+/* One step of a restoring decoder: the proposer runs the new tokens with
+ * its own full cache first, its pre-RoPE rows go into the restored cache
+ * for their positions, then the verifier runs them through it; the full
+ * cache runs them too, and the logits must agree. */
+typedef struct rdec {
+    const model *m;
+    fwd_state *vst, *pst;
+    kv_cache *c, *pc, *full;
+    float *ck, *cv, *xk, *xv, *a, *b;
+} rdec;
+
+static void rdec_step(rdec *d, const int32_t *ids, int64_t n)
+{
+    const model_hparams *hp = &d->m->hp;
+    const int64_t kr = (int64_t)hp->n_kv_heads * hp->head_dim_k;
+    const int64_t vr = (int64_t)hp->n_kv_heads * hp->head_dim_v;
+    const int64_t at = kv_n_tokens(d->pc);
+    const fwd_capture cap = {.k_pre = d->ck, .v = d->cv};
+    assert_int_equal(fwd_run(d->pst, d->pc, ids, NULL, n, FWD_LOGITS_NONE, NULL, &cap, NULL),
+                     KK_OK);
+    fwd_capture_rows(d->ck, hp->n_layers, n, kr, d->xk);
+    fwd_capture_rows(d->cv, hp->n_layers, n, vr, d->xv);
+    assert_int_equal(kv_restored_put_proposer(d->c, at, d->xk, d->xv, n, NULL), KK_OK);
+    assert_int_equal(fwd_run(d->vst, d->c, ids, NULL, n, FWD_LOGITS_ALL, d->a, NULL, NULL), KK_OK);
+    assert_int_equal(fwd_run(d->vst, d->full, ids, NULL, n, FWD_LOGITS_ALL, d->b, NULL, NULL),
+                     KK_OK);
+    const double diff = max_abs_diff(d->a, d->b, (size_t)(n * hp->n_vocab));
+    if (diff >= FWD_LOGIT_TOL)
+        fail_msg("restoring decode at %lld (+%lld): %g from the full cache", (long long)at,
+                 (long long)n, diff);
+}
+
+/* Decoding continues after the prefill through f_theta restoration (a
+ * self-fit, so the full cache's logits are the oracle), token by token as
+ * positions leave the window, and a rollback of the verifier's cache, its
+ * proposer's cache and the restored rows together leaves a decoder that
+ * continues as one that never saw the dropped tokens. A proposer row put
+ * past the rolled-back end is refused by name. */
+static void ftheta_restoration_should_decode_and_roll_back_with_its_proposer(void **state)
+{
+    (void)state;
+    fixture x;
+    fixture_open(&x, MODEL_ARCH_QWEN3, 16, false);
+    const model *m = x.m;
+    const model_hparams *hp = &m->hp;
+    const int64_t kr = (int64_t)hp->n_kv_heads * hp->head_dim_k;
+    const int64_t vr = (int64_t)hp->n_kv_heads * hp->head_dim_v;
+    const int64_t dk = hp->n_layers * kr, dv = hp->n_layers * vr, N = 64;
+    ftheta_calib_opts o = {.n_seq = 8, .seq_len = 64, .heldout_seq = 1, .seed = 3,
+                           .rank = (int32_t)(dk < dv ? dk : dv), .lambda = 1e-9,
+                           .distractors = 8};
+    ftheta *fk = NULL, *fv = NULL;
+    ftheta_meta meta;
+    assert_int_equal(ftheta_calibrate(m, m, &o, &fk, &fv, &meta, NULL), KK_OK);
+    rdec d = {.m = m};
+    assert_int_equal(fwd_init(&d.vst, m, 8, N, NULL), KK_OK);
+    assert_int_equal(fwd_init(&d.pst, m, 8, N, NULL), KK_OK);
+    d.pc = cache_for(m, N);
+    d.full = cache_for(m, N);
+    const kv_config cfg = {hp->n_layers, hp->n_kv_heads, hp->head_dim_k, hp->head_dim_v, N, 7};
+    const kv_restore_ftheta ft = {.k = fk, .v = fv, .n_rot = hp->n_rot, .rope_base = hp->rope_base,
+                                  .rope_neox = hp->rope_neox, .alpha = 0.0};
+    assert_int_equal(kv_restored_init(&d.c, &cfg, 4, 6, KV_RESTORE_FTHETA, &ft, NULL), KK_OK);
+    d.ck = malloc((size_t)(hp->n_layers * 8 * kr) * sizeof(float));
+    d.cv = malloc((size_t)(hp->n_layers * 8 * vr) * sizeof(float));
+    d.xk = malloc((size_t)(8 * dk) * sizeof(float));
+    d.xv = malloc((size_t)(8 * dv) * sizeof(float));
+    d.a = malloc((size_t)(8 * hp->n_vocab) * sizeof(float));
+    d.b = malloc((size_t)(8 * hp->n_vocab) * sizeof(float));
+    int32_t ids[48];
+    for (int i = 0; i < 48; i++)
+        ids[i] = TOKENS[i % 12] + i % 5;
+    for (int64_t t = 0; t < 24; t += 8) /* prefill in chunks of 8 */
+        rdec_step(&d, ids + t, 8);
+    for (int64_t t = 24; t < 32; t++) /* decode: one token a step */
+        rdec_step(&d, ids + t, 1);
+    assert_true(kv_restored_positions(d.c) > 0);
+    /* roll all three back by 4 and continue on other tokens */
+    kk_err e;
+    assert_int_equal(kv_truncate(d.c, 28, &e), KK_OK);
+    assert_int_equal(kv_truncate(d.pc, 28, &e), KK_OK);
+    assert_int_equal(kv_truncate(d.full, 28, &e), KK_OK);
+    assert_int_equal(kv_restored_put_proposer(d.c, 30, d.xk, d.xv, 1, &e), KK_E_RANGE);
+    for (int64_t t = 40; t < 48; t++)
+        rdec_step(&d, ids + t, 1);
+    assert_int_equal(kv_n_tokens(d.c), 36);
+    fwd_free(d.vst);
+    fwd_free(d.pst);
+    kv_free(d.c);
+    kv_free(d.pc);
+    kv_free(d.full);
+    free(d.ck);
+    free(d.cv);
+    free(d.xk);
+    free(d.xv);
+    free(d.a);
+    free(d.b);
+    ftheta_free(fk);
+    ftheta_free(fv);
+    fixture_close(&x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -881,6 +983,7 @@ int main(void)
         cmocka_unit_test(a_sink_window_cache_should_give_the_masked_full_caches_logits),
         cmocka_unit_test(a_restored_cache_should_give_the_full_or_the_bounded_caches_logits),
         cmocka_unit_test(ftheta_restoration_should_give_the_full_caches_logits_on_a_self_fit),
+        cmocka_unit_test(ftheta_restoration_should_decode_and_roll_back_with_its_proposer),
         cmocka_unit_test(f16_cache_forward_should_match_its_reference_and_stay_near_the_f32_cache),
         cmocka_unit_test(capture_should_hold_k_before_and_after_rope_and_v_as_cached),
         cmocka_unit_test(greedy_and_top_k_should_order_by_value_then_id),
