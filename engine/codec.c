@@ -21,10 +21,11 @@ typedef struct codec_name {
 static const codec_name NAMES[] = {
     {"identity", CODEC_KIND_IDENTITY}, {"f16", CODEC_KIND_F16},   {"bf16", CODEC_KIND_BF16},
     {"q8_0", CODEC_KIND_Q8_0},         {"q4_0", CODEC_KIND_Q4_0}, {"affine", CODEC_KIND_AFFINE},
-    {"d4", CODEC_KIND_D4},             {"e8", CODEC_KIND_E8},
+    {"d4", CODEC_KIND_D4},             {"e8", CODEC_KIND_E8},     {"lloyd", CODEC_KIND_LLOYD},
+    {"turbo", CODEC_KIND_TURBO},
 };
 #define N_NAMES (sizeof NAMES / sizeof NAMES[0])
-#define NAMES_ALLOWED "identity, f16, bf16, q8_0, q4_0, affine, d4, e8"
+#define NAMES_ALLOWED "identity, f16, bf16, q8_0, q4_0, affine, d4, e8, lloyd, turbo"
 
 static const char *kind_name(codec_kind k)
 {
@@ -35,6 +36,7 @@ static const char *kind_name(codec_kind k)
 }
 
 static bool is_lattice(codec_kind k) { return k == CODEC_KIND_D4 || k == CODEC_KIND_E8; }
+static bool is_lloyd(codec_kind k) { return k == CODEC_KIND_LLOYD || k == CODEC_KIND_TURBO; }
 
 /* Allowed sets, each with the text the error message shows. */
 static const int32_t AFFINE_BITS[] = {2, 3, 4, 8};
@@ -42,6 +44,7 @@ static const int32_t LATTICE_BITS[] = {2, 3, 4};
 static const int32_t AFFINE_GROUPS[] = {32, 64, 128};
 static const int32_t LATTICE_GROUPS[] = {32, 64, 128, 256};
 static const int32_t LATTICE_SCALES[] = {1, 2, 4, 8, 16};
+static const int32_t LLOYD_BITS[] = {1, 2, 3, 4};
 
 static bool in_set(int32_t v, const int32_t *set, size_t n)
 {
@@ -62,6 +65,11 @@ static void set_defaults(codec_spec *s, codec_kind k)
         s->bits = 4;
         s->group = 128;
         s->scales = 8;
+    } else if (is_lloyd(k)) {
+        s->bits = 2;
+        s->group = 128;
+        if (k == CODEC_KIND_TURBO)
+            s->rotate = CODEC_ROTATE_HADAMARD;
     }
 }
 
@@ -92,7 +100,24 @@ static kk_code check_spec(const codec_spec *s, kk_err *err)
                        (int)s->scales);
             return kk_err_where(err, "scales");
         }
-    } else if ((int)s->kind < 0 || s->kind > CODEC_KIND_E8) {
+    } else if (is_lloyd(s->kind)) {
+        if (!in_set(s->bits, LLOYD_BITS, 4)) {
+            kk_err_set(err, KK_E_RANGE, "codec '%s': bits=%d is not allowed (allowed: 1, 2, 3, 4)",
+                       nm, (int)s->bits);
+            return kk_err_where(err, "bits");
+        }
+        if (!in_set(s->group, LATTICE_GROUPS, 4)) {
+            kk_err_set(err, KK_E_RANGE,
+                       "codec '%s': group=%d is not allowed (allowed: 32, 64, 128, 256)", nm,
+                       (int)s->group);
+            return kk_err_where(err, "group");
+        }
+        if (s->kind == CODEC_KIND_TURBO && s->rotate != CODEC_ROTATE_HADAMARD) {
+            kk_err_set(err, KK_E_RANGE, "codec 'turbo': rotate is not allowed (allowed: hadamard, "
+                       "the default: TurboQuant rotates; lloyd is the codec without rotation)");
+            return kk_err_where(err, "rotate");
+        }
+    } else if ((int)s->kind < 0 || s->kind > CODEC_KIND_TURBO) {
         return kk_err_set(err, KK_E_RANGE, "codec: unknown kind %d", (int)s->kind);
     }
     if (s->axis != CODEC_AXIS_ROW && !(s->axis == CODEC_AXIS_TOKEN && s->kind == CODEC_KIND_AFFINE)) {
@@ -198,7 +223,8 @@ kk_code codec_spec_parse(const char *spec, codec_spec *out, kk_err *err)
     codec_spec s;
     set_defaults(&s, NAMES[k].kind);
     const char *nm = NAMES[k].name;
-    const bool aff = s.kind == CODEC_KIND_AFFINE, lat = is_lattice(s.kind);
+    const bool aff = s.kind == CODEC_KIND_AFFINE, lat = is_lattice(s.kind),
+               llo = is_lloyd(s.kind);
     char *p = colon ? colon + 1 : NULL;
     if (colon && !*p) {
         kk_err_set(err, KK_E_FORMAT, "codec '%s': empty field list after ':'", nm);
@@ -218,10 +244,11 @@ kk_code codec_spec_parse(const char *spec, codec_spec *out, kk_err *err)
         const char *key = p, *val = eq + 1;
         unsigned bit;
         kk_code rc = KK_OK;
-        if (!strcmp(key, "bits") && (aff || lat)) {
+        if (!strcmp(key, "bits") && (aff || lat || llo)) {
             bit = 1;
-            rc = field_int(nm, key, val, aff ? "2, 3, 4, 8" : "2, 3, 4", &s.bits, err);
-        } else if (!strcmp(key, "group") && (aff || lat)) {
+            rc = field_int(nm, key, val, aff ? "2, 3, 4, 8" : llo ? "1, 2, 3, 4" : "2, 3, 4",
+                           &s.bits, err);
+        } else if (!strcmp(key, "group") && (aff || lat || llo)) {
             bit = 2;
             rc = field_int(nm, key, val, aff ? "32, 64, 128" : "32, 64, 128, 256", &s.group, err);
         } else if (!strcmp(key, "scales") && lat) {
@@ -279,6 +306,7 @@ kk_code codec_spec_parse(const char *spec, codec_spec *out, kk_err *err)
             kk_err_set(err, KK_E_FORMAT, "codec '%s': unknown field '%s' (allowed: %s)", nm, key,
                        aff   ? "bits, group, axis, channels, rotate, dim, seed"
                        : lat ? "bits, group, scales, rotate, dim, seed"
+                       : llo ? "bits, group, rotate, dim, seed"
                              : "rotate, dim, seed");
             return kk_err_where(err, key);
         }
@@ -291,6 +319,9 @@ kk_code codec_spec_parse(const char *spec, codec_spec *out, kk_err *err)
         seen |= bit;
         p = comma ? comma + 1 : NULL;
     }
+    /* turbo rotates each vector as a whole: dim = group unless given */
+    if (s.kind == CODEC_KIND_TURBO && s.dim == 0)
+        s.dim = s.group;
     kk_code rc = check_spec(&s, err);
     if (rc != KK_OK)
         return rc;
@@ -322,6 +353,12 @@ int codec_spec_format(const codec_spec *s, char *buf, size_t cap)
     if (is_lattice(s->kind))
         return snprintf(buf, cap, "%s:bits=%d,group=%d,scales=%d%s%s", nm, (int)s->bits,
                         (int)s->group, (int)s->scales, rot[0] ? "," : "", rot);
+    if (s->kind == CODEC_KIND_TURBO) /* always rotated: the rotation's fields alone */
+        return snprintf(buf, cap, "%s:bits=%d,group=%d,dim=%d,seed=%" PRIu64, nm, (int)s->bits,
+                        (int)s->group, (int)(s->dim > 0 ? s->dim : s->group), s->seed);
+    if (is_lloyd(s->kind))
+        return snprintf(buf, cap, "%s:bits=%d,group=%d%s%s", nm, (int)s->bits, (int)s->group,
+                        rot[0] ? "," : "", rot);
     return snprintf(buf, cap, "%s%s%s", nm, rot[0] ? ":" : "", rot);
 }
 
@@ -347,6 +384,10 @@ kk_code codec_init(codec **out, const codec_spec *spec, kk_err *err)
     case CODEC_KIND_E8:
         codec_lattice_setup(c);
         break;
+    case CODEC_KIND_LLOYD:
+    case CODEC_KIND_TURBO:
+        codec_lloyd_setup(c);
+        break;
     default:
         codec_ggml_setup(c);
         break;
@@ -358,7 +399,9 @@ kk_code codec_init(codec **out, const codec_spec *spec, kk_err *err)
     }
     c->unit_values = c->arm_values;
     if (spec->rotate == CODEC_ROTATE_HADAMARD) {
-        const int dim = spec->dim > 0 ? spec->dim : 128;
+        const int dim = spec->dim > 0                    ? spec->dim
+                        : spec->kind == CODEC_KIND_TURBO ? spec->group
+                                                         : 128;
         c->spec.dim = dim;
         c->signs = malloc((size_t)dim * sizeof(float));
         if (!c->signs) {

@@ -13,10 +13,14 @@
  * Spec grammar (docs/codecs.md has every arm with its sources):
  *   spec   = name [ ":" field { "," field } ]
  *   field  = key "=" value
- *   name   = identity | f16 | bf16 | q8_0 | q4_0 | affine | d4 | e8
- *   keys   = bits   affine: 2,3,4,8 (default 4); d4/e8: 2,3,4 (default 4)
+ *   name   = identity | f16 | bf16 | q8_0 | q4_0 | affine | d4 | e8 |
+ *            lloyd | turbo
+ *   keys   = bits   affine: 2,3,4,8 (default 4); d4/e8: 2,3,4 (default 4);
+ *                   lloyd/turbo: 1,2,3,4 (default 2)
  *            group  affine: 32,64,128 values per (min, scale) (default 64)
  *                   d4/e8: 32,64,128,256 values per F16 norm (default 128)
+ *                   lloyd/turbo: 32,64,128,256 values per vector and scale
+ *                   (default 128)
  *            scales d4/e8: 1,2,4,8,16 scales per 8-value block (default 8)
  *            axis   affine: row (groups along each row, default) or token
  *                   (KIVI's keys: each channel over `group` consecutive
@@ -24,11 +28,13 @@
  *            channels  affine axis=token: values per token row, 8..16384,
  *                   a multiple of 8 (default 128; the KV cache sets it to
  *                   the row length when not given)
- *            rotate none|hadamard (every codec; default none)
+ *            rotate none|hadamard (every codec; default none; turbo:
+ *                   hadamard, always, with dim = group unless given)
  *            dim    rotation length, a power of two 8..1024 (default 128;
  *                   the KV cache sets it to head_dim when not given)
  *            seed   0..2^64-1, the rotation's signs (default 0)
- * e.g. `affine:bits=4,group=64`, `q4_0`, `e8:bits=4,rotate=hadamard`.
+ * e.g. `affine:bits=4,group=64`, `q4_0`, `e8:bits=4,rotate=hadamard`,
+ * `lloyd:bits=3`, `turbo:bits=2,seed=7` (codec_lloyd.c).
  * A malformed spec is KK_E_FORMAT, a value out of range KK_E_RANGE; the
  * message names the field and what is allowed, err->where the field.
  * axis=token takes no rotation (its groups are channels, not rows).
@@ -66,6 +72,8 @@ typedef enum codec_kind {
     CODEC_KIND_AFFINE,       /* min-max per group, F16 min and scale */
     CODEC_KIND_D4,           /* Voronoi code D4 mod qD4, scales per 8 values */
     CODEC_KIND_E8,           /* Voronoi code E8 mod qE8, scales per 8 values */
+    CODEC_KIND_LLOYD,        /* Lloyd-Max levels of N(0,1) x the vector's RMS */
+    CODEC_KIND_TURBO,        /* TurboQuant-MSE: a random rotation, then lloyd */
 } codec_kind;
 
 typedef enum codec_rotate {
@@ -101,6 +109,9 @@ typedef struct codec_stats {
      * region of qL), i.e. where overload decided the choice. */
     uint64_t blocks_by_scale[16];
     uint64_t blocks_overloaded;
+    /* lloyd/turbo: vectors whose scale left F16's normal range and was
+     * stored in the escape form (0 in the normal case) */
+    uint64_t norm_escapes;
 } codec_stats;
 
 typedef struct codec codec;

@@ -1,7 +1,7 @@
 /*
  * codec_internal: the codec struct and the arms' entry points, shared by
  * codec.c (spec, dispatch, rotation) and the arm files (codec_ggml.c,
- * codec_affine.c, codec_lattice.c) with their AVX2 variants
+ * codec_affine.c, codec_lattice.c, codec_lloyd.c) with their AVX2 variants
  * (codec_*_avx2.c). Not a public header.
  *
  * An arm encodes whole arm blocks: n_blocks * arm_values floats into
@@ -43,6 +43,8 @@ struct codec {
     size_t code_bytes;               /* bytes of one 8-value block's lattice codes */
     float scale_rel[CODEC_MAX_SCALES]; /* scales as multiples of the group RMS */
     float escape_rel;                /* the escape scale as a multiple of the norm */
+    /* lloyd/turbo (codec_lloyd.c): N(0,1)'s Lloyd-Max levels, thresholds */
+    float lloyd_levels[16], lloyd_thresh[15];
     codec_stats stats;
 };
 
@@ -83,6 +85,12 @@ unsigned codec_lattice_get_bits(const uint8_t *p, size_t bitpos, int nbits);
 void codec_ggml_setup(codec *c);
 void codec_affine_setup(codec *c);
 void codec_lattice_setup(codec *c);
+void codec_lloyd_setup(codec *c);
+
+/* The Lloyd-Max quantizer of N(0, 1) with 2^bits levels (bits 1..4):
+ * levels (ascending), the 2^bits - 1 thresholds between them, and its mean
+ * squared error (exposed for tests). */
+void codec_lloyd_gaussian(int bits, float *levels, float *thresh, double *mse);
 
 /* 1 when the CPU runs AVX2 and F16C (cached). */
 int codec_cpu_has_avx2(void);

@@ -394,6 +394,7 @@ static void stats_delta(codec_stats *d, const codec_stats *after, const codec_st
     for (int i = 0; i < 16; i++)
         d->blocks_by_scale[i] = after->blocks_by_scale[i] - before->blocks_by_scale[i];
     d->blocks_overloaded = after->blocks_overloaded - before->blocks_overloaded;
+    d->norm_escapes = after->norm_escapes - before->norm_escapes;
 }
 
 /* d += a (a run's totals from its samples' counters). */
@@ -404,6 +405,7 @@ static void stats_add(codec_stats *d, const codec_stats *a)
     for (int i = 0; i < 16; i++)
         d->blocks_by_scale[i] += a->blocks_by_scale[i];
     d->blocks_overloaded += a->blocks_overloaded;
+    d->norm_escapes += a->norm_escapes;
 }
 
 /* Squared error of the rows the cache hands back against the captured

@@ -327,6 +327,9 @@ static int eval(int argc, char **argv)
                    "overloaded\n",
                    (double)enc_stats.blocks_overloaded / (double)blocks);
         }
+        if (spec.kind == CODEC_KIND_LLOYD || spec.kind == CODEC_KIND_TURBO)
+            printf("escapes     %llu vectors whose scale left F16's normal range (BF16 escape)\n",
+                   (unsigned long long)enc_stats.norm_escapes);
     }
     if (fflush(stdout) != 0) {
         kk_err_set(&err, KK_E_IO, "writing to stdout failed");
