@@ -292,7 +292,7 @@ static void niah_bad_input_should_exit_2_and_usage_3(void **state)
         {"--ctx", "8"},          {"--ctx", "100,abc"}, {"--depths", "1.5"},
         {"--samples", "0"},      {"--kv-bits", "17"},  {"--mask-layers", "4"},
         {"--distractors", "99"}, {"--kv-codec", "affine:bits=5"},
-        {"--kv-codec", "lloyd"},
+        {"--kv-codec", "zstd"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         const char *ctx = strcmp(bad[i].flag, "--ctx") ? "64" : bad[i].val;
