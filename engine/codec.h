@@ -109,8 +109,9 @@ typedef struct codec_stats {
      * region of qL), i.e. where overload decided the choice. */
     uint64_t blocks_by_scale[16];
     uint64_t blocks_overloaded;
-    /* lloyd/turbo: vectors whose scale left F16's normal range and was
-     * stored in the escape form (0 in the normal case) */
+    /* groups whose norm or scale left F16's range and was stored in the
+     * BF16 escape form: d4/e8 norms above 65504, lloyd/turbo RMS outside
+     * F16's normal range (0 in the normal case) */
     uint64_t norm_escapes;
 } codec_stats;
 

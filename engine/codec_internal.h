@@ -57,6 +57,7 @@ void codec_lattice_point_to_codes(int n, int q, const float *v, float *k);
 
 /* Pieces of codec_lattice.c shared with its AVX2 path (same floats). */
 uint16_t codec_lattice_norm_f16_up(const float *x, int g);
+float codec_lattice_norm_value(uint16_t n16);
 void codec_lattice_betas(const codec *c, uint16_t n16, float *beta);
 size_t codec_lattice_idx_offset(const codec *c);
 void codec_lattice_put_codes(const float *k, int log2q, size_t nbytes, uint8_t *p);

@@ -217,9 +217,12 @@ unsigned codec_lattice_get_bits(const uint8_t *p, size_t bitpos, int nbits)
 
 /* ---- the group's norm and scales ------------------------------------------- */
 
-/* F16 of the norm, rounded up (the escape's guarantee needs N >= ||x||);
- * past the F16 range it saturates at 65504 and the guarantee is lost
- * (docs/codecs.md). */
+/* The norm N >= ||x|| as 16 bits: F16 rounded up (the escape scale's
+ * guarantee needs N >= ||x||). A norm past F16's range (65504) is escaped:
+ * the sign bit, which a norm never sets, flags it and the other 15 bits
+ * hold it as BF16 rounded up (8 exponent bits: any finite float's range).
+ * Before the escape the norm saturated at 65504 and such a group decoded
+ * to nonsense. Encoders count escaped groups (codec_stats.norm_escapes). */
 uint16_t codec_lattice_norm_f16_up(const float *x, int g)
 {
     float s = 0.0f;
@@ -227,11 +230,21 @@ uint16_t codec_lattice_norm_f16_up(const float *x, int g)
         s += x[j] * x[j];
     const float n = sqrtf(s);
     uint16_t h = dtype_f32_to_f16(n);
-    if (!(h < 0x7c00))
-        return 0x7bff;
-    if (dtype_f16_to_f32(h) < n)
+    if (h < 0x7c00 && dtype_f16_to_f32(h) < n)
         h = (uint16_t)(h + 1); /* the next larger half (0x7c00 is Inf) */
-    return h > 0x7bff ? 0x7bff : h;
+    if (h < 0x7c00)
+        return h;
+    uint16_t b = dtype_f32_to_bf16(n) & 0x7fffu;
+    if (b < 0x7f80u && dtype_bf16_to_f32(b) < n)
+        b = (uint16_t)(b + 1);
+    if (b >= 0x7f80u) /* n itself overflowed float: the largest finite BF16 */
+        b = 0x7f7fu;
+    return (uint16_t)(0x8000u | b);
+}
+
+float codec_lattice_norm_value(uint16_t n16)
+{
+    return (n16 & 0x8000u) ? dtype_bf16_to_f32((uint16_t)(n16 & 0x7fffu)) : dtype_f16_to_f32(n16);
 }
 
 /* The betas of a group of norm n: scale_rel[s] times the RMS, the escape
@@ -239,7 +252,7 @@ uint16_t codec_lattice_norm_f16_up(const float *x, int g)
  * compute the same floats. */
 void codec_lattice_betas(const codec *c, uint16_t n16, float *beta)
 {
-    const float n = dtype_f16_to_f32(n16);
+    const float n = codec_lattice_norm_value(n16);
     const float rms = n * (1.0f / sqrtf((float)c->spec.group));
     const int S = c->spec.scales;
     for (int s = 0; s < S - 1; s++)
@@ -263,6 +276,7 @@ CODEC_REF_SCALAR static void lattice_enc_ref(codec *c, const float *x, size_t nb
     for (size_t b = 0; b < nb; b++, x += g, out += c->arm_bytes) {
         memset(out, 0, c->arm_bytes);
         const uint16_t n16 = codec_lattice_norm_f16_up(x, g);
+        c->stats.norm_escapes += n16 >> 15;
         codec_wr16(out, n16);
         codec_lattice_betas(c, n16, beta);
         for (int s = 0; s < S; s++)

@@ -140,6 +140,7 @@ AVX2 void codec_lattice_encode_avx2(codec *c, const float *x, size_t nb, uint8_t
                 const size_t gi = (base + l) / (size_t)nblk;
                 if (gi != last_group) {
                     const uint16_t n16 = codec_lattice_norm_f16_up(x + gi * (size_t)g, g);
+                    c->stats.norm_escapes += n16 >> 15;
                     codec_wr16(out + gi * c->arm_bytes, n16);
                     codec_lattice_betas(c, n16, beta);
                     last_group = gi;

@@ -276,6 +276,62 @@ static void escape_scale_should_bound_the_error_of_any_input(void **state)
     }
 }
 
+/* A group whose norm passes F16's 65504 (the overflow the issue found: the
+ * norm saturated and such a group decoded to nonsense) is escaped: its
+ * norm is stored as BF16 rounded up behind the sign-bit flag, the escape
+ * scale's bound holds again, the group is counted (norm_escapes), and the
+ * fast path writes the same bytes and counts the same. In-range groups keep
+ * their F16 bytes. */
+static void a_norm_past_f16_should_escape_and_keep_the_bound(void **state)
+{
+    (void)state;
+    static const char *specs[] = {"e8:bits=4,group=128", "d4:bits=3,group=64,scales=2"};
+    static const int qs[] = {16, 8};
+    enum { G = 128, NG = 4 };
+    float x[G * NG], y[G * NG];
+    uint64_t s = 17;
+    for (int i = 0; i < G * NG; i++)
+        x[i] = (float)(unif(&s) * 2 - 1);
+    for (int i = 0; i < G; i++)
+        x[G + i] *= 3e5f;          /* norm ~2e6: past F16 */
+    for (int i = 0; i < G; i++)
+        x[3 * G + i] *= 1e30f;     /* far past it */
+    for (int sp = 0; sp < 2; sp++) {
+        codec *c = make(specs[sp]), *r = make(specs[sp]);
+        codec_set_ref(r, true);
+        const int g = (int)codec_block_values(c);
+        const size_t nb = codec_encoded_bytes(c, G * NG);
+        uint8_t *buf = malloc(nb), *rbuf = malloc(nb);
+        codec_encode(c, x, G * NG, buf);
+        codec_encode(r, x, G * NG, rbuf);
+        assert_memory_equal(buf, rbuf, nb);
+        codec_decode(c, buf, G * NG, y);
+        const int escaped_groups = 2 * (G / g);
+        assert_int_equal(codec_get_stats(c)->norm_escapes, escaped_groups);
+        assert_int_equal(codec_get_stats(r)->norm_escapes, escaped_groups);
+        const size_t gb = nb / (size_t)(G * NG / g);
+        const double cov2 = sp == 1 ? 2.0 : 1.0;
+        for (int gi = 0; gi < G * NG / g; gi++) {
+            const uint16_t n16 = (uint16_t)(buf[gi * gb] | buf[gi * gb + 1] << 8);
+            const int big = gi * g / G == 1 || gi * g / G == 3;
+            assert_int_equal(n16 >> 15, big);
+            const double nrm = codec_lattice_norm_value(n16);
+            double ss = 0;
+            for (int i = 0; i < g; i++)
+                ss += (double)x[gi * g + i] * x[gi * g + i];
+            assert_true(nrm >= sqrt(ss) * (1 - 1e-6));
+            const double beta = nrm / (qs[sp] * sqrt(0.5) - 1) * (1 + 1.0 / 64);
+            for (int b = 0; b < g / 8; b++)
+                assert_true(dist2(x + gi * g + 8 * b, y + gi * g + 8 * b, 8) <=
+                            beta * beta * cov2 * (1 + 1e-4));
+        }
+        free(buf);
+        free(rbuf);
+        codec_free(c);
+        codec_free(r);
+    }
+}
+
 static double rel_mse(codec *c, const float *x, size_t n)
 {
     uint8_t *buf = malloc(codec_encoded_bytes(c, n));
@@ -319,6 +375,7 @@ int main(void)
         cmocka_unit_test(decode_of_encode_should_be_a_fixed_point),
         cmocka_unit_test(voronoi_codes_and_points_should_be_a_bijection),
         cmocka_unit_test(escape_scale_should_bound_the_error_of_any_input),
+        cmocka_unit_test(a_norm_past_f16_should_escape_and_keep_the_bound),
         cmocka_unit_test(e8_4bit_should_beat_affine_4_by_3_db_at_4_5_bits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
