@@ -636,7 +636,7 @@ static kk_code arm_evidence(run_ctx *rc, size_t arm, ev_build *b, cJSON *aj, kk_
                           rc->p->arms[arm].name, n);
     int64_t hits = 0;
     double min_margin = INFINITY, ke = 0, kr = 0, ve = 0, vr = 0;
-    uint64_t enc = 0, decd = 0, kvb = 0;
+    uint64_t enc = 0, decd = 0, kvb = 0, escapes = 0;
     int64_t kvb_ctx = 0;
     size_t kvb_sliding = 0;
     int has_kv = 0;
@@ -663,6 +663,7 @@ static kk_code arm_evidence(run_ctx *rc, size_t arm, ev_build *b, cJSON *aj, kk_
             min_margin = r->margin;
         pre[k++] = r->prefill_s;
         enc += r->k_stats.values_encoded + r->v_stats.values_encoded;
+        escapes += r->k_stats.norm_escapes + r->v_stats.norm_escapes;
         decd += r->k_stats.values_decoded + r->v_stats.values_decoded;
         if (r->has_kv_err) {
             has_kv = 1;
@@ -772,6 +773,9 @@ static kk_code arm_evidence(run_ctx *rc, size_t arm, ev_build *b, cJSON *aj, kk_
     }
     if (s->rs && s->rs->mode[arm] != KV_RESTORE_NONE)
         rr_put_counters(&ra, b, ct);
+    /* events: counts that may be 0 (LIVENESS never judges them) */
+    if (has_codec)
+        ev_put_u64(b, ev_put_obj(b, sg, "events"), "norm_escapes", escapes);
     ev_put(b, sg, "fallbacks_taken", fallbacks);
     cJSON *mem = ev_put_obj(b, sg, "memory");
     ev_put_u64(b, mem, "kv_bytes_allocated", kvb);
