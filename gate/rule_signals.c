@@ -28,6 +28,8 @@ static const struct {
     const char *counters[3]; /* NULL-terminated */
 } LIVE[] = {
     {"codec", "the KV codec", {"values_encoded", "values_decoded", NULL}},
+    {"codec_k", "K's codec", {"values_encoded_k", "values_decoded_k", NULL}},
+    {"codec_v", "V's codec", {"values_encoded_v", "values_decoded_v", NULL}},
     {"drafter", "the drafter", {"blocks_proposed", "blocks_accepted", NULL}},
     {"restore", "restoration", {"positions_restored", NULL}},
 };

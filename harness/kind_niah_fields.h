@@ -37,6 +37,16 @@
     {.key = "codec", .type = PRESET_T_STRING, .max_len = 128, .def = "none",        \
      .check = run_niah_check_codec,                                                 \
      .help = "none (full F32 cache) or a codec spec for K and V"}
+/* K's and V's own codecs; "" (the default) means as `codec`; "none" leaves
+ * that side in F32 (the identity codec, counted). */
+#define KIND_F_CODEC_K                                                              \
+    {.key = "codec_k", .type = PRESET_T_STRING, .max_len = 128, .def = "",          \
+     .check = run_niah_check_codec_side,                                            \
+     .help = "\"\" (as codec), none, or a codec spec for K alone"}
+#define KIND_F_CODEC_V                                                              \
+    {.key = "codec_v", .type = PRESET_T_STRING, .max_len = 128, .def = "",          \
+     .check = run_niah_check_codec_side,                                            \
+     .help = "\"\" (as codec), none, or a codec spec for V alone"}
 #define KIND_F_MASK                                                                 \
     {.key = "mask_needle", .type = PRESET_T_BOOL, .def = "false",                   \
      .help = "hide the needle from every layer (negative control)"}

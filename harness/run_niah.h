@@ -20,6 +20,9 @@
  * Arms (fields shared by the three kinds):
  *   codec        "none" (full F32 cache) or a codec spec (codec.h) for a
  *                kv_codec cache of K and V
+ *   codec_k, codec_v  (niah, kv_quant) K's or V's own codec; "" as codec,
+ *                "none" that side in F32; when the sides differ the arm
+ *                counts each side (values_encoded_k, ..._v)
  *   mask_needle  hide the needle's two positions from every layer
  *                (fwd_set_mask): the negative control
  */
@@ -35,6 +38,8 @@ extern const run_ops run_niah_ops;
 
 /* Arm-field check: "none" or a codec spec that parses. */
 int run_niah_check_codec(const char *val, char *why, size_t cap);
+/* codec_k / codec_v: "" (as codec) or what run_niah_check_codec allows. */
+int run_niah_check_codec_side(const char *val, char *why, size_t cap);
 /* Kind check: the model source parses (synthetic specs fully; paths are
  * checked at run time). */
 kk_code run_niah_check_preset(const preset *p, kk_err *err);

@@ -321,6 +321,15 @@ def bounded(d, grow):
 write("pass-bounded.json", variant(lambda d: bounded(d, False)))
 write("KV_UNBOUNDED.json", variant(lambda d: bounded(d, True)))
 
+def codec_k_silent(d):
+    # spec names K's own codec but counted nothing on that side: LIVENESS
+    # judges codec_k by values_encoded_k / values_decoded_k
+    spec = arm_of(d, "spec")
+    spec["config"]["codec_k"] = "q4_0"
+    spec["signals"]["counters"]["values_encoded_k"] = 0
+    spec["signals"]["counters"]["values_decoded_k"] = 0
+write("LIVENESS-codec-k.json", variant(codec_k_silent))
+
 def restoring(d, mass, exact_at=None):
     # spec restores through f_theta: its last query's mass on restored
     # positions (RESTORE_UNUSED below gate.restore_min_mass, default 0.5)
