@@ -54,8 +54,10 @@ enum {
 
 typedef struct compare_arm {
     const char *name;
-    const char *codec;           /* config.codec, or NULL */
-    int is_oracle;               /* config.codec is "identity" or "none": the
+    const char *codec;           /* config.codec, or NULL; with codec_k or
+                                    codec_v named, codec_sides */
+    char codec_sides[288];       /* "k=SPEC v=SPEC" of such an arm */
+    int is_oracle;               /* both sides "identity" or "none": the
                                     full-precision oracle (or a control on it) */
     const json_value *json;      /* the arm object */
     const json_value *metrics;   /* its metrics object, or NULL */

@@ -197,8 +197,17 @@ kk_code compare_set_parse(const char *text, size_t len, const char *path, compar
         const json_value *cfg = json_obj_get(av, "config");
         if (cfg && cfg->type == JSON_OBJECT) {
             a->codec = str_member(cfg, "codec");
+            /* codec_k / codec_v: each side's own codec ("" means as codec) */
+            const char *ck = str_member(cfg, "codec_k"), *cv = str_member(cfg, "codec_v");
+            const char *base = a->codec ? a->codec : "none";
+            const char *k = ck && *ck ? ck : base, *v = cv && *cv ? cv : base;
+            if ((ck && *ck) || (cv && *cv)) {
+                snprintf(a->codec_sides, sizeof a->codec_sides, "k=%.128s v=%.128s", k, v);
+                a->codec = a->codec_sides;
+            }
             /* "none" is the full cache of presets without codecs (smoke) */
-            a->is_oracle = a->codec && (!strcmp(a->codec, "identity") || !strcmp(a->codec, "none"));
+            a->is_oracle = (!strcmp(k, "identity") || !strcmp(k, "none")) &&
+                           (!strcmp(v, "identity") || !strcmp(v, "none")) && (a->codec != NULL);
         }
         a->metrics = json_obj_get(av, "metrics");
         if (a->metrics && a->metrics->type != JSON_OBJECT) {

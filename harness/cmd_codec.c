@@ -350,11 +350,13 @@ int cmd_codec(int argc, char **argv)
 {
     if (argc >= 2 && !strcmp(argv[1], "eval"))
         return eval(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "kld"))
+        return cmd_codec_kld(argc - 1, argv + 1);
     if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
         help(stdout);
         return KK_EXIT_OK;
     }
-    fprintf(stderr, "kakeya codec: unknown or missing subcommand (allowed: eval)\n");
+    fprintf(stderr, "kakeya codec: unknown or missing subcommand (allowed: eval, kld)\n");
     help(stderr);
     return KK_EXIT_USAGE;
 }

@@ -1,0 +1,203 @@
+/*
+ * kakeya codec kld -m MODEL --kv-codec SPEC [--kv-codec-v SPEC]
+ *   (-p TEXT | --tokens IDS) [--threads T] [--act f32|ggml] [--json]
+ * The damage a K/V codec does to the model's output: teacher-forced over
+ * the text (the ids given, or the prompt tokenized with BOS as the model
+ * asks), every position's next-token distribution with the codec in the
+ * KV cache against the exact F32 cache's, as KL(p_exact || p_codec)
+ * (engine/kld.h): mean, 99th percentile, max and top-1 agreement. Prints a
+ * summary, or with --json one object:
+ *   {"model", "sha256", "codec", "codec_v", "bits_per_value", "n_positions",
+ *    "kld_mean", "kld_p99", "kld_max", "top1_agree"}
+ * Both caches hold exactly the text's tokens; the same forward pass runs
+ * both, so the difference is the codec's alone.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "cli_bounds.h"
+#include "codec.h"
+#include "json.h"
+#include "kk_args.h"
+#include "kld.h"
+#include "kv_codec.h"
+#include "session.h"
+#include "sha256.h"
+#include "tokenizer.h"
+
+static void help(FILE *out)
+{
+    char th[128];
+    fprintf(out,
+            "usage: kakeya codec kld -m MODEL --kv-codec SPEC [--kv-codec-v SPEC]\n"
+            "       (-p TEXT | --tokens IDS) [--threads T] [--act f32|ggml] [--json]\n"
+            "KL divergence of the next-token distributions with the codec in the KV\n"
+            "cache against the exact F32 cache, teacher-forced over the text\n"
+            "  -m, --model FILE     GGUF model (llama or qwen3)\n"
+            "  --kv-codec SPEC      K's (and V's) codec (docs/codecs.md)\n"
+            "  --kv-codec-v SPEC    V's own codec\n"
+            "  -p TEXT              the text, tokenized (BOS as the model asks)\n"
+            "  --tokens IDS         comma-separated token ids, used verbatim\n"
+            "  --threads T          %s; default: the cores available\n"
+            "  --act f32|ggml       activations of Q8_0/F16 products (default ggml)\n"
+            "  --json               one JSON object on stdout\n"
+            "exit codes: 0 ok, 2 bad input (file, spec, ids), 3 usage\n",
+            cli_bound_help("--threads", th, sizeof th));
+}
+
+int cmd_codec_kld(int argc, char **argv)
+{
+    kk_err err;
+    kk_err_clear(&err);
+    const char *path = NULL, *codec_arg = NULL, *codec_v_arg = NULL, *prompt = NULL,
+               *ids_arg = NULL, *threads_arg = NULL, *act_arg = NULL;
+    bool json = false;
+    struct { const char *flag; const char **dst; } vals[] = {
+        {"-m", &path}, {"--model", &path}, {"--kv-codec", &codec_arg},
+        {"--kv-codec-v", &codec_v_arg}, {"-p", &prompt}, {"--tokens", &ids_arg},
+        {"--threads", &threads_arg}, {"--act", &act_arg},
+    };
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            help(stdout);
+            return KK_EXIT_OK;
+        }
+        if (!strcmp(a, "--json")) {
+            json = true;
+            continue;
+        }
+        size_t k = 0;
+        while (k < sizeof vals / sizeof vals[0] && strcmp(a, vals[k].flag) != 0)
+            k++;
+        if (k == sizeof vals / sizeof vals[0]) {
+            fprintf(stderr, "kakeya codec kld: unknown option '%s'\n", a);
+            help(stderr);
+            return KK_EXIT_USAGE;
+        }
+        if (!(*vals[k].dst = kk_arg_value(argc, argv, &i, &err)))
+            return cmd_fail("codec kld", &err);
+    }
+    if (!path || !codec_arg || (!prompt == !ids_arg)) {
+        fprintf(stderr, "kakeya codec kld: %s\n",
+                !path ? "-m MODEL is required"
+                : !codec_arg ? "--kv-codec SPEC is required"
+                             : "give the text as one of -p TEXT or --tokens IDS");
+        help(stderr);
+        return KK_EXIT_USAGE;
+    }
+    codec_spec ks, vs;
+    int threads;
+    ops_act act;
+    if (codec_spec_parse(codec_arg, &ks, &err) != KK_OK) {
+        kk_err_where(&err, "--kv-codec");
+        return cmd_fail("codec kld", &err);
+    }
+    vs = ks;
+    if (codec_v_arg && codec_spec_parse(codec_v_arg, &vs, &err) != KK_OK) {
+        kk_err_where(&err, "--kv-codec-v");
+        return cmd_fail("codec kld", &err);
+    }
+    if (session_parse_threads(threads_arg, &threads, &err) != KK_OK ||
+        session_parse_act(act_arg, &act, &err) != KK_OK)
+        return cmd_fail("codec kld", &err);
+
+    session s;
+    if (session_open(&s, path, prompt != NULL, &err) != KK_OK)
+        return cmd_fail("codec kld", &err);
+    model_set_act(s.m, act);
+    int rc = KK_EXIT_OK;
+    int32_t *ids = NULL;
+    size_t n = 0;
+    kv_cache *exact = NULL, *coded = NULL;
+    fwd_state *st = NULL;
+    float *p = NULL, *q = NULL;
+    codec *kc = NULL, *vc = NULL;
+    const model_hparams *hp = &s.m->hp;
+    const int64_t V = hp->n_vocab;
+    char sha[65];
+    kld_summary sum;
+    if (prompt) {
+        if (tok_encode(s.t, prompt, strlen(prompt), tok_add_bos(s.t), &ids, &n, &err) != KK_OK)
+            goto fail;
+    } else if (kk_arg_ids("--tokens", ids_arg, V - 1, "token id", &ids, &n, &err) != KK_OK) {
+        goto fail;
+    }
+    if (n < 2) {
+        kk_err_set(&err, KK_E_RANGE, "the text gives %zu token%s (allowed: at least 2, so that "
+                   "a position has a next token)", n, n == 1 ? "" : "s");
+        kk_err_where(&err, prompt ? "-p" : "--tokens");
+        goto fail;
+    }
+    const kv_config cfg = {hp->n_layers, hp->n_kv_heads, hp->head_dim_k, hp->head_dim_v,
+                           (int64_t)n, 0};
+    p = malloc(n * (size_t)V * sizeof *p);
+    q = malloc(n * (size_t)V * sizeof *q);
+    if (!p || !q) {
+        kk_err_set(&err, KK_E_NOMEM, "out of memory for 2 x %zu x %lld logits", n, (long long)V);
+        goto fail;
+    }
+    const kv_codec_opts ko = {0};
+    if (kv_codec_init(&coded, &cfg, &ks, &vs, &ko, &err) != KK_OK) {
+        /* the cache names its fields; the user gave flags */
+        kk_err_rename(&err, "k_codec", "--kv-codec");
+        kk_err_rename(&err, "v_codec", codec_v_arg ? "--kv-codec-v" : "--kv-codec");
+        goto fail;
+    }
+    if (sha256_file_hex(path, sha, &err) != KK_OK ||
+        fwd_init(&st, s.m, (int64_t)n < 512 ? (int64_t)n : 512, (int64_t)n, &err) != KK_OK ||
+        kv_full_init(&exact, &cfg, &err) != KK_OK ||
+        fwd_run(st, exact, ids, NULL, (int64_t)n, FWD_LOGITS_ALL, p, NULL, &err) != KK_OK ||
+        fwd_run(st, coded, ids, NULL, (int64_t)n, FWD_LOGITS_ALL, q, NULL, &err) != KK_OK ||
+        kld_rows(p, q, (int64_t)n, V, &sum, &err) != KK_OK ||
+        codec_init(&kc, &ks, &err) != KK_OK || codec_init(&vc, &vs, &err) != KK_OK)
+        goto fail;
+    /* K and V rows hold n_kv_heads x head_dim values each */
+    const double bits = 0.5 * (codec_bits_per_value(kc) + codec_bits_per_value(vc));
+    char kn[160], vn[160];
+    codec_spec_format(&ks, kn, sizeof kn);
+    codec_spec_format(&vs, vn, sizeof vn);
+    if (json) {
+        printf("{\"model\": ");
+        json_write_string(stdout, path, strlen(path));
+        printf(", \"sha256\": \"%s\", \"codec\": ", sha);
+        json_write_string(stdout, kn, strlen(kn));
+        printf(", \"codec_v\": ");
+        json_write_string(stdout, vn, strlen(vn));
+        printf(", \"bits_per_value\": ");
+        json_write_double(stdout, bits);
+        printf(", \"n_positions\": %lld, \"kld_mean\": ", (long long)sum.n);
+        json_write_double(stdout, sum.mean);
+        printf(", \"kld_p99\": ");
+        json_write_double(stdout, sum.p99);
+        printf(", \"kld_max\": ");
+        json_write_double(stdout, sum.max);
+        printf(", \"top1_agree\": ");
+        json_write_double(stdout, sum.top1_agree);
+        printf("}\n");
+    } else {
+        printf("%s: K %s, V %s (%.4g bits/value), %lld positions: KLD mean %.6g, p99 %.6g, "
+               "max %.6g nats; top-1 agreement %.4f\n", path, kn, vn, bits, (long long)sum.n,
+               sum.mean, sum.p99, sum.max, sum.top1_agree);
+    }
+    if (fflush(stdout) != 0) {
+        kk_err_set(&err, KK_E_IO, "writing to stdout failed");
+        goto fail;
+    }
+    goto done;
+fail:
+    rc = cmd_fail("codec kld", &err);
+done:
+    codec_free(kc);
+    codec_free(vc);
+    free(p);
+    free(q);
+    free(ids);
+    fwd_free(st);
+    kv_free(exact);
+    kv_free(coded);
+    session_close(&s);
+    return rc;
+}

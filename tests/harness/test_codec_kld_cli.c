@@ -1,0 +1,106 @@
+/* kakeya codec kld end to end on the stories260K fixture: the identity
+ * codec gives exactly 0 and full top-1 agreement (the same forward pass on
+ * the same floats), the damage orders f16 < q8_0 < q4_0 by mean KLD, V's
+ * own codec is the one applied to V, and bad input names its flag. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "test_proc.h"
+#include "test_util.h"
+
+static char g_bin[2048];
+static char g_tmp[64];
+
+static int setup(void **state)
+{
+    return tp_cli_setup(state, g_bin, sizeof g_bin, "kakeya", g_tmp, sizeof g_tmp,
+                        "kakeya_codec_kld");
+}
+
+static const char *TEXT = "Once upon a time, there was a little girl named Lily. She loved to "
+                          "play outside in the park with her friends.";
+
+/* kld_mean of one run (top1 into *top1), the test failing on a non-zero exit. */
+static double kld(const char *model, const char *k, const char *v, double *top1)
+{
+    const char *a[] = {"codec", "kld", "-m", model, "--kv-codec", k, "-p", TEXT, "--json",
+                       "--threads", "2", v ? "--kv-codec-v" : NULL, v, NULL};
+    tp_run r = tp_run_prog(NULL, g_bin, a);
+    if (r.code != 0)
+        fail_msg("codec kld %s: %s", k, r.err);
+    cJSON *j = cJSON_Parse(r.out);
+    tp_run_free(&r);
+    assert_non_null(j);
+    const double m = cJSON_GetObjectItemCaseSensitive(j, "kld_mean")->valuedouble;
+    *top1 = cJSON_GetObjectItemCaseSensitive(j, "top1_agree")->valuedouble;
+    assert_true(cJSON_GetObjectItemCaseSensitive(j, "n_positions")->valuedouble > 20);
+    assert_true(cJSON_GetObjectItemCaseSensitive(j, "kld_p99")->valuedouble >= m);
+    cJSON_Delete(j);
+    return m;
+}
+
+static void the_damage_should_order_the_codecs(void **state)
+{
+    (void)state;
+    TP_REQUIRE_PROGRAM(g_bin);
+    char model[1100];
+    TU_REQUIRE_FIXTURE(model, "models/stories260K.gguf");
+    double t_id, t_f16, t_q8, t_q4, t_v;
+    assert_true(kld(model, "identity", NULL, &t_id) == 0.0);
+    assert_true(t_id == 1.0);
+    const double f16 = kld(model, "f16", NULL, &t_f16), q8 = kld(model, "q8_0", NULL, &t_q8),
+                 q4 = kld(model, "q4_0", NULL, &t_q4);
+    if (!(0.0 < f16 && f16 < q8 && q8 < q4))
+        fail_msg("KLD f16 %g, q8_0 %g, q4_0 %g", f16, q8, q4);
+    assert_true(t_q4 <= t_q8);
+    /* V alone through q4_0: damage, but less than both sides */
+    const double v4 = kld(model, "identity", "q4_0", &t_v);
+    assert_true(v4 > 0.0 && v4 < q4);
+}
+
+static void bad_input_should_name_the_flag(void **state)
+{
+    (void)state;
+    TP_REQUIRE_PROGRAM(g_bin);
+    char model[1100];
+    TU_REQUIRE_FIXTURE(model, "models/stories260K.gguf");
+    static const struct {
+        const char *args[8];
+        int code;
+        const char *part;
+    } cases[] = {
+        {{"--kv-codec", "e8", "--tokens", "1,2,3"}, 2, "--kv-codec"},
+        {{"--kv-codec", "zstd", "--tokens", "1,2,3"}, 2, "--kv-codec"},
+        {{"--kv-codec", "q8_0", "--tokens", "1"}, 2, "at least 2"},
+        {{"--kv-codec", "q8_0"}, 3, "-p TEXT or --tokens IDS"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *a[16] = {"codec", "kld", "-m", model};
+        int n = 4;
+        for (int k = 0; k < 8 && cases[i].args[k]; k++)
+            a[n++] = cases[i].args[k];
+        a[n] = NULL;
+        tp_run r = tp_run_prog(NULL, g_bin, a);
+        assert_int_equal(r.code, cases[i].code);
+        if (!strstr(r.err, cases[i].part))
+            fail_msg("case %zu: %s", i, r.err);
+        tp_run_free(&r);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(the_damage_should_order_the_codecs),
+        cmocka_unit_test(bad_input_should_name_the_flag),
+    };
+    return cmocka_run_group_tests(tests, setup, tp_teardown_tmpdir);
+}
