@@ -45,4 +45,14 @@ if [ ! -x "$DRV" ] || [ "$HERE/bench/llamacpp_driver.c" -nt "$DRV" ]; then
         -L"$LIBDIR" -L"$GGMLDIR" -L"$GGMLBASE" -lllama -lggml -lggml-base \
         -Wl,-rpath,"$LIBDIR" -Wl,-rpath,"$GGMLDIR" -Wl,-rpath,"$GGMLBASE" -lm
 fi
-echo "refengine: $DRV (llama.cpp $(cat "$ROOT/build/.kakeya-built"))"
+# The logits driver of the KL-divergence cross-check (bench/kld_crosscheck.sh).
+LOG=$ROOT/llamacpp_logits
+if [ ! -x "$LOG" ] || [ "$HERE/bench/llamacpp_logits.c" -nt "$LOG" ]; then
+    GGMLDIR=$(dirname "$(find "$ROOT/build" -name 'libggml.so' | head -n 1)")
+    GGMLBASE=$(dirname "$(find "$ROOT/build" -name 'libggml-base.so' | head -n 1)")
+    ${CC:-cc} -std=c11 -O2 -Wall -Wextra -I"$ROOT/src/include" -I"$ROOT/src/ggml/include" \
+        -o "$LOG" "$HERE/bench/llamacpp_logits.c" \
+        -L"$LIBDIR" -L"$GGMLDIR" -L"$GGMLBASE" -lllama -lggml -lggml-base \
+        -Wl,-rpath,"$LIBDIR" -Wl,-rpath,"$GGMLDIR" -Wl,-rpath,"$GGMLBASE" -lm
+fi
+echo "refengine: $DRV, $LOG (llama.cpp $(cat "$ROOT/build/.kakeya-built"))"
