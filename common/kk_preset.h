@@ -28,7 +28,7 @@
  *     thresholds: [COND, ...]          optional
  *     controls:                        optional
  *       positive: COND                 the arm must meet COND
- *       negative: COND                 the arm must meet COND (i.e. lose)
+ *       negative: COND | [COND, ...]   each arm must meet its COND (i.e. lose)
  *     relax: [{rule: CODE, reason: STRING}, ...]   optional; CODE one of
  *                                      the relaxable codes below
  *
@@ -131,7 +131,11 @@ typedef struct kk_preset {
     kk_preset_cond *thresholds;
     size_t n_thresholds;
     int has_positive, has_negative;
-    kk_preset_cond positive, negative;
+    kk_preset_cond positive;
+    /* controls.negative: one condition or a list of them (n_negative; the
+     * needle-masked arm beside a corrupted codec arm, say) */
+    kk_preset_cond *negative;
+    size_t n_negative;
     kk_preset_relax *relax;
     size_t n_relax;
     char sha256[65];  /* of the bytes parsed */

@@ -342,8 +342,9 @@ void kk_preset_gate_free(kk_preset *p)
     free(p->thresholds);
     if (p->has_positive)
         cond_free(&p->positive);
-    if (p->has_negative)
-        cond_free(&p->negative);
+    for (size_t i = 0; i < p->n_negative; i++)
+        cond_free(&p->negative[i]);
+    free(p->negative);
     for (size_t i = 0; i < p->n_relax; i++) {
         free(p->relax[i].rule);
         free(p->relax[i].reason);
@@ -486,7 +487,23 @@ kk_code kk_preset_gate_parse(const char *file, const kk_yaml_node *g, kk_preset 
             p->has_positive = 1;
         }
         if ((x = kk_yaml_get(v, "negative")) != NULL) {
-            KK_TRY(parse_cond(c, x, "gate.controls.negative", &p->negative));
+            /* one condition, or a list of them */
+            const int list = x->kind == KK_YAML_SEQ;
+            const size_t n = list ? x->n : 1;
+            if (list && n == 0)
+                return perr(c, x, "gate.controls.negative", KK_E_RANGE,
+                            "expected a condition or a non-empty list of them, found []");
+            p->negative = calloc(n, sizeof *p->negative);
+            if (!p->negative)
+                return perr(c, x, "gate.controls.negative", KK_E_NOMEM, "out of memory");
+            for (size_t i = 0; i < n; i++) {
+                if (list)
+                    snprintf(w, sizeof w, "gate.controls.negative[%zu]", i);
+                else
+                    snprintf(w, sizeof w, "gate.controls.negative");
+                KK_TRY(parse_cond(c, list ? x->vals[i] : x, w, &p->negative[i]));
+                p->n_negative++;
+            }
             p->has_negative = 1;
         }
     }

@@ -37,6 +37,8 @@ typedef struct kv_codec {
      * nothing, and nothing says so: the silent pass-through LIVENESS must
      * catch. */
     int passthrough;
+    int corrupt;                 /* kv_codec_opts.corrupt */
+    size_t k_unit, v_unit;       /* bytes of one codec unit (corrupt) */
 } kv_codec;
 
 static const kv_vtable KV_CODEC_VT;
@@ -61,6 +63,25 @@ static void put_rows(codec *c, int64_t tok, int64_t row, size_t ub, uint8_t *cod
                 codec_encode(c, res, (size_t)(tok * row), dst);
         }
         i += m;
+    }
+}
+
+/* corrupt: rows [len, len + n) of a stream whose rows are whole units
+ * (tok 1), each row's unit_bytes-sized units rotated left by one. */
+static void corrupt_rows(uint8_t *codes, size_t row_bytes, size_t unit_bytes, int64_t len,
+                         int64_t n)
+{
+    uint8_t first[1024];
+    for (int64_t i = 0; i < n; i++) {
+        uint8_t *r = codes + (size_t)(len + i) * row_bytes;
+        for (size_t o = 0; o < unit_bytes; o += sizeof first) {
+            const size_t m = unit_bytes - o < sizeof first ? unit_bytes - o : sizeof first;
+            memcpy(first, r + o, m);
+            /* unit 0's chunk o.. goes to the last unit; the rest move up */
+            for (size_t u = 0; u + unit_bytes < row_bytes; u += unit_bytes)
+                memcpy(r + u + o, r + u + unit_bytes + o, m);
+            memcpy(r + row_bytes - unit_bytes + o, first, m);
+        }
     }
 }
 
@@ -101,6 +122,10 @@ static kk_code kvc_append(kv_cache *c, int32_t layer, const float *k, const floa
                  q->rk ? q->rk + layer * q->k_tok * q->k_row : NULL, len, k, n);
         put_rows(q->cv, q->v_tok, q->v_row, q->v_bytes, vl,
                  q->rv ? q->rv + layer * q->v_tok * q->v_row : NULL, len, v, n);
+        if (q->corrupt) {
+            corrupt_rows(kl, q->k_bytes, q->k_unit, len, n);
+            corrupt_rows(vl, q->v_bytes, q->v_unit, len, n);
+        }
         if (q->hk)
             keep_rows(q->hk + layer * q->k_hist * q->k_row, q->k_hist, q->k_row, len, k, n);
         if (q->hv)
@@ -307,6 +332,17 @@ kk_code kv_codec_init(kv_cache **out, const kv_config *cfg, const codec_spec *k_
                                 : codec_encoded_bytes(q->ck, (size_t)(q->k_tok * q->k_row));
     q->v_bytes = q->passthrough ? (size_t)q->v_row * sizeof(float)
                                 : codec_encoded_bytes(q->cv, (size_t)(q->v_tok * q->v_row));
+    q->corrupt = opts && opts->corrupt && !q->passthrough;
+    q->k_unit = codec_block_bytes(q->ck);
+    q->v_unit = codec_block_bytes(q->cv);
+    if (q->corrupt && (q->k_tok != 1 || q->v_tok != 1 || q->k_bytes < 2 * q->k_unit ||
+                       q->v_bytes < 2 * q->v_unit)) {
+        kvc_free(&q->base);
+        return kk_err_set(err, KK_E_RANGE, "kv codec: corrupt needs rows of at least two units of "
+                          "a row codec (rows of %lld and %lld values; units of %zu and %zu values)",
+                          (long long)q->k_row, (long long)q->v_row,
+                          codec_block_values(q->ck), codec_block_values(q->cv));
+    }
     q->k_slots = (cfg->n_ctx + q->k_tok - 1) / q->k_tok;
     q->v_slots = (cfg->n_ctx + q->v_tok - 1) / q->v_tok;
     const int64_t slots = (int64_t)cfg->n_layers * cfg->n_ctx;

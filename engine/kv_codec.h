@@ -44,6 +44,14 @@
  * where a pointer is taken) is the normal cache. */
 typedef struct kv_codec_opts {
     bool passthrough; /* the codec-passthrough fault above: F32 rows, codecs idle */
+    /* A declared negative control (the arm field `corrupt`): each row's codes
+     * are perturbed on purpose after encoding, its codec units rotated by
+     * one (unit u holds what unit u+1 encoded), so every decoded value is
+     * a valid code's value in the wrong place. A codec path that passed
+     * the values through would still recall; this one must lose. Needs
+     * rows of at least two units of a row codec (not axis=token):
+     * KK_E_RANGE otherwise. */
+    bool corrupt;
 } kv_codec_opts;
 
 /* K rows coded with k_spec, V rows with v_spec; opts NULL: the defaults

@@ -246,7 +246,8 @@ kk_code niah_runner_set_opts(niah_runner *r, const niah_opts *opts, kk_err *err)
     }
     /* The new cache first: on failure nothing of the runner has changed. */
     kv_cache *kv = NULL;
-    const kv_codec_opts ko = {.passthrough = opts->kv_codec_passthrough};
+    const kv_codec_opts ko = {.passthrough = opts->kv_codec_passthrough,
+                              .corrupt = opts->kv_codec_corrupt};
     int32_t lw[NIAH_PROBE_LAYERS * 8];
     if (hp->n_layers > (int32_t)(sizeof lw / sizeof lw[0]))
         return kk_err_set(err, KK_E_RANGE, "niah: %d layers; at most %d", (int)hp->n_layers,

@@ -106,6 +106,9 @@ typedef struct niah_opts {
     /* With kv_codec: the cache's codec-passthrough fault
      * (kv_codec_opts.passthrough; set by the harness from KAKEYA_FAULT). */
     bool kv_codec_passthrough;
+    /* With kv_codec: its codes perturbed after encoding (kv_codec_opts
+     * .corrupt), the declared negative control of a codec arm. */
+    bool kv_codec_corrupt;
     /* NULL or full: the full cache; sinkwin: a bounded cache of sinks and
      * a window (kv_policy.h; its slack is the prefill chunk less one); s5:
      * a hybrid model's global layers full (or kv_codec's cache: quantized

@@ -417,9 +417,15 @@ void gate_check_doc(gate_ctx *c, const char *file, const json_value *root,
     if (p->has_positive)
         gate_eval_cond(file, root, p, &p->positive, GATE_ROLE_POSITIVE,
                        "CONTROL_POSITIVE", "gate.controls.positive", rep);
-    if (p->has_negative)
-        gate_eval_cond(file, root, p, &p->negative, GATE_ROLE_NEGATIVE,
-                       "CONTROL_NEGATIVE", "gate.controls.negative", rep);
+    for (size_t i = 0; i < p->n_negative; i++) {
+        char w[48];
+        if (p->n_negative > 1)
+            snprintf(w, sizeof w, "gate.controls.negative[%zu]", i);
+        else
+            snprintf(w, sizeof w, "gate.controls.negative");
+        gate_eval_cond(file, root, p, &p->negative[i], GATE_ROLE_NEGATIVE, "CONTROL_NEGATIVE", w,
+                       rep);
+    }
     /* 6. rules, with the preset's relax entries printed with their reasons. */
     run_rules(GATE_RULE_EVIDENCE, file, root, p, c->opts.allow_dirty, rep);
     for (size_t i = 0; i < p->n_relax; i++) {

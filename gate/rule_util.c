@@ -159,10 +159,16 @@ int gate_claims_collect(const json_value *root, const kk_preset *p,
         add_cond(root, p, &p->positive, GATE_CLAIM_CONTROL, "CONTROL_POSITIVE",
                  "gate.controls.positive", out, &cap) != 0)
         goto nomem;
-    if (p && p->has_negative &&
-        add_cond(root, p, &p->negative, GATE_CLAIM_CONTROL, "CONTROL_NEGATIVE",
-                 "gate.controls.negative", out, &cap) != 0)
-        goto nomem;
+    for (size_t i = 0; p && i < p->n_negative; i++) {
+        char w[48];
+        if (p->n_negative > 1)
+            snprintf(w, sizeof w, "gate.controls.negative[%zu]", i);
+        else
+            snprintf(w, sizeof w, "gate.controls.negative");
+        if (add_cond(root, p, &p->negative[i], GATE_CLAIM_CONTROL, "CONTROL_NEGATIVE", w, out,
+                     &cap) != 0)
+            goto nomem;
+    }
     /* summary.claims: the schema types them; entries that are not complete
      * objects are skipped rather than trusted. */
     const json_value *sc = json_obj_get(json_obj_get(root, "summary"), "claims");

@@ -272,9 +272,9 @@ static void show(const preset *p)
     if (g->has_positive)
         printf("  positive control %s.%s %s %s\n", g->positive.arm, g->positive.metric,
                kk_preset_op_text(g->positive.op), g->positive.value);
-    if (g->has_negative)
-        printf("  negative control %s.%s %s %s\n", g->negative.arm, g->negative.metric,
-               kk_preset_op_text(g->negative.op), g->negative.value);
+    for (size_t i = 0; i < g->n_negative; i++)
+        printf("  negative control %s.%s %s %s\n", g->negative[i].arm, g->negative[i].metric,
+               kk_preset_op_text(g->negative[i].op), g->negative[i].value);
     for (size_t i = 0; i < g->n_relax; i++)
         printf("  relax %s: %s\n", g->relax[i].rule, g->relax[i].reason);
 }

@@ -13,7 +13,7 @@ static const kind_param_spec PARAMS[] = {
     KIND_P_DISTRACTORS,
 };
 static const kind_field_spec ARM_FIELDS[] = {KIND_F_CODEC, KIND_F_CODEC_K, KIND_F_CODEC_V,
-                                              KIND_F_MASK};
+                                              KIND_F_CORRUPT, KIND_F_MASK};
 static const char *const ROLES[] = {"target", NULL};
 
 const kind_def kind_kv_quant = {

@@ -47,6 +47,10 @@
     {.key = "codec_v", .type = PRESET_T_STRING, .max_len = 128, .def = "",          \
      .check = run_niah_check_codec_side,                                            \
      .help = "\"\" (as codec), none, or a codec spec for V alone"}
+#define KIND_F_CORRUPT                                                              \
+    {.key = "corrupt", .type = PRESET_T_BOOL, .def = "false",                       \
+     .help = "perturb the codec's codes after encoding (a declared negative control: "\
+             "the arm must lose)"}
 #define KIND_F_MASK                                                                 \
     {.key = "mask_needle", .type = PRESET_T_BOOL, .def = "false",                   \
      .help = "hide the needle from every layer (negative control)"}

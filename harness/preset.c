@@ -632,14 +632,14 @@ kk_code preset_parse(const char *buf, size_t len, const char *file, const char *
     KK_TRY(parse_models(&c, p, src->models));
     KK_TRY(parse_arms(&c, p, src->arms));
     KK_TRY(scan_placeholders(&c, src->root, ""));
-    const kk_preset_cond *conds[66];
+    const kk_preset_cond *conds[96];
     size_t nc = 0;
     for (size_t i = 0; i < src->n_thresholds && nc < 64; i++)
         conds[nc++] = &src->thresholds[i];
     if (src->has_positive)
         conds[nc++] = &src->positive;
-    if (src->has_negative)
-        conds[nc++] = &src->negative;
+    for (size_t i = 0; i < src->n_negative && nc < 96; i++)
+        conds[nc++] = &src->negative[i];
     for (size_t i = 0; i < nc; i++) {
         const char *names[2] = {conds[i]->arm, conds[i]->other};
         for (int q = 0; q < 2; q++) {

@@ -192,6 +192,24 @@ int run_niah_check_codec_side(const char *val, char *why, size_t cap)
 
 kk_code run_niah_check_preset(const preset *p, kk_err *err)
 {
+    /* corrupt perturbs a codec's codes: an arm without a codec has none */
+    for (size_t a = 0; a < p->n_arms; a++) {
+        const preset_field *cf = preset_arm_field(p, &p->arms[a], "corrupt");
+        if (!cf || !cf->i)
+            continue;
+        int coded = 0;
+        static const char *const keys[] = {"codec", "codec_k", "codec_v"};
+        for (int k = 0; k < 3; k++) {
+            const preset_field *f = preset_arm_field(p, &p->arms[a], keys[k]);
+            coded |= f && f->s[0] && strcmp(f->s, "none") != 0;
+        }
+        if (!coded) {
+            kk_err_set(err, KK_E_RANGE, "arm %s: corrupt: true needs a codec (found codec none; "
+                       "allowed: corrupt with a codec, codec_k or codec_v)", p->arms[a].name);
+            kk_err_where(err, "arms[].corrupt");
+            return kk_err_file(err, p->file);
+        }
+    }
     const char *src = preset_get_str(p, "model");
     if (src && !strncmp(src, "synth:", 6)) {
         synth_cfg c;
@@ -415,6 +433,8 @@ static niah_opts arm_opts(const run_ctx *rc, size_t arm)
         /* The engine reads no environment: the codec-passthrough fault
          * reaches the cache as an option. */
         o.kv_codec_passthrough = kk_fault_on(KK_FAULT_CODEC_PASSTHROUGH);
+        const preset_field *cf = preset_arm_field(p, &p->arms[arm], "corrupt");
+        o.kv_codec_corrupt = cf && cf->i != 0;
     }
     if (s->rs)
         run_restore_arm_opts(s->rs, arm, &o);

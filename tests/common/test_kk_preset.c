@@ -68,8 +68,9 @@ static void a_full_gate_block_should_parse_into_its_fields(void **state)
     assert_int_equal(p->thresholds[3].line, 12);
     assert_int_equal(p->thresholds[3].col, 7);
     assert_true(p->has_positive && p->has_negative);
-    assert_int_equal(p->negative.form, KK_PRESET_FORM_CI_HI);
-    assert_int_equal(p->negative.op, KK_PRESET_OP_LE);
+    assert_int_equal(p->n_negative, 1);
+    assert_int_equal(p->negative[0].form, KK_PRESET_FORM_CI_HI);
+    assert_int_equal(p->negative[0].op, KK_PRESET_OP_LE);
     assert_int_equal(p->n_relax, 1);
     assert_string_equal(p->relax[0].rule, "NOISY");
     assert_string_equal(p->relax[0].reason, "shared CI machine");
@@ -92,6 +93,20 @@ static void defaults_should_apply_when_min_samples_is_absent(void **state)
     assert_true(p->restore_min_mass == KK_PRESET_RESTORE_MIN_MASS_DEFAULT);
     assert_false(p->has_restore_min_mass);
     kk_preset_free(p);
+    /* controls.negative as a list: each arm must lose */
+    assert_int_equal(parse(HEAD "gate:\n  controls:\n    negative:\n"
+                                "      - {arm: masked, metric: recall, op: \"<=\", value: 0.05}\n"
+                                "      - {arm: corrupt, metric: recall, op: \"<=\", value: 0.5}\n",
+                           &p, &e), KK_OK);
+    assert_true(p->has_negative);
+    assert_int_equal(p->n_negative, 2);
+    assert_string_equal(p->negative[1].arm, "corrupt");
+    kk_preset_free(p);
+    assert_int_not_equal(parse(HEAD "gate:\n  controls:\n    negative: []\n", &p, &e), KK_OK);
+    assert_string_equal(e.where, "gate.controls.negative");
+    assert_int_not_equal(parse(HEAD "gate:\n  controls:\n    negative:\n      - {arm: a}\n", &p,
+                               &e), KK_OK);
+    assert_non_null(strstr(e.where, "gate.controls.negative[0]"));
     assert_int_equal(parse(HEAD "gate: {restore_min_mass: 0.25}\n", &p, &e), KK_OK);
     assert_true(p->restore_min_mass == 0.25 && p->has_restore_min_mass);
     kk_preset_free(p);

@@ -63,7 +63,7 @@ static void the_full_cache_should_recall_every_needle_at_1k_and_4k(void **state)
     fixture x;
     open_cfg(&x, &c);
     niah_cell cells[6];
-    const niah_opts o = {0, 0, false, NULL, NULL, false, false, NULL, 0, NULL, NULL, NULL, 0.0, 0};
+    const niah_opts o = {.mask_layers = 0, .kv_bits = 0, .use_ref = false, .kv_codec = NULL, .kv_codec_v = NULL, .kv_error = false, .kv_codec_passthrough = false};
     run(x.m, 0, o, cells, 2);
     for (int i = 0; i < 6; i++)
         assert_true(cells[i].recall == 1.0);
@@ -78,7 +78,7 @@ static void the_needle_hidden_from_the_retrieval_layer_should_be_lost_at_1k_and_
     fixture x;
     open_cfg(&x, &c);
     niah_cell cells[6];
-    const niah_opts o = {1u << 1, 0, false, NULL, NULL, false, false, NULL, 0, NULL, NULL, NULL, 0.0, 0};
+    const niah_opts o = {.mask_layers = 1u << 1, .kv_bits = 0, .use_ref = false, .kv_codec = NULL, .kv_codec_v = NULL, .kv_error = false, .kv_codec_passthrough = false};
     run(x.m, 0, o, cells, 2);
     for (int i = 0; i < 6; i++)
         assert_true(cells[i].recall <= 0.05);
@@ -97,7 +97,7 @@ static void the_hard_setting_should_trace_a_curve_over_bits(void **state)
     double recall[5];
     for (int b = 0; b < 5; b++) {
         niah_cell cells[3];
-        const niah_opts o = {0, bits[b], false, NULL, NULL, false, false, NULL, 0, NULL, NULL, NULL, 0.0, 0};
+        const niah_opts o = {.mask_layers = 0, .kv_bits = bits[b], .use_ref = false, .kv_codec = NULL, .kv_codec_v = NULL, .kv_error = false, .kv_codec_passthrough = false};
         run(x.m, c.niah_distractors, o, cells, 1);
         recall[b] = (cells[0].recall + cells[1].recall + cells[2].recall) / 3.0;
         fprintf(stderr, "hard, 1024 tokens, %d bits: recall %.3f\n", (int)bits[b], recall[b]);

@@ -111,11 +111,61 @@ static void a_codec_unit_that_does_not_divide_the_row_should_be_refused(void **s
     assert_non_null(strstr(e.msg, "e8:bits=4,group=128,scales=8"));
 }
 
+/* corrupt (a declared negative control): each row's codec units rotated by
+ * one after encoding, so the view holds the round trip of what was
+ * appended with unit u showing unit u + 1's values; the codec still counts
+ * its work (the control is a real codec path). Rows of one unit and
+ * axis=token are refused by name. */
+static void a_corrupt_cache_should_rotate_each_rows_units(void **state)
+{
+    (void)state;
+    enum { L = 2, KH = 2, D = 64, ROW = KH * D, N = 5 };
+    const kv_config cfg = {L, KH, D, D, 16, 0};
+    const codec_spec s = spec_of("q8_0");
+    const kv_codec_opts co = {.corrupt = true};
+    kv_cache *c = NULL, *plain = NULL;
+    kk_err e;
+    assert_int_equal(kv_codec_init(&c, &cfg, &s, &s, &co, &e), KK_OK);
+    assert_int_equal(kv_codec_init(&plain, &cfg, &s, &s, NULL, &e), KK_OK);
+    float k[N * ROW], v[N * ROW];
+    int32_t pos[N];
+    for (int i = 0; i < N * ROW; i++) {
+        k[i] = (float)((i * 37) % 101) / 50.0f - 1.0f;
+        v[i] = (float)((i * 53) % 97) / 48.0f - 1.0f;
+    }
+    for (int i = 0; i < N; i++)
+        pos[i] = i;
+    for (int32_t l = 0; l < L; l++) {
+        assert_int_equal(kv_append(c, l, k, v, pos, N, &e), KK_OK);
+        assert_int_equal(kv_append(plain, l, k, v, pos, N, &e), KK_OK);
+    }
+    kv_view a, b;
+    assert_int_equal(kv_view_layer(c, 1, &a, &e), KK_OK);
+    assert_int_equal(kv_view_layer(plain, 1, &b, &e), KK_OK);
+    const int U = 32; /* q8_0's unit */
+    for (int t = 0; t < N; t++)
+        for (int i = 0; i < ROW; i++) {
+            const int src = (i + U) % ROW;
+            assert_true(a.k[t * a.k_stride + i] == b.k[t * b.k_stride + src]);
+            assert_true(a.v[t * a.v_stride + i] == b.v[t * b.v_stride + src]);
+        }
+    assert_true(kv_codec_get_stats(c, 'k')->values_encoded == (uint64_t)(L * N * ROW));
+    kv_free(c);
+    kv_free(plain);
+    const codec_spec one = spec_of("lloyd:bits=2,group=128"),
+                     tok = spec_of("affine:bits=2,group=32,axis=token");
+    assert_int_equal(kv_codec_init(&c, &cfg, &one, &one, &co, &e), KK_E_RANGE);
+    assert_non_null(strstr(e.msg, "corrupt needs rows of at least two units"));
+    assert_int_equal(kv_codec_init(&c, &cfg, &tok, &s, &co, &e), KK_E_RANGE);
+    assert_null(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(views_should_equal_the_codec_round_trip_of_what_was_appended),
         cmocka_unit_test(a_codec_unit_that_does_not_divide_the_row_should_be_refused),
+        cmocka_unit_test(a_corrupt_cache_should_rotate_each_rows_units),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

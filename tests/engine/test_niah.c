@@ -164,7 +164,7 @@ static void a_cell_should_not_depend_on_the_order_samples_run_in(void **state)
     int64_t ctx = 200;
     const double depth = 0.5;
     niah_cell cell;
-    const niah_opts o = {0, 0, false, NULL, NULL, false, false, NULL, 0, NULL, NULL, NULL, 0.0, 0};
+    const niah_opts o = {.mask_layers = 0, .kv_bits = 0, .use_ref = false, .kv_codec = NULL, .kv_codec_v = NULL, .kv_error = false, .kv_codec_passthrough = false};
     const niah_cfg cfg = {&ctx, 1, &depth, 1, 4, 42, 2, o, NULL, NULL, NULL, NULL, NULL, NULL};
     assert_int_equal(niah_run(x.m, &cfg, &cell, NULL), KK_OK);
     /* the same samples alone, last first, through one runner */
@@ -294,7 +294,7 @@ static void fast_and_reference_paths_should_agree_on_samples(void **state)
     int32_t t[N];
     for (uint32_t mask = 0; mask <= 2; mask += 2) { /* full, and the needle hidden from layer 1 */
         niah_runner *fast = NULL, *ref = NULL;
-        const niah_opts of = {mask, 0, false, NULL, NULL, false, false, NULL, 0, NULL, NULL, NULL, 0.0, 0}, orr = {mask, 0, true, NULL, NULL, false, false, NULL, 0, NULL, NULL, NULL, 0.0, 0};
+        const niah_opts of = {.mask_layers = mask, .kv_bits = 0, .use_ref = false, .kv_codec = NULL, .kv_codec_v = NULL, .kv_error = false, .kv_codec_passthrough = false}, orr = {.mask_layers = mask, .kv_bits = 0, .use_ref = true, .kv_codec = NULL, .kv_codec_v = NULL, .kv_error = false, .kv_codec_passthrough = false};
         assert_int_equal(niah_runner_init(&fast, x.m, N, &of, NULL), KK_OK);
         assert_int_equal(niah_runner_init(&ref, x.m, N, &orr, NULL), KK_OK);
         for (int i = 0; i < 3; i++) {
@@ -323,7 +323,7 @@ static void the_full_cache_should_recall_every_needle_at_1k(void **state)
     (void)state;
     fixture x;
     open_default(&x);
-    const niah_opts o = {0, 0, false, NULL, NULL, false, false, NULL, 0, NULL, NULL, NULL, 0.0, 0};
+    const niah_opts o = {.mask_layers = 0, .kv_bits = 0, .use_ref = false, .kv_codec = NULL, .kv_codec_v = NULL, .kv_error = false, .kv_codec_passthrough = false};
     assert_true(run_recall(x.m, 1024, 20, 0, o) == 1.0);
     close_fixture(&x);
 }
@@ -333,7 +333,7 @@ static void the_needle_hidden_from_the_retrieval_layer_should_be_lost(void **sta
     (void)state;
     fixture x;
     open_default(&x);
-    const niah_opts o = {1u << 1, 0, false, NULL, NULL, false, false, NULL, 0, NULL, NULL, NULL, 0.0, 0}; /* layer 1 retrieves */
+    const niah_opts o = {.mask_layers = 1u << 1, .kv_bits = 0, .use_ref = false, .kv_codec = NULL, .kv_codec_v = NULL, .kv_error = false, .kv_codec_passthrough = false}; /* layer 1 retrieves */
     assert_true(run_recall(x.m, 1024, 20, 0, o) <= 0.05);
     close_fixture(&x);
 }
@@ -349,7 +349,7 @@ static void the_hard_setting_should_lose_recall_at_2_bits_and_keep_it_at_8(void 
     synth_info info;
     assert_int_equal(synth_read_info(x.f, &info, NULL), KK_OK);
     assert_int_equal(info.niah_distractors, 3);
-    niah_opts o = {0, 0, false, NULL, NULL, false, false, NULL, 0, NULL, NULL, NULL, 0.0, 0};
+    niah_opts o = {.mask_layers = 0, .kv_bits = 0, .use_ref = false, .kv_codec = NULL, .kv_codec_v = NULL, .kv_error = false, .kv_codec_passthrough = false};
     assert_true(run_recall(x.m, 1024, 20, info.niah_distractors, o) == 1.0);
     o.kv_bits = 2;
     assert_true(run_recall(x.m, 1024, 20, info.niah_distractors, o) <= 0.9);
@@ -365,7 +365,7 @@ static void the_default_model_should_survive_2_bit_noise(void **state)
      * setting's loss comes from its knobs, not from the noise alone. */
     fixture x;
     open_default(&x);
-    const niah_opts o = {0, 2, false, NULL, NULL, false, false, NULL, 0, NULL, NULL, NULL, 0.0, 0};
+    const niah_opts o = {.mask_layers = 0, .kv_bits = 2, .use_ref = false, .kv_codec = NULL, .kv_codec_v = NULL, .kv_error = false, .kv_codec_passthrough = false};
     assert_true(run_recall(x.m, 512, 10, 0, o) == 1.0);
     close_fixture(&x);
 }
@@ -387,7 +387,7 @@ static double run_codec_recall(const model *m, int64_t ctx, int64_t samples, int
                                const codec_spec *spec, codec_stats *ks, codec_stats *vs)
 {
     niah_cell cells[3];
-    const niah_opts o = {0, 0, false, spec, NULL, false, false, NULL, 0, NULL, NULL, NULL, 0.0, 0};
+    const niah_opts o = {.mask_layers = 0, .kv_bits = 0, .use_ref = false, .kv_codec = spec, .kv_codec_v = NULL, .kv_error = false, .kv_codec_passthrough = false};
     const niah_cfg cfg = {&ctx, 1, DEPTHS, 3, samples, 1, distractors, o, NULL, NULL, ks, vs, NULL, NULL};
     kk_err e;
     kk_err_clear(&e);
@@ -430,7 +430,7 @@ static void a_passthrough_codec_cache_should_count_nothing(void **state)
     fixture x;
     open_default(&x);
     const codec_spec s = spec_of("q8_0");
-    const niah_opts o = {0, 0, false, &s, NULL, false, true, NULL, 0, NULL, NULL, NULL, 0.0, 0};
+    const niah_opts o = {.mask_layers = 0, .kv_bits = 0, .use_ref = false, .kv_codec = &s, .kv_codec_v = NULL, .kv_error = false, .kv_codec_passthrough = true};
     niah_runner *r = NULL;
     kk_err e;
     kk_err_clear(&e);
@@ -458,7 +458,7 @@ static void identity_in_the_cache_should_give_the_full_caches_logits(void **stat
     fixture x;
     open_default(&x);
     const codec_spec s = spec_of("identity");
-    const niah_opts plain = {0, 0, false, NULL, NULL, false, false, NULL, 0, NULL, NULL, NULL, 0.0, 0}, coded = {0, 0, false, &s, NULL, false, false, NULL, 0, NULL, NULL, NULL, 0.0, 0};
+    const niah_opts plain = {.mask_layers = 0, .kv_bits = 0, .use_ref = false, .kv_codec = NULL, .kv_codec_v = NULL, .kv_error = false, .kv_codec_passthrough = false}, coded = {.mask_layers = 0, .kv_bits = 0, .use_ref = false, .kv_codec = &s, .kv_codec_v = NULL, .kv_error = false, .kv_codec_passthrough = false};
     niah_runner *a = NULL, *b = NULL;
     kk_err e;
     kk_err_clear(&e);
@@ -522,7 +522,7 @@ static void kivi_keys_per_channel_should_keep_the_recall_that_row_groups_lose(vo
     const codec_spec tok = spec_of("affine:bits=2,group=32,axis=token");
     niah_cell cells[3];
     const int64_t ctx = 1024;
-    const niah_opts o = {0, 0, false, &tok, &row, false, false, NULL, 0, NULL, NULL, NULL, 0.0, 0};
+    const niah_opts o = {.mask_layers = 0, .kv_bits = 0, .use_ref = false, .kv_codec = &tok, .kv_codec_v = &row, .kv_error = false, .kv_codec_passthrough = false};
     const niah_cfg cfg = {&ctx, 1, DEPTHS, 3, 20, 1, 3, o, NULL, NULL, NULL, NULL, NULL, NULL};
     kk_err e;
     kk_err_clear(&e);
@@ -542,7 +542,7 @@ static void kv_bits_and_a_codec_together_should_be_refused(void **state)
     fixture x;
     open_default(&x);
     const codec_spec s = spec_of("q4_0");
-    const niah_opts o = {0, 4, false, &s, NULL, false, false, NULL, 0, NULL, NULL, NULL, 0.0, 0};
+    const niah_opts o = {.mask_layers = 0, .kv_bits = 4, .use_ref = false, .kv_codec = &s, .kv_codec_v = NULL, .kv_error = false, .kv_codec_passthrough = false};
     niah_runner *r = NULL;
     kk_err e;
     kk_err_clear(&e);
@@ -551,7 +551,7 @@ static void kv_bits_and_a_codec_together_should_be_refused(void **state)
     assert_non_null(strstr(e.msg, "exclusive"));
     /* a codec whose unit does not divide the row: refused by the cache */
     const codec_spec big = spec_of("e8:rotate=hadamard,dim=1024");
-    const niah_opts ob = {0, 0, false, &big, NULL, false, false, NULL, 0, NULL, NULL, NULL, 0.0, 0};
+    const niah_opts ob = {.mask_layers = 0, .kv_bits = 0, .use_ref = false, .kv_codec = &big, .kv_codec_v = NULL, .kv_error = false, .kv_codec_passthrough = false};
     assert_int_equal(niah_runner_init(&r, x.m, 64, &ob, &e), KK_E_RANGE);
     assert_null(r);
     close_fixture(&x);
@@ -571,7 +571,7 @@ typedef struct reuse_case {
 
 static niah_opts reuse_opts(const reuse_case *c, codec_spec *ks, codec_spec *vs)
 {
-    niah_opts o = {c->mask, c->bits, false, NULL, NULL, false, false, NULL, 0, NULL, NULL, NULL, 0.0, 0};
+    niah_opts o = {.mask_layers = c->mask, .kv_bits = c->bits, .use_ref = false, .kv_codec = NULL, .kv_codec_v = NULL, .kv_error = false, .kv_codec_passthrough = false};
     if (c->k) {
         *ks = spec_of(c->k);
         o.kv_codec = ks;
@@ -770,7 +770,7 @@ static void set_opts_should_refuse_bad_options_and_keep_the_old_ones(void **stat
     fixture x;
     open_default(&x);
     const codec_spec s = spec_of("q4_0");
-    const niah_opts good = {0, 0, false, &s, NULL, true, false, NULL, 0, NULL, NULL, NULL, 0.0, 0}, bad = {0, 4, false, &s, NULL, false, false, NULL, 0, NULL, NULL, NULL, 0.0, 0};
+    const niah_opts good = {.mask_layers = 0, .kv_bits = 0, .use_ref = false, .kv_codec = &s, .kv_codec_v = NULL, .kv_error = true, .kv_codec_passthrough = false}, bad = {.mask_layers = 0, .kv_bits = 4, .use_ref = false, .kv_codec = &s, .kv_codec_v = NULL, .kv_error = false, .kv_codec_passthrough = false};
     niah_runner *r = NULL;
     kk_err e;
     kk_err_clear(&e);

@@ -86,7 +86,7 @@ static void cross_check(const synth_cfg *c, const int samples[2], int32_t distra
     double *their_margin = malloc((size_t)n * sizeof *their_margin);
     int64_t max_ctx = samples[1] > 0 ? CTX[1] : CTX[0];
     niah_runner *r = NULL;
-    const niah_opts o = {0, 0, false, NULL, NULL, false, false, NULL, 0, NULL, NULL, NULL, 0.0, 0};
+    const niah_opts o = {.mask_layers = 0, .kv_bits = 0, .use_ref = false, .kv_codec = NULL, .kv_codec_v = NULL, .kv_error = false, .kv_codec_passthrough = false};
     assert_int_equal(niah_runner_init(&r, m, max_ctx, &o, &e), KK_OK);
     int32_t *tokens = malloc((size_t)max_ctx * sizeof *tokens);
     int k = 0;
