@@ -337,11 +337,13 @@ kk_code kv_codec_init(kv_cache **out, const kv_config *cfg, const codec_spec *k_
     q->v_unit = codec_block_bytes(q->cv);
     if (q->corrupt && (q->k_tok != 1 || q->v_tok != 1 || q->k_bytes < 2 * q->k_unit ||
                        q->v_bytes < 2 * q->v_unit)) {
+        /* the message first: kvc_free takes the codecs it names */
+        kk_err_set(err, KK_E_RANGE, "kv codec: corrupt needs rows of at least two units of "
+                   "a row codec (rows of %lld and %lld values; units of %zu and %zu values)",
+                   (long long)q->k_row, (long long)q->v_row, codec_block_values(q->ck),
+                   codec_block_values(q->cv));
         kvc_free(&q->base);
-        return kk_err_set(err, KK_E_RANGE, "kv codec: corrupt needs rows of at least two units of "
-                          "a row codec (rows of %lld and %lld values; units of %zu and %zu values)",
-                          (long long)q->k_row, (long long)q->v_row,
-                          codec_block_values(q->ck), codec_block_values(q->cv));
+        return KK_E_RANGE;
     }
     q->k_slots = (cfg->n_ctx + q->k_tok - 1) / q->k_tok;
     q->v_slots = (cfg->n_ctx + q->v_tok - 1) / q->v_tok;
