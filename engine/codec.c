@@ -22,10 +22,10 @@ static const codec_name NAMES[] = {
     {"identity", CODEC_KIND_IDENTITY}, {"f16", CODEC_KIND_F16},   {"bf16", CODEC_KIND_BF16},
     {"q8_0", CODEC_KIND_Q8_0},         {"q4_0", CODEC_KIND_Q4_0}, {"affine", CODEC_KIND_AFFINE},
     {"d4", CODEC_KIND_D4},             {"e8", CODEC_KIND_E8},     {"lloyd", CODEC_KIND_LLOYD},
-    {"turbo", CODEC_KIND_TURBO},
+    {"turbo", CODEC_KIND_TURBO},       {"kl_d4", CODEC_KIND_KL_D4}, {"kl_e8", CODEC_KIND_KL_E8},
 };
 #define N_NAMES (sizeof NAMES / sizeof NAMES[0])
-#define NAMES_ALLOWED "identity, f16, bf16, q8_0, q4_0, affine, d4, e8, lloyd, turbo"
+#define NAMES_ALLOWED "identity, f16, bf16, q8_0, q4_0, affine, d4, e8, lloyd, turbo, kl_d4, kl_e8"
 
 static const char *kind_name(codec_kind k)
 {
@@ -37,6 +37,9 @@ static const char *kind_name(codec_kind k)
 
 static bool is_lattice(codec_kind k) { return k == CODEC_KIND_D4 || k == CODEC_KIND_E8; }
 static bool is_lloyd(codec_kind k) { return k == CODEC_KIND_LLOYD || k == CODEC_KIND_TURBO; }
+static bool is_kl(codec_kind k) { return k == CODEC_KIND_KL_D4 || k == CODEC_KIND_KL_E8; }
+/* Codecs that always rotate each vector (dim = group unless given). */
+static bool always_rotated(codec_kind k) { return k == CODEC_KIND_TURBO || is_kl(k); }
 
 /* Allowed sets, each with the text the error message shows. */
 static const int32_t AFFINE_BITS[] = {2, 3, 4, 8};
@@ -70,6 +73,10 @@ static void set_defaults(codec_spec *s, codec_kind k)
         s->group = 128;
         if (k == CODEC_KIND_TURBO)
             s->rotate = CODEC_ROTATE_HADAMARD;
+    } else if (is_kl(k)) {
+        s->q = 10;
+        s->group = 128;
+        s->rotate = CODEC_ROTATE_HADAMARD;
     }
 }
 
@@ -117,7 +124,24 @@ static kk_code check_spec(const codec_spec *s, kk_err *err)
                        "the default: TurboQuant rotates; lloyd is the codec without rotation)");
             return kk_err_where(err, "rotate");
         }
-    } else if ((int)s->kind < 0 || s->kind > CODEC_KIND_TURBO) {
+    } else if (is_kl(s->kind)) {
+        if (s->q < 1 || s->q > 152) {
+            kk_err_set(err, KK_E_RANGE, "codec '%s': q=%d is not allowed (allowed: 1..152; the "
+                       "source project's points are 4, 10, 38, 152)", nm, (int)s->q);
+            return kk_err_where(err, "q");
+        }
+        if (!in_set(s->group, LATTICE_GROUPS, 4)) {
+            kk_err_set(err, KK_E_RANGE,
+                       "codec '%s': group=%d is not allowed (allowed: 32, 64, 128, 256)", nm,
+                       (int)s->group);
+            return kk_err_where(err, "group");
+        }
+        if (s->rotate != CODEC_ROTATE_HADAMARD) {
+            kk_err_set(err, KK_E_RANGE, "codec '%s': rotate is not allowed (allowed: hadamard, "
+                       "the default: KakeyaLattice rotates; d4/e8 are the lattices without)", nm);
+            return kk_err_where(err, "rotate");
+        }
+    } else if ((int)s->kind < 0 || s->kind > CODEC_KIND_KL_E8) {
         return kk_err_set(err, KK_E_RANGE, "codec: unknown kind %d", (int)s->kind);
     }
     if (s->axis != CODEC_AXIS_ROW && !(s->axis == CODEC_AXIS_TOKEN && s->kind == CODEC_KIND_AFFINE)) {
@@ -224,7 +248,7 @@ kk_code codec_spec_parse(const char *spec, codec_spec *out, kk_err *err)
     set_defaults(&s, NAMES[k].kind);
     const char *nm = NAMES[k].name;
     const bool aff = s.kind == CODEC_KIND_AFFINE, lat = is_lattice(s.kind),
-               llo = is_lloyd(s.kind);
+               llo = is_lloyd(s.kind), kl = is_kl(s.kind);
     char *p = colon ? colon + 1 : NULL;
     if (colon && !*p) {
         kk_err_set(err, KK_E_FORMAT, "codec '%s': empty field list after ':'", nm);
@@ -248,7 +272,10 @@ kk_code codec_spec_parse(const char *spec, codec_spec *out, kk_err *err)
             bit = 1;
             rc = field_int(nm, key, val, aff ? "2, 3, 4, 8" : llo ? "1, 2, 3, 4" : "2, 3, 4",
                            &s.bits, err);
-        } else if (!strcmp(key, "group") && (aff || lat || llo)) {
+        } else if (!strcmp(key, "q") && kl) {
+            bit = 256;
+            rc = field_int(nm, key, val, "1..152", &s.q, err);
+        } else if (!strcmp(key, "group") && (aff || lat || llo || kl)) {
             bit = 2;
             rc = field_int(nm, key, val, aff ? "32, 64, 128" : "32, 64, 128, 256", &s.group, err);
         } else if (!strcmp(key, "scales") && lat) {
@@ -307,6 +334,7 @@ kk_code codec_spec_parse(const char *spec, codec_spec *out, kk_err *err)
                        aff   ? "bits, group, axis, channels, rotate, dim, seed"
                        : lat ? "bits, group, scales, rotate, dim, seed"
                        : llo ? "bits, group, rotate, dim, seed"
+                       : kl  ? "q, group, rotate, dim, seed"
                              : "rotate, dim, seed");
             return kk_err_where(err, key);
         }
@@ -319,8 +347,9 @@ kk_code codec_spec_parse(const char *spec, codec_spec *out, kk_err *err)
         seen |= bit;
         p = comma ? comma + 1 : NULL;
     }
-    /* turbo rotates each vector as a whole: dim = group unless given */
-    if (s.kind == CODEC_KIND_TURBO && s.dim == 0)
+    /* turbo and KakeyaLattice rotate each vector as a whole: dim = group
+     * unless given */
+    if (always_rotated(s.kind) && s.dim == 0)
         s.dim = s.group;
     kk_code rc = check_spec(&s, err);
     if (rc != KK_OK)
@@ -359,6 +388,9 @@ int codec_spec_format(const codec_spec *s, char *buf, size_t cap)
     if (is_lloyd(s->kind))
         return snprintf(buf, cap, "%s:bits=%d,group=%d%s%s", nm, (int)s->bits, (int)s->group,
                         rot[0] ? "," : "", rot);
+    if (is_kl(s->kind))
+        return snprintf(buf, cap, "%s:q=%d,group=%d,dim=%d,seed=%" PRIu64, nm, (int)s->q,
+                        (int)s->group, (int)(s->dim > 0 ? s->dim : s->group), s->seed);
     return snprintf(buf, cap, "%s%s%s", nm, rot[0] ? ":" : "", rot);
 }
 
@@ -388,6 +420,10 @@ kk_code codec_init(codec **out, const codec_spec *spec, kk_err *err)
     case CODEC_KIND_TURBO:
         codec_lloyd_setup(c);
         break;
+    case CODEC_KIND_KL_D4:
+    case CODEC_KIND_KL_E8:
+        codec_kakeya_setup(c);
+        break;
     default:
         codec_ggml_setup(c);
         break;
@@ -400,7 +436,7 @@ kk_code codec_init(codec **out, const codec_spec *spec, kk_err *err)
     c->unit_values = c->arm_values;
     if (spec->rotate == CODEC_ROTATE_HADAMARD) {
         const int dim = spec->dim > 0                    ? spec->dim
-                        : spec->kind == CODEC_KIND_TURBO ? spec->group
+                        : always_rotated(spec->kind)     ? spec->group
                                                          : 128;
         c->spec.dim = dim;
         c->signs = malloc((size_t)dim * sizeof(float));

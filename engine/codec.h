@@ -34,7 +34,9 @@
  *                   the KV cache sets it to head_dim when not given)
  *            seed   0..2^64-1, the rotation's signs (default 0)
  * e.g. `affine:bits=4,group=64`, `q4_0`, `e8:bits=4,rotate=hadamard`,
- * `lloyd:bits=3`, `turbo:bits=2,seed=7` (codec_lloyd.c).
+ * `lloyd:bits=3`, `turbo:bits=2,seed=7` (codec_lloyd.c), `kl_e8:q=10`
+ * (codec_kakeya.c: KakeyaLattice; key q 1..152, default 10; always
+ * rotated, dim = group).
  * A malformed spec is KK_E_FORMAT, a value out of range KK_E_RANGE; the
  * message names the field and what is allowed, err->where the field.
  * axis=token takes no rotation (its groups are channels, not rows).
@@ -74,6 +76,8 @@ typedef enum codec_kind {
     CODEC_KIND_E8,           /* Voronoi code E8 mod qE8, scales per 8 values */
     CODEC_KIND_LLOYD,        /* Lloyd-Max levels of N(0,1) x the vector's RMS */
     CODEC_KIND_TURBO,        /* TurboQuant-MSE: a random rotation, then lloyd */
+    CODEC_KIND_KL_D4,        /* KakeyaLattice v1.4: rotation, qmax, D4 points ranked */
+    CODEC_KIND_KL_E8,        /* KakeyaLattice v1.5: the same with E8 */
 } codec_kind;
 
 typedef enum codec_rotate {
@@ -97,6 +101,7 @@ typedef struct codec_spec {
     codec_axis axis;    /* affine */
     int32_t channels;   /* affine axis=token: values per token row; 0: not
                            given (default 128) */
+    int32_t q;          /* kl_d4, kl_e8: the cube [-q, q] of lattice points */
 } codec_spec;
 
 /* What a codec counted while it ran (never computed from the config). */

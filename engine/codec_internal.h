@@ -45,6 +45,8 @@ struct codec {
     float escape_rel;                /* the escape scale as a multiple of the norm */
     /* lloyd/turbo (codec_lloyd.c): N(0,1)'s Lloyd-Max levels, thresholds */
     float lloyd_levels[16], lloyd_thresh[15];
+    /* kl_d4/kl_e8 (codec_kakeya.c): bits of one lattice point's code */
+    int kl_bits;
     codec_stats stats;
 };
 
@@ -87,6 +89,14 @@ void codec_ggml_setup(codec *c);
 void codec_affine_setup(codec *c);
 void codec_lattice_setup(codec *c);
 void codec_lloyd_setup(codec *c);
+void codec_kakeya_setup(codec *c);
+/* Bits of one kl_d4 (n 4) or kl_e8 (n 8) point's code at cube [-q, q]:
+ * ceil(log2 of D_n's points in the cube), plus E8's coset bit. */
+int codec_kakeya_block_bits(int n, int q);
+/* The lattice point kl_d4 (n 4) / kl_e8 (n 8) gives y (scaled coordinates,
+ * clamped to [-q, q]): its integer part d (d + 1/2 is the point when the
+ * return, the E8 coset, is 1). Exposed for tests. */
+int codec_kakeya_quantize(int n, int q, const float *y, int32_t *d);
 
 /* The Lloyd-Max quantizer of N(0, 1) with 2^bits levels (bits 1..4):
  * levels (ascending), the 2^bits - 1 thresholds between them, and its mean
