@@ -24,7 +24,7 @@ static void help(FILE *out)
     char th[128];
     fprintf(out,
             "usage: kakeya generate -m FILE (-p TEXT | --tokens IDS) -n N [--threads T] [--json]\n"
-            "       [--act f32|ggml] [--kv-cache f32|f16]\n"
+            "       [--act f32|ggml] [--kv-cache f32|f16 | --kv-codec SPEC [--kv-codec-v SPEC]]\n"
             "  -m, --model FILE   GGUF model (llama or qwen3) with a llama tokenizer\n"
             "  -p, --prompt TEXT  prompt text; BOS added when the GGUF says so\n"
             "  --tokens IDS       comma-separated prompt token ids, verbatim (no BOS)\n"
@@ -129,7 +129,7 @@ static kk_code text_append(const tok *t, int32_t id, char **text, size_t *len, s
 }
 
 typedef struct gen_args {
-    const char *path, *prompt, *ids, *threads, *act, *kv;
+    const char *path, *prompt, *ids, *threads, *act, *kv, *codec, *codec_v;
     int64_t n_predict;
     bool have_n, json;
 } gen_args;
@@ -159,6 +159,10 @@ static int parse(int argc, char **argv, gen_args *a, kk_err *err)
             dst = &a->act;
         } else if (!strcmp(s, "--kv-cache")) {
             dst = &a->kv;
+        } else if (!strcmp(s, "--kv-codec")) {
+            dst = &a->codec;
+        } else if (!strcmp(s, "--kv-codec-v")) {
+            dst = &a->codec_v;
         } else if (!strcmp(s, "-n") || !strcmp(s, "--n-predict")) {
             const char *v = kk_arg_value(argc, argv, &i, err);
             if (!v)
@@ -199,11 +203,19 @@ int cmd_generate(int argc, char **argv)
         return rc;
     int threads;
     ops_act act;
-    bool kv_f16;
+    session cache; /* the cache flags, copied into the session once open */
+    memset(&cache, 0, sizeof cache);
     if (session_parse_threads(a.threads, &threads, &err) != KK_OK ||
-        session_parse_act(a.act, &act, &err) != KK_OK ||
-        session_parse_kv(a.kv, &kv_f16, &err) != KK_OK)
+        session_parse_act(a.act, &act, &err) != KK_OK)
         return cmd_fail("generate", &err);
+    if (session_parse_cache(&cache, a.kv, a.codec, a.codec_v, &err) != KK_OK) {
+        if (err.code == KK_E_USAGE) {
+            fprintf(stderr, "kakeya generate: %s\n", err.msg);
+            help(stderr);
+            return KK_EXIT_USAGE;
+        }
+        return cmd_fail("generate", &err);
+    }
 
     session s;
     kv_cache *kv = NULL;
@@ -218,7 +230,10 @@ int cmd_generate(int argc, char **argv)
     for (size_t i = 0; i < tok_n_warnings(s.t); i++)
         fprintf(stderr, "kakeya generate: warning: %s: %s\n", a.path, tok_warning(s.t, i));
     model_set_act(s.m, act);
-    s.kv_f16 = kv_f16;
+    s.kv_f16 = cache.kv_f16;
+    s.has_codec = cache.has_codec;
+    s.kc = cache.kc;
+    s.vc = cache.vc;
     const model_hparams *hp = &s.m->hp;
 
     if (a.prompt) {

@@ -1,5 +1,6 @@
 /*
- * kakeya logits -m FILE --tokens IDS [--threads T] [--act f32|ggml] [--kv-cache f32|f16]
+ * kakeya logits -m FILE --tokens IDS [--threads T] [--act f32|ggml]
+ *   [--kv-cache f32|f16 | --kv-codec SPEC [--kv-codec-v SPEC]]
  * Prints {"n_vocab": V, "logits": [[V floats], ...]}: one row per input
  * position, in order, each float with %.9g (9 significant digits read back
  * to the same float: IEEE 754 binary32, FLT_DECIMAL_DIG).
@@ -18,7 +19,7 @@ static void help(FILE *out)
     char th[128];
     fprintf(out,
             "usage: kakeya logits -m FILE --tokens IDS [--threads T] [--act f32|ggml]\n"
-            "       [--kv-cache f32|f16]\n"
+            "       [--kv-cache f32|f16 | --kv-codec SPEC [--kv-codec-v SPEC]]\n"
             "  -m, --model FILE   GGUF model (llama or qwen3)\n"
             "  --tokens IDS       comma-separated token ids, used verbatim (no BOS added)\n"
             "  --threads T        %s; default: the cores available\n"
@@ -34,7 +35,7 @@ int cmd_logits(int argc, char **argv)
     kk_err err;
     kk_err_clear(&err);
     const char *path = NULL, *ids_arg = NULL, *threads_arg = NULL, *act_arg = NULL;
-    const char *kv_arg = NULL;
+    const char *kv_arg = NULL, *codec_arg = NULL, *codec_v_arg = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -55,6 +56,12 @@ int cmd_logits(int argc, char **argv)
         } else if (!strcmp(a, "--kv-cache")) {
             if (!(kv_arg = kk_arg_value(argc, argv, &i, &err)))
                 return cmd_fail("logits", &err);
+        } else if (!strcmp(a, "--kv-codec")) {
+            if (!(codec_arg = kk_arg_value(argc, argv, &i, &err)))
+                return cmd_fail("logits", &err);
+        } else if (!strcmp(a, "--kv-codec-v")) {
+            if (!(codec_v_arg = kk_arg_value(argc, argv, &i, &err)))
+                return cmd_fail("logits", &err);
         } else {
             fprintf(stderr, "kakeya logits: unknown option '%s'\n", a);
             help(stderr);
@@ -68,11 +75,19 @@ int cmd_logits(int argc, char **argv)
     }
     int threads;
     ops_act act;
-    bool kv_f16;
+    session cache; /* the cache flags, copied into the session once open */
+    memset(&cache, 0, sizeof cache);
     if (session_parse_threads(threads_arg, &threads, &err) != KK_OK ||
-        session_parse_act(act_arg, &act, &err) != KK_OK ||
-        session_parse_kv(kv_arg, &kv_f16, &err) != KK_OK)
+        session_parse_act(act_arg, &act, &err) != KK_OK)
         return cmd_fail("logits", &err);
+    if (session_parse_cache(&cache, kv_arg, codec_arg, codec_v_arg, &err) != KK_OK) {
+        if (err.code == KK_E_USAGE) {
+            fprintf(stderr, "kakeya logits: %s\n", err.msg);
+            help(stderr);
+            return KK_EXIT_USAGE;
+        }
+        return cmd_fail("logits", &err);
+    }
 
     session s;
     kv_cache *kv = NULL;
@@ -84,7 +99,10 @@ int cmd_logits(int argc, char **argv)
     if (session_open(&s, path, false, &err) != KK_OK)
         return cmd_fail("logits", &err);
     model_set_act(s.m, act);
-    s.kv_f16 = kv_f16;
+    s.kv_f16 = cache.kv_f16;
+    s.has_codec = cache.has_codec;
+    s.kc = cache.kc;
+    s.vc = cache.vc;
     const int64_t V = s.m->hp.n_vocab;
     if (kk_arg_ids("--tokens", ids_arg, V - 1, "token id", &ids, &n, &err) != KK_OK ||
         session_cache_init(&s, (int64_t)n, &kv, &st, &err) != KK_OK) {

@@ -1,6 +1,8 @@
 /* session: see session.h. */
 #include "session.h"
 
+#include "kv_codec.h"
+
 #include <string.h>
 
 #include "cli_bounds.h"
@@ -55,7 +57,15 @@ kk_code session_cache_init(const session *s, int64_t n_ctx, kv_cache **kv,
                            n_ctx, 0};
     *kv = NULL;
     *st = NULL;
-    kk_code rc = s->kv_f16 ? kv_full_f16_init(kv, &cfg, err) : kv_full_init(kv, &cfg, err);
+    kk_code rc;
+    if (s->has_codec) {
+        rc = kv_codec_init(kv, &cfg, &s->kc, &s->vc, NULL, err);
+        /* the cache names its fields; the user gave flags */
+        kk_err_rename(err, "k_codec", "--kv-codec");
+        kk_err_rename(err, "v_codec", "--kv-codec-v");
+    } else {
+        rc = s->kv_f16 ? kv_full_f16_init(kv, &cfg, err) : kv_full_init(kv, &cfg, err);
+    }
     if (rc != KK_OK)
         return rc;
     rc = fwd_init(st, s->m, n_ctx < SESSION_MAX_BATCH ? n_ctx : SESSION_MAX_BATCH, n_ctx,
@@ -65,6 +75,26 @@ kk_code session_cache_init(const session *s, int64_t n_ctx, kv_cache **kv,
         *kv = NULL;
     }
     return rc;
+}
+
+kk_code session_parse_cache(session *s, const char *kv_cache, const char *codec,
+                            const char *codec_v, kk_err *err)
+{
+    if (kv_cache && codec)
+        return kk_err_set(err, KK_E_USAGE, "--kv-cache and --kv-codec are exclusive (give one: "
+                          "an element type or a codec)");
+    if (codec_v && !codec)
+        return kk_err_set(err, KK_E_USAGE, "--kv-codec-v needs --kv-codec (K's codec)");
+    KK_TRY(session_parse_kv(kv_cache, &s->kv_f16, err));
+    s->has_codec = codec != NULL;
+    if (codec && codec_spec_parse(codec, &s->kc, err) != KK_OK)
+        return kk_err_where(err, "--kv-codec");
+    s->vc = s->kc;
+    if (codec_v && codec_spec_parse(codec_v, &s->vc, err) != KK_OK)
+        return kk_err_where(err, "--kv-codec-v");
+    return KK_OK;
+fail:
+    return err ? err->code : KK_E_INTERNAL;
 }
 
 kk_code session_parse_threads(const char *val, int *threads, kk_err *err)

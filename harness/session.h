@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 
+#include "codec.h"
 #include "forward.h"
 #include "gguf.h"
 #include "kk_err.h"
@@ -22,6 +23,10 @@ typedef struct session {
     model *m;
     tok *t;          /* NULL when not asked for */
     bool kv_f16;     /* session_cache_init makes an F16 cache (--kv-cache f16) */
+    /* --kv-codec SPEC [--kv-codec-v SPEC]: session_cache_init makes a codec
+     * cache (kv_codec.h) of K through kc and V through vc */
+    bool has_codec;
+    codec_spec kc, vc;
 } session;
 
 /* Open path, load the model; with need_tok also the tokenizer. Errors name
@@ -42,6 +47,14 @@ kk_code session_parse_act(const char *val, ops_act *act, kk_err *err);
 /* --kv-cache f32|f16 -> *f16. NULL: f32 (exact K/V); f16 halves the
  * cache and what attention reads, as llama.cpp's default cache. */
 kk_code session_parse_kv(const char *val, bool *f16, kk_err *err);
+
+/* The K/V cache flags of a command: --kv-cache f32|f16, or --kv-codec SPEC
+ * [--kv-codec-v SPEC] (docs/codecs.md), into s (kv_f16, has_codec, kc,
+ * vc). @return KK_OK; KK_E_USAGE (exit 3) when --kv-cache and --kv-codec
+ * are both given or --kv-codec-v comes without --kv-codec; a spec's error
+ * named by its flag (exit 2). */
+kk_code session_parse_cache(session *s, const char *kv_cache, const char *codec,
+                            const char *codec_v, kk_err *err);
 
 /* --threads: default the cores available (kk_ncores); sets the compute threads (ops_set_threads). */
 kk_code session_parse_threads(const char *val, int *threads, kk_err *err);

@@ -150,12 +150,55 @@ static void kld_should_agree_with_llamacpps_on_the_committed_ids(void **state)
     cJSON_Delete(ref);
 }
 
+/* generate and logits take the codec cache too (--kv-codec, --kv-codec-v):
+ * identity gives the F32 cache's logits to the last digit, q4_0 others;
+ * --kv-cache with --kv-codec, or --kv-codec-v alone, is a usage error. */
+static void generate_and_logits_should_take_a_codec_cache(void **state)
+{
+    (void)state;
+    TP_REQUIRE_PROGRAM(g_bin);
+    char model[1100];
+    TU_REQUIRE_FIXTURE(model, "models/stories260K.gguf");
+    const char *plain[] = {"logits", "-m", model, "--tokens", "1,403,407,261,378", NULL};
+    const char *ident[] = {"logits", "-m", model, "--tokens", "1,403,407,261,378", "--kv-codec",
+                           "identity", NULL};
+    const char *q4[] = {"logits", "-m", model, "--tokens", "1,403,407,261,378", "--kv-codec",
+                        "q4_0", "--kv-codec-v", "q8_0", NULL};
+    tp_run a = tp_run_prog(NULL, g_bin, plain), b = tp_run_prog(NULL, g_bin, ident),
+           c = tp_run_prog(NULL, g_bin, q4);
+    assert_int_equal(a.code, 0);
+    assert_int_equal(b.code, 0);
+    assert_int_equal(c.code, 0);
+    assert_string_equal(a.out, b.out);
+    assert_true(strcmp(a.out, c.out) != 0);
+    tp_run_free(&a);
+    tp_run_free(&b);
+    tp_run_free(&c);
+    const char *gen[] = {"generate", "-m", model, "-p", "Once upon a time", "-n", "8",
+                         "--kv-codec", "q8_0", "--json", NULL};
+    a = tp_run_prog(NULL, g_bin, gen);
+    assert_int_equal(a.code, 0);
+    tp_run_free(&a);
+    const char *both[] = {"generate", "-m", model, "-p", "x", "-n", "1", "--kv-cache", "f16",
+                          "--kv-codec", "q8_0", NULL};
+    const char *vonly[] = {"logits", "-m", model, "--tokens", "1,2", "--kv-codec-v", "q8_0", NULL};
+    a = tp_run_prog(NULL, g_bin, both);
+    b = tp_run_prog(NULL, g_bin, vonly);
+    assert_int_equal(a.code, 3);
+    assert_non_null(strstr(a.err, "exclusive"));
+    assert_int_equal(b.code, 3);
+    assert_non_null(strstr(b.err, "--kv-codec-v needs --kv-codec"));
+    tp_run_free(&a);
+    tp_run_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(the_damage_should_order_the_codecs),
         cmocka_unit_test(bad_input_should_name_the_flag),
         cmocka_unit_test(kld_should_agree_with_llamacpps_on_the_committed_ids),
+        cmocka_unit_test(generate_and_logits_should_take_a_codec_cache),
     };
     return cmocka_run_group_tests(tests, setup, tp_teardown_tmpdir);
 }
