@@ -80,6 +80,14 @@ static void set_defaults(codec_spec *s, codec_kind k)
     }
 }
 
+/* group outside 32, 64, 128, 256 (d4, e8, lloyd, turbo, kl_*) */
+static kk_code bad_group_256(const char *nm, int32_t group, kk_err *err)
+{
+    kk_err_set(err, KK_E_RANGE, "codec '%s': group=%d is not allowed (allowed: 32, 64, 128, 256)",
+               nm, (int)group);
+    return kk_err_where(err, "group");
+}
+
 /* The checks the parser makes, also run by codec_init on hand-made specs. */
 static kk_code check_spec(const codec_spec *s, kk_err *err)
 {
@@ -95,12 +103,8 @@ static kk_code check_spec(const codec_spec *s, kk_err *err)
                        nm, (int)s->bits);
             return kk_err_where(err, "bits");
         }
-        if (!in_set(s->group, LATTICE_GROUPS, 4)) {
-            kk_err_set(err, KK_E_RANGE,
-                       "codec '%s': group=%d is not allowed (allowed: 32, 64, 128, 256)", nm,
-                       (int)s->group);
-            return kk_err_where(err, "group");
-        }
+        if (!in_set(s->group, LATTICE_GROUPS, 4))
+            return bad_group_256(nm, s->group, err);
         if (!in_set(s->scales, LATTICE_SCALES, 5)) {
             kk_err_set(err, KK_E_RANGE,
                        "codec '%s': scales=%d is not allowed (allowed: 1, 2, 4, 8, 16)", nm,
@@ -113,12 +117,8 @@ static kk_code check_spec(const codec_spec *s, kk_err *err)
                        nm, (int)s->bits);
             return kk_err_where(err, "bits");
         }
-        if (!in_set(s->group, LATTICE_GROUPS, 4)) {
-            kk_err_set(err, KK_E_RANGE,
-                       "codec '%s': group=%d is not allowed (allowed: 32, 64, 128, 256)", nm,
-                       (int)s->group);
-            return kk_err_where(err, "group");
-        }
+        if (!in_set(s->group, LATTICE_GROUPS, 4))
+            return bad_group_256(nm, s->group, err);
         if (s->kind == CODEC_KIND_TURBO && s->rotate != CODEC_ROTATE_HADAMARD) {
             kk_err_set(err, KK_E_RANGE, "codec 'turbo': rotate is not allowed (allowed: hadamard, "
                        "the default: TurboQuant rotates; lloyd is the codec without rotation)");
@@ -130,12 +130,8 @@ static kk_code check_spec(const codec_spec *s, kk_err *err)
                        "source project's points are 4, 10, 38, 152)", nm, (int)s->q);
             return kk_err_where(err, "q");
         }
-        if (!in_set(s->group, LATTICE_GROUPS, 4)) {
-            kk_err_set(err, KK_E_RANGE,
-                       "codec '%s': group=%d is not allowed (allowed: 32, 64, 128, 256)", nm,
-                       (int)s->group);
-            return kk_err_where(err, "group");
-        }
+        if (!in_set(s->group, LATTICE_GROUPS, 4))
+            return bad_group_256(nm, s->group, err);
         if (s->rotate != CODEC_ROTATE_HADAMARD) {
             kk_err_set(err, KK_E_RANGE, "codec '%s': rotate is not allowed (allowed: hadamard, "
                        "the default: KakeyaLattice rotates; d4/e8 are the lattices without)", nm);

@@ -26,6 +26,29 @@ static inline int tu_fixture(char *buf, size_t cap, const char *rel)
     return stat(buf, &st) == 0;
 }
 
+/* The whole file as a NUL-terminated malloc'd string (free it); NULL when
+ * it cannot be read. */
+static inline char *tu_slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    if (fseek(f, 0, SEEK_END) == 0) {
+        const long len = ftell(f);
+        if (len >= 0 && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)len + 1)) != NULL) {
+            if (fread(buf, 1, (size_t)len, f) == (size_t)len) {
+                buf[len] = 0;
+            } else {
+                free(buf);
+                buf = NULL;
+            }
+        }
+    }
+    fclose(f);
+    return buf;
+}
+
 /* Skip the current cmocka test when a fixture is absent. */
 #define TU_REQUIRE_FIXTURE(buf, rel)                                          \
     do {                                                                      \

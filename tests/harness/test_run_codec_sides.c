@@ -49,15 +49,8 @@ static tp_run run_preset(const char *name, const char *body)
 
 static cJSON *read_json(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    const long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)len + 1);
-    assert_int_equal(fread(buf, 1, (size_t)len, f), (size_t)len);
-    buf[len] = 0;
-    fclose(f);
+    char *buf = tu_slurp(path);
+    assert_non_null(buf);
     cJSON *j = cJSON_Parse(buf);
     free(buf);
     assert_non_null(j);

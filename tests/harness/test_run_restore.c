@@ -70,16 +70,8 @@ static cJSON *evidence_of(const char *name)
             snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
     closedir(d);
     assert_true(path[0]);
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    const long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)len + 1);
+    char *buf = tu_slurp(path);
     assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)len, f), (size_t)len);
-    buf[len] = 0;
-    fclose(f);
     cJSON *j = cJSON_Parse(buf);
     free(buf);
     assert_non_null(j);
