@@ -19,6 +19,7 @@
 #include <cjson/cJSON.h>
 
 #include "test_proc.h"
+#include "test_evidence.h"
 #include "test_util.h"
 
 static char g_bin[2048];
@@ -45,26 +46,6 @@ static tp_run run_preset(const char *name, const char *body)
     snprintf(out, sizeof out, "%s/ev", g_tmp);
     const char *a[] = {"run", name, "--presets", dir, "--out", out, "--quiet", NULL};
     return tp_run_prog(NULL, g_bin, a);
-}
-
-static cJSON *read_json(const char *path)
-{
-    char *buf = tu_slurp(path);
-    assert_non_null(buf);
-    cJSON *j = cJSON_Parse(buf);
-    free(buf);
-    assert_non_null(j);
-    return j;
-}
-
-static const cJSON *arm(const cJSON *doc, const char *name)
-{
-    const cJSON *a;
-    cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(doc, "arms"))
-        if (!strcmp(cJSON_GetObjectItemCaseSensitive(a, "name")->valuestring, name))
-            return a;
-    fail_msg("no arm %s", name);
-    return NULL;
 }
 
 static double at(const cJSON *a, const char *obj, const char *key)
@@ -95,8 +76,8 @@ static void each_side_should_run_its_own_codec(void **state)
     snprintf(path, sizeof path, "%s", r.out);
     path[strcspn(path, "\n")] = 0;
     tp_run_free(&r);
-    cJSON *doc = read_json(path);
-    const cJSON *split = arm(doc, "q8k-l2v"), *konly = arm(doc, "k-only"), *both = arm(doc, "both");
+    cJSON *doc = tu_read_json(path);
+    const cJSON *split = tu_arm(doc, "q8k-l2v"), *konly = tu_arm(doc, "k-only"), *both = tu_arm(doc, "both");
     /* the sides counted apart, and they add up to the arm's totals */
     assert_true(at(split, "counters", "values_encoded_k") > 0);
     assert_true(at(split, "counters", "values_encoded_v") > 0);

@@ -22,6 +22,7 @@
 #include <cjson/cJSON.h>
 
 #include "test_proc.h"
+#include "test_evidence.h"
 #include "test_util.h"
 
 static char g_bin[2048];
@@ -70,22 +71,7 @@ static cJSON *evidence_of(const char *name)
             snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
     closedir(d);
     assert_true(path[0]);
-    char *buf = tu_slurp(path);
-    assert_non_null(buf);
-    cJSON *j = cJSON_Parse(buf);
-    free(buf);
-    assert_non_null(j);
-    return j;
-}
-
-static const cJSON *arm(const cJSON *doc, const char *name)
-{
-    const cJSON *a;
-    cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(doc, "arms"))
-        if (!strcmp(cJSON_GetObjectItemCaseSensitive(a, "name")->valuestring, name))
-            return a;
-    fail_msg("no arm %s", name);
-    return NULL;
+    return tu_read_json(path);
 }
 
 static double metric(const cJSON *a, const char *key)
@@ -154,8 +140,8 @@ static void a_restore_preset_should_show_controls_self_fit_and_bounded_bytes(voi
         fail_msg("kakeya run: %d\n%s", r.code, r.err);
     tp_run_free(&r);
     cJSON *doc = evidence_of("rs-small");
-    const cJSON *full = arm(doc, "full"), *none = arm(doc, "none"), *id = arm(doc, "identity"),
-                *self = arm(doc, "self"), *s5 = arm(doc, "s5");
+    const cJSON *full = tu_arm(doc, "full"), *none = tu_arm(doc, "none"), *id = tu_arm(doc, "identity"),
+                *self = tu_arm(doc, "self"), *s5 = tu_arm(doc, "s5");
     /* controls: the window never covers the needle, so nothing restored
      * loses it and the true rows recall it */
     assert_true(metric(full, "recall") == 1.0);
@@ -180,7 +166,7 @@ static void a_restore_preset_should_show_controls_self_fit_and_bounded_bytes(voi
     assert_true(metric(s5, "recall") == 1.0);
     /* quantized global K/V under s5: the codec ran (its counters), recall
      * holds, the rings stay bounded and the global layer is smaller */
-    const cJSON *s5q = arm(doc, "s5q");
+    const cJSON *s5q = tu_arm(doc, "s5q");
     assert_true(metric(s5q, "recall") == 1.0);
     assert_cells_constant(s5q, "kv_bytes_resident_sliding");
     const cJSON *ct = cJSON_GetObjectItemCaseSensitive(
