@@ -23,9 +23,10 @@ static const codec_name NAMES[] = {
     {"q8_0", CODEC_KIND_Q8_0},         {"q4_0", CODEC_KIND_Q4_0}, {"affine", CODEC_KIND_AFFINE},
     {"d4", CODEC_KIND_D4},             {"e8", CODEC_KIND_E8},     {"lloyd", CODEC_KIND_LLOYD},
     {"turbo", CODEC_KIND_TURBO},       {"kl_d4", CODEC_KIND_KL_D4}, {"kl_e8", CODEC_KIND_KL_E8},
+    {"e8ans", CODEC_KIND_E8ANS},
 };
 #define N_NAMES (sizeof NAMES / sizeof NAMES[0])
-#define NAMES_ALLOWED "identity, f16, bf16, q8_0, q4_0, affine, d4, e8, lloyd, turbo, kl_d4, kl_e8"
+#define NAMES_ALLOWED "identity, f16, bf16, q8_0, q4_0, affine, d4, e8, lloyd, turbo, kl_d4, kl_e8, e8ans"
 
 static const char *kind_name(codec_kind k)
 {
@@ -48,6 +49,7 @@ static const int32_t AFFINE_GROUPS[] = {32, 64, 128};
 static const int32_t LATTICE_GROUPS[] = {32, 64, 128, 256};
 static const int32_t LATTICE_SCALES[] = {1, 2, 4, 8, 16};
 static const int32_t LLOYD_BITS[] = {1, 2, 3, 4};
+static const int32_t E8ANS_BITS[] = {2, 3, 4, 5, 6, 7};
 
 static bool in_set(int32_t v, const int32_t *set, size_t n)
 {
@@ -73,6 +75,8 @@ static void set_defaults(codec_spec *s, codec_kind k)
         s->group = 128;
         if (k == CODEC_KIND_TURBO)
             s->rotate = CODEC_ROTATE_HADAMARD;
+    } else if (k == CODEC_KIND_E8ANS) {
+        s->bits = 4;
     } else if (is_kl(k)) {
         s->q = 10;
         s->group = 128;
@@ -137,7 +141,13 @@ static kk_code check_spec(const codec_spec *s, kk_err *err)
                        "the default: KakeyaLattice rotates; d4/e8 are the lattices without)", nm);
             return kk_err_where(err, "rotate");
         }
-    } else if ((int)s->kind < 0 || s->kind > CODEC_KIND_KL_E8) {
+    } else if (s->kind == CODEC_KIND_E8ANS) {
+        if (!in_set(s->bits, E8ANS_BITS, 6)) {
+            kk_err_set(err, KK_E_RANGE, "codec 'e8ans': bits=%d is not allowed (allowed: 2..7, "
+                       "the target rate)", (int)s->bits);
+            return kk_err_where(err, "bits");
+        }
+    } else if ((int)s->kind < 0 || s->kind > CODEC_KIND_E8ANS) {
         return kk_err_set(err, KK_E_RANGE, "codec: unknown kind %d", (int)s->kind);
     }
     if (s->axis != CODEC_AXIS_ROW && !(s->axis == CODEC_AXIS_TOKEN && s->kind == CODEC_KIND_AFFINE)) {
@@ -244,7 +254,7 @@ kk_code codec_spec_parse(const char *spec, codec_spec *out, kk_err *err)
     set_defaults(&s, NAMES[k].kind);
     const char *nm = NAMES[k].name;
     const bool aff = s.kind == CODEC_KIND_AFFINE, lat = is_lattice(s.kind),
-               llo = is_lloyd(s.kind), kl = is_kl(s.kind);
+               llo = is_lloyd(s.kind), kl = is_kl(s.kind), ans = s.kind == CODEC_KIND_E8ANS;
     char *p = colon ? colon + 1 : NULL;
     if (colon && !*p) {
         kk_err_set(err, KK_E_FORMAT, "codec '%s': empty field list after ':'", nm);
@@ -264,9 +274,13 @@ kk_code codec_spec_parse(const char *spec, codec_spec *out, kk_err *err)
         const char *key = p, *val = eq + 1;
         unsigned bit;
         kk_code rc = KK_OK;
-        if (!strcmp(key, "bits") && (aff || lat || llo)) {
+        if (!strcmp(key, "bits") && (aff || lat || llo || ans)) {
             bit = 1;
-            rc = field_int(nm, key, val, aff ? "2, 3, 4, 8" : llo ? "1, 2, 3, 4" : "2, 3, 4",
+            rc = field_int(nm, key, val,
+                           aff   ? "2, 3, 4, 8"
+                           : llo ? "1, 2, 3, 4"
+                           : ans ? "2..7"
+                                 : "2, 3, 4",
                            &s.bits, err);
         } else if (!strcmp(key, "q") && kl) {
             bit = 256;
@@ -331,6 +345,7 @@ kk_code codec_spec_parse(const char *spec, codec_spec *out, kk_err *err)
                        : lat ? "bits, group, scales, rotate, dim, seed"
                        : llo ? "bits, group, rotate, dim, seed"
                        : kl  ? "q, group, rotate, dim, seed"
+                       : ans ? "bits, rotate, dim, seed"
                              : "rotate, dim, seed");
             return kk_err_where(err, key);
         }
@@ -384,6 +399,8 @@ int codec_spec_format(const codec_spec *s, char *buf, size_t cap)
     if (is_lloyd(s->kind))
         return snprintf(buf, cap, "%s:bits=%d,group=%d%s%s", nm, (int)s->bits, (int)s->group,
                         rot[0] ? "," : "", rot);
+    if (s->kind == CODEC_KIND_E8ANS)
+        return snprintf(buf, cap, "%s:bits=%d%s%s", nm, (int)s->bits, rot[0] ? "," : "", rot);
     if (is_kl(s->kind))
         return snprintf(buf, cap, "%s:q=%d,group=%d,dim=%d,seed=%" PRIu64, nm, (int)s->q,
                         (int)s->group, (int)(s->dim > 0 ? s->dim : s->group), s->seed);
@@ -420,6 +437,12 @@ kk_code codec_init(codec **out, const codec_spec *spec, kk_err *err)
     case CODEC_KIND_KL_E8:
         codec_kakeya_setup(c);
         break;
+    case CODEC_KIND_E8ANS:
+        if (codec_e8ans_setup(c) != KK_OK) {
+            free(c);
+            return kk_err_set(err, KK_E_NOMEM, "codec: out of memory");
+        }
+        break;
     default:
         codec_ggml_setup(c);
         break;
@@ -437,6 +460,7 @@ kk_code codec_init(codec **out, const codec_spec *spec, kk_err *err)
         c->spec.dim = dim;
         c->signs = malloc((size_t)dim * sizeof(float));
         if (!c->signs) {
+            free(c->ans);
             free(c);
             return kk_err_set(err, KK_E_NOMEM, "codec: out of memory");
         }
@@ -456,6 +480,7 @@ void codec_free(codec *c)
     if (!c)
         return;
     free(c->signs);
+    free(c->ans);
     free(c);
 }
 
@@ -466,13 +491,21 @@ size_t codec_header_bytes(const codec *c) { return c->signs ? sizeof(uint64_t) :
 
 double codec_bits_per_value(const codec *c)
 {
+    if (c->variable)
+        return c->stats.values_encoded
+                   ? 8.0 * (double)c->stats.bytes_encoded / (double)c->stats.values_encoded
+                   : 0.0;
     return 8.0 * (double)c->unit_bytes / (double)c->unit_values;
 }
+
+bool codec_is_variable(const codec *c) { return c->variable; }
 
 size_t codec_encoded_bytes(const codec *c, size_t n)
 {
     if (n % c->unit_values != 0)
         return 0;
+    if (c->variable)
+        return codec_e8ans_capacity(c, n);
     return n / c->unit_values * c->unit_bytes;
 }
 
@@ -509,10 +542,16 @@ void codec_reset_stats(codec *c) { memset(&c->stats, 0, sizeof c->stats); }
 
 /* ---- encode / decode ------------------------------------------------------ */
 
-void codec_encode(codec *c, const float *x, size_t n, uint8_t *out)
+size_t codec_encode(codec *c, const float *x, size_t n, uint8_t *out)
 {
     const codec_enc_fn enc = c->use_ref ? c->enc_ref : c->enc;
     const size_t units = n / c->unit_values;
+    if (c->variable) {
+        const size_t w = codec_e8ans_encode(c, x, units * c->unit_values, out);
+        c->stats.values_encoded += units * c->unit_values;
+        c->stats.bytes_encoded += w;
+        return w;
+    }
     if (!c->signs) {
         enc(c, x, units * (c->unit_values / c->arm_values), out);
     } else {
@@ -528,12 +567,20 @@ void codec_encode(codec *c, const float *x, size_t n, uint8_t *out)
         }
     }
     c->stats.values_encoded += units * c->unit_values;
+    c->stats.bytes_encoded += units * c->unit_bytes;
+    return units * c->unit_bytes;
 }
 
 void codec_decode(codec *c, const uint8_t *in, size_t n, float *y)
 {
     const codec_dec_fn dec = c->use_ref ? c->dec_ref : c->dec;
     const size_t units = n / c->unit_values;
+    if (c->variable) {
+        codec_e8ans_decode(c, in, codec_encoded_bytes(c, units * c->unit_values),
+                           units * c->unit_values, y);
+        c->stats.values_decoded += units * c->unit_values;
+        return;
+    }
     dec(c, in, units * (c->unit_values / c->arm_values), y);
     if (c->signs) {
         const int dim = c->spec.dim;

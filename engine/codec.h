@@ -14,7 +14,7 @@
  *   spec   = name [ ":" field { "," field } ]
  *   field  = key "=" value
  *   name   = identity | f16 | bf16 | q8_0 | q4_0 | affine | d4 | e8 |
- *            lloyd | turbo
+ *            lloyd | turbo | kl_d4 | kl_e8 | e8ans
  *   keys   = bits   affine: 2,3,4,8 (default 4); d4/e8: 2,3,4 (default 4);
  *                   lloyd/turbo: 1,2,3,4 (default 2)
  *            group  affine: 32,64,128 values per (min, scale) (default 64)
@@ -36,7 +36,8 @@
  * e.g. `affine:bits=4,group=64`, `q4_0`, `e8:bits=4,rotate=hadamard`,
  * `lloyd:bits=3`, `turbo:bits=2,seed=7` (codec_lloyd.c), `kl_e8:q=10`
  * (codec_kakeya.c: KakeyaLattice; key q 1..152, default 10; always
- * rotated, dim = group).
+ * rotated, dim = group), `e8ans:bits=4` (codec_e8ans.c: entropy-coded
+ * E8, bits 2..7 the target rate, variable length: codec_is_variable).
  * A malformed spec is KK_E_FORMAT, a value out of range KK_E_RANGE; the
  * message names the field and what is allowed, err->where the field.
  * axis=token takes no rotation (its groups are channels, not rows).
@@ -78,6 +79,7 @@ typedef enum codec_kind {
     CODEC_KIND_TURBO,        /* TurboQuant-MSE: a random rotation, then lloyd */
     CODEC_KIND_KL_D4,        /* KakeyaLattice v1.4: rotation, qmax, D4 points ranked */
     CODEC_KIND_KL_E8,        /* KakeyaLattice v1.5: the same with E8 */
+    CODEC_KIND_E8ANS,        /* E8 at a fixed step, rANS-coded: variable rate */
 } codec_kind;
 
 typedef enum codec_rotate {
@@ -118,6 +120,11 @@ typedef struct codec_stats {
      * BF16 escape form: d4/e8 norms above 65504, lloyd/turbo RMS outside
      * F16's normal range (0 in the normal case) */
     uint64_t norm_escapes;
+    /* bytes encode calls wrote: for a fixed-rate codec codec_encoded_bytes
+     * of what it encoded; for e8ans what the data cost */
+    uint64_t bytes_encoded;
+    /* e8ans: coordinates outside the entropy tables, written raw */
+    uint64_t symbols_escaped;
 } codec_stats;
 
 typedef struct codec codec;
@@ -144,10 +151,17 @@ size_t codec_block_values(const codec *c);
 size_t codec_block_bytes(const codec *c);
 /* Bytes a stream holds once (8 for the rotation seed, else 0). */
 size_t codec_header_bytes(const codec *c);
-/* 8 * block_bytes / block_values. */
+/* 8 * block_bytes / block_values; for a variable codec (e8ans) the rate
+ * measured so far, 8 * stats.bytes_encoded / stats.values_encoded (0
+ * before anything was encoded). */
 double codec_bits_per_value(const codec *c);
-/* Bytes of n values (n a multiple of codec_block_values), 0 otherwise. */
+/* Bytes of n values (n a multiple of codec_block_values), 0 otherwise; for
+ * a variable codec the most one call of n values can write (what a caller
+ * reserves; codec_encode returns what it wrote). */
 size_t codec_encoded_bytes(const codec *c, size_t n);
+/* Whether the codec writes a data-dependent number of bytes (e8ans): its
+ * calls are streams, decoded only as the same n values they encoded. */
+bool codec_is_variable(const codec *c);
 
 /* Use the plain scalar paths (true) or the fastest the CPU has (false, the
  * default). */
@@ -160,10 +174,12 @@ const char *codec_impl_name(const codec *c);
  * such path on this CPU. */
 bool codec_set_impl(codec *c, const char *name);
 
-/* Encode n floats (n % codec_block_values == 0) into codec_encoded_bytes(n)
- * bytes at out. */
-void codec_encode(codec *c, const float *x, size_t n, uint8_t *out);
-/* Decode n floats from codec_encoded_bytes(n) bytes. */
+/* Encode n floats (n % codec_block_values == 0) into at most
+ * codec_encoded_bytes(n) bytes at out (exactly that for a fixed-rate
+ * codec). @return the bytes written. */
+size_t codec_encode(codec *c, const float *x, size_t n, uint8_t *out);
+/* Decode n floats from codec_encoded_bytes(n) bytes (a variable codec
+ * reads only what its stream needs, never past them). */
 void codec_decode(codec *c, const uint8_t *in, size_t n, float *y);
 
 const codec_stats *codec_get_stats(const codec *c);

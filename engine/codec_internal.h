@@ -47,6 +47,10 @@ struct codec {
     float lloyd_levels[16], lloyd_thresh[15];
     /* kl_d4/kl_e8 (codec_kakeya.c): bits of one lattice point's code */
     int kl_bits;
+    /* e8ans (codec_e8ans.c): its tables and chunk scratch; variable: the
+     * codec writes what the data costs (codec_is_variable) */
+    struct codec_e8ans *ans;
+    bool variable;
     codec_stats stats;
 };
 
@@ -90,6 +94,15 @@ void codec_affine_setup(codec *c);
 void codec_lattice_setup(codec *c);
 void codec_lloyd_setup(codec *c);
 void codec_kakeya_setup(codec *c);
+/* e8ans: its tables (allocated: KK_E_NOMEM), arm_values 8, variable. */
+kk_code codec_e8ans_setup(codec *c);
+/* The most bytes one e8ans call of n values writes. */
+size_t codec_e8ans_capacity(const codec *c, size_t n);
+/* One e8ans call (rotation included): @return the bytes written (at most
+ * codec_e8ans_capacity). */
+size_t codec_e8ans_encode(codec *c, const float *x, size_t n, uint8_t *out);
+/* Decode n values from the cap bytes at in (reads nothing past them). */
+void codec_e8ans_decode(const codec *c, const uint8_t *in, size_t cap, size_t n, float *y);
 /* Bits of one kl_d4 (n 4) or kl_e8 (n 8) point's code at cube [-q, q]:
  * ceil(log2 of D_n's points in the cube), plus E8's coset bit. */
 int codec_kakeya_block_bits(int n, int q);

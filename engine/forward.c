@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dtype.h"
 #include "matmul.h"
 
 /* ---- state --------------------------------------------------------------- */
@@ -37,7 +38,37 @@ struct fwd_state {
     /* fwd_set_probe: borrowed; NULL when off */
     const fwd_probe *probe;
     double *probe_h;  /* (2 * n_heads) the probe's per-head masses */
+    fwd_q_round q_round; /* fwd_set_q_round */
 };
+
+kk_code fwd_set_q_round(fwd_state *s, fwd_q_round r, kk_err *err)
+{
+    if (r == FWD_Q_Q8_0 && s->m->hp.head_dim_k % 32 != 0)
+        return kk_err_set(err, KK_E_RANGE, "forward: queries rounded to q8_0 need head_dim_k a "
+                          "multiple of 32 (found %d)", (int)s->m->hp.head_dim_k);
+    s->q_round = r;
+    return KK_OK;
+}
+
+/* fwd_set_q_round: n vectors of dim values in place, through F16 or
+ * ggml's q8_0 blocks (the reference quantizer, then back to F32). */
+static void round_queries(const fwd_state *s, float *q, int64_t n, int32_t dim)
+{
+    dtype_block_q8_0 blk[1024 / 32];
+    for (int64_t i = 0; i < n; i++) {
+        float *v = q + i * dim;
+        if (s->q_round == FWD_Q_F16) {
+            for (int32_t j = 0; j < dim; j++)
+                v[j] = dtype_f16_to_f32(dtype_f32_to_f16(v[j]));
+        } else {
+            for (int32_t o = 0; o < dim; o += 1024) { /* dim is a multiple of 32 */
+                const int32_t m = dim - o < 1024 ? dim - o : 1024;
+                dtype_quantize_row_q8_0_ref(v + o, blk, (size_t)m);
+                dtype_to_f32_row(DTYPE_Q8_0, blk, v + o, (size_t)m);
+            }
+        }
+    }
+}
 
 void fwd_free(fwd_state *s)
 {
@@ -441,6 +472,8 @@ static kk_code run_chunk(fwd_state *s, kv_cache *kv, const int32_t *tokens, int6
         rope_par(s, s->q + r0 * q_row, s->pos + r0, s->rope_cs + r0 * hp->n_rot, nr,
                  hp->n_heads, hp->head_dim_k, dead, group);
         rope_par(s, s->k, s->pos, s->rope_cs, n, hp->n_kv_heads, hp->head_dim_k, dead, 1);
+        if (s->q_round != FWD_Q_EXACT)
+            round_queries(s, s->q, n * hp->n_heads, hp->head_dim_k);
         if (cap) {
             capture(cap->k_post, s->k, il, n_total, t0, n, k_row);
             capture(cap->v, s->v, il, n_total, t0, n, v_row);

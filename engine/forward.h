@@ -75,6 +75,17 @@ void fwd_free(fwd_state *s);
  * of BLAS: for tests. */
 void fwd_set_ref(fwd_state *s, bool use_ref);
 
+/* How queries reach the dot with the cached keys. EXACT (the default):
+ * F32 as computed. F16 / Q8_0: each head's query rounded through F16, or
+ * through ggml's q8_0 blocks (32 values, an F16 scale), before attention:
+ * llama.cpp's CPU flash attention converts Q to the dot partner of K's
+ * type (F16 for an F16 cache, q8_0 for q8_0 and q4_0 caches), so this
+ * reproduces its arithmetic for a like-for-like comparison (`kakeya codec
+ * kld --q-round`); it is not the cache's error. @return KK_OK, KK_E_RANGE
+ * for Q8_0 when head_dim_k is not a multiple of 32. */
+typedef enum fwd_q_round { FWD_Q_EXACT = 0, FWD_Q_F16, FWD_Q_Q8_0 } fwd_q_round;
+kk_code fwd_set_q_round(fwd_state *s, fwd_q_round r, kk_err *err);
+
 /* Run n tokens. pos: their positions, or NULL for kv_n_tokens(kv) + i.
  * logits: (n_vocab) for LAST, (n, n_vocab) for ALL, unused for NONE.
  * cap: NULL or the capture buffers. @return KK_OK; KK_E_RANGE for a token

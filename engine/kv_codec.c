@@ -48,6 +48,11 @@ static const kv_vtable KV_CODEC_VT;
 static void put_rows(codec *c, int64_t tok, int64_t row, size_t ub, uint8_t *codes, float *res,
                      int64_t len, const float *x, int64_t n)
 {
+    if (tok == 1 && codec_is_variable(c)) { /* e8ans: a stream per row, in its slot */
+        for (int64_t i = 0; i < n; i++)
+            codec_encode(c, x + i * row, (size_t)row, codes + (size_t)(len + i) * ub);
+        return;
+    }
     if (tok == 1) { /* rows are whole units: the batch is one call */
         codec_encode(c, x, (size_t)(n * row), codes + (size_t)len * ub);
         return;
@@ -87,9 +92,14 @@ static void corrupt_rows(uint8_t *codes, size_t row_bytes, size_t unit_bytes, in
 
 /* The n rows of one stream of a layer as F32: the full units decoded, the
  * open unit's rows from the residual. */
-static void get_rows(codec *c, int64_t tok, int64_t row, const uint8_t *codes, const float *res,
-                     int64_t n, float *y)
+static void get_rows(codec *c, int64_t tok, int64_t row, size_t ub, const uint8_t *codes,
+                     const float *res, int64_t n, float *y)
 {
+    if (codec_is_variable(c)) { /* tok 1: each row's stream from its slot */
+        for (int64_t i = 0; i < n; i++)
+            codec_decode(c, codes + (size_t)i * ub, (size_t)row, y + i * row);
+        return;
+    }
     const int64_t full = n / tok * tok;
     codec_decode(c, codes, (size_t)(full * row), y);
     if (full < n)
@@ -149,9 +159,9 @@ static kk_code kvc_view(kv_cache *c, int32_t layer, kv_view *out, kk_err *err)
         memcpy(q->dk, ks, (size_t)(n * q->k_row) * sizeof(float));
         memcpy(q->dv, vs, (size_t)(n * q->v_row) * sizeof(float));
     } else {
-        get_rows(q->ck, q->k_tok, q->k_row, ks,
+        get_rows(q->ck, q->k_tok, q->k_row, q->k_bytes, ks,
                  q->rk ? q->rk + layer * q->k_tok * q->k_row : NULL, n, q->dk);
-        get_rows(q->cv, q->v_tok, q->v_row, vs,
+        get_rows(q->cv, q->v_tok, q->v_row, q->v_bytes, vs,
                  q->rv ? q->rv + layer * q->v_tok * q->v_row : NULL, n, q->dv);
     }
     out->n = n;
@@ -336,10 +346,12 @@ kk_code kv_codec_init(kv_cache **out, const kv_config *cfg, const codec_spec *k_
     q->k_unit = codec_block_bytes(q->ck);
     q->v_unit = codec_block_bytes(q->cv);
     if (q->corrupt && (q->k_tok != 1 || q->v_tok != 1 || q->k_bytes < 2 * q->k_unit ||
-                       q->v_bytes < 2 * q->v_unit)) {
+                       q->v_bytes < 2 * q->v_unit || codec_is_variable(q->ck) ||
+                       codec_is_variable(q->cv))) {
         /* the message first: kvc_free takes the codecs it names */
         kk_err_set(err, KK_E_RANGE, "kv codec: corrupt needs rows of at least two units of "
-                   "a row codec (rows of %lld and %lld values; units of %zu and %zu values)",
+                   "a fixed-rate row codec (not e8ans) (rows of %lld and %lld values; units of "
+                   "%zu and %zu values)",
                    (long long)q->k_row, (long long)q->v_row, codec_block_values(q->ck),
                    codec_block_values(q->cv));
         kvc_free(&q->base);

@@ -9,6 +9,12 @@
  * allocation: the packed codes of n_ctx tokens, positions, and one layer's
  * F32 decode scratch (kv_codec_bytes_codes gives the codes alone).
  * A rotation without `dim` rotates each head: dim = head_dim.
+ * A variable-rate codec (e8ans) encodes each row as its own stream into a
+ * slot of codec_encoded_bytes(row) bytes (the most a row can take): the
+ * allocation, and so the resident bytes, count the slots; the bytes the
+ * rows really took are the codec's stats.bytes_encoded, its rate
+ * codec_bits_per_value (a packed store would hold those plus an offset
+ * per row).
  * A codec whose unit spans several rows (affine axis=token, KIVI: `group`
  * tokens; its channels default to the row length) keeps the rows of the
  * unit not yet full as F32 (the residual, one unit per layer, counted in

@@ -396,6 +396,8 @@ static void stats_delta(codec_stats *d, const codec_stats *after, const codec_st
         d->blocks_by_scale[i] = after->blocks_by_scale[i] - before->blocks_by_scale[i];
     d->blocks_overloaded = after->blocks_overloaded - before->blocks_overloaded;
     d->norm_escapes = after->norm_escapes - before->norm_escapes;
+    d->bytes_encoded = after->bytes_encoded - before->bytes_encoded;
+    d->symbols_escaped = after->symbols_escaped - before->symbols_escaped;
 }
 
 /* d += a (a run's totals from its samples' counters). */
@@ -407,6 +409,8 @@ static void stats_add(codec_stats *d, const codec_stats *a)
         d->blocks_by_scale[i] += a->blocks_by_scale[i];
     d->blocks_overloaded += a->blocks_overloaded;
     d->norm_escapes += a->norm_escapes;
+    d->bytes_encoded += a->bytes_encoded;
+    d->symbols_escaped += a->symbols_escaped;
 }
 
 /* Squared error of the rows the cache hands back against the captured

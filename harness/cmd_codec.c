@@ -39,7 +39,8 @@ static void help(FILE *out)
             "usage: kakeya codec eval --codec SPEC --data gaussian|kv:MODEL|k:MODEL|v:MODEL\n"
             "       [--n N] [--seed S] [--ref] [--json] [--threads T]\n"
             "  --codec SPEC   e.g. affine:bits=4,group=64  q4_0  e8:bits=4,rotate=hadamard\n"
-            "                 (identity, f16, bf16, q8_0, q4_0, affine, d4, e8; docs/codecs.md)\n"
+            "                 (identity, f16, bf16, q8_0, q4_0, affine, d4, e8, lloyd,\n"
+            "                 turbo, kl_d4, kl_e8, e8ans; docs/codecs.md)\n"
             "  --data D       gaussian: i.i.d. N(0,1); kv:/k:/v:MODEL.gguf: the K and/or V\n"
             "                 rows MODEL appends to its cache on random tokens\n"
             "  --n N          values (default 1048576; rounded down to the codec's unit)\n"
@@ -264,8 +265,9 @@ static int eval(int argc, char **argv)
     }
     int reps = 0;
     double t0 = kk_now_s(), t_enc, t_dec;
+    size_t written = 0; /* bytes a call wrote: `bytes` except for e8ans (variable) */
     do {
-        codec_encode(c, x, n, buf);
+        written = codec_encode(c, x, n, buf);
         reps++;
     } while ((t_enc = kk_now_s() - t0) < EVAL_MIN_TIME_S);
     t_enc /= reps;
@@ -284,7 +286,7 @@ static int eval(int argc, char **argv)
         num += d * d;
         den += (double)x[i] * (double)x[i];
     }
-    const double bpv = 8.0 * (double)bytes / (double)n;
+    const double bpv = 8.0 * (double)written / (double)n;
     const double rel = den > 0.0 ? num / den : 0.0;
     /* A lossless codec has no finite SNR and JSON has no Infinity: SNR and
      * gap use rel_mse clamped at 2^-48 (144.5 dB, the error of rounding to
@@ -307,8 +309,9 @@ static int eval(int argc, char **argv)
         printf("data        %s (seed %lld)\n", gauss ? "gaussian N(0,1)" : data_arg,
                (long long)seed);
         printf("n_values    %zu\n", n);
-        printf("bits/value  %.6g (%zu bytes; stream header %zu bytes, not counted)\n", bpv,
-               bytes, codec_header_bytes(c));
+        printf("bits/value  %.6g (%zu bytes%s; stream header %zu bytes, not counted)\n", bpv,
+               written, codec_is_variable(c) ? " written, variable rate" : "",
+               codec_header_bytes(c));
         printf("rel_mse     %.6g\n", rel);
         printf("snr_db      %.4f\n", snr);
         if (gauss)

@@ -21,7 +21,7 @@
 #include "codec.h"
 #include "json.h"
 #include "kk_args.h"
-#include "kld.h"
+#include "kld_codec.h"
 #include "kv_codec.h"
 #include "session.h"
 #include "sha256.h"
@@ -32,7 +32,8 @@ static void help(FILE *out)
     char th[128];
     fprintf(out,
             "usage: kakeya codec kld -m MODEL --kv-codec SPEC [--kv-codec-v SPEC]\n"
-            "       (-p TEXT | --tokens IDS) [--threads T] [--act f32|ggml] [--json]\n"
+            "       (-p TEXT | --tokens IDS) [--threads T] [--act f32|ggml]\n"
+            "       [--q-round exact|f16|q8_0] [--json]\n"
             "KL divergence of the next-token distributions with the codec in the KV\n"
             "cache against the exact F32 cache, teacher-forced over the text\n"
             "  -m, --model FILE     GGUF model (llama or qwen3)\n"
@@ -42,6 +43,9 @@ static void help(FILE *out)
             "  --tokens IDS         comma-separated token ids, used verbatim\n"
             "  --threads T          %s; default: the cores available\n"
             "  --act f32|ggml       activations of Q8_0/F16 products (default ggml)\n"
+            "  --q-round exact|f16|q8_0  round the coded pass's queries as llama.cpp's\n"
+            "                       flash attention does against that K type (default\n"
+            "                       exact: the cache's damage alone)\n"
             "  --json               one JSON object on stdout\n"
             "exit codes: 0 ok, 2 bad input (file, spec, ids), 3 usage\n",
             cli_bound_help("--threads", th, sizeof th));
@@ -52,12 +56,12 @@ int cmd_codec_kld(int argc, char **argv)
     kk_err err;
     kk_err_clear(&err);
     const char *path = NULL, *codec_arg = NULL, *codec_v_arg = NULL, *prompt = NULL,
-               *ids_arg = NULL, *threads_arg = NULL, *act_arg = NULL;
+               *ids_arg = NULL, *threads_arg = NULL, *act_arg = NULL, *qr_arg = NULL;
     bool json = false;
     struct { const char *flag; const char **dst; } vals[] = {
         {"-m", &path}, {"--model", &path}, {"--kv-codec", &codec_arg},
         {"--kv-codec-v", &codec_v_arg}, {"-p", &prompt}, {"--tokens", &ids_arg},
-        {"--threads", &threads_arg}, {"--act", &act_arg},
+        {"--threads", &threads_arg}, {"--act", &act_arg}, {"--q-round", &qr_arg},
     };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -100,6 +104,19 @@ int cmd_codec_kld(int argc, char **argv)
         kk_err_where(&err, "--kv-codec-v");
         return cmd_fail("codec kld", &err);
     }
+    fwd_q_round q_round = FWD_Q_EXACT;
+    if (qr_arg) {
+        if (!strcmp(qr_arg, "f16")) {
+            q_round = FWD_Q_F16;
+        } else if (!strcmp(qr_arg, "q8_0")) {
+            q_round = FWD_Q_Q8_0;
+        } else if (strcmp(qr_arg, "exact") != 0) {
+            kk_err_set(&err, KK_E_RANGE, "--q-round '%s' is not allowed (allowed: exact, f16, "
+                       "q8_0)", qr_arg);
+            kk_err_where(&err, "--q-round");
+            return cmd_fail("codec kld", &err);
+        }
+    }
     if (session_parse_threads(threads_arg, &threads, &err) != KK_OK ||
         session_parse_act(act_arg, &act, &err) != KK_OK)
         return cmd_fail("codec kld", &err);
@@ -111,14 +128,8 @@ int cmd_codec_kld(int argc, char **argv)
     int rc = KK_EXIT_OK;
     int32_t *ids = NULL;
     size_t n = 0;
-    kv_cache *exact = NULL, *coded = NULL;
-    fwd_state *st = NULL;
-    float *p = NULL, *q = NULL;
-    codec *kc = NULL, *vc = NULL;
-    const model_hparams *hp = &s.m->hp;
-    const int64_t V = hp->n_vocab;
+    const int64_t V = s.m->hp.n_vocab;
     char sha[65];
-    kld_summary sum;
     if (prompt) {
         if (tok_encode(s.t, prompt, strlen(prompt), tok_add_bos(s.t), &ids, &n, &err) != KK_OK)
             goto fail;
@@ -131,31 +142,26 @@ int cmd_codec_kld(int argc, char **argv)
         kk_err_where(&err, prompt ? "-p" : "--tokens");
         goto fail;
     }
-    const kv_config cfg = {hp->n_layers, hp->n_kv_heads, hp->head_dim_k, hp->head_dim_v,
-                           (int64_t)n, 0};
-    p = malloc(n * (size_t)V * sizeof *p);
-    q = malloc(n * (size_t)V * sizeof *q);
-    if (!p || !q) {
-        kk_err_set(&err, KK_E_NOMEM, "out of memory for 2 x %zu x %lld logits", n, (long long)V);
+    if (q_round == FWD_Q_Q8_0 && s.m->hp.head_dim_k % 32 != 0) {
+        kk_err_set(&err, KK_E_RANGE, "--q-round q8_0 rounds each head's query in blocks of 32; "
+                   "%s has heads of %d values (allowed: a multiple of 32; use exact or f16)",
+                   path, (int)s.m->hp.head_dim_k);
+        kk_err_where(&err, "--q-round");
         goto fail;
     }
     const kv_codec_opts ko = {0};
-    if (kv_codec_init(&coded, &cfg, &ks, &vs, &ko, &err) != KK_OK) {
+    kld_codec_result res;
+    if (sha256_file_hex(path, sha, &err) != KK_OK)
+        goto fail;
+    if (kld_codec_run(s.m, ids, n, &ks, &vs, &ko, q_round, &res, &err) != KK_OK) {
         /* the cache names its fields; the user gave flags */
         kk_err_rename(&err, "k_codec", "--kv-codec");
         kk_err_rename(&err, "v_codec", codec_v_arg ? "--kv-codec-v" : "--kv-codec");
         goto fail;
     }
-    if (sha256_file_hex(path, sha, &err) != KK_OK ||
-        fwd_init(&st, s.m, (int64_t)n < 512 ? (int64_t)n : 512, (int64_t)n, &err) != KK_OK ||
-        kv_full_init(&exact, &cfg, &err) != KK_OK ||
-        fwd_run(st, exact, ids, NULL, (int64_t)n, FWD_LOGITS_ALL, p, NULL, &err) != KK_OK ||
-        fwd_run(st, coded, ids, NULL, (int64_t)n, FWD_LOGITS_ALL, q, NULL, &err) != KK_OK ||
-        kld_rows(p, q, (int64_t)n, V, &sum, &err) != KK_OK ||
-        codec_init(&kc, &ks, &err) != KK_OK || codec_init(&vc, &vs, &err) != KK_OK)
-        goto fail;
-    /* K and V rows hold n_kv_heads x head_dim values each */
-    const double bits = 0.5 * (codec_bits_per_value(kc) + codec_bits_per_value(vc));
+    const kld_summary sum = res.sum;
+    /* what the cache's rows cost (K and V, every byte the codecs wrote) */
+    const double bits = res.bits_per_value;
     char kn[160], vn[160];
     codec_spec_format(&ks, kn, sizeof kn);
     codec_spec_format(&vs, vn, sizeof vn);
@@ -190,14 +196,7 @@ int cmd_codec_kld(int argc, char **argv)
 fail:
     rc = cmd_fail("codec kld", &err);
 done:
-    codec_free(kc);
-    codec_free(vc);
-    free(p);
-    free(q);
     free(ids);
-    fwd_free(st);
-    kv_free(exact);
-    kv_free(coded);
     session_close(&s);
     return rc;
 }

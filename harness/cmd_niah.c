@@ -302,9 +302,11 @@ static void print_table(FILE *out, const niah_cfg *cfg, const niah_cell *cells)
 
 /* A codec as the cache builds it (a rotation without dim rotates each
  * head: dim = head_dim; axis=token takes the row's channels, as
- * kv_codec.h says): its canonical spec and bits/value. */
-static kk_code built_codec(const codec_spec *spec, int32_t head_dim, int32_t row, char *name,
-                           size_t cap, double *bits, kk_err *err)
+ * kv_codec.h says): its canonical spec and bits/value; for a variable-rate
+ * codec (e8ans) the rate its rows cost in the run (ran: its counters). */
+static kk_code built_codec(const codec_spec *spec, int32_t head_dim, int32_t row,
+                           const codec_stats *ran, char *name, size_t cap, double *bits,
+                           kk_err *err)
 {
     codec_spec s = *spec;
     if (s.rotate == CODEC_ROTATE_HADAMARD && s.dim == 0)
@@ -316,7 +318,10 @@ static kk_code built_codec(const codec_spec *spec, int32_t head_dim, int32_t row
     if (rc != KK_OK)
         return rc;
     codec_spec_format(&s, name, cap);
-    *bits = codec_bits_per_value(c);
+    *bits = !codec_is_variable(c)     ? codec_bits_per_value(c)
+            : ran->values_encoded > 0 ? 8.0 * (double)ran->bytes_encoded /
+                                            (double)ran->values_encoded
+                                      : 0.0;
     codec_free(c);
     return KK_OK;
 }
@@ -328,17 +333,17 @@ static kk_code report_codec(const codec_spec *k, const codec_spec *v, const mode
 {
     const model_hparams *hp = &m->hp;
     double bk, bv;
-    kk_code rc = built_codec(k, hp->head_dim_k, hp->n_kv_heads * hp->head_dim_k, cr->spec,
-                             sizeof cr->spec, &bk, err);
+    kk_code rc = built_codec(k, hp->head_dim_k, hp->n_kv_heads * hp->head_dim_k, &cr->k,
+                             cr->spec, sizeof cr->spec, &bk, err);
     if (rc != KK_OK)
         return rc;
-    bv = bk;
-    if (v) {
-        rc = built_codec(v, hp->head_dim_v, hp->n_kv_heads * hp->head_dim_v, cr->spec_v,
-                         sizeof cr->spec_v, &bv, err);
-        if (rc != KK_OK)
-            return rc;
-    }
+    /* V's own rate: its spec, or K's (a variable codec's V rows cost
+     * their own bytes) */
+    char unused[sizeof cr->spec_v];
+    rc = built_codec(v ? v : k, hp->head_dim_v, hp->n_kv_heads * hp->head_dim_v, &cr->v,
+                     v ? cr->spec_v : unused, sizeof unused, &bv, err);
+    if (rc != KK_OK)
+        return rc;
     cr->bits_per_value = (bk * hp->head_dim_k + bv * hp->head_dim_v) /
                          (double)(hp->head_dim_k + hp->head_dim_v);
     return KK_OK;

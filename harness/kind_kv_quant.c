@@ -1,7 +1,8 @@
 /* kind kv_quant: codec arms on the KV cache. Per arm: recall with the
  * codec in the cache (lossy injection), rel_mse on the model's captured K
  * and V and on Gaussian data, bits/value from the bytes written, resident
- * KV bytes, and the codec's own counters. */
+ * KV bytes, the codec's own counters, and with kld_model the KL divergence
+ * of a real model's output with the arm's codec cache (run_kld.h). */
 #include "kind_niah_fields.h"
 
 static const kind_param_spec PARAMS[] = {
@@ -11,6 +12,13 @@ static const kind_param_spec PARAMS[] = {
     KIND_P_SAMPLES("20"),
     KIND_P_SEED("1"),
     KIND_P_DISTRACTORS,
+    {.name = "kld_model", .type = PRESET_T_STRING, .max_len = 1024, .env_ok = 1, .def = "",
+     .help = "\"\" (no KLD figures), a GGUF path or fixture:REL (under KAKEYA_FIXTURES): "
+             "the model whose output each codec arm's cache perturbs"},
+    {.name = "kld_text", .type = PRESET_T_STRING, .max_len = 8192, .def = "",
+     .help = "the text run through kld_model (its tokenizer, BOS as it asks)"},
+    {.name = "kld_ids", .type = PRESET_T_STRING, .max_len = 65536, .def = "",
+     .help = "or the ids, comma-separated (a model without a tokenizer)"},
 };
 static const kind_field_spec ARM_FIELDS[] = {KIND_F_CODEC, KIND_F_CODEC_K, KIND_F_CODEC_V,
                                               KIND_F_CORRUPT, KIND_F_MASK};

@@ -14,6 +14,7 @@
 #include "gguf.h"
 #include "model.h"
 #include "niah.h"
+#include "run_kld.h"
 #include "run_restore.h"
 #include "kk_fault.h"
 #include "kk_stats.h"
@@ -253,6 +254,7 @@ typedef struct nstate {
     unsigned char *split;     /* per arm: codec_k or codec_v named (or the
                                  sides differ): counters per side */
     unsigned char *has_codec;
+    run_kld kld;              /* kv_quant with kld_model: per-arm KLD figures */
 } nstate;
 
 /* A worker: one runner (one forward state, one cache reused through
@@ -277,6 +279,7 @@ static void nstate_free(nstate *s)
     free(s->specs_v);
     free(s->split);
     free(s->has_codec);
+    run_kld_free(&s->kld);
     free(s);
 }
 
@@ -390,6 +393,22 @@ static kk_code prepare(run_ctx *rc, kk_err *err)
         /* per-side counters whenever a side is named (LIVENESS judges
          * codec_k and codec_v by them) or the sides differ */
         s->split[a] = (kf && kf->s[0]) || (vf && vf->s[0]) || strcmp(ks, vs) != 0;
+    }
+    /* KLD figures (kv_quant with kld_model), before any task */
+    if (preset_find_param(p, "kld_model")) {
+        KK_TRY(run_kld_prepare(p, s->specs, s->specs_v, s->has_codec, &s->kld, err));
+        if (s->kld.on) {
+            ev_build kb;
+            ev_build_init(&kb, err);
+            cJSON *ko = ev_put_obj(&kb, rc->models, "models[]");
+            ev_put_str(&kb, ko, "role", "kld");
+            ev_put_str(&kb, ko, "source", s->kld.src);
+            ev_put_str(&kb, ko, "sha256", s->kld.sha);
+            ev_put_str(&kb, ko, "architecture", s->kld.arch);
+            ev_put_i64(&kb, ko, "n_ids", s->kld.n_ids);
+            if (kb.code != KK_OK)
+                goto fail;
+        }
     }
     /* tasks: arms x contexts x samples, depths cycling */
     const preset_param *ctx = preset_find_param(p, "ctx"), *dep = preset_find_param(p, "depths");
@@ -699,7 +718,7 @@ static kk_code arm_evidence(run_ctx *rc, size_t arm, ev_build *b, cJSON *aj, kk_
                           rc->p->arms[arm].name, n);
     int64_t hits = 0;
     double min_margin = INFINITY, ke = 0, kr = 0, ve = 0, vr = 0;
-    uint64_t enc = 0, decd = 0, kvb = 0, escapes = 0;
+    uint64_t enc = 0, decd = 0, kvb = 0, escapes = 0, enc_bytes = 0;
     /* split arms: each side's counters ([0] K, [1] V) */
     uint64_t side_enc[2] = {0, 0}, side_dec[2] = {0, 0};
     const int split = s->split[arm];
@@ -730,6 +749,7 @@ static kk_code arm_evidence(run_ctx *rc, size_t arm, ev_build *b, cJSON *aj, kk_
         pre[k++] = r->prefill_s;
         enc += r->k_stats.values_encoded + r->v_stats.values_encoded;
         escapes += r->k_stats.norm_escapes + r->v_stats.norm_escapes;
+        enc_bytes += r->k_stats.bytes_encoded + r->v_stats.bytes_encoded;
         side_enc[0] += r->k_stats.values_encoded;
         side_enc[1] += r->v_stats.values_encoded;
         side_dec[0] += r->k_stats.values_decoded;
@@ -817,7 +837,18 @@ static kk_code arm_evidence(run_ctx *rc, size_t arm, ev_build *b, cJSON *aj, kk_
         rr_put_metrics(s->rs, arm, &ra, b, m);
     }
     ev_put_num(b, m, "bits_per_value", bits);
+    /* the rate the model's own K/V rows cost (the bytes the codecs wrote
+     * over the values they took): bits_per_value for a fixed-rate codec,
+     * data-dependent for e8ans */
+    if (has_codec && enc > 0)
+        ev_put_num(b, m, "bits_per_value_kv", 8.0 * (double)enc_bytes / (double)enc);
     ev_put_num(b, m, "rel_mse_gaussian", rel_mse_gauss);
+    if (s->kld.on && s->kld.has[arm]) { /* run_kld.h */
+        const kld_summary *ks = &s->kld.res[arm].sum;
+        ev_put_num(b, m, "kld_mean", ks->mean);
+        ev_put_num(b, m, "kld_p99", ks->p99);
+        ev_put_num(b, m, "top1_agree", ks->top1_agree);
+    }
     /* timings: wall clock, with its scope */
     cJSON *tm = ev_put_obj(b, aj, "timings");
     ev_put_str(b, tm, "scope", "prefill");
