@@ -8,7 +8,9 @@
  *     buffer: bytes read + written per second).
  * Prints a table on stdout; JSON lines to the file given as argv[1].
  * Targets (ratios fast / ref, docs/codecs.md): e8 encode and decode
- * >= 4x; affine-4 and q4_0 encode >= 6x, decode >= 8x. The _ref paths are
+ * >= 4x; affine-4, q4_0 and lloyd encode >= 6x, decode >= 8x; turbo
+ * (the rotation included on both sides) >= 4x; kl_d4/kl_e8 >= 3x. e8ans (rANS is serial)
+ * has only its scalar path: listed for its speed, no target. The _ref paths are
  * the plain scalar loops (GCC's vectorizer off for them: codec_internal.h).
  */
 #include <stdio.h>
@@ -93,6 +95,9 @@ int main(int argc, char **argv)
         {"e8:bits=4", 4, 4},          {"e8:bits=3", 4, 4},     {"e8:bits=2", 4, 4},
         {"affine:bits=4,group=64", 6, 8}, {"affine:bits=4,group=128", 6, 8},
         {"q4_0", 6, 8},               {"q8_0", 0, 0},
+        {"lloyd:bits=4", 6, 8},       {"lloyd:bits=2", 6, 8},  {"turbo:bits=4", 4, 4},
+        {"turbo:bits=2", 4, 4},       {"kl_e8:q=10", 3, 3},    {"kl_d4:q=10", 3, 3},
+        {"e8ans:bits=4", 0, 0},       {"e8ans:bits=4,rotate=hadamard", 0, 0},
     };
     FILE *js = argc > 1 ? fopen(argv[1], "w") : NULL;
     const size_t n_small = 64 * 1024, n_big = (size_t)64 * 1024 * 1024;

@@ -542,6 +542,24 @@ void codec_reset_stats(codec *c) { memset(&c->stats, 0, sizeof c->stats); }
 
 /* ---- encode / decode ------------------------------------------------------ */
 
+/* The rotation of one `dim` run: AVX2 butterflies on the fast path (the
+ * same floats: codec_lloyd_avx2.c), the scalar loop on the _ref path. */
+void codec_rotate_forward(const codec *c, float *x)
+{
+    if (!c->use_ref && codec_cpu_has_avx2())
+        codec_hadamard_forward_avx2(x, c->signs, c->spec.dim);
+    else
+        codec_hadamard_forward(x, c->signs, c->spec.dim);
+}
+
+void codec_rotate_inverse(const codec *c, float *x)
+{
+    if (!c->use_ref && codec_cpu_has_avx2())
+        codec_hadamard_inverse_avx2(x, c->signs, c->spec.dim);
+    else
+        codec_hadamard_inverse(x, c->signs, c->spec.dim);
+}
+
 size_t codec_encode(codec *c, const float *x, size_t n, uint8_t *out)
 {
     const codec_enc_fn enc = c->use_ref ? c->enc_ref : c->enc;
@@ -562,7 +580,7 @@ size_t codec_encode(codec *c, const float *x, size_t n, uint8_t *out)
         for (size_t u = 0; u < units; u++) {
             memcpy(tmp, x + u * c->unit_values, c->unit_values * sizeof(float));
             for (size_t o = 0; o < c->unit_values; o += (size_t)dim)
-                codec_hadamard_forward(tmp + o, c->signs, dim);
+                codec_rotate_forward(c, tmp + o);
             enc(c, tmp, c->unit_values / c->arm_values, out + u * c->unit_bytes);
         }
     }
@@ -585,7 +603,7 @@ void codec_decode(codec *c, const uint8_t *in, size_t n, float *y)
     if (c->signs) {
         const int dim = c->spec.dim;
         for (size_t o = 0; o < units * c->unit_values; o += (size_t)dim)
-            codec_hadamard_inverse(y + o, c->signs, dim);
+            codec_rotate_inverse(c, y + o);
     }
     c->stats.values_decoded += units * c->unit_values;
 }

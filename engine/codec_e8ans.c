@@ -219,7 +219,7 @@ size_t codec_e8ans_encode(codec *c, const float *x, size_t n, uint8_t *out)
         memcpy(a->rot, x + o, m * sizeof(float));
         if (dim)
             for (size_t u = 0; u < m; u += (size_t)dim)
-                codec_hadamard_forward(a->rot + u, c->signs, dim);
+                codec_rotate_forward(c, a->rot + u);
         ans_sym *s = a->syms;
         for (size_t b = 0; b < m; b += 8) {
             int32_t d[8];
@@ -324,7 +324,7 @@ void codec_e8ans_decode(const codec *c, const uint8_t *in, size_t cap, size_t n,
     }
     if (c->signs)
         for (size_t o = 0; o < n; o += (size_t)c->spec.dim)
-            codec_hadamard_inverse(y + o, c->signs, c->spec.dim);
+            codec_rotate_inverse(c, y + o);
 }
 
 /* ---- setup ---------------------------------------------------------------- */

@@ -115,6 +115,18 @@ int codec_kakeya_quantize(int n, int q, const float *y, int32_t *d);
  * levels (ascending), the 2^bits - 1 thresholds between them, and its mean
  * squared error (exposed for tests). */
 void codec_lloyd_gaussian(int bits, float *levels, float *thresh, double *mse);
+/* Pieces of codec_lloyd.c its AVX2 path shares (same floats): the sum of
+ * squares of g values in the order both paths use, the block's 16-bit
+ * scale from that sum (counting escapes) with the float it decodes to,
+ * and that float from the 16 bits. */
+double codec_lloyd_sumsq(const float *x, int g);
+uint16_t codec_lloyd_scale(codec *c, double sumsq, float *used);
+float codec_lloyd_get_scale(uint16_t s);
+
+/* One rotation run of c->spec.dim values in place: the AVX2 butterflies
+ * unless c uses its _ref path (the same floats either way). */
+void codec_rotate_forward(const codec *c, float *x);
+void codec_rotate_inverse(const codec *c, float *x);
 
 /* 1 when the CPU runs AVX2 and F16C (cached). */
 int codec_cpu_has_avx2(void);
@@ -133,6 +145,14 @@ void codec_q8_0_encode_avx2(codec *c, const float *x, size_t n_blocks, uint8_t *
 void codec_q8_0_decode_avx2(const codec *c, const uint8_t *in, size_t n_blocks, float *y);
 void codec_lattice_encode_avx2(codec *c, const float *x, size_t n_blocks, uint8_t *out);
 void codec_lattice_decode_avx2(const codec *c, const uint8_t *in, size_t n_blocks, float *y);
+void codec_kakeya_encode_avx2(codec *c, const float *x, size_t n_blocks, uint8_t *out);
+void codec_kakeya_decode_avx2(const codec *c, const uint8_t *in, size_t n_blocks, float *y);
+void codec_lloyd_encode_avx2(codec *c, const float *x, size_t n_blocks, uint8_t *out);
+void codec_lloyd_decode_avx2(const codec *c, const uint8_t *in, size_t n_blocks, float *y);
+/* codec_hadamard_forward / _inverse with AVX2 butterflies: the same
+ * additions and products per value, so the same floats (dim >= 8). */
+void codec_hadamard_forward_avx2(float *x, const float *signs, int dim);
+void codec_hadamard_inverse_avx2(float *x, const float *signs, int dim);
 
 /* Little-endian F16 read/write at any alignment. */
 static inline uint16_t codec_rd16(const uint8_t *p)

@@ -29,8 +29,9 @@
  * coset's (its input clamped to [-Q + 1/2, Q - 1/2] so that d stays in
  * range: the source project's "parity clamp").
  *
- * Only a _ref path. Ranks need up to 67 bits (E8 at Q = 152), so they are
- * 128-bit integers (a GCC/Clang extension, marked __extension__).
+ * Ranks need up to 67 bits (E8 at Q = 152), so the _ref path's are
+ * 128-bit integers (a GCC/Clang extension, marked __extension__); the
+ * AVX2 path (codec_kakeya_avx2.c) uses 64-bit ranks where they fit.
  */
 #include "codec_internal.h"
 
@@ -205,4 +206,11 @@ void codec_kakeya_setup(codec *c)
     c->arm_bytes = 4 + (code_bits + 7) / 8;
     c->enc = c->enc_ref = kl_enc_ref;
     c->dec = c->dec_ref = kl_dec_ref;
+    /* the fast path's ranks are 64-bit: every D4 cube, E8 up to Q = 126 */
+    const int rank_bits = c->kl_bits - (c->lat_n == 8 ? 1 : 0);
+    if (codec_cpu_has_avx2() && rank_bits <= 64) {
+        c->enc = codec_kakeya_encode_avx2;
+        c->dec = codec_kakeya_decode_avx2;
+        c->fast_name = "avx2";
+    }
 }

@@ -23,7 +23,12 @@
  * the normal case). Encoder and decoder use the same stored scale, so the
  * indices are chosen for the scale the decoder will apply.
  *
- * Only a _ref path: every coordinate is a scan over at most 15 thresholds.
+ * The RMS's sum of squares runs in double over four interleaved partial
+ * sums (value i into sum i % 4, combined as (s0 + s1) + (s2 + s3)): the
+ * order an AVX2 register of four doubles keeps, so the AVX2 path
+ * (codec_lloyd_avx2.c) writes the same scale bit for bit. The index of a
+ * value is the number of thresholds below it (the scan stops at the first
+ * threshold at or above it: thresholds ascend).
  */
 #include "codec_internal.h"
 
@@ -97,17 +102,30 @@ static float get_scale(uint16_t s)
     return (s & 0x8000u) ? dtype_bf16_to_f32((uint16_t)(s & 0x7fffu)) : dtype_f16_to_f32(s);
 }
 
+double codec_lloyd_sumsq(const float *x, int g)
+{
+    double ss[4] = {0.0, 0.0, 0.0, 0.0};
+    for (int i = 0; i < g; i++)
+        ss[i % 4] += (double)x[i] * x[i];
+    return (ss[0] + ss[1]) + (ss[2] + ss[3]);
+}
+
+uint16_t codec_lloyd_scale(codec *c, double sumsq, float *used)
+{
+    int esc;
+    const uint16_t h = put_scale((float)sqrt(sumsq / c->spec.group), used, &esc);
+    c->stats.norm_escapes += (uint64_t)esc;
+    return h;
+}
+
+float codec_lloyd_get_scale(uint16_t s) { return get_scale(s); }
+
 static void lloyd_enc_ref(codec *c, const float *x, size_t nb, uint8_t *out)
 {
     const int g = c->spec.group, B = c->spec.bits, nt = (1 << B) - 1;
     for (size_t b = 0; b < nb; b++, x += g, out += c->arm_bytes) {
-        double ss = 0.0;
-        for (int i = 0; i < g; i++)
-            ss += (double)x[i] * x[i];
         float s;
-        int esc;
-        codec_wr16(out, put_scale((float)sqrt(ss / g), &s, &esc));
-        c->stats.norm_escapes += (uint64_t)esc;
+        codec_wr16(out, codec_lloyd_scale(c, codec_lloyd_sumsq(x, g), &s));
         uint8_t *p = out + 2;
         memset(p, 0, c->arm_bytes - 2);
         const float inv = s > 0.0f ? 1.0f / s : 0.0f;
@@ -138,4 +156,9 @@ void codec_lloyd_setup(codec *c)
     codec_lloyd_gaussian(c->spec.bits, c->lloyd_levels, c->lloyd_thresh, NULL);
     c->enc = c->enc_ref = lloyd_enc_ref;
     c->dec = c->dec_ref = lloyd_dec_ref;
+    if (codec_cpu_has_avx2()) {
+        c->enc = codec_lloyd_encode_avx2;
+        c->dec = codec_lloyd_decode_avx2;
+        c->fast_name = "avx2";
+    }
 }

@@ -44,6 +44,10 @@ static void fast_paths_should_equal_their_reference_bit_for_bit(void **state)
         "affine:bits=4,group=128", "e8:bits=4", "e8:bits=3,group=32,scales=4",
         "e8:bits=2,group=256,scales=16", "e8:bits=4,group=64,scales=1", "e8:bits=3,scales=2",
         "e8:bits=4,rotate=hadamard,dim=64,seed=3", "q4_0:rotate=hadamard,dim=32",
+        "lloyd:bits=1", "lloyd:bits=2,group=32", "lloyd:bits=3,group=256", "lloyd:bits=4,group=64",
+        "turbo:bits=4", "turbo:bits=3,group=64", "turbo:bits=2,group=32,dim=8",
+        "turbo:bits=1,group=256,seed=9", "kl_d4:q=10", "kl_d4:q=152,group=256",
+        "kl_e8:q=10", "kl_e8:q=126", "kl_e8:q=4,group=32", "kl_e8:q=1,group=64",
     };
     const size_t nmax = 256 * 37; /* 37 groups of 256: partial batches for every group size */
     float *x = malloc(nmax * sizeof(float)), *ya = malloc(nmax * sizeof(float)),
@@ -94,6 +98,50 @@ static void fast_paths_should_equal_their_reference_bit_for_bit(void **state)
     }
     if (!ran)
         skip();
+    free(x);
+    free(ya);
+    free(yb);
+}
+
+/* Codecs without an arm fast path still rotate with the AVX2 butterflies
+ * unless set to ref: the default path against ref, bytes and floats
+ * (e8ans: the bytes it wrote), on the data kinds above. */
+static void rotations_should_equal_their_reference_bit_for_bit(void **state)
+{
+    (void)state;
+    static const char *specs[] = {
+        "kl_e8:q=152", "kl_d4:q=38,group=64", "e8ans:bits=4,rotate=hadamard",
+        "e8ans:bits=3,rotate=hadamard,dim=8", "affine:bits=3,rotate=hadamard,dim=1024",
+        "d4:bits=2,rotate=hadamard,dim=16",
+    };
+    const size_t n = 1024 * 9;
+    float *x = malloc(n * sizeof(float)), *ya = malloc(n * sizeof(float)),
+          *yb = malloc(n * sizeof(float));
+    for (size_t s = 0; s < sizeof specs / sizeof specs[0]; s++) {
+        codec_spec sp;
+        kk_err e;
+        assert_int_equal(codec_spec_parse(specs[s], &sp, &e), KK_OK);
+        codec *fast = NULL, *ref = NULL;
+        assert_int_equal(codec_init(&fast, &sp, &e), KK_OK);
+        assert_int_equal(codec_init(&ref, &sp, &e), KK_OK);
+        codec_set_ref(ref, true);
+        for (int kind = 0; kind < 8; kind++) {
+            fill(x, n, kind, 200 + (uint64_t)kind);
+            const size_t nb = codec_encoded_bytes(fast, n);
+            uint8_t *ba = calloc(nb, 1), *bb = calloc(nb, 1);
+            const size_t wa = codec_encode(fast, x, n, ba), wb = codec_encode(ref, x, n, bb);
+            assert_int_equal(wa, wb);
+            if (memcmp(ba, bb, wa) != 0)
+                fail_msg("%s data %d: the bytes differ", specs[s], kind);
+            codec_decode(fast, ba, n, ya);
+            codec_decode(ref, ba, n, yb);
+            assert_memory_equal(ya, yb, n * sizeof(float));
+            free(ba);
+            free(bb);
+        }
+        codec_free(fast);
+        codec_free(ref);
+    }
     free(x);
     free(ya);
     free(yb);
@@ -164,6 +212,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(fast_paths_should_equal_their_reference_bit_for_bit),
+        cmocka_unit_test(rotations_should_equal_their_reference_bit_for_bit),
         cmocka_unit_test(fast_decoders_should_widen_every_finite_f16_scale_alike),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
