@@ -49,7 +49,8 @@ enum {
     COMPARE_HAS_CI = 1u << 5,     /* recall_ci_lo and recall_ci_hi */
     COMPARE_HAS_N = 1u << 6,
     COMPARE_HAS_HITS = 1u << 7,
-    COMPARE_HAS_KV_BYTES = 1u << 8
+    COMPARE_HAS_KV_BYTES = 1u << 8,
+    COMPARE_HAS_KLD = 1u << 9     /* kld_mean (kv_quant with kld_model) */
 };
 
 typedef struct compare_arm {
@@ -65,6 +66,7 @@ typedef struct compare_arm {
     double bits, mse_g, mse_k, mse_v;
     double recall, recall_lo, recall_hi, n, hits;
     double kv_bytes;
+    double kld;                  /* kld_mean, nats */
     unsigned has;                /* COMPARE_HAS_* */
 } compare_arm;
 

@@ -67,6 +67,7 @@ static const known_metric KNOWN[] = {
     {"n", COMPARE_HAS_N, INFINITY, offsetof(compare_arm, n)},
     {"hits", COMPARE_HAS_HITS, INFINITY, offsetof(compare_arm, hits)},
     {"kv_bytes_resident", COMPARE_HAS_KV_BYTES, INFINITY, offsetof(compare_arm, kv_bytes)},
+    {"kld_mean", COMPARE_HAS_KLD, INFINITY, offsetof(compare_arm, kld)},
 };
 
 static kk_code read_metrics(const char *file, size_t ai, compare_arm *a, kk_err *err)

@@ -71,9 +71,14 @@ static void fmt_arm(char *b, size_t cap, const compare_arm *a)
 
 static void write_table(FILE *out, const compare_set *s, const int *front, compare_dist d)
 {
+    /* a KLD column when any arm measured one (kv_quant with kld_model) */
+    int kld = 0;
+    for (size_t i = 0; i < s->n_arms; i++)
+        kld |= (s->arms[i].has & COMPARE_HAS_KLD) != 0;
     fprintf(out, "| arm | codec | bits/value | rel_mse Gaussian | rel_mse K | rel_mse V "
-                 "| SNR dB | gap dB | recall [95%% CI] | n | KV bytes | front |\n");
-    fprintf(out, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|:-:|\n");
+                 "| SNR dB | gap dB | recall [95%% CI] | n | KV bytes |%s front |\n",
+            kld ? " KLD mean |" : "");
+    fprintf(out, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|%s:-:|\n", kld ? "--:|" : "");
     for (size_t i = 0; i < s->n_arms; i++) {
         const compare_arm *a = &s->arms[i];
         compare_point p = compare_arm_point(a, d);
@@ -99,6 +104,11 @@ static void write_table(FILE *out, const compare_set *s, const int *front, compa
         cell(out, (a->has & COMPARE_HAS_N) ? b[0] : "-");
         fmt_bytes(b[1], sizeof b[1], a);
         cell(out, b[1]);
+        if (kld) {
+            if (a->has & COMPARE_HAS_KLD)
+                snprintf(b[2], sizeof b[2], "%.3g", a->kld);
+            cell(out, (a->has & COMPARE_HAS_KLD) ? b[2] : "-");
+        }
         cell(out, front[i] > 0 ? "yes" : front[i] == 0 ? "no" : "-");
         fputs("|\n", out);
     }

@@ -106,6 +106,8 @@ static void committed_evidence_gets_table_front_and_verdicts(void **s)
     tp_run r = compare(ev, NULL);
     assert_int_equal(r.code, 0);
     assert_non_null(strstr(r.out, "| arm | codec | bits/value | rel_mse Gaussian"));
+    /* kld_model in the preset: the table's KLD column */
+    assert_non_null(strstr(r.out, "| KV bytes | KLD mean | front |"));
     assert_non_null(strstr(r.out, "| `e8-4-rot` | e8:bits=4,rotate=hadamard | 4.50 |"));
     assert_non_null(strstr(r.out, "from presets/kv-quant-sweep.yaml `gate: baseline:`"));
     /* the codecs' Gaussian rel_mse is seeded: e8 is 3.35 dB below affine at
