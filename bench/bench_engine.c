@@ -37,6 +37,7 @@
 #include "gguf.h"
 #include "kk_stats.h"
 #include "kv.h"
+#include "kernels.h"
 #include "matmul.h"
 #include "model.h"
 #include "ops.h"
@@ -240,6 +241,41 @@ typedef struct cell_out {
     int threads, reps;
 } cell_out;
 
+/* KAKEYA_KERNELS: the kernel variants (engine/kernels.h), as bin/kakeya
+ * reads them; bench_engine.sh sets it from `kakeya tune --show`, so the
+ * measuring process, the kakeya children and the printed rows agree. */
+static char g_kernels[160] = "";
+
+static int apply_kernels_env(void)
+{
+    const char *v = getenv("KAKEYA_KERNELS");
+    kern_choice k;
+    kk_err e;
+    if (v && *v && kern_parse(v, &k, &e) != KK_OK) {
+        fprintf(stderr, "bench_engine: KAKEYA_KERNELS: %s\n", e.msg);
+        return 2;
+    }
+    if (v && *v)
+        kern_set(&k);
+    kern_format(kern_current(), g_kernels, sizeof g_kernels);
+    return 0;
+}
+
+/* The knobs of one row's weight type ("f32": pf_f32 and hint, ...). */
+static const char *row_kernels(const char *file, char *buf, size_t cap)
+{
+    const kern_choice *k = kern_current();
+    const char *h = k->hint == KERN_HINT_T0 ? "t0" : "nta";
+    if (!strcmp(file, "F16") || !strcmp(file, "f16"))
+        snprintf(buf, cap, "%s pf%d %s", k->f16_gemv == KERN_F16_TILE1 ? "tile1" : "row4",
+                 (int)k->pf_f16, h);
+    else if (!strcmp(file, "Q8_0") || !strcmp(file, "q8_0"))
+        snprintf(buf, cap, "pf%d %s", (int)k->pf_q8, h);
+    else
+        snprintf(buf, cap, "pf%d %s", (int)k->pf_f32, h);
+    return buf;
+}
+
 /* One row: kakeya and llama.cpp values per repetition (higher_better: a
  * speed; else a cost), their per-repetition ratio kakeya/llama.cpp. */
 static void report(const cell_out *c, const char *metric, const char *unit, double *kk,
@@ -256,9 +292,10 @@ static void report(const cell_out *c, const char *metric, const char *unit, doub
     const int info = target >= 1e9 || (op[0] == '>' && target <= 0.0); /* no target */
     char tgt[32];
     snprintf(tgt, sizeof tgt, "%s %.2f", op, target);
-    printf("%-5s %2d  %-14s %10.2f %10.2f %-6s  %6.3f  (spread %5.1f%%)  %-8s %s\n", c->file,
-           c->threads, metric, md_kk, md_ll, unit, r, 100.0 * sp, info ? "-" : tgt,
-           info ? "" : pass ? "ok" : "BELOW TARGET");
+    char kb[64];
+    printf("%-5s %2d  %-14s %10.2f %10.2f %-6s  %6.3f  (spread %5.1f%%)  %-8s %-12s  %s\n",
+           c->file, c->threads, metric, md_kk, md_ll, unit, r, 100.0 * sp, info ? "-" : tgt,
+           info ? "" : pass ? "ok" : "BELOW TARGET", row_kernels(c->file, kb, sizeof kb));
     fflush(stdout);
     fprintf(c->jl, "{\"bench\":\"engine\",\"file\":\"%s\",\"threads\":%d,\"metric\":\"%s\","
                    "\"unit\":\"%s\",\"kakeya\":%.6g,\"kakeya_samples\":",
@@ -306,16 +343,17 @@ static int cmd_run(const char *cache, const char *kakeya, const char *drv, int r
     fprintf(stderr, "bench_engine: kakeya's K/V cache %s (llama.cpp: f16)\n", kv_name);
     char full_facts[4096];
     snprintf(full_facts, sizeof full_facts, "{%s,\"copy_gbs_1t\":%.3f,\"copy_gbs_2t\":%.3f,"
-             "\"kakeya_isa\":\"%s\",\"kakeya_kv\":\"%s\",\"n_prompt\":%d,"
+             "\"kakeya_isa\":\"%s\",\"kakeya_kv\":\"%s\",\"kernels\":\"%s\",\"n_prompt\":%d,"
              "\"n_decode\":%d,\"reps\":%d}",
-             facts, bw[0], bw[1], matmul_isa_name(matmul_isa_best()), kv_name, N_PROMPT,
+             facts, bw[0], bw[1], matmul_isa_name(matmul_isa_best()), kv_name, g_kernels, N_PROMPT,
              N_DECODE, reps);
     mkdir("build", 0755);
     mkdir("build/bench", 0755);
     FILE *jl = fopen("build/bench/engine.jsonl", "w");
     if (!jl)
         return die("cannot write build/bench/engine.jsonl", NULL);
-    printf("file  T   metric               kakeya  llama.cpp unit     ratio                  target\n");
+    printf("kakeya kernels: %s\n", g_kernels);
+    printf("file  T   metric               kakeya  llama.cpp unit     ratio                  target            kernels (this row's type)\n");
     static sample S[N_FILES][2][2][64]; /* file, threads-1, engine (0 kakeya), rep */
     const int n_cells = N_FILES * 2 * reps;
     int done = 0;
@@ -417,7 +455,7 @@ static int apply_isa_env(void)
 
 int main(int argc, char **argv)
 {
-    if (apply_isa_env() != 0)
+    if (apply_isa_env() != 0 || apply_kernels_env() != 0)
         return 2;
     if (argc >= 3 && !strcmp(argv[1], "gen"))
         return cmd_gen(argv[2]);

@@ -25,6 +25,16 @@ cc -std=c11 -O2 -Wall -Wextra -Icommon -I"$ROOT/src/include" -I"$ROOT/src/ggml/i
     -lllama -lggml -lggml-base -Wl,-rpath,"$LIBDIR" -Wl,-rpath,"$GGMLDIR" \
     -Wl,-rpath,"$GGMLBASE" -lm
 
+# The kernel variants: this host's tune cache (`kakeya tune`), unless
+# KAKEYA_KERNELS forces a variant (e.g. KAKEYA_KERNELS=f16_gemv=tile1 to
+# compare the GEMV kernels on any host); the measuring process and the
+# kakeya children read the same value.
+if [ -z "${KAKEYA_KERNELS:-}" ]; then
+    KAKEYA_KERNELS=$(build/release/kakeya tune --show 2>/dev/null)
+fi
+export KAKEYA_KERNELS
+echo "bench_engine: kernels $KAKEYA_KERNELS" >&2
+
 # Machine facts for every JSON line.
 esc() { printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g'; }
 CPU=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')

@@ -18,6 +18,7 @@
  * exactly (each |lane| <= 4*128*127) and accumulated as
  * fma(lanes, d_w*d_x, acc) in F32.
  */
+#include "kernels.h"
 #include "matmul_internal.h"
 
 #ifdef MM_HAVE_X86
@@ -92,6 +93,7 @@ TGT512 static INL void tile512(int RM, int RN, int f16, int64_t pf, int add, con
                                int64_t k)
 {
     __m512 acc[R512_M][R512_N];
+    const int t0 = kern_current()->hint == KERN_HINT_T0; /* the GEMV's hint (kernels.h) */
 #pragma GCC unroll 8
     for (int i = 0; i < RM; i++)
 #pragma GCC unroll 8
@@ -105,7 +107,7 @@ TGT512 static INL void tile512(int RM, int RN, int f16, int64_t pf, int add, con
 #pragma GCC unroll 8
         for (int j = 0; j < RN; j++) {
             wv[j] = load_w512(w, f16, j * ldw + c, m);
-            if (pf && RM == 1) /* the GEMV (n == 1): rows read once, see MM_PF_NTA */
+            if (pf && RM == 1 && !t0) /* the GEMV (n == 1): rows read once, see MM_PF_NTA */
                 _mm_prefetch((const char *)w + (j * ldw + c) * (f16 ? 2 : 4) + pf, _MM_HINT_NTA);
             else if (pf) /* the first token tile pulls the rows from memory */
                 _mm_prefetch((const char *)w + (j * ldw + c) * (f16 ? 2 : 4) + pf, _MM_HINT_T0);
@@ -148,7 +150,10 @@ TGT512 static INL void rows512(int RN, int f16, int add, const void *w, int64_t 
      * (a fixed 8 KiB fell inside the current tile for 4 KiB rows: 768 x
      * 2048 GEMV at 24 GB/s against 36 for 2048 x 768). */
     const int64_t rowb = ldw * (f16 ? 2 : 4);
-    const int64_t pfd = !f16 ? MM_PF_F32 : (RN * rowb > MM_PF_F16 ? RN * rowb : MM_PF_F16);
+    const kern_choice *kc = kern_current();
+    const int64_t pfd = n == 1 ? (f16 ? kc->pf_f16 : kc->pf_f32) /* the GEMV: tunable */
+                        : !f16 ? MM_PF_F32
+                               : (RN * rowb > MM_PF_F16 ? RN * rowb : MM_PF_F16);
     int64_t t = 0;
     for (; t + R512_M <= n; t += R512_M)
         tile512(R512_M, RN, f16, t == 0 ? pfd : 0, add, w, ldw, x + t * ldx, ldx, y + t * ldy, ldy, k);
@@ -167,12 +172,17 @@ TGT512 static INL void rows512(int RN, int f16, int add, const void *w, int64_t 
 TGT512 static INL float gemv_row512(int f16, const void *w, const float *x, int64_t k, int64_t pf)
 {
     const size_t esz = f16 ? 2 : 4;
+    const int t0 = kern_current()->hint == KERN_HINT_T0;
     __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     int64_t c = 0;
     for (; c + 64 <= k; c += 64) {
         /* 64 values: 4 lines of F32, 2 of F16 */
-        for (size_t b = 0; b < 64 * esz; b += 64)
-            _mm_prefetch((const char *)w + (size_t)c * esz + pf + b, _MM_HINT_NTA);
+        if (pf && !t0)
+            for (size_t b = 0; b < 64 * esz; b += 64)
+                _mm_prefetch((const char *)w + (size_t)c * esz + pf + b, _MM_HINT_NTA);
+        else if (pf)
+            for (size_t b = 0; b < 64 * esz; b += 64)
+                _mm_prefetch((const char *)w + (size_t)c * esz + pf + b, _MM_HINT_T0);
         a0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + c), load_w512(w, f16, c, 0xFFFF), a0);
         a1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + c + 16), load_w512(w, f16, c + 16, 0xFFFF), a1);
         a2 = _mm512_fmadd_ps(_mm512_loadu_ps(x + c + 32), load_w512(w, f16, c + 32, 0xFFFF), a2);
@@ -200,9 +210,9 @@ TGT512 static INL void gemm512(int f16, const void *w, int64_t ldw, const float 
      * through gemv_row512 (four accumulators): 37 against 24-37 GB/s, where
      * F32 rows lost (33 against 42: the tile's one accumulator is enough
      * for 64 bytes per fma). */
-    if (n == 1 && f16)
+    if (n == 1 && f16 && kern_current()->f16_gemv == KERN_F16_ROW4)
         for (; r < nr; r++)
-            y[r] = gemv_row512(1, wb + (size_t)(r * ldw) * esz, x, k, MM_PF_F16);
+            y[r] = gemv_row512(1, wb + (size_t)(r * ldw) * esz, x, k, kern_current()->pf_f16);
     if (n == 1)
         for (; r < nr; r++)
             rows512(1, f16, 0, wb + (size_t)(r * ldw) * esz, ldw, x, ldx, y + r, ldy, n, k);
@@ -276,6 +286,9 @@ TGT512V static INL void tile_q8_vnni(int RM, int RN, int pf, const dtype_block_q
                                      int64_t ldd, float *y, int64_t ldy, int64_t nb)
 {
     const __m512i bias = _mm512_set1_epi8((char)0x80);
+    /* the GEMV's prefetch distance and hint are tunable (kernels.h) */
+    const int t0 = kern_current()->hint == KERN_HINT_T0;
+    const int64_t pfg = kern_current()->pf_q8;
     /* 8-lane accumulators, blocks added in order, each as fma(dot, d_w*d_x,
      * acc): ggml's own order (ggml_vec_dot_q8_0_q8_0, tinyBLAS), so the
      * sums match llama.cpp's bit for bit and a quant of the next layer's
@@ -297,9 +310,11 @@ TGT512V static INL void tile_q8_vnni(int RM, int RN, int pf, const dtype_block_q
             wv[j] = q8_join(blk);
             neg[j] = _mm512_sub_epi32(_mm512_setzero_si512(),
                                       _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, wv[j]));
-            if (pf && RM == 1) /* the GEMV: see MM_PF_NTA */
-                _mm_prefetch((const char *)blk + MM_PF_Q8, _MM_HINT_NTA);
-            else if (pf)
+            if (pf && RM == 1 && pfg && !t0) /* the GEMV: see MM_PF_NTA */
+                _mm_prefetch((const char *)blk + pfg, _MM_HINT_NTA);
+            else if (pf && RM == 1 && pfg)
+                _mm_prefetch((const char *)blk + pfg, _MM_HINT_T0);
+            else if (pf && RM > 1)
                 _mm_prefetch((const char *)blk + MM_PF_Q8, _MM_HINT_T0);
             dw[j] = q8_halves(f16_scale(blk[0].d), f16_scale(blk[1].d));
         }

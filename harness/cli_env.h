@@ -6,8 +6,9 @@
  *   KAKEYA_MATMUL_ISA  scalar | avx2 | avx512: caps the SIMD level of the
  *                      matrix kernels for the whole process (matmul_set_isa);
  *                      unset or empty: the best level the CPU has
- *   KAKEYA_CACHE       the cache folder (llama.cpp build, bench models);
- *                      unset or empty: $HOME/.cache/kakeya
+ *   KAKEYA_CACHE       the cache folder (llama.cpp build, bench models, the
+ *                      kernel tune cache); unset or empty: $HOME/.cache/kakeya
+ *   KAKEYA_KERNELS     kernel variants (harness/cli_kernels.h reads it)
  *   KAKEYA_FAULT       fault injection (common/kk_fault.h); the commands
  *                      that make kv_codec caches turn codec-passthrough
  *                      into kv_codec_opts.passthrough themselves

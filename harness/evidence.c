@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli_kernels.h"
+#include "kernels.h"
 #include "kk_git.h"
 #include "kind.h"
 #include "kk_args.h"
@@ -328,6 +330,8 @@ void ev_provenance_collect(ev_provenance *pv, const char *root)
     pv->binary_stale = kk_git_in_checkout(root) ? ev_binary_stale(root, "/proc/self/exe") : 0;
     if (pv->binary_stale)
         pv->git_dirty = 1;
+    kern_format(kern_current(), pv->kernels, sizeof pv->kernels);
+    snprintf(pv->kernels_source, sizeof pv->kernels_source, "%s", cli_kernels_source());
     cpu_model(pv->cpu, sizeof pv->cpu);
     pv->cores = kk_ncores();
 #if defined(__SANITIZE_ADDRESS__)
@@ -452,6 +456,10 @@ kk_code ev_document_build(const preset *p, const ev_provenance *pv, cJSON *model
     ev_put(&b, v, "compiler", cJSON_CreateString(pv->compiler));
     ev_put(&b, v, "build", cJSON_CreateString(pv->build));
     ev_put(&b, v, "blas", cJSON_CreateString(pv->blas));
+    if (pv->kernels[0]) {
+        ev_put(&b, v, "kernels", cJSON_CreateString(pv->kernels));
+        ev_put(&b, v, "kernels_source", cJSON_CreateString(pv->kernels_source));
+    }
     ev_put_u64(&b, v, "seed", pv->seed);
     ev_put(&b, v, "threads", cJSON_CreateNumber(pv->threads));
     ev_put(&b, v, "jobs", cJSON_CreateNumber(pv->jobs));

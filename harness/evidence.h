@@ -72,6 +72,11 @@ typedef struct ev_provenance {
      * (ev_binary_stale): then git_dirty is 1 too, since HEAD is not the
      * code that ran. */
     int binary_stale;
+    /* The kernel variants that ran (kern_format of kern_current) and where
+     * they came from (cli_kernels_source): provenance.kernels,
+     * provenance.kernels_source. */
+    char kernels[160];
+    char kernels_source[16];
 } ev_provenance;
 
 /* Fill git, host, compiler, BLAS and fault-injection facts. git runs by

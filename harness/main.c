@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli_env.h"
+#include "cli_kernels.h"
 #include "cmd.h"
 #include "kk_err.h"
 
@@ -34,6 +35,7 @@ static const subcmd SUBCMDS[] = {
     {"restore", "eval", cmd_restore_eval, "NIAH through a bounded cache with restoration, per-layer figures"},
     {"codec", NULL, cmd_codec, "codec eval: rate, distortion and speed of a K/V codec"},
     {"compare", NULL, cmd_compare, "rate-distortion tables, verdicts, SVG; --before/--after regressions"},
+    {"tune", NULL, cmd_tune, "measure this host's matmul kernel variants and cache the fastest"},
 };
 #define N_SUBCMDS (sizeof SUBCMDS / sizeof SUBCMDS[0])
 
@@ -80,7 +82,8 @@ int main(int argc, char **argv)
          * command (the engine reads none itself). */
         kk_err err;
         kk_err_clear(&err);
-        if (cli_env_apply_matmul_isa(&err) != KK_OK) {
+        if (cli_env_apply_matmul_isa(&err) != KK_OK ||
+            cli_kernels_apply(&argc, argv, &err) != KK_OK) {
             char name[64];
             snprintf(name, sizeof name, "%s%s%s", c->name, sub ? " " : "", sub ? c->sub : "");
             return cmd_fail(name, &err);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels.h"
 #include "matmul.h"
 
 /* ---- tolerances (why each bound holds) --------------------------------- */
@@ -296,6 +297,105 @@ static void thread_counts_should_not_change_a_bit(void **state)
     free(w);
 }
 
+/* Kernel variants (kernels.h), at every level: each within the same bound
+ * of the reference on the GEMV and a small batch; the bit-identical knobs
+ * (prefetch distances, hint) give exactly the default's floats; the
+ * rounding-changing one (f16_gemv) is free to differ but stays in bound. */
+static void every_kernel_variant_should_match_the_reference(void **state)
+{
+    (void)state;
+    static const char *variants[] = {
+        "default", "pf_f32=0,pf_f16=0,pf_q8=0", "pf_f32=65536,pf_f16=1024,pf_q8=4096,hint=t0",
+        "hint=t0", "f16_gemv=tile1", "f16_gemv=tile1,pf_f16=0,hint=t0",
+    };
+    const int64_t rows = 70, cols = 1056, ns[] = {1, 3};
+    uint64_t s = 11;
+    float *w = malloc((size_t)(rows * cols) * sizeof(float));
+    float *x = malloc((size_t)(3 * cols) * sizeof(float));
+    float *y0 = malloc((size_t)(3 * rows) * sizeof(float)), *y = malloc((size_t)(3 * rows) * sizeof(float));
+    for (int64_t i = 0; i < rows * cols; i++)
+        w[i] = rng_unif(&s);
+    for (int64_t i = 0; i < 3 * cols; i++)
+        x[i] = 4.0f * rng_unif(&s);
+    const matmul_isa best = matmul_isa_best();
+    kern_choice def;
+    kern_defaults(&def);
+    for (int isa = MATMUL_ISA_SCALAR; isa <= (int)best; isa++) {
+        matmul_set_isa((matmul_isa)isa);
+        for (size_t ci = 0; ci < sizeof CASES / sizeof CASES[0]; ci++) {
+            const wcase *c = &CASES[ci];
+            float *wf;
+            ops_weight W = make_weight(c->type, c->act, w, rows, cols, &wf);
+            const float *wimg = c->type == DTYPE_F32 ? W.f32 : wf;
+            for (size_t ni = 0; ni < 2; ni++) {
+                kern_set(&def);
+                matmul_run(matmul_default(), &W, x, y0, ns[ni]);
+                for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
+                    kern_choice k;
+                    kk_err e;
+                    assert_int_equal(kern_parse(variants[v], &k, &e), KK_OK);
+                    kern_set(&k);
+                    const double r = worst_ratio(c, &W, wimg, x, ns[ni]);
+                    if (r > 1.0)
+                        fail_msg("%s isa %s variant %s n %lld: error %.3g of the bound", c->name,
+                                 matmul_isa_name((matmul_isa)isa), variants[v],
+                                 (long long)ns[ni], r);
+                    matmul_run(matmul_default(), &W, x, y, ns[ni]);
+                    if (!kern_rounding_differs(&k, &def) &&
+                        memcmp(y, y0, (size_t)(ns[ni] * rows) * sizeof(float)) != 0)
+                        fail_msg("%s isa %s variant %s n %lld: not bit-identical to the default",
+                                 c->name, matmul_isa_name((matmul_isa)isa), variants[v],
+                                 (long long)ns[ni]);
+                }
+            }
+            free_weight(&W, wf);
+        }
+    }
+    kern_set(&def);
+    matmul_set_isa(MATMUL_ISA_AVX512);
+    free(w);
+    free(x);
+    free(y0);
+    free(y);
+}
+
+/* The spec grammar: canonical form round trip, errors by key. */
+static void kernel_specs_should_parse_and_refuse_by_key(void **state)
+{
+    (void)state;
+    kern_choice k;
+    kk_err e;
+    char buf[160], buf2[160];
+    assert_int_equal(kern_parse("f16_gemv=tile1,pf_q8=32768,hint=t0", &k, &e), KK_OK);
+    kern_format(&k, buf, sizeof buf);
+    assert_string_equal(buf, "f16_gemv=tile1,pf_f32=12288,pf_f16=8192,pf_q8=32768,hint=t0");
+    /* each key reaches its own field */
+    assert_int_equal(kern_parse("pf_f32=1024,pf_f16=2048,pf_q8=0", &k, &e), KK_OK);
+    assert_int_equal(k.pf_f32, 1024);
+    assert_int_equal(k.pf_f16, 2048);
+    assert_int_equal(k.pf_q8, 0);
+    assert_int_equal(k.f16_gemv, KERN_F16_ROW4);
+    assert_int_equal(k.hint, KERN_HINT_NTA);
+    kern_choice k2;
+    assert_int_equal(kern_parse(buf, &k2, &e), KK_OK);
+    kern_format(&k2, buf2, sizeof buf2);
+    assert_string_equal(buf, buf2);
+    static const struct {
+        const char *spec, *part;
+        kk_code code;
+    } bad[] = {
+        {"f16_gemv=row2", "row4, tile1", KK_E_RANGE}, {"pf_f16=100", "multiples of 64", KK_E_RANGE},
+        {"pf_q8=131072", "pf_q8", KK_E_RANGE},         {"gemv", "key=value", KK_E_FORMAT},
+        {"warp=3", "unknown key 'warp'", KK_E_FORMAT}, {"hint=t1", "nta, t0", KK_E_RANGE},
+        {"", "empty", KK_E_FORMAT},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(kern_parse(bad[i].spec, &k, &e), bad[i].code);
+        if (!strstr(e.msg, bad[i].part))
+            fail_msg("'%s': %s", bad[i].spec, e.msg);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -304,6 +404,8 @@ int main(void)
         cmocka_unit_test(the_q8_activation_quantizer_should_be_bit_exact_with_ggml_reference),
         cmocka_unit_test(the_f16_rounding_of_x_should_be_bit_exact_with_the_scalar_one),
         cmocka_unit_test(thread_counts_should_not_change_a_bit),
+        cmocka_unit_test(every_kernel_variant_should_match_the_reference),
+        cmocka_unit_test(kernel_specs_should_parse_and_refuse_by_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
