@@ -270,7 +270,7 @@ static const char *row_kernels(const char *file, char *buf, size_t cap)
         snprintf(buf, cap, "%s pf%d %s", k->f16_gemv == KERN_F16_TILE1 ? "tile1" : "row4",
                  (int)k->pf_f16, h);
     else if (!strcmp(file, "Q8_0") || !strcmp(file, "q8_0"))
-        snprintf(buf, cap, "pf%d %s", (int)k->pf_q8, h);
+        snprintf(buf, cap, "pf%d %s rows%d", (int)k->pf_q8, h, (int)k->q8_rows);
     else
         snprintf(buf, cap, "pf%d %s", (int)k->pf_f32, h);
     return buf;

@@ -5,9 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static kern_choice g_choice = {KERN_F16_ROW4, 12288, 8192, 16384, KERN_HINT_NTA};
+static kern_choice g_choice = {KERN_F16_ROW4, 12288, 8192, 16384, KERN_HINT_NTA, 1};
 
-void kern_defaults(kern_choice *c) { *c = (kern_choice){KERN_F16_ROW4, 12288, 8192, 16384, KERN_HINT_NTA}; }
+void kern_defaults(kern_choice *c)
+{
+    *c = (kern_choice){KERN_F16_ROW4, 12288, 8192, 16384, KERN_HINT_NTA, 1};
+}
 const kern_choice *kern_current(void) { return &g_choice; }
 void kern_set(const kern_choice *c) { g_choice = *c; }
 
@@ -18,9 +21,10 @@ int kern_rounding_differs(const kern_choice *a, const kern_choice *b)
 
 int kern_format(const kern_choice *c, char *buf, size_t cap)
 {
-    return snprintf(buf, cap, "f16_gemv=%s,pf_f32=%d,pf_f16=%d,pf_q8=%d,hint=%s",
+    return snprintf(buf, cap, "f16_gemv=%s,pf_f32=%d,pf_f16=%d,pf_q8=%d,hint=%s,q8_rows=%d",
                     c->f16_gemv == KERN_F16_TILE1 ? "tile1" : "row4", (int)c->pf_f32,
-                    (int)c->pf_f16, (int)c->pf_q8, c->hint == KERN_HINT_T0 ? "t0" : "nta");
+                    (int)c->pf_f16, (int)c->pf_q8, c->hint == KERN_HINT_T0 ? "t0" : "nta",
+                    (int)c->q8_rows);
 }
 
 static kk_code bad(kk_err *err, kk_code code, const char *fmt, const char *a, const char *b)
@@ -46,7 +50,7 @@ kk_code kern_parse(const char *spec, kern_choice *out, kk_err *err)
             char *eq = strchr(f, '=');
             if (!eq)
                 return bad(err, KK_E_FORMAT, "kernels: field '%s' is not key=value%s (keys: "
-                           "f16_gemv, pf_f32, pf_f16, pf_q8, hint)", f, "");
+                           "f16_gemv, pf_f32, pf_f16, pf_q8, hint, q8_rows)", f, "");
             *eq = '\0';
             const char *v = eq + 1;
             if (!strcmp(f, "f16_gemv")) {
@@ -65,6 +69,12 @@ kk_code kern_parse(const char *spec, kern_choice *out, kk_err *err)
                 else
                     return bad(err, KK_E_RANGE, "kernels: hint='%s' is not allowed%s (allowed: "
                                "nta, t0)", v, "");
+            } else if (!strcmp(f, "q8_rows")) {
+                if (!strcmp(v, "1") || !strcmp(v, "4"))
+                    c.q8_rows = v[0] - '0';
+                else
+                    return bad(err, KK_E_RANGE, "kernels: q8_rows='%s' is not allowed%s "
+                               "(allowed: 1, 4)", v, "");
             } else if (!strcmp(f, "pf_f32") || !strcmp(f, "pf_f16") || !strcmp(f, "pf_q8")) {
                 char *end = NULL;
                 const long x = strtol(v, &end, 10);
@@ -77,7 +87,7 @@ kk_code kern_parse(const char *spec, kern_choice *out, kk_err *err)
                 *dst = (int32_t)x;
             } else {
                 return bad(err, KK_E_FORMAT, "kernels: unknown key '%s'%s (allowed: f16_gemv, "
-                           "pf_f32, pf_f16, pf_q8, hint)", f, "");
+                           "pf_f32, pf_f16, pf_q8, hint, q8_rows)", f, "");
             }
         }
     }

@@ -4,7 +4,8 @@
  *
  * Two kinds of knob:
  *   - bit-identical: the GEMV's software prefetch distance per weight type
- *     and its hint (non-temporal or T0). They move bytes earlier or not at
+ *     and its hint (non-temporal or T0), and how many Q8_0 rows the GEMV
+ *     streams at once (1 or 4: each row's sums run in the same order). They move bytes earlier or not at
  *     all; every product and sum is the same, so any choice gives the same
  *     floats (tests/engine/test_kernels.c checks it on every variant).
  *   - rounding-changing: the F16 GEMV's row kernel, four accumulators
@@ -19,6 +20,7 @@
  *   pf_f32, pf_f16, pf_q8 = bytes ahead, 0 (none) or 1024..65536, a
  *                           multiple of 64
  *   hint = nta | t0
+ *   q8_rows = 1 | 4
  * starting from the defaults. kern_format writes every field, in this
  * order: the canonical form evidence records.
  *
@@ -41,10 +43,11 @@ typedef struct kern_choice {
     kern_f16_gemv f16_gemv;
     int32_t pf_f32, pf_f16, pf_q8; /* GEMV prefetch distance in bytes; 0: none */
     kern_hint hint;
+    int32_t q8_rows;               /* Q8_0 GEMV rows streamed at once: 1 or 4 */
 } kern_choice;
 
 /* The defaults (the values tuned on the first host: row4, 12288, 8192,
- * 16384, nta). */
+ * 16384, nta, 1). */
 void kern_defaults(kern_choice *c);
 const kern_choice *kern_current(void);
 void kern_set(const kern_choice *c);

@@ -477,6 +477,9 @@ TGT512V static void mm_q8_avx512(const dtype_block_q8_0 *w, int64_t ldw, const i
      * for F32 and F16: 40 against 26 GB/s with 4 interleaved rows
      * (32000 x 768 GEMV, 1 thread; 53 against 44 at 2 threads), and two
      * blocks of the row per vector. */
+    if (n == 1 && kern_current()->q8_rows == 4) /* 4 rows' streams at once (kernels.h) */
+        for (; r + Q8_N <= nr; r += Q8_N)
+            rows_q8_vnni(Q8_N, w + r * ldw, ldw, xq, ldq, xd, ldd, y + r, ldy, n, nb);
     if (n == 1)
         for (; r < nr; r++)
             rows_q8_vnni(1, w + r * ldw, ldw, xq, ldq, xd, ldd, y + r, ldy, n, nb);

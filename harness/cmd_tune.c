@@ -11,7 +11,8 @@
  * Q8_0), so every pass streams the same bytes a decode step does (537, 269
  * and 143 MB: past any L3). For each type, every variant of its knobs
  * (prefetch distance 0, 4, 8, 12, 16 or 32 KiB; hint nta or t0; for F16
- * also the row kernel, row4 or tile1) runs once per round, rounds rotating
+ * also the row kernel, row4 or tile1; for Q8_0 the rows streamed at once,
+ * 1 or 4) runs once per round, rounds rotating
  * the order, R rounds; a variant's time is its best pass (the least
  * disturbed on a shared machine). The hint is one knob for all types: the
  * one whose best variants sum to the least time wins, then each type takes
@@ -201,12 +202,15 @@ static int tune_main(int argc, char **argv)
     for (int t = 0; t < 3; t++)
         for (size_t p = 0; p < N_PF; p++)
             for (int h = 0; h < 2; h++)
-                for (int g = 0; g < (t == 1 ? 2 : 1); g++) {
+                for (int g = 0; g < (t == 0 ? 1 : 2); g++) {
                     variant *v = &vs[nv++];
                     v->type = t;
                     v->k = def;
                     v->k.hint = h ? KERN_HINT_T0 : KERN_HINT_NTA;
-                    v->k.f16_gemv = g ? KERN_F16_TILE1 : KERN_F16_ROW4;
+                    if (t == 1) /* F16: the row kernel; Q8_0: rows at once */
+                        v->k.f16_gemv = g ? KERN_F16_TILE1 : KERN_F16_ROW4;
+                    else if (t == 2)
+                        v->k.q8_rows = g ? 4 : 1;
                     int32_t *pf = t == 0 ? &v->k.pf_f32 : t == 1 ? &v->k.pf_f16 : &v->k.pf_q8;
                     *pf = PFS[p];
                     v->best_s = 1e30;
@@ -297,8 +301,10 @@ static int tune_main(int argc, char **argv)
         else if (t == 1) {
             pick.pf_f16 = k->pf_f16;
             pick.f16_gemv = k->f16_gemv;
-        } else
+        } else {
             pick.pf_q8 = k->pf_q8;
+            pick.q8_rows = k->q8_rows;
+        }
     }
     kern_set(&entry);
     char spec[160], path[2200], desc[4600];
@@ -339,12 +345,15 @@ static int tune_main(int argc, char **argv)
         printf(", \"written\": %s, \"bit_identity_ok\": %s}\n", written ? "true" : "false",
                mismatch ? "false" : "true");
     } else {
-        printf("type  row    pf     hint  ms/step  GB/s   same floats as default\n");
+        printf("type  row    pf     hint  ms/step  GB/s   same floats as default\n"
+               "(row: F16 the row kernel, row4 or tile1; Q8_0 rows streamed at once)\n");
         for (size_t i = 0; i < nv; i++) {
             const variant *v = &vs[i];
             const int32_t pf = v->type == 0 ? v->k.pf_f32 : v->type == 1 ? v->k.pf_f16 : v->k.pf_q8;
             printf("%-5s %-6s %-6d %-5s %7.2f %6.1f  %s%s\n", TYPE_NAMES[v->type],
-                   v->type == 1 ? (v->k.f16_gemv == KERN_F16_TILE1 ? "tile1" : "row4") : "-",
+                   v->type == 1   ? (v->k.f16_gemv == KERN_F16_TILE1 ? "tile1" : "row4")
+                   : v->type == 2 ? (v->k.q8_rows == 4 ? "rows4" : "rows1")
+                                  : "-",
                    (int)pf, v->k.hint == KERN_HINT_T0 ? "t0" : "nta", v->best_s * 1e3,
                    gbs_bytes[v->type] / v->best_s * 1e-9,
                    v->identical ? "yes" : kern_rounding_differs(&v->k, &def) ? "no (rounding-changing knob)"

@@ -306,7 +306,8 @@ static void every_kernel_variant_should_match_the_reference(void **state)
     (void)state;
     static const char *variants[] = {
         "default", "pf_f32=0,pf_f16=0,pf_q8=0", "pf_f32=65536,pf_f16=1024,pf_q8=4096,hint=t0",
-        "hint=t0", "f16_gemv=tile1", "f16_gemv=tile1,pf_f16=0,hint=t0",
+        "hint=t0", "f16_gemv=tile1", "f16_gemv=tile1,pf_f16=0,hint=t0", "q8_rows=4",
+        "q8_rows=4,pf_q8=0,hint=t0",
     };
     const int64_t rows = 70, cols = 1056, ns[] = {1, 3};
     uint64_t s = 11;
@@ -368,7 +369,7 @@ static void kernel_specs_should_parse_and_refuse_by_key(void **state)
     char buf[160], buf2[160];
     assert_int_equal(kern_parse("f16_gemv=tile1,pf_q8=32768,hint=t0", &k, &e), KK_OK);
     kern_format(&k, buf, sizeof buf);
-    assert_string_equal(buf, "f16_gemv=tile1,pf_f32=12288,pf_f16=8192,pf_q8=32768,hint=t0");
+    assert_string_equal(buf, "f16_gemv=tile1,pf_f32=12288,pf_f16=8192,pf_q8=32768,hint=t0,q8_rows=1");
     /* each key reaches its own field */
     assert_int_equal(kern_parse("pf_f32=1024,pf_f16=2048,pf_q8=0", &k, &e), KK_OK);
     assert_int_equal(k.pf_f32, 1024);
@@ -387,7 +388,7 @@ static void kernel_specs_should_parse_and_refuse_by_key(void **state)
         {"f16_gemv=row2", "row4, tile1", KK_E_RANGE}, {"pf_f16=100", "multiples of 64", KK_E_RANGE},
         {"pf_q8=131072", "pf_q8", KK_E_RANGE},         {"gemv", "key=value", KK_E_FORMAT},
         {"warp=3", "unknown key 'warp'", KK_E_FORMAT}, {"hint=t1", "nta, t0", KK_E_RANGE},
-        {"", "empty", KK_E_FORMAT},
+        {"", "empty", KK_E_FORMAT},                   {"q8_rows=2", "1, 4", KK_E_RANGE},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(kern_parse(bad[i].spec, &k, &e), bad[i].code);

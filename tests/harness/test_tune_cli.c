@@ -49,7 +49,7 @@ static void tune_should_measure_write_and_be_read_back(void **state)
         fail_msg("tune --dry-run: %s", r.err);
     cJSON *j = cJSON_Parse(r.out);
     assert_non_null(j);
-    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "variants")), 48);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "variants")), 60);
     assert_true(cJSON_IsFalse(cJSON_GetObjectItem(j, "written")));
     assert_true(cJSON_IsTrue(cJSON_GetObjectItem(j, "bit_identity_ok")));
     const cJSON *v;
