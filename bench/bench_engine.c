@@ -95,7 +95,7 @@ static int parse_ids(const char *s, int32_t *ids, int cap)
     return n;
 }
 
-static int cmd_measure(const char *file, int threads, const char *ids_s)
+static int cmd_measure(const char *file, int threads, const char *ids_s, bool invariant)
 {
     static int32_t ids[4096];
     const int n_ids = parse_ids(ids_s, ids, 4096);
@@ -107,7 +107,7 @@ static int cmd_measure(const char *file, int threads, const char *ids_s)
     const bool kv_f16 = !(kvt && !strcmp(kvt, "f32"));
     bench_measure_result r;
     const char *what = NULL;
-    if (bench_measure_run(file, ids, n_ids, kv_f16, &r, &what, &e) != KK_OK)
+    if (bench_measure_run_mode(file, ids, n_ids, kv_f16, invariant, &r, &what, &e) != KK_OK)
         return die(what, &e);
     printf("%.9g %.9g %.9g %.9g %.9g %.9g %.9g\n", r.load_s, r.prefill_s, r.decode_s,
            r.verify_s[0], r.verify_s[1], r.verify_s[2], r.verify_s[3]);
@@ -460,7 +460,11 @@ int main(int argc, char **argv)
     if (argc >= 3 && !strcmp(argv[1], "gen"))
         return cmd_gen(argv[2]);
     if (argc == 5 && !strcmp(argv[1], "measure"))
-        return cmd_measure(argv[2], atoi(argv[3]), argv[4]);
+        return cmd_measure(argv[2], atoi(argv[3]), argv[4], false);
+    /* the same with verification in batch-invariant mode (speculative
+     * decoding's cost: docs/performance.md) */
+    if (argc == 5 && !strcmp(argv[1], "measure-inv"))
+        return cmd_measure(argv[2], atoi(argv[3]), argv[4], true);
     if (argc == 2 && !strcmp(argv[1], "stream")) {
         double bw[2];
         if (stream_measure(bw) != 0)
@@ -470,7 +474,8 @@ int main(int argc, char **argv)
     }
     if (argc == 7 && !strcmp(argv[1], "run"))
         return cmd_run(argv[2], argv[3], argv[4], atoi(argv[5]), argv[6]);
-    fprintf(stderr, "usage: bench_engine gen DIR | measure FILE T IDS | stream |\n"
+    fprintf(stderr, "usage: bench_engine gen DIR | measure FILE T IDS | measure-inv FILE T IDS |\n"
+                    "       stream |\n"
                     "       run CACHE KAKEYA LLAMA_DRV REPS FACTS_JSON_FRAGMENT\n");
     return 3;
 }

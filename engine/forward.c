@@ -39,7 +39,10 @@ struct fwd_state {
     const fwd_probe *probe;
     double *probe_h;  /* (2 * n_heads) the probe's per-head masses */
     fwd_q_round q_round; /* fwd_set_q_round */
+    int batch_invariant; /* fwd_set_batch_invariant */
 };
+
+void fwd_set_batch_invariant(fwd_state *s, bool on) { s->batch_invariant = on; }
 
 kk_code fwd_set_q_round(fwd_state *s, fwd_q_round r, kk_err *err)
 {
@@ -233,7 +236,7 @@ static void matmul(const fwd_state *s, const ops_weight *W, const float *x, floa
     if (s->use_ref)
         ops_matmul_ref(W, x, y, n);
     else
-        ops_matmul(W, x, y, n);
+        matmul_run_mode(NULL, W, x, y, n, s->batch_invariant);
 }
 
 /* W has an F32 form (F32 and BF16 files; F16/Q8_0 are read as stored) and
@@ -251,7 +254,8 @@ static void matmul_heads(const fwd_state *s, const ops_weight *W, const float *x
                          int64_t n, int32_t n_h, int32_t hd, const uint8_t *kv_dead,
                          int32_t group)
 {
-    if (!kv_dead || !plain_f32(W)) {
+    /* batch-invariant: the whole product, as one token's step does it */
+    if (!kv_dead || !plain_f32(W) || s->batch_invariant) {
         matmul(s, W, x, y, n);
         return;
     }
@@ -274,7 +278,7 @@ static void matmul_out(const fwd_state *s, const ops_weight *W, const float *att
                        int64_t n, int32_t n_h, int32_t hd, const uint8_t *kv_dead,
                        int32_t group)
 {
-    if (!kv_dead || !plain_f32(W)) {
+    if (!kv_dead || !plain_f32(W) || s->batch_invariant) {
         matmul(s, W, att, y, n);
         return;
     }

@@ -86,6 +86,15 @@ void fwd_set_ref(fwd_state *s, bool use_ref);
 typedef enum fwd_q_round { FWD_Q_EXACT = 0, FWD_Q_F16, FWD_Q_Q8_0 } fwd_q_round;
 kk_code fwd_set_q_round(fwd_state *s, fwd_q_round r, kk_err *err);
 
+/* Batch-invariant mode (speculative decoding's verification): every
+ * token's logits in a call of n tokens are bit for bit those of a call
+ * with that token alone after the same cache, at any thread count
+ * (matmul.h matmul_run_mode; the attention rows reduce per query already;
+ * dead-head shortcuts off). Prefill can stay in the default mode: the
+ * cache rows it leaves are what both paths read. Costs verification
+ * speed: docs/performance.md. */
+void fwd_set_batch_invariant(fwd_state *s, bool on);
+
 /* Run n tokens. pos: their positions, or NULL for kv_n_tokens(kv) + i.
  * logits: (n_vocab) for LAST, (n, n_vocab) for ALL, unused for NONE.
  * cap: NULL or the capture buffers. @return KK_OK; KK_E_RANGE for a token

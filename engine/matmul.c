@@ -118,7 +118,8 @@ static void quant_plain(const float *x, int8_t *qs, float *d, int64_t n)
 static void isa_init(void)
 {
     const mm_kernels plain = {mm_f32_ref, mm_f16_ref, mm_q8_ref, quant_plain, mm_round16_ref,
-                              mm_nn_ref, mm_f32_ref, mm_f16_ref, mm_nn16_ref};
+                              mm_nn_ref, mm_f32_ref, mm_f16_ref, mm_nn16_ref,
+                              mm_f32_ref, mm_f16_ref};
     for (int i = 0; i < 3; i++)
         g_kernels[i] = plain;
 #ifdef MM_HAVE_X86
@@ -360,6 +361,7 @@ typedef struct mm_job {
     float *y;
     int64_t n, rows, cols, rows_per_task;
     _Atomic int ok;      /* 0: a tile's scratch could not be had */
+    int inv;             /* batch-invariant kernels (matmul_run_mode) */
 } mm_job;
 
 /* Tasks per thread and product: on 2 cores shared with other processes a
@@ -388,11 +390,11 @@ static void mm_task(void *ctx, int64_t task, int thread)
     const int64_t nr = r1 - r0, cols = j->cols, nb = cols / DTYPE_QK8_0;
     switch (j->kind) {
     case MM_F32:
-        j->k->f32((const float *)j->w + r0 * cols, cols, j->x, cols, j->y + r0, j->rows, j->n,
+        (j->inv ? j->k->f32_inv : j->k->f32)((const float *)j->w + r0 * cols, cols, j->x, cols, j->y + r0, j->rows, j->n,
                   nr, cols);
         return;
     case MM_F16:
-        j->k->f16((const uint16_t *)j->w + r0 * cols, cols, j->x, cols, j->y + r0, j->rows,
+        (j->inv ? j->k->f16_inv : j->k->f16)((const uint16_t *)j->w + r0 * cols, cols, j->x, cols, j->y + r0, j->rows,
                   j->n, nr, cols);
         return;
     case MM_Q8:
@@ -411,7 +413,8 @@ static void mm_task(void *ctx, int64_t task, int thread)
             for (int64_t i = 0; i < m; i++)
                 dtype_to_f32_row(j->wtype, (const uint8_t *)j->w + (size_t)(r + i) * row_bytes,
                                  tile + i * cols, (size_t)cols);
-            j->k->f32(tile, cols, j->x, cols, j->y + r, j->rows, j->n, m, cols);
+            (j->inv ? j->k->f32_inv : j->k->f32)(tile, cols, j->x, cols, j->y + r, j->rows, j->n,
+                                                 m, cols);
         }
         return;
     }
@@ -441,6 +444,12 @@ static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 void matmul_run(matmul_ctx *c, const ops_weight *W, const float *x, float *y, int64_t n)
 {
+    matmul_run_mode(c, W, x, y, n, 0);
+}
+
+void matmul_run_mode(matmul_ctx *c, const ops_weight *W, const float *x, float *y, int64_t n,
+                     int invariant)
+{
     if (n < 1)
         return;
     if (!c)
@@ -450,11 +459,11 @@ void matmul_run(matmul_ctx *c, const ops_weight *W, const float *x, float *y, in
     const matmul_isa isa = matmul_isa_current();
     const mm_kernels *k = &g_kernels[isa];
     const int64_t rows = W->rows, cols = W->cols;
-    mm_job j = {k, MM_F32, W->type, NULL, x, NULL, NULL, y, n, rows, cols, 0, 1};
+    mm_job j = {k, MM_F32, W->type, NULL, x, NULL, NULL, y, n, rows, cols, 0, 1, invariant};
 
     if (W->type == DTYPE_F32 || (W->f32 && W->type != DTYPE_F16 && W->type != DTYPE_Q8_0)) {
         const float *w = W->f32 ? W->f32 : (const float *)W->raw;
-        if (isa != MATMUL_ISA_AVX512 && n > 1) {
+        if (isa != MATMUL_ISA_AVX512 && n > 1 && !invariant) {
             /* Without AVX-512 the tuned BLAS GEMM beats our tiles. */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)rows, (int)cols,
                         1.0f, x, (int)cols, w, (int)cols, 0.0f, y, (int)rows);
@@ -465,7 +474,8 @@ void matmul_run(matmul_ctx *c, const ops_weight *W, const float *x, float *y, in
         /* A long batch widens 24 rows at a time and runs the F32 tiles on
          * them: each row is widened once instead of once per token tile
          * (102 -> 177 GFLOP/s at 256 tokens, 2048 x 768, AVX-512). */
-        j.kind = (n >= MM_F16_WIDEN_MIN && isa != MATMUL_ISA_SCALAR) ? MM_DEQUANT : MM_F16;
+        j.kind = (n >= MM_F16_WIDEN_MIN && isa != MATMUL_ISA_SCALAR && !invariant) ? MM_DEQUANT
+                                                                                 : MM_F16;
         j.w = W->raw;
         if (W->act == OPS_ACT_GGML) {
             float *xr = scratch_get(SLOT_ACT, (size_t)(n * cols) * sizeof(float));

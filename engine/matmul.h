@@ -57,6 +57,14 @@ int matmul_ctx_threads(const matmul_ctx *c);
 /* y = x . W^T on c's pool (c NULL: the default context). x and y must not
  * overlap; W->cols a multiple of 32 for Q8_0 (model_load checks). */
 void matmul_run(matmul_ctx *c, const ops_weight *W, const float *x, float *y, int64_t n);
+/* matmul_run; with invariant nonzero, batch-invariant: every token's
+ * outputs are bit for bit those the same call gives it alone (n = 1), at
+ * any thread count (speculative decoding's verification, docs/
+ * performance.md): no BLAS, no k blocks, no widened F16 rows, each
+ * (token, row) reduced as the GEMV reduces it (the F16 row kernel that
+ * kernels.h's f16_gemv names). Slower on long batches. */
+void matmul_run_mode(matmul_ctx *c, const ops_weight *W, const float *x, float *y, int64_t n,
+                     int invariant);
 
 /* The plain twin: the same rounding of x as the fast path for W->act,
  * exact products summed in double, one thread. Reads `raw` (or `f32` for

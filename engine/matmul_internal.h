@@ -42,6 +42,10 @@ typedef struct mm_kernels {
     mm_f32_fn dots; /* as f32, for short rows (attention scores) */
     mm_f16_fn dots16; /* the same over F16 rows (an F16 K/V cache) */
     mm_nn16_fn nn16;  /* nn with F16 rows of v */
+    /* batch-invariant f32 and f16 (matmul_run_mode): a token's outputs in
+     * a batch equal, bit for bit, those of the same kernel's n = 1 call */
+    mm_f32_fn f32_inv;
+    mm_f16_fn f16_inv;
 } mm_kernels;
 
 /* Plain C kernels (sums in double): the _ref path and the portable level. */

@@ -88,9 +88,9 @@ TGT512 static INL __m128 reduce4_512(__m512 a, __m512 b, __m512 c, __m512 d)
     return _mm512_castps512_ps128(_mm512_permutexvar_ps(idx, t));
 }
 
-TGT512 static INL void tile512(int RM, int RN, int f16, int64_t pf, int add, const void *w,
-                               int64_t ldw, const float *x, int64_t ldx, float *y, int64_t ldy,
-                               int64_t k)
+TGT512 static INL void tile512(int RM, int RN, int f16, int64_t pf, int add, int inv,
+                               const void *w, int64_t ldw, const float *x, int64_t ldx, float *y,
+                               int64_t ldy, int64_t k)
 {
     __m512 acc[R512_M][R512_N];
     const int t0 = kern_current()->hint == KERN_HINT_T0; /* the GEMV's hint (kernels.h) */
@@ -120,7 +120,10 @@ TGT512 static INL void tile512(int RM, int RN, int f16, int64_t pf, int add, con
                 acc[i][j] = _mm512_fmadd_ps(xv, wv[j], acc[i][j]);
         }
     }
-    if ((RM * RN) % 4 == 0) { /* four accumulators summed at once */
+    /* batch-invariant mode (inv): each accumulator reduced alone, as the
+     * GEMV's one-by-one tile does, so a token's sums do not depend on its
+     * neighbours in the tile */
+    if (!inv && (RM * RN) % 4 == 0) { /* four accumulators summed at once */
 #pragma GCC unroll 8
         for (int g = 0; g < RM * RN; g += 4) {
             float sums[4];
@@ -143,8 +146,9 @@ TGT512 static INL void tile512(int RM, int RN, int f16, int64_t pf, int add, con
 }
 
 /* Tokens in tiles of R512_M (the last one shorter), for RN rows. */
-TGT512 static INL void rows512(int RN, int f16, int add, const void *w, int64_t ldw, const float *x,
-                               int64_t ldx, float *y, int64_t ldy, int64_t n, int64_t k)
+TGT512 static INL void rows512(int RN, int f16, int add, int inv, const void *w, int64_t ldw,
+                               const float *x, int64_t ldx, float *y, int64_t ldy, int64_t n,
+                               int64_t k)
 {
     /* F16: the same column of the next row tile, at least MM_PF_F16 ahead
      * (a fixed 8 KiB fell inside the current tile for 4 KiB rows: 768 x
@@ -156,11 +160,11 @@ TGT512 static INL void rows512(int RN, int f16, int add, const void *w, int64_t 
                                : (RN * rowb > MM_PF_F16 ? RN * rowb : MM_PF_F16);
     int64_t t = 0;
     for (; t + R512_M <= n; t += R512_M)
-        tile512(R512_M, RN, f16, t == 0 ? pfd : 0, add, w, ldw, x + t * ldx, ldx, y + t * ldy, ldy, k);
+        tile512(R512_M, RN, f16, t == 0 ? pfd : 0, add, inv, w, ldw, x + t * ldx, ldx, y + t * ldy, ldy, k);
     switch (n - t) {
-    case 3: tile512(3, RN, f16, t == 0 ? pfd : 0, add, w, ldw, x + t * ldx, ldx, y + t * ldy, ldy, k); break;
-    case 2: tile512(2, RN, f16, t == 0 ? pfd : 0, add, w, ldw, x + t * ldx, ldx, y + t * ldy, ldy, k); break;
-    case 1: tile512(1, RN, f16, t == 0 ? pfd : 0, add, w, ldw, x + t * ldx, ldx, y + t * ldy, ldy, k); break;
+    case 3: tile512(3, RN, f16, t == 0 ? pfd : 0, add, inv, w, ldw, x + t * ldx, ldx, y + t * ldy, ldy, k); break;
+    case 2: tile512(2, RN, f16, t == 0 ? pfd : 0, add, inv, w, ldw, x + t * ldx, ldx, y + t * ldy, ldy, k); break;
+    case 1: tile512(1, RN, f16, t == 0 ? pfd : 0, add, inv, w, ldw, x + t * ldx, ldx, y + t * ldy, ldy, k); break;
     default: break;
     }
 }
@@ -215,7 +219,7 @@ TGT512 static INL void gemm512(int f16, const void *w, int64_t ldw, const float 
             y[r] = gemv_row512(1, wb + (size_t)(r * ldw) * esz, x, k, kern_current()->pf_f16);
     if (n == 1)
         for (; r < nr; r++)
-            rows512(1, f16, 0, wb + (size_t)(r * ldw) * esz, ldw, x, ldx, y + r, ldy, n, k);
+            rows512(1, f16, 0, 0, wb + (size_t)(r * ldw) * esz, ldw, x, ldx, y + r, ldy, n, k);
     /* Batches: k in blocks of MM_KB, so a row tile's slice (6 x 1024 F32 =
      * 24 KiB) and a token tile's (16 KiB) share the L1 (48 KiB on Zen 5):
      * 139 -> 170 GFLOP/s at k = 2048. Partial sums are added into y. */
@@ -226,9 +230,9 @@ TGT512 static INL void gemm512(int f16, const void *w, int64_t ldw, const float 
             const int64_t kl = k - k0 < kb ? k - k0 : kb;
             const void *wr = wb + (size_t)(r * ldw + k0) * esz;
             if (rn == R512_N)
-                rows512(R512_N, f16, k0 > 0, wr, ldw, x + k0, ldx, y + r, ldy, n, kl);
+                rows512(R512_N, f16, k0 > 0, 0, wr, ldw, x + k0, ldx, y + r, ldy, n, kl);
             else
-                rows512(1, f16, k0 > 0, wr, ldw, x + k0, ldx, y + r, ldy, n, kl);
+                rows512(1, f16, k0 > 0, 0, wr, ldw, x + k0, ldx, y + r, ldy, n, kl);
         }
         if (rn == 1)
             r += 1 - R512_N;
@@ -246,6 +250,85 @@ TGT512 static void mm_f16_avx512(const uint16_t *w, int64_t ldw, const float *x,
                                  int64_t k)
 {
     gemm512(1, w, ldw, x, ldx, y, ldy, n, nr, k);
+}
+
+/* ---- batch-invariant F32/F16 (matmul.h matmul_run_mode) ------------------
+ * A token's y in a batch equals what the GEMV (n = 1) gives it, bit for
+ * bit: F32 (and F16 with f16_gemv=tile1) run the tiles over the whole of
+ * k (no k blocks, whose partial sums add in another order) and reduce each
+ * accumulator alone, as the GEMV's 1 x 1 tile does; F16 with the row4
+ * GEMV runs that kernel's four accumulators per token, up to four tokens
+ * sharing each weight load. */
+TGT512 static INL void gemv_rows4_multi(const void *w, const float *x, int64_t ldx, float *y,
+                                        int64_t ldy, int n, int64_t k, int64_t pf)
+{
+    __m512 a[4][4];
+    for (int t = 0; t < n; t++)
+        for (int q = 0; q < 4; q++)
+            a[t][q] = _mm512_setzero_ps();
+    int64_t c = 0;
+    for (; c + 64 <= k; c += 64) {
+        if (pf) /* the first token group streams the row: 2 lines of F16 per step */
+            for (size_t b = 0; b < 128; b += 64)
+                _mm_prefetch((const char *)w + (size_t)c * 2 + pf + b, _MM_HINT_T0);
+        const __m512 w0 = load_w512(w, 1, c, 0xFFFF), w1 = load_w512(w, 1, c + 16, 0xFFFF);
+        const __m512 w2 = load_w512(w, 1, c + 32, 0xFFFF), w3 = load_w512(w, 1, c + 48, 0xFFFF);
+        for (int t = 0; t < n; t++) {
+            const float *xt = x + t * ldx;
+            a[t][0] = _mm512_fmadd_ps(_mm512_loadu_ps(xt + c), w0, a[t][0]);
+            a[t][1] = _mm512_fmadd_ps(_mm512_loadu_ps(xt + c + 16), w1, a[t][1]);
+            a[t][2] = _mm512_fmadd_ps(_mm512_loadu_ps(xt + c + 32), w2, a[t][2]);
+            a[t][3] = _mm512_fmadd_ps(_mm512_loadu_ps(xt + c + 48), w3, a[t][3]);
+        }
+    }
+    for (; c < k; c += 16) {
+        const __mmask16 m = (k - c >= 16) ? (__mmask16)0xFFFF
+                                          : (__mmask16)((1u << (unsigned)(k - c)) - 1u);
+        const __m512 wv = load_w512(w, 1, c, m);
+        for (int t = 0; t < n; t++)
+            a[t][0] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, x + t * ldx + c), wv, a[t][0]);
+    }
+    for (int t = 0; t < n; t++)
+        y[t * ldy] = _mm512_reduce_add_ps(
+            _mm512_add_ps(_mm512_add_ps(a[t][0], a[t][1]), _mm512_add_ps(a[t][2], a[t][3])));
+}
+
+TGT512 static void gemm512_inv(int f16, const void *w, int64_t ldw, const float *x,
+                               int64_t ldx, float *y, int64_t ldy, int64_t n, int64_t nr,
+                               int64_t k)
+{
+    const size_t esz = f16 ? 2 : 4;
+    const char *wb = w;
+    if (n == 1) { /* the GEMV itself */
+        gemm512(f16, w, ldw, x, ldx, y, ldy, n, nr, k);
+        return;
+    }
+    if (f16 && kern_current()->f16_gemv == KERN_F16_ROW4) {
+        for (int64_t r = 0; r < nr; r++)
+            for (int64_t t = 0; t < n; t += 4)
+                gemv_rows4_multi(wb + (size_t)(r * ldw) * esz, x + t * ldx, ldx, y + t * ldy + r,
+                                 ldy, n - t < 4 ? (int)(n - t) : 4, k,
+                                 t == 0 ? kern_current()->pf_f16 : 0);
+        return;
+    }
+    int64_t r = 0;
+    for (; r + R512_N <= nr; r += R512_N)
+        rows512(R512_N, f16, 0, 1, wb + (size_t)(r * ldw) * esz, ldw, x, ldx, y + r, ldy, n, k);
+    for (; r < nr; r++)
+        rows512(1, f16, 0, 1, wb + (size_t)(r * ldw) * esz, ldw, x, ldx, y + r, ldy, n, k);
+}
+
+TGT512 static void mm_f32_avx512_inv(const float *w, int64_t ldw, const float *x, int64_t ldx,
+                                     float *y, int64_t ldy, int64_t n, int64_t nr, int64_t k)
+{
+    gemm512_inv(0, w, ldw, x, ldx, y, ldy, n, nr, k);
+}
+
+TGT512 static void mm_f16_avx512_inv(const uint16_t *w, int64_t ldw, const float *x,
+                                     int64_t ldx, float *y, int64_t ldy, int64_t n, int64_t nr,
+                                     int64_t k)
+{
+    gemm512_inv(1, w, ldw, x, ldx, y, ldy, n, nr, k);
 }
 
 /* Q8_0 with VNNI on 256-bit vectors (AVX512-VL): 4 tokens x 4 rows.
@@ -956,6 +1039,10 @@ void mm_kernels_avx2(mm_kernels *k)
     k->nn = mm_nn_avx2;
     k->dots = mm_f32_avx2;
     k->dots16 = mm_f16_avx2;
+    /* the AVX2 tiles reduce each (token, row) alone over the whole row:
+     * batch-invariant as they are */
+    k->f32_inv = mm_f32_avx2;
+    k->f16_inv = mm_f16_avx2;
 }
 
 void mm_kernels_avx512(mm_kernels *k, int vnni)
@@ -963,6 +1050,8 @@ void mm_kernels_avx512(mm_kernels *k, int vnni)
     mm_kernels_avx2(k);
     k->f32 = mm_f32_avx512;
     k->f16 = mm_f16_avx512;
+    k->f32_inv = mm_f32_avx512_inv;
+    k->f16_inv = mm_f16_avx512_inv;
     k->nn = mm_nn_avx512;
     k->dots = mm_dots_avx512;
     k->nn16 = mm_nn16_avx512;

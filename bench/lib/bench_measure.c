@@ -21,6 +21,13 @@ static int32_t argmax(const float *v, int32_t n)
 kk_code bench_measure_run(const char *file, const int32_t *ids, int n_ids, bool kv_f16,
                           bench_measure_result *out, const char **what, kk_err *err)
 {
+    return bench_measure_run_mode(file, ids, n_ids, kv_f16, false, out, what, err);
+}
+
+kk_code bench_measure_run_mode(const char *file, const int32_t *ids, int n_ids, bool kv_f16,
+                               bool invariant, bench_measure_result *out, const char **what,
+                               kk_err *err)
+{
     const char *step = "load";
     gguf_file *f = NULL;
     model *m = NULL;
@@ -65,6 +72,7 @@ kk_code bench_measure_run(const char *file, const int32_t *ids, int n_ids, bool 
     }
     out->decode_s = kk_now_s() - t;
     step = "verify";
+    fwd_set_batch_invariant(st, invariant);
     for (int li = 0; li < BENCH_MEASURE_N_VERIFY; li++) {
         const int L = 2 << li;
         double r[BENCH_MEASURE_VERIFY_REPS];

@@ -40,5 +40,11 @@ typedef struct bench_measure_result {
  * ("load", "init", "prefill", "decode", "verify") and err says why. */
 kk_code bench_measure_run(const char *file, const int32_t *ids, int n_ids, bool kv_f16,
                           bench_measure_result *out, const char **what, kk_err *err);
+/* The same with the verification runs in batch-invariant mode when
+ * invariant (forward.h fwd_set_batch_invariant: what a speculative
+ * decoder's verification costs). */
+kk_code bench_measure_run_mode(const char *file, const int32_t *ids, int n_ids, bool kv_f16,
+                               bool invariant, bench_measure_result *out, const char **what,
+                               kk_err *err);
 
 #endif /* KK_BENCH_MEASURE_H */

@@ -8,6 +8,7 @@
 
 #include "kk_file.h"
 #include "gguf.h"
+#include "gguf_convert.h"
 
 static const char *type_name(dtype_t t)
 {
@@ -84,63 +85,7 @@ static kk_code convert(const char *src, const char *dst, dtype_t type, kk_err *e
 {
     gguf_file *f = NULL;
     KK_TRY(gguf_open(&f, src, err));
-    kk_code rc = KK_OK;
-    gguf_writer *w = gguf_writer_init(3, f->alignment);
-    if (!w) {
-        gguf_close(f);
-        return kk_err_set(err, KK_E_NOMEM, "out of memory");
-    }
-    for (uint64_t i = 0; rc == KK_OK && i < f->n_kv; i++) {
-        char key[256];
-        gguf_str_copy(f->kv[i].key, key, sizeof key);
-        rc = gguf_writer_set_value(w, key, &f->kv[i].value);
-        if (rc != KK_OK)
-            kk_err_set(err, rc, "cannot copy metadata key %s", key);
-    }
-    for (uint64_t i = 0; rc == KK_OK && i < f->n_tensors; i++) {
-        const gguf_tensor *t = &f->tensors[i];
-        char name[256];
-        gguf_str_copy(t->name, name, sizeof name);
-        if (t->n_dims != 2 || t->type != DTYPE_F32) {
-            rc = gguf_writer_add_tensor(w, name, t->type, t->n_dims, t->ne, t->data, t->n_bytes,
-                                        err);
-            continue;
-        }
-        const uint64_t cols = t->ne[0], rows = t->ne[1];
-        const size_t rb = dtype_row_size(type, cols);
-        /* Sizes come from our own writer's file, but the file is read back
-         * from disk: check the product before allocating. */
-        if (rb == 0 || rows > SIZE_MAX / rb || cols > SIZE_MAX / sizeof(float)) {
-            rc = kk_err_set(err, KK_E_RANGE, "tensor %s: %llu x %llu does not fit in memory",
-                            name, (unsigned long long)rows, (unsigned long long)cols);
-            break;
-        }
-        uint8_t *buf = malloc(rb * rows);
-        float *row = malloc(cols * sizeof(float));
-        if (!buf || !row) {
-            free(buf);
-            free(row);
-            rc = kk_err_set(err, KK_E_NOMEM, "out of memory converting %s", name);
-            break;
-        }
-        for (uint64_t r = 0; r < rows; r++) {
-            memcpy(row, t->data + r * cols * 4, cols * 4);
-            if (type == DTYPE_F16)
-                for (uint64_t c = 0; c < cols; c++) {
-                    const uint16_t h = dtype_f32_to_f16(row[c]);
-                    memcpy(buf + r * rb + 2 * c, &h, 2);
-                }
-            else
-                dtype_quantize_row_q8_0_ref(row, (dtype_block_q8_0 *)(void *)(buf + r * rb),
-                                            cols);
-        }
-        rc = gguf_writer_add_tensor(w, name, type, 2, t->ne, buf, rb * rows, err);
-        free(buf);
-        free(row);
-    }
-    if (rc == KK_OK)
-        rc = gguf_writer_write(w, dst, err);
-    gguf_writer_free(w);
+    const kk_code rc = gguf_convert_to_file(f, type, dst, err);
     gguf_close(f);
     return rc;
 fail:
