@@ -634,11 +634,14 @@ TGT512 static INL void dots512(int f16, const void *w, int64_t ldw, const float 
                         for (size_t b = 0; b < 64 * esz; b += 64)
                             _mm_prefetch(pj + b, _MM_HINT_T0);
                     }
-                    const __m512 a = _mm512_fmadd_ps(x1, load_w512(wj, f16, 16, 0xFFFF),
-                                                     _mm512_mul_ps(x0, load_w512(wj, f16, 0, 0xFFFF)));
-                    const __m512 b = _mm512_fmadd_ps(x3, load_w512(wj, f16, 48, 0xFFFF),
-                                                     _mm512_mul_ps(x2, load_w512(wj, f16, 32, 0xFFFF)));
-                    acc[j] = _mm512_add_ps(a, b);
+                    /* the general path's chain, fma by fma from zero: a key's
+                     * score must not depend on whether its group of 16 is
+                     * full, which differs between a decode step and a
+                     * batch (batch-invariant verification, forward.h) */
+                    __m512 a = _mm512_fmadd_ps(x0, load_w512(wj, f16, 0, 0xFFFF), acc[j]);
+                    a = _mm512_fmadd_ps(x1, load_w512(wj, f16, 16, 0xFFFF), a);
+                    a = _mm512_fmadd_ps(x2, load_w512(wj, f16, 32, 0xFFFF), a);
+                    acc[j] = _mm512_fmadd_ps(x3, load_w512(wj, f16, 48, 0xFFFF), a);
                 }
                 _mm512_storeu_ps(y + i * ldy + j0, sum16_512(acc));
                 continue;

@@ -1,11 +1,19 @@
 /*
  * kakeya generate -m FILE (-p TEXT | --tokens IDS) -n N [--threads T] [--json]
+ * kakeya spec     ... the same ... --drafter D [--block L]
  *
  * Greedy generation: prefill the prompt in one forward call, then decode
  * one token per call until N tokens or EOS (EOS itself is not output).
  * stdout: the generated text followed by one newline, or with --json one
  * object {"prompt_ids", "ids", "text", "prefill_s", "decode_s"}.
  * stderr: tokens/s of prefill and decode.
+ *
+ * `spec` runs the same generation through speculative decoding
+ * (engine/spec.h): the drafter proposes up to L - 1 tokens, one
+ * batch-invariant call verifies them, so stdout is exactly what `generate`
+ * prints for the same model, prompt, cache and N; the JSON adds "tau",
+ * "blocks", "drafted", "accepted". Drafters: ngram[:n=N,max=M] (prompt
+ * lookup; defaults n=2, max=L-1), random[:seed=S] (a negative control).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,10 +26,26 @@
 #include "kk_stats.h"
 #include "sample.h"
 #include "session.h"
+#include "spec.h"
+
+/* "generate" or "spec": which command this file is serving */
+static const char *g_name = "generate";
 
 static void help(FILE *out)
 {
     char th[128];
+    if (!strcmp(g_name, "spec"))
+        fprintf(out,
+                "usage: kakeya spec -m FILE (-p TEXT | --tokens IDS) -n N --drafter D [--block L]\n"
+                "       [generate's other options]\n"
+                "speculative greedy decoding: stdout is exactly `kakeya generate`'s\n"
+                "  --drafter D        ngram[:n=N,max=M] (prompt lookup: the latest earlier\n"
+                "                     occurrence of the last N tokens, default 2, proposes what\n"
+                "                     followed, at most M, default L - 1), random[:seed=S]\n"
+                "                     (a negative control: nothing is accepted but by chance)\n"
+                "  --block L          tokens per verify call, 1..64 (default 8)\n"
+                "  --json adds \"tau\" (tokens per verify call), \"blocks\", \"drafted\",\n"
+                "  \"accepted\"; statistics on stderr\n\n");
     fprintf(out,
             "usage: kakeya generate -m FILE (-p TEXT | --tokens IDS) -n N [--threads T] [--json]\n"
             "       [--act f32|ggml] [--kv-cache f32|f16 | --kv-codec SPEC [--kv-codec-v SPEC]]\n"
@@ -130,7 +154,8 @@ static kk_code text_append(const tok *t, int32_t id, char **text, size_t *len, s
 
 typedef struct gen_args {
     const char *path, *prompt, *ids, *threads, *act, *kv, *codec, *codec_v;
-    int64_t n_predict;
+    const char *drafter;          /* spec */
+    int64_t n_predict, block;     /* block: spec, default 8 */
     bool have_n, json;
 } gen_args;
 
@@ -138,6 +163,8 @@ typedef struct gen_args {
 static int parse(int argc, char **argv, gen_args *a, kk_err *err)
 {
     memset(a, 0, sizeof *a);
+    a->block = 8;
+    const bool spec = !strcmp(g_name, "spec");
     for (int i = 1; i < argc; i++) {
         const char *s = argv[i];
         const char **dst = NULL;
@@ -163,37 +190,112 @@ static int parse(int argc, char **argv, gen_args *a, kk_err *err)
             dst = &a->codec;
         } else if (!strcmp(s, "--kv-codec-v")) {
             dst = &a->codec_v;
+        } else if (spec && !strcmp(s, "--drafter")) {
+            dst = &a->drafter;
+        } else if (spec && !strcmp(s, "--block")) {
+            const char *v = kk_arg_value(argc, argv, &i, err);
+            if (!v || kk_arg_i64("--block", v, 1, 64, &a->block, err) != KK_OK)
+                return cmd_fail(g_name, err);
+            continue;
         } else if (!strcmp(s, "-n") || !strcmp(s, "--n-predict")) {
             const char *v = kk_arg_value(argc, argv, &i, err);
             if (!v)
-                return cmd_fail("generate", err);
+                return cmd_fail(g_name, err);
             if (kk_arg_i64("-n", v, 0, INT32_MAX, &a->n_predict, err) != KK_OK)
-                return cmd_fail("generate", err);
+                return cmd_fail(g_name, err);
             a->have_n = true;
             continue;
         } else {
-            fprintf(stderr, "kakeya generate: unknown option '%s'\n", s);
+            fprintf(stderr, "kakeya %s: unknown option '%s'\n", g_name, s);
             help(stderr);
             return KK_EXIT_USAGE;
         }
         if (!(*dst = kk_arg_value(argc, argv, &i, err)))
-            return cmd_fail("generate", err);
+            return cmd_fail(g_name, err);
     }
     const char *missing = !a->path ? "-m FILE"
                           : (!a->prompt && !a->ids) ? "-p TEXT or --tokens IDS"
-                          : !a->have_n ? "-n N" : NULL;
+                          : !a->have_n ? "-n N"
+                          : spec && !a->drafter ? "--drafter D" : NULL;
     if (missing || (a->prompt && a->ids)) {
         if (missing)
-            fprintf(stderr, "kakeya generate: %s is required\n", missing);
+            fprintf(stderr, "kakeya %s: %s is required\n", g_name, missing);
         else
-            fprintf(stderr, "kakeya generate: give -p TEXT or --tokens IDS, not both\n");
+            fprintf(stderr, "kakeya %s: give -p TEXT or --tokens IDS, not both\n", g_name);
         help(stderr);
         return KK_EXIT_USAGE;
     }
     return -1;
 }
 
+/* --drafter ngram[:n=N,max=M] | random[:seed=S] into the drafter's state
+ * (n_vocab for random ids). */
+typedef struct drafter_cfg {
+    int kind; /* 0 ngram, 1 random */
+    spec_ngram ng;
+    spec_random rnd;
+} drafter_cfg;
+
+static kk_code parse_drafter(const char *v, int64_t block, int32_t n_vocab, drafter_cfg *d,
+                             kk_err *err)
+{
+    memset(d, 0, sizeof *d);
+    d->ng = (spec_ngram){2, (int)block - 1};
+    d->rnd = (spec_random){1, n_vocab};
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", v);
+    char *colon = strchr(buf, ':');
+    if (colon)
+        *colon = '\0';
+    if (!strcmp(buf, "random"))
+        d->kind = 1;
+    else if (strcmp(buf, "ngram") != 0) {
+        kk_err_set(err, KK_E_RANGE, "--drafter '%s' is not allowed (allowed: ngram[:n=N,max=M], "
+                   "random[:seed=S]; model:FILE and skip:K are not built yet)", v);
+        return kk_err_where(err, "--drafter");
+    }
+    for (char *save = NULL, *f = colon ? strtok_r(colon + 1, ",", &save) : NULL; f;
+         f = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(f, '=');
+        int64_t x = 0;
+        const char *key = f;
+        if (eq)
+            *eq = '\0';
+        const bool ok_key = d->kind ? !strcmp(key, "seed") : (!strcmp(key, "n") || !strcmp(key, "max"));
+        kk_err scratch; /* the message below names the whole field */
+        if (!eq || !ok_key ||
+            kk_arg_i64("--drafter", eq + 1, !strcmp(key, "seed") ? 0 : 1,
+                       !strcmp(key, "seed") ? INT64_MAX : 64, &x, &scratch) != KK_OK) {
+            kk_err_set(err, KK_E_RANGE, "--drafter %s: field '%s%s%s' is not allowed (allowed: %s)",
+                       d->kind ? "random" : "ngram", key, eq ? "=" : "", eq ? eq + 1 : "",
+                       d->kind ? "seed=0..2^63-1" : "n=1..64, max=1..64");
+            return kk_err_where(err, "--drafter");
+        }
+        if (!strcmp(key, "seed"))
+            d->rnd.state = (uint64_t)x;
+        else if (!strcmp(key, "n"))
+            d->ng.n = (int)x;
+        else
+            d->ng.max = (int)x;
+    }
+    return KK_OK;
+}
+
+static int generate_main(int argc, char **argv);
+
 int cmd_generate(int argc, char **argv)
+{
+    g_name = "generate";
+    return generate_main(argc, argv);
+}
+
+int cmd_spec(int argc, char **argv)
+{
+    g_name = "spec";
+    return generate_main(argc, argv);
+}
+
+static int generate_main(int argc, char **argv)
 {
     kk_err err;
     kk_err_clear(&err);
@@ -207,14 +309,14 @@ int cmd_generate(int argc, char **argv)
     memset(&cache, 0, sizeof cache);
     if (session_parse_threads(a.threads, &threads, &err) != KK_OK ||
         session_parse_act(a.act, &act, &err) != KK_OK)
-        return cmd_fail("generate", &err);
+        return cmd_fail(g_name, &err);
     if (session_parse_cache(&cache, a.kv, a.codec, a.codec_v, &err) != KK_OK) {
         if (err.code == KK_E_USAGE) {
-            fprintf(stderr, "kakeya generate: %s\n", err.msg);
+            fprintf(stderr, "kakeya %s: %s\n", g_name, err.msg);
             help(stderr);
             return KK_EXIT_USAGE;
         }
-        return cmd_fail("generate", &err);
+        return cmd_fail(g_name, &err);
     }
 
     session s;
@@ -226,9 +328,9 @@ int cmd_generate(int argc, char **argv)
     char *text = NULL;
     rc = KK_EXIT_OK;
     if (session_open(&s, a.path, true, &err) != KK_OK)
-        return cmd_fail("generate", &err);
+        return cmd_fail(g_name, &err);
     for (size_t i = 0; i < tok_n_warnings(s.t); i++)
-        fprintf(stderr, "kakeya generate: warning: %s: %s\n", a.path, tok_warning(s.t, i));
+        fprintf(stderr, "kakeya %s: warning: %s: %s\n", g_name, a.path, tok_warning(s.t, i));
     model_set_act(s.m, act);
     s.kv_f16 = cache.kv_f16;
     s.has_codec = cache.has_codec;
@@ -259,29 +361,47 @@ int cmd_generate(int argc, char **argv)
     KK_CHECK(logits && out_ids, &err, KK_E_NOMEM, "out of memory");
 
     const int32_t eos = tok_eos(s.t);
-    double t0 = kk_now_s();
-    KK_TRY(fwd_run(st, kv, prompt, NULL, (int64_t)n_prompt, FWD_LOGITS_LAST, logits, NULL,
-                   &err));
-    const double prefill_s = kk_now_s() - t0;
-    double decode_s = 0.0;
+    double prefill_s = 0.0, decode_s = 0.0;
     size_t n_decoded = 0; /* forward calls after the prefill */
-    while ((int64_t)n_out < a.n_predict) {
-        const int32_t id = sample_greedy(logits, hp->n_vocab);
-        if (id == eos)
-            break;
-        out_ids[n_out++] = id;
-        const size_t before = text_len;
-        KK_TRY(text_append(s.t, id, &text, &text_len, &text_cap, &err));
-        if (!a.json) { /* stream the text as it comes */
-            fwrite(text + before, 1, text_len - before, stdout);
-            fflush(stdout);
+    spec_stats ss;
+    memset(&ss, 0, sizeof ss);
+    if (!strcmp(g_name, "spec")) {
+        drafter_cfg dc;
+        KK_TRY(parse_drafter(a.drafter, a.block, hp->n_vocab, &dc, &err));
+        const spec_drafter d = {dc.kind ? spec_random_propose : spec_ngram_propose,
+                                dc.kind ? (void *)&dc.rnd : (void *)&dc.ng};
+        KK_TRY(spec_generate(st, kv, s.m, prompt, n_prompt, a.n_predict, eos, (int)a.block, &d,
+                             out_ids, &n_out, &ss, &err));
+        for (size_t i = 0; i < n_out; i++)
+            KK_TRY(text_append(s.t, out_ids[i], &text, &text_len, &text_cap, &err));
+        if (!a.json)
+            fwrite(text ? text : "", 1, text_len, stdout);
+        prefill_s = ss.prefill_s;
+        decode_s = ss.draft_s + ss.verify_s + ss.rollback_s;
+        n_decoded = (size_t)ss.blocks;
+    } else {
+        double t0 = kk_now_s();
+        KK_TRY(fwd_run(st, kv, prompt, NULL, (int64_t)n_prompt, FWD_LOGITS_LAST, logits, NULL,
+                       &err));
+        prefill_s = kk_now_s() - t0;
+        while ((int64_t)n_out < a.n_predict) {
+            const int32_t id = sample_greedy(logits, hp->n_vocab);
+            if (id == eos)
+                break;
+            out_ids[n_out++] = id;
+            const size_t before = text_len;
+            KK_TRY(text_append(s.t, id, &text, &text_len, &text_cap, &err));
+            if (!a.json) { /* stream the text as it comes */
+                fwrite(text + before, 1, text_len - before, stdout);
+                fflush(stdout);
+            }
+            if ((int64_t)n_out == a.n_predict)
+                break; /* the last token's logits are not needed */
+            t0 = kk_now_s();
+            KK_TRY(fwd_run(st, kv, &id, NULL, 1, FWD_LOGITS_LAST, logits, NULL, &err));
+            decode_s += kk_now_s() - t0;
+            n_decoded++;
         }
-        if ((int64_t)n_out == a.n_predict)
-            break; /* the last token's logits are not needed */
-        t0 = kk_now_s();
-        KK_TRY(fwd_run(st, kv, &id, NULL, 1, FWD_LOGITS_LAST, logits, NULL, &err));
-        decode_s += kk_now_s() - t0;
-        n_decoded++;
     }
     if (a.json) {
         fputs("{\"prompt_ids\": ", stdout);
@@ -294,6 +414,12 @@ int cmd_generate(int argc, char **argv)
         json_write_double(stdout, prefill_s);
         fputs(", \"decode_s\": ", stdout);
         json_write_double(stdout, decode_s);
+        if (!strcmp(g_name, "spec")) {
+            printf(", \"tau\": ");
+            json_write_double(stdout, ss.blocks ? (double)ss.emitted / (double)ss.blocks : 0.0);
+            printf(", \"blocks\": %lld, \"drafted\": %lld, \"accepted\": %lld",
+                   (long long)ss.blocks, (long long)ss.drafted, (long long)ss.accepted);
+        }
         fputs("}\n", stdout);
     } else {
         putchar('\n');
@@ -302,16 +428,26 @@ int cmd_generate(int argc, char **argv)
         kk_err_set(&err, KK_E_IO, "writing to stdout failed");
         goto fail;
     }
-    fprintf(stderr,
-            "kakeya generate: prefill %zu tokens in %.3f s (%.1f tok/s), decode %zu tokens "
-            "in %.3f s (%.1f tok/s), %d threads\n",
-            n_prompt, prefill_s, prefill_s > 0 ? (double)n_prompt / prefill_s : 0.0,
-            n_decoded, decode_s, decode_s > 0 ? (double)n_decoded / decode_s : 0.0, threads);
+    if (!strcmp(g_name, "spec"))
+        fprintf(stderr,
+                "kakeya spec: prefill %zu tokens in %.3f s, %zu tokens in %lld verify calls "
+                "(tau %.2f; drafted %lld, accepted %lld) in %.3f s (%.1f tok/s: draft %.3f, "
+                "verify %.3f, rollback %.3f s), %d threads\n",
+                n_prompt, prefill_s, n_out, (long long)ss.blocks,
+                ss.blocks ? (double)ss.emitted / (double)ss.blocks : 0.0, (long long)ss.drafted,
+                (long long)ss.accepted, decode_s, decode_s > 0 ? (double)n_out / decode_s : 0.0,
+                ss.draft_s, ss.verify_s, ss.rollback_s, threads);
+    else
+        fprintf(stderr,
+                "kakeya generate: prefill %zu tokens in %.3f s (%.1f tok/s), decode %zu tokens "
+                "in %.3f s (%.1f tok/s), %d threads\n",
+                n_prompt, prefill_s, prefill_s > 0 ? (double)n_prompt / prefill_s : 0.0,
+                n_decoded, decode_s, decode_s > 0 ? (double)n_decoded / decode_s : 0.0, threads);
     goto done;
 fail:
     if (!err.file[0] && err.code != KK_E_RANGE && err.code != KK_E_FORMAT)
         kk_err_file(&err, a.path);
-    rc = cmd_fail("generate", &err);
+    rc = cmd_fail(g_name, &err);
 done:
     free(text);
     free(logits);

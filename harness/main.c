@@ -29,6 +29,7 @@ static const subcmd SUBCMDS[] = {
     {"model", "random", cmd_model_random, "write a random-weight llama/qwen3 GGUF from a seed"},
     {"model", "synth", cmd_model_synth, "write a synthetic retrieval model (NIAH, copy)"},
     {"generate", NULL, cmd_generate, "greedy generation from text (-p) or token ids (--tokens)"},
+    {"spec", NULL, cmd_spec, "speculative greedy decoding: exactly generate's output, fewer calls"},
     {"logits", NULL, cmd_logits, "the logits of every position as JSON"},
     {"niah", NULL, cmd_niah, "needle-in-a-haystack recall of a synthetic model"},
     {"restore", "fit", cmd_restore_fit, "fit the K/V restoration maps f_theta (proposer -> verifier)"},
