@@ -20,6 +20,7 @@ int cmd_restore_eval(int argc, char **argv);  /* harness/cmd_niah.c */
 int cmd_codec_kld(int argc, char **argv);     /* harness/cmd_kld.c */
 int cmd_tune(int argc, char **argv);          /* harness/cmd_tune.c */
 int cmd_spec(int argc, char **argv);          /* harness/cmd_generate.c */
+int cmd_model_convert(int argc, char **argv); /* harness/cmd_model_convert.c */
 int cmd_codec(int argc, char **argv);         /* harness/cmd_codec.c: codec eval */
 int cmd_list(int argc, char **argv);          /* harness/cmd_run.c: presets */
 int cmd_show(int argc, char **argv);          /* harness/cmd_run.c */

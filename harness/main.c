@@ -28,6 +28,7 @@ static const subcmd SUBCMDS[] = {
     {"model", "info", cmd_model_info, "architecture, shapes, tensor types, parameters, sha256 of a GGUF"},
     {"model", "random", cmd_model_random, "write a random-weight llama/qwen3 GGUF from a seed"},
     {"model", "synth", cmd_model_synth, "write a synthetic retrieval model (NIAH, copy)"},
+    {"model", "convert", cmd_model_convert, "a GGUF's F32 matrices as F16 or Q8_0 (ggml's bytes)"},
     {"generate", NULL, cmd_generate, "greedy generation from text (-p) or token ids (--tokens)"},
     {"spec", NULL, cmd_spec, "speculative greedy decoding: exactly generate's output, fewer calls"},
     {"logits", NULL, cmd_logits, "the logits of every position as JSON"},
@@ -92,7 +93,7 @@ int main(int argc, char **argv)
         return c->fn(argc - 1 - sub, argv + 1 + sub);
     }
     if (argc >= 3 && !strcmp(argv[1], "model"))
-        fprintf(stderr, "kakeya: unknown command 'model %s' (allowed: model info, model random, model synth)\n", argv[2]);
+        fprintf(stderr, "kakeya: unknown command 'model %s' (allowed: model info, model random, model synth, model convert)\n", argv[2]);
     else if (argc >= 2 && !strcmp(argv[1], "restore"))
         fprintf(stderr, "kakeya: unknown command 'restore%s%s' (allowed: restore fit, restore eval)\n",
                 argc >= 3 ? " " : "", argc >= 3 ? argv[2] : "");
