@@ -301,7 +301,10 @@ int gate_rule_prefill_dominated(const gate_rule_ctx *ctx, gate_report *rep)
     for (size_t i = 0; i < cl.n; i++) {
         const gate_claim *k = &cl.v[i];
         const char *leaf = gate_metric_leaf(k->metric);
-        if (!gate_metric_is_timing(k->metric) || strncmp(leaf, "prefill", 7) == 0)
+        /* prefill and time-to-first-token speeds are prefill claims by
+         * definition: this rule judges decode-speed claims */
+        if (!gate_metric_is_timing(k->metric) || strncmp(leaf, "prefill", 7) == 0 ||
+            strncmp(leaf, "first_token", 11) == 0 || strncmp(leaf, "ttft", 4) == 0)
             continue;
         /* A decode-only metric (its name starts "decode") excludes prefill
          * whatever the clock's scope; others include it when the scope
