@@ -543,6 +543,7 @@ static const kk_preset_rule_code RULE_CODES[] = {
     {"KV_UNBOUNDED", 1},
     {"RESTORE_UNUSED", 1},
     {"EXACT_PATH", 0},
+    {"LOSSLESS", 0},
 };
 
 size_t kk_preset_rule_count(void)

@@ -76,6 +76,9 @@ static const gate_rule RULES[] = {
     /* Not relaxable: the excused claim would be about another path. */
     {"EXACT_PATH", "recall claimed through f_theta while a layer kept the needle exactly",
      GATE_RULE_EVIDENCE, 0, gate_rule_exact_path},
+    /* Not relaxable: a changed output is not a speed-up to excuse. */
+    {"LOSSLESS", "a drafter arm's speed claim without mismatches_vs_ar = 0",
+     GATE_RULE_EVIDENCE, 0, gate_rule_lossless},
 };
 
 size_t gate_rules_count(void)

@@ -116,6 +116,8 @@ int gate_rule_exact_path(const gate_rule_ctx *ctx, gate_report *rep);
 int gate_rule_controls_missing(const gate_rule_ctx *ctx, gate_report *rep);
 /* rule_bounded.c */
 int gate_rule_kv_unbounded(const gate_rule_ctx *ctx, gate_report *rep);
+/* rule_lossless.c */
+int gate_rule_lossless(const gate_rule_ctx *ctx, gate_report *rep);
 
 /* NOISY: spread over repeats above 3x, or a pass whose 95%
  * bootstrap interval still includes its threshold. 2000 resamples put the

@@ -47,8 +47,10 @@ def arm(name, config, hits, kv_claimed, kv_allocated, tps, counters, bits):
         "name": name,
         "config": config,
         "config_sha256": "",
-        "metrics": {"recall": 0, "n": 0, "hits": 0, "kv_bytes_resident": kv_claimed,
-                    "cells": [{"ctx": 512, "depth": 0.5, "n": 0, "hits": 0, "recall": 0}]},
+        "metrics": dict({"recall": 0, "n": 0, "hits": 0, "kv_bytes_resident": kv_claimed,
+                         "cells": [{"ctx": 512, "depth": 0.5, "n": 0, "hits": 0, "recall": 0}]},
+                        # a drafter arm shows its output is autoregressive decoding's (LOSSLESS)
+                        **({"mismatches_vs_ar": 0} if "drafter" in config else {})),
         "timings": {"scope": "decode", "prefill_s": 0, "decode_s": 0,
                     "tokens_decoded": 0, "decode_tok_per_s": 0, "repeats": repeats(tps)},
         "signals": {"counters": counters, "fallbacks_taken": [],
@@ -164,6 +166,17 @@ def liveness_drafter(d):
     # run was plain decoding through the speculative path.
     arm_of(d, "spec")["signals"]["counters"]["tokens_drafted"] = 0
 write("LIVENESS-drafter.json", variant(liveness_drafter))
+
+def lossless(d):
+    # The drafter arm claims 1.5x decode speed but its output differs from
+    # autoregressive decoding's in 3 samples.
+    arm_of(d, "spec")["metrics"]["mismatches_vs_ar"] = 3
+write("LOSSLESS.json", variant(lossless))
+
+def lossless_missing(d):
+    # ... or never says whether it does.
+    del arm_of(d, "spec")["metrics"]["mismatches_vs_ar"]
+write("LOSSLESS-missing.json", variant(lossless_missing))
 
 def drafter_never_accepted(d):
     # Nothing accepted is an honest result (an event, never judged), as long
