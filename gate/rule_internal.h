@@ -88,6 +88,10 @@ void gate_fmt_lit(const json_value *v, char *buf, size_t cap);
 void gate_fmt_quoted(const char *s, size_t len, size_t max, char *buf,
                      size_t cap);
 
+/* Whether an arm config field runs its component: present and not null,
+ * false, 0, "", "none" or "off" (LIVENESS and LOSSLESS read fields so). */
+int gate_config_runs(const json_value *v);
+
 /* Adds a rule's FAIL (severity 1) with note "<reason>; <context>". */
 void gate_rule_fail(const gate_rule_ctx *ctx, gate_report *rep,
                     const char *code, const char *pointer,

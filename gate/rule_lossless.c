@@ -14,19 +14,6 @@
 
 #include "rule_internal.h"
 
-static int drafter_runs(const json_value *arm)
-{
-    const json_value *v = json_obj_get(json_obj_get(arm, "config"), "drafter");
-    if (!v || v->type == JSON_NULL || v->type == JSON_FALSE)
-        return 0;
-    if (v->type == JSON_NUMBER)
-        return json_num_cmp_double(v, 0.0) != 0;
-    if (v->type == JSON_STRING)
-        return v->u.str.len != 0 && strcmp(v->u.str.s, "none") != 0 &&
-               strcmp(v->u.str.s, "off") != 0;
-    return 1;
-}
-
 int gate_rule_lossless(const gate_rule_ctx *ctx, gate_report *rep)
 {
     gate_claims cl;
@@ -41,7 +28,7 @@ int gate_rule_lossless(const gate_rule_ctx *ctx, gate_report *rep)
         if (!gate_metric_is_timing(k->metric))
             continue;
         const json_value *arm = gate_arm_at(ctx->root, k->ai);
-        if (!arm || !drafter_runs(arm))
+        if (!arm || !gate_config_runs(json_obj_get(json_obj_get(arm, "config"), "drafter")))
             continue;
         judged++;
         int ok;

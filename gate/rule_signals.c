@@ -36,18 +36,6 @@ static const struct {
     {"restore", "restoration", {"positions_restored", NULL}},
 };
 
-static int field_runs(const json_value *v)
-{
-    if (!v || v->type == JSON_NULL || v->type == JSON_FALSE)
-        return 0;
-    if (v->type == JSON_NUMBER)
-        return json_num_cmp_double(v, 0.0) != 0;
-    if (v->type == JSON_STRING)
-        return v->u.str.len != 0 && strcmp(v->u.str.s, "none") != 0 &&
-               strcmp(v->u.str.s, "off") != 0;
-    return 1;
-}
-
 static void describe_value(const json_value *v, char *buf, size_t cap)
 {
     if (v->type == JSON_STRING)
@@ -72,7 +60,7 @@ int gate_rule_liveness(const gate_rule_ctx *ctx, gate_report *rep)
             json_obj_get(json_obj_get(arm, "signals"), "counters");
         for (size_t c = 0; c < sizeof LIVE / sizeof LIVE[0]; c++) {
             const json_value *fv = json_obj_get(config, LIVE[c].field);
-            if (!field_runs(fv))
+            if (!gate_config_runs(fv))
                 continue;
             char val[96], context[GATE_RULE_TXT];
             describe_value(fv, val, sizeof val);

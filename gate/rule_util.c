@@ -273,3 +273,15 @@ void gate_rule_fail(const gate_rule_ctx *ctx, gate_report *rep, const char *code
     gate_report_add(rep, ctx->file, GATE_FAIL, 1, code, pointer, expected, actual,
                     note);
 }
+
+int gate_config_runs(const json_value *v)
+{
+    if (!v || v->type == JSON_NULL || v->type == JSON_FALSE)
+        return 0;
+    if (v->type == JSON_NUMBER)
+        return json_num_cmp_double(v, 0.0) != 0;
+    if (v->type == JSON_STRING)
+        return v->u.str.len != 0 && strcmp(v->u.str.s, "none") != 0 &&
+               strcmp(v->u.str.s, "off") != 0;
+    return 1;
+}

@@ -15,18 +15,7 @@
 #include <string.h>
 
 #include "codec.h"
-
-static codec *make(const char *spec)
-{
-    codec_spec s;
-    kk_err e;
-    kk_err_clear(&e);
-    if (codec_spec_parse(spec, &s, &e) != KK_OK)
-        fail_msg("%s: %s", spec, e.msg);
-    codec *c = NULL;
-    assert_int_equal(codec_init(&c, &s, &e), KK_OK);
-    return c;
-}
+#include "test_codec_util.h"
 
 /* The reference decode: the stream's scale as the encoder forms it (RMS in
  * double, stored as F32), step = scale sqrt(2 pi e) 2^-B, and each block
@@ -63,7 +52,7 @@ static void decode_should_be_the_nearest_e8_point_at_the_step(void **state)
         x[4100] = -300.0f;
         char s[32];
         snprintf(s, sizeof s, "e8ans:bits=%d", bits);
-        codec *c = make(s);
+        codec *c = tc_make(s);
         assert_true(codec_is_variable(c));
         const size_t cap = codec_encoded_bytes(c, n);
         uint8_t *buf = malloc(cap);
@@ -95,7 +84,7 @@ static void the_gaussian_gap_should_meet_the_target(void **state)
     const size_t n = (size_t)1 << 20;
     float *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
     codec_fill_gaussian(x, n, 1);
-    codec *c = make("e8ans:bits=4");
+    codec *c = tc_make("e8ans:bits=4");
     uint8_t *buf = malloc(codec_encoded_bytes(c, n));
     const size_t w = codec_encode(c, x, n, buf);
     codec_decode(c, buf, n, y);
@@ -128,7 +117,7 @@ static void a_rotated_stream_should_cost_the_same(void **state)
     double rel[2];
     const char *specs[2] = {"e8ans:bits=4", "e8ans:bits=4,rotate=hadamard,dim=64,seed=3"};
     for (int k = 0; k < 2; k++) {
-        codec *c = make(specs[k]);
+        codec *c = tc_make(specs[k]);
         uint8_t *buf = malloc(codec_encoded_bytes(c, n));
         codec_encode(c, x, n, buf);
         codec_decode(c, buf, n, y);
@@ -153,7 +142,7 @@ static void any_bytes_should_decode_within_the_capacity(void **state)
 {
     (void)state;
     const size_t n = 4096 + 128;
-    codec *c = make("e8ans:bits=3,rotate=hadamard");
+    codec *c = tc_make("e8ans:bits=3,rotate=hadamard");
     const size_t cap = codec_encoded_bytes(c, n);
     uint8_t *buf = malloc(cap);
     float *y = malloc(n * sizeof *y);
@@ -178,7 +167,7 @@ static void bytes_encoded_should_be_the_nominal_rate_for_fixed_codecs(void **sta
     const size_t n = 1024;
     float x[1024];
     codec_fill_gaussian(x, n, 2);
-    codec *c = make("q4_0");
+    codec *c = tc_make("q4_0");
     assert_false(codec_is_variable(c));
     uint8_t buf[1024];
     assert_int_equal(codec_encode(c, x, n, buf), codec_encoded_bytes(c, n));

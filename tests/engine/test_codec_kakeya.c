@@ -14,19 +14,8 @@
 #include <string.h>
 
 #include "codec.h"
+#include "test_codec_util.h"
 #include "codec_internal.h"
-
-static codec *make(const char *spec)
-{
-    codec_spec s;
-    kk_err e;
-    kk_err_clear(&e);
-    if (codec_spec_parse(spec, &s, &e) != KK_OK)
-        fail_msg("%s: %s", spec, e.msg);
-    codec *c = NULL;
-    assert_int_equal(codec_init(&c, &s, &e), KK_OK);
-    return c;
-}
 
 /* D = 128: D4 Q = 4/10/38/152 -> 3.25/4.5/6.5/8.5 bits/value, E8 ->
  * 3.5/4.75/6.625/8.625, every byte counted (the issue's table). */
@@ -38,11 +27,11 @@ static void the_operating_points_should_be_the_source_projects(void **state)
     for (int i = 0; i < 4; i++) {
         char s[64];
         snprintf(s, sizeof s, "kl_d4:q=%d", qs[i]);
-        codec *c = make(s);
+        codec *c = tc_make(s);
         assert_true(codec_bits_per_value(c) == d4[i]);
         codec_free(c);
         snprintf(s, sizeof s, "kl_e8:q=%d", qs[i]);
-        c = make(s);
+        c = tc_make(s);
         assert_true(codec_bits_per_value(c) == e8[i]);
         codec_free(c);
     }
@@ -131,7 +120,7 @@ static void every_vector_should_be_within_the_covering_bound(void **state)
     const char *specs[] = {"kl_d4:q=4", "kl_e8:q=10", "kl_e8:q=152", "kl_d4:q=38,group=64"};
     uint64_t s = 5;
     for (int k = 0; k < 4; k++) {
-        codec *c = make(specs[k]);
+        codec *c = tc_make(specs[k]);
         const int g = (int)codec_block_values(c), n = strstr(specs[k], "e8") ? 8 : 4;
         const int q = atoi(strstr(specs[k], "q=") + 2);
         float x[256], y[256];
@@ -177,7 +166,7 @@ static void e8_over_d4_at_equal_q_should_be_lattice_theorys_1_79_db(void **state
         for (int l = 0; l < 2; l++) {
             char s[64];
             snprintf(s, sizeof s, "kl_%s:q=%d", l ? "e8" : "d4", qs[i]);
-            codec *c = make(s);
+            codec *c = tc_make(s);
             uint8_t *b = malloc(codec_encoded_bytes(c, n));
             codec_encode(c, x, n, b);
             codec_decode(c, b, n, y);

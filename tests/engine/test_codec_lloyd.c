@@ -15,20 +15,9 @@
 #include <string.h>
 
 #include "codec.h"
+#include "test_codec_util.h"
 #include "codec_internal.h"
 #include "dtype.h"
-
-static codec *make(const char *spec)
-{
-    codec_spec s;
-    kk_err e;
-    kk_err_clear(&e);
-    if (codec_spec_parse(spec, &s, &e) != KK_OK)
-        fail_msg("%s: %s", spec, e.msg);
-    codec *c = NULL;
-    assert_int_equal(codec_init(&c, &s, &e), KK_OK);
-    return c;
-}
 
 /* J. Max, "Quantizing for minimum distortion" (1960), table I: the positive
  * output levels and the mean squared error of N(0,1) at 2, 4, 8, 16 levels
@@ -78,7 +67,7 @@ static void gaussian_mse_should_be_within_0_1_db_of_lloyd_max(void **state)
         for (int b = 1; b <= 4; b++) {
             char spec[64];
             snprintf(spec, sizeof spec, "%s:bits=%d", arms[a], b);
-            codec *c = make(spec);
+            codec *c = tc_make(spec);
             uint8_t *buf = malloc(codec_encoded_bytes(c, n));
             codec_encode(c, x, n, buf);
             codec_decode(c, buf, n, y);
@@ -114,7 +103,7 @@ static void every_code_should_be_the_nearest_level(void **state)
     for (int b = 1; b <= 4; b++) {
         char spec[64];
         snprintf(spec, sizeof spec, "lloyd:bits=%d,group=%d", b, G);
-        codec *c = make(spec);
+        codec *c = tc_make(spec);
         uint8_t buf[NV * (2 + G * 4 / 8)];
         codec_encode(c, x, G * NV, buf);
         codec_decode(c, buf, G * NV, y);
@@ -150,7 +139,7 @@ static void scales_outside_f16_should_escape_and_be_counted(void **state)
         x[G + i] *= 1e-7f;      /* RMS ~1e-7: below F16's normals */
         x[3 * G + i] = 0.0f;    /* nothing */
     }
-    codec *c = make("lloyd:bits=4");
+    codec *c = tc_make("lloyd:bits=4");
     uint8_t buf[4 * (2 + G / 2)];
     codec_encode(c, x, 4 * G, buf);
     codec_decode(c, buf, 4 * G, y);
