@@ -8,14 +8,17 @@
 #include "kk_stats.h"
 #include "sample.h"
 
-int spec_ngram_propose(void *ctx, const int32_t *hist, size_t n, int32_t *draft, int max)
+kk_code spec_ngram_propose(void *ctx, const int32_t *hist, size_t n, int32_t *draft, int max,
+                           int *n_draft, kk_err *err)
 {
+    (void)err;
     const spec_ngram *g = ctx;
+    *n_draft = 0;
     const size_t k = (size_t)g->n;
     if (max > g->max)
         max = g->max;
     if (n <= k || max <= 0)
-        return 0;
+        return KK_OK;
     const int32_t *tail = hist + n - k;
     /* the most recent earlier occurrence of the last k tokens */
     for (size_t s = n - k; s-- > 0;) {
@@ -24,18 +27,21 @@ int spec_ngram_propose(void *ctx, const int32_t *hist, size_t n, int32_t *draft,
         int m = 0;
         for (size_t i = s + k; i < n && m < max; i++)
             draft[m++] = hist[i];
-        return m;
+        *n_draft = m;
+        return KK_OK;
     }
-    return 0;
+    return KK_OK;
 }
 
-int spec_random_propose(void *ctx, const int32_t *hist, size_t n, int32_t *draft, int max)
+kk_code spec_random_propose(void *ctx, const int32_t *hist, size_t n, int32_t *draft, int max,
+                            int *n_draft, kk_err *err)
 {
-    (void)hist, (void)n;
+    (void)hist, (void)n, (void)err;
     spec_random *r = ctx;
     for (int i = 0; i < max; i++)
         draft[i] = (int32_t)(kk_splitmix64(&r->state) % (uint64_t)r->n_vocab);
-    return max;
+    *n_draft = max > 0 ? max : 0;
+    return KK_OK;
 }
 
 kk_code spec_generate(fwd_state *st, kv_cache *kv, const model *m, const int32_t *prompt,
@@ -75,7 +81,15 @@ kk_code spec_generate(fwd_state *st, kv_cache *kv, const model *m, const int32_t
         const int64_t room = n_predict - (int64_t)*n_out;
         int max = block - 1 < room ? block - 1 : (int)room;
         t0 = kk_now_s();
-        int k = max > 0 && d ? d->propose(d->ctx, hist, n_prompt + *n_out, batch + 1, max) : 0;
+        int k = 0;
+        if (max > 0 && d &&
+            (rc = d->propose(d->ctx, hist, n_prompt + *n_out, batch + 1, max, &k, err)) != KK_OK)
+            goto done;
+        if (k < 0 || k > max) {
+            rc = kk_err_set(err, KK_E_INTERNAL, "spec: the drafter proposed %d tokens (at most %d)",
+                            k, max);
+            goto done;
+        }
         stats->draft_s += kk_now_s() - t0;
         batch[0] = pending;
         const int64_t base = kv_n_tokens(kv);

@@ -20,6 +20,8 @@
  *     n tokens; its next tokens, at most max.
  *   random (a negative control): seeded random ids; nothing is accepted
  *     but by chance, and the output is still greedy's.
+ *   model (spec_model.h): a smaller model, or the verifier's first K
+ *     layers, with its own cache rolled back with the verifier's.
  * Ownership: the caller owns the model, state, cache and buffers; the
  * loop allocates its logits scratch and frees it.
  */
@@ -33,9 +35,11 @@
 #include "kv.h"
 #include "model.h"
 
-/* Propose up to max tokens following hist[0..n); @return how many. */
-typedef int (*spec_propose_fn)(void *ctx, const int32_t *hist, size_t n, int32_t *draft,
-                               int max);
+/* Propose up to max tokens following hist[0..n) into draft, *n_draft of
+ * them. @return KK_OK, or a drafter's error (a model drafter's forward
+ * pass), which ends the generation. */
+typedef kk_code (*spec_propose_fn)(void *ctx, const int32_t *hist, size_t n, int32_t *draft,
+                                   int max, int *n_draft, kk_err *err);
 
 typedef struct spec_drafter {
     spec_propose_fn propose;
@@ -46,13 +50,15 @@ typedef struct spec_ngram {
     int n;   /* tokens matched, >= 1 */
     int max; /* tokens proposed at most */
 } spec_ngram;
-int spec_ngram_propose(void *ctx, const int32_t *hist, size_t n, int32_t *draft, int max);
+kk_code spec_ngram_propose(void *ctx, const int32_t *hist, size_t n, int32_t *draft, int max,
+                           int *n_draft, kk_err *err);
 
 typedef struct spec_random {
     uint64_t state;
     int32_t n_vocab;
 } spec_random;
-int spec_random_propose(void *ctx, const int32_t *hist, size_t n, int32_t *draft, int max);
+kk_code spec_random_propose(void *ctx, const int32_t *hist, size_t n, int32_t *draft, int max,
+                            int *n_draft, kk_err *err);
 
 /* What the loop counted. tau = emitted / blocks (tokens per verify call). */
 typedef struct spec_stats {

@@ -26,6 +26,7 @@
 #include "kk_stats.h"
 #include "sample.h"
 #include "session.h"
+#include "drafter.h"
 #include "spec.h"
 
 /* "generate" or "spec": which command this file is serving */
@@ -42,7 +43,10 @@ static void help(FILE *out)
                 "  --drafter D        ngram[:n=N,max=M] (prompt lookup: the latest earlier\n"
                 "                     occurrence of the last N tokens, default 2, proposes what\n"
                 "                     followed, at most M, default L - 1), random[:seed=S]\n"
-                "                     (a negative control: nothing is accepted but by chance)\n"
+                "                     (a negative control: nothing is accepted but by chance),\n"
+                "                     model:FILE (a smaller model, same vocabulary, its own\n"
+                "                     cache), skip:K (this model's first K layers and its\n"
+                "                     output head), none (one token per call)\n"
                 "  --block L          tokens per verify call, 1..64 (default 8)\n"
                 "  --json adds \"tau\" (tokens per verify call), \"blocks\", \"drafted\",\n"
                 "  \"accepted\"; statistics on stderr\n\n");
@@ -228,59 +232,6 @@ static int parse(int argc, char **argv, gen_args *a, kk_err *err)
     return -1;
 }
 
-/* --drafter ngram[:n=N,max=M] | random[:seed=S] into the drafter's state
- * (n_vocab for random ids). */
-typedef struct drafter_cfg {
-    int kind; /* 0 ngram, 1 random */
-    spec_ngram ng;
-    spec_random rnd;
-} drafter_cfg;
-
-static kk_code parse_drafter(const char *v, int64_t block, int32_t n_vocab, drafter_cfg *d,
-                             kk_err *err)
-{
-    memset(d, 0, sizeof *d);
-    d->ng = (spec_ngram){2, (int)block - 1};
-    d->rnd = (spec_random){1, n_vocab};
-    char buf[128];
-    snprintf(buf, sizeof buf, "%s", v);
-    char *colon = strchr(buf, ':');
-    if (colon)
-        *colon = '\0';
-    if (!strcmp(buf, "random"))
-        d->kind = 1;
-    else if (strcmp(buf, "ngram") != 0) {
-        kk_err_set(err, KK_E_RANGE, "--drafter '%s' is not allowed (allowed: ngram[:n=N,max=M], "
-                   "random[:seed=S]; model:FILE and skip:K are not built yet)", v);
-        return kk_err_where(err, "--drafter");
-    }
-    for (char *save = NULL, *f = colon ? strtok_r(colon + 1, ",", &save) : NULL; f;
-         f = strtok_r(NULL, ",", &save)) {
-        char *eq = strchr(f, '=');
-        int64_t x = 0;
-        const char *key = f;
-        if (eq)
-            *eq = '\0';
-        const bool ok_key = d->kind ? !strcmp(key, "seed") : (!strcmp(key, "n") || !strcmp(key, "max"));
-        kk_err scratch; /* the message below names the whole field */
-        if (!eq || !ok_key ||
-            kk_arg_i64("--drafter", eq + 1, !strcmp(key, "seed") ? 0 : 1,
-                       !strcmp(key, "seed") ? INT64_MAX : 64, &x, &scratch) != KK_OK) {
-            kk_err_set(err, KK_E_RANGE, "--drafter %s: field '%s%s%s' is not allowed (allowed: %s)",
-                       d->kind ? "random" : "ngram", key, eq ? "=" : "", eq ? eq + 1 : "",
-                       d->kind ? "seed=0..2^63-1" : "n=1..64, max=1..64");
-            return kk_err_where(err, "--drafter");
-        }
-        if (!strcmp(key, "seed"))
-            d->rnd.state = (uint64_t)x;
-        else if (!strcmp(key, "n"))
-            d->ng.n = (int)x;
-        else
-            d->ng.max = (int)x;
-    }
-    return KK_OK;
-}
-
 static int generate_main(int argc, char **argv);
 
 int cmd_generate(int argc, char **argv)
@@ -320,6 +271,8 @@ static int generate_main(int argc, char **argv)
     }
 
     session s;
+    drafter dr; /* spec */
+    memset(&dr, 0, sizeof dr);
     kv_cache *kv = NULL;
     fwd_state *st = NULL;
     int32_t *prompt = NULL, *out_ids = NULL;
@@ -366,12 +319,10 @@ static int generate_main(int argc, char **argv)
     spec_stats ss;
     memset(&ss, 0, sizeof ss);
     if (!strcmp(g_name, "spec")) {
-        drafter_cfg dc;
-        KK_TRY(parse_drafter(a.drafter, a.block, hp->n_vocab, &dc, &err));
-        const spec_drafter d = {dc.kind ? spec_random_propose : spec_ngram_propose,
-                                dc.kind ? (void *)&dc.rnd : (void *)&dc.ng};
-        KK_TRY(spec_generate(st, kv, s.m, prompt, n_prompt, a.n_predict, eos, (int)a.block, &d,
-                             out_ids, &n_out, &ss, &err));
+        KK_TRY(drafter_parse("--drafter", a.drafter, a.block, &dr, &err));
+        KK_TRY(drafter_open(&dr, "--drafter", s.m, s.t, act, n_ctx + a.block, s.kv_f16, &err));
+        KK_TRY(spec_generate(st, kv, s.m, prompt, n_prompt, a.n_predict, eos, (int)a.block,
+                             drafter_spec(&dr), out_ids, &n_out, &ss, &err));
         for (size_t i = 0; i < n_out; i++)
             KK_TRY(text_append(s.t, out_ids[i], &text, &text_len, &text_cap, &err));
         if (!a.json)
@@ -455,6 +406,7 @@ done:
     free(prompt);
     fwd_free(st);
     kv_free(kv);
+    drafter_close(&dr);
     session_close(&s);
     return rc;
 }

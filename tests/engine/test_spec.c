@@ -2,8 +2,10 @@
  * decoding emits, whatever the drafter proposes: an oracle drafter (it
  * proposes greedy's own continuation: everything is accepted, tau = the
  * block), the random control (almost nothing accepted) and ngram; blocks
- * 1..16; a random qwen3 with head dim 64 in F32 and Q8_0. And the ngram
- * lookup itself on hand-made histories. */
+ * 1..16; a random qwen3 with head dim 64 in F32 and Q8_0; model drafters
+ * (the verifier as its own drafter: everything accepted; its first layer:
+ * skip:1). The ngram lookup itself on hand-made histories, and a model
+ * drafter's cached incremental drafting against drafting from scratch. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,11 +16,13 @@
 #include <string.h>
 
 #include "gguf.h"
+#include "kk_rand.h"
 #include "gguf_convert.h"
 #include "model_random.h"
 #include "ops.h"
 #include "sample.h"
 #include "spec.h"
+#include "spec_model.h"
 
 static void ngram_should_propose_what_followed_the_latest_match(void **state)
 {
@@ -26,17 +30,23 @@ static void ngram_should_propose_what_followed_the_latest_match(void **state)
     const int32_t h[] = {5, 6, 7, 9, 5, 6, 8, 1, 5, 6};
     int32_t d[8];
     spec_ngram g = {2, 3};
+    int k = -1;
+    kk_err e;
     /* the last 2 tokens (5 6) last occurred at 4: what followed is 8 1 5 */
-    assert_int_equal(spec_ngram_propose(&g, h, 10, d, 8), 3);
+    assert_int_equal(spec_ngram_propose(&g, h, 10, d, 8, &k, &e), KK_OK);
+    assert_int_equal(k, 3);
     assert_int_equal(d[0], 8);
     assert_int_equal(d[1], 1);
     assert_int_equal(d[2], 5);
     /* max bounds it; no match: nothing */
-    assert_int_equal(spec_ngram_propose(&g, h, 10, d, 1), 1);
+    assert_int_equal(spec_ngram_propose(&g, h, 10, d, 1, &k, &e), KK_OK);
+    assert_int_equal(k, 1);
     const int32_t u[] = {1, 2, 3, 4};
-    assert_int_equal(spec_ngram_propose(&g, u, 4, d, 8), 0);
+    assert_int_equal(spec_ngram_propose(&g, u, 4, d, 8, &k, &e), KK_OK);
+    assert_int_equal(k, 0);
     spec_ngram g3 = {3, 8};
-    assert_int_equal(spec_ngram_propose(&g3, h, 3, d, 8), 0); /* too short */
+    assert_int_equal(spec_ngram_propose(&g3, h, 3, d, 8, &k, &e), KK_OK); /* too short */
+    assert_int_equal(k, 0);
 }
 
 /* The oracle: greedy's own continuation, from a precomputed list. */
@@ -45,14 +55,16 @@ typedef struct oracle {
     size_t n;
 } oracle;
 
-static int oracle_propose(void *ctx, const int32_t *hist, size_t n, int32_t *draft, int max)
+static kk_code oracle_propose(void *ctx, const int32_t *hist, size_t n, int32_t *draft, int max,
+                              int *n_draft, kk_err *err)
 {
-    (void)hist;
+    (void)hist, (void)err;
     const oracle *o = ctx;
     int m = 0;
     for (size_t i = n; i < o->n && m < max; i++)
         draft[m++] = o->seq[i];
-    return m;
+    *n_draft = m;
+    return KK_OK;
 }
 
 static void spec_should_emit_greedy_output_whatever_the_drafter(void **state)
@@ -103,9 +115,15 @@ static void spec_should_emit_greedy_output_whatever_the_drafter(void **state)
         oracle o = {ar, NP + N};
         spec_random r = {9, hp->n_vocab};
         spec_ngram g = {1, 8};
-        const spec_drafter ds[3] = {{oracle_propose, &o}, {spec_random_propose, &r},
-                                    {spec_ngram_propose, &g}};
-        for (int di = 0; di < 3; di++)
+        spec_model self, skip;
+        model view;
+        assert_int_equal(spec_model_init(&self, m, NP + N + 64, false, &e), KK_OK);
+        assert_int_equal(spec_model_skip_view(m, 1, &view, &e), KK_OK);
+        assert_int_equal(spec_model_init(&skip, &view, NP + N + 64, false, &e), KK_OK);
+        const spec_drafter ds[5] = {{oracle_propose, &o}, {spec_random_propose, &r},
+                                    {spec_ngram_propose, &g}, {spec_model_propose, &self},
+                                    {spec_model_propose, &skip}};
+        for (int di = 0; di < 5; di++)
             for (int block = 1; block <= 16; block = block < 4 ? block + 1 : block + 6) {
                 assert_int_equal(kv_truncate(kv, 0, &e), KK_OK);
                 size_t n_out = 0;
@@ -116,11 +134,18 @@ static void spec_should_emit_greedy_output_whatever_the_drafter(void **state)
                 if (memcmp(out, ar + NP, sizeof out) != 0)
                     fail_msg("q8 %d drafter %d block %d: not greedy's output", q8, di, block);
                 assert_int_equal(ss.emitted, N);
-                if (di == 0) { /* the oracle: every draft accepted, block tokens a call */
-                    assert_true(ss.accepted == ss.drafted);
+                /* the oracle, and the verifier as its own drafter (its rows are
+                 * the steps' rows): every draft accepted, block tokens a call */
+                if (di == 0 || di == 3) {
+                    if (ss.accepted != ss.drafted)
+                        fail_msg("q8 %d drafter %d block %d: %lld of %lld drafts accepted", q8,
+                                 di, block, (long long)ss.accepted, (long long)ss.drafted);
                     assert_true(ss.blocks == (N - 1 + block - 1) / block);
                 }
             }
+        assert_true(skip.tokens_run > 0);
+        spec_model_free(&self);
+        spec_model_free(&skip);
         fwd_free(st);
         kv_free(kv);
         model_free(m);
@@ -131,11 +156,70 @@ static void spec_should_emit_greedy_output_whatever_the_drafter(void **state)
     }
 }
 
+/* A model drafter's cache follows the history through rollbacks: its ids
+ * equal those of a fresh drafter fed the same history (F32: the
+ * incremental catch-ups run batch-invariant, so they are the steps a
+ * fresh drafter's single-token replay runs). And skip:K outside 1..L-1 is
+ * refused by name. */
+static void model_drafter_should_draft_as_from_scratch(void **state)
+{
+    (void)state;
+    model_random_cfg c;
+    model_random_defaults(&c);
+    c.seed = 11;
+    c.n_ctx = 256;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    gguf_file *f = NULL;
+    model *m = NULL;
+    kk_err e;
+    assert_int_equal(model_random_to_buffer(&c, &buf, &len, &e), KK_OK);
+    assert_int_equal(gguf_parse_buffer(&f, buf, len, "r.gguf", &e), KK_OK);
+    assert_int_equal(model_load(&m, f, &e), KK_OK);
+    const int32_t V = m->hp.n_vocab;
+    model view;
+    assert_int_equal(spec_model_skip_view(m, 0, &view, &e), KK_E_RANGE);
+    assert_int_equal(spec_model_skip_view(m, m->hp.n_layers, &view, &e), KK_E_RANGE);
+    assert_non_null(strstr(e.msg, "allowed: 1.."));
+    spec_model inc;
+    assert_int_equal(spec_model_init(&inc, m, 200, false, &e), KK_OK);
+    int32_t hist[200], d1[8], d2[8];
+    size_t n = 12;
+    for (size_t i = 0; i < n; i++)
+        hist[i] = (int32_t)(1 + (i * 7) % (size_t)(V - 1));
+    uint64_t rng = 3;
+    for (int round = 0; round < 20; round++) {
+        int k1 = 0, k2 = 0;
+        assert_int_equal(spec_model_propose(&inc, hist, n, d1, 6, &k1, &e), KK_OK);
+        /* from scratch: the prompt as one feed, then the rest one token a time */
+        spec_model fresh;
+        assert_int_equal(spec_model_init(&fresh, m, 200, false, &e), KK_OK);
+        for (size_t j = 12; j <= n; j++)
+            assert_int_equal(spec_model_propose(&fresh, hist, j, d2, j == n ? 6 : 1, &k2, &e),
+                             KK_OK);
+        assert_int_equal(k1, 6);
+        assert_int_equal(k2, 6);
+        if (memcmp(d1, d2, sizeof d1[0] * 6) != 0)
+            fail_msg("round %d: incremental drafts differ from drafts from scratch", round);
+        spec_model_free(&fresh);
+        /* accept a random prefix of the drafts, then a token of our own */
+        const int acc = (int)(kk_splitmix64(&rng) % 7);
+        for (int j = 0; j < acc && j < 6; j++)
+            hist[n++] = d1[j];
+        hist[n++] = (int32_t)(kk_splitmix64(&rng) % (uint64_t)V);
+    }
+    spec_model_free(&inc);
+    model_free(m);
+    gguf_close(f);
+    free(buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(ngram_should_propose_what_followed_the_latest_match),
         cmocka_unit_test(spec_should_emit_greedy_output_whatever_the_drafter),
+        cmocka_unit_test(model_drafter_should_draft_as_from_scratch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,8 @@
 /* `kakeya spec` prints exactly what `kakeya generate` prints (engine/spec.h
  * through harness/cmd_generate.c): stories260K, prompts natural and
- * repetitive, blocks 1..16, the ngram drafter at two settings and the
- * random control, F32 and F16 caches; its JSON's ids equal generate's, tau
+ * repetitive, blocks 1..16, the ngram drafter at two settings, the
+ * random control, the Q8_0 file as a model drafter, skip:2 and none, F32
+ * and F16 caches; its JSON's ids equal generate's, tau
  * is tokens per verify call and the counts add up; bad drafters and blocks
  * are refused by name. */
 #include <setjmp.h>
@@ -38,7 +39,14 @@ static void spec_should_print_what_generate_prints(void **state)
         "The cat sat. The cat sat. The cat sat. The cat",
         "Tom had a red ball. Tom had a red ball and a blue",
     };
-    static const char *drafters[] = {"ngram", "ngram:n=1,max=3", "random:seed=5"};
+    char q8[1100], q8d[1200];
+    TU_REQUIRE_FIXTURE(q8, "models/stories260K-q8_0.gguf");
+    snprintf(q8d, sizeof q8d, "model:%s", q8);
+    /* ngram twice, the random control, the Q8_0 file as a model drafter,
+     * the model's first 2 of 5 layers, no drafter */
+    const char *drafters[] = {"ngram", "ngram:n=1,max=3", "random:seed=5", q8d, "skip:2", "none"};
+    enum { N_DRAFTERS = sizeof drafters / sizeof drafters[0] };
+    long accepted_model = 0;
     static const char *blocks[] = {"1", "2", "4", "16"};
     static const char *caches[] = {"f32", "f16"};
     long accepted_total = 0;
@@ -52,7 +60,7 @@ static void spec_should_print_what_generate_prints(void **state)
             const char *gt[] = {"generate", "-m", model, "-p", prompts[p], "-n", "80",
                                 "--kv-cache", caches[c], NULL};
             tp_run rt = tp_run_prog(NULL, g_bin, gt);
-            for (size_t d = 0; d < 3; d++)
+            for (size_t d = 0; d < N_DRAFTERS; d++)
                 for (size_t b = 0; b < 4; b++) {
                     const char *s[] = {"spec", "-m", model, "-p", prompts[p], "-n", "80",
                                        "--kv-cache", caches[c], "--drafter", drafters[d],
@@ -78,13 +86,15 @@ static void spec_should_print_what_generate_prints(void **state)
                     const double drf = cJSON_GetObjectItem(js, "drafted")->valuedouble;
                     const int n_ids = cJSON_GetArraySize(cJSON_GetObjectItem(js, "ids"));
                     assert_true(acc <= drf);
-                    if (b == 0)
-                        assert_true(drf == 0); /* block 1: no draft, plain decoding */
+                    if (b == 0 || d == 5)
+                        assert_true(drf == 0); /* block 1 or none: plain decoding */
                     if (blocks_n > 0)
                         assert_true(cJSON_GetObjectItem(js, "tau")->valuedouble ==
                                     (double)n_ids / blocks_n);
                     if (d < 2)
                         accepted_total += (long)acc;
+                    if (d == 3)
+                        accepted_model += (long)acc;
                     free(a);
                     free(bb);
                     cJSON_Delete(js);
@@ -96,6 +106,8 @@ static void spec_should_print_what_generate_prints(void **state)
         }
     /* the repetitive prompts give the ngram drafter something to accept */
     assert_true(accepted_total > 0);
+    /* the Q8_0 copy of the model guesses most of its tokens */
+    assert_true(accepted_model > 0);
 }
 
 static void bad_arguments_should_be_refused_by_name(void **state)
@@ -109,7 +121,10 @@ static void bad_arguments_should_be_refused_by_name(void **state)
         int code;
         const char *part;
     } cases[] = {
-        {{"--drafter", "model:x.gguf"}, 2, "not built yet"},
+        {{"--drafter", "model:x.gguf"}, 2, "cannot open"},
+        {{"--drafter", "skip:5"}, 2, "allowed: 1..4"},
+        {{"--drafter", "skip:x"}, 2, "K 'x' is not allowed"},
+        {{"--drafter", "medusa"}, 2, "allowed: none, ngram"},
         {{"--drafter", "ngram:n=0"}, 2, "n=1..64"},
         {{"--drafter", "random:n=3"}, 2, "seed="},
         {{"--drafter", "ngram", "--block", "0"}, 2, "--block"},
