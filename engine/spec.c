@@ -44,11 +44,26 @@ kk_code spec_random_propose(void *ctx, const int32_t *hist, size_t n, int32_t *d
     return KK_OK;
 }
 
+double spec_tau(const spec_stats *s)
+{
+    return s->blocks > 0 ? (double)(s->emitted - 1) / (double)s->blocks : 0.0;
+}
+
 kk_code spec_generate(fwd_state *st, kv_cache *kv, const model *m, const int32_t *prompt,
                       size_t n_prompt, int64_t n_predict, int32_t eos, int block,
                       const spec_drafter *d, int32_t *out, size_t *n_out, spec_stats *stats,
                       kk_err *err)
 {
+    return spec_generate_ex(st, kv, m, prompt, n_prompt, n_predict, eos, block, d, NULL, out,
+                            n_out, stats, err);
+}
+
+kk_code spec_generate_ex(fwd_state *st, kv_cache *kv, const model *m, const int32_t *prompt,
+                         size_t n_prompt, int64_t n_predict, int32_t eos, int block,
+                         const spec_drafter *d, const spec_opts *o, int32_t *out, size_t *n_out,
+                         spec_stats *stats, kk_err *err)
+{
+    const bool invariant = !(o && o->verify_default);
     memset(stats, 0, sizeof *stats);
     *n_out = 0;
     if (block < 1 || block > 64)
@@ -94,7 +109,7 @@ kk_code spec_generate(fwd_state *st, kv_cache *kv, const model *m, const int32_t
         batch[0] = pending;
         const int64_t base = kv_n_tokens(kv);
         t0 = kk_now_s();
-        fwd_set_batch_invariant(st, true);
+        fwd_set_batch_invariant(st, invariant);
         rc = fwd_run(st, kv, batch, NULL, (int64_t)k + 1, FWD_LOGITS_ALL, logits, NULL, err);
         fwd_set_batch_invariant(st, false);
         stats->verify_s += kk_now_s() - t0;
@@ -112,6 +127,8 @@ kk_code spec_generate(fwd_state *st, kv_cache *kv, const model *m, const int32_t
             a = sample_greedy(logits + (size_t)j * (size_t)V, V);
         }
         stats->accepted += j;
+        stats->blocks_proposed += k > 0;
+        stats->blocks_accepted += j > 0;
         t0 = kk_now_s();
         if (j < k && (rc = kv_truncate(kv, base + 1 + j, err)) != KK_OK)
             goto done;
@@ -124,5 +141,41 @@ kk_code spec_generate(fwd_state *st, kv_cache *kv, const model *m, const int32_t
 done:
     free(logits);
     free(hist);
+    return rc;
+}
+
+kk_code spec_greedy_ar(fwd_state *st, kv_cache *kv, const model *m, const int32_t *prompt,
+                       size_t n_prompt, int64_t n_predict, int32_t eos, int32_t *out,
+                       size_t *n_out, double *prefill_s, double *decode_s, kk_err *err)
+{
+    *n_out = 0;
+    double pre = 0.0, dec = 0.0;
+    if (n_prompt < 1)
+        return kk_err_set(err, KK_E_RANGE, "greedy: the prompt is empty: nothing to start from");
+    const int64_t V = m->hp.n_vocab;
+    float *logits = malloc((size_t)V * sizeof(float));
+    if (!logits)
+        return kk_err_set(err, KK_E_NOMEM, "greedy: out of memory");
+    fwd_set_batch_invariant(st, false);
+    double t0 = kk_now_s();
+    kk_code rc = fwd_run(st, kv, prompt, NULL, (int64_t)n_prompt, FWD_LOGITS_LAST, logits, NULL,
+                         err);
+    pre = kk_now_s() - t0;
+    while (rc == KK_OK && (int64_t)*n_out < n_predict) {
+        const int32_t id = sample_greedy(logits, V);
+        if (id == eos)
+            break;
+        out[(*n_out)++] = id;
+        if ((int64_t)*n_out == n_predict)
+            break; /* the last token's logits are not needed */
+        t0 = kk_now_s();
+        rc = fwd_run(st, kv, &id, NULL, 1, FWD_LOGITS_LAST, logits, NULL, err);
+        dec += kk_now_s() - t0;
+    }
+    free(logits);
+    if (prefill_s)
+        *prefill_s = pre;
+    if (decode_s)
+        *decode_s = dec;
     return rc;
 }

@@ -28,6 +28,7 @@
 #ifndef KK_SPEC_H
 #define KK_SPEC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -60,12 +61,16 @@ typedef struct spec_random {
 kk_code spec_random_propose(void *ctx, const int32_t *hist, size_t n, int32_t *draft, int max,
                             int *n_draft, kk_err *err);
 
-/* What the loop counted. tau = emitted / blocks (tokens per verify call). */
+/* What the loop counted. tau = (emitted - 1) / blocks: tokens a verify
+ * call emits (the first token comes from the prefill), 1 for
+ * autoregressive decoding, the block at most (spec_tau). */
 typedef struct spec_stats {
-    int64_t blocks;    /* verify calls after the prefill */
-    int64_t drafted;   /* tokens proposed */
-    int64_t accepted;  /* of them, accepted */
-    int64_t emitted;   /* tokens output */
+    int64_t blocks;          /* verify calls after the prefill */
+    int64_t blocks_proposed; /* of them, with at least one draft */
+    int64_t blocks_accepted; /* of them, with at least one draft accepted */
+    int64_t drafted;         /* tokens proposed */
+    int64_t accepted;        /* of them, accepted */
+    int64_t emitted;         /* tokens output */
     double prefill_s, draft_s, verify_s, rollback_s;
 } spec_stats;
 
@@ -75,9 +80,34 @@ typedef struct spec_stats {
  * autoregressive through the same code). eos: stop id (-1: none).
  * @return KK_OK, KK_E_RANGE for a bad block or empty prompt, the forward
  * pass's and the cache's errors. */
+/* How verification runs. verify_default: in the forward pass's default
+ * mode (the batch kernels), not batch-invariant: output may then differ
+ * from greedy decoding's on near-ties; what the spec_decode kind measures
+ * as the cost of not checking (docs/speculative.md). */
+typedef struct spec_opts {
+    bool verify_default;
+} spec_opts;
+
+double spec_tau(const spec_stats *s);
+
+/* spec_generate with options (NULL: the defaults, as spec_generate). */
+kk_code spec_generate_ex(fwd_state *st, kv_cache *kv, const model *m, const int32_t *prompt,
+                         size_t n_prompt, int64_t n_predict, int32_t eos, int block,
+                         const spec_drafter *d, const spec_opts *o, int32_t *out, size_t *n_out,
+                         spec_stats *stats, kk_err *err);
+
 kk_code spec_generate(fwd_state *st, kv_cache *kv, const model *m, const int32_t *prompt,
                       size_t n_prompt, int64_t n_predict, int32_t eos, int block,
                       const spec_drafter *d, int32_t *out, size_t *n_out, spec_stats *stats,
                       kk_err *err);
+
+/* Plain greedy autoregressive decoding, the reference the loop equals:
+ * the prompt prefilled in one call, then one single-token call per token
+ * in the default mode (what `kakeya generate` runs). Same arguments and
+ * stopping rule as spec_generate; *prefill_s and *decode_s (may be NULL)
+ * the two phases' seconds. */
+kk_code spec_greedy_ar(fwd_state *st, kv_cache *kv, const model *m, const int32_t *prompt,
+                       size_t n_prompt, int64_t n_predict, int32_t eos, int32_t *out,
+                       size_t *n_out, double *prefill_s, double *decode_s, kk_err *err);
 
 #endif /* KK_SPEC_H */

@@ -367,7 +367,7 @@ static int generate_main(int argc, char **argv)
         json_write_double(stdout, decode_s);
         if (!strcmp(g_name, "spec")) {
             printf(", \"tau\": ");
-            json_write_double(stdout, ss.blocks ? (double)ss.emitted / (double)ss.blocks : 0.0);
+            json_write_double(stdout, spec_tau(&ss));
             printf(", \"blocks\": %lld, \"drafted\": %lld, \"accepted\": %lld",
                    (long long)ss.blocks, (long long)ss.drafted, (long long)ss.accepted);
         }
@@ -385,7 +385,7 @@ static int generate_main(int argc, char **argv)
                 "(tau %.2f; drafted %lld, accepted %lld) in %.3f s (%.1f tok/s: draft %.3f, "
                 "verify %.3f, rollback %.3f s), %d threads\n",
                 n_prompt, prefill_s, n_out, (long long)ss.blocks,
-                ss.blocks ? (double)ss.emitted / (double)ss.blocks : 0.0, (long long)ss.drafted,
+                spec_tau(&ss), (long long)ss.drafted,
                 (long long)ss.accepted, decode_s, decode_s > 0 ? (double)n_out / decode_s : 0.0,
                 ss.draft_s, ss.verify_s, ss.rollback_s, threads);
     else

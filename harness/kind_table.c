@@ -9,6 +9,7 @@ extern const kind_def kind_niah;
 extern const kind_def kind_kv_quant;
 extern const kind_def kind_engine_bench;
 extern const kind_def kind_restore;
+extern const kind_def kind_spec_decode;
 
 static const kind_def *const KINDS[] = {
     &kind_smoke,
@@ -16,6 +17,7 @@ static const kind_def *const KINDS[] = {
     &kind_kv_quant,
     &kind_engine_bench,
     &kind_restore,
+    &kind_spec_decode,
 };
 #define N_KINDS (sizeof KINDS / sizeof KINDS[0])
 

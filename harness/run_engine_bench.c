@@ -25,6 +25,7 @@
 #include "matmul.h"
 #include "model.h"
 #include "ops.h"
+#include "run_child.h"
 #include "sha256.h"
 
 #define N_TYPES 3
@@ -339,36 +340,6 @@ fail:
 
 /* ---- kakeya's measurement, in a fork()ed child ------------------------------------- */
 
-static void write_all(int fd, const char *s)
-{
-    size_t len = strlen(s), off = 0;
-    while (off < len) {
-        const ssize_t w = write(fd, s + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return;
-        off += (size_t)w;
-    }
-}
-
-/* VmRSS of this process in bytes (0 when unreadable), read with plain
- * open/read: the child of a multithreaded parent avoids stdio's locks. */
-static uint64_t vm_rss(void)
-{
-    char buf[4096];
-    const int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    const ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = '\0';
-    const char *v = strstr(buf, "VmRSS:");
-    return v ? (uint64_t)strtoull(v + 6, NULL, 10) * 1024u : 0;
-}
-
 /* bench_engine's `measure` (bench/bench_engine.c cmd_measure), step for
  * step: load, prefill (one call, logits of the last), 64 greedy decode
  * steps, then per L the median of 3 verifications of L tokens after the
@@ -377,7 +348,7 @@ static uint64_t vm_rss(void)
 static void child_measure(int fd, const char *file, int threads, int scalar, int kv_f16,
                           const int32_t *ids, int n_ids)
 {
-    const uint64_t rss0 = vm_rss();
+    const uint64_t rss0 = run_child_vm_rss();
     char out[EB_REPLY_MAX];
     kk_err e;
     kk_err_clear(&e);
@@ -393,52 +364,8 @@ static void child_measure(int fd, const char *file, int threads, int scalar, int
                  r.verify_s[3], matmul_isa_name(matmul_isa_current()), (unsigned long long)rss0);
     else
         snprintf(out, sizeof out, "error %s: %s\n", what, e.msg);
-    write_all(fd, out);
+    run_child_write_all(fd, out);
     _exit(ok ? 0 : 2);
-}
-
-/* Everything the child wrote on fd until EOF (at most cap - 1 bytes kept). */
-static void read_reply(int fd, char *buf, size_t cap)
-{
-    size_t k = 0;
-    for (;;) {
-        char tmp[512];
-        const ssize_t n = read(fd, tmp, sizeof tmp);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        for (ssize_t i = 0; i < n && k + 1 < cap; i++)
-            buf[k++] = tmp[i];
-    }
-    buf[k] = '\0';
-    char *nl = strchr(buf, '\n');
-    if (nl)
-        *nl = '\0';
-}
-
-/* In a child: default SIGINT/SIGTERM (the harness's handlers only set a
- * flag) and nothing blocked, so Ctrl-C stops the measurement too. */
-static void child_signals(void)
-{
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-}
-
-static kk_code reap(pid_t pid, int *status, uint64_t *peak_rss)
-{
-    struct rusage ru;
-    pid_t w;
-    do
-        w = wait4(pid, status, 0, &ru);
-    while (w < 0 && errno == EINTR);
-    if (w != pid)
-        return KK_E_IO;
-    *peak_rss = (uint64_t)ru.ru_maxrss * 1024u; /* Linux: KiB */
-    return KK_OK;
 }
 
 static kk_code measure(eb_state *s, const preset *p, size_t arm, eb_meas *m, kk_err *err)
@@ -458,7 +385,7 @@ static kk_code measure(eb_state *s, const preset *p, size_t arm, eb_meas *m, kk_
         return kk_err_set(err, KK_E_IO, "fork: %s", strerror(errno));
     }
     if (pid == 0) {
-        child_signals();
+        run_child_signals();
         close(fd[0]);
         if (!llama)
             child_measure(fd[1], md->path, threads, !strcmp(arm_s(p, arm, "isa"), "scalar"),
@@ -472,10 +399,10 @@ static kk_code measure(eb_state *s, const preset *p, size_t arm, eb_meas *m, kk_
     }
     close(fd[1]);
     char reply[EB_REPLY_MAX];
-    read_reply(fd[0], reply, sizeof reply);
+    run_child_read_reply(fd[0], reply, sizeof reply);
     close(fd[0]);
     int status = 0;
-    if (reap(pid, &status, &m->peak_rss) != KK_OK)
+    if (run_child_reap(pid, &status, &m->peak_rss) != KK_OK)
         return kk_err_set(err, KK_E_IO, "arm %s: cannot wait for the measuring process: %s",
                           p->arms[arm].name, strerror(errno));
     const int ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
@@ -494,10 +421,7 @@ static kk_code measure(eb_state *s, const preset *p, size_t arm, eb_meas *m, kk_
     }
     if (!ok || got != 7) {
         char why[64];
-        if (WIFSIGNALED(status))
-            snprintf(why, sizeof why, "killed by signal %d", WTERMSIG(status));
-        else
-            snprintf(why, sizeof why, "exit %d", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        run_child_status_text(status, why, sizeof why);
         return kk_err_set(err, KK_E_IO, "arm %s: the %s measurement of %s failed (%s): %s",
                           p->arms[arm].name, llama ? "llama.cpp driver's" : "kakeya",
                           md->path, why, reply[0] ? reply : "no output");
@@ -530,7 +454,7 @@ static kk_code measure_ttft(eb_state *s, const preset *p, size_t arm, eb_meas *m
     if (pid < 0)
         return kk_err_set(err, KK_E_IO, "fork: %s", strerror(errno));
     if (pid == 0) {
-        child_signals();
+        run_child_signals();
         const int null = open("/dev/null", O_WRONLY);
         if (null < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
             _exit(127);
@@ -541,7 +465,7 @@ static kk_code measure_ttft(eb_state *s, const preset *p, size_t arm, eb_meas *m
     }
     int status = 0;
     uint64_t rss = 0;
-    if (reap(pid, &status, &rss) != KK_OK)
+    if (run_child_reap(pid, &status, &rss) != KK_OK)
         return kk_err_set(err, KK_E_IO, "arm %s: cannot wait for the first-token process: %s",
                           p->arms[arm].name, strerror(errno));
     const double t1 = kk_now_s();

@@ -9,6 +9,9 @@
 #include "kk_file.h"
 #include "gguf.h"
 #include "gguf_convert.h"
+#include "synth.h"
+
+kk_code bench_model_copy134m(synth_cfg *c, kk_err *err);
 
 static const char *type_name(dtype_t t)
 {
@@ -30,6 +33,25 @@ kk_code bench_model_type_parse(const char *s, dtype_t *out, kk_err *err)
         }
     return kk_err_set(err, KK_E_RANGE, "bench model type \"%s\"; allowed: f32, f16, q8_0",
                       s ? s : "(null)");
+}
+
+int bench_model_is_synth(const char *name)
+{
+    return name && (!strcmp(name, "copy") || !strcmp(name, "copy134m"));
+}
+
+kk_code bench_model_synth_shape(const char *name, synth_cfg *c, kk_err *err)
+{
+    synth_defaults(c, SYNTH_ROLE_VERIFIER);
+    c->mode = SYNTH_MODE_COPY;
+    c->seed = BENCH_MODEL_SEED;
+    c->n_ctx = 4096;
+    if (name && !strcmp(name, "copy"))
+        return KK_OK;
+    if (name && !strcmp(name, "copy134m"))
+        return bench_model_copy134m(c, err);
+    return kk_err_set(err, KK_E_RANGE, "synthetic bench model \"%s\"; allowed: copy, copy134m",
+                      name ? name : "(null)");
 }
 
 kk_code bench_model_shape(const char *name, model_random_cfg *c, kk_err *err)
@@ -58,15 +80,18 @@ kk_code bench_model_shape(const char *name, model_random_cfg *c, kk_err *err)
         c->n_ff = 128;
         return KK_OK;
     }
-    return kk_err_set(err, KK_E_RANGE, "bench model \"%s\"; allowed: llama134m, tiny",
-                      name ? name : "(null)");
+    return kk_err_set(err, KK_E_RANGE, "bench model \"%s\"; allowed: llama134m, tiny%s",
+                      name ? name : "(null)",
+                      bench_model_is_synth(name) ? " (a synthetic model: bench_model_synth_shape)"
+                                                 : ", copy, copy134m");
 }
 
 kk_code bench_model_path(char *buf, size_t cap, const char *dir, const char *name,
                          dtype_t type, kk_err *err)
 {
     model_random_cfg c;
-    KK_TRY(bench_model_shape(name, &c, err));
+    if (!bench_model_is_synth(name))
+        KK_TRY(bench_model_shape(name, &c, err));
     const char *tn = type_name(type);
     if (!tn)
         return kk_err_set(err, KK_E_RANGE, "bench model type %s; allowed: f32, f16, q8_0",
@@ -105,14 +130,19 @@ kk_code bench_model_ensure(const char *dir, const char *name, dtype_t type, char
         *written = 0;
     char f32[4096];
     model_random_cfg c;
-    KK_TRY(bench_model_shape(name, &c, err));
+    synth_cfg sc;
+    const int synth = bench_model_is_synth(name);
+    if (synth)
+        KK_TRY(bench_model_synth_shape(name, &sc, err));
+    else
+        KK_TRY(bench_model_shape(name, &c, err));
     KK_TRY(bench_model_path(path, cap, dir, name, type, err));
     if (exists(path))
         return KK_OK;
     KK_TRY(kk_mkdir_p(dir, err));
     KK_TRY(bench_model_path(f32, sizeof f32, dir, name, DTYPE_F32, err));
     if (!exists(f32)) {
-        KK_TRY(model_random_write(&c, f32, err));
+        KK_TRY(synth ? synth_write(&sc, f32, err) : model_random_write(&c, f32, err));
         if (written)
             *written = 1;
     }
@@ -134,4 +164,11 @@ void bench_model_prompt(int32_t *ids, int n, int32_t n_vocab)
         s = s * 6364136223846793005ULL + 1442695040888963407ULL;
         ids[i] = (int32_t)(259 + (s >> 33) % span);
     }
+}
+
+/* copy134m: filled in when synth learns ballast. */
+kk_code bench_model_copy134m(synth_cfg *c, kk_err *err)
+{
+    (void)c;
+    return kk_err_set(err, KK_E_UNSUPPORTED, "bench model copy134m: not built yet");
 }

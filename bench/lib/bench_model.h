@@ -9,7 +9,13 @@
  *   tiny       llama, d 64, 2 layers, 4 heads (head dim 16), FFN 128, vocab
  *              32000, untied: for tests (a few MB; same vocabulary, so the
  *              same prompt ids)
- * Weights from model_random with seed BENCH_MODEL_SEED, written F32 by the
+ *   copy       the synthetic copy (induction) model (engine/synth.h, copy
+ *              mode, seed 14, context 4096): a few MB, cache-resident
+ *   copy134m   the same function with FFN ballast (synth.h) making it as
+ *              large as llama134m: decode is memory-bound, as on real
+ *              models (the spec-decode preset's speed target)
+ * Weights from model_random (synth_build for the synthetic ones) with seed
+ * BENCH_MODEL_SEED, written F32 by the
  * project's GGUF writer, then converted from that F32 file to F16 (round to
  * nearest even) and Q8_0 (dtype_quantize_row_q8_0_ref, bit-exact with
  * ggml's quantizer); 1-D tensors (norms) stay F32, as llama.cpp's quantizer
@@ -35,6 +41,7 @@
 #include "kk_err.h"
 #include "dtype.h"
 #include "model_random.h"
+#include "synth.h"
 
 #define BENCH_MODEL_SEED 14
 /* The default model of `make bench` and the engine-bench preset. */
@@ -46,6 +53,10 @@
 /* The shape of a named bench model (above); KK_E_RANGE naming the allowed
  * names otherwise. */
 kk_code bench_model_shape(const char *name, model_random_cfg *c, kk_err *err);
+
+/* 1 for the synthetic names (copy, copy134m), whose shape is a synth_cfg. */
+int bench_model_is_synth(const char *name);
+kk_code bench_model_synth_shape(const char *name, synth_cfg *c, kk_err *err);
 
 /* "f32", "f16", "q8_0" <-> DTYPE_F32, DTYPE_F16, DTYPE_Q8_0; parse returns
  * KK_E_RANGE for anything else. */

@@ -90,7 +90,7 @@ static void spec_should_print_what_generate_prints(void **state)
                         assert_true(drf == 0); /* block 1 or none: plain decoding */
                     if (blocks_n > 0)
                         assert_true(cJSON_GetObjectItem(js, "tau")->valuedouble ==
-                                    (double)n_ids / blocks_n);
+                                    (double)(n_ids - 1) / blocks_n);
                     if (d < 2)
                         accepted_total += (long)acc;
                     if (d == 3)
