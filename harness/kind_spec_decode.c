@@ -22,7 +22,7 @@ static const kind_param_spec PARAMS[] = {
      .help = "run seed (--seed overrides): the copy workloads' prompt permutation"},
 };
 static const kind_field_spec ARM_FIELDS[] = {
-    {.key = "workload", .type = PRESET_T_ENUM, .required = 1, .values = WORKLOADS,
+    {.key = "workload", .type = PRESET_T_ENUM, .values = WORKLOADS, .def = "copy",
      .help = "the model and prompt (docs/speculative.md)"},
     {.key = "weights", .type = PRESET_T_ENUM, .values = WEIGHTS, .def = "f32",
      .help = "weight type of the workload's model file"},
