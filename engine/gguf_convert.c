@@ -7,8 +7,9 @@
 static kk_code build(const gguf_file *f, dtype_t type, gguf_writer **out, kk_err *err)
 {
     *out = NULL;
-    if (type != DTYPE_F16 && type != DTYPE_Q8_0)
-        return kk_err_set(err, KK_E_RANGE, "convert: type %s is not allowed (allowed: f16, q8_0)",
+    if (type != DTYPE_F16 && type != DTYPE_BF16 && type != DTYPE_Q8_0)
+        return kk_err_set(err, KK_E_RANGE,
+                          "convert: type %s is not allowed (allowed: f16, bf16, q8_0)",
                           dtype_name(type));
     gguf_writer *w = gguf_writer_init(3, f->alignment);
     if (!w)
@@ -47,9 +48,10 @@ static kk_code build(const gguf_file *f, dtype_t type, gguf_writer **out, kk_err
         }
         for (uint64_t r = 0; r < rows; r++) {
             memcpy(row, t->data + r * cols * 4, cols * 4); /* any alignment */
-            if (type == DTYPE_F16)
+            if (type == DTYPE_F16 || type == DTYPE_BF16)
                 for (uint64_t c = 0; c < cols; c++) {
-                    const uint16_t h = dtype_f32_to_f16(row[c]);
+                    const uint16_t h = type == DTYPE_F16 ? dtype_f32_to_f16(row[c])
+                                                         : dtype_f32_to_bf16(row[c]);
                     memcpy(buf + r * rb + 2 * c, &h, 2);
                 }
             else

@@ -1,6 +1,6 @@
 /*
- * kakeya model convert FILE --type f16|q8_0 -o OUT
- * Writes FILE with its 2-D F32 tensors stored as F16 or Q8_0
+ * kakeya model convert FILE --type f16|bf16|q8_0 -o OUT
+ * Writes FILE with its 2-D F32 tensors stored as F16, BF16 or Q8_0
  * (engine/gguf_convert.h: ggml's F16 rounding, ggml's Q8_0 quantizer byte
  * for byte; a tensor whose rows are not a multiple of 32 stays F32 for
  * q8_0), every other tensor and every metadata key as they are. The
@@ -17,9 +17,9 @@
 
 static void help(FILE *out)
 {
-    fprintf(out, "usage: kakeya model convert FILE --type f16|q8_0 -o OUT\n"
-                 "writes FILE with its 2-D F32 tensors as F16 or Q8_0 (ggml's bytes)\n"
-                 "  --type T           f16 | q8_0\n"
+    fprintf(out, "usage: kakeya model convert FILE --type f16|bf16|q8_0 -o OUT\n"
+                 "writes FILE with its 2-D F32 tensors as F16, BF16 or Q8_0 (ggml's bytes)\n"
+                 "  --type T           f16 | bf16 | q8_0\n"
                  "  -o, --output OUT   where to write (temp file + rename)\n"
                  "exit codes: 0 ok, 2 bad input or write error, 3 usage\n");
 }
@@ -59,10 +59,13 @@ int cmd_model_convert(int argc, char **argv)
     dtype_t t;
     if (!strcmp(type_arg, "f16")) {
         t = DTYPE_F16;
+    } else if (!strcmp(type_arg, "bf16")) {
+        t = DTYPE_BF16;
     } else if (!strcmp(type_arg, "q8_0")) {
         t = DTYPE_Q8_0;
     } else {
-        kk_err_set(&err, KK_E_RANGE, "--type '%s' is not allowed (allowed: f16, q8_0)", type_arg);
+        kk_err_set(&err, KK_E_RANGE, "--type '%s' is not allowed (allowed: f16, bf16, q8_0)",
+                   type_arg);
         kk_err_where(&err, "--type");
         return cmd_fail("model convert", &err);
     }
