@@ -33,6 +33,16 @@ double kk_median(double *v, size_t n)
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+double kk_percentile(double *v, size_t n, double q)
+{
+    if (n == 0)
+        return 0.0;
+    qsort(v, n, sizeof *v, cmp_double);
+    double r = ceil(q * (double)n);
+    r = r < 1.0 ? 1.0 : r > (double)n ? (double)n : r;
+    return v[(size_t)r - 1];
+}
+
 double kk_median_copy(const double *v, size_t n, double *scratch)
 {
     if (n == 0)

@@ -37,6 +37,11 @@ double kk_median(double *v, size_t n);
  * not overlap v) receives the sorted copy. */
 double kk_median_copy(const double *v, size_t n, double *scratch);
 
+/* Nearest-rank percentile: the smallest value of v[0..n) with at least a
+ * fraction q (0 < q <= 1) of the values <= it, rank ceil(q n); 0.0 for
+ * n == 0. Sorts v ascending in place, as kk_median. */
+double kk_percentile(double *v, size_t n, double q);
+
 /* ---- Wilson score interval -------------------------------------------------- */
 
 /* The 95% Wilson score interval (Wilson 1927, "Probable inference, the law

@@ -1,6 +1,8 @@
 /* kld: per-position KL divergence of next-token distributions (kld.h). */
 #include "kld.h"
 
+#include "kk_stats.h"
+
 #include <math.h>
 #include <stdlib.h>
 
@@ -40,12 +42,6 @@ static int64_t argmax(const float *x, int64_t n)
     return best;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 kk_code kld_rows(const float *p, const float *q, int64_t n, int64_t v, kld_summary *out,
                  kk_err *err)
 {
@@ -62,11 +58,9 @@ kk_code kld_rows(const float *p, const float *q, int64_t n, int64_t v, kld_summa
         sum += k[t];
         agree += argmax(p + t * v, v) == argmax(q + t * v, v);
     }
-    qsort(k, (size_t)n, sizeof *k, cmp_double);
     /* nearest rank: the smallest value with at least 99% of values <= it */
-    int64_t r = (int64_t)ceil(0.99 * (double)n);
-    r = r < 1 ? 1 : r > n ? n : r;
-    *out = (kld_summary){.n = n, .mean = sum / (double)n, .p99 = k[r - 1], .max = k[n - 1],
+    const double p99 = kk_percentile(k, (size_t)n, 0.99);
+    *out = (kld_summary){.n = n, .mean = sum / (double)n, .p99 = p99, .max = k[n - 1],
                          .top1_agree = (double)agree / (double)n};
     free(k);
     return KK_OK;

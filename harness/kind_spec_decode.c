@@ -18,8 +18,7 @@ static const kind_param_spec PARAMS[] = {
      .help = "run only the arms of these workloads"},
     {.name = "repeats", .type = PRESET_T_INT, .imin = 5, .imax = 1000, .def = "5",
      .help = "fresh-process measurements per arm (the gate's timing minimum is 5)"},
-    {.name = "seed", .type = PRESET_T_INT, .imin = 0, .imax = KIND_SEED_MAX, .def = "1",
-     .help = "run seed (--seed overrides): the copy workloads' prompt permutation"},
+    KIND_P_SEED("1"),
 };
 static const kind_field_spec ARM_FIELDS[] = {
     {.key = "workload", .type = PRESET_T_ENUM, .values = WORKLOADS, .def = "copy",

@@ -10,6 +10,7 @@ extern const kind_def kind_kv_quant;
 extern const kind_def kind_engine_bench;
 extern const kind_def kind_restore;
 extern const kind_def kind_spec_decode;
+extern const kind_def kind_drafter_parity;
 
 static const kind_def *const KINDS[] = {
     &kind_smoke,
@@ -18,6 +19,7 @@ static const kind_def *const KINDS[] = {
     &kind_engine_bench,
     &kind_restore,
     &kind_spec_decode,
+    &kind_drafter_parity,
 };
 #define N_KINDS (sizeof KINDS / sizeof KINDS[0])
 
