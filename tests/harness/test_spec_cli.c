@@ -142,6 +142,20 @@ static void bad_arguments_should_be_refused_by_name(void **state)
             fail_msg("case %zu: %s", i, r.err);
         tp_run_free(&r);
     }
+    /* a drafter model with another vocabulary */
+    char other[200], od[300];
+    snprintf(other, sizeof other, "%s/v600.gguf", g_tmp);
+    snprintf(od, sizeof od, "model:%s", other);
+    const char *mk[] = {"model", "random", "-o", other, "--vocab", "600", NULL};
+    tp_run rm = tp_run_prog(NULL, g_bin, mk);
+    assert_int_equal(rm.code, 0);
+    tp_run_free(&rm);
+    const char *v[] = {"spec", "-m", model, "-p", "Once", "-n", "4", "--drafter", od, NULL};
+    tp_run rv = tp_run_prog(NULL, g_bin, v);
+    assert_int_equal(rv.code, 2);
+    if (!strstr(rv.err, "vocabulary"))
+        fail_msg("%s", rv.err);
+    tp_run_free(&rv);
     /* generate has no --drafter */
     const char *g[] = {"generate", "-m", model, "-p", "Once", "-n", "4", "--drafter", "ngram", NULL};
     tp_run r = tp_run_prog(NULL, g_bin, g);
