@@ -40,8 +40,8 @@ int spec_random_propose(void *ctx, const int32_t *hist, size_t n, int32_t *draft
 
 kk_code spec_generate(fwd_state *st, kv_cache *kv, const model *m, const int32_t *prompt,
                       size_t n_prompt, int64_t n_predict, int32_t eos, int block,
-                      const spec_drafter *d, int32_t *out, size_t *n_out, spec_stats *stats,
-                      kk_err *err)
+                      spec_verify verify, const spec_drafter *d, int32_t *out, size_t *n_out,
+                      spec_stats *stats, kk_err *err)
 {
     memset(stats, 0, sizeof *stats);
     *n_out = 0;
@@ -80,7 +80,7 @@ kk_code spec_generate(fwd_state *st, kv_cache *kv, const model *m, const int32_t
         batch[0] = pending;
         const int64_t base = kv_n_tokens(kv);
         t0 = kk_now_s();
-        fwd_set_batch_invariant(st, true);
+        fwd_set_batch_invariant(st, verify == SPEC_VERIFY_INVARIANT);
         rc = fwd_run(st, kv, batch, NULL, (int64_t)k + 1, FWD_LOGITS_ALL, logits, NULL, err);
         fwd_set_batch_invariant(st, false);
         stats->verify_s += kk_now_s() - t0;

@@ -336,6 +336,8 @@ static int generate_main(int argc, char **argv)
     s.has_codec = cache.has_codec;
     s.kc = cache.kc;
     s.vc = cache.vc;
+    if (!strcmp(g_name, "spec")) /* a verify call rolls back block - 1 drafts at most */
+        s.kv_max_rollback = a.block - 1;
     const model_hparams *hp = &s.m->hp;
 
     if (a.prompt) {
@@ -370,8 +372,8 @@ static int generate_main(int argc, char **argv)
         KK_TRY(parse_drafter(a.drafter, a.block, hp->n_vocab, &dc, &err));
         const spec_drafter d = {dc.kind ? spec_random_propose : spec_ngram_propose,
                                 dc.kind ? (void *)&dc.rnd : (void *)&dc.ng};
-        KK_TRY(spec_generate(st, kv, s.m, prompt, n_prompt, a.n_predict, eos, (int)a.block, &d,
-                             out_ids, &n_out, &ss, &err));
+        KK_TRY(spec_generate(st, kv, s.m, prompt, n_prompt, a.n_predict, eos, (int)a.block,
+                             SPEC_VERIFY_INVARIANT, &d, out_ids, &n_out, &ss, &err));
         for (size_t i = 0; i < n_out; i++)
             KK_TRY(text_append(s.t, out_ids[i], &text, &text_len, &text_cap, &err));
         if (!a.json)
