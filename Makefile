@@ -232,4 +232,6 @@ help:
 	@echo "  clean      remove build/ and bin/"
 	@echo "variables: FLAVOR=release|asan|fuzz  WERROR=-Werror  KAKEYA_FIXTURES=$(KAKEYA_FIXTURES)"
 
--include $(shell find build/$(FLAVOR)/obj -name '*.d' 2>/dev/null)
+# objects' and test binaries' header dependencies (a test helper header
+# rebuilds the tests that include it)
+-include $(shell find build/$(FLAVOR)/obj build/$(FLAVOR)/tests -name '*.d' 2>/dev/null)

@@ -559,8 +559,12 @@ kk_code fwd_run(fwd_state *s, kv_cache *kv, const int32_t *tokens, const int32_t
     const int64_t start = kv_n_tokens(kv);
     if (!pos && start + n > INT32_MAX)
         return kk_err_set(err, KK_E_LIMIT, "forward: positions past 2^31");
-    for (int64_t t0 = 0; t0 < n; t0 += s->max_batch) {
-        const int64_t nc = (n - t0 < s->max_batch) ? n - t0 : s->max_batch;
+    for (int64_t t0 = 0, nc; t0 < n; t0 += nc) {
+        nc = (n - t0 < s->max_batch) ? n - t0 : s->max_batch;
+        /* invariant: no call may change how the cache shows a row to an
+         * earlier query of the same call (kv_invariant_rows) */
+        if (s->batch_invariant)
+            nc = kv_invariant_rows(kv, nc);
         const bool final = t0 + nc == n;
         const int64_t n_out = mode == FWD_LOGITS_ALL ? nc
                               : (mode == FWD_LOGITS_LAST && final) ? 1

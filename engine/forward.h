@@ -90,9 +90,11 @@ kk_code fwd_set_q_round(fwd_state *s, fwd_q_round r, kk_err *err);
  * token's logits in a call of n tokens are bit for bit those of a call
  * with that token alone after the same cache, at any thread count
  * (matmul.h matmul_run_mode; the attention rows reduce per query already;
- * dead-head shortcuts off). Prefill can stay in the default mode: the
- * cache rows it leaves are what both paths read. Costs verification
- * speed: docs/performance.md. */
+ * dead-head shortcuts off). A batch is split where the cache asks
+ * (kv_invariant_rows: KIVI units, a restored cache whose window has
+ * evicted rows), so this holds for every cache type. Prefill can stay in
+ * the default mode: the cache rows it leaves are what both paths read.
+ * Costs verification speed: docs/performance.md. */
 void fwd_set_batch_invariant(fwd_state *s, bool on);
 
 /* Run n tokens. pos: their positions, or NULL for kv_n_tokens(kv) + i.

@@ -40,6 +40,14 @@ kk_code kv_truncate_check(kv_cache *c, int64_t n_tokens, kk_err *err)
 
 int64_t kv_n_tokens(const kv_cache *c) { return c->vt->n_tokens(c); }
 
+int64_t kv_invariant_rows(const kv_cache *c, int64_t n)
+{
+    if (n <= 1 || !c->vt->invariant_rows)
+        return n < 1 ? 1 : n;
+    const int64_t m = c->vt->invariant_rows(c, n);
+    return m < 1 ? 1 : m > n ? n : m;
+}
+
 size_t kv_bytes_resident(const kv_cache *c) { return c->vt->bytes_resident(c); }
 
 void kv_free(kv_cache *c)
@@ -153,11 +161,11 @@ static void full_free(kv_cache *c)
 
 static const kv_vtable KV_FULL_VT = {
     "full", full_append, full_view, full_truncate, full_n_tokens,
-    full_bytes_resident, full_free,
+    full_bytes_resident, full_free, NULL,
 };
 static const kv_vtable KV_FULL_F16_VT = {
     "full-f16", full_append, full_view, full_truncate, full_n_tokens,
-    full_bytes_resident, full_free,
+    full_bytes_resident, full_free, NULL,
 };
 
 /* Largest total element count we allocate (2^40 elements = 4 TiB of F32):

@@ -101,6 +101,8 @@ typedef struct kv_vtable {
     int64_t (*n_tokens)(const kv_cache *c);
     size_t (*bytes_resident)(const kv_cache *c);
     void (*free)(kv_cache *c);
+    /* kv_invariant_rows; NULL: n (every row is stored on its own). */
+    int64_t (*invariant_rows)(const kv_cache *c, int64_t n);
 } kv_vtable;
 
 /* Every implementation starts its struct with this header. */
@@ -123,6 +125,18 @@ kk_code kv_view_layer(kv_cache *c, int32_t layer, kv_view *out, kk_err *err);
 kk_code kv_truncate(kv_cache *c, int64_t n_tokens, kk_err *err);
 /* Whether kv_truncate(c, n_tokens) would succeed; changes nothing. */
 kk_code kv_truncate_check(kv_cache *c, int64_t n_tokens, kk_err *err);
+/* How many of the next n rows (n >= 1) one forward call may append and
+ * still show each row's query, in the view after that append, the entries
+ * a view after its own row alone would show (same bytes, same positions,
+ * same places): 1..n. A cache that stores each row on its own answers n.
+ * One whose stored form of a row depends on rows appended later answers
+ * less: a codec whose unit spans token rows (KIVI, affine axis=token)
+ * encodes a unit when its last row arrives, so a call may not carry a
+ * unit's earlier rows together with its last; the restored cache in
+ * ftheta or mix mode restores what lies outside the NEWEST row's window,
+ * so once rows are evicted a call carries one row. The forward pass's
+ * batch-invariant mode (forward.h) splits its calls so. */
+int64_t kv_invariant_rows(const kv_cache *c, int64_t n);
 /* Tokens appended to the last layer (all layers agree between passes). */
 int64_t kv_n_tokens(const kv_cache *c);
 /* Bytes the cache holds allocated (deterministic for a config). */

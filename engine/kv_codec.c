@@ -270,9 +270,33 @@ static void kvc_free(kv_cache *c)
     free(q);
 }
 
+/* Rows from len on that one append may add, for units of tok rows: a
+ * query sees its own unit raw in the residual unless its row is the
+ * unit's last (then the unit is encoded, in the step too), so the batch
+ * stops before the next unit-closing row past len (a batch may start on
+ * one). */
+static int64_t unit_rows(int64_t tok, int64_t len)
+{
+    if (tok <= 1)
+        return INT64_MAX;
+    const int64_t last = len + (tok - 1 - len % tok); /* the first closing row >= len */
+    return (last == len ? last + tok : last) - len;
+}
+
+static int64_t kvc_invariant_rows(const kv_cache *c, int64_t n)
+{
+    const kv_codec *q = (const kv_codec *)c;
+    if (q->passthrough)
+        return n;
+    const int64_t len = kvc_n_tokens(c);
+    const int64_t k = unit_rows(q->k_tok, len), v = unit_rows(q->v_tok, len);
+    const int64_t m = k < v ? k : v;
+    return m < n ? m : n;
+}
+
 static const kv_vtable KV_CODEC_VT = {
     "codec", kvc_append, kvc_view, kvc_truncate, kvc_n_tokens,
-    kvc_bytes_resident, kvc_free,
+    kvc_bytes_resident, kvc_free, kvc_invariant_rows,
 };
 
 /* Largest allocation we attempt (2^40 bytes): only there so the products

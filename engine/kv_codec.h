@@ -25,7 +25,9 @@
  * then byte for byte one that never saw the dropped rows (kv.h). A
  * rollback into an encoded unit whose rows are no longer kept is refused
  * (KK_E_RANGE, nothing changed); one to a unit boundary or inside the open
- * unit needs nothing kept.
+ * unit needs nothing kept. Because a query sees its own unit raw unless
+ * its row closes the unit, kv_invariant_rows stops a batch-invariant call
+ * before the next unit-closing row (a call may start on one).
  *
  * Lifecycle as kv.h: kv_codec_init allocates everything; append, view and
  * truncate never allocate; kv_free releases it (and the codecs).

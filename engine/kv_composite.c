@@ -66,8 +66,18 @@ static void co_free(kv_cache *c)
     free(x);
 }
 
+/* The fewest any part allows (every layer's queries must see their steps'). */
+static int64_t co_invariant_rows(const kv_cache *c, int64_t n)
+{
+    const kv_composite *x = (const kv_composite *)c;
+    for (int32_t p = 0; p < x->n_parts; p++)
+        n = kv_invariant_rows(x->parts[p], n);
+    return n;
+}
+
 static const kv_vtable KV_COMPOSITE_VT = {
     "composite", co_append, co_view, co_truncate, co_n_tokens, co_bytes, co_free,
+    co_invariant_rows,
 };
 
 static void free_parts(kv_cache **parts, int32_t n_parts)

@@ -97,7 +97,7 @@ static void noisy_free(kv_cache *base)
 }
 
 static const kv_vtable NOISY_VT = {"noisy-affine", noisy_append, noisy_view, noisy_truncate,
-                                   noisy_n_tokens, noisy_bytes, noisy_free};
+                                   noisy_n_tokens, noisy_bytes, noisy_free, NULL};
 
 kk_code kv_noisy_init(kv_cache **out, const kv_config *cfg, int32_t bits, int64_t cap_rows,
                       kk_err *err)

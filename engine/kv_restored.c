@@ -95,8 +95,14 @@ static kk_code rs_view(kv_cache *c, int32_t layer, kv_view *out, kk_err *err)
     const int64_t len = r->len[layer];
     if (r->store)
         KK_TRY(kv_view_layer(r->store, layer, &s, err));
+    /* Only the rows this view restores, [n_sink, len - window): each row
+     * is restored when it is first evicted, so its bytes do not depend on
+     * how many rows the call that appended it carried (f_theta's products
+     * sum a batch of rows otherwise than one row: OpenBLAS's sgemm at rank
+     * 16 already). With the split of kv_invariant_rows, a decode step and
+     * a verify call evict (and restore) the same rows, one at a time. */
     if (r->mode == KV_RESTORE_FTHETA || r->mode == KV_RESTORE_MIX)
-        KK_TRY(ensure_restored(r, len, err));
+        KK_TRY(ensure_restored(r, len > r->window ? len - r->window : 0, err));
     /* the rows the bounded cache holds, at their positions (the forward
      * pass appends position t as row t; slots a rollback dropped carry
      * INT32_MAX and are skipped) */
@@ -202,8 +208,23 @@ static void rs_free(kv_cache *c)
     free(r);
 }
 
+/* ftheta and mix restore a row once it leaves the NEWEST row's window,
+ * where an earlier query of the same call still saw it as stored: a call
+ * may carry several rows only while no non-sink row has left the last
+ * one's window (len + n <= sinks + window). none and identity show every
+ * row as stored (identity's restored rows are the stored ones). */
+static int64_t rs_invariant_rows(const kv_cache *c, int64_t n)
+{
+    const kv_restored *r = (const kv_restored *)c;
+    if (r->mode != KV_RESTORE_FTHETA && r->mode != KV_RESTORE_MIX)
+        return n;
+    const int64_t room = (int64_t)r->n_sink + r->window - rs_n_tokens(c);
+    return room < 1 ? 1 : room < n ? room : n;
+}
+
 static const kv_vtable KV_RESTORED_VT = {
     "restored", rs_append, rs_view, rs_truncate, rs_n_tokens, rs_bytes, rs_free,
+    rs_invariant_rows,
 };
 
 kk_code kv_restored_init(kv_cache **out, const kv_config *cfg, int32_t n_sink, int32_t window,

@@ -15,7 +15,15 @@
  *             rotated at the position (the verifier's RoPE)
  *   mix       alpha * identity + (1 - alpha) * ftheta, row by row
  * Restored rows are computed once per position, for every layer, when the
- * position is first evicted, and dropped again by a rollback.
+ * position is first evicted (leaves the newest row's window: a view
+ * restores [sinks, len - window) and nothing past it), and dropped again
+ * by a rollback. f_theta's products sum a batch of rows otherwise than one
+ * row, so restoring only what is evicted keeps a row's bytes independent
+ * of the call that appended it; kv_invariant_rows then makes a batch-
+ * invariant call carry one row once rows are evicted (a restored row is
+ * what the newest query sees, where an earlier query of the same call
+ * still saw the stored one), so verification evicts, and restores, as
+ * decode steps do.
  *
  * The view is assembled in position order into scratch the cache owns:
  * for a layer holding len rows, row t < len comes from the bounded cache

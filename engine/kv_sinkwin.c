@@ -136,7 +136,7 @@ static void sw_free(kv_cache *c)
 }
 
 static const kv_vtable KV_SINKWIN_VT = {
-    "sinkwin", sw_append, sw_view, sw_truncate, sw_n_tokens, sw_bytes, sw_free,
+    "sinkwin", sw_append, sw_view, sw_truncate, sw_n_tokens, sw_bytes, sw_free, NULL,
 };
 
 int64_t kv_sinkwin_rows(const kv_cache *c)

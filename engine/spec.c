@@ -51,19 +51,9 @@ double spec_tau(const spec_stats *s)
 
 kk_code spec_generate(fwd_state *st, kv_cache *kv, const model *m, const int32_t *prompt,
                       size_t n_prompt, int64_t n_predict, int32_t eos, int block,
-                      const spec_drafter *d, int32_t *out, size_t *n_out, spec_stats *stats,
-                      kk_err *err)
+                      spec_verify verify, const spec_drafter *d, int32_t *out, size_t *n_out,
+                      spec_stats *stats, kk_err *err)
 {
-    return spec_generate_ex(st, kv, m, prompt, n_prompt, n_predict, eos, block, d, NULL, out,
-                            n_out, stats, err);
-}
-
-kk_code spec_generate_ex(fwd_state *st, kv_cache *kv, const model *m, const int32_t *prompt,
-                         size_t n_prompt, int64_t n_predict, int32_t eos, int block,
-                         const spec_drafter *d, const spec_opts *o, int32_t *out, size_t *n_out,
-                         spec_stats *stats, kk_err *err)
-{
-    const bool invariant = !(o && o->verify_default);
     memset(stats, 0, sizeof *stats);
     *n_out = 0;
     if (block < 1 || block > 64)
@@ -109,7 +99,7 @@ kk_code spec_generate_ex(fwd_state *st, kv_cache *kv, const model *m, const int3
         batch[0] = pending;
         const int64_t base = kv_n_tokens(kv);
         t0 = kk_now_s();
-        fwd_set_batch_invariant(st, invariant);
+        fwd_set_batch_invariant(st, verify == SPEC_VERIFY_INVARIANT);
         rc = fwd_run(st, kv, batch, NULL, (int64_t)k + 1, FWD_LOGITS_ALL, logits, NULL, err);
         fwd_set_batch_invariant(st, false);
         stats->verify_s += kk_now_s() - t0;

@@ -74,32 +74,27 @@ typedef struct spec_stats {
     double prefill_s, draft_s, verify_s, rollback_s;
 } spec_stats;
 
+/* How verify calls run. INVARIANT (the loop's contract): batch-invariant
+ * mode (fwd_set_batch_invariant), so the output is greedy decoding's.
+ * DEFAULT: the default kernels, as llama.cpp and vLLM verify: a near-tie
+ * that a batch sums differently from a step can change a token, and a
+ * cache whose stored form of a row depends on later rows (kv_invariant_
+ * rows) shows earlier queries other rows; for measuring that mismatch
+ * against autoregressive decoding, never for output that claims to be
+ * greedy's. */
+typedef enum spec_verify { SPEC_VERIFY_INVARIANT = 0, SPEC_VERIFY_DEFAULT = 1 } spec_verify;
+
 /* Generate up to n_predict tokens after prompt[0..n_prompt) into out
  * (room for n_predict); *n_out the count. kv: empty, capacity >=
- * n_prompt + n_predict + block. block: 1..64 tokens per verify call (1:
- * autoregressive through the same code). eos: stop id (-1: none).
- * @return KK_OK, KK_E_RANGE for a bad block or empty prompt, the forward
- * pass's and the cache's errors. */
-/* How verification runs. verify_default: in the forward pass's default
- * mode (the batch kernels), not batch-invariant: output may then differ
- * from greedy decoding's on near-ties; what the spec_decode kind measures
- * as the cost of not checking (docs/speculative.md). */
-typedef struct spec_opts {
-    bool verify_default;
-} spec_opts;
-
-double spec_tau(const spec_stats *s);
-
-/* spec_generate with options (NULL: the defaults, as spec_generate). */
-kk_code spec_generate_ex(fwd_state *st, kv_cache *kv, const model *m, const int32_t *prompt,
-                         size_t n_prompt, int64_t n_predict, int32_t eos, int block,
-                         const spec_drafter *d, const spec_opts *o, int32_t *out, size_t *n_out,
-                         spec_stats *stats, kk_err *err);
-
+ * n_prompt + n_predict + block, max_rollback >= block - 1 (a bounded or
+ * KIVI cache rolls back that many rows exactly; kv.h). block: 1..64
+ * tokens per verify call (1: autoregressive through the same code). eos:
+ * stop id (-1: none). @return KK_OK, KK_E_RANGE for a bad block or empty
+ * prompt, the forward pass's and the cache's errors. */
 kk_code spec_generate(fwd_state *st, kv_cache *kv, const model *m, const int32_t *prompt,
                       size_t n_prompt, int64_t n_predict, int32_t eos, int block,
-                      const spec_drafter *d, int32_t *out, size_t *n_out, spec_stats *stats,
-                      kk_err *err);
+                      spec_verify verify, const spec_drafter *d, int32_t *out, size_t *n_out,
+                      spec_stats *stats, kk_err *err);
 
 /* Plain greedy autoregressive decoding, the reference the loop equals:
  * the prompt prefilled in one call, then one single-token call per token

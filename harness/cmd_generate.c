@@ -289,6 +289,8 @@ static int generate_main(int argc, char **argv)
     s.has_codec = cache.has_codec;
     s.kc = cache.kc;
     s.vc = cache.vc;
+    if (!strcmp(g_name, "spec")) /* a verify call rolls back block - 1 drafts at most */
+        s.kv_max_rollback = a.block - 1;
     const model_hparams *hp = &s.m->hp;
 
     if (a.prompt) {
@@ -322,7 +324,8 @@ static int generate_main(int argc, char **argv)
         KK_TRY(drafter_parse("--drafter", a.drafter, a.block, &dr, &err));
         KK_TRY(drafter_open(&dr, "--drafter", s.m, s.t, act, n_ctx + a.block, s.kv_f16, &err));
         KK_TRY(spec_generate(st, kv, s.m, prompt, n_prompt, a.n_predict, eos, (int)a.block,
-                             drafter_spec(&dr), out_ids, &n_out, &ss, &err));
+                             SPEC_VERIFY_INVARIANT, drafter_spec(&dr), out_ids, &n_out, &ss,
+                             &err));
         for (size_t i = 0; i < n_out; i++)
             KK_TRY(text_append(s.t, out_ids[i], &text, &text_len, &text_cap, &err));
         if (!a.json)

@@ -467,9 +467,9 @@ static kk_code generate(const sd_job *j, fwd_state *st, kv_cache *kv, const mode
         ss->blocks = *n_out > 0 ? (int64_t)*n_out - 1 : 0;
         return KK_OK;
     }
-    const spec_opts o = {.verify_default = j->verify_default != 0};
-    return spec_generate_ex(st, kv, m, prompt, n_prompt, n, j->eos, j->block, drafter_spec(d), &o,
-                            out, n_out, ss, err);
+    return spec_generate(st, kv, m, prompt, n_prompt, n, j->eos, j->block,
+                         j->verify_default ? SPEC_VERIFY_DEFAULT : SPEC_VERIFY_INVARIANT,
+                         drafter_spec(d), out, n_out, ss, err);
 fail:
     return err && err->code ? err->code : KK_E_INTERNAL;
 }

@@ -53,8 +53,9 @@ kk_code session_cache_init(const session *s, int64_t n_ctx, kv_cache **kv,
                            fwd_state **st, kk_err *err)
 {
     const model_hparams *hp = &s->m->hp;
+    /* no rollback drops more than the cache can hold */
     const kv_config cfg = {hp->n_layers, hp->n_kv_heads, hp->head_dim_k, hp->head_dim_v,
-                           n_ctx, 0};
+                           n_ctx, s->kv_max_rollback < n_ctx ? s->kv_max_rollback : n_ctx};
     *kv = NULL;
     *st = NULL;
     kk_code rc;

@@ -27,6 +27,10 @@ typedef struct session {
      * cache (kv_codec.h) of K through kc and V through vc */
     bool has_codec;
     codec_spec kc, vc;
+    /* kv_config.max_rollback of session_cache_init's cache (0 after
+     * session_open): `spec` sets block - 1, so a KIVI unit its rollback
+     * reopens still has its raw rows (kv_codec.h) */
+    int64_t kv_max_rollback;
 } session;
 
 /* Open path, load the model; with need_tok also the tokenizer. Errors name
@@ -35,7 +39,8 @@ kk_code session_open(session *s, const char *path, bool need_tok, kk_err *err);
 void session_close(session *s);
 
 /* Run tokens through a fresh full cache with capacity n_ctx, F32 or, with
- * s->kv_f16, F16 (kv_full_f16_init).
+ * s->kv_f16, F16 (kv_full_f16_init), or the codec cache of s->kc, s->vc;
+ * max_rollback s->kv_max_rollback.
  * (Convenience for commands: allocates the cache and the state.) */
 kk_code session_cache_init(const session *s, int64_t n_ctx, kv_cache **kv,
                            fwd_state **st, kk_err *err);

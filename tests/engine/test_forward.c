@@ -612,7 +612,7 @@ static void mf_free(kv_cache *c)
 }
 
 static const kv_vtable MASKED_FULL_VT = {"masked-full", mf_append, mf_view, mf_truncate,
-                                         mf_n_tokens, mf_bytes, mf_free};
+                                         mf_n_tokens, mf_bytes, mf_free, NULL};
 
 /* 40 tokens through a sink + window cache (4 sinks, window 6, slack 7: the
  * ring wraps), in chunks of 8 (the slack + 1 it accepts), then one token
