@@ -84,6 +84,8 @@ typedef struct spec_stats {
  * greedy's. */
 typedef enum spec_verify { SPEC_VERIFY_INVARIANT = 0, SPEC_VERIFY_DEFAULT = 1 } spec_verify;
 
+double spec_tau(const spec_stats *s);
+
 /* Generate up to n_predict tokens after prompt[0..n_prompt) into out
  * (room for n_predict); *n_out the count. kv: empty, capacity >=
  * n_prompt + n_predict + block, max_rollback >= block - 1 (a bounded or
