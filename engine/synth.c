@@ -41,6 +41,7 @@ void synth_defaults(synth_cfg *c, synth_role role)
     c->sliding_window = 0;
     c->sliding_layers = 0;
     c->niah_distractors = 0;
+    c->ballast_scale = 0.0f;
     if (role == SYNTH_ROLE_PROPOSER) {
         /* Other dimensions than the verifier (still room for the residual
          * layout, still head dim 128 so the codes sit on slow pairs), its
@@ -121,6 +122,11 @@ kk_code synth_check(const synth_cfg *c, kk_err *err)
                    ": token, previous-key, output and constant dims must fit");
     if (c->n_ff < 1 || c->n_ff > 65536)
         return bad(err, "n_ff", c->n_ff, 1, 65536, "");
+    if (!(c->ballast_scale >= 0.0f && c->ballast_scale <= 100.0f))
+        return bad(err, "ballast_scale", c->ballast_scale, 0, 100, "");
+    if (c->ballast_scale > 0.0f && c->n_embd < l.cnst + 2)
+        return bad(err, "n_embd", c->n_embd, l.cnst + 2, 4096,
+                   " with ballast_scale: the ballast writes only dims past the layout");
     if (c->n_ctx < 16 || c->n_ctx > (1 << 24))
         return bad(err, "n_ctx", c->n_ctx, 16, 1 << 24, "");
     if (!(c->rope_base >= 2.0f && c->rope_base <= 1e12f))
@@ -172,7 +178,7 @@ kk_code synth_check(const synth_cfg *c, kk_err *err)
 /* ---- deterministic random numbers ------------------------------------------ */
 
 /* One stream per purpose, so adding a knob never shifts another's draws. */
-static uint64_t stream(uint64_t seed, uint64_t tag)
+uint64_t synth_stream(uint64_t seed, uint64_t tag)
 {
     uint64_t s = seed ^ (0xd1b54a32d192ed03ULL * (tag + 1));
     kk_splitmix64(&s);
@@ -254,6 +260,9 @@ void synth_weights_free(synth_weights *w)
         free(w->wk[l]);
         free(w->wv[l]);
         free(w->wo[l]);
+        free(w->wg[l]);
+        free(w->wu[l]);
+        free(w->wd[l]);
     }
     memset(w, 0, sizeof *w);
 }
@@ -458,9 +467,13 @@ static kk_code rotate_residual(const synth_cfg *c, uint64_t *s, synth_weights *w
                                kk_err *err)
 {
     const int32_t d = c->n_embd, ho = c->n_heads * c->head_dim;
+    const bool ballast = w->wg[0] != NULL;
     double *qd = malloc((size_t)d * d * sizeof *qd);
     float *q = malloc((size_t)d * d * sizeof *q);
-    const int64_t big = (int64_t)(ho > SYNTH_N_VOCAB ? ho : SYNTH_N_VOCAB) * d;
+    int64_t most = ho > SYNTH_N_VOCAB ? ho : SYNTH_N_VOCAB;
+    if (ballast && c->n_ff > most)
+        most = c->n_ff;
+    const int64_t big = most * d;
     float *tmp = malloc((size_t)big * sizeof *tmp);
     if (!qd || !q || !tmp) {
         free(qd);
@@ -472,8 +485,8 @@ static kk_code rotate_residual(const synth_cfg *c, uint64_t *s, synth_weights *w
     for (int64_t i = 0; i < (int64_t)d * d; i++)
         q[i] = (float)qd[i];
     /* readers (rows, d): W Q^T */
-    float *readers[2 + 3 * SYNTH_N_LAYERS];
-    int32_t rows[2 + 3 * SYNTH_N_LAYERS];
+    float *readers[2 + 5 * SYNTH_N_LAYERS];
+    int32_t rows[2 + 5 * SYNTH_N_LAYERS];
     int nr = 0;
     readers[nr] = w->emb, rows[nr++] = SYNTH_N_VOCAB; /* embedding rows: (Q e)^T = e^T Q^T */
     readers[nr] = w->out, rows[nr++] = SYNTH_N_VOCAB;
@@ -481,6 +494,10 @@ static kk_code rotate_residual(const synth_cfg *c, uint64_t *s, synth_weights *w
         readers[nr] = w->wq[l], rows[nr++] = ho;
         readers[nr] = w->wk[l], rows[nr++] = ho;
         readers[nr] = w->wv[l], rows[nr++] = ho;
+        if (ballast) { /* the FFN's gate and up read the residual too */
+            readers[nr] = w->wg[l], rows[nr++] = c->n_ff;
+            readers[nr] = w->wu[l], rows[nr++] = c->n_ff;
+        }
     }
     for (int i = 0; i < nr; i++) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows[i], d, d, 1.0f, readers[i],
@@ -492,6 +509,11 @@ static kk_code rotate_residual(const synth_cfg *c, uint64_t *s, synth_weights *w
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d, ho, d, 1.0f, q, d,
                     w->wo[l], ho, 0.0f, tmp, ho);
         memcpy(w->wo[l], tmp, (size_t)d * ho * sizeof(float));
+        if (ballast) { /* ffn_down (d, n_ff) writes it */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d, c->n_ff, d, 1.0f, q, d,
+                        w->wd[l], c->n_ff, 0.0f, tmp, c->n_ff);
+            memcpy(w->wd[l], tmp, (size_t)d * c->n_ff * sizeof(float));
+        }
     }
     free(qd);
     free(q);
@@ -529,10 +551,10 @@ kk_code synth_weights_make(const synth_cfg *c, synth_weights *w, synth_stats *st
         rc = kk_err_set(err, KK_E_NOMEM, "synth: out of memory for the weights");
         goto done;
     }
-    uint64_t s_codes = stream(c->seed, 1), s_vcodes = stream(c->seed, 2),
-             s_noise = stream(c->seed, 3), s_out = stream(c->seed, 4),
-             s_pairs = stream(c->seed, 5), s_vals = stream(c->seed, 6),
-             s_res = stream(c->seed, 7);
+    uint64_t s_codes = synth_stream(c->seed, 1), s_vcodes = synth_stream(c->seed, 2),
+             s_noise = synth_stream(c->seed, 3), s_out = synth_stream(c->seed, 4),
+             s_pairs = synth_stream(c->seed, 5), s_vals = synth_stream(c->seed, 6),
+             s_res = synth_stream(c->seed, 7);
     if (c->code_kind == SYNTH_CODE_ONEHOT) {
         for (int32_t j = 0; j < n_keys; j++)
             codes[(int64_t)j * c->key_dim + j] = 1.0;
@@ -556,6 +578,13 @@ kk_code synth_weights_make(const synth_cfg *c, synth_weights *w, synth_stats *st
     }
     layer0(c, &l, codes, w, st);
     layer1(c, &l, codes, vcodes, &s_noise, w);
+    /* The ballast reads the layout as built, before any basis change. */
+    if (c->ballast_scale > 0.0f) {
+        if ((rc = synth_ballast_make(c, &l, codes, vcodes, w, st, err)) != KK_OK)
+            goto done;
+    } else {
+        synth_ballast_none(c, &st->ballast);
+    }
     if (c->n_outliers > 0) {
         outliers(c, 0, 0, st->pos_pairs, &s_out, w);
         outliers(c, 1, l.code0 / 2, c->key_dim / 2, &s_out, w);

@@ -3,7 +3,8 @@
  * ordinary llama-architecture GGUF files that llama.cpp loads unchanged.
  *
  * Two layers; only head 0 of each is used (other heads have zero weights),
- * MLP weights zero (SwiGLU output exactly 0), full rotary:
+ * MLP weights zero (SwiGLU output exactly 0) unless ballast_scale > 0, full
+ * rotary:
  *   layer 0  previous-token head: a constant q/k on the fast RoPE pairs
  *            (theta >= pos_min_theta) peaks at the previous position
  *            (pos_logit); v = the current token's key identity -> PREV.
@@ -15,6 +16,17 @@
  * keys, 192..255 values. In copy mode every token is a key and a value
  * (an induction model: each token predicts what followed its last
  * occurrence).
+ *
+ * Ballast (ballast_scale > 0): random dense FFN weights of width n_ff in
+ * both layers, so a copy model can be as large (and as memory-bound at
+ * decode) as a real one. gate and up read the whole residual; down writes
+ * only the residual dims past the layout (CONST + 1 .. n_embd - 1), which
+ * no attention or output weight reads (only the FFNs, whose output lands
+ * there again). Its only effect is through RMSNorm: the residual's
+ * norm grows, so layer 1's q, k, v and the logits shrink by a factor
+ * (synth_ballast_report; a ballast estimated to lose more than half of
+ * the match score or of the answer's margin over the fallback is refused,
+ * naming ballast_scale). Every other tensor keeps its bytes.
  *
  * Knobs (synth_cfg, all recorded under `kakeya.synth.*` in the file):
  * see docs/synthetic-models.md for each one's default and what it does to
@@ -80,7 +92,7 @@ typedef struct synth_cfg {
     int32_t n_embd;          /* d_model (>= the residual layout) */
     int32_t n_heads;         /* only head 0 is used */
     int32_t head_dim;        /* key/value head dim = rope dimension count */
-    int32_t n_ff;            /* FFN width (weights zero) */
+    int32_t n_ff;            /* FFN width (weights zero unless ballast_scale > 0) */
     int32_t n_ctx;           /* context_length written */
     int32_t key_dim;         /* dimension of the key codes (slowest dims) */
     synth_code_kind code_kind;
@@ -99,6 +111,9 @@ typedef struct synth_cfg {
     int32_t sliding_window;  /* tokens; 0: none */
     uint32_t sliding_layers; /* bit l: layer l uses the window */
     int32_t niah_distractors;/* distractor pairs a NIAH run uses by default */
+    float ballast_scale;     /* 0: zero FFN; > 0: random FFN weights whose output
+                              * on the unread dims has expected norm this (one
+                              * residual entry is 1); written only when > 0 */
 } synth_cfg;
 
 /* The defaults of a role: verifier = the configuration checked in
@@ -115,7 +130,33 @@ void synth_apply_hard(synth_cfg *c);
  * map fields to their flags or keys (harness/cmd_synth.c, run_niah.c). */
 kk_code synth_check(const synth_cfg *c, kk_err *err);
 
+/* What the ballast does to the margins, computed by the construction on
+ * 256 nominal inputs (token t after token t - 1, retrieving the value of
+ * token t + 1; docs/synthetic-models.md#ballast) and written as
+ * `kakeya.synth.stats.ballast_*`. Layer 0's attention is untouched (the
+ * ballast enters after it). Without ballast: factors 1, norm 0. */
+typedef struct synth_ballast_report {
+    double norm_max;     /* largest norm of the two FFN outputs' sum */
+    double attn_scale;   /* smallest factor on layer 1's normed q, k and v */
+    double logit_scale;  /* smallest factor on the logits (all alike at one
+                          * position: the argmax cannot change) */
+    double match_logit;  /* worst match score: beta * match_logit * attn^2 */
+    double margin_free;  /* value_logit - fallback_logit: a clean answer's
+                          * margin over the fallback without ballast */
+    double margin;       /* worst: logit_scale * (value * attn - fallback) */
+} synth_ballast_report;
+
+/* A ballast is refused when its estimate keeps less than this share of
+ * the match score, of the logits' scale, or of a positive margin_free:
+ * the ballast is there to weigh, not to change the model. */
+#define SYNTH_BALLAST_KEEP 0.5
+
+/* Build the file. Beyond synth_check: KK_E_RANGE naming ballast_scale
+ * when the ballast's estimate fails SYNTH_BALLAST_KEEP; KK_E_NOMEM. rep
+ * (may be NULL) receives the report. */
 kk_code synth_build(const synth_cfg *c, gguf_writer **out, kk_err *err);
+kk_code synth_build_report(const synth_cfg *c, gguf_writer **out, synth_ballast_report *rep,
+                           kk_err *err);
 kk_code synth_to_buffer(const synth_cfg *c, uint8_t **buf, size_t *len, kk_err *err);
 kk_code synth_write(const synth_cfg *c, const char *path, kk_err *err);
 

@@ -151,6 +151,9 @@ static kk_code set_metadata(gguf_writer *w, const synth_cfg *c, const synth_stat
     rc |= gguf_writer_set_u32(w, "kakeya.synth.sliding_window", (uint32_t)c->sliding_window);
     rc |= gguf_writer_set_u32(w, "kakeya.synth.sliding_layers", c->sliding_layers);
     rc |= gguf_writer_set_u32(w, "kakeya.synth.niah.distractors", (uint32_t)c->niah_distractors);
+    /* Only with a ballast: a file without one keeps its bytes (absent = 0). */
+    if (c->ballast_scale > 0.0f)
+        rc |= gguf_writer_set_f32(w, "kakeya.synth.ballast_scale", c->ballast_scale);
     rc |= gguf_writer_set_u32(w, "kakeya.synth.token.query", SYNTH_TOK_QUERY);
     rc |= gguf_writer_set_u32(w, "kakeya.synth.token.filler_first", SYNTH_TOK_FILLER_FIRST);
     rc |= gguf_writer_set_u32(w, "kakeya.synth.token.key_first", SYNTH_TOK_KEY_FIRST);
@@ -159,6 +162,16 @@ static kk_code set_metadata(gguf_writer *w, const synth_cfg *c, const synth_stat
     rc |= gguf_writer_set_u32(w, "kakeya.synth.stats.pos_pairs", (uint32_t)st->pos_pairs);
     rc |= gguf_writer_set_f32(w, "kakeya.synth.stats.pos_competitor", (float)st->pos_competitor);
     rc |= gguf_writer_set_f32(w, "kakeya.synth.stats.code_max_cos", (float)st->code_max_cos);
+    if (c->ballast_scale > 0.0f) { /* synth_ballast_report, estimated on nominal inputs */
+        const synth_ballast_report *b = &st->ballast;
+        rc |= gguf_writer_set_f32(w, "kakeya.synth.stats.ballast_norm_max", (float)b->norm_max);
+        rc |= gguf_writer_set_f32(w, "kakeya.synth.stats.ballast_attn_scale", (float)b->attn_scale);
+        rc |= gguf_writer_set_f32(w, "kakeya.synth.stats.ballast_logit_scale",
+                                  (float)b->logit_scale);
+        rc |= gguf_writer_set_f32(w, "kakeya.synth.stats.ballast_match_logit",
+                                  (float)b->match_logit);
+        rc |= gguf_writer_set_f32(w, "kakeya.synth.stats.ballast_margin", (float)b->margin);
+    }
 
     /* A 256-entry llama (SentencePiece) tokenizer block so other engines
      * load the file: BOS (also EOS and UNK) = 0. */
@@ -227,10 +240,11 @@ static kk_code add_tensors(gguf_writer *w, const synth_cfg *c, const synth_weigh
         KK_TRY(add(w, NAME("attn_v.weight"), ho, d, sw->wv[il], 0.0f, err));
         KK_TRY(add(w, NAME("attn_output.weight"), d, ho, sw->wo[il], 0.0f, err));
         KK_TRY(add(w, NAME("ffn_norm.weight"), 0, d, NULL, 1.0f, err));
-        /* Zero MLP: SwiGLU(0) = 0, so the block adds exactly nothing. */
-        KK_TRY(add(w, NAME("ffn_gate.weight"), c->n_ff, d, NULL, 0.0f, err));
-        KK_TRY(add(w, NAME("ffn_up.weight"), c->n_ff, d, NULL, 0.0f, err));
-        KK_TRY(add(w, NAME("ffn_down.weight"), d, c->n_ff, NULL, 0.0f, err));
+        /* Zero MLP: SwiGLU(0) = 0, so the block adds exactly nothing; or
+         * the ballast (synth_ballast.c), which adds only to unread dims. */
+        KK_TRY(add(w, NAME("ffn_gate.weight"), c->n_ff, d, sw->wg[il], 0.0f, err));
+        KK_TRY(add(w, NAME("ffn_up.weight"), c->n_ff, d, sw->wu[il], 0.0f, err));
+        KK_TRY(add(w, NAME("ffn_down.weight"), d, c->n_ff, sw->wd[il], 0.0f, err));
 #undef NAME
     }
     return KK_OK;
@@ -239,6 +253,12 @@ fail:
 }
 
 kk_code synth_build(const synth_cfg *c, gguf_writer **out, kk_err *err)
+{
+    return synth_build_report(c, out, NULL, err);
+}
+
+kk_code synth_build_report(const synth_cfg *c, gguf_writer **out, synth_ballast_report *rep,
+                           kk_err *err)
 {
     kk_err local_err;
     if (!err) {
@@ -259,6 +279,8 @@ kk_code synth_build(const synth_cfg *c, gguf_writer **out, kk_err *err)
         synth_weights_free(&sw);
         return kk_err_set(err, KK_E_NOMEM, "synth: out of memory");
     }
+    if (rep)
+        *rep = st.ballast;
     rc = set_metadata(w, c, &st);
     if (rc != KK_OK)
         kk_err_set(err, rc, "synth: could not set the metadata");

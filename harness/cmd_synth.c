@@ -29,7 +29,7 @@ static void help(FILE *out)
             "  --d-model N           residual width (default %d)\n"
             "  --heads N             heads, only head 0 used (default %d)\n"
             "  --head-dim N          head dim = rope dims, multiple of 32 (default %d)\n"
-            "  --ffn N               MLP width, weights zero (default %d)\n"
+            "  --ffn N               MLP width; weights zero without ballast (default %d)\n"
             "  --ctx N               context_length written (default %d)\n"
             "  --key-dim N           key code dimension, on the slowest dims (default %d)\n"
             "  --codes random|onehot key codes (default %s; onehot needs key-dim >= 64)\n"
@@ -48,6 +48,10 @@ static void help(FILE *out)
             "  --window N            sliding window in tokens (default none)\n"
             "  --sliding L[,L]       layers that slide (e.g. 0; needs --window)\n"
             "  --distractors N       distractor pairs a NIAH run uses by default (%d)\n"
+            "  --ballast-scale X     random FFN weights of width --ffn in both layers; their\n"
+            "                        output (norm ~X) lands on dims no attention reads: the\n"
+            "                        answers stay, the file weighs (default %g: none);\n"
+            "                        the margins' estimate prints on stderr\n"
             "exit codes: 0 ok, 2 bad value or write error, 3 usage\n",
             synth_mode_name(d.mode), (unsigned long long)d.seed, (int)d.n_embd,
             (int)d.n_heads, (int)d.head_dim, (int)d.n_ff, (int)d.n_ctx, (int)d.key_dim,
@@ -55,7 +59,7 @@ static void help(FILE *out)
             (double)d.pos_logit, (double)d.pos_min_theta, (double)d.value_logit,
             (double)d.fallback_logit, (double)d.rope_base, (int)d.n_outliers,
             (double)d.outlier_scale, (double)d.shared_k, (double)d.key_noise, 0.05,
-            (int)d.niah_distractors);
+            (int)d.niah_distractors, (double)d.ballast_scale);
 }
 
 /* synth_check names synth_cfg fields; the user gave flags. */
@@ -70,6 +74,7 @@ static const struct {
     {"rotate", "--rotate"}, {"n_outliers", "--outliers"}, {"outlier_scale", "--outlier-scale"},
     {"shared_k", "--shared-k"}, {"key_noise", "--key-noise"}, {"sliding_window", "--window"},
     {"sliding_layers", "--sliding"}, {"niah_distractors", "--distractors"},
+    {"ballast_scale", "--ballast-scale"},
 };
 
 typedef struct int_flag {
@@ -132,6 +137,7 @@ int cmd_model_synth(int argc, char **argv)
         {"--value-logit", &c.value_logit}, {"--fallback-logit", &c.fallback_logit},
         {"--rope-base", &c.rope_base}, {"--outlier-scale", &c.outlier_scale},
         {"--shared-k", &c.shared_k},   {"--key-noise", &c.key_noise},
+        {"--ballast-scale", &c.ballast_scale},
     };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -207,7 +213,13 @@ int cmd_model_synth(int argc, char **argv)
         help(stderr);
         return KK_EXIT_USAGE;
     }
-    if (synth_write(&c, path, &err) != KK_OK) {
+    gguf_writer *w = NULL;
+    synth_ballast_report rep;
+    kk_code rc = synth_build_report(&c, &w, &rep, &err);
+    if (rc == KK_OK)
+        rc = gguf_writer_write(w, path, &err);
+    gguf_writer_free(w);
+    if (rc != KK_OK) {
         if (!err.file[0] && err.code == KK_E_IO)
             kk_err_file(&err, path);
         for (size_t k = 0; k < sizeof FIELD_FLAGS / sizeof FIELD_FLAGS[0]; k++)
@@ -217,5 +229,13 @@ int cmd_model_synth(int argc, char **argv)
     fprintf(stderr, "kakeya model synth: wrote %s (%s %s, d %d, key dim %d, seed %llu)\n",
             path, synth_mode_name(c.mode), synth_role_name(c.role), (int)c.n_embd,
             (int)c.key_dim, (unsigned long long)c.seed);
+    if (c.ballast_scale > 0.0f)
+        fprintf(stderr,
+                "kakeya model synth: ballast %g, FFN %d x 2 layers: output norm up to %.3g; "
+                "estimated worst case: layer-1 q/k/v x %.4f (match score %.2f of %.2f), "
+                "logits x %.4f, answer margin over the fallback %.2f of %.2f\n",
+                (double)c.ballast_scale, (int)c.n_ff, rep.norm_max, rep.attn_scale,
+                rep.match_logit, (double)c.beta * c.match_logit, rep.logit_scale, rep.margin,
+                rep.margin_free);
     return KK_EXIT_OK;
 }

@@ -61,11 +61,12 @@ kk_code run_niah_parse_synth(const char *src, const char *param, void *out, kk_e
     const char *p = q ? q + 1 : NULL;
     static const char *allowed = "seed, hard, role, key_dim, shared_k, n_outliers, outlier_scale, "
                                  "beta, key_noise, distractors, rotate, n_ctx, window, "
-                                 "sliding_layers (KEY=VALUE joined by &)";
+                                 "sliding_layers, n_ff, ballast_scale (KEY=VALUE joined by &)";
     /* Every key once: a repeated one would silently override the first. */
     static const char *const keys[] = {"seed", "hard", "key_dim", "shared_k", "n_outliers",
                                        "outlier_scale", "beta", "key_noise", "distractors",
-                                       "rotate", "n_ctx", "role", "window", "sliding_layers"};
+                                       "rotate", "n_ctx", "role", "window", "sliding_layers",
+                                       "n_ff", "ballast_scale"};
     unsigned seen = 0;
     while (p && *p) {
         const char *amp = strchr(p, '&');
@@ -101,7 +102,7 @@ kk_code run_niah_parse_synth(const char *src, const char *param, void *out, kk_e
          * written, before a cast would wrap it. */
         const int is_i32 = !strcmp(k, "key_dim") || !strcmp(k, "n_outliers") ||
                            !strcmp(k, "distractors") || !strcmp(k, "n_ctx") ||
-                           !strcmp(k, "window");
+                           !strcmp(k, "window") || !strcmp(k, "n_ff");
         if (is_i32 && int_ok && (d < -2147483648.0 || d > 2147483647.0)) {
             char m[200];
             snprintf(m, sizeof m, "%s=%s", k, v);
@@ -128,7 +129,8 @@ kk_code run_niah_parse_synth(const char *src, const char *param, void *out, kk_e
                                "a bit mask of layers 0..4294967295 (bit l: layer l slides)");
             c->sliding_layers = (uint32_t)bits;
         } else if (!num_ok || (strcmp(k, "beta") && strcmp(k, "shared_k") && strcmp(k, "key_noise") &&
-                               strcmp(k, "outlier_scale") && !int_ok)) {
+                               strcmp(k, "outlier_scale") && strcmp(k, "ballast_scale") &&
+                               !int_ok)) {
             char m[200];
             snprintf(m, sizeof m, "%s=%s", k, v);
             return src_err(err, param, "model source field \"%s\": not a number of the right kind; "
@@ -153,6 +155,10 @@ kk_code run_niah_parse_synth(const char *src, const char *param, void *out, kk_e
             c->beta = (float)d;
         } else if (!strcmp(k, "key_noise")) {
             c->key_noise = (float)d;
+        } else if (!strcmp(k, "n_ff")) {
+            c->n_ff = (int32_t)d;
+        } else if (!strcmp(k, "ballast_scale")) {
+            c->ballast_scale = (float)d;
         } else {
             char m[200];
             snprintf(m, sizeof m, "%s", k);
@@ -304,7 +310,15 @@ kk_code run_niah_load_source(const preset *p, const char *param, run_niah_source
         synth_cfg c;
         size_t len = 0;
         KK_TRY(run_niah_parse_synth(o->src, param, &c, err));
-        KK_TRY(synth_to_buffer(&c, &o->buf, &len, err));
+        if (synth_to_buffer(&c, &o->buf, &len, err) != KK_OK) {
+            if (err && err->code == KK_E_RANGE) { /* a ballast that would cost margins */
+                char m[KK_ERR_MSG_MAX];
+                snprintf(m, sizeof m, "%s", err->msg);
+                kk_err_set(err, KK_E_RANGE, "model source \"%s\": %s", o->src, m);
+                kk_err_where(err, param);
+            }
+            goto fail;
+        }
         sha256_hex(o->buf, len, o->sha);
         KK_TRY(gguf_parse_buffer(&o->file, o->buf, len, o->src, err));
     } else {

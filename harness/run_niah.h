@@ -11,7 +11,8 @@
  *       synth_apply_hard next), key_dim, shared_k, n_outliers,
  *       outlier_scale, beta, key_noise, distractors, rotate
  *       (none|all|residual,pairs,values), n_ctx, window, sliding_layers
- *       (a bit mask). Built in memory with synth_to_buffer; sha256 of
+ *       (a bit mask), n_ff, ballast_scale (random FFN weights that keep
+ *       every answer). Built in memory with synth_to_buffer; sha256 of
  *       those bytes.
  *   PATH                               a GGUF file (${ENV:VAR} expanded
  *       when the preset declared VAR); it must be a synthetic model

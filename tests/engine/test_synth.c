@@ -1,6 +1,7 @@
 /* Tests of engine/synth: the default is the configuration the design note
  * checked, the file records its construction, knobs are checked, the
- * basis changes keep the function, copy mode is an induction model. */
+ * basis changes keep the function, copy mode is an induction model, and
+ * the ballast (random FFN weights) keeps every answer. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,7 +13,10 @@
 #include <string.h>
 
 #include "forward.h"
+#include "gguf_convert.h"
 #include "niah.h"
+#include "kk_rand.h"
+#include "sample.h"
 #include "synth.h"
 
 /* The answer and margin of one sample (niah_runner_eval's result). */
@@ -105,6 +109,33 @@ static int recall_hits(const model *m, int64_t ctx, int32_t distractors, int n)
     return hits;
 }
 
+/* The smallest margin of n samples (recall_hits' samples); *hits counts
+ * the right answers. */
+static double recall_min_margin(const model *m, int64_t ctx, int32_t distractors, int n,
+                                int *hits)
+{
+    niah_runner *r = NULL;
+    const niah_opts o = {0};
+    assert_int_equal(niah_runner_init(&r, m, ctx, &o, NULL), KK_OK);
+    int32_t *tokens = malloc((size_t)ctx * sizeof *tokens);
+    double worst = INFINITY;
+    *hits = 0;
+    for (int i = 0; i < n; i++) {
+        niah_sample s = {tokens, ctx, 0, 0, 0};
+        assert_int_equal(niah_sample_make(&s, (i % 3 + 0.5) / 3.0, distractors,
+                                          niah_sample_seed(9, ctx, 0, i), NULL),
+                         KK_OK);
+        int32_t answer;
+        double margin;
+        assert_int_equal(eval_answer(r, &s, &answer, &margin, NULL, NULL), KK_OK);
+        *hits += answer == s.expect;
+        worst = fmin(worst, margin);
+    }
+    free(tokens);
+    niah_runner_free(r);
+    return worst;
+}
+
 /* ---- the default ----------------------------------------------------------- */
 
 static void default_model_should_be_the_configuration_checked_in_llama_cpp(void **state)
@@ -179,7 +210,8 @@ static void every_bad_knob_should_be_refused_naming_its_field_not_a_flag(void **
      * engine names no program's flag: bin/kakeya maps these to its own) */
     static const char *const flags[] = {"key_dim", "n_embd", "head_dim",
                                         "beta", "key_dim", "n_outliers",
-                                        "sliding_window", "pos_min_theta", "rope_base"};
+                                        "sliding_window", "pos_min_theta", "rope_base",
+                                        "ballast_scale", "n_embd"};
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
         synth_cfg c;
         synth_defaults(&c, SYNTH_ROLE_VERIFIER);
@@ -193,6 +225,8 @@ static void every_bad_knob_should_be_refused_naming_its_field_not_a_flag(void **
         case 6: c.sliding_layers = 1; break;                       /* no window given */
         case 7: c.pos_min_theta = 2.0f; break;
         case 8: c.rope_base = 1.0f; break;
+        case 9: c.ballast_scale = -0.5f; break;
+        case 10: c.ballast_scale = 0.5f; c.n_embd = 385; break; /* no dim past CONST */
         }
         kk_err e;
         kk_err_clear(&e);
@@ -391,6 +425,213 @@ static void copy_mode_should_continue_a_repeated_text(void **state)
     close_fixture(&x);
 }
 
+/* ---- ballast -------------------------------------------------------------------- */
+
+/* The copy model of the ballast tests: d 512 (95 dims past the layout),
+ * FFN 256 (a multiple of Q8_0's block). */
+static void ballast_cfg(synth_cfg *c, synth_mode mode, float scale)
+{
+    synth_defaults(c, SYNTH_ROLE_VERIFIER);
+    c->mode = mode;
+    c->n_ff = 256;
+    c->ballast_scale = scale;
+}
+
+/* Greedy ids after the prompt, one decode step per token; *top0 the
+ * largest logit after the prompt. */
+static void greedy(const model *m, const int32_t *prompt, int64_t np, int n, int32_t *out,
+                   float *top0)
+{
+    fwd_state *st = NULL;
+    kv_cache *kv = NULL;
+    const kv_config cfg = {m->hp.n_layers, m->hp.n_kv_heads, m->hp.head_dim_k,
+                           m->hp.head_dim_v, np + n, 0};
+    float logits[SYNTH_N_VOCAB];
+    assert_int_equal(kv_full_init(&kv, &cfg, NULL), KK_OK);
+    assert_int_equal(fwd_init(&st, m, np, np + n, NULL), KK_OK);
+    assert_int_equal(fwd_run(st, kv, prompt, NULL, np, FWD_LOGITS_LAST, logits, NULL, NULL),
+                     KK_OK);
+    *top0 = logits[sample_greedy(logits, SYNTH_N_VOCAB)];
+    for (int i = 0; i < n; i++) {
+        out[i] = sample_greedy(logits, SYNTH_N_VOCAB);
+        if (i + 1 < n)
+            assert_int_equal(fwd_run(st, kv, &out[i], NULL, 1, FWD_LOGITS_LAST, logits, NULL,
+                                     NULL),
+                             KK_OK);
+    }
+    fwd_free(st);
+    kv_free(kv);
+}
+
+/* Nonzero values of an F32 weight. */
+static int64_t nonzero(const ops_weight *w)
+{
+    int64_t n = 0;
+    for (int64_t i = 0; i < w->rows * w->cols; i++)
+        n += w->f32[i] != 0.0f;
+    return n;
+}
+
+static void a_ballast_should_keep_every_greedy_answer_of_the_copy_model(void **state)
+{
+    (void)state;
+    synth_cfg c;
+    ballast_cfg(&c, SYNTH_MODE_COPY, 0.0f);
+    fixture plain, heavy;
+    open_cfg(&plain, &c);
+    c.ballast_scale = 0.5f; /* estimated: answer margin 37.7 of 50 */
+    open_cfg(&heavy, &c);
+    /* the ballast is there: dense gate and up, down on the 95 free rows */
+    const int64_t ff = c.n_ff, d = c.n_embd;
+    for (int l = 0; l < SYNTH_N_LAYERS; l++) {
+        const model_layer *L = &heavy.m->layers[l];
+        assert_true(nonzero(&L->ffn_gate) > ff * d * 99 / 100);
+        assert_true(nonzero(&L->ffn_up) > ff * d * 99 / 100);
+        assert_true(nonzero(&L->ffn_down) > ff * 95 * 99 / 100);
+        assert_int_equal(nonzero(&plain.m->layers[l].ffn_down), 0);
+    }
+    /* and every other tensor keeps its bytes */
+    for (uint64_t i = 0; i < plain.f->n_tensors; i++) {
+        const gguf_tensor *a = &plain.f->tensors[i];
+        char name[64];
+        gguf_str_copy(a->name, name, sizeof name);
+        if (strstr(name, "ffn_gate") || strstr(name, "ffn_up") || strstr(name, "ffn_down"))
+            continue;
+        const gguf_tensor *b = gguf_get_tensor(heavy.f, name);
+        assert_non_null(b);
+        assert_int_equal(a->n_bytes, b->n_bytes);
+        assert_memory_equal(a->data, b->data, a->n_bytes);
+    }
+    /* The same Q8_0 conversion `kakeya model convert` writes. */
+    uint8_t *qbuf = NULL;
+    size_t qlen = 0;
+    gguf_file *qf = NULL;
+    model *qm = NULL;
+    assert_int_equal(gguf_convert_to_buffer(heavy.f, DTYPE_Q8_0, &qbuf, &qlen, NULL), KK_OK);
+    assert_int_equal(gguf_parse_buffer(&qf, qbuf, qlen, "q8.gguf", NULL), KK_OK);
+    assert_int_equal(model_load(&qm, qf, NULL), KK_OK);
+    /* Copy prompts: BOS, L distinct tokens, then their first k again; the
+     * induction continuation is the rest of the L tokens. */
+    enum { L = 64, N = 40 };
+    for (uint64_t seed = 1; seed <= 4; seed++) {
+        int32_t perm[SYNTH_N_VOCAB - 2], prompt[1 + L + L];
+        for (int i = 0; i < SYNTH_N_VOCAB - 2; i++)
+            perm[i] = 2 + i;
+        uint64_t r = seed;
+        for (int i = SYNTH_N_VOCAB - 3; i > 0; i--) { /* Fisher-Yates */
+            const int j = (int)(kk_splitmix64(&r) % (uint64_t)(i + 1));
+            const int32_t t = perm[i];
+            perm[i] = perm[j];
+            perm[j] = t;
+        }
+        const int k = 4 + (int)seed * 3;
+        prompt[0] = SYNTH_TOK_BOS;
+        for (int i = 0; i < L; i++)
+            prompt[1 + i] = perm[i];
+        for (int i = 0; i < k; i++)
+            prompt[1 + L + i] = perm[i];
+        int32_t want[N], got[N], q8[N];
+        float top_plain, top_heavy, top_q8;
+        greedy(plain.m, prompt, 1 + L + k, N, want, &top_plain);
+        greedy(heavy.m, prompt, 1 + L + k, N, got, &top_heavy);
+        greedy(qm, prompt, 1 + L + k, N, q8, &top_q8);
+        for (int i = 0; i < N; i++)
+            assert_int_equal(want[i], perm[k + i]); /* the model copies */
+        assert_memory_equal(got, want, sizeof want);
+        assert_memory_equal(q8, want, sizeof want);
+        /* the ballast went through the forward pass: RMSNorm shrank the
+         * logits (a no-op FFN would leave them as they were) */
+        assert_true(top_heavy < top_plain - 0.1f);
+    }
+    model_free(qm);
+    gguf_close(qf);
+    free(qbuf);
+    close_fixture(&heavy);
+    close_fixture(&plain);
+}
+
+static void a_ballast_should_keep_niah_recall_and_report_its_margins(void **state)
+{
+    (void)state;
+    synth_cfg c;
+    ballast_cfg(&c, SYNTH_MODE_NIAH, 0.0f);
+    c.niah_distractors = 2;
+    fixture plain, heavy;
+    open_cfg(&plain, &c);
+    c.ballast_scale = 0.5f;
+    gguf_writer *w = NULL;
+    synth_ballast_report rep;
+    assert_int_equal(synth_build_report(&c, &w, &rep, NULL), KK_OK);
+    gguf_writer_free(w);
+    open_cfg(&heavy, &c);
+    int hits_plain, hits_heavy;
+    const double m_plain = recall_min_margin(plain.m, 300, 2, 9, &hits_plain);
+    const double m_heavy = recall_min_margin(heavy.m, 300, 2, 9, &hits_heavy);
+    assert_int_equal(hits_plain, 9);
+    assert_int_equal(hits_heavy, 9);
+    /* The estimate: the factors shrink the margin but keep more than
+     * SYNTH_BALLAST_KEEP of it; measured margins sit above it (the
+     * estimate takes every factor at its worst token). */
+    assert_true(rep.attn_scale < 1.0 && rep.logit_scale < 1.0);
+    assert_true(rep.margin >= SYNTH_BALLAST_KEEP * rep.margin_free);
+    assert_true(fabs(m_plain - 50.0) < 0.1);
+    assert_true(m_heavy < m_plain - 0.1);
+    assert_true(m_heavy >= rep.margin);
+    /* the file records the knob and the report; a file without ballast
+     * has neither (its bytes are those of before the knob) */
+    float f;
+    assert_int_equal(gguf_get_f32(heavy.f, "kakeya.synth.ballast_scale", &f, NULL), KK_OK);
+    assert_true(f == 0.5f);
+    assert_int_equal(gguf_get_f32(heavy.f, "kakeya.synth.stats.ballast_margin", &f, NULL), KK_OK);
+    assert_true(fabs(f - rep.margin) < 1e-3);
+    assert_true(gguf_find_key(plain.f, "kakeya.synth.ballast_scale") < 0);
+    assert_true(gguf_find_key(plain.f, "kakeya.synth.stats.ballast_margin") < 0);
+    close_fixture(&heavy);
+    close_fixture(&plain);
+}
+
+static void a_ballast_that_would_cost_half_a_margin_should_be_refused(void **state)
+{
+    (void)state;
+    synth_cfg c;
+    ballast_cfg(&c, SYNTH_MODE_COPY, 2.0f); /* estimated margin 0.18 of 50 */
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    kk_err e;
+    kk_err_clear(&e);
+    assert_int_equal(synth_to_buffer(&c, &buf, &len, &e), KK_E_RANGE);
+    assert_null(buf);
+    assert_string_equal(e.where, "ballast_scale");
+    assert_memory_equal(e.msg, "ballast_scale", strlen("ballast_scale"));
+}
+
+static void a_residual_rotation_should_keep_the_ballast_s_logits(void **state)
+{
+    (void)state;
+    synth_cfg c;
+    ballast_cfg(&c, SYNTH_MODE_COPY, 0.5f);
+    fixture base, rot;
+    open_cfg(&base, &c);
+    c.rotate = SYNTH_ROT_ALL;
+    open_cfg(&rot, &c);
+    int32_t t[1 + 50 + 10];
+    t[0] = SYNTH_TOK_BOS;
+    for (int i = 0; i < 50; i++)
+        t[1 + i] = 2 + (37 * i) % 250;
+    for (int i = 0; i < 10; i++)
+        t[51 + i] = t[1 + i];
+    float want[SYNTH_N_VOCAB], got[SYNTH_N_VOCAB];
+    last_logits(base.m, t, 61, want);
+    last_logits(rot.m, t, 61, got);
+    double worst = 0.0;
+    for (int i = 0; i < SYNTH_N_VOCAB; i++)
+        worst = fmax(worst, fabs((double)got[i] - want[i]));
+    assert_true(worst < ROT_LOGIT_TOL);
+    assert_int_equal(argmax(got, SYNTH_N_VOCAB), t[11]);
+    close_fixture(&rot);
+    close_fixture(&base);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -404,6 +645,10 @@ int main(void)
         cmocka_unit_test(windows_should_round_trip_through_the_metadata),
         cmocka_unit_test(a_file_without_the_synth_keys_should_be_refused),
         cmocka_unit_test(copy_mode_should_continue_a_repeated_text),
+        cmocka_unit_test(a_ballast_should_keep_every_greedy_answer_of_the_copy_model),
+        cmocka_unit_test(a_ballast_should_keep_niah_recall_and_report_its_margins),
+        cmocka_unit_test(a_ballast_that_would_cost_half_a_margin_should_be_refused),
+        cmocka_unit_test(a_residual_rotation_should_keep_the_ballast_s_logits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

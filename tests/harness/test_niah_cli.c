@@ -76,6 +76,8 @@ static void model_synth_bad_values_should_exit_2_naming_the_flag(void **state)
     const struct { const char *flag, *val; } cases[] = {
         {"--key-dim", "33"}, {"--mode", "echo"}, {"--rotate", "spin"}, {"--codes", "dense"},
         {"--beta", "-1"},    {"--sliding", "5"}, {"--role", "judge"},
+        {"--ballast-scale", "-1"},
+        {"--ballast-scale", "5"}, /* refused by its margins' estimate */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *a[] = {"model", "synth", "-o", out, cases[i].flag, cases[i].val, NULL};
@@ -91,6 +93,28 @@ static void model_synth_bad_values_should_exit_2_naming_the_flag(void **state)
     const char *u2[] = {"model", "synth", "-o", out, "--bogus", NULL};
     r = run(u2);
     assert_int_equal(r.code, 3);
+    tp_run_free(&r);
+}
+
+/* The ballast's report on stderr, and its knob in the file. */
+static void model_synth_with_ballast_should_print_its_margins_estimate(void **state)
+{
+    (void)state;
+    REQUIRE_BIN();
+    char out[256];
+    snprintf(out, sizeof out, "%s/ballast.gguf", g_tmp);
+    const char *a[] = {"model", "synth", "-o", out, "--mode", "copy", "--ffn", "64",
+                       "--ballast-scale", "0.25", NULL};
+    tp_run r = run(a);
+    assert_int_equal(r.code, 0);
+    assert_non_null(strstr(r.err, "ballast 0.25, FFN 64 x 2 layers"));
+    assert_non_null(strstr(r.err, "answer margin over the fallback"));
+    tp_run_free(&r);
+    const char *b[] = {"model", "info", out, "--json", NULL};
+    r = run(b);
+    assert_int_equal(r.code, 0);
+    assert_non_null(strstr(r.out, "kakeya.synth.ballast_scale"));
+    assert_non_null(strstr(r.out, "kakeya.synth.stats.ballast_margin"));
     tp_run_free(&r);
 }
 
@@ -358,6 +382,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(model_synth_should_write_a_model_that_model_info_reads),
         cmocka_unit_test(model_synth_bad_values_should_exit_2_naming_the_flag),
+        cmocka_unit_test(model_synth_with_ballast_should_print_its_margins_estimate),
         cmocka_unit_test(niah_json_should_hold_the_documented_fields),
         cmocka_unit_test(niah_controls_should_hold_end_to_end),
         cmocka_unit_test(niah_kv_codec_should_report_the_codec_and_its_counters),

@@ -22,6 +22,8 @@ static void a_bad_synth_source_knob_should_name_the_source_key_not_a_flag(void *
         {"synth:niah?key_dim=3", "key_dim: 3 is out of range"},
         {"synth:niah?distractors=99", "distractors: 99 is out of range"},
         {"synth:niah?n_outliers=99", "n_outliers: 99 is out of range"},
+        {"synth:niah?ballast_scale=-1", "ballast_scale: -1 is out of range"},
+        {"synth:niah?n_ff=0", "n_ff: 0 is out of range"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         synth_cfg c;
@@ -40,6 +42,12 @@ static void a_bad_synth_source_knob_should_name_the_source_key_not_a_flag(void *
                      KK_OK);
     assert_int_equal(c.key_dim, 16);
     assert_int_equal(c.niah_distractors, 3);
+    /* the ballast: its width and scale */
+    assert_int_equal(run_niah_parse_synth("synth:copy?n_ff=64&ballast_scale=0.25", "model", &c,
+                                          NULL), KK_OK);
+    assert_int_equal(c.n_ff, 64);
+    assert_true(c.ballast_scale == 0.25f);
+    assert_int_equal(c.mode, SYNTH_MODE_COPY);
 }
 
 
