@@ -166,9 +166,13 @@ void bench_model_prompt(int32_t *ids, int n, int32_t n_vocab)
     }
 }
 
-/* copy134m: filled in when synth learns ballast. */
+/* copy134m: d 1024 and FFN 21056 with ballast 0.25 (docs/synthetic-models.md
+ * "Ballast"): 134,091,776 parameters, as llama134m, every answer of the
+ * copy model unchanged. */
 kk_code bench_model_copy134m(synth_cfg *c, kk_err *err)
 {
-    (void)c;
-    return kk_err_set(err, KK_E_UNSUPPORTED, "bench model copy134m: not built yet");
+    c->n_embd = 1024;
+    c->n_ff = 21056;
+    c->ballast_scale = 0.25f;
+    return synth_check(c, err);
 }

@@ -137,6 +137,20 @@ static void the_prompt_should_be_bench_engines_ids_and_names_should_be_stable(vo
     assert_string_equal(p, "/c/bench-llama134m-s14-q8_0.gguf");
     kk_err e;
     assert_int_equal(bench_model_path(p, sizeof p, "/c", "huge", DTYPE_F32, &e), KK_E_RANGE);
+    /* the synthetic copy models: a synth_cfg, not a model_random_cfg */
+    assert_int_equal(bench_model_path(p, sizeof p, "/c", "copy134m", DTYPE_Q8_0, NULL), KK_OK);
+    assert_string_equal(p, "/c/bench-copy134m-s14-q8_0.gguf");
+    synth_cfg sc;
+    assert_true(bench_model_is_synth("copy") && !bench_model_is_synth("tiny"));
+    assert_int_equal(bench_model_synth_shape("copy134m", &sc, &e), KK_OK);
+    assert_int_equal(sc.mode, SYNTH_MODE_COPY);
+    assert_true(sc.ballast_scale > 0.0f);
+    /* as many parameters as llama134m: embeddings, 2 layers, output */
+    const int64_t d = sc.n_embd, ff = sc.n_ff, v = SYNTH_N_VOCAB;
+    const int64_t attn = (int64_t)sc.n_heads * sc.head_dim;
+    const int64_t params = 2 * v * d + d + 2 * (4 * d * attn + 3 * d * ff + 2 * d);
+    assert_true(params > 133000000 && params < 135000000);
+    assert_int_equal(bench_model_synth_shape("llama134m", &sc, &e), KK_E_RANGE);
     assert_int_equal(bench_model_path(p, sizeof p, "/c", "tiny", DTYPE_BF16, &e), KK_E_RANGE);
 }
 
