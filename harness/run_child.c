@@ -88,3 +88,31 @@ void run_child_status_text(int status, char *buf, size_t cap)
     else
         snprintf(buf, cap, "exit %d", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 }
+
+kk_code run_child_measure(void (*child)(int fd, void *ctx), void *ctx, char *reply, size_t cap,
+                          int *status, uint64_t *peak_rss, kk_err *err)
+{
+    int fd[2];
+    if (pipe(fd) != 0)
+        return kk_err_set(err, KK_E_IO, "pipe: %s", strerror(errno));
+    fflush(NULL);
+    const pid_t pid = fork();
+    if (pid < 0) {
+        close(fd[0]);
+        close(fd[1]);
+        return kk_err_set(err, KK_E_IO, "fork: %s", strerror(errno));
+    }
+    if (pid == 0) {
+        run_child_signals();
+        close(fd[0]);
+        child(fd[1], ctx);
+        _exit(127);
+    }
+    close(fd[1]);
+    run_child_read_reply(fd[0], reply, cap);
+    close(fd[0]);
+    if (run_child_reap(pid, status, peak_rss) != KK_OK)
+        return kk_err_set(err, KK_E_IO, "cannot wait for the measuring process: %s",
+                          strerror(errno));
+    return KK_OK;
+}

@@ -34,6 +34,15 @@ void run_child_signals(void);
  * @return KK_OK or KK_E_IO. */
 kk_code run_child_reap(pid_t pid, int *status, uint64_t *peak_rss);
 
+/* One measurement in a fresh process: fork; the child (default signals,
+ * the pipe's write end as fd) runs child(fd, ctx), which writes its reply
+ * and never returns (_exit 127 if it does); the parent reads the reply
+ * line into reply (cap bytes) and reaps the child: its wait status and
+ * peak RSS. stdio is flushed before the fork. @return KK_OK, or KK_E_IO
+ * naming the pipe, fork or wait that failed. */
+kk_code run_child_measure(void (*child)(int fd, void *ctx), void *ctx, char *reply, size_t cap,
+                          int *status, uint64_t *peak_rss, kk_err *err);
+
 /* "exit N" or "killed by signal N" for a wait status, into buf. */
 void run_child_status_text(int status, char *buf, size_t cap);
 

@@ -368,43 +368,45 @@ static void child_measure(int fd, const char *file, int threads, int scalar, int
     _exit(ok ? 0 : 2);
 }
 
+/* What a measuring child needs (run_child_measure's ctx). */
+typedef struct eb_child {
+    const eb_state *s;
+    const preset *p;
+    size_t arm;
+    const eb_model *md;
+} eb_child;
+
+static void child_main(int fd, void *ctx)
+{
+    const eb_child *c = ctx;
+    const int threads = arm_threads(c->p, c->arm);
+    if (!is_llama(c->p, c->arm))
+        child_measure(fd, c->md->path, threads, !strcmp(arm_s(c->p, c->arm, "isa"), "scalar"),
+                      strcmp(arm_s(c->p, c->arm, "kv"), "f32") != 0, c->s->ids, RUN_EB_PROMPT);
+    char th[16];
+    snprintf(th, sizeof th, "%d", threads);
+    if (dup2(fd, 1) < 0)
+        _exit(127);
+    close(fd);
+    char *const argv[] = {(char *)c->s->driver, (char *)c->md->path, th, "bench",
+                          (char *)c->s->ids_text, NULL};
+    execv(c->s->driver, argv);
+    _exit(127);
+}
+
 static kk_code measure(eb_state *s, const preset *p, size_t arm, eb_meas *m, kk_err *err)
 {
     const eb_model *md = &s->models[type_index(arm_s(p, arm, "type"))];
-    const int threads = arm_threads(p, arm), llama = is_llama(p, arm);
-    char th[16];
-    snprintf(th, sizeof th, "%d", threads);
-    int fd[2];
-    if (pipe(fd) != 0)
-        return kk_err_set(err, KK_E_IO, "pipe: %s", strerror(errno));
-    fflush(NULL);
-    const pid_t pid = fork();
-    if (pid < 0) {
-        close(fd[0]);
-        close(fd[1]);
-        return kk_err_set(err, KK_E_IO, "fork: %s", strerror(errno));
-    }
-    if (pid == 0) {
-        run_child_signals();
-        close(fd[0]);
-        if (!llama)
-            child_measure(fd[1], md->path, threads, !strcmp(arm_s(p, arm, "isa"), "scalar"),
-                          strcmp(arm_s(p, arm, "kv"), "f32") != 0, s->ids, RUN_EB_PROMPT);
-        if (dup2(fd[1], 1) < 0)
-            _exit(127);
-        close(fd[1]);
-        char *const argv[] = {s->driver, (char *)md->path, th, "bench", s->ids_text, NULL};
-        execv(s->driver, argv);
-        _exit(127);
-    }
-    close(fd[1]);
+    const int llama = is_llama(p, arm);
+    eb_child c = {s, p, arm, md};
     char reply[EB_REPLY_MAX];
-    run_child_read_reply(fd[0], reply, sizeof reply);
-    close(fd[0]);
     int status = 0;
-    if (run_child_reap(pid, &status, &m->peak_rss) != KK_OK)
-        return kk_err_set(err, KK_E_IO, "arm %s: cannot wait for the measuring process: %s",
-                          p->arms[arm].name, strerror(errno));
+    if (run_child_measure(child_main, &c, reply, sizeof reply, &status, &m->peak_rss, err) !=
+        KK_OK) {
+        char why[KK_ERR_MSG_MAX];
+        snprintf(why, sizeof why, "%s", err->msg);
+        return kk_err_set(err, KK_E_IO, "arm %s: %s", p->arms[arm].name, why);
+    }
     const int ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
     double *v = &m->load_s;
     int got;

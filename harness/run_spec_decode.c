@@ -1,7 +1,6 @@
 /* run_spec_decode: see run_spec_decode.h. */
 #include "run_spec_decode.h"
 
-#include <errno.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -476,8 +475,9 @@ fail:
 
 /* Load, warm up, the timed generation, [the plain reference]; replies
  * "ok ..." (see measure) or "error TEXT" on fd. Never returns. */
-static void child_run(int fd, const sd_job *j)
+static void child_main(int fd, void *ctx)
 {
+    const sd_job *j = ctx;
     static char out[SD_REPLY_MAX];
     kk_err e;
     kk_err_clear(&e);
@@ -571,36 +571,16 @@ static kk_code measure(run_ctx *rc, size_t i, sd_meas *m, kk_err *err)
         .verify_default = !strcmp(arm_s(p, a, "verify"), "default"),
         .check = rc->tasks[i].sample == 0, .n = ar->n, .eos = ar->eos,
         .prompt = ar->prompt, .warm = ar->warm, .n_prompt = ar->n_prompt, .n_warm = ar->n_warm};
-    int fd[2];
-    if (pipe(fd) != 0)
-        return kk_err_set(err, KK_E_IO, "pipe: %s", strerror(errno));
-    fflush(NULL);
-    const pid_t pid = fork();
-    if (pid < 0) {
-        close(fd[0]);
-        close(fd[1]);
-        return kk_err_set(err, KK_E_IO, "fork: %s", strerror(errno));
-    }
-    if (pid == 0) {
-        run_child_signals();
-        close(fd[0]);
-        child_run(fd[1], &j);
-    }
-    close(fd[1]);
     char *reply = malloc(SD_REPLY_MAX);
-    if (!reply) {
-        close(fd[0]);
-        int st;
-        run_child_reap(pid, &st, &m->peak_rss);
+    if (!reply)
         return kk_err_set(err, KK_E_NOMEM, "out of memory");
-    }
-    run_child_read_reply(fd[0], reply, SD_REPLY_MAX);
-    close(fd[0]);
     int status = 0;
-    if (run_child_reap(pid, &status, &m->peak_rss) != KK_OK) {
+    if (run_child_measure(child_main, (void *)&j, reply, SD_REPLY_MAX, &status, &m->peak_rss,
+                          err) != KK_OK) {
         free(reply);
-        return kk_err_set(err, KK_E_IO, "arm %s: cannot wait for the measuring process: %s",
-                          p->arms[a].name, strerror(errno));
+        char why[KK_ERR_MSG_MAX];
+        snprintf(why, sizeof why, "%s", err->msg);
+        return kk_err_set(err, KK_E_IO, "arm %s: %s", p->arms[a].name, why);
     }
     long long v[9];
     unsigned long long hash = 0;

@@ -20,6 +20,7 @@
 #include "kk_file.h"
 #include "test_proc.h"
 #include "test_util.h"
+#include "test_evidence.h"
 
 static char g_bin[PATH_MAX], g_gate[PATH_MAX], g_root[PATH_MAX], g_tmp[PATH_MAX];
 
@@ -31,13 +32,7 @@ static int setup(void **state)
     return kk_repo_root(g_root, sizeof g_root, NULL) == KK_OK ? 0 : -1;
 }
 
-static const cJSON *get(const cJSON *o, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    if (!v)
-        fail_msg("missing key %s", k);
-    return v;
-}
+#define get tu_get
 
 static cJSON *run(const char *jobs, const char *tag)
 {
@@ -45,32 +40,7 @@ static cJSON *run(const char *jobs, const char *tag)
     snprintf(out, sizeof out, "%s/%s", g_tmp, tag);
     const char *args[] = {"run", "drafter-parity", "--set", "n=48", "--jobs", jobs, "--out", out,
                           "--quiet", NULL};
-    tp_run r = tp_run_prog(NULL, g_bin, args);
-    if (r.code != 0)
-        fprintf(stderr, "%s", r.err);
-    assert_int_equal(r.code, 0);
-    char file[PATH_MAX + 400];
-    snprintf(file, sizeof file, "%s", r.out);
-    char *nl = strchr(file, '\n');
-    if (nl)
-        *nl = '\0';
-    tp_run_free(&r);
-    char schema[PATH_MAX + 64];
-    snprintf(schema, sizeof schema, "%s/gate/schemas/evidence.schema.json", g_root);
-    const char *vargs[] = {"validate", "--schema", schema, file, NULL};
-    TP_REQUIRE_PROGRAM(g_gate);
-    r = tp_run_prog(NULL, g_gate, vargs);
-    if (r.code != 0)
-        fprintf(stderr, "%s%s", r.out, r.err);
-    assert_int_equal(r.code, 0);
-    tp_run_free(&r);
-    char *text = NULL;
-    size_t len = 0;
-    assert_int_equal(kk_file_read_all(file, &text, &len, NULL), KK_OK);
-    cJSON *doc = cJSON_Parse(text);
-    free(text);
-    assert_non_null(doc);
-    return doc;
+    return tu_run_evidence(g_bin, g_gate, g_root, args);
 }
 
 static void the_shipped_preset_should_separate_rounding_from_perturbation(void **state)

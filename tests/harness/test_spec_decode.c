@@ -23,6 +23,7 @@
 #include "preset.h"
 #include "test_proc.h"
 #include "test_util.h"
+#include "test_evidence.h"
 
 static char g_bin[PATH_MAX], g_gate[PATH_MAX], g_root[PATH_MAX], g_tmp[PATH_MAX];
 
@@ -93,13 +94,7 @@ static void a_drafter_arm_without_its_ar_arm_and_a_bad_drafter_should_be_refused
     assert_int_equal(c, KK_E_RANGE);
 }
 
-static const cJSON *get(const cJSON *o, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    if (!v)
-        fail_msg("missing key %s", k);
-    return v;
-}
+#define get tu_get
 
 static double num(const cJSON *o, const char *k) { return get(o, k)->valuedouble; }
 
@@ -110,33 +105,7 @@ static cJSON *run(const char *workloads, const char *tag)
     snprintf(out, sizeof out, "%s/%s", g_tmp, tag);
     snprintf(set, sizeof set, "workloads=%s", workloads);
     const char *args[] = {"run", "spec-decode", "--set", set, "--out", out, "--quiet", NULL};
-    TP_REQUIRE_PROGRAM(g_bin);
-    tp_run r = tp_run_prog(NULL, g_bin, args);
-    if (r.code != 0)
-        fprintf(stderr, "%s", r.err);
-    assert_int_equal(r.code, 0);
-    char file[PATH_MAX + 400];
-    snprintf(file, sizeof file, "%s", r.out);
-    char *nl = strchr(file, '\n');
-    if (nl)
-        *nl = '\0';
-    tp_run_free(&r);
-    char schema[PATH_MAX + 64];
-    snprintf(schema, sizeof schema, "%s/gate/schemas/evidence.schema.json", g_root);
-    const char *vargs[] = {"validate", "--schema", schema, file, NULL};
-    TP_REQUIRE_PROGRAM(g_gate);
-    r = tp_run_prog(NULL, g_gate, vargs);
-    if (r.code != 0)
-        fprintf(stderr, "%s%s", r.out, r.err);
-    assert_int_equal(r.code, 0);
-    tp_run_free(&r);
-    char *text = NULL;
-    size_t len = 0;
-    assert_int_equal(kk_file_read_all(file, &text, &len, NULL), KK_OK);
-    cJSON *doc = cJSON_Parse(text);
-    free(text);
-    assert_non_null(doc);
-    return doc;
+    return tu_run_evidence(g_bin, g_gate, g_root, args);
 }
 
 /* Every drafter arm: output equal to its AR arm's (the sample's ids and
