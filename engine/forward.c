@@ -28,6 +28,7 @@ struct fwd_state {
     int32_t *pos;    /* (B) */
     float *inv_freq; /* (n_rot/2) */
     float *rope_cs;  /* (B, n_rot): each row's cosines and sines (fast path) */
+    float *inv_freq_swa, *rope_cs_swa; /* the same at rope_base_swa (gemma3) */
     /* per layer, found once at init (fast path only) */
     uint8_t *kv_dead;   /* (n_layers, n_kv_heads): K and V weight rows all zero */
     uint8_t *any_dead;  /* (n_layers) */
@@ -89,6 +90,8 @@ void fwd_free(fwd_state *s)
     free(s->pos);
     free(s->inv_freq);
     free(s->rope_cs);
+    free(s->inv_freq_swa);
+    free(s->rope_cs_swa);
     free(s->kv_dead);
     free(s->any_dead);
     free(s->ffn_zero);
@@ -166,6 +169,8 @@ kk_code fwd_init(fwd_state **out, const model *m, int64_t max_batch, int64_t n_c
     s->pos = malloc((size_t)B * sizeof(int32_t));
     s->inv_freq = alloc_f32(1, hp->n_rot / 2);
     s->rope_cs = alloc_f32(B, hp->n_rot);
+    s->inv_freq_swa = alloc_f32(1, hp->n_rot / 2);
+    s->rope_cs_swa = alloc_f32(B, hp->n_rot);
     s->kv_dead = calloc((size_t)hp->n_layers * (size_t)hp->n_kv_heads, 1);
     s->any_dead = calloc((size_t)hp->n_layers, 1);
     s->ffn_zero = calloc((size_t)hp->n_layers, 1);
@@ -173,13 +178,15 @@ kk_code fwd_init(fwd_state **out, const model *m, int64_t max_batch, int64_t n_c
     s->n_hidden = calloc((size_t)hp->n_layers, sizeof *s->n_hidden);
     s->probe_h = calloc(2 * (size_t)hp->n_heads, sizeof *s->probe_h);
     if (!s->probe_h ||!s->x || !s->xn || !s->q || !s->k || !s->v || !s->att || !s->proj || !s->gate ||
-        !s->up || !s->pos || !s->inv_freq || !s->rope_cs || !s->kv_dead || !s->any_dead ||
+        !s->up || !s->pos || !s->inv_freq || !s->rope_cs || !s->inv_freq_swa ||
+        !s->rope_cs_swa || !s->kv_dead || !s->any_dead ||
         !s->ffn_zero || !s->hidden || !s->n_hidden) {
         fwd_free(s);
         return kk_err_set(err, KK_E_NOMEM, "forward: out of memory for batch %lld",
                           (long long)max_batch);
     }
     ops_rope_freqs(s->inv_freq, hp->n_rot, hp->rope_base);
+    ops_rope_freqs(s->inv_freq_swa, hp->n_rot, hp->rope_base_swa);
     find_dead_work(s);
     *out = s;
     return KK_OK;
@@ -301,8 +308,8 @@ static void matmul_out(const fwd_state *s, const ops_weight *W, const float *att
  * are (zero, or never read). The fast path reads row t's cosines and sines
  * from cs (n, n_rot), filled once per chunk. */
 static void rope_rows(const fwd_state *s, float *x, const int32_t *pos, const float *cs,
-                      int64_t n, int32_t n_h, int32_t head_dim, const uint8_t *kv_dead,
-                      int32_t group)
+                      float base, int64_t n, int32_t n_h, int32_t head_dim,
+                      const uint8_t *kv_dead, int32_t group)
 {
     const model_hparams *hp = &s->m->hp;
     for (int64_t t = 0; t < n; t++)
@@ -311,7 +318,7 @@ static void rope_rows(const fwd_state *s, float *x, const int32_t *pos, const fl
                 continue;
             float *xh = x + (t * n_h + h) * (int64_t)head_dim;
             if (s->use_ref)
-                ops_rope_ref(xh, hp->n_rot, pos[t], hp->rope_base, hp->rope_neox);
+                ops_rope_ref(xh, hp->n_rot, pos[t], base, hp->rope_neox);
             else
                 ops_rope_cs(xh, hp->n_rot, cs + t * hp->n_rot, hp->rope_neox);
         }
@@ -381,6 +388,7 @@ typedef struct rope_arg {
     float *x;
     const int32_t *pos;
     const float *cs;
+    float base;
     int32_t n_h, head_dim, group;
     const uint8_t *kv_dead;
 } rope_arg;
@@ -389,15 +397,15 @@ static void rope_part(const void *a, int64_t t0, int64_t t1)
 {
     const rope_arg *p = a;
     const int64_t row = (int64_t)p->n_h * p->head_dim;
-    rope_rows(p->s, p->x + t0 * row, p->pos + t0, p->cs + t0 * p->s->m->hp.n_rot, t1 - t0,
-              p->n_h, p->head_dim, p->kv_dead, p->group);
+    rope_rows(p->s, p->x + t0 * row, p->pos + t0, p->cs + t0 * p->s->m->hp.n_rot, p->base,
+              t1 - t0, p->n_h, p->head_dim, p->kv_dead, p->group);
 }
 
 static void rope_par(const fwd_state *s, float *x, const int32_t *pos, const float *cs,
-                     int64_t n, int32_t n_h, int32_t head_dim, const uint8_t *kv_dead,
-                     int32_t group)
+                     float base, int64_t n, int32_t n_h, int32_t head_dim,
+                     const uint8_t *kv_dead, int32_t group)
 {
-    const rope_arg a = {s, x, pos, cs, n_h, head_dim, group, kv_dead};
+    const rope_arg a = {s, x, pos, cs, base, n_h, head_dim, group, kv_dead};
     par_rows(s, n, rope_part, &a);
 }
 
@@ -405,12 +413,16 @@ typedef struct swiglu_arg {
     float *g;
     const float *u;
     int64_t n_ff;
+    int gelu;          /* 0 SiLU (llama, qwen3); 1 GELU-tanh; 2 ggml's F16 GELU (gemma3) */
 } swiglu_arg;
 
 static void swiglu_part(const void *a, int64_t t0, int64_t t1)
 {
     const swiglu_arg *p = a;
-    ops_swiglu(p->g + t0 * p->n_ff, p->u + t0 * p->n_ff, (t1 - t0) * p->n_ff);
+    if (p->gelu)
+        ops_geglu(p->g + t0 * p->n_ff, p->u + t0 * p->n_ff, (t1 - t0) * p->n_ff, p->gelu == 2);
+    else
+        ops_swiglu(p->g + t0 * p->n_ff, p->u + t0 * p->n_ff, (t1 - t0) * p->n_ff);
 }
 
 static void capture(float *dst, const float *src, int32_t layer, int64_t n_total,
@@ -440,10 +452,23 @@ static kk_code run_chunk(fwd_state *s, kv_cache *kv, const int32_t *tokens, int6
     /* x (n, d) = the embedding rows */
     for (int64_t t = 0; t < n; t++)
         model_embed(m, tokens[t], s->x + t * d);
-    /* each row's RoPE cosines and sines, shared by its heads and layers */
+    if (hp->embd_scale != 1.0f) /* gemma3: x sqrt(n_embd), as llama.cpp's ggml_scale */
+        for (int64_t i = 0; i < n * d; i++)
+            s->x[i] *= hp->embd_scale;
+    /* each row's RoPE cosines and sines, shared by its heads and layers
+     * (gemma3's sliding layers: a second table at their base) */
+    const bool two_bases = hp->rope_base_swa != hp->rope_base;
     if (!s->use_ref)
-        for (int64_t t = 0; t < n; t++)
+        for (int64_t t = 0; t < n; t++) {
             ops_rope_table(s->rope_cs + t * hp->n_rot, hp->n_rot, s->pos[t], s->inv_freq);
+            if (two_bases)
+                ops_rope_table(s->rope_cs_swa + t * hp->n_rot, hp->n_rot, s->pos[t],
+                               s->inv_freq_swa);
+        }
+    /* gemma3 27B scales q by 1/sqrt(n_embd / n_head); attention divides by
+     * sqrt(head_dim_k), so q carries the ratio (1 elsewhere: no work) */
+    const float q_scale = hp->attn_scale * sqrtf((float)hp->head_dim_k);
+    const bool scale_q = fabsf(q_scale - 1.0f) > 1e-6f;
 
     for (int32_t il = 0; il < hp->n_layers; il++) {
         const model_layer *L = &m->layers[il];
@@ -473,9 +498,14 @@ static kk_code run_chunk(fwd_state *s, kv_cache *kv, const int32_t *tokens, int6
         if (cap)
             capture(cap->k_pre, s->k, il, n_total, t0, n, k_row);
         /* RoPE at each token's position */
-        rope_par(s, s->q + r0 * q_row, s->pos + r0, s->rope_cs + r0 * hp->n_rot, nr,
-                 hp->n_heads, hp->head_dim_k, dead, group);
-        rope_par(s, s->k, s->pos, s->rope_cs, n, hp->n_kv_heads, hp->head_dim_k, dead, 1);
+        const float *cs = L->rope_swa && two_bases ? s->rope_cs_swa : s->rope_cs;
+        const float base = L->rope_swa ? hp->rope_base_swa : hp->rope_base;
+        rope_par(s, s->q + r0 * q_row, s->pos + r0, cs + r0 * hp->n_rot, base, nr, hp->n_heads,
+                 hp->head_dim_k, dead, group);
+        rope_par(s, s->k, s->pos, cs, base, n, hp->n_kv_heads, hp->head_dim_k, dead, 1);
+        if (scale_q)
+            for (int64_t i = r0 * q_row; i < n * q_row; i++)
+                s->q[i] *= q_scale;
         if (s->q_round != FWD_Q_EXACT)
             round_queries(s, s->q, n * hp->n_heads, hp->head_dim_k);
         if (cap) {
@@ -510,19 +540,25 @@ static kk_code run_chunk(fwd_state *s, kv_cache *kv, const int32_t *tokens, int6
         /* output projection + residual */
         matmul_out(s, &L->wo, s->att + r0 * a_row, s->proj + r0 * d, nr, hp->n_heads,
                    hp->head_dim_v, dead, group);
+        if (L->attn_post_norm) /* gemma3: the attention output normed before the residual */
+            rmsnorm_rows(s, s->proj + r0 * d, s->proj + r0 * d, L->attn_post_norm, nr, d);
         for (int64_t i = r0 * d; i < n * d; i++)
             s->x[i] += s->proj[i];
-        /* FFN: x += down(silu(gate(xn)) * up(xn)); exactly 0 when ffn_down is */
+        /* FFN: x += down(act(gate(xn)) * up(xn)); exactly 0 when ffn_down is
+         * (gemma3's post-FFN norm of 0 is 0 too) */
         if (!s->use_ref && s->ffn_zero[il])
             continue;
         rmsnorm_rows(s, s->xn + r0 * d, s->x + r0 * d, L->ffn_norm, nr, d);
         matmul(s, &L->ffn_gate, s->xn + r0 * d, s->gate, nr);
         matmul(s, &L->ffn_up, s->xn + r0 * d, s->up, nr);
         {
-            const swiglu_arg a = {s->gate, s->up, hp->n_ff};
+            const swiglu_arg a = {s->gate, s->up, hp->n_ff,
+                                  hp->gemma ? (m->act == OPS_ACT_GGML ? 2 : 1) : 0};
             par_rows(s, nr, swiglu_part, &a);
         }
         matmul(s, &L->ffn_down, s->gate, s->proj + r0 * d, nr);
+        if (L->ffn_post_norm)
+            rmsnorm_rows(s, s->proj + r0 * d, s->proj + r0 * d, L->ffn_post_norm, nr, d);
         for (int64_t i = r0 * d; i < n * d; i++)
             s->x[i] += s->proj[i];
     }
@@ -537,6 +573,10 @@ static void output_logits(fwd_state *s, int64_t r0, int64_t nr, float *logits)
     for (int64_t t = 0; t < nr; t++)
         ops_rmsnorm(s->xn + t * d, s->x + (r0 + t) * d, m->output_norm, d, m->hp.rms_eps);
     matmul(s, &m->output, s->xn, logits, nr);
+    const float c = m->hp.logit_softcap;
+    if (c > 0.0f) /* gemma3's final_logit_softcapping, as llama.cpp: scale, tanh, scale */
+        for (int64_t i = 0; i < nr * m->hp.n_vocab; i++)
+            logits[i] = tanhf(logits[i] * (1.0f / c)) * c;
 }
 
 kk_code fwd_run(fwd_state *s, kv_cache *kv, const int32_t *tokens, const int32_t *pos,

@@ -4,6 +4,7 @@
 #include "model.h"
 
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +20,7 @@ const char *model_arch_name(model_arch a)
     switch (a) {
     case MODEL_ARCH_LLAMA: return "llama";
     case MODEL_ARCH_QWEN3: return "qwen3";
+    case MODEL_ARCH_GEMMA3: return "gemma3";
     }
     return "?";
 }
@@ -85,6 +87,58 @@ static kk_code hp_f32(const model *m, const char *suffix, bool required, float d
     return KK_OK;
 }
 
+/* gemma3, as llama.cpp's loader reads it (src/models/gemma3.cpp,
+ * llama-hparams.cpp; docs/models.md lists each item and its source):
+ * embeddings x sqrt(n_embd); a query scale of 1/sqrt(head_dim_k), or
+ * 1/sqrt(n_embd / n_head) for the 62-layer (27B) model; with
+ * attention.sliding_window > 0 the sliding layers come from
+ * attention.sliding_window_pattern (a u32 period P, default 6: layer il
+ * slides when il % P < P - 1; or an array, one flag per layer) and use
+ * rope.freq_base_swa (default 10000); final_logit_softcapping
+ * (default 0: none). The window flags are kept in m->swa_ until the layers
+ * exist. */
+static kk_code gemma3_hparams(model *m, kk_err *err)
+{
+    model_hparams *hp = &m->hp;
+    hp->embd_scale = sqrtf((float)hp->n_embd);
+    if (hp->n_layers == 62)
+        hp->attn_scale = 1.0f / sqrtf((float)(hp->n_embd / hp->n_heads));
+    KK_TRY(hp_u32(m, "attention.sliding_window", 0, 0, INT32_MAX, &hp->n_swa, err));
+    KK_TRY(hp_f32(m, "final_logit_softcapping", false, 0.0f, 0.0f, 1e6f, &hp->logit_softcap,
+                  err));
+    if (hp->n_swa == 0)
+        return KK_OK;
+    KK_TRY(hp_f32(m, "rope.freq_base_swa", false, 10000.0f, 1e-3f, 1e12f, &hp->rope_base_swa,
+                  err));
+    char key[128];
+    snprintf(key, sizeof key, "%s.attention.sliding_window_pattern", m->arch_name);
+    m->swa_ = calloc((size_t)hp->n_layers, 1);
+    if (!m->swa_)
+        return kk_err_set(err, KK_E_NOMEM, "out of memory");
+    const gguf_value *v = gguf_get(m->file, key);
+    if (v && v->type == GGUF_TYPE_ARRAY) {
+        if (v->v.arr.n != (uint64_t)hp->n_layers ||
+            (v->v.arr.elem_type != GGUF_TYPE_BOOL && v->v.arr.elem_type != GGUF_TYPE_UINT8 &&
+             v->v.arr.elem_type != GGUF_TYPE_INT8)) {
+            kk_err_set(err, KK_E_FORMAT, "key '%s' is an array of %llu %s (allowed: one bool "
+                       "per layer, %d)", key, (unsigned long long)v->v.arr.n,
+                       gguf_type_name(v->v.arr.elem_type), (int)hp->n_layers);
+            return locate(err, m->file, key);
+        }
+        const uint8_t *b = v->v.arr.raw;
+        for (int32_t il = 0; il < hp->n_layers; il++)
+            m->swa_[il] = b[il] != 0;
+        return KK_OK;
+    }
+    int32_t period = 6;
+    KK_TRY(hp_u32(m, "attention.sliding_window_pattern", 6, 0, MODEL_MAX_LAYERS, &period, err));
+    for (int32_t il = 0; il < hp->n_layers; il++)
+        m->swa_[il] = period == 0 || il % period < period - 1;
+    return KK_OK;
+fail:
+    return err->code;
+}
+
 static kk_code load_hparams(model *m, kk_err *err)
 {
     const gguf_file *f = m->file;
@@ -98,13 +152,16 @@ static kk_code load_hparams(model *m, kk_err *err)
         hp->arch = MODEL_ARCH_LLAMA;
     } else if (arch.len == 5 && !memcmp(arch.s, "qwen3", 5)) {
         hp->arch = MODEL_ARCH_QWEN3;
+    } else if (arch.len == 6 && !memcmp(arch.s, "gemma3", 6)) {
+        hp->arch = MODEL_ARCH_GEMMA3;
     } else {
         kk_err_set(err, KK_E_UNSUPPORTED,
-                   "architecture '%s' is not supported (allowed: llama, qwen3)", name);
+                   "architecture '%s' is not supported (allowed: llama, qwen3, gemma3)", name);
         return locate(err, f, "general.architecture");
     }
     snprintf(m->arch_name, sizeof m->arch_name, "%s", model_arch_name(hp->arch));
-    hp->rope_neox = hp->qk_norm = (hp->arch == MODEL_ARCH_QWEN3);
+    hp->rope_neox = hp->qk_norm = (hp->arch != MODEL_ARCH_LLAMA);
+    hp->gemma = hp->arch == MODEL_ARCH_GEMMA3;
 
     KK_TRY(hp_u32(m, "block_count", -1, 1, MODEL_MAX_LAYERS, &hp->n_layers, err));
     KK_TRY(hp_u32(m, "embedding_length", -1, 1, MODEL_MAX_DIM, &hp->n_embd, err));
@@ -133,6 +190,13 @@ static kk_code load_hparams(model *m, kk_err *err)
     KK_TRY(hp_f32(m, "attention.layer_norm_rms_epsilon", true, 0.0f, 0.0f, 1.0f,
                   &hp->rms_eps, err));
     KK_TRY(hp_f32(m, "rope.freq_base", false, 10000.0f, 1e-3f, 1e12f, &hp->rope_base, err));
+    hp->embd_scale = 1.0f;
+    hp->attn_scale = 1.0f / sqrtf((float)hp->head_dim_k);
+    hp->rope_base_swa = hp->rope_base;
+    hp->logit_softcap = 0.0f;
+    hp->n_swa = 0;
+    if (hp->gemma)
+        KK_TRY(gemma3_hparams(m, err));
     return KK_OK;
 fail:
     return err->code;
@@ -280,14 +344,21 @@ static kk_code load_layer(model *m, int32_t il, kk_err *err)
         KK_TRY(load_vector(m, NAME("attn_k_norm.weight"), hp->head_dim_k, &L->k_norm, err));
     }
     KK_TRY(load_vector(m, NAME("ffn_norm.weight"), d, &L->ffn_norm, err));
+    if (hp->gemma) {
+        KK_TRY(load_vector(m, NAME("post_attention_norm.weight"), d, &L->attn_post_norm, err));
+        KK_TRY(load_vector(m, NAME("post_ffw_norm.weight"), d, &L->ffn_post_norm, err));
+    }
     KK_TRY(load_matrix(m, NAME("ffn_gate.weight"), hp->n_ff, d, &L->ffn_gate, err));
     KK_TRY(load_matrix(m, NAME("ffn_up.weight"), hp->n_ff, d, &L->ffn_up, err));
     KK_TRY(load_matrix(m, NAME("ffn_down.weight"), d, hp->n_ff, &L->ffn_down, err));
 #undef NAME
     /* llama.cpp defines no sliding window for llama or qwen3 (it ignores an
-     * `attention.sliding_window` key for them); the forward pass honours a
-     * per-layer window for architectures added later. */
-    L->sliding_window = 0;
+     * `attention.sliding_window` key for them); gemma3's sliding layers
+     * (gemma3_hparams) mask keys n_swa or more positions back, as
+     * llama.cpp's LLAMA_SWA_TYPE_STANDARD, and rotate with their own base. */
+    const bool swa = m->swa_ && m->swa_[il];
+    L->sliding_window = swa ? hp->n_swa : 0;
+    L->rope_swa = swa;
     return KK_OK;
 fail:
     return err->code;
@@ -329,6 +400,8 @@ kk_code model_load(model **out, const gguf_file *f, kk_err *err)
     /* F32, F16 and Q8_0 weights are read in place from the map: fault it
      * in as part of the load (it is all read by the first pass anyway). */
     kk_map_prefault(&f->map);
+    free(m->swa_);
+    m->swa_ = NULL;
     *out = m;
     return KK_OK;
 fail:
@@ -346,6 +419,7 @@ void model_free(model *m)
         free(m->owned_[i]);
     free(m->owned_);
     free(m->layers);
+    free(m->swa_);
     free(m);
 }
 
@@ -359,6 +433,7 @@ uint64_t model_n_params(const model *m)
 
 void model_set_act(model *m, ops_act act)
 {
+    m->act = act;
     m->tok_embd.act = act; /* unused by matmul unless tied: harmless */
     m->output.act = act;
     for (int32_t il = 0; il < m->hp.n_layers; il++) {

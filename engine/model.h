@@ -1,5 +1,5 @@
 /*
- * model: hyperparameters and weights of a llama or qwen3 GGUF model.
+ * model: hyperparameters and weights of a llama, qwen3 or gemma3 GGUF model.
  *
  * Every hyperparameter comes from the GGUF metadata under llama.cpp's key
  * names, `{arch}.` + (docs/models.md lists them with their defaults):
@@ -36,6 +36,7 @@
 typedef enum model_arch {
     MODEL_ARCH_LLAMA = 0,
     MODEL_ARCH_QWEN3 = 1,
+    MODEL_ARCH_GEMMA3 = 2,
 } model_arch;
 
 typedef struct model_hparams {
@@ -55,6 +56,14 @@ typedef struct model_hparams {
     bool rope_neox;        /* qwen3: halves; llama: adjacent pairs */
     bool qk_norm;          /* qwen3: per-head RMSNorm on q and k before RoPE */
     bool tied_embeddings;  /* no output.weight */
+    /* gemma3 (docs/models.md says where each comes from); llama and qwen3
+     * keep the neutral values */
+    bool gemma;            /* post-attention and post-FFN norms, GELU-tanh gated FFN */
+    float embd_scale;      /* embeddings x this (gemma3: sqrt(n_embd)); 1 otherwise */
+    float attn_scale;      /* q.k scale (1 / sqrt(head_dim_k) unless gemma3 27B) */
+    float rope_base_swa;   /* rope base of the sliding layers (gemma3: 10000 default) */
+    float logit_softcap;   /* final logits: c tanh(l / c); 0: none */
+    int32_t n_swa;         /* sliding window of the sliding layers; 0: none */
 } model_hparams;
 
 typedef struct model_layer {
@@ -70,6 +79,9 @@ typedef struct model_layer {
     ops_weight ffn_up;        /* (n_ff, n_embd) */
     ops_weight ffn_down;      /* (n_embd, n_ff) */
     int32_t sliding_window;   /* 0: full attention (llama, qwen3 define none) */
+    bool rope_swa;            /* RoPE with rope_base_swa (gemma3's sliding layers) */
+    const float *attn_post_norm; /* (n_embd), gemma3 only, else NULL */
+    const float *ffn_post_norm;  /* (n_embd), gemma3 only, else NULL */
 } model_layer;
 
 typedef struct model {
@@ -81,6 +93,8 @@ typedef struct model {
     const gguf_file *file;    /* borrowed */
     char arch_name[16];
     void **owned_;            /* private: dequantized copies */
+    uint8_t *swa_;            /* private: gemma3's sliding layers while loading */
+    ops_act act;              /* model_set_act's; OPS_ACT_GGML also rounds GELU as ggml */
     size_t n_owned_;
     size_t bytes_dequantized; /* sum of the copies */
 } model;

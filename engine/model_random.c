@@ -53,6 +53,14 @@ kk_code model_random_check(const model_random_cfg *c, kk_err *err)
         return bad(err, "n_vocab", c->n_vocab, MODEL_RANDOM_MIN_VOCAB, 262144, "");
     if (c->n_ctx < 1 || c->n_ctx > (1 << 24))
         return bad(err, "n_ctx", c->n_ctx, 1, 1 << 24, "");
+    if (c->sliding_window < 0 || c->sliding_window > c->n_ctx)
+        return bad(err, "sliding_window", c->sliding_window, 0, c->n_ctx, "");
+    if (c->swa_pattern < 0 || c->swa_pattern > c->n_layers)
+        return bad(err, "swa_pattern", c->swa_pattern, 0, c->n_layers, "");
+    if ((c->sliding_window || c->swa_pattern) && c->arch != MODEL_ARCH_GEMMA3)
+        return bad(err, c->sliding_window ? "sliding_window" : "swa_pattern",
+                   c->sliding_window ? c->sliding_window : c->swa_pattern, 0, 0,
+                   " (only gemma3 has sliding layers)");
     return KK_OK;
 }
 
@@ -235,7 +243,10 @@ static kk_code add_tensors(builder *b)
      * pieces are 0: their logit is 0 while the named pieces' logits spread
      * around 0 with std ~1, so the argmax over ~150 of them is a named piece
      * (readable text, no EOS by chance). */
-    KK_TRY(add(b, "token_embd.weight", c->n_vocab, d, 1.0f, 0.0f, 0, 0));
+    /* gemma3 scales embeddings by sqrt(d): rows of std 1/sqrt(d) keep its
+     * residual at unit scale, as the real models' embeddings do */
+    KK_TRY(add(b, "token_embd.weight", c->n_vocab, d,
+               c->arch == MODEL_ARCH_GEMMA3 ? sd : 1.0f, 0.0f, 0, 0));
     KK_TRY(add(b, "output_norm.weight", 0, d, 0.0f, 1.0f, 0, 0));
     if (!c->tied)
         KK_TRY(add(b, "output.weight", c->n_vocab, d, 1.0f, 0.0f, 259, b->first_filler));
@@ -247,9 +258,13 @@ static kk_code add_tensors(builder *b)
         KK_TRY(add(b, NAME("attn_v.weight"), kv_dim, d, sd, 0.0f, 0, 0));
         KK_TRY(add(b, NAME("attn_output.weight"), d, q_dim, 1.0f / sqrtf((float)q_dim),
                    0.0f, 0, 0));
-        if (c->arch == MODEL_ARCH_QWEN3) {
+        if (c->arch != MODEL_ARCH_LLAMA) {
             KK_TRY(add(b, NAME("attn_q_norm.weight"), 0, hd, 0.0f, 1.0f, 0, 0));
             KK_TRY(add(b, NAME("attn_k_norm.weight"), 0, hd, 0.0f, 1.0f, 0, 0));
+        }
+        if (c->arch == MODEL_ARCH_GEMMA3) {
+            KK_TRY(add(b, NAME("post_attention_norm.weight"), 0, d, 0.0f, 1.0f, 0, 0));
+            KK_TRY(add(b, NAME("post_ffw_norm.weight"), 0, d, 0.0f, 1.0f, 0, 0));
         }
         KK_TRY(add(b, NAME("ffn_norm.weight"), 0, d, 0.0f, 1.0f, 0, 0));
         KK_TRY(add(b, NAME("ffn_gate.weight"), c->n_ff, d, sd, 0.0f, 0, 0));
@@ -281,10 +296,16 @@ static kk_code set_metadata(gguf_writer *w, const model_random_cfg *c, const voc
     rc |= gguf_writer_set_u32(w, K("attention.key_length"), (uint32_t)c->head_dim);
     rc |= gguf_writer_set_u32(w, K("attention.value_length"), (uint32_t)c->head_dim);
     rc |= gguf_writer_set_u32(w, K("rope.dimension_count"), (uint32_t)c->head_dim);
-    /* The values of the real models of each family (Llama 2, Qwen3). */
-    const bool q = (c->arch == MODEL_ARCH_QWEN3);
+    /* The values of the real models of each family (Llama 2, Qwen3, Gemma 3;
+     * gemma3's local rope base is left to llama.cpp's default, 10000). */
+    const bool q = (c->arch != MODEL_ARCH_LLAMA);
     rc |= gguf_writer_set_f32(w, K("attention.layer_norm_rms_epsilon"), q ? 1e-6f : 1e-5f);
     rc |= gguf_writer_set_f32(w, K("rope.freq_base"), q ? 1e6f : 1e4f);
+    if (c->arch == MODEL_ARCH_GEMMA3 && c->sliding_window > 0)
+        rc |= gguf_writer_set_u32(w, K("attention.sliding_window"), (uint32_t)c->sliding_window);
+    if (c->arch == MODEL_ARCH_GEMMA3 && c->swa_pattern > 0)
+        rc |= gguf_writer_set_u32(w, K("attention.sliding_window_pattern"),
+                                  (uint32_t)c->swa_pattern);
 #undef K
     rc |= gguf_writer_set_str(w, "tokenizer.ggml.model", "llama");
     rc |= gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)v->tok,

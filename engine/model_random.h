@@ -1,5 +1,5 @@
 /*
- * model_random: a small random-weight llama or qwen3 model written with the
+ * model_random: a small random-weight llama, qwen3 or gemma3 model written with the
  * GGUF writer, from a seed alone (no file from outside). Same seed and
  * shape, same bytes: one splitmix64 stream per tensor, derived from the seed
  * and the tensor's index, so nothing depends on the platform's rand().
@@ -41,6 +41,9 @@ typedef struct model_random_cfg {
     int32_t n_vocab;       /* >= MODEL_RANDOM_MIN_VOCAB */
     int32_t n_ctx;         /* context_length written */
     bool tied;             /* omit output.weight */
+    int32_t sliding_window;/* gemma3: attention.sliding_window (0: key not written) */
+    int32_t swa_pattern;   /* gemma3: attention.sliding_window_pattern (0: not
+                              written, llama.cpp's default of 6 applies) */
 } model_random_cfg;
 
 /* 3 control tokens + 256 bytes + at least one piece. */

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "dtype.h"
 #include "matmul.h"
 
 /* OpenBLAS internals (see ops_set_threads); NULL when absent. */
@@ -167,6 +168,29 @@ void ops_softmax(float *x, int64_t n)
     const float inv = (float)(1.0 / sum);
     for (int64_t i = 0; i < n; i++)
         x[i] *= inv;
+}
+
+static float gelu_tanh(float x)
+{
+    return 0.5f * x * (1.0f + tanhf(0.79788456080286535587989211986876f * x *
+                                    (1.0f + 0.044715f * x * x)));
+}
+
+void ops_geglu(float *g, const float *u, int64_t n, bool f16_table)
+{
+    for (int64_t i = 0; i < n; i++) {
+        const float x = g[i];
+        float y;
+        if (!f16_table)
+            y = gelu_tanh(x);
+        else if (x <= -10.0f)
+            y = 0.0f;
+        else if (x >= 10.0f)
+            y = x;
+        else
+            y = dtype_f16_to_f32(dtype_f32_to_f16(gelu_tanh(dtype_f16_to_f32(dtype_f32_to_f16(x)))));
+        g[i] = y * u[i];
+    }
 }
 
 void ops_swiglu(float *g, const float *u, int64_t n)

@@ -80,6 +80,13 @@ void ops_softmax(float *x, int64_t n);
 
 /* g[i] = silu(g[i]) * u[i] (the SwiGLU of the FFN). */
 void ops_swiglu(float *g, const float *u, int64_t n);
+/* g[i] = gelu(g[i]) * u[i], GELU in its tanh form (gemma3's FFN):
+ * 0.5 x (1 + tanh(sqrt(2/pi) x (1 + 0.044715 x^2))). f16_table: as
+ * llama.cpp's CPU backend computes it (GGML_GELU_FP16): x <= -10 gives 0,
+ * x >= 10 gives x, otherwise x rounded to F16, GELU of that, rounded to
+ * F16 again (the lookup table ggml fills, computed instead of stored); an
+ * exact GELU differs from it by about 1e-2 relative near 0. */
+void ops_geglu(float *g, const float *u, int64_t n, bool f16_table);
 
 /* Threads of the matrix products (matmul's pool) and of BLAS (attention). */
 void ops_set_threads(int n_threads);

@@ -53,7 +53,7 @@ static void help(FILE *out)
     fprintf(out,
             "usage: kakeya generate -m FILE (-p TEXT | --tokens IDS) -n N [--threads T] [--json]\n"
             "       [--act f32|ggml] [--kv-cache f32|f16 | --kv-codec SPEC [--kv-codec-v SPEC]]\n"
-            "  -m, --model FILE   GGUF model (llama or qwen3) with a llama tokenizer\n"
+            "  -m, --model FILE   GGUF model (llama, qwen3 or gemma3) with a llama tokenizer\n"
             "  -p, --prompt TEXT  prompt text; BOS added when the GGUF says so\n"
             "  --tokens IDS       comma-separated prompt token ids, verbatim (no BOS)\n"
             "  -n N               tokens to generate (greedy; stops early at EOS)\n"

@@ -36,7 +36,7 @@ static void help(FILE *out)
             "       [--q-round exact|f16|q8_0] [--json]\n"
             "KL divergence of the next-token distributions with the codec in the KV\n"
             "cache against the exact F32 cache, teacher-forced over the text\n"
-            "  -m, --model FILE     GGUF model (llama or qwen3)\n"
+            "  -m, --model FILE     GGUF model (llama, qwen3 or gemma3)\n"
             "  --kv-codec SPEC      K's (and V's) codec (docs/codecs.md)\n"
             "  --kv-codec-v SPEC    V's own codec\n"
             "  -p TEXT              the text, tokenized (BOS as the model asks)\n"

@@ -20,7 +20,7 @@ static void help(FILE *out)
     fprintf(out,
             "usage: kakeya logits -m FILE --tokens IDS [--threads T] [--act f32|ggml]\n"
             "       [--kv-cache f32|f16 | --kv-codec SPEC [--kv-codec-v SPEC]]\n"
-            "  -m, --model FILE   GGUF model (llama or qwen3)\n"
+            "  -m, --model FILE   GGUF model (llama, qwen3 or gemma3)\n"
             "  --tokens IDS       comma-separated token ids, used verbatim (no BOS added)\n"
             "  --threads T        %s; default: the cores available\n"
             "  --act f32|ggml     activations of Q8_0/F16 products: ggml rounds them as\n"

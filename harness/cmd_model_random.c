@@ -1,5 +1,5 @@
 /*
- * kakeya model random -o FILE [--seed S] [--arch llama|qwen3] [--layers N]
+ * kakeya model random -o FILE [--seed S] [--arch llama|qwen3|gemma3] [--layers N]
  *   [--d-model N] [--heads N] [--kv-heads N] [--head-dim N] [--ffn N]
  *   [--vocab N] [--ctx N] [--tied]
  * Writes a random-weight model (engine/model_random.h) with the GGUF writer;
@@ -22,7 +22,7 @@ static void help(FILE *out)
             "writes a random-weight GGUF model (F32, llama tokenizer) from a seed\n"
             "  -o, --output FILE  where to write (temp file + rename)\n"
             "  --seed S           seed (default %llu)\n"
-            "  --arch A           llama | qwen3 (default %s)\n"
+            "  --arch A           llama | qwen3 | gemma3 (default %s)\n"
             "  --layers N         blocks (default %d)\n"
             "  --d-model N        embedding size (default %d)\n"
             "  --heads N          query heads (default %d)\n"
@@ -32,6 +32,9 @@ static void help(FILE *out)
             "  --vocab N          vocabulary, >= %d (default %d)\n"
             "  --ctx N            context_length written (default %d)\n"
             "  --tied             no output.weight (tied embeddings)\n"
+            "  --sliding-window N gemma3: attention.sliding_window (default 0: not written)\n"
+            "  --swa-pattern P    gemma3: every P-th layer global (default: not written,\n"
+            "                     llama.cpp's 6)\n"
             "exit codes: 0 ok, 2 bad value or write error, 3 usage\n",
             (unsigned long long)d.seed, model_arch_name(d.arch), (int)d.n_layers,
             (int)d.n_embd, (int)d.n_heads, (int)d.n_kv_heads, (int)d.head_dim, (int)d.n_ff,
@@ -44,7 +47,8 @@ static const struct {
 } FIELD_FLAGS[] = {
     {"n_layers", "--layers"}, {"n_embd", "--d-model"}, {"n_heads", "--heads"},
     {"n_kv_heads", "--kv-heads"}, {"head_dim", "--head-dim"}, {"n_ff", "--ffn"},
-    {"n_vocab", "--vocab"}, {"n_ctx", "--ctx"},
+    {"n_vocab", "--vocab"}, {"n_ctx", "--ctx"}, {"sliding_window", "--sliding-window"},
+    {"swa_pattern", "--swa-pattern"},
 };
 
 typedef struct int_flag {
@@ -62,7 +66,8 @@ int cmd_model_random(int argc, char **argv)
     const int_flag ints[] = {
         {"--layers", &c.n_layers}, {"--d-model", &c.n_embd},  {"--heads", &c.n_heads},
         {"--kv-heads", &c.n_kv_heads}, {"--head-dim", &c.head_dim}, {"--ffn", &c.n_ff},
-        {"--vocab", &c.n_vocab},   {"--ctx", &c.n_ctx},
+        {"--vocab", &c.n_vocab},   {"--ctx", &c.n_ctx}, {"--sliding-window", &c.sliding_window},
+        {"--swa-pattern", &c.swa_pattern},
     };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -104,8 +109,11 @@ int cmd_model_random(int argc, char **argv)
                 c.arch = MODEL_ARCH_LLAMA;
             } else if (!strcmp(v, "qwen3")) {
                 c.arch = MODEL_ARCH_QWEN3;
+            } else if (!strcmp(v, "gemma3")) {
+                c.arch = MODEL_ARCH_GEMMA3;
             } else {
-                kk_err_set(&err, KK_E_RANGE, "--arch: '%s' is not allowed (allowed: llama, qwen3)", v);
+                kk_err_set(&err, KK_E_RANGE,
+                           "--arch: '%s' is not allowed (allowed: llama, qwen3, gemma3)", v);
                 kk_err_where(&err, "--arch");
                 return cmd_fail("model random", &err);
             }
