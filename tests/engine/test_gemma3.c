@@ -184,6 +184,24 @@ static void gemma3_hparams_should_follow_llama_cpp(void **state)
     model_free(m);
     gguf_close(f);
     free(buf);
+    /* a pattern array of the wrong length or element type: located, exit 2 */
+    cfg.swa_pattern = 0;
+    for (int k = 0; k < 2; k++) {
+        gguf_writer *w = NULL;
+        assert_int_equal(model_random_build(&cfg, &w, &e), KK_OK);
+        const int32_t flags[13] = {1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 0, 1};
+        assert_int_equal(gguf_writer_set_arr_i32(w, "gemma3.attention.sliding_window_pattern",
+                                                 flags, k ? 12 : 13),
+                         KK_OK);
+        assert_int_equal(gguf_writer_to_buffer(w, &buf, &len, &e), KK_OK);
+        gguf_writer_free(w);
+        assert_int_equal(gguf_parse_buffer(&f, buf, len, "g.gguf", &e), KK_OK);
+        assert_int_equal(model_load(&m, f, &e), KK_E_FORMAT);
+        assert_string_equal(e.where, "gemma3.attention.sliding_window_pattern");
+        assert_non_null(strstr(e.msg, "one bool per layer"));
+        gguf_close(f);
+        free(buf);
+    }
     /* sliding layers on a llama file are refused by model_random */
     cfg.arch = MODEL_ARCH_LLAMA;
     assert_int_equal(model_random_to_buffer(&cfg, &buf, &len, &e), KK_E_RANGE);

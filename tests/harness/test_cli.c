@@ -426,6 +426,24 @@ static void bad_model_random_values_should_exit_2_naming_the_flag(void **state)
     r = run(c);
     assert_int_equal(r.code, 0);
     tp_run_free(&r);
+    /* sliding layers are gemma3's: a llama file with a window is refused by flag */
+    const char *w[] = {"model", "random", "-o", out, "--sliding-window", "8", NULL};
+    r = run(w);
+    assert_int_equal(r.code, 2);
+    assert_non_null(strstr(r.err, "--sliding-window"));
+    assert_non_null(strstr(r.err, "only gemma3"));
+    tp_run_free(&r);
+    /* a gemma3 file with sliding layers generates from text */
+    const char *g[] = {"model", "random", "-o", out, "--arch", "gemma3", "--layers", "6",
+                       "--sliding-window", "4", NULL};
+    r = run(g);
+    assert_int_equal(r.code, 0);
+    tp_run_free(&r);
+    const char *gen[] = {"generate", "-m", out, "-p", "hello world", "-n", "12", "--json", NULL};
+    r = run(gen);
+    assert_int_equal(r.code, 0);
+    assert_non_null(strstr(r.out, "\"ids\": ["));
+    tp_run_free(&r);
 }
 
 static void a_bad_matmul_isa_variable_should_exit_2_naming_it_and_the_allowed_values(void **state)
