@@ -34,8 +34,11 @@ static const char *const HPARAMS[] = {
     "attention.value_length",
     "attention.layer_norm_rms_epsilon",
     "attention.sliding_window",
+    "attention.sliding_window_pattern",
     "rope.dimension_count",
     "rope.freq_base",
+    "rope.freq_base_swa",
+    "final_logit_softcapping",
     "vocab_size",
     "expert_count",
     "expert_used_count",
@@ -147,6 +150,127 @@ static cJSON *value_json(const gguf_value *v)
     return o;
 }
 
+/* ---- the tokenizer, read from its keys (any tokenizer model, runnable or not) ---- */
+
+#define TOK_NONE 0xFFFFFFFFu
+#define TOK_MAX_LISTED 16
+
+typedef struct tok_info {
+    char model[64], pre[64];   /* "" when absent */
+    uint32_t bos, eos, unk;    /* TOK_NONE when absent */
+    int add_bos;               /* -1 absent (llama.cpp: true for llama, false for gpt2) */
+    int64_t n_control, n_user; /* token_type 3 and 4 */
+    uint32_t listed[TOK_MAX_LISTED];
+    int n_listed;
+} tok_info;
+
+static void str_key(const gguf_file *f, const char *key, char *out, size_t cap)
+{
+    const gguf_value *v = gguf_get(f, key);
+    out[0] = '\0';
+    if (v && v->type == GGUF_TYPE_STRING)
+        gguf_str_copy(v->v.str, out, cap);
+}
+
+static uint32_t id_key(const gguf_file *f, const char *key)
+{
+    const gguf_value *v = gguf_get(f, key);
+    if (!v || (v->type != GGUF_TYPE_UINT32 && v->type != GGUF_TYPE_INT32))
+        return TOK_NONE;
+    return (uint32_t)(v->type == GGUF_TYPE_UINT32 ? v->v.u : (uint64_t)v->v.i);
+}
+
+static void read_tok(const gguf_file *f, tok_info *t)
+{
+    memset(t, 0, sizeof *t);
+    str_key(f, "tokenizer.ggml.model", t->model, sizeof t->model);
+    str_key(f, "tokenizer.ggml.pre", t->pre, sizeof t->pre);
+    t->bos = id_key(f, "tokenizer.ggml.bos_token_id");
+    t->eos = id_key(f, "tokenizer.ggml.eos_token_id");
+    t->unk = id_key(f, "tokenizer.ggml.unknown_token_id");
+    const gguf_value *ab = gguf_get(f, "tokenizer.ggml.add_bos_token");
+    t->add_bos = ab && ab->type == GGUF_TYPE_BOOL ? ab->v.b : -1;
+    const gguf_value *ty = gguf_get(f, "tokenizer.ggml.token_type");
+    if (!ty || ty->type != GGUF_TYPE_ARRAY || ty->v.arr.elem_type != GGUF_TYPE_INT32)
+        return;
+    for (uint64_t i = 0; i < ty->v.arr.n; i++) {
+        int32_t k;
+        memcpy(&k, ty->v.arr.raw + 4 * i, 4);
+        if (k != 3 && k != 4)
+            continue;
+        t->n_control += k == 3;
+        t->n_user += k == 4;
+        if (t->n_listed < TOK_MAX_LISTED)
+            t->listed[t->n_listed++] = (uint32_t)i;
+    }
+}
+
+/* Token id's text into buf ("?" when the tokens array does not hold it). */
+static const char *tok_text_of(const gguf_file *f, uint32_t id, char *buf, size_t cap)
+{
+    const gguf_value *v = gguf_get(f, "tokenizer.ggml.tokens");
+    snprintf(buf, cap, "?");
+    if (v && v->type == GGUF_TYPE_ARRAY && v->v.arr.items && id < v->v.arr.n &&
+        v->v.arr.items[id].type == GGUF_TYPE_STRING)
+        gguf_str_copy(v->v.arr.items[id].v.str, buf, cap);
+    return buf;
+}
+
+static void print_tok(const gguf_file *f, const tok_info *t)
+{
+    char a[96];
+    printf("tokenizer     %s", t->model[0] ? t->model : "(none)");
+    printf(" (pre-tokenizer %s)", t->pre[0] ? t->pre : "(none)");
+    const struct { const char *name; uint32_t id; } ids[] = {
+        {"bos", t->bos}, {"eos", t->eos}, {"unk", t->unk}};
+    for (size_t i = 0; i < 3; i++)
+        if (ids[i].id != TOK_NONE)
+            printf(", %s %u '%s'", ids[i].name, ids[i].id, tok_text_of(f, ids[i].id, a, sizeof a));
+    printf(", add_bos %s\n", t->add_bos < 0 ? "(absent)" : t->add_bos ? "true" : "false");
+    if (!t->n_control && !t->n_user)
+        return;
+    printf("special       %" PRId64 " control, %" PRId64 " user-defined:", t->n_control, t->n_user);
+    for (int i = 0; i < t->n_listed; i++)
+        printf(" %s", tok_text_of(f, t->listed[i], a, sizeof a));
+    printf("%s\n", t->n_control + t->n_user > t->n_listed ? " ..." : "");
+}
+
+static cJSON *tok_json(const gguf_file *f, const tok_info *t)
+{
+    char a[96];
+    cJSON *o = cJSON_CreateObject();
+    if (t->model[0])
+        cJSON_AddStringToObject(o, "model", t->model);
+    else
+        cJSON_AddNullToObject(o, "model");
+    if (t->pre[0])
+        cJSON_AddStringToObject(o, "pre", t->pre);
+    else
+        cJSON_AddNullToObject(o, "pre");
+    const struct { const char *name; uint32_t id; } ids[] = {
+        {"bos_id", t->bos}, {"eos_id", t->eos}, {"unk_id", t->unk}};
+    for (size_t i = 0; i < 3; i++) {
+        if (ids[i].id == TOK_NONE)
+            cJSON_AddNullToObject(o, ids[i].name);
+        else
+            cJSON_AddNumberToObject(o, ids[i].name, ids[i].id);
+    }
+    if (t->add_bos < 0)
+        cJSON_AddNullToObject(o, "add_bos");
+    else
+        cJSON_AddBoolToObject(o, "add_bos", t->add_bos);
+    cJSON_AddNumberToObject(o, "control", (double)t->n_control);
+    cJSON_AddNumberToObject(o, "user_defined", (double)t->n_user);
+    cJSON *sp = cJSON_AddArrayToObject(o, "special_first");
+    for (int i = 0; i < t->n_listed; i++) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddNumberToObject(e, "id", t->listed[i]);
+        cJSON_AddStringToObject(e, "text", tok_text_of(f, t->listed[i], a, sizeof a));
+        cJSON_AddItemToArray(sp, e);
+    }
+    return o;
+}
+
 /* ---- the report ---------------------------------------------------------------- */
 
 typedef struct info {
@@ -178,6 +302,10 @@ static void print_text(const info *in, const char *path)
     printf("architecture  %s\n", in->arch[0] ? in->arch : "(none: no general.architecture)");
     if (in->n_vocab >= 0)
         printf("vocabulary    %" PRId64 " tokens\n", in->n_vocab);
+    tok_info ti;
+    read_tok(f, &ti);
+    if (in->n_vocab >= 0 || ti.model[0])
+        print_tok(f, &ti);
     printf("parameters    %" PRIu64 " (", in->n_params);
     const char *sep = "";
     for (int t = 0; t <= 30; t++) {
@@ -235,6 +363,9 @@ static int print_json(const info *in, const char *path)
         cJSON_AddNullToObject(o, "architecture");
     if (in->n_vocab >= 0)
         cJSON_AddNumberToObject(o, "n_vocab", (double)in->n_vocab);
+    tok_info ti;
+    read_tok(f, &ti);
+    cJSON_AddItemToObject(o, "tokenizer", tok_json(f, &ti));
     snprintf(num, sizeof num, "%" PRIu64, in->n_params);
     cJSON_AddRawToObject(o, "n_params", num);
     cJSON *by = cJSON_AddObjectToObject(o, "params_by_type");

@@ -58,6 +58,10 @@ static void info_should_print_arch_params_shapes_and_sha256(void **state)
     assert_non_null(t);
     assert_non_null(strstr(t, "[512, 64]"));
     assert_non_null(strstr(r.out, "layer_norm_rms_epsilon   1e-05"));
+    /* the tokenizer: model, pre-tokenizer, special ids with their text */
+    assert_non_null(strstr(r.out, "tokenizer     llama (pre-tokenizer (none)), bos 1 '<s>', "
+                                  "eos 2 '</s>', unk 0 '<unk>', add_bos (absent)\n"));
+    assert_non_null(strstr(r.out, "special       2 control, 0 user-defined: <s> </s>\n"));
     tp_run_free(&r);
 }
 
@@ -72,6 +76,11 @@ static void info_json_should_hold_the_same_report(void **state)
     cJSON *o = cJSON_Parse(r.out);
     assert_non_null(o);
     assert_string_equal(cJSON_GetObjectItemCaseSensitive(o, "architecture")->valuestring, "llama");
+    const cJSON *tk = cJSON_GetObjectItemCaseSensitive(o, "tokenizer");
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(tk, "model")->valuestring, "llama");
+    assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(tk, "pre")));
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(tk, "eos_id")->valueint, 2);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(tk, "control")->valueint, 2);
     assert_int_equal(cJSON_GetObjectItemCaseSensitive(o, "gguf_version")->valueint, 3);
     assert_int_equal((int)cJSON_GetObjectItemCaseSensitive(o, "size_bytes")->valuedouble, 379168);
     assert_int_equal(strlen(cJSON_GetObjectItemCaseSensitive(o, "sha256")->valuestring), 64);
