@@ -52,7 +52,8 @@ static void help(FILE *out)
                 "  \"accepted\"; statistics on stderr\n\n");
     fprintf(out,
             "usage: kakeya generate -m FILE (-p TEXT | --tokens IDS) -n N [--threads T] [--json]\n"
-            "       [--act f32|ggml] [--kv-cache f32|f16 | --kv-codec SPEC [--kv-codec-v SPEC]]\n"
+            "       [--act f32|ggml] [--kv-cache f32|f16 | --kv-codec SPEC [--kv-codec-v SPEC]\n"
+            "       | --policy SPEC]\n"
             "  -m, --model FILE   GGUF model (llama, qwen3 or gemma3) with a llama tokenizer\n"
             "  -p, --prompt TEXT  prompt text; BOS added when the GGUF says so\n"
             "  --tokens IDS       comma-separated prompt token ids, verbatim (no BOS)\n"
@@ -62,6 +63,8 @@ static void help(FILE *out)
             "                     llama.cpp does (default), f32 keeps them exact\n"
             "  --kv-cache f32|f16 K/V cache storage: f32 (default) keeps K and V exact, f16\n"
             "                     halves the cache (llama.cpp's default cache type)\n"
+            "  --policy SPEC      full (default), sinkwin:sink=S,window=W, or s5 (a model's\n"
+            "                     sliding layers as rings of their window: gemma3)\n"
             "  --json             print {\"prompt_ids\", \"ids\", \"text\", \"prefill_s\", \"decode_s\"}\n"
             "stdout: the generated text (or the JSON); tokens/s on stderr.\n"
             "exit codes: 0 ok, 2 bad input (file, ids, N past the context), 3 usage\n",
@@ -157,7 +160,7 @@ static kk_code text_append(const tok *t, int32_t id, char **text, size_t *len, s
 }
 
 typedef struct gen_args {
-    const char *path, *prompt, *ids, *threads, *act, *kv, *codec, *codec_v;
+    const char *path, *prompt, *ids, *threads, *act, *kv, *codec, *codec_v, *policy;
     const char *drafter;          /* spec */
     int64_t n_predict, block;     /* block: spec, default 8 */
     bool have_n, json;
@@ -194,6 +197,8 @@ static int parse(int argc, char **argv, gen_args *a, kk_err *err)
             dst = &a->codec;
         } else if (!strcmp(s, "--kv-codec-v")) {
             dst = &a->codec_v;
+        } else if (!strcmp(s, "--policy")) {
+            dst = &a->policy;
         } else if (spec && !strcmp(s, "--drafter")) {
             dst = &a->drafter;
         } else if (spec && !strcmp(s, "--block")) {
@@ -261,7 +266,8 @@ static int generate_main(int argc, char **argv)
     if (session_parse_threads(a.threads, &threads, &err) != KK_OK ||
         session_parse_act(a.act, &act, &err) != KK_OK)
         return cmd_fail(g_name, &err);
-    if (session_parse_cache(&cache, a.kv, a.codec, a.codec_v, &err) != KK_OK) {
+    if (session_parse_cache(&cache, a.kv, a.codec, a.codec_v, &err) != KK_OK ||
+        session_parse_policy(&cache, a.policy, &err) != KK_OK) {
         if (err.code == KK_E_USAGE) {
             fprintf(stderr, "kakeya %s: %s\n", g_name, err.msg);
             help(stderr);
@@ -289,6 +295,8 @@ static int generate_main(int argc, char **argv)
     s.has_codec = cache.has_codec;
     s.kc = cache.kc;
     s.vc = cache.vc;
+    s.has_policy = cache.has_policy;
+    s.policy = cache.policy;
     if (!strcmp(g_name, "spec")) /* a verify call rolls back block - 1 drafts at most */
         s.kv_max_rollback = a.block - 1;
     const model_hparams *hp = &s.m->hp;

@@ -3,6 +3,7 @@
 
 #include "kv_codec.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli_bounds.h"
@@ -48,18 +49,40 @@ void session_close(session *s)
 /* Prefill batch: bounds the activations at 512 x the widest row (the FFN:
  * 512 x n_ff floats) while BLAS still sees matrices wide enough to be fast. */
 #define SESSION_MAX_BATCH 512
+/* Rows of slack a policy's rings keep (kv_config.max_rollback): prefill
+ * chunks of 64 rows. */
+#define SESSION_POLICY_SLACK 63
 
 kk_code session_cache_init(const session *s, int64_t n_ctx, kv_cache **kv,
                            fwd_state **st, kk_err *err)
 {
     const model_hparams *hp = &s->m->hp;
     /* no rollback drops more than the cache can hold */
+    /* A ring (sinkwin, s5's sliding layers) takes at most max_rollback + 1
+     * rows per append: a policy's cache keeps SESSION_POLICY_SLACK rows of
+     * slack and the forward pass runs batches of that many + 1 */
+    int64_t rb = s->kv_max_rollback;
+    if (s->has_policy && rb < SESSION_POLICY_SLACK)
+        rb = SESSION_POLICY_SLACK;
     const kv_config cfg = {hp->n_layers, hp->n_kv_heads, hp->head_dim_k, hp->head_dim_v,
-                           n_ctx, s->kv_max_rollback < n_ctx ? s->kv_max_rollback : n_ctx};
+                           n_ctx, rb < n_ctx ? rb : n_ctx};
+    int64_t max_batch = n_ctx < SESSION_MAX_BATCH ? n_ctx : SESSION_MAX_BATCH;
+    if (s->has_policy && max_batch > cfg.max_rollback + 1)
+        max_batch = cfg.max_rollback + 1;
     *kv = NULL;
     *st = NULL;
     kk_code rc;
-    if (s->has_codec) {
+    if (s->has_policy) {
+        int32_t *lw = malloc((size_t)hp->n_layers * sizeof *lw);
+        if (!lw)
+            return kk_err_set(err, KK_E_NOMEM, "out of memory");
+        for (int32_t l = 0; l < hp->n_layers; l++)
+            lw[l] = s->m->layers[l].sliding_window;
+        rc = kv_policy_make(&s->policy, &cfg, lw, kv, err);
+        free(lw);
+        if (rc != KK_OK)
+            kk_err_where(err, "--policy");
+    } else if (s->has_codec) {
         rc = kv_codec_init(kv, &cfg, &s->kc, &s->vc, NULL, err);
         /* the cache names its fields; the user gave flags */
         kk_err_rename(err, "k_codec", "--kv-codec");
@@ -69,13 +92,26 @@ kk_code session_cache_init(const session *s, int64_t n_ctx, kv_cache **kv,
     }
     if (rc != KK_OK)
         return rc;
-    rc = fwd_init(st, s->m, n_ctx < SESSION_MAX_BATCH ? n_ctx : SESSION_MAX_BATCH, n_ctx,
-                  err);
+    rc = fwd_init(st, s->m, max_batch, n_ctx, err);
     if (rc != KK_OK) {
         kv_free(*kv);
         *kv = NULL;
     }
     return rc;
+}
+
+kk_code session_parse_policy(session *s, const char *spec, kk_err *err)
+{
+    s->has_policy = false;
+    if (!spec)
+        return KK_OK;
+    if (s->kv_f16 || s->has_codec)
+        return kk_err_set(err, KK_E_USAGE, "--policy and --kv-cache f16 / --kv-codec are "
+                          "exclusive (a policy's caches hold F32 rows)");
+    if (kv_policy_parse(spec, &s->policy, err) != KK_OK)
+        return kk_err_where(err, "--policy");
+    s->has_policy = s->policy.kind != KV_POLICY_FULL;
+    return KK_OK;
 }
 
 kk_code session_parse_cache(session *s, const char *kv_cache, const char *codec,

@@ -13,6 +13,7 @@
 
 #include "codec.h"
 #include "forward.h"
+#include "kv_policy.h"
 #include "gguf.h"
 #include "kk_err.h"
 #include "model.h"
@@ -31,6 +32,10 @@ typedef struct session {
      * session_open): `spec` sets block - 1, so a KIVI unit its rollback
      * reopens still has its raw rows (kv_codec.h) */
     int64_t kv_max_rollback;
+    /* --policy SPEC (kv_policy.h) other than full: session_cache_init makes
+     * the policy's cache (s5: the model's sliding layers as rings) */
+    bool has_policy;
+    kv_policy policy;
 } session;
 
 /* Open path, load the model; with need_tok also the tokenizer. Errors name
@@ -60,6 +65,11 @@ kk_code session_parse_kv(const char *val, bool *f16, kk_err *err);
  * named by its flag (exit 2). */
 kk_code session_parse_cache(session *s, const char *kv_cache, const char *codec,
                             const char *codec_v, kk_err *err);
+
+/* --policy SPEC into s (has_policy, policy); NULL or "full": none. @return
+ * KK_OK; KK_E_USAGE (exit 3) when --kv-cache or --kv-codec is given too
+ * (the policies build F32 caches); a spec's error named --policy. */
+kk_code session_parse_policy(session *s, const char *spec, kk_err *err);
 
 /* --threads: default the cores available (kk_ncores); sets the compute threads (ops_set_threads). */
 kk_code session_parse_threads(const char *val, int *threads, kk_err *err);

@@ -439,10 +439,41 @@ static void bad_model_random_values_should_exit_2_naming_the_flag(void **state)
     r = run(g);
     assert_int_equal(r.code, 0);
     tp_run_free(&r);
-    const char *gen[] = {"generate", "-m", out, "-p", "hello world", "-n", "12", "--json", NULL};
+    const char *gen[] = {"generate", "-m", out, "-p", "hello world", "-n", "40", "--json", NULL};
     r = run(gen);
     assert_int_equal(r.code, 0);
-    assert_non_null(strstr(r.out, "\"ids\": ["));
+    const char *ids = strstr(r.out, "\"ids\": [");
+    assert_non_null(ids);
+    char full_ids[4096];
+    snprintf(full_ids, sizeof full_ids, "%.*s", (int)(strchr(ids, ']') - ids), ids);
+    tp_run_free(&r);
+    /* s5: the sliding layers as rings of their window (4 here, past after
+     * the 40 tokens): the same ids, since those layers never look further;
+     * spec on that cache too */
+    const char *s5[] = {"generate", "-m", out, "-p", "hello world", "-n", "40", "--json",
+                        "--policy", "s5", NULL};
+    r = run(s5);
+    assert_int_equal(r.code, 0);
+    assert_non_null(strstr(r.out, full_ids));
+    tp_run_free(&r);
+    const char *sp[] = {"spec", "-m", out, "-p", "hello world", "-n", "40", "--json",
+                        "--policy", "s5", "--drafter", "ngram:n=1", "--block", "4", NULL};
+    r = run(sp);
+    assert_int_equal(r.code, 0);
+    assert_non_null(strstr(r.out, full_ids));
+    tp_run_free(&r);
+    /* s5 on a model without sliding layers, and with an F16 cache: refused */
+    write_random_model();
+    const char *nos5[] = {"generate", "-m", g_model, "--tokens", "1", "-n", "2", "--policy", "s5",
+                          NULL};
+    r = run(nos5);
+    assert_int_equal(r.code, 2);
+    assert_non_null(strstr(r.err, "--policy"));
+    tp_run_free(&r);
+    const char *f16[] = {"generate", "-m", g_model, "--tokens", "1", "-n", "2", "--policy", "s5",
+                         "--kv-cache", "f16", NULL};
+    r = run(f16);
+    assert_int_equal(r.code, 3);
     tp_run_free(&r);
 }
 
