@@ -8,7 +8,10 @@
  *   - the writer re-writes it (set_value per key, add_tensor per tensor),
  *     the reader accepts that, and re-writing that gives the same bytes
  *     again (the canonical layout is a fixed point);
- *   - an error names the input and an offset inside it.
+ *   - an error names the input and an offset inside it;
+ *   - model_load on it either loads (every architecture: llama, qwen3,
+ *     gemma3 with its window keys and pattern arrays) or fails naming the
+ *     file, never crashes.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -17,6 +20,7 @@
 
 #include "dtype.h"
 #include "gguf.h"
+#include "model.h"
 
 static void die(const char *what)
 {
@@ -157,6 +161,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     gguf_writer_free(w2);
     free(b1);
     free(b2);
+    model *m = NULL;
+    kk_err_clear(&e);
+    if (model_load(&m, f, &e) == KK_OK) {
+        for (int32_t il = 0; il < m->hp.n_layers; il++)
+            sink += (uint64_t)m->layers[il].sliding_window + m->layers[il].rope_swa;
+        model_free(m);
+    } else if (strcmp(e.file, "fuzz") != 0 && e.code != KK_E_NOMEM) {
+        die("a model error without the file name");
+    }
     gguf_close(f);
     return 0;
 }
