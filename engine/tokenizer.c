@@ -449,11 +449,12 @@ kk_code tok_init_from_gguf(tok **out, const gguf_file *f, kk_err *err)
     rc = gguf_get_str(f, K_MODEL, &model, err);
     if (rc != KK_OK)
         return gguf_fail(err, f, K_MODEL);
-    if (!(model.len == 5 && memcmp(model.s, "llama", 5) == 0)) {
+    const bool bpe = model.len == 4 && memcmp(model.s, "gpt2", 4) == 0;
+    if (!(model.len == 5 && memcmp(model.s, "llama", 5) == 0) && !bpe) {
         kk_err_set(err, KK_E_UNSUPPORTED,
-                   "tokenizer model '%.*s' is not supported (only 'llama', "
-                   "SentencePiece)", (int)(model.len > 64 ? 64 : model.len),
-                   model.s);
+                   "tokenizer model '%.*s' is not supported (allowed: 'llama', "
+                   "SentencePiece; 'gpt2', byte-level BPE, decoding only)",
+                   (int)(model.len > 64 ? 64 : model.len), model.s);
         return gguf_fail(err, f, K_MODEL);
     }
 
@@ -519,22 +520,33 @@ kk_code tok_init_from_gguf(tok **out, const gguf_file *f, kk_err *err)
     v.scores = scores;
     v.types = types;
 
-    /* llama.cpp's defaults for the "llama" model: BOS 1, EOS 2, UNK 0,
-     * add_bos and add_space_prefix true. */
-    v.add_bos = true;
-    v.add_space_prefix = true;
+    /* llama.cpp's defaults (llama-vocab.cpp, load): "llama": BOS 1, EOS 2,
+     * UNK 0, add_bos and add_space_prefix true; "gpt2": BOS and EOS 11, no
+     * UNK, no space prefix, add_bos false (true for the llama3 family of
+     * pre-tokenizers, whose files say so in add_bos_token anyway). */
+    v.add_bos = !bpe;
+    v.add_space_prefix = !bpe;
     char warn[TOK_MAX_WARNINGS][TOK_WARNING_MAX];
-    if ((rc = get_special_id(f, "tokenizer.ggml.bos_token_id", 1, v.n, &v.bos, warn[0],
-                             sizeof warn[0], err)) ||
-        (rc = get_special_id(f, "tokenizer.ggml.eos_token_id", 2, v.n, &v.eos, warn[1],
-                             sizeof warn[1], err)) ||
-        (rc = get_special_id(f, "tokenizer.ggml.unknown_token_id", 0, v.n, &v.unk, warn[2],
-                             sizeof warn[2], err)) ||
+    if ((rc = get_special_id(f, "tokenizer.ggml.bos_token_id", bpe ? 11 : 1, v.n, &v.bos,
+                             warn[0], sizeof warn[0], err)) ||
+        (rc = get_special_id(f, "tokenizer.ggml.eos_token_id", bpe ? 11 : 2, v.n, &v.eos,
+                             warn[1], sizeof warn[1], err)) ||
+        (rc = get_special_id(f, "tokenizer.ggml.unknown_token_id", bpe ? -1 : 0, v.n, &v.unk,
+                             warn[2], sizeof warn[2], err)) ||
         (rc = get_opt_bool(f, "tokenizer.ggml.add_bos_token", &v.add_bos, err)) ||
         (rc = get_opt_bool(f, "tokenizer.ggml.add_space_prefix", &v.add_space_prefix, err)))
         goto done;
 
     rc = tok_init_from_vocab(out, &v, err);
+    if (rc == KK_OK && bpe) {
+        (*out)->bpe = true;
+        const gguf_value *pv = gguf_get(f, "tokenizer.ggml.pre");
+        if (pv && pv->type == GGUF_TYPE_STRING)
+            gguf_str_copy(pv->v.str, (*out)->pre, sizeof (*out)->pre);
+        /* GPT-2 texts are no <0xXX> byte pieces: no byte fallback */
+        for (int b = 0; b < 256; b++)
+            (*out)->byte_tok[b] = -1;
+    }
     for (size_t k = 0; rc == KK_OK && k < TOK_MAX_WARNINGS; k++)
         if (warn[k][0])
             memcpy((*out)->warnings[(*out)->n_warnings++], warn[k], sizeof warn[k]);
@@ -562,6 +574,53 @@ done:
 /* 3. Decoding                                                            */
 /* ===================================================================== */
 
+/* GPT-2's bytes_to_unicode, inverted: the printable bytes 33..126,
+ * 161..172 and 174..255 stand for themselves; the 68 others were given
+ * the code points 256, 257, ... in byte order. @return the byte, or -1 for
+ * a code point outside the map. */
+static int gpt2_byte_of(uint32_t cp)
+{
+    if ((cp >= 33 && cp <= 126) || (cp >= 161 && cp <= 172) || (cp >= 174 && cp <= 255))
+        return (int)cp;
+    if (cp < 256 || cp >= 256 + 68)
+        return -1;
+    int k = (int)(cp - 256);
+    for (int b = 0; b < 256; b++) {
+        const bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174;
+        if (!printable && k-- == 0)
+            return b;
+    }
+    return -1;
+}
+
+/* A GPT-2 text's bytes (llama.cpp's llama_decode_text): each UTF-8 code
+ * point of the map becomes its byte; anything else is kept as it is. */
+static int gpt2_piece(const char *s, size_t n, char *buf, size_t cap)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < n;) {
+        const unsigned char c = (unsigned char)s[i];
+        uint32_t cp = c;
+        size_t k = 1;
+        if (c >= 0xC0 && c < 0xE0 && i + 1 < n) {
+            cp = ((uint32_t)(c & 0x1F) << 6) | ((unsigned char)s[i + 1] & 0x3F);
+            k = 2;
+        }
+        const int b = k == 2 ? gpt2_byte_of(cp) : (c < 0x80 ? gpt2_byte_of(c) : -1);
+        if (b >= 0) {
+            if (w < cap)
+                buf[w] = (char)b;
+            w++;
+        } else {
+            for (size_t j = 0; j < k; j++, w++)
+                if (w < cap)
+                    buf[w] = s[i + j];
+        }
+        i += k;
+    }
+    return (int)w;
+}
+
 int tok_piece(const tok *t, int32_t id, char *buf, size_t cap)
 {
     if (!t || id < 0 || id >= t->n_vocab)
@@ -576,6 +635,8 @@ int tok_piece(const tok *t, int32_t id, char *buf, size_t cap)
             memcpy(buf, s, n < cap ? n : cap);
         return (int)n;
     }
+    if ((a & TOK_ATTR_NORMAL) && t->bpe)
+        return gpt2_piece(s, n, buf, cap);
     if (a & TOK_ATTR_NORMAL) {
         size_t w = 0;
         for (size_t i = 0; i < n; w++) {

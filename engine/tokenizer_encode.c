@@ -306,6 +306,11 @@ static kk_code encode(const tok *t, const char *text, size_t len, bool add_bos,
     kk_err_clear(err);
     *ids = NULL;
     *n_ids = 0;
+    if (t->bpe)
+        return kk_err_set(err, KK_E_UNSUPPORTED,
+                          "tokenizer model 'gpt2' (byte-level BPE, pre-tokenizer '%s'): "
+                          "encoding text is not built yet; give token ids (--tokens IDS)",
+                          t->pre[0] ? t->pre : "none");
     enc e = {0};
     e.t = t;
     e.err = err;

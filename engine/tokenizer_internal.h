@@ -39,6 +39,11 @@ struct tok {
     size_t n_special;
     int32_t bos, eos, unk;
     bool add_bos, add_space_prefix;
+    /* tokenizer.ggml.model "gpt2" (byte-level BPE): texts are GPT-2's
+     * byte-to-unicode form; decoding maps them back to bytes. Encoding is
+     * not built (issue #28): tok_encode refuses it by name. */
+    bool bpe;
+    char pre[32];        /* tokenizer.ggml.pre ("" when absent) */
     /* What tok_init_from_gguf kept quiet about but the CLI prints: one
      * line per special id the file gives outside the vocabulary. */
     char warnings[TOK_MAX_WARNINGS][TOK_WARNING_MAX];

@@ -773,7 +773,7 @@ static void init_from_gguf_should_locate_bad_tokenizer_metadata(void **state)
     /* another tokenizer model */
     g = (gbuf){0};
     gb_key(&g, "tokenizer.ggml.model", GGUF_TYPE_STRING);
-    gb_str(&g, "gpt2");
+    gb_str(&g, "t5");
     gb_tokens(&g, TOKS, 5);
     assert_int_equal(gb_tok(&g, &t, &err, &gf), KK_E_UNSUPPORTED);
     assert_string_equal(err.where, "tokenizer.ggml.model");
@@ -814,9 +814,62 @@ static void init_from_gguf_should_locate_bad_tokenizer_metadata(void **state)
     free(g.p);
 }
 
+/* A byte-level BPE vocabulary (tokenizer.ggml.model "gpt2"): decoding maps
+ * GPT-2's byte-to-unicode texts back to bytes (U+0120 -> ' ', U+010A ->
+ * newline, U+00C3 U+00A9 -> the two bytes of e-acute), control tokens
+ * print nothing, user-defined ones their text; llama.cpp's gpt2 defaults
+ * (no UNK, BOS/EOS 11: outside this vocabulary, so none); encoding text is
+ * refused naming the tokenizer and --tokens (issue #28 builds it). */
+static void gpt2_vocabularies_should_decode_to_bytes_and_refuse_encoding(void **state)
+{
+    (void)state;
+    static const char *const texts[] = {"!", "\xc4\xa0hello", "\xc4\x8a", "\xc3\x83\xc2\xa9",
+                                        "<|endoftext|>", "<think>", "\xc4\xa0\xc4\xa0", "\xe4\xb8\xad"};
+    const int32_t types[] = {1, 1, 1, 1, 3, 4, 1, 1};
+    gguf_writer *w = gguf_writer_init(3, 32);
+    assert_non_null(w);
+    assert_int_equal(gguf_writer_set_str(w, "tokenizer.ggml.model", "gpt2"), KK_OK);
+    assert_int_equal(gguf_writer_set_str(w, "tokenizer.ggml.pre", "qwen2"), KK_OK);
+    assert_int_equal(gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", texts, 8), KK_OK);
+    assert_int_equal(gguf_writer_set_arr_i32(w, "tokenizer.ggml.token_type", types, 8), KK_OK);
+    assert_int_equal(gguf_writer_set_u32(w, "tokenizer.ggml.eos_token_id", 4), KK_OK);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    kk_err e;
+    assert_int_equal(gguf_writer_to_buffer(w, &buf, &len, &e), KK_OK);
+    gguf_writer_free(w);
+    gguf_file *f = NULL;
+    assert_int_equal(gguf_parse_buffer(&f, buf, len, "bpe.gguf", &e), KK_OK);
+    tok *t = NULL;
+    assert_int_equal(tok_init_from_gguf(&t, f, &e), KK_OK);
+    assert_int_equal(tok_eos(t), 4);
+    assert_int_equal(tok_bos(t), -1);
+    assert_int_equal(tok_unk(t), -1);
+    assert_false(tok_add_bos(t));
+    const int32_t ids[] = {1, 2, 3, 0, 4, 5, 6, 7};
+    char *text = NULL;
+    size_t n = 0;
+    assert_int_equal(tok_decode(t, ids, 8, &text, &n, &e), KK_OK);
+    const char want[] = " hello\n\xc3\xa9!<think>  \xe4\xb8\xad";
+    assert_int_equal(n, sizeof want - 1);
+    assert_memory_equal(text, want, n);
+    free(text);
+    int32_t *out = NULL;
+    size_t n_out = 0;
+    assert_int_equal(tok_encode(t, "hello", 5, false, &out, &n_out, &e), KK_E_UNSUPPORTED);
+    assert_non_null(strstr(e.msg, "'gpt2'"));
+    assert_non_null(strstr(e.msg, "qwen2"));
+    assert_non_null(strstr(e.msg, "--tokens"));
+    assert_null(out);
+    tok_free(t);
+    gguf_close(f);
+    free(buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(gpt2_vocabularies_should_decode_to_bytes_and_refuse_encoding),
         cmocka_unit_test(encode_should_prefer_the_leftmost_pair_when_scores_tie),
         cmocka_unit_test(encode_should_merge_the_highest_scoring_pair_first),
         cmocka_unit_test(encode_should_fall_back_to_byte_tokens_for_unknown_characters),
