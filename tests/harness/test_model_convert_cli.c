@@ -27,6 +27,26 @@ static int setup(void **state)
                         "kakeya_convert");
 }
 
+/* `kakeya model convert in --type type -o out`; fails the test unless 0. */
+static void convert(const char *in, const char *type, const char *out)
+{
+    const char *a[] = {"model", "convert", in, "--type", type, "-o", out, NULL};
+    tp_run r = tp_run_prog(NULL, g_bin, a);
+    if (r.code != 0)
+        fail_msg("%s", r.err);
+    tp_run_free(&r);
+}
+
+/* The file at path generates some text from a prompt. */
+static void generates(const char *path)
+{
+    const char *g[] = {"generate", "-m", path, "-p", "Once upon a time", "-n", "8", NULL};
+    tp_run r = tp_run_prog(NULL, g_bin, g);
+    assert_int_equal(r.code, 0);
+    assert_true(strlen(r.out) > 1);
+    tp_run_free(&r);
+}
+
 static void q8_0_should_be_llamacpps_bytes(void **state)
 {
     (void)state;
@@ -35,11 +55,7 @@ static void q8_0_should_be_llamacpps_bytes(void **state)
     TU_REQUIRE_FIXTURE(f32, "models/stories260K.gguf");
     TU_REQUIRE_FIXTURE(ref, "models/stories260K-q8_0.gguf");
     snprintf(out, sizeof out, "%s/q8.gguf", g_tmp);
-    const char *a[] = {"model", "convert", f32, "--type", "q8_0", "-o", out, NULL};
-    tp_run r = tp_run_prog(NULL, g_bin, a);
-    if (r.code != 0)
-        fail_msg("%s", r.err);
-    tp_run_free(&r);
+    convert(f32, "q8_0", out);
     gguf_file *fr = NULL, *fo = NULL;
     kk_err e;
     assert_int_equal(gguf_open(&fr, ref, &e), KK_OK);
@@ -65,15 +81,8 @@ static void q8_0_should_be_llamacpps_bytes(void **state)
     gguf_close(fo);
     /* and F16 loads and runs */
     snprintf(out, sizeof out, "%s/f16.gguf", g_tmp);
-    const char *b[] = {"model", "convert", f32, "--type", "f16", "-o", out, NULL};
-    r = tp_run_prog(NULL, g_bin, b);
-    assert_int_equal(r.code, 0);
-    tp_run_free(&r);
-    const char *g[] = {"generate", "-m", out, "-p", "Once upon a time", "-n", "8", NULL};
-    r = tp_run_prog(NULL, g_bin, g);
-    assert_int_equal(r.code, 0);
-    assert_true(strlen(r.out) > 1);
-    tp_run_free(&r);
+    convert(f32, "f16", out);
+    generates(out);
 }
 
 /* BF16: every 2-D F32 tensor's values rounded to nearest even (ggml's
@@ -90,11 +99,7 @@ static void bf16_should_round_to_nearest_even_and_run(void **state)
     char f32[1100], out[256];
     TU_REQUIRE_FIXTURE(f32, "models/stories260K.gguf");
     snprintf(out, sizeof out, "%s/bf16.gguf", g_tmp);
-    const char *a[] = {"model", "convert", f32, "--type", "bf16", "-o", out, NULL};
-    tp_run r = tp_run_prog(NULL, g_bin, a);
-    if (r.code != 0)
-        fail_msg("%s", r.err);
-    tp_run_free(&r);
+    convert(f32, "bf16", out);
     gguf_file *fs = NULL, *fo = NULL;
     kk_err e;
     assert_int_equal(gguf_open(&fs, f32, &e), KK_OK);
@@ -125,11 +130,7 @@ static void bf16_should_round_to_nearest_even_and_run(void **state)
     assert_true(converted >= 30);
     gguf_close(fs);
     gguf_close(fo);
-    const char *g[] = {"generate", "-m", out, "-p", "Once upon a time", "-n", "8", NULL};
-    r = tp_run_prog(NULL, g_bin, g);
-    assert_int_equal(r.code, 0);
-    assert_true(strlen(r.out) > 1);
-    tp_run_free(&r);
+    generates(out);
 }
 
 static void bad_arguments_should_be_refused_by_name(void **state)
