@@ -192,6 +192,18 @@ refengine:
 bench-driver:
 	@sh bench/llamacpp_bench_build.sh
 
+# engine/unicode_data.c (committed) from npm's @unicode/unicode-15.1.0, the
+# Unicode version of llama.cpp's table; bench/unicode_check.sh compares the
+# two on every code point (needs make refengine).
+UNICODE_PKG := $(or $(KAKEYA_CACHE),$(HOME)/.cache/kakeya)/npm/unicode-15.1.0
+.PHONY: unicode-data
+unicode-data:
+	@mkdir -p $(UNICODE_PKG) && cd $(UNICODE_PKG) && \
+	    { [ -f package/package.json ] || { npm pack --silent @unicode/unicode-15.1.0@2.0.7 >/dev/null && \
+	      tar xzf unicode-unicode-15.1.0-2.0.7.tgz; }; }
+	node bench/gen_unicode_data.mjs $(UNICODE_PKG)/package > engine/unicode_data.c.tmp
+	mv engine/unicode_data.c.tmp engine/unicode_data.c
+
 # ---- set-up ---------------------------------------------------------------
 # Debian packages: build (openblas, cjson, gsl, yaml, cmocka), fuzzing (clang,
 # libclang-rt-14-dev: only a recommendation of clang), test-only Python and
@@ -228,6 +240,7 @@ help:
 	@echo "  deps       apt-get install the Debian packages that are missing"
 	@echo "  refengine  build llama.cpp's library (npm node-llama-cpp) and the driver, once"
 	@echo "  bench-driver  build/bench/llamacpp_bench (engine-bench preset's llama.cpp side), after refengine"
+	@echo "  unicode-data  regenerate engine/unicode_data.c from npm's @unicode/unicode-15.1.0"
 	@echo "  demo       the README's main job on the built-in default"
 	@echo "  clean      remove build/ and bin/"
 	@echo "variables: FLAVOR=release|asan|fuzz  WERROR=-Werror  KAKEYA_FIXTURES=$(KAKEYA_FIXTURES)"

@@ -169,6 +169,7 @@ void tok_free(tok *t)
     free(t->attr);
     free(t->ht);
     free(t->special);
+    tok_bpe_free(t->bpe_data);
     free(t);
 }
 
@@ -322,6 +323,18 @@ kk_code tok_init_from_vocab(tok **out, const tok_vocab *v, kk_err *err)
     for (size_t i = 0; i < t->n_special; i++)
         t->special[i] = keys[i].id;
     free(keys);
+    keys = NULL;
+
+    if (v->pre) {
+        t->bpe = true;
+        snprintf(t->pre, sizeof t->pre, "%s", v->pre);
+        /* GPT-2 texts are no <0xXX> byte pieces: no byte fallback */
+        for (int b = 0; b < 256; b++)
+            t->byte_tok[b] = -1;
+        snprintf(where, sizeof where, "tokenizer.ggml.merges");
+        if (tok_bpe_init(t, v->merges, v->merge_len, v->n_merges, v->pre, err) != KK_OK)
+            goto fail;
+    }
 
     *out = t;
     return KK_OK;
@@ -441,6 +454,8 @@ kk_code tok_init_from_gguf(tok **out, const gguf_file *f, kk_err *err)
     size_t *lens = NULL;
     float *scores = NULL;
     int32_t *types = NULL;
+    const char **merges = NULL;
+    size_t *merge_len = NULL;
     kk_code rc;
 
     static const char K_MODEL[] = "tokenizer.ggml.model";
@@ -453,7 +468,7 @@ kk_code tok_init_from_gguf(tok **out, const gguf_file *f, kk_err *err)
     if (!(model.len == 5 && memcmp(model.s, "llama", 5) == 0) && !bpe) {
         kk_err_set(err, KK_E_UNSUPPORTED,
                    "tokenizer model '%.*s' is not supported (allowed: 'llama', "
-                   "SentencePiece; 'gpt2', byte-level BPE, decoding only)",
+                   "SentencePiece; 'gpt2', byte-level BPE)",
                    (int)(model.len > 64 ? 64 : model.len), model.s);
         return gguf_fail(err, f, K_MODEL);
     }
@@ -537,16 +552,40 @@ kk_code tok_init_from_gguf(tok **out, const gguf_file *f, kk_err *err)
         (rc = get_opt_bool(f, "tokenizer.ggml.add_space_prefix", &v.add_space_prefix, err)))
         goto done;
 
-    rc = tok_init_from_vocab(out, &v, err);
-    if (rc == KK_OK && bpe) {
-        (*out)->bpe = true;
+    char pre[32] = "";
+    if (bpe) {
+        /* llama.cpp: "cannot find tokenizer merges in model file" */
+        static const char K_MERGES[] = "tokenizer.ggml.merges";
+        const gguf_value *mv = gguf_get(f, K_MERGES);
+        if (!mv || mv->type != GGUF_TYPE_ARRAY || mv->v.arr.elem_type != GGUF_TYPE_STRING ||
+            (mv->v.arr.n > 0 && !mv->v.arr.items)) {
+            kk_err_set(err, mv ? KK_E_TYPE : KK_E_MISSING,
+                       mv ? "expected an array of strings" : "a 'gpt2' tokenizer needs its merges");
+            rc = gguf_fail(err, f, K_MERGES);
+            goto done;
+        }
+        const uint64_t nm = mv->v.arr.n;
+        merges = malloc((nm ? nm : 1) * sizeof *merges);
+        merge_len = malloc((nm ? nm : 1) * sizeof *merge_len);
+        if (!merges || !merge_len) {
+            rc = kk_err_set(err, KK_E_NOMEM, "out of memory for %llu merges",
+                            (unsigned long long)nm);
+            goto done;
+        }
+        for (uint64_t i = 0; i < nm; i++) {
+            merges[i] = mv->v.arr.items[i].v.str.s;
+            merge_len[i] = (size_t)mv->v.arr.items[i].v.str.len;
+        }
         const gguf_value *pv = gguf_get(f, "tokenizer.ggml.pre");
         if (pv && pv->type == GGUF_TYPE_STRING)
-            gguf_str_copy(pv->v.str, (*out)->pre, sizeof (*out)->pre);
-        /* GPT-2 texts are no <0xXX> byte pieces: no byte fallback */
-        for (int b = 0; b < 256; b++)
-            (*out)->byte_tok[b] = -1;
+            gguf_str_copy(pv->v.str, pre, sizeof pre);
+        v.pre = pre;
+        v.merges = merges;
+        v.merge_len = merge_len;
+        v.n_merges = (size_t)nm;
     }
+
+    rc = tok_init_from_vocab(out, &v, err);
     for (size_t k = 0; rc == KK_OK && k < TOK_MAX_WARNINGS; k++)
         if (warn[k][0])
             memcpy((*out)->warnings[(*out)->n_warnings++], warn[k], sizeof warn[k]);
@@ -563,6 +602,8 @@ kk_code tok_init_from_gguf(tok **out, const gguf_file *f, kk_err *err)
         kk_err_where(err, where);
     }
 done:
+    free(merges);
+    free(merge_len);
     free(texts);
     free(lens);
     free(scores);

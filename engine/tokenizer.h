@@ -1,7 +1,10 @@
 /*
- * tok: the SentencePiece-style tokenizer of GGUF files whose
- * `tokenizer.ggml.model` is "llama" (llama.cpp's LLAMA_VOCAB_TYPE_SPM).
+ * tok: the tokenizers of GGUF files whose `tokenizer.ggml.model` is
+ * "llama" (SentencePiece, llama.cpp's LLAMA_VOCAB_TYPE_SPM) or "gpt2"
+ * (byte-level BPE, LLAMA_VOCAB_TYPE_BPE: tokenizer_bpe.c, with the
+ * pre-tokenizers of the gpt-2, llama-bpe and qwen2 families).
  *
+ * SentencePiece:
  * Encoding follows llama.cpp's llm_tokenizer_spm: the text gets a leading
  * space (add_space_prefix, default true), spaces become U+2581, then
  * pieces are merged greedily by score (bigram priority queue); symbols that
@@ -83,6 +86,15 @@ typedef struct tok_vocab {
     int32_t bos, eos, unk;     /* ids, -1 for none */
     bool add_bos;              /* BOS wanted by default (add_bos needs bos) */
     bool add_space_prefix;     /* prefix the text with one space */
+    /* Byte-level BPE (tokenizer.ggml.model "gpt2") when pre is non-NULL:
+     * the texts are GPT-2's byte-to-unicode form, pre names the
+     * pre-tokenizer (tokenizer.ggml.pre; "" when absent: encoding is then
+     * refused), merges the n_merges "left right" strings in rank order
+     * (merge_len NULL: NUL-terminated). */
+    const char *pre;
+    const char *const *merges;
+    const size_t *merge_len;
+    size_t n_merges;
 } tok_vocab;
 
 kk_code tok_init_from_vocab(tok **out, const tok_vocab *v, kk_err *err);

@@ -47,8 +47,8 @@ typedef struct enc {
     size_t n_syms;
     bigram *heap;
     size_t n_heap, cap_heap;
-    int32_t *out;
-    size_t n_out, cap_out;
+    tok_ids out;
+    tok_bpe_scratch *bpe;
     kk_err *err;
 } enc;
 
@@ -59,21 +59,27 @@ static void enc_free(enc *e)
     free(e->buf);
     free(e->syms);
     free(e->heap);
-    free(e->out);
+    free(e->out.v);
+    tok_bpe_scratch_free(e->bpe);
+}
+
+kk_code tok_ids_push(tok_ids *o, int32_t id, kk_err *err)
+{
+    if (o->n == o->cap) {
+        size_t cap = o->cap ? 2 * o->cap : 64;
+        int32_t *p = realloc(o->v, cap * sizeof *p);
+        if (!p)
+            return kk_err_set(err, KK_E_NOMEM, "out of memory for token ids");
+        o->v = p;
+        o->cap = cap;
+    }
+    o->v[o->n++] = id;
+    return KK_OK;
 }
 
 static kk_code out_push(enc *e, int32_t id)
 {
-    if (e->n_out == e->cap_out) {
-        size_t cap = e->cap_out ? 2 * e->cap_out : 64;
-        int32_t *p = realloc(e->out, cap * sizeof *p);
-        if (!p)
-            return kk_err_set(e->err, KK_E_NOMEM, "out of memory for token ids");
-        e->out = p;
-        e->cap_out = cap;
-    }
-    e->out[e->n_out++] = id;
-    return KK_OK;
+    return tok_ids_push(&e->out, id, e->err);
 }
 
 /* llama.cpp's tokenizer_st_partition: split raw fragments at each
@@ -306,11 +312,12 @@ static kk_code encode(const tok *t, const char *text, size_t len, bool add_bos,
     kk_err_clear(err);
     *ids = NULL;
     *n_ids = 0;
-    if (t->bpe)
+    if (t->bpe && tok_bpe_pre(t) == TOK_PRE_NONE)
         return kk_err_set(err, KK_E_UNSUPPORTED,
-                          "tokenizer model 'gpt2' (byte-level BPE, pre-tokenizer '%s'): "
-                          "encoding text is not built yet; give token ids (--tokens IDS)",
-                          t->pre[0] ? t->pre : "none");
+                          "tokenizer.ggml.pre '%s' is not a pre-tokenizer kakeya builds "
+                          "(allowed: the gpt-2, llama-bpe and qwen2 families, "
+                          "docs/tokenizer.md); give token ids (--tokens IDS)",
+                          t->pre[0] ? t->pre : "(absent)");
     enc e = {0};
     e.t = t;
     e.err = err;
@@ -341,7 +348,10 @@ static kk_code encode(const tok *t, const char *text, size_t len, bool add_bos,
     for (size_t i = 0; i < e.n_frags; i++)
         if (e.frags[i].id < 0 && e.frags[i].len > max_raw)
             max_raw = e.frags[i].len;
-    if (max_raw > 0) {
+    if (max_raw > 0 && t->bpe) {
+        if ((rc = tok_bpe_scratch_new(&e.bpe, max_raw, err)) != KK_OK)
+            goto done;
+    } else if (max_raw > 0) {
         size_t cap = 3 * max_raw + 3;
         e.buf = malloc(cap);
         e.syms = malloc(cap * sizeof *e.syms);
@@ -364,6 +374,12 @@ static kk_code encode(const tok *t, const char *text, size_t len, bool add_bos,
             prev_special = true;
             continue;
         }
+        if (t->bpe) {
+            if ((rc = tok_bpe_fragment(t, e.bpe, text + f->off, f->len, ref, &e.out, err)) !=
+                KK_OK)
+                goto done;
+            continue;
+        }
         size_t blen;
         split_fragment(&e, text + f->off, f->len,
                        t->add_space_prefix && prev_special, &blen);
@@ -376,9 +392,9 @@ static kk_code encode(const tok *t, const char *text, size_t len, bool add_bos,
             if ((rc = resegment(&e, &e.syms[k])) != KK_OK)
                 goto done;
     }
-    *ids = e.out;
-    *n_ids = e.n_out;
-    e.out = NULL;
+    *ids = e.out.v;
+    *n_ids = e.out.n;
+    e.out.v = NULL;
 done:
     enc_free(&e);
     return rc;

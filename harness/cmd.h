@@ -28,6 +28,7 @@ int cmd_run(int argc, char **argv);           /* harness/cmd_run.c */
 int cmd_validate_presets(int argc, char **argv); /* harness/cmd_run.c */
 int cmd_merge(int argc, char **argv);         /* harness/cmd_run.c: shard evidence */
 int cmd_compare(int argc, char **argv);       /* harness/cmd_compare.c */
+int cmd_tokenize(int argc, char **argv);      /* harness/cmd_tokenize.c */
 
 /* Print err as "kakeya SUBCMD: ..." on stderr and return its exit code. */
 int cmd_fail(const char *subcmd, const kk_err *err);

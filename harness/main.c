@@ -30,6 +30,7 @@ static const subcmd SUBCMDS[] = {
     {"model", "synth", cmd_model_synth, "write a synthetic retrieval model (NIAH, copy)"},
     {"model", "convert", cmd_model_convert, "a GGUF's F32 matrices as F16 or Q8_0 (ggml's bytes)"},
     {"generate", NULL, cmd_generate, "greedy generation from text (-p) or token ids (--tokens)"},
+    {"tokenize", NULL, cmd_tokenize, "a GGUF's tokenizer on a text: ids, pieces, timing"},
     {"spec", NULL, cmd_spec, "speculative greedy decoding: exactly generate's output, fewer calls"},
     {"logits", NULL, cmd_logits, "the logits of every position as JSON"},
     {"niah", NULL, cmd_niah, "needle-in-a-haystack recall of a synthetic model"},

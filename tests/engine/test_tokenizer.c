@@ -814,33 +814,47 @@ static void init_from_gguf_should_locate_bad_tokenizer_metadata(void **state)
     free(g.p);
 }
 
-/* A byte-level BPE vocabulary (tokenizer.ggml.model "gpt2"): decoding maps
- * GPT-2's byte-to-unicode texts back to bytes (U+0120 -> ' ', U+010A ->
- * newline, U+00C3 U+00A9 -> the two bytes of e-acute), control tokens
- * print nothing, user-defined ones their text; llama.cpp's gpt2 defaults
- * (no UNK, BOS/EOS 11: outside this vocabulary, so none); encoding text is
- * refused naming the tokenizer and --tokens (issue #28 builds it). */
-static void gpt2_vocabularies_should_decode_to_bytes_and_refuse_encoding(void **state)
+/* A byte-level BPE vocabulary (tokenizer.ggml.model "gpt2") in memory:
+ * texts, types, the pre-tokenizer (NULL: not written) and merges (NULL:
+ * no tokenizer.ggml.merges key). */
+static gguf_file *gpt2_gguf(const char *pre, const char *const *merges, size_t n_merges,
+                            uint8_t **buf)
 {
-    (void)state;
     static const char *const texts[] = {"!", "\xc4\xa0hello", "\xc4\x8a", "\xc3\x83\xc2\xa9",
                                         "<|endoftext|>", "<think>", "\xc4\xa0\xc4\xa0", "\xe4\xb8\xad"};
     const int32_t types[] = {1, 1, 1, 1, 3, 4, 1, 1};
     gguf_writer *w = gguf_writer_init(3, 32);
     assert_non_null(w);
     assert_int_equal(gguf_writer_set_str(w, "tokenizer.ggml.model", "gpt2"), KK_OK);
-    assert_int_equal(gguf_writer_set_str(w, "tokenizer.ggml.pre", "qwen2"), KK_OK);
+    if (pre)
+        assert_int_equal(gguf_writer_set_str(w, "tokenizer.ggml.pre", pre), KK_OK);
     assert_int_equal(gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", texts, 8), KK_OK);
     assert_int_equal(gguf_writer_set_arr_i32(w, "tokenizer.ggml.token_type", types, 8), KK_OK);
+    if (merges)
+        assert_int_equal(gguf_writer_set_arr_str(w, "tokenizer.ggml.merges", merges, n_merges),
+                         KK_OK);
     assert_int_equal(gguf_writer_set_u32(w, "tokenizer.ggml.eos_token_id", 4), KK_OK);
-    uint8_t *buf = NULL;
     size_t len = 0;
     kk_err e;
-    assert_int_equal(gguf_writer_to_buffer(w, &buf, &len, &e), KK_OK);
+    assert_int_equal(gguf_writer_to_buffer(w, buf, &len, &e), KK_OK);
     gguf_writer_free(w);
     gguf_file *f = NULL;
-    assert_int_equal(gguf_parse_buffer(&f, buf, len, "bpe.gguf", &e), KK_OK);
+    assert_int_equal(gguf_parse_buffer(&f, *buf, len, "bpe.gguf", &e), KK_OK);
+    return f;
+}
+
+/* Decoding maps GPT-2's byte-to-unicode texts back to bytes (U+0120 ->
+ * ' ', U+010A -> newline, U+00C3 U+00A9 -> the two bytes of e-acute),
+ * control tokens print nothing, user-defined ones their text; llama.cpp's
+ * gpt2 defaults (no UNK, BOS/EOS 11: outside this vocabulary, so none). */
+static void gpt2_vocabularies_should_decode_to_bytes(void **state)
+{
+    (void)state;
+    static const char *const merges[] = {"\xc4\xa0 \xc4\xa0"};
+    uint8_t *buf = NULL;
+    gguf_file *f = gpt2_gguf("qwen2", merges, 1, &buf);
     tok *t = NULL;
+    kk_err e;
     assert_int_equal(tok_init_from_gguf(&t, f, &e), KK_OK);
     assert_int_equal(tok_eos(t), 4);
     assert_int_equal(tok_bos(t), -1);
@@ -854,22 +868,51 @@ static void gpt2_vocabularies_should_decode_to_bytes_and_refuse_encoding(void **
     assert_int_equal(n, sizeof want - 1);
     assert_memory_equal(text, want, n);
     free(text);
-    int32_t *out = NULL;
-    size_t n_out = 0;
-    assert_int_equal(tok_encode(t, "hello", 5, false, &out, &n_out, &e), KK_E_UNSUPPORTED);
-    assert_non_null(strstr(e.msg, "'gpt2'"));
-    assert_non_null(strstr(e.msg, "qwen2"));
-    assert_non_null(strstr(e.msg, "--tokens"));
-    assert_null(out);
     tok_free(t);
     gguf_close(f);
     free(buf);
 }
 
+/* What llama.cpp refuses, refused by name: a gpt2 vocabulary without
+ * merges (at load: "cannot find tokenizer merges"), or with merges of
+ * another type; a pre-tokenizer we do not build (absent: llama.cpp's
+ * 'default', std::regex-based) when encoding, naming it and --tokens. */
+static void gpt2_vocabularies_should_refuse_what_they_cannot_encode(void **state)
+{
+    (void)state;
+    uint8_t *buf = NULL;
+    tok *t = NULL;
+    kk_err e;
+    gguf_file *f = gpt2_gguf("qwen2", NULL, 0, &buf);
+    assert_int_equal(tok_init_from_gguf(&t, f, &e), KK_E_MISSING);
+    assert_string_equal(e.where, "tokenizer.ggml.merges");
+    assert_string_equal(e.file, "bpe.gguf");
+    assert_null(t);
+    gguf_close(f);
+    free(buf);
+
+    static const char *const merges[] = {"\xc4\xa0 \xc4\xa0"};
+    const char *const pres[] = {"default", NULL, "gemma4"};
+    for (size_t k = 0; k < 3; k++) {
+        f = gpt2_gguf(pres[k], merges, 1, &buf);
+        assert_int_equal(tok_init_from_gguf(&t, f, &e), KK_OK);
+        int32_t *out = NULL;
+        size_t n_out = 0;
+        assert_int_equal(tok_encode(t, "hello", 5, false, &out, &n_out, &e), KK_E_UNSUPPORTED);
+        assert_non_null(strstr(e.msg, pres[k] ? pres[k] : "(absent)"));
+        assert_non_null(strstr(e.msg, "--tokens"));
+        assert_null(out);
+        tok_free(t);
+        gguf_close(f);
+        free(buf);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(gpt2_vocabularies_should_decode_to_bytes_and_refuse_encoding),
+        cmocka_unit_test(gpt2_vocabularies_should_decode_to_bytes),
+        cmocka_unit_test(gpt2_vocabularies_should_refuse_what_they_cannot_encode),
         cmocka_unit_test(encode_should_prefer_the_leftmost_pair_when_scores_tie),
         cmocka_unit_test(encode_should_merge_the_highest_scoring_pair_first),
         cmocka_unit_test(encode_should_fall_back_to_byte_tokens_for_unknown_characters),
