@@ -141,17 +141,6 @@ void tok_bpe_free(tok_bpe *b)
     free(b);
 }
 
-/* The text of an intern id. */
-static inline const char *sym_text(const tok *t, int32_t id, size_t *n)
-{
-    if (id < t->n_vocab)
-        return tok_str(t, id, n);
-    const tok_bpe *b = t->bpe_data;
-    int32_t i = id - t->n_vocab;
-    *n = b->xoff[i + 1] - b->xoff[i];
-    return b->xpool + b->xoff[i];
-}
-
 static int32_t extra_find(const tok *t, const char *s, size_t n)
 {
     const tok_bpe *b = t->bpe_data;

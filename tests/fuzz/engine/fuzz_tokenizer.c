@@ -6,7 +6,9 @@
  *
  * Input: byte 0 holds flags (bit 0 add BOS, bit 1 parse_special, bit 2 the
  * stories260K vocabulary when the fixtures are present, else a built-in
- * one); the rest is the text.
+ * one; bit 3 a built-in byte-level BPE vocabulary instead, bits 4-5 its
+ * pre-tokenizer: gpt-2, llama-bpe, qwen2); the rest is the text.
+ * Byte-level BPE round-trips exactly (no space prefix) on valid UTF-8.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -53,6 +55,50 @@ static tok *builtin_tok(void)
     return t;
 }
 
+/* The 256 GPT-2 byte characters (id = byte), some merges and tokens: a
+ * user-defined and a control token, and a merge whose result is no token
+ * ("x y": its one-byte tokens come out). */
+static tok *bpe_tok(const char *pre)
+{
+    static char bytes[256][3];
+    static const char *const extra[] = {"ab", "bc", "abc", "\xc4\xa0" "a", "\xc4\xa0\xc4\xa0",
+                                        "aa", "<us>", "<|c|>", "12", "'s"};
+    static const char *const merges[] = {"a b", "b c", "a bc", "\xc4\xa0 a", "\xc4\xa0 \xc4\xa0",
+                                         "a a", "x y", "1 2", "' s"};
+    enum { N = 256 + 10 };
+    const char *text[N];
+    int32_t types[N];
+    for (int b = 0; b < 256; b++) {
+        const bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174;
+        uint32_t cp = (uint32_t)b;
+        if (!printable) {
+            cp = 256;
+            for (int c = 0; c < b; c++)
+                if (!((c >= 33 && c <= 126) || (c >= 161 && c <= 172) || c >= 174))
+                    cp++;
+        }
+        if (cp < 0x80) {
+            bytes[b][0] = (char)cp;
+        } else {
+            bytes[b][0] = (char)(0xC0 | (cp >> 6));
+            bytes[b][1] = (char)(0x80 | (cp & 0x3F));
+        }
+        text[b] = bytes[b];
+        types[b] = TOK_TYPE_NORMAL;
+    }
+    for (int i = 0; i < 10; i++) {
+        text[256 + i] = extra[i];
+        types[256 + i] = i == 6 ? TOK_TYPE_USER_DEFINED : i == 7 ? TOK_TYPE_CONTROL
+                                                                 : TOK_TYPE_NORMAL;
+    }
+    tok_vocab v = {.n = N, .text = text, .types = types, .bos = 263, .eos = 263, .unk = -1,
+                   .pre = pre, .merges = merges, .n_merges = 9};
+    tok *t = NULL;
+    if (tok_init_from_vocab(&t, &v, NULL) != KK_OK)
+        abort();
+    return t;
+}
+
 static tok *stories_tok(void)
 {
     char dir[1024], path[1200];
@@ -89,11 +135,14 @@ static bool utf8_valid(const uint8_t *p, size_t n)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static tok *builtin, *stories;
+    static tok *builtin, *stories, *bpe[3];
     static bool loaded;
     if (!loaded) {
         builtin = builtin_tok();
         stories = stories_tok();
+        bpe[0] = bpe_tok("gpt-2");
+        bpe[1] = bpe_tok("llama-bpe");
+        bpe[2] = bpe_tok("qwen2");
         loaded = true;
     }
     if (size == 0)
@@ -102,7 +151,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *text = (const char *)data + 1;
     size_t len = size - 1;
     bool add_bos = flags & 1, special = flags & 2;
-    const tok *t = (flags & 4) && stories ? stories : builtin;
+    const bool is_bpe = flags & 8;
+    const tok *t = is_bpe ? bpe[((flags >> 4) & 3) % 3] : (flags & 4) && stories ? stories : builtin;
 
     int32_t *ids = NULL, *ref = NULL;
     size_t n = 0, n_ref = 0;
@@ -118,11 +168,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t blen = 0;
     if (tok_decode(t, ids, n, &back, &blen, NULL) != KK_OK)
         abort();
-    bool rt = !special && utf8_valid(data + 1, len) && !memmem(text, len, SP, 3) &&
-              !memmem(text, len, "<us>", 4);
-    if (rt && len > 0 &&
-        (blen != len + 1 || back[0] != ' ' || memcmp(back + 1, text, len) != 0))
-        abort();
+    if (is_bpe) {
+        /* BOS is a control token (no piece); user-defined ones print */
+        if (!special && utf8_valid(data + 1, len) && (blen != len || memcmp(back, text, len) != 0))
+            abort();
+    } else {
+        bool rt = !special && utf8_valid(data + 1, len) && !memmem(text, len, SP, 3) &&
+                  !memmem(text, len, "<us>", 4);
+        if (rt && len > 0 &&
+            (blen != len + 1 || back[0] != ' ' || memcmp(back + 1, text, len) != 0))
+            abort();
+    }
     free(back);
     free(ids);
     return 0;
