@@ -302,8 +302,10 @@ static int generate_main(int argc, char **argv)
     const model_hparams *hp = &s.m->hp;
 
     if (a.prompt) {
-        KK_TRY(tok_encode(s.t, a.prompt, strlen(a.prompt), tok_add_bos(s.t), &prompt,
-                          &n_prompt, &err));
+        /* special-token texts parsed, as llama.cpp's examples tokenize a
+         * prompt (a chat template's <|im_start|> is that token) */
+        KK_TRY(tok_encode_ex(s.t, a.prompt, strlen(a.prompt), tok_add_bos(s.t), true, &prompt,
+                             &n_prompt, &err));
         KK_CHECK(n_prompt > 0, &err, KK_E_RANGE,
                  "-p: the prompt is empty and the model adds no BOS: nothing to start from");
     } else {
