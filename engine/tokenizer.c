@@ -537,9 +537,15 @@ kk_code tok_init_from_gguf(tok **out, const gguf_file *f, kk_err *err)
 
     /* llama.cpp's defaults (llama-vocab.cpp, load): "llama": BOS 1, EOS 2,
      * UNK 0, add_bos and add_space_prefix true; "gpt2": BOS and EOS 11, no
-     * UNK, no space prefix, add_bos false (true for the llama3 family of
-     * pre-tokenizers, whose files say so in add_bos_token anyway). */
-    v.add_bos = !bpe;
+     * UNK, no space prefix, add_bos false except for the llama3 family of
+     * pre-tokenizers; tokenizer.ggml.add_bos_token overrides. */
+    char pre[32] = "";
+    if (bpe) {
+        const gguf_value *pv = gguf_get(f, "tokenizer.ggml.pre");
+        if (pv && pv->type == GGUF_TYPE_STRING)
+            gguf_str_copy(pv->v.str, pre, sizeof pre);
+    }
+    v.add_bos = tok_default_add_bos(bpe ? "gpt2" : "llama", pre);
     v.add_space_prefix = !bpe;
     char warn[TOK_MAX_WARNINGS][TOK_WARNING_MAX];
     if ((rc = get_special_id(f, "tokenizer.ggml.bos_token_id", bpe ? 11 : 1, v.n, &v.bos,
@@ -552,7 +558,6 @@ kk_code tok_init_from_gguf(tok **out, const gguf_file *f, kk_err *err)
         (rc = get_opt_bool(f, "tokenizer.ggml.add_space_prefix", &v.add_space_prefix, err)))
         goto done;
 
-    char pre[32] = "";
     if (bpe) {
         /* llama.cpp: "cannot find tokenizer merges in model file" */
         static const char K_MERGES[] = "tokenizer.ggml.merges";
@@ -576,9 +581,6 @@ kk_code tok_init_from_gguf(tok **out, const gguf_file *f, kk_err *err)
             merges[i] = mv->v.arr.items[i].v.str.s;
             merge_len[i] = (size_t)mv->v.arr.items[i].v.str.len;
         }
-        const gguf_value *pv = gguf_get(f, "tokenizer.ggml.pre");
-        if (pv && pv->type == GGUF_TYPE_STRING)
-            gguf_str_copy(pv->v.str, pre, sizeof pre);
         v.pre = pre;
         v.merges = merges;
         v.merge_len = merge_len;
@@ -734,6 +736,15 @@ kk_code tok_decode(const tok *t, const int32_t *ids, size_t n_ids, char **text,
 /* ===================================================================== */
 /* Accessors                                                              */
 /* ===================================================================== */
+
+bool tok_default_add_bos(const char *model, const char *pre)
+{
+    /* llama-vocab.cpp: SPM add_bos = true; BPE false, but the llama3 family
+     * of pre-tokenizers sets it */
+    if (!strcmp(model, "llama"))
+        return true;
+    return !strcmp(model, "gpt2") && tok_pre_from_name(pre) == TOK_PRE_LLAMA3;
+}
 
 int32_t tok_n_vocab(const tok *t) { return t->n_vocab; }
 int32_t tok_bos(const tok *t) { return t->bos; }

@@ -119,6 +119,10 @@ kk_code tok_encode_ref(const tok *t, const char *text, size_t len,
 kk_code tok_decode(const tok *t, const int32_t *ids, size_t n_ids,
                    char **text, size_t *len, kk_err *err);
 
+/* llama.cpp's add_bos when tokenizer.ggml.add_bos_token is absent, for a
+ * tokenizer model ("llama", "gpt2") and pre-tokenizer name ("" absent):
+ * true for llama and for gpt2 with a pre-tokenizer of the llama3 family. */
+bool tok_default_add_bos(const char *model, const char *pre);
 int32_t tok_unk(const tok *t);           /* -1 when none */
 bool tok_add_space_prefix(const tok *t);
 /* End of generation: EOS and the tokens llama.cpp treats as EOG by name

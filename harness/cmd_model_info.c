@@ -18,6 +18,7 @@
 #include "gguf.h"
 #include "kk_err.h"
 #include "sha256.h"
+#include "tokenizer.h"
 
 #define SUB "model info"
 
@@ -226,7 +227,11 @@ static void print_tok(const gguf_file *f, const tok_info *t)
     for (size_t i = 0; i < 3; i++)
         if (ids[i].id != TOK_NONE)
             printf(", %s %u '%s'", ids[i].name, ids[i].id, tok_text_of(f, ids[i].id, a, sizeof a));
-    printf(", add_bos %s\n", t->add_bos < 0 ? "(absent)" : t->add_bos ? "true" : "false");
+    if (t->add_bos < 0)
+        printf(", add_bos %s (absent: llama.cpp's default)\n",
+               tok_default_add_bos(t->model, t->pre) ? "true" : "false");
+    else
+        printf(", add_bos %s\n", t->add_bos ? "true" : "false");
     if (!t->n_control && !t->n_user)
         return;
     printf("special       %" PRId64 " control, %" PRId64 " user-defined:", t->n_control, t->n_user);
@@ -255,8 +260,8 @@ static cJSON *tok_json(const gguf_file *f, const tok_info *t)
         else
             cJSON_AddNumberToObject(o, ids[i].name, ids[i].id);
     }
-    if (t->add_bos < 0)
-        cJSON_AddNullToObject(o, "add_bos");
+    if (t->add_bos < 0) /* absent: llama.cpp's default */
+        cJSON_AddBoolToObject(o, "add_bos", tok_default_add_bos(t->model, t->pre));
     else
         cJSON_AddBoolToObject(o, "add_bos", t->add_bos);
     cJSON_AddNumberToObject(o, "control", (double)t->n_control);

@@ -60,7 +60,7 @@ static void info_should_print_arch_params_shapes_and_sha256(void **state)
     assert_non_null(strstr(r.out, "layer_norm_rms_epsilon   1e-05"));
     /* the tokenizer: model, pre-tokenizer, special ids with their text */
     assert_non_null(strstr(r.out, "tokenizer     llama (pre-tokenizer (none)), bos 1 '<s>', "
-                                  "eos 2 '</s>', unk 0 '<unk>', add_bos (absent)\n"));
+                                  "eos 2 '</s>', unk 0 '<unk>', add_bos true (absent: llama.cpp's default)\n"));
     assert_non_null(strstr(r.out, "special       2 control, 0 user-defined: <s> </s>\n"));
     tp_run_free(&r);
 }
