@@ -28,7 +28,11 @@
  *    "pieces_special": {"ID": HEX, ...}}  the ids whose piece with special true
  *                                         differs (control tokens)
  * where "text" is llama_detokenize(ids, remove_special false, unparse_special
- * false). One case at a time, one row flushed at a time.
+ * false). One case at a time, one row flushed at a time. Each
+ * llama_tokenize of --cases runs in a child process: llama.cpp throws on
+ * some bytes (U+110000 decoded from F4 90 80 80: "invalid codepoint"),
+ * which kills a C caller; such a mode is written {"error": "..."} (the
+ * signal) instead of ids and text, and the run goes on.
  *
  * --bench: llama_tokenize over the whole FILE, N times (default 10, one
  * untimed warm-up first), wall clock (CLOCK_MONOTONIC); prints one JSON
@@ -41,7 +45,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "llama.h"
 
@@ -151,6 +157,69 @@ static int tokenize(const struct llama_vocab *vocab, const char *text, size_t le
     }
 }
 
+/* tokenize() in a child process (see the header): 0 and b filled, -1 on a
+ * failure here, or the signal that killed the child. */
+static int tokenize_guarded(const struct llama_vocab *vocab, const char *text, size_t len,
+                            bool add, bool parse, ids_buf *b)
+{
+    int fd[2];
+    if (pipe(fd) != 0)
+        return -1;
+    fflush(NULL);
+    const pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        close(fd[0]);
+        int32_t n = tokenize(vocab, text, len, add, parse, b) == 0 ? b->n : -1;
+        int ok = write(fd[1], &n, sizeof n) == (ssize_t)sizeof n;
+        for (int32_t off = 0; ok && n > 0 && off < n;) {
+            const ssize_t w = write(fd[1], b->v + off, (size_t)(n - off) * sizeof *b->v);
+            ok = w > 0;
+            off += ok ? (int32_t)(w / (ssize_t)sizeof *b->v) : 0;
+        }
+        _exit(ok ? 0 : 1);
+    }
+    close(fd[1]);
+    int32_t n = -1;
+    size_t got = 0;
+    char *dst = (char *)&n;
+    size_t want = sizeof n;
+    for (;;) {
+        const ssize_t r = read(fd[0], dst + got, want - got);
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+        if (got < want)
+            continue;
+        if (dst == (char *)&n && n > 0) { /* the count read: now the ids */
+            if (n > b->cap) {
+                llama_token *nv = realloc(b->v, (size_t)n * sizeof *nv);
+                if (!nv)
+                    break;
+                b->v = nv;
+                b->cap = n;
+            }
+            dst = (char *)b->v;
+            want = (size_t)n * sizeof *b->v;
+            got = 0;
+            continue;
+        }
+        break;
+    }
+    close(fd[0]);
+    int status = 0;
+    if (waitpid(pid, &status, 0) != pid)
+        return -1;
+    if (WIFSIGNALED(status))
+        return WTERMSIG(status);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || n < 0 ||
+        (n > 0 && (dst != (char *)b->v || got != want)))
+        return -1;
+    b->n = n;
+    return 0;
+}
+
 static char *g_text;
 static int32_t g_text_cap;
 
@@ -239,7 +308,15 @@ static int run_cases(const struct llama_vocab *vocab, const char *path)
         for (int mode = 0; mode < 2; mode++) {
             const bool on = mode == 0;
             int32_t tn = 0;
-            if (tokenize(vocab, bytes, n, on, on, &b) != 0 || detok(vocab, &b, &tn) != 0) {
+            const int g = tokenize_guarded(vocab, bytes, n, on, on, &b);
+            if (g > 0) {
+                fprintf(stderr, "llamacpp_tokenize: case %.*s (%s): llama_tokenize killed by "
+                                "signal %d\n", (int)name_len, name, on ? "special" : "plain", g);
+                printf(",\"%s\":{\"error\":\"llama_tokenize killed by signal %d\"}",
+                       on ? "special" : "plain", g);
+                continue;
+            }
+            if (g != 0 || detok(vocab, &b, &tn) != 0) {
                 fprintf(stderr, "llamacpp_tokenize: case %.*s: tokenize failed\n",
                         (int)name_len, name);
                 return 2;
