@@ -180,8 +180,9 @@ bench: all
 
 # ---- the reference engine ---------------------------------------------------
 # llama.cpp's library from the npm package node-llama-cpp, built once into
-# ${KAKEYA_CACHE:-$HOME/.cache/kakeya}/llama.cpp, and bench/llamacpp_driver.c
-# against it (outside build/: `make all` never needs llama.cpp).
+# ${KAKEYA_CACHE:-$HOME/.cache/kakeya}/llama.cpp, and the drivers
+# bench/llamacpp_{driver,logits,tokenize}.c against it (outside build/:
+# `make all` never needs llama.cpp).
 .PHONY: refengine
 refengine:
 	@sh bench/refengine.sh

@@ -2,7 +2,7 @@
 # `make refengine`: builds llama.cpp's library (the reference engine of the
 # cross-checks) from the source bundled in the npm package node-llama-cpp,
 # into ${KAKEYA_CACHE:-$HOME/.cache/kakeya}/llama.cpp, once. Then builds the
-# small driver bench/llamacpp_driver.c against it (the driver is rebuilt
+# small drivers bench/llamacpp_{driver,logits,tokenize}.c against it (each is rebuilt
 # when its source is newer). Nothing from llama.cpp enters the repository.
 #
 # `npm pack` only downloads the package tarball: no install script runs.
@@ -34,25 +34,22 @@ if [ ! -f "$ROOT/build/.kakeya-built" ]; then
     (cd "$ROOT/src" && git rev-parse HEAD) >"$ROOT/build/.kakeya-built"
 fi
 
-# The driver: plain C against llama.h; the libraries are found by rpath.
+# The drivers: plain C against llama.h; the libraries are found by rpath.
+# Each is rebuilt when its source is newer.
 LIBDIR=$(dirname "$(find "$ROOT/build" -name 'libllama.so' | head -n 1)")
-DRV=$ROOT/llamacpp_driver
-if [ ! -x "$DRV" ] || [ "$HERE/bench/llamacpp_driver.c" -nt "$DRV" ]; then
-    GGMLDIR=$(dirname "$(find "$ROOT/build" -name 'libggml.so' | head -n 1)")
-    GGMLBASE=$(dirname "$(find "$ROOT/build" -name 'libggml-base.so' | head -n 1)")
-    ${CC:-cc} -std=c11 -O2 -Wall -Wextra -I"$ROOT/src/include" -I"$ROOT/src/ggml/include" \
-        -o "$DRV" "$HERE/bench/llamacpp_driver.c" \
-        -L"$LIBDIR" -L"$GGMLDIR" -L"$GGMLBASE" -lllama -lggml -lggml-base \
-        -Wl,-rpath,"$LIBDIR" -Wl,-rpath,"$GGMLDIR" -Wl,-rpath,"$GGMLBASE" -lm
-fi
+GGMLDIR=$(dirname "$(find "$ROOT/build" -name 'libggml.so' | head -n 1)")
+GGMLBASE=$(dirname "$(find "$ROOT/build" -name 'libggml-base.so' | head -n 1)")
+driver() { # NAME: bench/NAME.c -> $ROOT/NAME
+    if [ ! -x "$ROOT/$1" ] || [ "$HERE/bench/$1.c" -nt "$ROOT/$1" ]; then
+        ${CC:-cc} -std=c11 -O2 -Wall -Wextra -I"$ROOT/src/include" -I"$ROOT/src/ggml/include" \
+            -o "$ROOT/$1" "$HERE/bench/$1.c" \
+            -L"$LIBDIR" -L"$GGMLDIR" -L"$GGMLBASE" -lllama -lggml -lggml-base \
+            -Wl,-rpath,"$LIBDIR" -Wl,-rpath,"$GGMLDIR" -Wl,-rpath,"$GGMLBASE" -lm
+    fi
+}
+driver llamacpp_driver
 # The logits driver of the KL-divergence cross-check (bench/kld_crosscheck.sh).
-LOG=$ROOT/llamacpp_logits
-if [ ! -x "$LOG" ] || [ "$HERE/bench/llamacpp_logits.c" -nt "$LOG" ]; then
-    GGMLDIR=$(dirname "$(find "$ROOT/build" -name 'libggml.so' | head -n 1)")
-    GGMLBASE=$(dirname "$(find "$ROOT/build" -name 'libggml-base.so' | head -n 1)")
-    ${CC:-cc} -std=c11 -O2 -Wall -Wextra -I"$ROOT/src/include" -I"$ROOT/src/ggml/include" \
-        -o "$LOG" "$HERE/bench/llamacpp_logits.c" \
-        -L"$LIBDIR" -L"$GGMLDIR" -L"$GGMLBASE" -lllama -lggml -lggml-base \
-        -Wl,-rpath,"$LIBDIR" -Wl,-rpath,"$GGMLDIR" -Wl,-rpath,"$GGMLBASE" -lm
-fi
-echo "refengine: $DRV, $LOG (llama.cpp $(cat "$ROOT/build/.kakeya-built"))"
+driver llamacpp_logits
+# The tokenizer driver of the byte-level BPE references (bench/bpe_refs.sh).
+driver llamacpp_tokenize
+echo "refengine: $ROOT/llamacpp_driver, llamacpp_logits, llamacpp_tokenize (llama.cpp $(cat "$ROOT/build/.kakeya-built"))"

@@ -34,6 +34,43 @@ static kk_code bad(kk_err *err, const char *field, int64_t v, int64_t lo, int64_
     return kk_err_where(err, field);
 }
 
+#define TOKENS_KEY "tokenizer.ggml.tokens"
+
+/* The token array of a file model_random_set_vocab_from accepted. */
+static const gguf_value *vocab_from_tokens(const gguf_file *f)
+{
+    return gguf_get(f, TOKENS_KEY);
+}
+
+kk_code model_random_set_vocab_from(model_random_cfg *c, const gguf_file *f, kk_err *err)
+{
+    const int64_t i = gguf_find_key(f, TOKENS_KEY);
+    if (i < 0) {
+        kk_err_set(err, KK_E_MISSING, "key missing: the file has no vocabulary to copy");
+        kk_err_file(err, f->path);
+        return kk_err_where(err, TOKENS_KEY);
+    }
+    const gguf_kv *kv = &f->kv[i];
+    kk_code rc = KK_OK;
+    if (kv->value.type != GGUF_TYPE_ARRAY || kv->value.v.arr.elem_type != GGUF_TYPE_STRING)
+        rc = kk_err_set(err, KK_E_TYPE, "%s%s, not an array of strings",
+                        kv->value.type == GGUF_TYPE_ARRAY ? "an array of " : "a ",
+                        kv->value.type == GGUF_TYPE_ARRAY
+                            ? gguf_type_name(kv->value.v.arr.elem_type)
+                            : gguf_type_name(kv->value.type));
+    else if (kv->value.v.arr.n < 1 || kv->value.v.arr.n > MODEL_RANDOM_MAX_VOCAB)
+        rc = kk_err_set(err, KK_E_RANGE, "%llu tokens (allowed: 1..%d)",
+                        (unsigned long long)kv->value.v.arr.n, MODEL_RANDOM_MAX_VOCAB);
+    if (rc != KK_OK) {
+        kk_err_file(err, f->path);
+        kk_err_offset(err, (int64_t)kv->file_offset);
+        return kk_err_where(err, TOKENS_KEY);
+    }
+    c->vocab_from = f;
+    c->n_vocab = (int32_t)kv->value.v.arr.n;
+    return KK_OK;
+}
+
 kk_code model_random_check(const model_random_cfg *c, kk_err *err)
 {
     if (c->n_layers < 1 || c->n_layers > 256)
@@ -49,8 +86,14 @@ kk_code model_random_check(const model_random_cfg *c, kk_err *err)
         return bad(err, "head_dim", c->head_dim, 2, 1024, ", even");
     if (c->n_ff < 1 || c->n_ff > 65536)
         return bad(err, "n_ff", c->n_ff, 1, 65536, "");
-    if (c->n_vocab < MODEL_RANDOM_MIN_VOCAB || c->n_vocab > 262144)
-        return bad(err, "n_vocab", c->n_vocab, MODEL_RANDOM_MIN_VOCAB, 262144, "");
+    if (c->vocab_from) {
+        const int64_t n = (int64_t)vocab_from_tokens(c->vocab_from)->v.arr.n;
+        if (c->n_vocab != n)
+            return bad(err, "n_vocab", c->n_vocab, n, n, " (the copied vocabulary's tokens)");
+    } else if (c->n_vocab < MODEL_RANDOM_MIN_VOCAB || c->n_vocab > MODEL_RANDOM_MAX_VOCAB) {
+        return bad(err, "n_vocab", c->n_vocab, MODEL_RANDOM_MIN_VOCAB, MODEL_RANDOM_MAX_VOCAB,
+                   "");
+    }
     if (c->n_ctx < 1 || c->n_ctx > (1 << 24))
         return bad(err, "n_ctx", c->n_ctx, 1, 1 << 24, "");
     if (c->sliding_window < 0 || c->sliding_window > c->n_ctx)
@@ -202,16 +245,17 @@ oom:
 
 typedef struct builder {
     const model_random_cfg *c;
-    int32_t first_filler;
+    const uint8_t *out_zero; /* (n_vocab): 1 where output.weight's row is 0 */
     gguf_writer *w;
     uint32_t index;     /* tensor counter: each tensor's own stream */
     kk_err *err;
 } builder;
 
 /* A (rows, cols) F32 tensor (ne = {cols, rows}; rows 0: a vector of cols):
- * uniform with the given std, or `fill` when std == 0. */
+ * uniform with the given std, or `fill` when std == 0; the rows r with
+ * zero[r] set are 0 (zero NULL: none). */
 static kk_code add(builder *b, const char *name, int64_t rows, int64_t cols, float std,
-                   float fill, int32_t zero_rows_below, int32_t zero_rows_from)
+                   float fill, const uint8_t *zero)
 {
     const int64_t nr = rows ? rows : 1;
     const size_t n = (size_t)(nr * cols);
@@ -222,8 +266,8 @@ static kk_code add(builder *b, const char *name, int64_t rows, int64_t cols, flo
     const float a = std * sqrtf(3.0f); /* uniform[-a, a] has std a/sqrt(3) */
     for (size_t i = 0; i < n; i++)
         data[i] = std > 0.0f ? a * unif(&s) : fill;
-    for (int64_t r = 0; r < nr; r++)
-        if (r < zero_rows_below || (zero_rows_from > 0 && r >= zero_rows_from))
+    for (int64_t r = 0; zero && r < nr; r++)
+        if (zero[r])
             memset(data + r * cols, 0, (size_t)cols * sizeof(float));
     const uint64_t ne[2] = {(uint64_t)cols, (uint64_t)nr};
     kk_code rc = gguf_writer_add_tensor(b->w, name, DTYPE_F32, rows ? 2 : 1, ne, data,
@@ -240,37 +284,38 @@ static kk_code add_tensors(builder *b)
     const float sd = 1.0f / sqrtf((float)d);
     char name[96];
     /* Output rows of <unk>, <s>, </s>, the 256 byte tokens and the filler
-     * pieces are 0: their logit is 0 while the named pieces' logits spread
-     * around 0 with std ~1, so the argmax over ~150 of them is a named piece
-     * (readable text, no EOS by chance). */
+     * pieces are 0 (b->out_zero; with a copied vocabulary, those of every
+     * token that is not normal): their logit is 0 while the named pieces'
+     * logits spread around 0 with std ~1, so the argmax over ~150 of them
+     * is a named piece (readable text, no EOS by chance). */
     /* gemma3 scales embeddings by sqrt(d): rows of std 1/sqrt(d) keep its
      * residual at unit scale, as the real models' embeddings do */
     KK_TRY(add(b, "token_embd.weight", c->n_vocab, d,
-               c->arch == MODEL_ARCH_GEMMA3 ? sd : 1.0f, 0.0f, 0, 0));
-    KK_TRY(add(b, "output_norm.weight", 0, d, 0.0f, 1.0f, 0, 0));
+               c->arch == MODEL_ARCH_GEMMA3 ? sd : 1.0f, 0.0f, NULL));
+    KK_TRY(add(b, "output_norm.weight", 0, d, 0.0f, 1.0f, NULL));
     if (!c->tied)
-        KK_TRY(add(b, "output.weight", c->n_vocab, d, 1.0f, 0.0f, 259, b->first_filler));
+        KK_TRY(add(b, "output.weight", c->n_vocab, d, 1.0f, 0.0f, b->out_zero));
     for (int32_t il = 0; il < c->n_layers; il++) {
 #define NAME(s) (snprintf(name, sizeof name, "blk.%d." s, (int)il), name)
-        KK_TRY(add(b, NAME("attn_norm.weight"), 0, d, 0.0f, 1.0f, 0, 0));
-        KK_TRY(add(b, NAME("attn_q.weight"), q_dim, d, sd, 0.0f, 0, 0));
-        KK_TRY(add(b, NAME("attn_k.weight"), kv_dim, d, sd, 0.0f, 0, 0));
-        KK_TRY(add(b, NAME("attn_v.weight"), kv_dim, d, sd, 0.0f, 0, 0));
+        KK_TRY(add(b, NAME("attn_norm.weight"), 0, d, 0.0f, 1.0f, NULL));
+        KK_TRY(add(b, NAME("attn_q.weight"), q_dim, d, sd, 0.0f, NULL));
+        KK_TRY(add(b, NAME("attn_k.weight"), kv_dim, d, sd, 0.0f, NULL));
+        KK_TRY(add(b, NAME("attn_v.weight"), kv_dim, d, sd, 0.0f, NULL));
         KK_TRY(add(b, NAME("attn_output.weight"), d, q_dim, 1.0f / sqrtf((float)q_dim),
-                   0.0f, 0, 0));
+                   0.0f, NULL));
         if (c->arch != MODEL_ARCH_LLAMA) {
-            KK_TRY(add(b, NAME("attn_q_norm.weight"), 0, hd, 0.0f, 1.0f, 0, 0));
-            KK_TRY(add(b, NAME("attn_k_norm.weight"), 0, hd, 0.0f, 1.0f, 0, 0));
+            KK_TRY(add(b, NAME("attn_q_norm.weight"), 0, hd, 0.0f, 1.0f, NULL));
+            KK_TRY(add(b, NAME("attn_k_norm.weight"), 0, hd, 0.0f, 1.0f, NULL));
         }
         if (c->arch == MODEL_ARCH_GEMMA3) {
-            KK_TRY(add(b, NAME("post_attention_norm.weight"), 0, d, 0.0f, 1.0f, 0, 0));
-            KK_TRY(add(b, NAME("post_ffw_norm.weight"), 0, d, 0.0f, 1.0f, 0, 0));
+            KK_TRY(add(b, NAME("post_attention_norm.weight"), 0, d, 0.0f, 1.0f, NULL));
+            KK_TRY(add(b, NAME("post_ffw_norm.weight"), 0, d, 0.0f, 1.0f, NULL));
         }
-        KK_TRY(add(b, NAME("ffn_norm.weight"), 0, d, 0.0f, 1.0f, 0, 0));
-        KK_TRY(add(b, NAME("ffn_gate.weight"), c->n_ff, d, sd, 0.0f, 0, 0));
-        KK_TRY(add(b, NAME("ffn_up.weight"), c->n_ff, d, sd, 0.0f, 0, 0));
+        KK_TRY(add(b, NAME("ffn_norm.weight"), 0, d, 0.0f, 1.0f, NULL));
+        KK_TRY(add(b, NAME("ffn_gate.weight"), c->n_ff, d, sd, 0.0f, NULL));
+        KK_TRY(add(b, NAME("ffn_up.weight"), c->n_ff, d, sd, 0.0f, NULL));
         KK_TRY(add(b, NAME("ffn_down.weight"), d, c->n_ff, 1.0f / sqrtf((float)c->n_ff),
-                   0.0f, 0, 0));
+                   0.0f, NULL));
 #undef NAME
     }
     return KK_OK;
@@ -278,6 +323,30 @@ fail:
     return b->err->code;
 }
 
+/* Every "tokenizer.*" key of f, in f's order, values as they are. */
+static kk_code copy_vocab(gguf_writer *w, const gguf_file *f)
+{
+    static const char PREFIX[] = "tokenizer.";
+    for (uint64_t i = 0; i < f->n_kv; i++) {
+        const gguf_str k = f->kv[i].key;
+        if (k.len < sizeof PREFIX - 1 || memcmp(k.s, PREFIX, sizeof PREFIX - 1) != 0)
+            continue;
+        if (memchr(k.s, '\0', (size_t)k.len))
+            return KK_E_FORMAT; /* the writer takes C strings */
+        char *key = malloc((size_t)k.len + 1);
+        if (!key)
+            return KK_E_NOMEM;
+        memcpy(key, k.s, (size_t)k.len);
+        key[k.len] = '\0';
+        const kk_code rc = gguf_writer_set_value(w, key, &f->kv[i].value);
+        free(key);
+        if (rc != KK_OK)
+            return rc;
+    }
+    return KK_OK;
+}
+
+/* v NULL: the vocabulary is copied from c->vocab_from. */
 static kk_code set_metadata(gguf_writer *w, const model_random_cfg *c, const vocab *v)
 {
     const char *arch = model_arch_name(c->arch);
@@ -307,6 +376,11 @@ static kk_code set_metadata(gguf_writer *w, const model_random_cfg *c, const voc
         rc |= gguf_writer_set_u32(w, K("attention.sliding_window_pattern"),
                                   (uint32_t)c->swa_pattern);
 #undef K
+    if (!v) {
+        if (rc != KK_OK)
+            return KK_E_NOMEM;
+        return copy_vocab(w, c->vocab_from);
+    }
     rc |= gguf_writer_set_str(w, "tokenizer.ggml.model", "llama");
     rc |= gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)v->tok,
                                   (uint64_t)v->n);
@@ -330,24 +404,42 @@ kk_code model_random_build(const model_random_cfg *c, gguf_writer **out, kk_err 
     kk_code rc = model_random_check(c, err);
     if (rc != KK_OK)
         return rc;
-    vocab v;
-    rc = vocab_build(&v, c->n_vocab, err);
-    if (rc != KK_OK)
-        return rc;
+    /* Rows of output.weight left at 0 (see model_random.h). */
+    uint8_t *out_zero = calloc((size_t)c->n_vocab, 1);
     gguf_writer *w = gguf_writer_init(3, GGUF_DEFAULT_ALIGNMENT);
-    if (!w) {
-        vocab_free(&v);
+    if (!out_zero || !w) {
+        free(out_zero);
+        gguf_writer_free(w);
         return kk_err_set(err, KK_E_NOMEM, "model random: out of memory");
     }
-    rc = set_metadata(w, c, &v);
-    const int32_t first_filler = v.first_filler;
-    vocab_free(&v);
+    if (c->vocab_from) {
+        const gguf_value *ty = gguf_get(c->vocab_from, "tokenizer.ggml.token_type");
+        if (ty && ty->type == GGUF_TYPE_ARRAY && ty->v.arr.n >= (uint64_t)c->n_vocab)
+            for (int32_t r = 0; r < c->n_vocab; r++)
+                out_zero[r] = gguf_arr_i32(ty, (uint64_t)r) != 1;
+        rc = set_metadata(w, c, NULL);
+    } else {
+        vocab v;
+        rc = vocab_build(&v, c->n_vocab, err);
+        if (rc != KK_OK) {
+            free(out_zero);
+            gguf_writer_free(w);
+            return rc;
+        }
+        /* <unk>, <s>, </s>, the 256 byte tokens, and the fillers */
+        for (int32_t r = 0; r < c->n_vocab; r++)
+            out_zero[r] = r < 259 || r >= v.first_filler;
+        rc = set_metadata(w, c, &v);
+        vocab_free(&v);
+    }
     if (rc != KK_OK) {
+        free(out_zero);
         gguf_writer_free(w);
         return kk_err_set(err, rc, "model random: could not set the metadata");
     }
-    builder b = {c, first_filler, w, 0, err};
+    builder b = {c, out_zero, w, 0, err};
     rc = add_tensors(&b);
+    free(out_zero);
     if (rc != KK_OK) {
         gguf_writer_free(w);
         return rc;

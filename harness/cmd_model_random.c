@@ -1,7 +1,7 @@
 /*
  * kakeya model random -o FILE [--seed S] [--arch llama|qwen3|gemma3] [--layers N]
  *   [--d-model N] [--heads N] [--kv-heads N] [--head-dim N] [--ffn N]
- *   [--vocab N] [--ctx N] [--tied]
+ *   [--vocab N | --vocab-from FILE.gguf] [--ctx N] [--tied]
  * Writes a random-weight model (engine/model_random.h) with the GGUF writer;
  * the same options give the same bytes. The defaults print in --help from
  * the same struct the parser fills.
@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "gguf.h"
 #include "kk_args.h"
 #include "model_random.h"
 
@@ -19,7 +20,8 @@ static void help(FILE *out)
     model_random_defaults(&d);
     fprintf(out,
             "usage: kakeya model random -o FILE [options]\n"
-            "writes a random-weight GGUF model (F32, llama tokenizer) from a seed\n"
+            "writes a random-weight GGUF model (F32) from a seed, with a synthetic\n"
+            "llama tokenizer or the vocabulary of --vocab-from\n"
             "  -o, --output FILE  where to write (temp file + rename)\n"
             "  --seed S           seed (default %llu)\n"
             "  --arch A           llama | qwen3 | gemma3 (default %s)\n"
@@ -30,6 +32,9 @@ static void help(FILE *out)
             "  --head-dim N       head dimension, even (default %d)\n"
             "  --ffn N            FFN size (default %d)\n"
             "  --vocab N          vocabulary, >= %d (default %d)\n"
+            "  --vocab-from FILE  copy every tokenizer.* key of FILE.gguf (e.g. one from\n"
+            "                     bench/vocab_gguf.py) instead of the synthetic vocabulary;\n"
+            "                     the vocabulary is its token count (not with --vocab)\n"
             "  --ctx N            context_length written (default %d)\n"
             "  --tied             no output.weight (tied embeddings)\n"
             "  --sliding-window N gemma3: attention.sliding_window (default 0: not written)\n"
@@ -62,7 +67,8 @@ int cmd_model_random(int argc, char **argv)
     kk_err_clear(&err);
     model_random_cfg c;
     model_random_defaults(&c);
-    const char *path = NULL;
+    const char *path = NULL, *vocab_path = NULL;
+    bool vocab_given = false;
     const int_flag ints[] = {
         {"--layers", &c.n_layers}, {"--d-model", &c.n_embd},  {"--heads", &c.n_heads},
         {"--kv-heads", &c.n_kv_heads}, {"--head-dim", &c.head_dim}, {"--ffn", &c.n_ff},
@@ -84,7 +90,8 @@ int cmd_model_random(int argc, char **argv)
             if (!strcmp(a, ints[k].name))
                 f = &ints[k];
         const bool known = f || !strcmp(a, "-o") || !strcmp(a, "--output") ||
-                           !strcmp(a, "--seed") || !strcmp(a, "--arch");
+                           !strcmp(a, "--seed") || !strcmp(a, "--arch") ||
+                           !strcmp(a, "--vocab-from");
         if (!known) {
             fprintf(stderr, "kakeya model random: unknown option '%s'\n", a);
             help(stderr);
@@ -100,6 +107,9 @@ int cmd_model_random(int argc, char **argv)
             if (kk_arg_i64(f->name, v, 0, INT32_MAX, &x, &err) != KK_OK)
                 return cmd_fail("model random", &err);
             *f->dst = (int32_t)x;
+            vocab_given |= f->dst == &c.n_vocab;
+        } else if (!strcmp(a, "--vocab-from")) {
+            vocab_path = v;
         } else if (!strcmp(a, "--seed")) {
             if (kk_arg_i64("--seed", v, 0, INT64_MAX, &x, &err) != KK_OK)
                 return cmd_fail("model random", &err);
@@ -126,15 +136,29 @@ int cmd_model_random(int argc, char **argv)
         help(stderr);
         return KK_EXIT_USAGE;
     }
-    if (model_random_write(&c, path, &err) != KK_OK) {
+    if (vocab_path && vocab_given) {
+        fprintf(stderr, "kakeya model random: --vocab and --vocab-from exclude each other "
+                        "(the copied vocabulary's size is its token count)\n");
+        return KK_EXIT_USAGE;
+    }
+    gguf_file *vf = NULL;
+    if (vocab_path && (gguf_open(&vf, vocab_path, &err) != KK_OK ||
+                       model_random_set_vocab_from(&c, vf, &err) != KK_OK)) {
+        gguf_close(vf);
+        return cmd_fail("model random", &err);
+    }
+    const kk_code rc = model_random_write(&c, path, &err);
+    gguf_close(vf);
+    if (rc != KK_OK) {
         if (!err.file[0] && err.code == KK_E_IO)
             kk_err_file(&err, path);
         for (size_t k = 0; k < sizeof FIELD_FLAGS / sizeof FIELD_FLAGS[0]; k++)
             kk_err_rename(&err, FIELD_FLAGS[k].field, FIELD_FLAGS[k].flag);
         return cmd_fail("model random", &err);
     }
-    fprintf(stderr, "kakeya model random: wrote %s (%s, %d layers, d %d, seed %llu)\n", path,
-            model_arch_name(c.arch), (int)c.n_layers, (int)c.n_embd,
+    fprintf(stderr, "kakeya model random: wrote %s (%s, %d layers, d %d, vocab %d%s%s, seed %llu)\n",
+            path, model_arch_name(c.arch), (int)c.n_layers, (int)c.n_embd, (int)c.n_vocab,
+            vocab_path ? " from " : "", vocab_path ? vocab_path : "",
             (unsigned long long)c.seed);
     return KK_EXIT_OK;
 }
