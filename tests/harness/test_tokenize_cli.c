@@ -215,6 +215,50 @@ static void usage_and_bad_input_should_exit_3_and_2(void **state)
     tp_run_free(&r);
 }
 
+/* The committed Qwen3 fixture (real vocabulary, random weights) runs from
+ * text: generate's prompt ids are tokenize's (a chat template's specials
+ * parsed), and the Llama 3 one when generated locally (skipped, saying
+ * so, otherwise). Tests run from the repository root. */
+static void generate_should_run_byte_level_bpe_files_from_text(void **state)
+{
+    (void)state;
+    REQUIRE_BIN();
+    char l3[1024];
+    const char *env = getenv("KAKEYA_LLAMA3_GGUF"), *home = getenv("HOME");
+    snprintf(l3, sizeof l3, "%s", env ? env : "");
+    if (!env)
+        snprintf(l3, sizeof l3, "%s/.cache/kakeya/fixtures/llama3-tiny.gguf", home ? home : "");
+    const char *files[] = {"tests/engine/data/qwen3-tiny.gguf", l3};
+    const char *prompts[] = {"<|im_start|>user\nHi there, it's 2026!<|im_end|>\n",
+                             "<|start_header_id|>user<|end_header_id|>\n\nHi there, it's 2026!"};
+    for (int k = 0; k < 2; k++) {
+        struct stat st;
+        if (stat(files[k], &st) != 0) {
+            printf("    skipped: %s absent (bench/bpe_fixtures.sh makes it; not committed: "
+                   "Meta's licence)\n", files[k]);
+            continue;
+        }
+        const char *a[] = {"generate", "-m", files[k], "-p", prompts[k], "-n", "3", "--json", NULL};
+        tp_run r = run(a);
+        assert_int_equal(r.code, 0);
+        cJSON *o = cJSON_Parse(r.out);
+        assert_non_null(o);
+        const cJSON *p = cJSON_GetObjectItem(o, "prompt_ids");
+        char got[512] = "";
+        for (int i = 0; i < cJSON_GetArraySize(p); i++) {
+            size_t w = strlen(got);
+            snprintf(got + w, sizeof got - w, "%s%d", i ? "," : "", cJSON_GetArrayItem(p, i)->valueint);
+        }
+        strcat(got, "\n");
+        char *want = engine_ids(files[k], prompts[k], true, true);
+        assert_string_equal(got, want);
+        assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "ids")), 3);
+        free(want);
+        cJSON_Delete(o);
+        tp_run_free(&r);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -222,6 +266,7 @@ int main(void)
         cmocka_unit_test(json_and_pieces_should_carry_the_same_tokens),
         cmocka_unit_test(a_bpe_vocabulary_should_encode_or_be_refused_by_name),
         cmocka_unit_test(usage_and_bad_input_should_exit_3_and_2),
+        cmocka_unit_test(generate_should_run_byte_level_bpe_files_from_text),
     };
     return cmocka_run_group_tests(tests, setup, tp_teardown_tmpdir);
 }
