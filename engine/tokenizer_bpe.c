@@ -238,9 +238,7 @@ static const merge_slot *merge_find(const tok_bpe *b, int32_t l, int32_t r)
     }
 }
 
-/* GPT-2's bytes_to_unicode: printable bytes stand for themselves, the 68
- * others get U+0100.. in byte order. */
-static uint32_t gpt2_char_of_byte(int byte)
+uint32_t tok_gpt2_char_of_byte(int byte)
 {
     const bool printable = (byte >= 33 && byte <= 126) || (byte >= 161 && byte <= 172) || byte >= 174;
     if (printable)
@@ -316,7 +314,7 @@ kk_code tok_bpe_init(tok *t, const char *const *merges, const size_t *merge_len,
     if (rc != KK_OK)
         return rc;
     for (int c = 0; c < 256; c++) {
-        b->byte_text_len[c] = (uint8_t)uni_encode(gpt2_char_of_byte(c), b->byte_text[c]);
+        b->byte_text_len[c] = (uint8_t)uni_encode(tok_gpt2_char_of_byte(c), b->byte_text[c]);
         b->byte_sym[c] = intern_find(t, b->byte_text[c], b->byte_text_len[c]);
     }
     return KK_OK;
@@ -383,6 +381,16 @@ static size_t contraction(const splitter *s, size_t pos, bool fold)
     return 0;
 }
 
+/* The last rules of every splitter, at pos with nws white-space code points
+ * from it: \s+(?!\S) (all but the last when something follows), else \s+,
+ * else no rule matched: one code point. @return the word's end. */
+static size_t space_rules(const splitter *s, size_t pos, size_t nws)
+{
+    if (nws > 1 && pos + nws < s->n)
+        return pos + nws - 1;
+    return nws > 0 ? pos + nws : pos + 1;
+}
+
 /* 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S) */
 static void split_gpt2(splitter *s)
 {
@@ -405,15 +413,7 @@ static void split_gpt2(splitter *s)
         size_t nws = 0;
         while (is_space(F(s, pos + nws)))
             nws++;
-        if (nws > 1 && pos + nws < s->n) {
-            add_word(s, pos += nws - 1); /* \s+(?!\S) */
-            continue;
-        }
-        if (nws > 0) {
-            add_word(s, pos += nws);
-            continue;
-        }
-        add_word(s, ++pos);
+        add_word(s, pos = space_rules(s, pos, nws));
     }
 }
 
@@ -467,19 +467,8 @@ static void split_llama3(splitter *s, size_t max_digits)
                 last_rn = pos + nws + 1;
             nws++;
         }
-        if (last_rn > 0) {
-            add_word(s, pos = last_rn); /* \s*[\r\n]+ */
-            continue;
-        }
-        if (nws > 1 && pos + nws < s->n) {
-            add_word(s, pos += nws - 1); /* \s+(?!\S) */
-            continue;
-        }
-        if (nws > 0) {
-            add_word(s, pos += nws);
-            continue;
-        }
-        add_word(s, ++pos);
+        /* \s*[\r\n]+ */
+        add_word(s, pos = last_rn > 0 ? last_rn : space_rules(s, pos, nws));
     }
 }
 

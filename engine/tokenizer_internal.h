@@ -86,6 +86,10 @@ tok_pre tok_pre_from_name(const char *name);
 const char *tok_pre_name(tok_pre p);
 tok_pre tok_bpe_pre(const tok *t);
 
+/* GPT-2's bytes_to_unicode: printable bytes (33..126, 161..172, 174..255)
+ * stand for themselves, the 68 others get U+0100.. in byte order. */
+uint32_t tok_gpt2_char_of_byte(int byte);
+
 /* Sets t->bpe_data (freed by tok_free through tok_bpe_free, also on
  * error): the merges ("left right", llama.cpp's split at the first space
  * past the first byte; merge_len NULL: NUL-terminated) and the

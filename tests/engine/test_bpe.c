@@ -168,15 +168,7 @@ static tok *bpe_vocab(const char *pre, const char *const *extra, size_t n_extra,
     static char texts[256][3];
     const char *ptr[256 + 16];
     for (int b = 0; b < 256; b++) {
-        const bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174;
-        uint32_t cp = (uint32_t)b;
-        if (!printable) {
-            cp = 256;
-            for (int c = 0; c < b; c++)
-                if (!((c >= 33 && c <= 126) || (c >= 161 && c <= 172) || c >= 174))
-                    cp++;
-        }
-        size_t k = uni_encode(cp, texts[b]);
+        size_t k = uni_encode(tok_gpt2_char_of_byte(b), texts[b]);
         texts[b][k] = '\0';
         ptr[b] = texts[b];
     }

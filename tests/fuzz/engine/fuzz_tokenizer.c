@@ -19,6 +19,7 @@
 #include "gguf.h"
 #include "kk_file.h"
 #include "tokenizer.h"
+#include "tokenizer_internal.h"
 
 #define SP "\xe2\x96\x81"
 #define REF_MAX_LEN 512 /* the plain path is O(n^2) */
@@ -69,14 +70,7 @@ static tok *bpe_tok(const char *pre)
     const char *text[N];
     int32_t types[N];
     for (int b = 0; b < 256; b++) {
-        const bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174;
-        uint32_t cp = (uint32_t)b;
-        if (!printable) {
-            cp = 256;
-            for (int c = 0; c < b; c++)
-                if (!((c >= 33 && c <= 126) || (c >= 161 && c <= 172) || c >= 174))
-                    cp++;
-        }
+        const uint32_t cp = tok_gpt2_char_of_byte(b);
         if (cp < 0x80) {
             bytes[b][0] = (char)cp;
         } else {
