@@ -32,7 +32,7 @@ static void write_vocab(const char *path, int with_tokens)
 {
     gguf_writer *w = gguf_writer_init(3, GGUF_DEFAULT_ALIGNMENT);
     assert_non_null(w);
-    static char text[300][8];
+    static char text[300][16]; /* room for any int: -O1 checks snprintf */
     const char *tok[300];
     for (int i = 0; i < 300; i++) {
         snprintf(text[i], sizeof text[i], "t%d", i);
