@@ -248,10 +248,10 @@ $(LIB_CUDA): $(CUDA_OBJ)
 	@mkdir -p $(dir $@); rm -f $@; ar rcs $@ $^
 $(CU)/tests/%: tests/cuda/%.cu $(DEPS_cuda)
 	@mkdir -p $(dir $@)
-	$(NVCC) $(INC_cuda) -Itests/cuda -Itests $(NVCCFLAGS) -MMD -MP -o $@ $< $(LINK_cuda)
+	$(NVCC) $(INC_cuda) -Itests/cuda -Itests $(NVCCFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(LINK_cuda)
 $(CU)/bench/%: bench/cuda/%.cu $(DEPS_cuda)
 	@mkdir -p $(dir $@)
-	$(NVCC) $(INC_cuda) $(NVCCFLAGS) -MMD -MP -o $@ $< $(LINK_cuda)
+	$(NVCC) $(INC_cuda) $(NVCCFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(LINK_cuda)
 
 # The host tests run wherever nvcc is; the GPU tests where nvidia-smi sees
 # a GPU (tests/cuda/run.sh says which ran).
