@@ -3,8 +3,8 @@
  * rotation: q8_0, q4_0 and affine along the row. Included by
  * kkcu_kernels.cu only.
  *
- * A warp takes a tile of 256 consecutive values, 8 per lane (one 16-byte
- * load of BF16, two of F32), so a 32-value block is 4 lanes and an affine
+ * A warp takes tiles of 256 consecutive values, 8 per lane (one 16-byte
+ * load of BF16, two of F32), KKCU_FAST_TPW tiles loaded at once, so a 32-value block is 4 lanes and an affine
  * group of G values G/8 lanes. Block statistics are shuffles across those
  * lanes: max |x| (order-free), q4_0's signed value of largest magnitude and
  * affine's min and max, whose CPU loops keep the first of equal values
@@ -29,6 +29,10 @@
 #define KKCU_FAST_WPB 8      /* warps per thread block */
 #define KKCU_FAST_TV 256     /* values per warp tile */
 #define KKCU_FAST_STAGE 288  /* the largest tile's bytes (affine 8-bit, group 32) */
+/* Tiles a warp loads before it computes: 4 x 512 bytes of BF16 per warp in
+ * flight (with 40-64 warps an SM, 80-128 KB: past what HBM's latency
+ * times its bandwidth needs per SM, about 20 KB on an H100). */
+#define KKCU_FAST_TPW 4
 
 __device__ __forceinline__ void kkcu_load8(const float *x, float *v)
 {
@@ -81,90 +85,102 @@ __global__ void __launch_bounds__(KKCU_FAST_WPB * 32)
     const int kk = lane & (GL - 1), a = lane / GL;
     const int AB = p.arm_bytes, TB = KKCU_FAST_TV / G * AB;
     unsigned long long done = 0;
-    for (size_t tile = (size_t)blockIdx.x * KKCU_FAST_WPB + w; tile < n_tiles;
-         tile += (size_t)gridDim.x * KKCU_FAST_WPB) {
-        float v[8];
-        kkcu_load8(x + tile * KKCU_FAST_TV + (size_t)lane * 8, v);
-        if (KIND == KKCU_KIND_Q8_0) {
-            float amax = 0.0f, id;
-            for (int i = 0; i < 8; i++)
-                amax = kkcu_amax_step(amax, v[i]);
-            for (int o = 1; o < 4; o <<= 1) {
-                const float t = __shfl_xor_sync(KKCU_FULL, amax, o);
-                amax = amax > t ? amax : t;
-            }
-            const uint16_t d16 = kkcu_q8_0_params(amax, &id);
-            if (kk == 0)
-                kkcu_wr16(stage + a * 34, d16);
-            for (int i = 0; i < 8; i++)
-                stage[a * 34 + 2 + kk * 8 + i] = kkcu_q8_0_code(v[i], id);
-        } else if (KIND == KKCU_KIND_Q4_0) {
-            float amax = 0.0f, mx = 0.0f, id;
-            for (int i = 0; i < 8; i++)
-                if (amax < fabsf(v[i])) {
-                    amax = fabsf(v[i]);
-                    mx = v[i];
+    const size_t stride = (size_t)gridDim.x * KKCU_FAST_WPB * KKCU_FAST_TPW;
+    for (size_t t0 = ((size_t)blockIdx.x * KKCU_FAST_WPB + w) * KKCU_FAST_TPW; t0 < n_tiles;
+         t0 += stride) {
+        /* every load of the warp's tiles in flight before the first use */
+        float vt[KKCU_FAST_TPW][8];
+#pragma unroll
+        for (int k = 0; k < KKCU_FAST_TPW; k++)
+            if (t0 + k < n_tiles)
+                kkcu_load8(x + (t0 + k) * KKCU_FAST_TV + (size_t)lane * 8, vt[k]);
+#pragma unroll
+        for (int k = 0; k < KKCU_FAST_TPW; k++) {
+            const size_t tile = t0 + k;
+            if (tile >= n_tiles)
+                break;
+            const float *v = vt[k];
+            if (KIND == KKCU_KIND_Q8_0) {
+                float amax = 0.0f, id;
+                for (int i = 0; i < 8; i++)
+                    amax = kkcu_amax_step(amax, v[i]);
+                for (int o = 1; o < 4; o <<= 1) {
+                    const float t = __shfl_xor_sync(KKCU_FULL, amax, o);
+                    amax = amax > t ? amax : t;
                 }
-            for (int o = 1; o < 4; o <<= 1) {
-                const float ta = __shfl_xor_sync(KKCU_FULL, amax, o);
-                const float tm = __shfl_xor_sync(KKCU_FULL, mx, o);
-                /* the first of equal magnitudes: the lower lanes' */
-                const bool take = (lane & o) ? !(amax > ta) : (ta > amax);
-                if (take) {
-                    amax = ta;
-                    mx = tm;
+                const uint16_t d16 = kkcu_q8_0_params(amax, &id);
+                if (kk == 0)
+                    kkcu_wr16(stage + a * 34, d16);
+                for (int i = 0; i < 8; i++)
+                    stage[a * 34 + 2 + kk * 8 + i] = kkcu_q8_0_code(v[i], id);
+            } else if (KIND == KKCU_KIND_Q4_0) {
+                float amax = 0.0f, mx = 0.0f, id;
+                for (int i = 0; i < 8; i++)
+                    if (amax < fabsf(v[i])) {
+                        amax = fabsf(v[i]);
+                        mx = v[i];
+                    }
+                for (int o = 1; o < 4; o <<= 1) {
+                    const float ta = __shfl_xor_sync(KKCU_FULL, amax, o);
+                    const float tm = __shfl_xor_sync(KKCU_FULL, mx, o);
+                    /* the first of equal magnitudes: the lower lanes' */
+                    const bool take = (lane & o) ? !(amax > ta) : (ta > amax);
+                    if (take) {
+                        amax = ta;
+                        mx = tm;
+                    }
+                }
+                const uint16_t d16 = kkcu_q4_0_params(mx, &id);
+                if (kk == 0)
+                    kkcu_wr16(stage + a * 18, d16);
+                for (int i = 0; i < 8; i++)
+                    codes[lane * 8 + i] = kkcu_q4_0_code(v[i], id);
+                __syncwarp();
+                for (int r = 0; r < 4; r++) {
+                    const int idx = lane * 4 + r, b = idx >> 4, j = idx & 15;
+                    stage[b * 18 + 2 + j] = (uint8_t)(codes[b * 32 + j] | codes[b * 32 + j + 16] << 4);
+                }
+            } else { /* affine */
+                float lo = v[0], hi = v[0];
+                for (int i = 1; i < 8; i++) {
+                    lo = v[i] < lo ? v[i] : lo;
+                    hi = v[i] > hi ? v[i] : hi;
+                }
+                for (int o = 1; o < GL; o <<= 1) {
+                    const float tl = __shfl_xor_sync(KKCU_FULL, lo, o);
+                    const float th = __shfl_xor_sync(KKCU_FULL, hi, o);
+                    if (lane & o) { /* the partner holds the earlier values */
+                        lo = lo < tl ? lo : tl;
+                        hi = hi > th ? hi : th;
+                    } else {
+                        lo = tl < lo ? tl : lo;
+                        hi = th > hi ? th : hi;
+                    }
+                }
+                uint16_t s16, m16;
+                float m, inv;
+                kkcu_affine_params(lo, hi, p.bits, &s16, &m16, &m, &inv);
+                const float levels = (float)((1 << p.bits) - 1);
+                if (kk == 0) {
+                    kkcu_wr16(stage + a * AB, s16);
+                    kkcu_wr16(stage + a * AB + 2, m16);
+                }
+                for (int i = 0; i < 8; i++)
+                    codes[lane * 8 + i] = kkcu_affine_code(v[i], m, inv, levels);
+                __syncwarp();
+                const int pb = p.bits * G / 8; /* packed bytes per group; 32 bits per tile */
+                for (int r = 0; r < p.bits; r++) {
+                    const int idx = lane * p.bits + r, b = idx / pb, j = idx % pb;
+                    stage[b * AB + 4 + j] = kkcu_affine_pack_byte(codes + b * G, p.bits, G, j);
                 }
             }
-            const uint16_t d16 = kkcu_q4_0_params(mx, &id);
-            if (kk == 0)
-                kkcu_wr16(stage + a * 18, d16);
-            for (int i = 0; i < 8; i++)
-                codes[lane * 8 + i] = kkcu_q4_0_code(v[i], id);
             __syncwarp();
-            for (int r = 0; r < 4; r++) {
-                const int idx = lane * 4 + r, b = idx >> 4, j = idx & 15;
-                stage[b * 18 + 2 + j] = (uint8_t)(codes[b * 32 + j] | codes[b * 32 + j + 16] << 4);
-            }
-        } else { /* affine */
-            float lo = v[0], hi = v[0];
-            for (int i = 1; i < 8; i++) {
-                lo = v[i] < lo ? v[i] : lo;
-                hi = v[i] > hi ? v[i] : hi;
-            }
-            for (int o = 1; o < GL; o <<= 1) {
-                const float tl = __shfl_xor_sync(KKCU_FULL, lo, o);
-                const float th = __shfl_xor_sync(KKCU_FULL, hi, o);
-                if (lane & o) { /* the partner holds the earlier values */
-                    lo = lo < tl ? lo : tl;
-                    hi = hi > th ? hi : th;
-                } else {
-                    lo = tl < lo ? tl : lo;
-                    hi = th > hi ? th : hi;
-                }
-            }
-            uint16_t s16, m16;
-            float m, inv;
-            kkcu_affine_params(lo, hi, p.bits, &s16, &m16, &m, &inv);
-            const float levels = (float)((1 << p.bits) - 1);
-            if (kk == 0) {
-                kkcu_wr16(stage + a * AB, s16);
-                kkcu_wr16(stage + a * AB + 2, m16);
-            }
-            for (int i = 0; i < 8; i++)
-                codes[lane * 8 + i] = kkcu_affine_code(v[i], m, inv, levels);
+            uint2 *dst = (uint2 *)(out + tile * (size_t)TB);
+            for (int c = lane; c < TB / 8; c += 32)
+                dst[c] = ((const uint2 *)stage)[c];
             __syncwarp();
-            const int pb = p.bits * G / 8; /* packed bytes per group; 32 bits per tile */
-            for (int r = 0; r < p.bits; r++) {
-                const int idx = lane * p.bits + r, b = idx / pb, j = idx % pb;
-                stage[b * AB + 4 + j] = kkcu_affine_pack_byte(codes + b * G, p.bits, G, j);
-            }
+            done += KKCU_FAST_TV;
         }
-        __syncwarp();
-        uint2 *dst = (uint2 *)(out + tile * (size_t)TB);
-        for (int c = lane; c < TB / 8; c += 32)
-            dst[c] = ((const uint2 *)stage)[c];
-        __syncwarp();
-        done += KKCU_FAST_TV;
     }
     if (lane == 0 && done)
         atomicAdd(cnt, done);
@@ -174,34 +190,42 @@ template <int KIND, typename T>
 __global__ void __launch_bounds__(KKCU_FAST_WPB * 32)
     k_fast_decode(kkcu_params p, const uint8_t *in, size_t n_tiles, T *y, unsigned long long *cnt)
 {
-    __shared__ __align__(16) uint8_t s_stage[KKCU_FAST_WPB][KKCU_FAST_STAGE];
+    __shared__ __align__(16) uint8_t s_stage[KKCU_FAST_WPB][KKCU_FAST_TPW][KKCU_FAST_STAGE];
     const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
-    uint8_t *stage = s_stage[w];
     const int G = kkcu_fast_group(KIND, p), GL = G / 8;
     const int kk = lane & (GL - 1), a = lane / GL;
     const int AB = p.arm_bytes, TB = KKCU_FAST_TV / G * AB;
     unsigned long long done = 0;
-    for (size_t tile = (size_t)blockIdx.x * KKCU_FAST_WPB + w; tile < n_tiles;
-         tile += (size_t)gridDim.x * KKCU_FAST_WPB) {
-        const uint2 *src = (const uint2 *)(in + tile * (size_t)TB);
-        for (int c = lane; c < TB / 8; c += 32)
-            ((uint2 *)stage)[c] = src[c];
+    const size_t stride = (size_t)gridDim.x * KKCU_FAST_WPB * KKCU_FAST_TPW;
+    for (size_t t0 = ((size_t)blockIdx.x * KKCU_FAST_WPB + w) * KKCU_FAST_TPW; t0 < n_tiles;
+         t0 += stride) {
+        /* the warp's tiles of codes into shared memory, all loads in flight */
+#pragma unroll
+        for (int k = 0; k < KKCU_FAST_TPW; k++)
+            if (t0 + k < n_tiles) {
+                const uint2 *src = (const uint2 *)(in + (t0 + k) * (size_t)TB);
+                for (int c = lane; c < TB / 8; c += 32)
+                    ((uint2 *)s_stage[w][k])[c] = src[c];
+            }
         __syncwarp();
-        float v[8];
-        const uint8_t *blk = stage + a * AB;
-        if (KIND == KKCU_KIND_Q8_0) {
-            kkcu_q8_0_decode(blk, kkcu_q8_0_scale(blk), kk * 8, 8, v);
-        } else if (KIND == KKCU_KIND_Q4_0) {
-            kkcu_q4_0_decode(blk, kkcu_q8_0_scale(blk), kk * 8, 8, v);
-        } else {
-            const float s = kkcu_f16_to_f32(kkcu_rd16(blk));
-            const float m = kkcu_f16_to_f32(kkcu_rd16(blk + 2));
-            for (int i = 0; i < 8; i++)
-                v[i] = kkcu_affine_value(kkcu_affine_unpack(blk + 4, p.bits, G, kk * 8 + i), m, s);
+        for (int k = 0; k < KKCU_FAST_TPW && t0 + k < n_tiles; k++) {
+            float v[8];
+            const uint8_t *blk = s_stage[w][k] + a * AB;
+            if (KIND == KKCU_KIND_Q8_0) {
+                kkcu_q8_0_decode(blk, kkcu_q8_0_scale(blk), kk * 8, 8, v);
+            } else if (KIND == KKCU_KIND_Q4_0) {
+                kkcu_q4_0_decode(blk, kkcu_q8_0_scale(blk), kk * 8, 8, v);
+            } else {
+                const float s = kkcu_f16_to_f32(kkcu_rd16(blk));
+                const float m = kkcu_f16_to_f32(kkcu_rd16(blk + 2));
+                for (int i = 0; i < 8; i++)
+                    v[i] = kkcu_affine_value(kkcu_affine_unpack(blk + 4, p.bits, G, kk * 8 + i),
+                                             m, s);
+            }
+            kkcu_store8(y + (t0 + k) * KKCU_FAST_TV + (size_t)lane * 8, v);
+            done += KKCU_FAST_TV;
         }
-        kkcu_store8(y + tile * KKCU_FAST_TV + (size_t)lane * 8, v);
         __syncwarp();
-        done += KKCU_FAST_TV;
     }
     if (lane == 0 && done)
         atomicAdd(cnt, done);
@@ -216,7 +240,8 @@ static inline bool kkcu_fast_applies(const kkcu_params &p)
 
 static inline unsigned kkcu_fast_grid(size_t n_tiles)
 {
-    const size_t g = (n_tiles + KKCU_FAST_WPB - 1) / KKCU_FAST_WPB;
+    const size_t per_block = (size_t)KKCU_FAST_WPB * KKCU_FAST_TPW;
+    const size_t g = (n_tiles + per_block - 1) / per_block;
     return (unsigned)(g > 0x7fffffffu ? 0x7fffffffu : g);
 }
 
