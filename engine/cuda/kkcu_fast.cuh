@@ -26,7 +26,9 @@
 
 #include "kkcu_internal.cuh"
 
-#define KKCU_FAST_WPB 8      /* warps per thread block */
+#ifndef KKCU_FAST_WPB
+#define KKCU_FAST_WPB 8      /* warps per thread block (the emulated test: fewer) */
+#endif
 #define KKCU_FAST_TV 256     /* values per warp tile */
 #define KKCU_FAST_STAGE 288  /* the largest tile's bytes (affine 8-bit, group 32) */
 /* Tiles a warp loads before it computes: 4 x 512 bytes of BF16 per warp in
@@ -258,12 +260,11 @@ static size_t kkcu_fast_encode(const kkcu_params &p, const T *x, size_t n_units,
     if (!n_tiles)
         return 0;
     const unsigned grid = kkcu_fast_grid(n_tiles), nt = KKCU_FAST_WPB * 32;
-    if (p.kind == KKCU_KIND_Q8_0)
-        k_fast_encode<KKCU_KIND_Q8_0, T><<<grid, nt, 0, s>>>(p, x, n_tiles, out, cnt);
-    else if (p.kind == KKCU_KIND_Q4_0)
-        k_fast_encode<KKCU_KIND_Q4_0, T><<<grid, nt, 0, s>>>(p, x, n_tiles, out, cnt);
-    else
-        k_fast_encode<KKCU_KIND_AFFINE, T><<<grid, nt, 0, s>>>(p, x, n_tiles, out, cnt);
+    void (*k)(kkcu_params, const T *, size_t, uint8_t *, unsigned long long *) =
+        p.kind == KKCU_KIND_Q8_0   ? k_fast_encode<KKCU_KIND_Q8_0, T>
+        : p.kind == KKCU_KIND_Q4_0 ? k_fast_encode<KKCU_KIND_Q4_0, T>
+                                   : k_fast_encode<KKCU_KIND_AFFINE, T>;
+    KKCU_LAUNCH(k, grid, nt, 0, s, p, x, n_tiles, out, cnt);
     return n_tiles * per_tile;
 }
 
@@ -278,12 +279,11 @@ static size_t kkcu_fast_decode(const kkcu_params &p, const uint8_t *in, size_t n
     if (!n_tiles)
         return 0;
     const unsigned grid = kkcu_fast_grid(n_tiles), nt = KKCU_FAST_WPB * 32;
-    if (p.kind == KKCU_KIND_Q8_0)
-        k_fast_decode<KKCU_KIND_Q8_0, T><<<grid, nt, 0, s>>>(p, in, n_tiles, y, cnt);
-    else if (p.kind == KKCU_KIND_Q4_0)
-        k_fast_decode<KKCU_KIND_Q4_0, T><<<grid, nt, 0, s>>>(p, in, n_tiles, y, cnt);
-    else
-        k_fast_decode<KKCU_KIND_AFFINE, T><<<grid, nt, 0, s>>>(p, in, n_tiles, y, cnt);
+    void (*k)(kkcu_params, const uint8_t *, size_t, T *, unsigned long long *) =
+        p.kind == KKCU_KIND_Q8_0   ? k_fast_decode<KKCU_KIND_Q8_0, T>
+        : p.kind == KKCU_KIND_Q4_0 ? k_fast_decode<KKCU_KIND_Q4_0, T>
+                                   : k_fast_decode<KKCU_KIND_AFFINE, T>;
+    KKCU_LAUNCH(k, grid, nt, 0, s, p, in, n_tiles, y, cnt);
     return n_tiles * per_tile;
 }
 
