@@ -113,8 +113,17 @@ __global__ void __launch_bounds__(KKCU_FAST_WPB * 32)
                 const uint16_t d16 = kkcu_q8_0_params(amax, &id);
                 if (kk == 0)
                     kkcu_wr16(stage + a * 34, d16);
-                for (int i = 0; i < 8; i++)
-                    stage[a * 34 + 2 + kk * 8 + i] = kkcu_q8_0_code(v[i], id);
+                /* 8 codes as 4 halves (the block's codes are 2-byte aligned) */
+                uint8_t q[8];
+                if (id <= 3.40282347e38f) /* finite: no out-of-range conversion */
+                    for (int i = 0; i < 8; i++)
+                        q[i] = kkcu_q8_0_code_finite(v[i], id);
+                else
+                    for (int i = 0; i < 8; i++)
+                        q[i] = kkcu_q8_0_code(v[i], id);
+                uint16_t *dq = (uint16_t *)(stage + a * 34 + 2 + kk * 8);
+                for (int i = 0; i < 4; i++)
+                    dq[i] = (uint16_t)(q[2 * i] | q[2 * i + 1] << 8);
             } else if (KIND == KKCU_KIND_Q4_0) {
                 float amax = 0.0f, mx = 0.0f, id;
                 for (int i = 0; i < 8; i++)
@@ -214,7 +223,12 @@ __global__ void __launch_bounds__(KKCU_FAST_WPB * 32)
             float v[8];
             const uint8_t *blk = s_stage[w][k] + a * AB;
             if (KIND == KKCU_KIND_Q8_0) {
-                kkcu_q8_0_decode(blk, kkcu_q8_0_scale(blk), kk * 8, 8, v);
+                const float d = kkcu_q8_0_scale(blk);
+                const uint16_t *sq = (const uint16_t *)(blk + 2 + kk * 8); /* 2-byte aligned */
+                for (int i = 0; i < 4; i++) {
+                    v[2 * i] = kkcu_q8_0_value((int8_t)(sq[i] & 0xff), d);
+                    v[2 * i + 1] = kkcu_q8_0_value((int8_t)(sq[i] >> 8), d);
+                }
             } else if (KIND == KKCU_KIND_Q4_0) {
                 kkcu_q4_0_decode(blk, kkcu_q8_0_scale(blk), kk * 8, 8, v);
             } else {

@@ -156,6 +156,33 @@ inline cudaError_t cudaGetLastError(void)
 inline const char *cudaGetErrorString(cudaError_t e) { return e ? "emulated error" : "no error"; }
 inline const char *cudaGetErrorName(cudaError_t e) { return e ? "cudaErrorEmu" : "cudaSuccess"; }
 
+/* Events: host clock readings (the emulator runs launches synchronously). */
+#include <chrono>
+struct CUevent_st {
+    double t;
+};
+inline cudaError_t cudaEventCreate(cudaEvent_t *e)
+{
+    *e = new CUevent_st{0.0};
+    return cudaSuccess;
+}
+inline cudaError_t cudaEventDestroy(cudaEvent_t e)
+{
+    delete e;
+    return cudaSuccess;
+}
+inline cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t = 0)
+{
+    e->t = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    return cudaSuccess;
+}
+inline cudaError_t cudaEventSynchronize(cudaEvent_t) { return cudaSuccess; }
+inline cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t a, cudaEvent_t b)
+{
+    *ms = (float)((b->t - a->t) * 1e3);
+    return cudaSuccess;
+}
+
 /* ---- device builtins ------------------------------------------------------------ */
 
 struct kkcu_emu_block {
