@@ -118,19 +118,20 @@ step kakeya-smoke "$B" bin/kakeya codec eval --codec q8_0 --data gaussian --json
 step make-cuda "$B" make -j"$JOBS" cuda
 
 # ---- tests ----------------------------------------------------------------------
-step test-cuda "$OUTDIR/test_cuda.log" make test-cuda
+# bounded, so that a hung kernel leaves time for the rest inside one call
+KAKEYA_TEST_TIMEOUT=${KAKEYA_TEST_TIMEOUT:-240} step test-cuda "$OUTDIR/test_cuda.log" make test-cuda
 
 # ---- benchmarks -----------------------------------------------------------------
 BT=$OUTDIR/bench_cuda_codecs.txt BJ=$OUTDIR/bench_cuda_codecs.jsonl
 : >"$BJ"
 if [ -x build/cuda/bench/bench_cuda_codecs ]; then
-    step bench "$BT" build/cuda/bench/bench_cuda_codecs --json "$BJ"
-    step bench-tile "$BT" build/cuda/bench/bench_cuda_codecs --json "$BJ" --impl tile \
+    step bench "$BT" timeout 300 build/cuda/bench/bench_cuda_codecs --json "$BJ"
+    step bench-tile "$BT" timeout 120 build/cuda/bench/bench_cuda_codecs --json "$BJ" --impl tile \
         q8_0 q4_0 affine:bits=4,group=64 affine:bits=8,group=64
 fi
 
 if [ "${NCU:-1}" = 1 ] && command -v ncu >/dev/null 2>&1; then
-    step ncu "$OUTDIR/ncu.txt" ncu --clock-control none --set basic -k regex:k_ \
+    step ncu "$OUTDIR/ncu.txt" timeout 180 ncu --clock-control none --set basic -k regex:k_ \
         build/cuda/bench/bench_cuda_codecs --once --shape large q8_0 affine:bits=4,group=64 kl_e8:q=10
 fi
 if [ -n "${KK_DEVICE_EXTRA:-}" ]; then
