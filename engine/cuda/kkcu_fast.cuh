@@ -4,16 +4,17 @@
  * kkcu_kernels.cu only.
  *
  * A warp takes tiles of 256 consecutive values, 8 per lane (one 16-byte
- * load of BF16, two of F32), KKCU_FAST_TPW tiles loaded at once, so a 32-value block is 4 lanes and an affine
- * group of G values G/8 lanes. Block statistics are shuffles across those
- * lanes: max |x| (order-free), q4_0's signed value of largest magnitude and
- * affine's min and max, whose CPU loops keep the first of equal values
- * (which tells -0 from +0 apart), so each combine keeps the lower lanes'
- * value unless the higher lanes' is strictly larger (smaller): the scan's
- * result. Codes come from kkcu_arith.cuh. The tile's encoded bytes (272
- * for q8_0, 144 for q4_0, 256/G blocks of 4 + bits G/8 for affine: always
- * a multiple of 8) are assembled in the warp's shared memory and written
- * with 8-byte stores; decode reads them back the same way.
+ * load of BF16, two of F32), KKCU_FAST_TPW tiles loaded at once, so a
+ * 32-value block is 4 lanes and an affine group of G values G/8 lanes.
+ * Block statistics are shuffles across those lanes: max |x| (order-free),
+ * q4_0's signed value of largest magnitude and affine's min and max, whose
+ * CPU loops keep the first of equal values (which tells -0 from +0 apart),
+ * so each combine keeps the lower lanes' value unless the higher lanes' is
+ * strictly larger (smaller): the scan's result. Codes come from
+ * kkcu_arith.cuh. The tile's encoded bytes (272 for q8_0, 144 for q4_0,
+ * 256/G blocks of 4 + bits G/8 for affine: always a multiple of 8) are
+ * assembled in the warp's shared memory and written with 8-byte stores;
+ * decode reads them back the same way.
  *
  * Requires 16-byte aligned values and 8-byte aligned codes (cudaMalloc's
  * pointers are 256-byte aligned): the launcher falls back to the tile

@@ -9,14 +9,15 @@
  * memory, barriers, shuffles, tails and packing.
  *
  * What it is: every CUDA thread of a block is a std::thread, which runs
- * the launch's blocks one after the other (a barrier between blocks); __syncthreads is a barrier of the block's threads,
- * __syncwarp one of the warp's 32, __shfl_xor_sync an exchange through a
- * per-warp array between two warp barriers; __shared__ variables are
- * statics (one block at a time uses them); atomics are GCC's __atomic
- * builtins; device memory is host memory (cudaMalloc aligns to 256 like
- * the real one). Floats are the host's IEEE arithmetic, which is what the
- * kernels' -fmad=false / IEEE-division build computes too (the host test
- * checks that arithmetic against the CPU codecs).
+ * the launch's blocks one after the other (a barrier between blocks);
+ * __syncthreads is a barrier of the block's threads, __syncwarp one of the
+ * warp's 32, __shfl_xor_sync an exchange through a per-warp array between
+ * two warp barriers; __shared__ variables are statics (one block at a time
+ * uses them); atomics are GCC's __atomic builtins; device memory is host
+ * memory (cudaMalloc aligns to 256 like the real one). Floats are the
+ * host's IEEE arithmetic, which is what the kernels' -fmad=false / IEEE-
+ * division build computes too (the host test checks that arithmetic
+ * against the CPU codecs).
  *
  * What it is not: a model of timing, memory ordering beyond barriers,
  * warp-synchronous behaviour without __syncwarp, or nvcc's code generation.
@@ -173,7 +174,8 @@ inline cudaError_t cudaEventDestroy(cudaEvent_t e)
 }
 inline cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t = 0)
 {
-    e->t = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    const auto now = std::chrono::steady_clock::now().time_since_epoch();
+    e->t = std::chrono::duration<double>(now).count();
     return cudaSuccess;
 }
 inline cudaError_t cudaEventSynchronize(cudaEvent_t) { return cudaSuccess; }
@@ -218,7 +220,10 @@ inline unsigned long long atomicAdd(unsigned long long *p, unsigned long long v)
 {
     return __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST);
 }
-inline uint32_t atomicOr(uint32_t *p, uint32_t v) { return __atomic_fetch_or(p, v, __ATOMIC_SEQ_CST); }
+inline uint32_t atomicOr(uint32_t *p, uint32_t v)
+{
+    return __atomic_fetch_or(p, v, __ATOMIC_SEQ_CST);
+}
 
 /* Dynamic shared memory: one buffer, 16-byte aligned, 228 KB (an H100
  * SM's most). */
