@@ -206,9 +206,11 @@ void codec_kakeya_setup(codec *c)
     c->arm_bytes = 4 + (code_bits + 7) / 8;
     c->enc = c->enc_ref = kl_enc_ref;
     c->dec = c->dec_ref = kl_dec_ref;
-    /* the fast path's ranks are 64-bit: every D4 cube, E8 up to Q = 126 */
+    /* the fast path's ranks are 64-bit and it doubles them (the coset bit):
+     * ranks of at most 63 bits, every D4 cube and E8 up to q = 127 (64-bit
+     * ranks, q 128..139, overflowed: test_codec_simd covers the edge) */
     const int rank_bits = c->kl_bits - (c->lat_n == 8 ? 1 : 0);
-    if (codec_cpu_has_avx2() && rank_bits <= 64) {
+    if (codec_cpu_has_avx2() && rank_bits <= 63) {
         c->enc = codec_kakeya_encode_avx2;
         c->dec = codec_kakeya_decode_avx2;
         c->fast_name = "avx2";

@@ -48,6 +48,8 @@ static void fast_paths_should_equal_their_reference_bit_for_bit(void **state)
         "turbo:bits=4", "turbo:bits=3,group=64", "turbo:bits=2,group=32,dim=8",
         "turbo:bits=1,group=256,seed=9", "kl_d4:q=10", "kl_d4:q=152,group=256",
         "kl_e8:q=10", "kl_e8:q=126", "kl_e8:q=4,group=32", "kl_e8:q=1,group=64",
+        /* ranks of 64 bits (q 128..139) overflowed the fast path's 2 x rank */
+        "kl_e8:q=127", "kl_e8:q=128", "kl_e8:q=133", "kl_e8:q=139", "kl_e8:q=140",
     };
     const size_t nmax = 256 * 37; /* 37 groups of 256: partial batches for every group size */
     float *x = malloc(nmax * sizeof(float)), *ya = malloc(nmax * sizeof(float)),
