@@ -26,6 +26,12 @@
 # which dpkg -x does not make: the openblas-pthread folders go on the paths.
 set -u
 cd "$(dirname "$0")/../.." || exit 2
+# The lent machine gets no .git; .devmeta/git.tar is a depth-1 clone's .git
+# (bench/cuda/device_prepare.sh), so git names the commit and the evidence
+# is not dirty.
+if [ ! -d .git ] && [ -f .devmeta/git.tar ]; then
+    tar xf .devmeta/git.tar && git checkout -q -- . 2>/dev/null; git status --short | head -5
+fi
 OUTDIR=${1:-${OUT:-$PWD/device-out}}
 mkdir -p "$OUTDIR" || exit 2
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 8)}
