@@ -1,0 +1,948 @@
+/*
+ * kkcu_attn: decode-step attention over a packed K/V cache (kkcu_attn.h).
+ *
+ * Contents
+ *   portability      launches and F16 reads, for nvcc and for the CPU
+ *                    emulator (tests/cuda/kkcu_emu.h, KKCU_EMU)
+ *   codec policies   how one lane reads its K values and its V values out
+ *                    of a token's codes in shared memory (q8_0, kl_e8, F16)
+ *   split kernel     flash-decoding: tiles of T tokens, cp.async into two
+ *                    shared-memory stages, scores, online softmax, P V
+ *   small kernels    q preparation, the merge of the splits, the F16
+ *                    decode of the reference path, the plain attention
+ *   host API         kkcu_attn_init ... kkcu_attn_free
+ *
+ * The split kernel, for one K/V head g and one run of tiles (one block of
+ * 128 threads = 4 warps; the 4 query heads of the group share every byte
+ * read, which is the point of GQA on a memory-bound step):
+ *   stage the next tile's K and V codes (cp.async, 16-byte chunks, issued
+ *   one tile ahead) while this tile is computed;
+ *   scores: 8 lanes per token, lane j holds 16 dims of q for the 4 heads
+ *     in registers (prescaled by log2(e) / sqrt(128), so exp2 gives the
+ *     softmax) and decodes its 16 K values; 3 shuffles per head sum the 8
+ *     lanes; each warp covers T/4 tokens, 4 at a time;
+ *   softmax: warp h owns query head h: the tile's max, the correction
+ *     exp2(m_old - m_new), p = exp2(s - m_new), the running sum (Milakov
+ *     and Gimelshein, "Online normalizer calculation for softmax", 2018;
+ *     the split-K form is Dao et al.'s flash-decoding, 2023);
+ *   P V: all 32 lanes on one token, lane l decodes dims 4l..4l+3 of V and
+ *     adds p x v for the 4 heads into 16 F32 accumulators; the 4 warps
+ *     take a quarter of the tile each and are summed once at the end.
+ * Each block writes its unnormalized output and (m, l) per head; the merge
+ * kernel weighs the splits by exp2(m_s - M) and divides by the sum.
+ */
+#include "kkcu_attn.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef KKCU_EMU
+#include <cuda_fp16.h>
+#include <cuda_pipeline.h>
+#include <cuda_runtime.h>
+#endif
+
+#include "kkcu_decode.cuh"
+
+/* ---- portability ------------------------------------------------------------------- */
+
+#ifdef KKCU_EMU
+/* tests/cuda/kkcu_emu.h runs every thread of a block as a fiber. */
+#define KKCU_LAUNCH(kern, grid, block, stream, ...) \
+    ((void)(stream), kkcu_emu_launch((grid), (block), [&] { kern(__VA_ARGS__); }))
+static inline float attn_h2f(uint16_t h) { return kkcu_f16_to_f32(h); }
+#else
+#define KKCU_LAUNCH(kern, grid, block, stream, ...) \
+    kern<<<(grid), (block), 0, (cudaStream_t)(stream)>>>(__VA_ARGS__)
+/* The hardware conversion: the same float as kkcu_f16_to_f32 for every
+ * non-NaN half (F16 -> F32 is exact). */
+__device__ __forceinline__ float attn_h2f(uint16_t h) { return __half2float(__ushort_as_half(h)); }
+#endif
+
+namespace {
+
+constexpr int D = KKCU_ATTN_HEAD_DIM;  /* head dim */
+constexpr int G = KKCU_ATTN_GROUP;     /* query heads per K/V head */
+constexpr int NT = 128;                /* threads per block: 4 warps */
+constexpr unsigned FULL = 0xffffffffu;
+/* Tokens per tile: q8_0 and kl_e8 64 (two stages of K and V: 2 x 2 x
+ * 64 x 136 bytes = 35 KB of shared memory), F16 32 (2 x 2 x 32 x 256).
+ * Both under the 48 KB a block gets without opting in, with the score
+ * tile and the 8 KB of the warps' final sums. */
+constexpr int T_CODES = 64;
+constexpr int T_F16 = 32;
+/* Blocks the split kernel aims for: about four resident blocks per
+ * multiprocessor (44 KB of shared memory and about 128 registers x 128
+ * threads each), so one wave covers the context. */
+constexpr int BLOCKS_PER_SM = 4;
+/* The plain attention's P V kernel: tokens per block. */
+constexpr int REF_CHUNK = 256;
+
+struct attn_params {
+    int hb;    /* bytes of one token of one K/V head */
+    int q;     /* kl_e8: the cube */
+    int bits;  /* kl_e8: bits per E8 point (coset bit + rank) */
+};
+
+/* ---- codec policies ------------------------------------------------------------------ */
+
+/* 4 int8 codes (one little-endian word) to floats, exactly: the biased
+ * byte b + 128 becomes the low mantissa bits of 2^23 and the bias is
+ * subtracted (one PRMT and one FADD a value; the I2F conversion runs at a
+ * quarter of the rate on sm_90). */
+__device__ __forceinline__ void i8x4_to_f32(uint32_t w, float *f)
+{
+    const uint32_t u = w ^ 0x80808080u;
+    f[0] = __uint_as_float(__byte_perm(u, 0x4B000000u, 0x7440)) - 8388736.0f;
+    f[1] = __uint_as_float(__byte_perm(u, 0x4B000000u, 0x7441)) - 8388736.0f;
+    f[2] = __uint_as_float(__byte_perm(u, 0x4B000000u, 0x7442)) - 8388736.0f;
+    f[3] = __uint_as_float(__byte_perm(u, 0x4B000000u, 0x7443)) - 8388736.0f;
+}
+
+/* NW words from p, which is 2-byte aligned: aligned 32-bit loads from
+ * p rounded down to 4 and a byte permute where p was not. */
+template <int NW>
+__device__ __forceinline__ void ld_words_2a(const uint8_t *p, uint32_t *w)
+{
+    const uint32_t *a = (const uint32_t *)((uintptr_t)p & ~(uintptr_t)3);
+    const unsigned sel = ((uintptr_t)p & 2) ? 0x5432u : 0x3210u;
+    uint32_t r[NW + 1];
+#pragma unroll
+    for (int i = 0; i <= NW; i++)
+        r[i] = a[i];
+#pragma unroll
+    for (int i = 0; i < NW; i++)
+        w[i] = __byte_perm(r[i], r[i + 1], sel);
+}
+
+/* q8_0: a token's head is 4 blocks of 34 bytes (F16 d, int8 q[32]).
+ * K: lane j (0..7) takes dims 16j..16j+15 = half j&1 of block j>>1.
+ * V: lane l (0..31) takes dims 4l..4l+3 of block l>>3. */
+struct codec_q8 {
+    static constexpr int HBMAX = 136;
+    __device__ static __forceinline__ void k_dot(const uint8_t *tok, int j, const float (&qr)[G][16],
+                                                 float (&p)[G], const attn_params &)
+    {
+        const uint8_t *blk = tok + KKCU_Q8_0_BYTES * (j >> 1);
+        const float d = attn_h2f(*(const uint16_t *)blk);
+        uint32_t w[4];
+        ld_words_2a<4>(blk + 2 + 16 * (j & 1), w);
+        float s[G] = {0.0f, 0.0f, 0.0f, 0.0f};
+#pragma unroll
+        for (int c = 0; c < 4; c++) {
+            float x[4];
+            i8x4_to_f32(w[c], x);
+#pragma unroll
+            for (int i = 0; i < 4; i++)
+#pragma unroll
+                for (int h = 0; h < G; h++)
+                    s[h] = fmaf(qr[h][4 * c + i], x[i], s[h]);
+        }
+#pragma unroll
+        for (int h = 0; h < G; h++)
+            p[h] = s[h] * d;
+    }
+    __device__ static __forceinline__ void v_vals(const uint8_t *tok, int l, float (&y)[4],
+                                                  const attn_params &)
+    {
+        const uint8_t *blk = tok + KKCU_Q8_0_BYTES * (l >> 3);
+        const float d = attn_h2f(*(const uint16_t *)blk);
+        uint32_t w[1];
+        ld_words_2a<1>(blk + 2 + 4 * (l & 7), w);
+        float x[4];
+        i8x4_to_f32(w[0], x);
+#pragma unroll
+        for (int i = 0; i < 4; i++)
+            y[i] = x[i] * d; /* = kkcu_q8_0_value: the CPU's float */
+    }
+};
+
+/* kl_e8: F32 qmax, then 16 E8 points in the rotated basis (kkcu_decode.cuh
+ * kkcu_kl_decode_point: the CPU's floats). K: lane j decodes points 2j and
+ * 2j+1 (its 16 dims); V: lane l decodes point l>>1 and keeps half l&1. The
+ * rotation is undone once per query (attn_prep_q) and once per output
+ * (attn_combine), never per token. */
+struct codec_kl {
+    static constexpr int HBMAX = 140; /* q up to 152: 4 + 16 x 67 bits */
+    __device__ static __forceinline__ void k_dot(const uint8_t *tok, int j, const float (&qr)[G][16],
+                                                 float (&p)[G], const attn_params &pr)
+    {
+        const float step = kkcu_kl_step(tok, pr.q);
+        float s[G] = {0.0f, 0.0f, 0.0f, 0.0f};
+#pragma unroll
+        for (int half = 0; half < 2; half++) {
+            float y[8];
+            kkcu_kl_decode_point<8>(tok + 4, 2 * j + half, pr.q, pr.bits, step, y);
+#pragma unroll
+            for (int i = 0; i < 8; i++)
+#pragma unroll
+                for (int h = 0; h < G; h++)
+                    s[h] = fmaf(qr[h][8 * half + i], y[i], s[h]);
+        }
+#pragma unroll
+        for (int h = 0; h < G; h++)
+            p[h] = s[h];
+    }
+    __device__ static __forceinline__ void v_vals(const uint8_t *tok, int l, float (&y)[4],
+                                                  const attn_params &pr)
+    {
+        const float step = kkcu_kl_step(tok, pr.q);
+        float y8[8];
+        kkcu_kl_decode_point<8>(tok + 4, l >> 1, pr.q, pr.bits, step, y8);
+        const bool hi = (l & 1) != 0;
+#pragma unroll
+        for (int i = 0; i < 4; i++)
+            y[i] = hi ? y8[4 + i] : y8[i];
+    }
+};
+
+/* F16: the decoded cache of the reference path, 256 bytes per token-head
+ * (16-byte aligned: the tiles start at multiples of 256 bytes). */
+struct codec_f16 {
+    static constexpr int HBMAX = 256;
+    __device__ static __forceinline__ void k_dot(const uint8_t *tok, int j, const float (&qr)[G][16],
+                                                 float (&p)[G], const attn_params &)
+    {
+        const uint4 *src = (const uint4 *)(tok + 32 * j);
+        const uint4 a = src[0], b = src[1];
+        const uint32_t w[8] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w};
+        float s[G] = {0.0f, 0.0f, 0.0f, 0.0f};
+#pragma unroll
+        for (int c = 0; c < 8; c++) {
+            const float x0 = attn_h2f((uint16_t)(w[c] & 0xffffu)), x1 = attn_h2f((uint16_t)(w[c] >> 16));
+#pragma unroll
+            for (int h = 0; h < G; h++) {
+                s[h] = fmaf(qr[h][2 * c], x0, s[h]);
+                s[h] = fmaf(qr[h][2 * c + 1], x1, s[h]);
+            }
+        }
+#pragma unroll
+        for (int h = 0; h < G; h++)
+            p[h] = s[h];
+    }
+    __device__ static __forceinline__ void v_vals(const uint8_t *tok, int l, float (&y)[4],
+                                                  const attn_params &)
+    {
+        const uint2 w = *(const uint2 *)(tok + 8 * l);
+        y[0] = attn_h2f((uint16_t)(w.x & 0xffffu));
+        y[1] = attn_h2f((uint16_t)(w.x >> 16));
+        y[2] = attn_h2f((uint16_t)(w.y & 0xffffu));
+        y[3] = attn_h2f((uint16_t)(w.y >> 16));
+    }
+};
+
+/* ---- split kernel ----------------------------------------------------------------------- */
+
+/* nbytes from src into dst (shared, 16-byte aligned) as whole 16-byte
+ * chunks from src rounded down to 16: the data starts at dst + (src & 15).
+ * The cache is allocated rounded up to 16 (kkcu_attn_cache_bytes), so the
+ * last chunk stays inside it. */
+__device__ __forceinline__ void copy_tile(uint8_t *dst, const uint8_t *src, int nbytes, int tid)
+{
+    const uintptr_t a = (uintptr_t)src;
+    const uint8_t *s0 = (const uint8_t *)(a & ~(uintptr_t)15);
+    const int nch = (int)(((a & 15) + (uintptr_t)nbytes + 15) >> 4);
+    for (int c = tid; c < nch; c += NT)
+        __pipeline_memcpy_async(dst + 16 * c, s0 + 16 * c, 16);
+}
+
+/* grid (n_kv_heads, n_splits), NT threads. qp: (n_heads, D) prepared
+ * queries (attn_prep_q); kc, vc: (n_kv_heads, n_ctx, hb) codes. Writes
+ * part_o ((n_heads, n_splits, D): sum_t 2^(s_t - m) v_t over the split)
+ * and part_ml ((n_heads, n_splits): m, the split's max score in log2
+ * units, and l = sum_t 2^(s_t - m)). */
+template <class C, int T>
+__global__ void __launch_bounds__(NT)
+attn_split(const float *__restrict__ qp, const uint8_t *__restrict__ kc, const uint8_t *__restrict__ vc,
+           long long n_ctx, int tiles_per_split, attn_params pr, float *__restrict__ part_o,
+           float2 *__restrict__ part_ml)
+{
+    constexpr int SK = T * C::HBMAX + 32;
+    constexpr int TPW = T / 4; /* tokens per warp */
+    static_assert(T % 16 == 0 && T <= 64, "4 warps x 4 tokens a step; softmax reads 2 per lane");
+    __shared__ __align__(16) uint8_t sk[2][SK];
+    __shared__ __align__(16) uint8_t sv[2][SK];
+    __shared__ __align__(16) float sp[T][G]; /* scores, then p */
+    __shared__ float scorr[G];
+    __shared__ __align__(16) float sred[4][G][D];
+
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, j = lane & 7;
+    const int g = blockIdx.x, split = blockIdx.y, n_splits = gridDim.y;
+    const int hb = pr.hb;
+    const long long t_begin = (long long)split * tiles_per_split * T;
+    const long long t_end = t_begin + (long long)tiles_per_split * T < n_ctx
+                                ? t_begin + (long long)tiles_per_split * T
+                                : n_ctx;
+    const int n_tiles = (int)((t_end - t_begin + T - 1) / T);
+    const uint8_t *kh = kc + (size_t)g * (size_t)n_ctx * (size_t)hb;
+    const uint8_t *vh = vc + (size_t)g * (size_t)n_ctx * (size_t)hb;
+
+    /* this lane's 16 dims of the group's 4 queries */
+    float qr[G][16];
+#pragma unroll
+    for (int h = 0; h < G; h++) {
+        const float4 *src = (const float4 *)(qp + (size_t)(G * g + h) * D + 16 * j);
+#pragma unroll
+        for (int c = 0; c < 4; c++) {
+            const float4 f = src[c];
+            qr[h][4 * c] = f.x;
+            qr[h][4 * c + 1] = f.y;
+            qr[h][4 * c + 2] = f.z;
+            qr[h][4 * c + 3] = f.w;
+        }
+    }
+    float acc[G][4];
+#pragma unroll
+    for (int h = 0; h < G; h++)
+#pragma unroll
+        for (int i = 0; i < 4; i++)
+            acc[h][i] = 0.0f;
+    float m_run = -INFINITY, l_run = 0.0f; /* warp h: query head h of the group */
+
+    auto issue = [&](int it) {
+        const long long t0 = t_begin + (long long)it * T;
+        const int n = (int)(t_end - t0 < T ? t_end - t0 : T);
+        copy_tile(sk[it & 1], kh + (size_t)t0 * hb, n * hb, tid);
+        copy_tile(sv[it & 1], vh + (size_t)t0 * hb, n * hb, tid);
+    };
+    issue(0);
+    __pipeline_commit();
+    for (int it = 0; it < n_tiles; it++) {
+        if (it + 1 < n_tiles)
+            issue(it + 1);
+        __pipeline_commit(); /* possibly empty: the wait below is the same every tile */
+        __pipeline_wait_prior(1);
+        __syncthreads();
+        const long long t0 = t_begin + (long long)it * T;
+        const int n = (int)(t_end - t0 < T ? t_end - t0 : T);
+        const uint8_t *tk = sk[it & 1] + ((uintptr_t)(kh + (size_t)t0 * hb) & 15);
+        const uint8_t *tv = sv[it & 1] + ((uintptr_t)(vh + (size_t)t0 * hb) & 15);
+
+        /* scores: 8 lanes per token, 4 tokens per step */
+#pragma unroll
+        for (int s = 0; s < TPW / 4; s++) {
+            const int tt = warp * TPW + 4 * s + (lane >> 3);
+            float p[G] = {0.0f, 0.0f, 0.0f, 0.0f};
+            if (tt < n)
+                C::k_dot(tk + tt * hb, j, qr, p, pr);
+#pragma unroll
+            for (int o = 1; o < 8; o <<= 1)
+#pragma unroll
+                for (int h = 0; h < G; h++)
+                    p[h] += __shfl_xor_sync(FULL, p[h], o);
+            if (j < G) {
+                float v = p[0];
+#pragma unroll
+                for (int h = 1; h < G; h++)
+                    v = j == h ? p[h] : v;
+                sp[tt][j] = tt < n ? v : -INFINITY;
+            }
+        }
+        __syncthreads();
+
+        /* online softmax: warp h owns head h */
+        {
+            const int h = warp;
+            float mx = -INFINITY;
+            for (int t = lane; t < T; t += 32)
+                mx = fmaxf(mx, sp[t][h]);
+#pragma unroll
+            for (int o = 16; o > 0; o >>= 1)
+                mx = fmaxf(mx, __shfl_xor_sync(FULL, mx, o));
+            const float m_new = fmaxf(m_run, mx); /* finite: the tile has a token */
+            const float corr = exp2f(m_run - m_new); /* 0 on the first tile */
+            float sum = 0.0f;
+            for (int t = lane; t < T; t += 32) {
+                const float e = exp2f(sp[t][h] - m_new); /* 0 past the tile's end */
+                sp[t][h] = e;
+                sum += e;
+            }
+#pragma unroll
+            for (int o = 16; o > 0; o >>= 1)
+                sum += __shfl_xor_sync(FULL, sum, o);
+            l_run = l_run * corr + sum;
+            m_run = m_new;
+            if (lane == 0)
+                scorr[h] = corr;
+        }
+        __syncthreads();
+
+        /* P V: lane l holds dims 4l..4l+3 of the 4 heads */
+        {
+#pragma unroll
+            for (int h = 0; h < G; h++) {
+                const float c = scorr[h];
+#pragma unroll
+                for (int i = 0; i < 4; i++)
+                    acc[h][i] *= c;
+            }
+            for (int u = 0; u < TPW; u++) {
+                const int tt = warp * TPW + u;
+                if (tt >= n)
+                    break; /* warp-uniform */
+                float y[4];
+                C::v_vals(tv + tt * hb, lane, y, pr);
+                const float4 pw = *(const float4 *)sp[tt];
+#pragma unroll
+                for (int i = 0; i < 4; i++) {
+                    acc[0][i] = fmaf(pw.x, y[i], acc[0][i]);
+                    acc[1][i] = fmaf(pw.y, y[i], acc[1][i]);
+                    acc[2][i] = fmaf(pw.z, y[i], acc[2][i]);
+                    acc[3][i] = fmaf(pw.w, y[i], acc[3][i]);
+                }
+            }
+        }
+        __syncthreads(); /* the next issue overwrites this stage */
+    }
+
+    /* the 4 warps' sums, once */
+#pragma unroll
+    for (int h = 0; h < G; h++)
+        *(float4 *)&sred[warp][h][4 * lane] = make_float4(acc[h][0], acc[h][1], acc[h][2], acc[h][3]);
+    __syncthreads();
+#pragma unroll
+    for (int h = 0; h < G; h++) {
+        const float o = sred[0][h][tid] + sred[1][h][tid] + sred[2][h][tid] + sred[3][h][tid];
+        part_o[((size_t)(G * g + h) * n_splits + split) * D + tid] = o;
+    }
+    if (lane == 0)
+        part_ml[(size_t)(G * g + warp) * n_splits + split] = make_float2(m_run, l_run);
+}
+
+/* ---- small kernels ------------------------------------------------------------------------ */
+
+/* In place over x[0..D) in shared memory, thread d of D: the unnormalized
+ * Walsh-Hadamard butterflies of codec_hadamard.c fwht (a + b, a - b). */
+__device__ __forceinline__ void fwht_shared(float *x, int d)
+{
+    for (int h = 1; h < D; h <<= 1) {
+        __syncthreads();
+        if (!(d & h)) {
+            const float a = x[d], b = x[d + h];
+            x[d] = a + b;
+            x[d + h] = a - b;
+        }
+    }
+    __syncthreads();
+}
+
+/* grid n_heads, D threads: qp = q (rotated as K was: signs, butterflies,
+ * rot_scale; kl_e8) x scale (log2(e) / sqrt(D)). */
+__global__ void __launch_bounds__(D)
+attn_prep_q(const float *__restrict__ q, const float *__restrict__ signs_k, float rot_scale, float scale,
+            float *__restrict__ qp)
+{
+    __shared__ float x[D];
+    const int h = blockIdx.x, d = threadIdx.x;
+    float v = q[(size_t)h * D + d];
+    if (signs_k) {
+        x[d] = v * signs_k[d];
+        fwht_shared(x, d);
+        v = x[d] * rot_scale;
+    }
+    qp[(size_t)h * D + d] = v * scale;
+}
+
+/* grid n_heads, D threads: out = sum_s 2^(m_s - M) o_s / sum_s 2^(m_s - M)
+ * l_s, then (kl_e8) V's inverse rotation: butterflies, x rot_scale x sign. */
+__global__ void __launch_bounds__(D)
+attn_combine(const float *__restrict__ part_o, const float2 *__restrict__ part_ml, int n_splits,
+             const float *__restrict__ signs_v, float rot_scale, float *__restrict__ out)
+{
+    __shared__ float x[D];
+    const int h = blockIdx.x, d = threadIdx.x;
+    const float2 *ml = part_ml + (size_t)h * n_splits;
+    float mx = -INFINITY;
+    for (int s = 0; s < n_splits; s++)
+        mx = fmaxf(mx, ml[s].x);
+    float l = 0.0f, o = 0.0f;
+    for (int s = 0; s < n_splits; s++) {
+        const float w = exp2f(ml[s].x - mx);
+        l = fmaf(ml[s].y, w, l);
+        o = fmaf(part_o[((size_t)h * n_splits + s) * D + d], w, o);
+    }
+    o /= l; /* l >= 1: the split holding the max adds 2^0 */
+    if (signs_v) {
+        x[d] = o;
+        fwht_shared(x, d);
+        o = x[d] * (rot_scale * signs_v[d]);
+    }
+    out[(size_t)h * D + d] = o;
+}
+
+/* q8_0 -> F16, one thread per 4 values (a quarter of a block's codes). */
+__global__ void attn_dec_q8_f16(const uint8_t *__restrict__ codes, long long n_units,
+                                uint16_t *__restrict__ out)
+{
+    const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n_units * (D / 4))
+        return;
+    const long long u = i / (D / 4);
+    const int l = (int)(i % (D / 4));
+    const uint8_t *blk = codes + (size_t)u * (D / KKCU_Q8_0_VALUES) * KKCU_Q8_0_BYTES +
+                         KKCU_Q8_0_BYTES * (l >> 3);
+    float y[4];
+    kkcu_q8_0_decode(blk, kkcu_q8_0_scale(blk), 4 * (l & 7), 4, y);
+    uint16_t *o = out + (size_t)u * D + 4 * l;
+    for (int k = 0; k < 4; k++)
+        o[k] = kkcu_f32_to_f16(y[k]);
+}
+
+/* kl_e8 -> F16, one warp per token-head: lane l decodes point l>>1 and
+ * keeps dims 4l..4l+3, then the inverse rotation as codec_hadamard_inverse
+ * computes it (butterflies h = 1, 2 in the lane, 4..64 across lanes with
+ * the same a + b / a - b, then x (rot_scale x sign)): the CPU's floats,
+ * then rounded to F16. */
+__global__ void attn_dec_kl_f16(const uint8_t *__restrict__ codes, long long n_units, attn_params pr,
+                                const float *__restrict__ signs, float rot_scale,
+                                uint16_t *__restrict__ out)
+{
+    const long long u = ((long long)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
+    const int lane = threadIdx.x & 31;
+    if (u >= n_units)
+        return; /* the whole warp: u is the same for its lanes */
+    const uint8_t *vec = codes + (size_t)u * pr.hb;
+    float y8[8], x[4];
+    kkcu_kl_decode_point<8>(vec + 4, lane >> 1, pr.q, pr.bits, kkcu_kl_step(vec, pr.q), y8);
+    for (int i = 0; i < 4; i++)
+        x[i] = (lane & 1) ? y8[4 + i] : y8[i];
+    float a = x[0], b = x[1];
+    x[0] = a + b;
+    x[1] = a - b;
+    a = x[2];
+    b = x[3];
+    x[2] = a + b;
+    x[3] = a - b;
+    for (int k = 0; k < 2; k++) {
+        a = x[k];
+        b = x[k + 2];
+        x[k] = a + b;
+        x[k + 2] = a - b;
+    }
+    for (int hh = 1; hh < 32; hh <<= 1)
+        for (int k = 0; k < 4; k++) {
+            const float other = __shfl_xor_sync(FULL, x[k], hh);
+            x[k] = (lane & hh) ? other - x[k] : x[k] + other;
+        }
+    uint16_t *o = out + (size_t)u * D + 4 * lane;
+    for (int k = 0; k < 4; k++)
+        o[k] = kkcu_f32_to_f16(x[k] * (rot_scale * signs[4 * lane + k]));
+}
+
+/* The plain attention over F16 (the reference path): scores, softmax, P V
+ * in chunks, the chunks' sum. Natural-log units, expf. */
+__global__ void __launch_bounds__(NT)
+attn_ref_scores(const float *__restrict__ q, const uint16_t *__restrict__ k16, long long n_ctx,
+                float scale, float *__restrict__ S)
+{
+    __shared__ float qs[G][D];
+    const int g = blockIdx.y, tid = threadIdx.x;
+    const long long t = (long long)blockIdx.x * NT + tid;
+    for (int i = tid; i < G * D; i += NT)
+        qs[i / D][i % D] = q[(size_t)G * g * D + i];
+    __syncthreads();
+    if (t >= n_ctx)
+        return;
+    const uint16_t *kr = k16 + ((size_t)g * n_ctx + t) * D;
+    float s[G] = {0.0f, 0.0f, 0.0f, 0.0f};
+    for (int d = 0; d < D; d++) {
+        const float kv = attn_h2f(kr[d]);
+        for (int h = 0; h < G; h++)
+            s[h] += qs[h][d] * kv;
+    }
+    for (int h = 0; h < G; h++)
+        S[(size_t)(G * g + h) * n_ctx + t] = s[h] * scale;
+}
+
+/* grid n_heads, 256 threads: row <- exp(row - max), sum[h]. */
+__global__ void __launch_bounds__(256)
+attn_ref_softmax(float *__restrict__ S, long long n_ctx, float *__restrict__ sum_out)
+{
+    __shared__ float red[256];
+    const int h = blockIdx.x, tid = threadIdx.x;
+    float *row = S + (size_t)h * n_ctx;
+    float mx = -INFINITY;
+    for (long long t = tid; t < n_ctx; t += 256)
+        mx = fmaxf(mx, row[t]);
+    red[tid] = mx;
+    __syncthreads();
+    for (int s = 128; s > 0; s >>= 1) {
+        if (tid < s)
+            red[tid] = fmaxf(red[tid], red[tid + s]);
+        __syncthreads();
+    }
+    mx = red[0];
+    __syncthreads();
+    float sum = 0.0f;
+    for (long long t = tid; t < n_ctx; t += 256) {
+        const float e = expf(row[t] - mx);
+        row[t] = e;
+        sum += e;
+    }
+    red[tid] = sum;
+    __syncthreads();
+    for (int s = 128; s > 0; s >>= 1) {
+        if (tid < s)
+            red[tid] += red[tid + s];
+        __syncthreads();
+    }
+    if (tid == 0)
+        sum_out[h] = red[0];
+}
+
+/* grid (n_chunks, n_heads), D threads: part[h][c][d] = sum over the chunk
+ * of p[h][t] v[t][d]. */
+__global__ void __launch_bounds__(D)
+attn_ref_pv(const float *__restrict__ P, const uint16_t *__restrict__ v16, long long n_ctx,
+            float *__restrict__ part)
+{
+    const int c = blockIdx.x, h = blockIdx.y, d = threadIdx.x, n_chunks = gridDim.x;
+    const int g = h / G;
+    const long long t0 = (long long)c * REF_CHUNK;
+    const long long t1 = t0 + REF_CHUNK < n_ctx ? t0 + REF_CHUNK : n_ctx;
+    float acc = 0.0f;
+    for (long long t = t0; t < t1; t++)
+        acc += P[(size_t)h * n_ctx + t] * attn_h2f(v16[((size_t)g * n_ctx + t) * D + d]);
+    part[((size_t)h * n_chunks + c) * D + d] = acc;
+}
+
+__global__ void __launch_bounds__(D)
+attn_ref_final(const float *__restrict__ part, int n_chunks, const float *__restrict__ sums,
+               float *__restrict__ out)
+{
+    const int h = blockIdx.x, d = threadIdx.x;
+    float o = 0.0f;
+    for (int c = 0; c < n_chunks; c++)
+        o += part[((size_t)h * n_chunks + c) * D + d];
+    out[(size_t)h * D + d] = o / sums[h];
+}
+
+} /* namespace */
+
+/* ---- host API ------------------------------------------------------------------------------ */
+
+struct kkcu_attn {
+    kkcu_attn_config cfg;
+    int kl;                 /* kl_e8 (else q8_0) */
+    attn_params pr;
+    float rot_scale;        /* 1 / sqrt(D), as codec_hadamard.c computes it */
+    int n_sm;
+    int max_splits;         /* per K/V head */
+    char name[256];
+    float *d_signs_k, *d_signs_v; /* kl_e8: the rotation's signs */
+    float *d_qp;            /* (n_heads, D) */
+    float *d_part_o;        /* (n_heads, max_splits, D) */
+    float2 *d_part_ml;      /* (n_heads, max_splits) */
+    uint16_t *d_k16, *d_v16; /* (n_kv_heads, max_ctx, D) halves each */
+    float *d_S;             /* (n_heads, max_ctx) scores, then p */
+    float *d_sums;          /* (n_heads) */
+    float *d_ref_part;      /* (n_heads, max chunks, D) */
+    int64_t f16_ctx;        /* n_ctx of the last decode; 0: none */
+};
+
+#define CU_TRY(call, what)                                                                      \
+    do {                                                                                        \
+        const cudaError_t e_ = (call);                                                          \
+        if (e_ != cudaSuccess) {                                                                \
+            kk_err_set(err, e_ == cudaErrorMemoryAllocation ? KK_E_NOMEM : KK_E_INTERNAL,       \
+                       "kkcu_attn: %s: %s", (what), cudaGetErrorString(e_));                   \
+            goto fail;                                                                          \
+        }                                                                                       \
+    } while (0)
+
+/* A launch's own errors (bad configuration, no kernel image for this GPU). */
+#define LAUNCHED(what) CU_TRY(cudaGetLastError(), (what))
+
+/* ceil(log2(count of E8 points in [-q, q]^8)) + the coset bit:
+ * codec_kakeya.c codec_kakeya_block_bits(8, q). */
+static int kl_e8_bits(int q)
+{
+    __extension__ typedef unsigned __int128 u128;
+    u128 r = 1;
+    for (int i = 0; i < 8; i++)
+        r *= (u128)(2 * q + 1);
+    r = (r + 1) / 2;
+    int b = 0;
+    while (((u128)1 << b) < r)
+        b++;
+    return b + 1;
+}
+
+static int64_t splits_per_head(const kkcu_attn *a, int64_t n_ctx, int T, int64_t *tiles_per_split)
+{
+    const int64_t n_tiles = (n_ctx + T - 1) / T;
+    int64_t want = ((int64_t)BLOCKS_PER_SM * a->n_sm + a->cfg.n_kv_heads - 1) / a->cfg.n_kv_heads;
+    if (want < 1)
+        want = 1;
+    if (want > a->max_splits)
+        want = a->max_splits;
+    const int64_t tps = (n_tiles + want - 1) / want;
+    if (tiles_per_split)
+        *tiles_per_split = tps;
+    return (n_tiles + tps - 1) / tps;
+}
+
+extern "C" kk_code kkcu_attn_init(kkcu_attn **out, const kkcu_attn_config *cfg, kk_err *err)
+{
+    *out = NULL;
+    kkcu_attn *a = NULL;
+    codec *c = NULL;
+    int n_dev = 0;
+    size_t hb_cpu = 0;
+    int64_t max_chunks = 0;
+    size_t cache_vals = 0;
+    cudaDeviceProp prop;
+    if (cfg->head_dim != D)
+        return kk_err_set(err, KK_E_UNSUPPORTED, "kkcu_attn: head_dim %d; the kernels are "
+                          "written for %d", (int)cfg->head_dim, D);
+    if (cfg->n_kv_heads < 1 || cfg->n_kv_heads > KKCU_ATTN_MAX_KV_HEADS)
+        return kk_err_set(err, KK_E_RANGE, "kkcu_attn: n_kv_heads %d; allowed 1..%d",
+                          (int)cfg->n_kv_heads, KKCU_ATTN_MAX_KV_HEADS);
+    if (cfg->n_heads != G * cfg->n_kv_heads)
+        return kk_err_set(err, KK_E_UNSUPPORTED, "kkcu_attn: %d query heads over %d K/V heads; "
+                          "the kernels are written for %d query heads per K/V head",
+                          (int)cfg->n_heads, (int)cfg->n_kv_heads, G);
+    if (cfg->max_ctx < 1 || cfg->max_ctx > ((int64_t)1 << 31))
+        return kk_err_set(err, KK_E_RANGE, "kkcu_attn: max_ctx %lld; allowed 1..2^31",
+                          (long long)cfg->max_ctx);
+    const codec_spec *s = &cfg->spec;
+    const int kl = s->kind == CODEC_KIND_KL_E8;
+    if (!(s->kind == CODEC_KIND_Q8_0 && s->rotate == CODEC_ROTATE_NONE) &&
+        !(kl && s->group == D && s->dim == D))
+        return kk_err_set(err, KK_E_UNSUPPORTED, "kkcu_attn: codec not handled; allowed: q8_0 "
+                          "(unrotated) and kl_e8 with group = dim = %d", D);
+    if (codec_init(&c, s, err) != KK_OK)
+        return err ? err->code : KK_E_RANGE;
+    hb_cpu = codec_encoded_bytes(c, D);
+    codec_free(c);
+
+    a = (kkcu_attn *)calloc(1, sizeof *a);
+    if (!a)
+        return kk_err_set(err, KK_E_NOMEM, "kkcu_attn: out of memory");
+    a->cfg = *cfg;
+    a->kl = kl;
+    a->pr.hb = (int)hb_cpu;
+    a->pr.q = kl ? s->q : 0;
+    a->pr.bits = kl ? kl_e8_bits(s->q) : 0;
+    a->rot_scale = 1.0f / sqrtf((float)D);
+    if (kl ? (size_t)(4 + (16 * a->pr.bits + 7) / 8) != hb_cpu || hb_cpu > (size_t)codec_kl::HBMAX
+           : hb_cpu != (size_t)codec_q8::HBMAX) {
+        kk_err_set(err, KK_E_INTERNAL, "kkcu_attn: the codec writes %zu bytes per head, not what "
+                   "the kernels read", hb_cpu);
+        goto fail;
+    }
+    CU_TRY(cudaGetDeviceCount(&n_dev), "cudaGetDeviceCount");
+    if (n_dev < 1) {
+        kk_err_set(err, KK_E_UNSUPPORTED, "kkcu_attn: no CUDA device");
+        goto fail;
+    }
+    CU_TRY(cudaGetDeviceProperties(&prop, 0), "cudaGetDeviceProperties");
+    snprintf(a->name, sizeof a->name, "%s", prop.name);
+    a->n_sm = prop.multiProcessorCount > 0 ? prop.multiProcessorCount : 1;
+    {
+        /* the most splits any n_ctx gets (splits_per_head never asks for
+         * more); 65535: gridDim.y */
+        const int64_t want =
+            ((int64_t)BLOCKS_PER_SM * a->n_sm + cfg->n_kv_heads - 1) / cfg->n_kv_heads;
+        a->max_splits = (int)(want < 1 ? 1 : want > 65535 ? 65535 : want);
+    }
+    if (kl) {
+        float signs[D];
+        CU_TRY(cudaMalloc((void **)&a->d_signs_k, D * sizeof(float)), "cudaMalloc");
+        CU_TRY(cudaMalloc((void **)&a->d_signs_v, D * sizeof(float)), "cudaMalloc");
+        codec_hadamard_signs(s->seed, D, signs);
+        CU_TRY(cudaMemcpy(a->d_signs_k, signs, sizeof signs, cudaMemcpyHostToDevice), "cudaMemcpy");
+        CU_TRY(cudaMemcpy(a->d_signs_v, signs, sizeof signs, cudaMemcpyHostToDevice), "cudaMemcpy");
+    }
+    max_chunks = (cfg->max_ctx + REF_CHUNK - 1) / REF_CHUNK;
+    cache_vals = (size_t)cfg->n_kv_heads * (size_t)cfg->max_ctx * D;
+    CU_TRY(cudaMalloc((void **)&a->d_qp, (size_t)cfg->n_heads * D * sizeof(float)), "cudaMalloc");
+    CU_TRY(cudaMalloc((void **)&a->d_part_o,
+                      (size_t)cfg->n_heads * a->max_splits * D * sizeof(float)), "cudaMalloc");
+    CU_TRY(cudaMalloc((void **)&a->d_part_ml, (size_t)cfg->n_heads * a->max_splits * sizeof(float2)),
+           "cudaMalloc");
+    CU_TRY(cudaMalloc((void **)&a->d_k16, cache_vals * sizeof(uint16_t)), "cudaMalloc");
+    CU_TRY(cudaMalloc((void **)&a->d_v16, cache_vals * sizeof(uint16_t)), "cudaMalloc");
+    CU_TRY(cudaMalloc((void **)&a->d_S, (size_t)cfg->n_heads * cfg->max_ctx * sizeof(float)),
+           "cudaMalloc");
+    CU_TRY(cudaMalloc((void **)&a->d_sums, (size_t)cfg->n_heads * sizeof(float)), "cudaMalloc");
+    CU_TRY(cudaMalloc((void **)&a->d_ref_part, (size_t)cfg->n_heads * max_chunks * D * sizeof(float)),
+           "cudaMalloc");
+    *out = a;
+    return KK_OK;
+fail:
+    kkcu_attn_free(a);
+    return err && err->code != KK_OK ? err->code : KK_E_INTERNAL;
+}
+
+extern "C" void kkcu_attn_free(kkcu_attn *a)
+{
+    if (!a)
+        return;
+    cudaFree(a->d_signs_k);
+    cudaFree(a->d_signs_v);
+    cudaFree(a->d_qp);
+    cudaFree(a->d_part_o);
+    cudaFree(a->d_part_ml);
+    cudaFree(a->d_k16);
+    cudaFree(a->d_v16);
+    cudaFree(a->d_S);
+    cudaFree(a->d_sums);
+    cudaFree(a->d_ref_part);
+    free(a);
+}
+
+extern "C" size_t kkcu_attn_head_bytes(const kkcu_attn *a) { return (size_t)a->pr.hb; }
+
+extern "C" size_t kkcu_attn_cache_bytes(const kkcu_attn *a, int64_t n_ctx)
+{
+    const size_t n = (size_t)a->cfg.n_kv_heads * (size_t)n_ctx * (size_t)a->pr.hb;
+    return (n + 15) & ~(size_t)15;
+}
+
+extern "C" int kkcu_attn_splits(const kkcu_attn *a, int64_t n_ctx)
+{
+    return (int)splits_per_head(a, n_ctx, T_CODES, NULL);
+}
+
+extern "C" const char *kkcu_attn_device_name(const kkcu_attn *a) { return a->name; }
+extern "C" const uint16_t *kkcu_attn_f16_k(const kkcu_attn *a) { return a->d_k16; }
+extern "C" const uint16_t *kkcu_attn_f16_v(const kkcu_attn *a) { return a->d_v16; }
+
+static kk_code check_ctx(const kkcu_attn *a, int64_t n_ctx, kk_err *err)
+{
+    if (n_ctx < 1 || n_ctx > a->cfg.max_ctx)
+        return kk_err_set(err, KK_E_RANGE, "kkcu_attn: n_ctx %lld; allowed 1..%lld (max_ctx)",
+                          (long long)n_ctx, (long long)a->cfg.max_ctx);
+    return KK_OK;
+}
+
+static kk_code check_codes(const uint8_t *k, const uint8_t *v, kk_err *err)
+{
+    if (((uintptr_t)k | (uintptr_t)v) & 15)
+        return kk_err_set(err, KK_E_RANGE, "kkcu_attn: K and V codes must start 16-byte aligned "
+                          "(cudaMalloc's are)");
+    return KK_OK;
+}
+
+/* The split kernel and the merge, over codes of policy C. */
+template <class C, int T>
+static kk_code run_split(kkcu_attn *a, const float *q, const uint8_t *k, const uint8_t *v,
+                         int64_t n_ctx, attn_params pr, const float *signs_k, const float *signs_v,
+                         float *out, kkcu_stream stream, kk_err *err)
+{
+    int64_t tps = 0;
+    const int64_t n_splits = splits_per_head(a, n_ctx, T, &tps);
+    const float scale = 1.4426950408889634f / sqrtf((float)D); /* log2(e) / sqrt(128) */
+    auto prep = attn_prep_q;
+    auto split = attn_split<C, T>;
+    auto comb = attn_combine;
+    KKCU_LAUNCH(prep, dim3(a->cfg.n_heads), dim3(D), stream, q, signs_k, a->rot_scale, scale, a->d_qp);
+    LAUNCHED("attn_prep_q");
+    KKCU_LAUNCH(split, dim3(a->cfg.n_kv_heads, (unsigned)n_splits), dim3(NT), stream, a->d_qp, k, v,
+                (long long)n_ctx, (int)tps, pr, a->d_part_o, a->d_part_ml);
+    LAUNCHED("attn_split");
+    KKCU_LAUNCH(comb, dim3(a->cfg.n_heads), dim3(D), stream, a->d_part_o, a->d_part_ml,
+                (int)n_splits, signs_v, a->rot_scale, out);
+    LAUNCHED("attn_combine");
+    return KK_OK;
+fail:
+    return err ? err->code : KK_E_INTERNAL;
+}
+
+extern "C" kk_code kkcu_attn_fused(kkcu_attn *a, const float *q, const uint8_t *k, const uint8_t *v,
+                                   int64_t n_ctx, float *out, kkcu_stream stream, kk_err *err)
+{
+    if (check_ctx(a, n_ctx, err) != KK_OK || check_codes(k, v, err) != KK_OK)
+        return err ? err->code : KK_E_RANGE;
+    if (a->kl)
+        return run_split<codec_kl, T_CODES>(a, q, k, v, n_ctx, a->pr, a->d_signs_k, a->d_signs_v,
+                                            out, stream, err);
+    return run_split<codec_q8, T_CODES>(a, q, k, v, n_ctx, a->pr, NULL, NULL, out, stream, err);
+}
+
+extern "C" kk_code kkcu_attn_decode_f16(kkcu_attn *a, const uint8_t *k, const uint8_t *v,
+                                        int64_t n_ctx, kkcu_stream stream, kk_err *err)
+{
+    if (check_ctx(a, n_ctx, err) != KK_OK)
+        return err ? err->code : KK_E_RANGE;
+    const long long n_units = (long long)a->cfg.n_kv_heads * n_ctx;
+    for (int side = 0; side < 2; side++) {
+        const uint8_t *codes = side ? v : k;
+        uint16_t *dst = side ? a->d_v16 : a->d_k16;
+        if (a->kl) {
+            auto dec = attn_dec_kl_f16;
+            const long long threads = n_units * 32;
+            KKCU_LAUNCH(dec, dim3((unsigned)((threads + 255) / 256)), dim3(256), stream, codes,
+                        n_units, a->pr, side ? a->d_signs_v : a->d_signs_k, a->rot_scale, dst);
+        } else {
+            auto dec = attn_dec_q8_f16;
+            const long long threads = n_units * (D / 4);
+            KKCU_LAUNCH(dec, dim3((unsigned)((threads + 255) / 256)), dim3(256), stream, codes,
+                        n_units, dst);
+        }
+        LAUNCHED("attn_dec_f16");
+    }
+    a->f16_ctx = n_ctx;
+    return KK_OK;
+fail:
+    return err ? err->code : KK_E_INTERNAL;
+}
+
+static kk_code check_decoded(const kkcu_attn *a, int64_t n_ctx, kk_err *err)
+{
+    if (a->f16_ctx != n_ctx)
+        return kk_err_set(err, KK_E_RANGE, "kkcu_attn: the F16 cache holds %lld tokens, not %lld: "
+                          "call kkcu_attn_decode_f16 first", (long long)a->f16_ctx,
+                          (long long)n_ctx);
+    return KK_OK;
+}
+
+extern "C" kk_code kkcu_attn_attend_f16(kkcu_attn *a, const float *q, int64_t n_ctx, float *out,
+                                        kkcu_stream stream, kk_err *err)
+{
+    if (check_ctx(a, n_ctx, err) != KK_OK || check_decoded(a, n_ctx, err) != KK_OK)
+        return err ? err->code : KK_E_RANGE;
+    const int n_chunks = (int)((n_ctx + REF_CHUNK - 1) / REF_CHUNK);
+    const float scale = 1.0f / sqrtf((float)D);
+    auto sc = attn_ref_scores;
+    auto sm = attn_ref_softmax;
+    auto pv = attn_ref_pv;
+    auto fin = attn_ref_final;
+    KKCU_LAUNCH(sc, dim3((unsigned)((n_ctx + NT - 1) / NT), a->cfg.n_kv_heads), dim3(NT), stream, q,
+                a->d_k16, (long long)n_ctx, scale, a->d_S);
+    LAUNCHED("attn_ref_scores");
+    KKCU_LAUNCH(sm, dim3(a->cfg.n_heads), dim3(256), stream, a->d_S, (long long)n_ctx, a->d_sums);
+    LAUNCHED("attn_ref_softmax");
+    KKCU_LAUNCH(pv, dim3(n_chunks, a->cfg.n_heads), dim3(D), stream, a->d_S, a->d_v16,
+                (long long)n_ctx, a->d_ref_part);
+    LAUNCHED("attn_ref_pv");
+    KKCU_LAUNCH(fin, dim3(a->cfg.n_heads), dim3(D), stream, a->d_ref_part, n_chunks, a->d_sums, out);
+    LAUNCHED("attn_ref_final");
+    return KK_OK;
+fail:
+    return err ? err->code : KK_E_INTERNAL;
+}
+
+extern "C" kk_code kkcu_attn_reference(kkcu_attn *a, const float *q, const uint8_t *k,
+                                       const uint8_t *v, int64_t n_ctx, float *out, kkcu_stream stream,
+                                       kk_err *err)
+{
+    KK_TRY(kkcu_attn_decode_f16(a, k, v, n_ctx, stream, err));
+    return kkcu_attn_attend_f16(a, q, n_ctx, out, stream, err);
+fail:
+    return err ? err->code : KK_E_INTERNAL;
+}
+
+extern "C" kk_code kkcu_attn_flash_f16(kkcu_attn *a, const float *q, int64_t n_ctx, float *out,
+                                       kkcu_stream stream, kk_err *err)
+{
+    if (check_ctx(a, n_ctx, err) != KK_OK || check_decoded(a, n_ctx, err) != KK_OK)
+        return err ? err->code : KK_E_RANGE;
+    attn_params pr = {(int)(D * sizeof(uint16_t)), 0, 0};
+    /* the F16 cache holds values in the original basis: no rotation */
+    return run_split<codec_f16, T_F16>(a, q, (const uint8_t *)a->d_k16, (const uint8_t *)a->d_v16,
+                                       n_ctx, pr, NULL, NULL, out, stream, err);
+}
