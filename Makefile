@@ -178,6 +178,24 @@ fuzz-run: fuzz
 bench: all
 	@sh bench/run.sh
 
+# ---- CUDA kernels on the CPU (no GPU needed) --------------------------------
+# tests/cuda/kkcu_emu.h runs engine/cuda/kkcu_attn.cu's kernels as fibers on
+# the CPU (one per GPU thread): their indexing, barriers, shuffles and
+# numerics, not their speed (docs/gpu.md). Needs g++ and
+# engine/cuda/kkcu_decode.cuh; not part of `make test`.
+CXX ?= g++
+EMU_CXXFLAGS := -std=c++17 -O2 -g -fno-strict-aliasing -DKKCU_EMU -include tests/cuda/kkcu_emu.h \
+    -Icommon -Iengine -Iengine/cuda -Itests/cuda -Wall -Wextra -Wno-unknown-pragmas $(WERROR)
+EMU_SRC := engine/cuda/kkcu_attn.cu engine/cuda/kkcu_attn.h engine/cuda/kkcu_decode.cuh \
+    tests/cuda/kkcu_emu.h tests/cuda/kkcu_emu.cpp
+build/emu/%: tests/cuda/%.cu $(EMU_SRC) $(DEPS_engine)
+	@mkdir -p $(dir $@)
+	$(CXX) $(EMU_CXXFLAGS) -o $@ -x c++ engine/cuda/kkcu_attn.cu -x c++ $< -x none \
+	    tests/cuda/kkcu_emu.cpp $(LINK_engine)
+.PHONY: test-cuda-emu
+test-cuda-emu: build/emu/test_cuda_attn
+	KKCU_EMU_SMS=16 build/emu/test_cuda_attn --ctx 1,7,100,1000,4096
+
 # ---- the reference engine ---------------------------------------------------
 # llama.cpp's library from the npm package node-llama-cpp, built once into
 # ${KAKEYA_CACHE:-$HOME/.cache/kakeya}/llama.cpp, and bench/llamacpp_driver.c
@@ -241,6 +259,7 @@ help:
 	@echo "  refengine  build llama.cpp's library (npm node-llama-cpp) and the driver, once"
 	@echo "  bench-driver  build/bench/llamacpp_bench (engine-bench preset's llama.cpp side), after refengine"
 	@echo "  unicode-data  regenerate engine/unicode_data.c from npm's @unicode/unicode-15.1.0"
+	@echo "  test-cuda-emu  engine/cuda's attention kernels on the CPU emulator (g++, no GPU)"
 	@echo "  demo       the README's main job on the built-in default"
 	@echo "  clean      remove build/ and bin/"
 	@echo "variables: FLAVOR=release|asan|fuzz  WERROR=-Werror  KAKEYA_FIXTURES=$(KAKEYA_FIXTURES)"
