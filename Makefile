@@ -90,7 +90,8 @@ export KAKEYA_FIXTURES
 FORCE:
 # FORCE is the first rule above: without this, a bare `make` built nothing.
 .DEFAULT_GOAL := all
-.PHONY: FORCE all test test-slow check fuzz fuzz-run bench deps help demo clean tests-build layers doclinks
+.PHONY: FORCE all test test-slow check fuzz fuzz-run bench deps help demo clean tests-build layers doclinks \
+        cuda test-cuda cuda-build
 
 all: bin/kakeya bin/kakeya-gate
 
@@ -222,6 +223,64 @@ unicode-data:
 	node bench/gen_unicode_data.mjs $(UNICODE_PKG)/package > engine/unicode_data.c.tmp
 	mv engine/unicode_data.c.tmp engine/unicode_data.c
 
+# ---- CUDA (`make cuda`, `make test-cuda`: never part of all or test) ----------
+# engine/cuda/*.cu -> build/cuda/libkk_cuda.a (the layer engine/cuda: it
+# includes engine/ and common/, nothing CPU-side includes it); the GPU tests
+# tests/cuda/test_*.cu and the host tests tests/cuda/host_*.cu (kkcu's
+# arithmetic on the CPU: no GPU needed), the benchmarks bench/cuda/*.cu,
+# one binary each, linked with the CPU codecs they compare against.
+# Exactness flags: no FMA contraction (the CPU build is C11, contraction
+# off), IEEE division and square root, subnormals kept (docs/gpu.md).
+# Without nvcc both targets say so and succeed (CI has no CUDA).
+NVCC       ?= $(firstword $(shell command -v nvcc 2>/dev/null) $(wildcard /usr/local/cuda/bin/nvcc))
+CUDA_ARCH  ?= -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
+NVCCFLAGS  := -O3 -std=c++17 -fmad=false -prec-div=true -prec-sqrt=true -ftz=false -lineinfo \
+              $(CUDA_ARCH) -Xcompiler -Wall,-Wextra $(NVCCFLAGS_EXTRA)
+CU         := build/cuda
+INC_cuda   := -Icommon -Iengine -Iengine/cuda
+CUDA_SRC       := $(sort $(wildcard engine/cuda/*.cu))
+CUDA_TEST_SRC  := $(sort $(wildcard tests/cuda/test_*.cu))
+CUDA_HOST_SRC  := $(sort $(wildcard tests/cuda/host_*.cu))
+CUDA_BENCH_SRC := $(sort $(wildcard bench/cuda/*.cu))
+CUDA_OBJ       := $(patsubst %.cu,$(CU)/obj/%.o,$(CUDA_SRC))
+CUDA_TEST_BIN  := $(patsubst tests/cuda/%.cu,$(CU)/tests/%,$(CUDA_TEST_SRC))
+CUDA_HOST_BIN  := $(patsubst tests/cuda/%.cu,$(CU)/tests/%,$(CUDA_HOST_SRC))
+CUDA_BENCH_BIN := $(patsubst bench/cuda/%.cu,$(CU)/bench/%,$(CUDA_BENCH_SRC))
+LIB_CUDA   := $(CU)/libkk_cuda.a
+LINK_cuda  := $(LIB_CUDA) $(LIB_ENGINE) $(LIB_COMMON) -lgsl $(LIBS_BLAS) $(LIBS_SYS)
+DEPS_cuda  := $(LIB_CUDA) $(LIB_ENGINE) $(LIB_COMMON)
+
+cuda:
+ifeq ($(NVCC),)
+	@echo "cuda: nvcc not found (not on PATH, not /usr/local/cuda/bin/nvcc; set NVCC=): nothing built"
+else
+	@$(MAKE) --no-print-directory cuda-build
+endif
+
+cuda-build: $(LIB_CUDA) $(CUDA_TEST_BIN) $(CUDA_HOST_BIN) $(CUDA_BENCH_BIN)
+
+$(CU)/obj/%.o: %.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(INC_cuda) $(NVCCFLAGS) -MMD -MP -c -o $@ $<
+$(LIB_CUDA): $(CUDA_OBJ)
+	@mkdir -p $(dir $@); rm -f $@; ar rcs $@ $^
+$(CU)/tests/%: tests/cuda/%.cu $(DEPS_cuda)
+	@mkdir -p $(dir $@)
+	$(NVCC) $(INC_cuda) -Itests/cuda -Itests $(NVCCFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(LINK_cuda)
+$(CU)/bench/%: bench/cuda/%.cu $(DEPS_cuda)
+	@mkdir -p $(dir $@)
+	$(NVCC) $(INC_cuda) $(NVCCFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(LINK_cuda)
+
+# The host tests run wherever nvcc is; the GPU tests where nvidia-smi sees
+# a GPU (tests/cuda/run.sh says which ran).
+test-cuda:
+ifeq ($(NVCC),)
+	@echo "test-cuda: nvcc not found: no CUDA test built or run"
+else
+	@$(MAKE) --no-print-directory cuda-build
+	@KK_HOST_BINS="$(CUDA_HOST_BIN)" KK_GPU_BINS="$(CUDA_TEST_BIN)" sh tests/cuda/run.sh
+endif
+
 # ---- set-up ---------------------------------------------------------------
 # Debian packages: build (openblas, cjson, gsl, yaml, cmocka), fuzzing (clang,
 # libclang-rt-14-dev: only a recommendation of clang), test-only Python and
@@ -255,6 +314,8 @@ help:
 	@echo "  check      the tests under ASan+UBSan (-fno-sanitize-recover=all), in build/asan"
 	@echo "  fuzz       build the libFuzzer targets (clang); fuzz-run NAME=... SECONDS=..."
 	@echo "  bench      benchmarks against references measured in the same run"
+	@echo "  cuda       build/cuda: libkk_cuda.a, the CUDA tests and benchmarks (needs nvcc; else says so)"
+	@echo "  test-cuda  the CUDA host tests, and the GPU tests where a GPU is found"
 	@echo "  deps       apt-get install the Debian packages that are missing"
 	@echo "  refengine  build llama.cpp's library (npm node-llama-cpp) and the driver, once"
 	@echo "  bench-driver  build/bench/llamacpp_bench (engine-bench preset's llama.cpp side), after refengine"
@@ -267,3 +328,4 @@ help:
 # objects' and test binaries' header dependencies (a test helper header
 # rebuilds the tests that include it)
 -include $(shell find build/$(FLAVOR)/obj build/$(FLAVOR)/tests -name '*.d' 2>/dev/null)
+-include $(shell find build/cuda -name '*.d' 2>/dev/null)

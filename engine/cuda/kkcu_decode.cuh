@@ -193,9 +193,31 @@ KKCU_HD float kkcu_kl_step(const uint8_t *vec, int q)
 /* Whether (2Q+1)^n fits 64 bits: the point index then is a uint64_t. */
 KKCU_HD bool kkcu_kl_fits64(int n, int q) { return n == 4 || q <= 127; }
 
-/* The digits of idx < R^n in base R, most significant first, minus q. The
+/* The digits of idx in base R, least significant last, minus q: d[i] =
+ * (idx / R^(N-1-i)) % R - q, as the CPU's loop of % and /. Any idx (also
+ * one past R^N, from bytes no encoder wrote) gives the CPU's digits. The
  * split at R^4 keeps the per-digit divisions 32-bit where R^4 < 2^32
- * (Q <= 127), one 64-bit division per E8 point. */
+ * (Q <= 127): one 64-bit division per E8 point. */
+KKCU_HD void kkcu_kl_digits_u32(uint32_t v, uint32_t R, int q, int n, int32_t *d)
+{
+    for (int i = n - 1; i >= 0; i--) {
+        d[i] = (int32_t)(v % R) - q;
+        v /= R;
+    }
+}
+
+KKCU_HD void kkcu_kl_digits_u64(uint64_t v, uint32_t R, int q, int n, int32_t *d)
+{
+    if (v <= 0xffffffffull) {
+        kkcu_kl_digits_u32((uint32_t)v, R, q, n, d);
+        return;
+    }
+    for (int i = n - 1; i >= 0; i--) {
+        d[i] = (int32_t)(v % R) - q;
+        v /= R;
+    }
+}
+
 template <int N>
 KKCU_HD void kkcu_kl_digits64(uint64_t idx, int q, int32_t *d)
 {
@@ -203,26 +225,10 @@ KKCU_HD void kkcu_kl_digits64(uint64_t idx, int q, int32_t *d)
     const uint64_t R4 = (uint64_t)R * R * R * R;
     if (N == 8 && R4 <= 0xffffffffull) {
         const uint64_t hi = idx / R4;
-        uint32_t lo = (uint32_t)(idx - hi * R4), h = (uint32_t)hi;
-        for (int i = 7; i >= 4; i--) {
-            d[i] = (int32_t)(lo % R) - q;
-            lo /= R;
-        }
-        for (int i = 3; i >= 0; i--) {
-            d[i] = (int32_t)(h % R) - q;
-            h /= R;
-        }
-    } else if (idx <= 0xffffffffull) {
-        uint32_t v = (uint32_t)idx;
-        for (int i = N - 1; i >= 0; i--) {
-            d[i] = (int32_t)(v % R) - q;
-            v /= R;
-        }
+        kkcu_kl_digits_u32((uint32_t)(idx - hi * R4), R, q, 4, d + 4);
+        kkcu_kl_digits_u64(hi, R, q, 4, d);
     } else {
-        for (int i = N - 1; i >= 0; i--) {
-            d[i] = (int32_t)(idx % R) - q;
-            idx /= R;
-        }
+        kkcu_kl_digits_u64(idx, R, q, N, d);
     }
 }
 
