@@ -33,6 +33,11 @@
  */
 #include "kkcu_attn.h"
 
+/* Under the codecs' CPU emulator (tests/cuda/emu: one-dimensional grids,
+ * float shuffles, no cp.async) this file compiles to nothing; its kernels
+ * run on the CPU under tests/cuda/kkcu_emu.h (`make test-cuda-emu`). */
+#if !defined(KKCU_EMU) || defined(KKCU_EMU_FIBERS)
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -946,3 +951,5 @@ extern "C" kk_code kkcu_attn_flash_f16(kkcu_attn *a, const float *q, int64_t n_c
     return run_split<codec_f16, T_F16>(a, q, (const uint8_t *)a->d_k16, (const uint8_t *)a->d_v16,
                                        n_ctx, pr, NULL, NULL, out, stream, err);
 }
+
+#endif /* !KKCU_EMU || KKCU_EMU_FIBERS */

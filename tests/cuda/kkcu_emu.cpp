@@ -199,6 +199,24 @@ void kkcu_emu_launch(dim3 grid, dim3 block, const std::function<void()> &body)
             }
 }
 
+unsigned char *kkcu_emu_dyn_smem(void)
+{
+    alignas(16) static unsigned char buf[228 * 1024];
+    return buf;
+}
+
+void kkcu_emu_launch4(dim3 grid, dim3 block, size_t smem, void *stream,
+                      const std::function<void()> &body)
+{
+    (void)stream;
+    const size_t nt = (size_t)block.x * block.y * block.z;
+    if (smem > 228 * 1024 || nt == 0 || nt > 1024 || grid.x == 0 || grid.y == 0 || grid.z == 0) {
+        last_error = cudaErrorInvalidValue;
+        return;
+    }
+    kkcu_emu_launch(grid, block, body);
+}
+
 /* ---- runtime API ------------------------------------------------------------------ */
 
 struct kkcu_emu_event {
@@ -216,6 +234,12 @@ const char *cudaGetErrorString(cudaError_t e)
 {
     return e == cudaSuccess ? "no error" : e == cudaErrorMemoryAllocation ? "out of memory"
                                                                           : "invalid value";
+}
+const char *cudaGetErrorName(cudaError_t e) { return e ? "cudaErrorEmu" : "cudaSuccess"; }
+cudaError_t cudaGetDevice(int *dev)
+{
+    *dev = 0;
+    return cudaSuccess;
 }
 cudaError_t cudaGetLastError(void)
 {
@@ -269,6 +293,11 @@ cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t n, cudaMemcpyKind
     return cudaMemcpy(dst, src, n, k);
 }
 cudaError_t cudaMemset(void *p, int v, size_t n)
+{
+    memset(p, v, n);
+    return cudaSuccess;
+}
+cudaError_t cudaMemsetAsync(void *p, int v, size_t n, cudaStream_t)
 {
     memset(p, v, n);
     return cudaSuccess;

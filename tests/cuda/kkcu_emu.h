@@ -26,6 +26,9 @@
 #ifndef KKCU_EMU_H
 #define KKCU_EMU_H
 
+/* This emulator (the codecs' own, tests/cuda/emu, is another). */
+#define KKCU_EMU_FIBERS 1
+
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -61,6 +64,10 @@ struct alignas(16) float4 {
     float x, y, z, w;
 };
 static inline float2 make_float2(float x, float y) { return float2{x, y}; }
+static inline uint4 make_uint4(uint32_t x, uint32_t y, uint32_t z, uint32_t w)
+{
+    return uint4{x, y, z, w};
+}
 static inline float4 make_float4(float x, float y, float z, float w) { return float4{x, y, z, w}; }
 
 extern uint3 threadIdx, blockIdx;
@@ -130,21 +137,41 @@ static inline unsigned __float_as_uint(float f)
     memcpy(&u, &f, 4);
     return u;
 }
+/* Fibers of one OS thread: no other writer between the read and the write. */
 template <class T>
 static inline T atomicAdd(T *p, T v)
 {
-    const T old = *p; /* fibers of one OS thread: no other writer in between */
+    const T old = *p;
     *p = old + v;
+    return old;
+}
+template <class T>
+static inline T atomicOr(T *p, T v)
+{
+    const T old = *p;
+    *p = old | v;
     return old;
 }
 
 /* ---- launch ----------------------------------------------------------------------- */
 /* Runs body as every thread of every block of grid x block, to the end. */
 void kkcu_emu_launch(dim3 grid, dim3 block, const std::function<void()> &body);
+/* The same with a launch's dynamic shared memory (kkcu_emu_dyn_smem, up to
+ * 228 KB: an H100 multiprocessor's) and stream (ignored: one queue). */
+void kkcu_emu_launch4(dim3 grid, dim3 block, size_t smem, void *stream,
+                      const std::function<void()> &body);
+/* The dynamic shared memory of the running launch (`extern __shared__`). */
+unsigned char *kkcu_emu_dyn_smem(void);
 
 /* ---- runtime API ------------------------------------------------------------------ */
 typedef int cudaError_t;
-enum { cudaSuccess = 0, cudaErrorMemoryAllocation = 2, cudaErrorInvalidValue = 1 };
+enum {
+    cudaSuccess = 0,
+    cudaErrorInvalidValue = 1,
+    cudaErrorMemoryAllocation = 2,
+    cudaErrorInsufficientDriver = 35,
+    cudaErrorNoDevice = 100
+};
 typedef void *cudaStream_t;
 typedef struct kkcu_emu_event *cudaEvent_t;
 enum cudaMemcpyKind {
@@ -162,6 +189,8 @@ struct cudaDeviceProp {
     size_t totalGlobalMem;
 };
 const char *cudaGetErrorString(cudaError_t e);
+const char *cudaGetErrorName(cudaError_t e);
+cudaError_t cudaGetDevice(int *dev);
 cudaError_t cudaGetLastError(void);
 cudaError_t cudaGetDeviceCount(int *n);
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp *p, int dev);
@@ -173,6 +202,7 @@ cudaError_t cudaMemcpy(void *dst, const void *src, size_t n, cudaMemcpyKind k);
 cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t n, cudaMemcpyKind k,
                             cudaStream_t s = 0);
 cudaError_t cudaMemset(void *p, int v, size_t n);
+cudaError_t cudaMemsetAsync(void *p, int v, size_t n, cudaStream_t s = 0);
 cudaError_t cudaDeviceSynchronize(void);
 cudaError_t cudaStreamSynchronize(cudaStream_t s);
 cudaError_t cudaEventCreate(cudaEvent_t *e);
