@@ -257,7 +257,7 @@ else
 	@$(MAKE) --no-print-directory cuda-build
 endif
 
-cuda-build: $(LIB_CUDA) $(CUDA_TEST_BIN) $(CUDA_HOST_BIN) $(CUDA_BENCH_BIN)
+cuda-build: $(LIB_CUDA) $(CUDA_TEST_BIN) $(CUDA_HOST_BIN) $(CUDA_BENCH_BIN) cuda-kakeya
 
 $(CU)/obj/%.o: %.cu
 	@mkdir -p $(dir $@)
@@ -270,6 +270,26 @@ $(CU)/tests/%: tests/cuda/%.cu $(DEPS_cuda)
 $(CU)/bench/%: bench/cuda/%.cu $(DEPS_cuda)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(INC_cuda) $(NVCCFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(LINK_cuda)
+
+# bin/kakeya with the GPU commands (`codec eval --device cuda`, `codec attn`,
+# the codec_gpu kind; docs/gpu.md): harness/ compiled again with -DKK_CUDA
+# into build/cuda/obj/harness, linked with libkk_cuda.a and the CUDA runtime
+# (static: the binary needs only the driver's libcuda.so). `make cuda` puts
+# it in bin/kakeya; `make test` runs build/release/kakeya, never this one.
+CUDA_HOME        ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+LIBS_CUDART      := -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lstdc++
+HARNESS_CUDA_OBJ := $(patsubst %.c,$(CU)/obj/%.o,$(HARNESS_SRC))
+.PHONY: cuda-kakeya
+$(CU)/obj/harness/%.o: harness/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) -DKK_CUDA $(INC_harness) $(CFLAGS_ALL) -c -o $@ $<
+$(CU)/libkk_harness.a: $(HARNESS_CUDA_OBJ)
+	@mkdir -p $(dir $@); rm -f $@; ar rcs $@ $^
+$(CU)/kakeya: $(CU)/obj/harness/main.o $(CU)/libkk_harness.a $(LIB_BENCH) $(LIB_COMPARE) $(DEPS_cuda)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(CU)/libkk_harness.a $(LIB_BENCH) $(LIB_COMPARE) $(LIB_CUDA) \
+	    $(LIB_ENGINE) $(LIB_COMMON) -lcjson -lyaml -lgsl $(LIBS_BLAS) $(LIBS_CUDART) $(LIBS_SYS)
+cuda-kakeya: $(CU)/kakeya
+	@mkdir -p bin; cp $< bin/kakeya; echo "cuda: bin/kakeya is $(CU)/kakeya (with CUDA)"
 
 # The host tests run wherever nvcc is; the GPU tests where nvidia-smi sees
 # a GPU (tests/cuda/run.sh says which ran).
@@ -314,7 +334,8 @@ help:
 	@echo "  check      the tests under ASan+UBSan (-fno-sanitize-recover=all), in build/asan"
 	@echo "  fuzz       build the libFuzzer targets (clang); fuzz-run NAME=... SECONDS=..."
 	@echo "  bench      benchmarks against references measured in the same run"
-	@echo "  cuda       build/cuda: libkk_cuda.a, the CUDA tests and benchmarks (needs nvcc; else says so)"
+	@echo "  cuda       build/cuda: libkk_cuda.a, the CUDA tests and benchmarks, and bin/kakeya with"
+	@echo "             the GPU commands (needs nvcc; else says so)"
 	@echo "  test-cuda  the CUDA host tests, and the GPU tests where a GPU is found"
 	@echo "  deps       apt-get install the Debian packages that are missing"
 	@echo "  refengine  build llama.cpp's library (npm node-llama-cpp) and the driver, once"
