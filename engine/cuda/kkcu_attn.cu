@@ -8,8 +8,8 @@
  *                    of a token's codes in shared memory (q8_0, kl_e8, F16)
  *   split kernel     flash-decoding: tiles of T tokens, cp.async into two
  *                    shared-memory stages, scores, online softmax, P V
- *   small kernels    q preparation, the merge of the splits, the F16
- *                    decode of the reference path, the plain attention
+ *   small kernels    the F16 decode of the reference path, the plain
+ *                    attention
  *   host API         kkcu_attn_init ... kkcu_attn_free
  *
  * The split kernel, for one K/V head g and one run of tiles (one block of
@@ -28,8 +28,14 @@
  *   P V: all 32 lanes on one token, lane l decodes dims 4l..4l+3 of V and
  *     adds p x v for the 4 heads into 16 F32 accumulators; the 4 warps
  *     take a quarter of the tile each and are summed once at the end.
- * Each block writes its unnormalized output and (m, l) per head; the merge
- * kernel weighs the splits by exp2(m_s - M) and divides by the sum.
+ * Each block writes its unnormalized output and (m, l) per head; the last
+ * block of a K/V head to finish (a device-wide counter per head, the
+ * threadfence reduction of the CUDA samples) weighs the splits by
+ * exp2(m_s - M), divides by the sum and writes the output. One launch per
+ * call: the query preparation (kl_e8's rotation, the softmax scale) is the
+ * blocks' prologue, the merge the last block's epilogue, so nothing waits
+ * on a second kernel's launch (about 2 us each: most of the 3 us the whole
+ * cache takes to read at 4k tokens).
  */
 #include "kkcu_attn.h"
 
@@ -167,8 +173,8 @@ struct codec_q8 {
 /* kl_e8: F32 qmax, then 16 E8 points in the rotated basis (kkcu_decode.cuh
  * kkcu_kl_decode_point: the CPU's floats). K: lane j decodes points 2j and
  * 2j+1 (its 16 dims); V: lane l decodes point l>>1 and keeps half l&1. The
- * rotation is undone once per query (attn_prep_q) and once per output
- * (attn_combine), never per token. */
+ * rotation is applied once to q (the split kernel's prologue) and undone
+ * once on the output (its merge), never per token. */
 struct codec_kl {
     static constexpr int HBMAX = 140; /* q up to 152: 4 + 16 x 67 bits */
     __device__ static __forceinline__ void k_dot(const uint8_t *tok, int j, const float (&qr)[G][16],
@@ -240,6 +246,25 @@ struct codec_f16 {
 
 /* ---- split kernel ----------------------------------------------------------------------- */
 
+/* In place over the G rows of x[G][D] in shared memory, thread d of D:
+ * the unnormalized Walsh-Hadamard butterflies of codec_hadamard.c fwht
+ * (a + b, a - b), one barrier per stage. */
+__device__ __forceinline__ void fwht_rows(float (*x)[D], int d)
+{
+    for (int h = 1; h < D; h <<= 1) {
+        __syncthreads();
+        if (!(d & h))
+#pragma unroll
+            for (int r = 0; r < G; r++) {
+                const float a = x[r][d], b = x[r][d + h];
+                x[r][d] = a + b;
+                x[r][d + h] = a - b;
+            }
+    }
+    __syncthreads();
+}
+
+
 /* nbytes from src into dst (shared, 16-byte aligned) as whole 16-byte
  * chunks from src rounded down to 16: the data starts at dst + (src & 15).
  * The cache is allocated rounded up to 16 (kkcu_attn_cache_bytes), so the
@@ -253,25 +278,40 @@ __device__ __forceinline__ void copy_tile(uint8_t *dst, const uint8_t *src, int 
         __pipeline_memcpy_async(dst + 16 * c, s0 + 16 * c, 16);
 }
 
-/* grid (n_kv_heads, n_splits), NT threads. qp: (n_heads, D) prepared
- * queries (attn_prep_q); kc, vc: (n_kv_heads, n_ctx, hb) codes. Writes
- * part_o ((n_heads, n_splits, D): sum_t 2^(s_t - m) v_t over the split)
- * and part_ml ((n_heads, n_splits): m, the split's max score in log2
- * units, and l = sum_t 2^(s_t - m)). */
+/* What a split kernel reads besides the codes (one struct: the launch
+ * passes it by value). */
+struct attn_io {
+    const float *q;       /* (n_heads, D) the queries */
+    const float *signs_k; /* kl_e8: K's rotation signs (D); NULL: no rotation */
+    const float *signs_v; /* kl_e8: V's */
+    float rot_scale;      /* 1 / sqrt(D), as codec_hadamard.c */
+    float *part_o;        /* (n_heads, n_splits, D) */
+    float2 *part_ml;      /* (n_heads, n_splits) */
+    unsigned *done;       /* (n_kv_heads) blocks finished, 0 between calls */
+    float *out;           /* (n_heads, D) */
+};
+
+/* grid (n_kv_heads, n_splits), NT threads; kc, vc: (n_kv_heads, n_ctx, hb)
+ * codes. Each block writes part_o (sum_t 2^(s_t - m) v_t over its split,
+ * per query head) and part_ml (m, the split's max score in log2 units,
+ * and l = sum_t 2^(s_t - m)); the last block of K/V head g merges the
+ * splits of its 4 query heads into out and resets done[g]. */
 template <class C, int T>
 __global__ void __launch_bounds__(NT)
-attn_split(const float *__restrict__ qp, const uint8_t *__restrict__ kc, const uint8_t *__restrict__ vc,
-           long long n_ctx, int tiles_per_split, attn_params pr, float *__restrict__ part_o,
-           float2 *__restrict__ part_ml)
+attn_split(const uint8_t *__restrict__ kc, const uint8_t *__restrict__ vc, long long n_ctx,
+           int tiles_per_split, attn_params pr, attn_io io)
 {
     constexpr int SK = T * C::HBMAX + 32;
     constexpr int TPW = T / 4; /* tokens per warp */
     static_assert(T % 16 == 0 && T <= 64, "4 warps x 4 tokens a step; softmax reads 2 per lane");
+    static_assert(NT == D && NT / 32 == G, "thread d holds dim d; warp h owns query head h");
     __shared__ __align__(16) uint8_t sk[2][SK];
     __shared__ __align__(16) uint8_t sv[2][SK];
     __shared__ __align__(16) float sp[T][G]; /* scores, then p */
     __shared__ float scorr[G];
     __shared__ __align__(16) float sred[4][G][D];
+    __shared__ __align__(16) float sq[G][D]; /* the queries, then the merged output */
+    __shared__ int s_last;
 
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, j = lane & 7;
     const int g = blockIdx.x, split = blockIdx.y, n_splits = gridDim.y;
@@ -284,20 +324,24 @@ attn_split(const float *__restrict__ qp, const uint8_t *__restrict__ kc, const u
     const uint8_t *kh = kc + (size_t)g * (size_t)n_ctx * (size_t)hb;
     const uint8_t *vh = vc + (size_t)g * (size_t)n_ctx * (size_t)hb;
 
-    /* this lane's 16 dims of the group's 4 queries */
-    float qr[G][16];
+    /* the group's 4 queries, rotated as K was (kl_e8: signs, butterflies,
+     * rot_scale) and scaled by log2(e) / sqrt(D); lane j keeps 16 dims */
 #pragma unroll
     for (int h = 0; h < G; h++) {
-        const float4 *src = (const float4 *)(qp + (size_t)(G * g + h) * D + 16 * j);
-#pragma unroll
-        for (int c = 0; c < 4; c++) {
-            const float4 f = src[c];
-            qr[h][4 * c] = f.x;
-            qr[h][4 * c + 1] = f.y;
-            qr[h][4 * c + 2] = f.z;
-            qr[h][4 * c + 3] = f.w;
-        }
+        const float x = io.q[(size_t)(G * g + h) * D + tid];
+        sq[h][tid] = io.signs_k ? x * io.signs_k[tid] : x;
     }
+    if (io.signs_k)
+        fwht_rows(sq, tid);
+    else
+        __syncthreads();
+    const float qscale = (io.signs_k ? io.rot_scale : 1.0f) * (1.4426950408889634f / sqrtf((float)D));
+    float qr[G][16];
+#pragma unroll
+    for (int h = 0; h < G; h++)
+#pragma unroll
+        for (int i = 0; i < 16; i++)
+            qr[h][i] = sq[h][16 * j + i] * qscale;
     float acc[G][4];
 #pragma unroll
     for (int h = 0; h < G; h++)
@@ -410,72 +454,50 @@ attn_split(const float *__restrict__ qp, const uint8_t *__restrict__ kc, const u
 #pragma unroll
     for (int h = 0; h < G; h++) {
         const float o = sred[0][h][tid] + sred[1][h][tid] + sred[2][h][tid] + sred[3][h][tid];
-        part_o[((size_t)(G * g + h) * n_splits + split) * D + tid] = o;
+        io.part_o[((size_t)(G * g + h) * n_splits + split) * D + tid] = o;
     }
     if (lane == 0)
-        part_ml[(size_t)(G * g + warp) * n_splits + split] = make_float2(m_run, l_run);
+        io.part_ml[(size_t)(G * g + warp) * n_splits + split] = make_float2(m_run, l_run);
+
+    /* the last block of head group g merges its splits */
+    __threadfence(); /* this block's parts visible to the device before it counts */
+    __syncthreads();
+    if (tid == 0)
+        s_last = atomicAdd(&io.done[g], 1u) == (unsigned)n_splits - 1;
+    __syncthreads();
+    if (!s_last)
+        return; /* the whole block */
+    __threadfence();
+#pragma unroll
+    for (int h = 0; h < G; h++) {
+        const float2 *ml = io.part_ml + (size_t)(G * g + h) * n_splits;
+        const float *po = io.part_o + (size_t)(G * g + h) * n_splits * D + tid;
+        float mx = -INFINITY;
+        for (int k = 0; k < n_splits; k++)
+            mx = fmaxf(mx, __ldcg(&ml[k]).x); /* L2: other blocks wrote them */
+        float l = 0.0f, o = 0.0f;
+        for (int k = 0; k < n_splits; k++) {
+            const float2 mlk = __ldcg(&ml[k]);
+            const float w = exp2f(mlk.x - mx);
+            l = fmaf(mlk.y, w, l);
+            o = fmaf(__ldcg(&po[(size_t)k * D]), w, o);
+        }
+        sq[h][tid] = o / l; /* l >= 1: the split holding the max adds 2^0 */
+    }
+    if (io.signs_v) { /* V's inverse rotation: butterflies, x rot_scale x sign */
+        fwht_rows(sq, tid);
+#pragma unroll
+        for (int h = 0; h < G; h++)
+            sq[h][tid] *= io.rot_scale * io.signs_v[tid];
+    }
+#pragma unroll
+    for (int h = 0; h < G; h++)
+        io.out[(size_t)(G * g + h) * D + tid] = sq[h][tid];
+    if (tid == 0)
+        io.done[g] = 0; /* the next call on the stream starts from 0 */
 }
 
 /* ---- small kernels ------------------------------------------------------------------------ */
-
-/* In place over x[0..D) in shared memory, thread d of D: the unnormalized
- * Walsh-Hadamard butterflies of codec_hadamard.c fwht (a + b, a - b). */
-__device__ __forceinline__ void fwht_shared(float *x, int d)
-{
-    for (int h = 1; h < D; h <<= 1) {
-        __syncthreads();
-        if (!(d & h)) {
-            const float a = x[d], b = x[d + h];
-            x[d] = a + b;
-            x[d + h] = a - b;
-        }
-    }
-    __syncthreads();
-}
-
-/* grid n_heads, D threads: qp = q (rotated as K was: signs, butterflies,
- * rot_scale; kl_e8) x scale (log2(e) / sqrt(D)). */
-__global__ void __launch_bounds__(D)
-attn_prep_q(const float *__restrict__ q, const float *__restrict__ signs_k, float rot_scale, float scale,
-            float *__restrict__ qp)
-{
-    __shared__ float x[D];
-    const int h = blockIdx.x, d = threadIdx.x;
-    float v = q[(size_t)h * D + d];
-    if (signs_k) {
-        x[d] = v * signs_k[d];
-        fwht_shared(x, d);
-        v = x[d] * rot_scale;
-    }
-    qp[(size_t)h * D + d] = v * scale;
-}
-
-/* grid n_heads, D threads: out = sum_s 2^(m_s - M) o_s / sum_s 2^(m_s - M)
- * l_s, then (kl_e8) V's inverse rotation: butterflies, x rot_scale x sign. */
-__global__ void __launch_bounds__(D)
-attn_combine(const float *__restrict__ part_o, const float2 *__restrict__ part_ml, int n_splits,
-             const float *__restrict__ signs_v, float rot_scale, float *__restrict__ out)
-{
-    __shared__ float x[D];
-    const int h = blockIdx.x, d = threadIdx.x;
-    const float2 *ml = part_ml + (size_t)h * n_splits;
-    float mx = -INFINITY;
-    for (int s = 0; s < n_splits; s++)
-        mx = fmaxf(mx, ml[s].x);
-    float l = 0.0f, o = 0.0f;
-    for (int s = 0; s < n_splits; s++) {
-        const float w = exp2f(ml[s].x - mx);
-        l = fmaf(ml[s].y, w, l);
-        o = fmaf(part_o[((size_t)h * n_splits + s) * D + d], w, o);
-    }
-    o /= l; /* l >= 1: the split holding the max adds 2^0 */
-    if (signs_v) {
-        x[d] = o;
-        fwht_shared(x, d);
-        o = x[d] * (rot_scale * signs_v[d]);
-    }
-    out[(size_t)h * D + d] = o;
-}
 
 /* q8_0 -> F16, one thread per 4 values (a quarter of a block's codes). */
 __global__ void attn_dec_q8_f16(const uint8_t *__restrict__ codes, long long n_units,
@@ -637,7 +659,7 @@ struct kkcu_attn {
     int max_splits;         /* per K/V head */
     char name[256];
     float *d_signs_k, *d_signs_v; /* kl_e8: the rotation's signs */
-    float *d_qp;            /* (n_heads, D) */
+    unsigned *d_done;       /* (n_kv_heads) the split kernel's block counters */
     float *d_part_o;        /* (n_heads, max_splits, D) */
     float2 *d_part_ml;      /* (n_heads, max_splits) */
     uint16_t *d_k16, *d_v16; /* (n_kv_heads, max_ctx, D) halves each */
@@ -763,7 +785,8 @@ extern "C" kk_code kkcu_attn_init(kkcu_attn **out, const kkcu_attn_config *cfg, 
     }
     max_chunks = (cfg->max_ctx + REF_CHUNK - 1) / REF_CHUNK;
     cache_vals = (size_t)cfg->n_kv_heads * (size_t)cfg->max_ctx * D;
-    CU_TRY(cudaMalloc((void **)&a->d_qp, (size_t)cfg->n_heads * D * sizeof(float)), "cudaMalloc");
+    CU_TRY(cudaMalloc((void **)&a->d_done, (size_t)cfg->n_kv_heads * sizeof(unsigned)), "cudaMalloc");
+    CU_TRY(cudaMemset(a->d_done, 0, (size_t)cfg->n_kv_heads * sizeof(unsigned)), "cudaMemset");
     CU_TRY(cudaMalloc((void **)&a->d_part_o,
                       (size_t)cfg->n_heads * a->max_splits * D * sizeof(float)), "cudaMalloc");
     CU_TRY(cudaMalloc((void **)&a->d_part_ml, (size_t)cfg->n_heads * a->max_splits * sizeof(float2)),
@@ -788,7 +811,7 @@ extern "C" void kkcu_attn_free(kkcu_attn *a)
         return;
     cudaFree(a->d_signs_k);
     cudaFree(a->d_signs_v);
-    cudaFree(a->d_qp);
+    cudaFree(a->d_done);
     cudaFree(a->d_part_o);
     cudaFree(a->d_part_ml);
     cudaFree(a->d_k16);
@@ -840,18 +863,11 @@ static kk_code run_split(kkcu_attn *a, const float *q, const uint8_t *k, const u
 {
     int64_t tps = 0;
     const int64_t n_splits = splits_per_head(a, n_ctx, T, &tps);
-    const float scale = 1.4426950408889634f / sqrtf((float)D); /* log2(e) / sqrt(128) */
-    auto prep = attn_prep_q;
+    const attn_io io = {q, signs_k, signs_v, a->rot_scale, a->d_part_o, a->d_part_ml, a->d_done, out};
     auto split = attn_split<C, T>;
-    auto comb = attn_combine;
-    KKCU_LAUNCH(prep, dim3(a->cfg.n_heads), dim3(D), stream, q, signs_k, a->rot_scale, scale, a->d_qp);
-    LAUNCHED("attn_prep_q");
-    KKCU_LAUNCH(split, dim3(a->cfg.n_kv_heads, (unsigned)n_splits), dim3(NT), stream, a->d_qp, k, v,
-                (long long)n_ctx, (int)tps, pr, a->d_part_o, a->d_part_ml);
+    KKCU_LAUNCH(split, dim3(a->cfg.n_kv_heads, (unsigned)n_splits), dim3(NT), stream, k, v,
+                (long long)n_ctx, (int)tps, pr, io);
     LAUNCHED("attn_split");
-    KKCU_LAUNCH(comb, dim3(a->cfg.n_heads), dim3(D), stream, a->d_part_o, a->d_part_ml,
-                (int)n_splits, signs_v, a->rot_scale, out);
-    LAUNCHED("attn_combine");
     return KK_OK;
 fail:
     return err ? err->code : KK_E_INTERNAL;

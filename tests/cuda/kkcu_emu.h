@@ -137,6 +137,14 @@ static inline unsigned __float_as_uint(float f)
     memcpy(&u, &f, 4);
     return u;
 }
+/* One OS thread runs every fiber: memory is always coherent. */
+static inline void __threadfence(void) {}
+template <class T>
+static inline T __ldcg(const T *p)
+{
+    return *p;
+}
+
 /* Fibers of one OS thread: no other writer between the read and the write. */
 template <class T>
 static inline T atomicAdd(T *p, T v)
