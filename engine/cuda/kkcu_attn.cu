@@ -113,12 +113,16 @@ __device__ __forceinline__ void i8x4_to_f32(uint32_t w, float *f)
 }
 
 /* NW words from p, which is 2-byte aligned: aligned 32-bit loads from
- * p rounded down to 4 and a byte permute where p was not. */
+ * p rounded down to 4 and a byte permute where p was not. The rounded
+ * pointer is p minus its offset, not p's bits masked through an integer,
+ * so the compiler still knows it points into shared memory (ld.shared,
+ * not a generic load). */
 template <int NW>
 __device__ __forceinline__ void ld_words_2a(const uint8_t *p, uint32_t *w)
 {
-    const uint32_t *a = (const uint32_t *)((uintptr_t)p & ~(uintptr_t)3);
-    const unsigned sel = ((uintptr_t)p & 2) ? 0x5432u : 0x3210u;
+    const unsigned off = (unsigned)(uintptr_t)p & 2u;
+    const uint32_t *a = (const uint32_t *)(p - off);
+    const unsigned sel = off ? 0x5432u : 0x3210u;
     uint32_t r[NW + 1];
 #pragma unroll
     for (int i = 0; i <= NW; i++)
