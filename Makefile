@@ -193,8 +193,8 @@ build/emu/%: tests/cuda/%.cu $(EMU_SRC) $(DEPS_engine)
 	@mkdir -p $(dir $@)
 	$(CXX) $(EMU_CXXFLAGS) -o $@ -x c++ engine/cuda/kkcu_attn.cu -x c++ $< -x none \
 	    tests/cuda/kkcu_emu.cpp $(LINK_engine)
-.PHONY: test-cuda-emu
-test-cuda-emu: build/emu/test_cuda_attn
+.PHONY: test-attn-emu
+test-attn-emu: build/emu/test_cuda_attn
 	KKCU_EMU_SMS=16 build/emu/test_cuda_attn --ctx 1,7,100,1000,4096
 
 # ---- the reference engine ---------------------------------------------------
@@ -341,7 +341,7 @@ help:
 	@echo "  refengine  build llama.cpp's library (npm node-llama-cpp) and the driver, once"
 	@echo "  bench-driver  build/bench/llamacpp_bench (engine-bench preset's llama.cpp side), after refengine"
 	@echo "  unicode-data  regenerate engine/unicode_data.c from npm's @unicode/unicode-15.1.0"
-	@echo "  test-cuda-emu  engine/cuda's attention kernels on the CPU emulator (g++, no GPU)"
+	@echo "  test-attn-emu  engine/cuda's attention kernels on the CPU emulator (g++, no GPU)"
 	@echo "  demo       the README's main job on the built-in default"
 	@echo "  clean      remove build/ and bin/"
 	@echo "variables: FLAVOR=release|asan|fuzz  WERROR=-Werror  KAKEYA_FIXTURES=$(KAKEYA_FIXTURES)"

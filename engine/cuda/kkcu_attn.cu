@@ -41,7 +41,7 @@
 
 /* Under the codecs' CPU emulator (tests/cuda/emu: one-dimensional grids,
  * float shuffles, no cp.async) this file compiles to nothing; its kernels
- * run on the CPU under tests/cuda/kkcu_emu.h (`make test-cuda-emu`). */
+ * run on the CPU under tests/cuda/kkcu_emu.h (`make test-attn-emu`). */
 #if !defined(KKCU_EMU) || defined(KKCU_EMU_FIBERS)
 
 #include <math.h>

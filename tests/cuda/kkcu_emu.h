@@ -1,6 +1,6 @@
 /*
  * kkcu_emu: enough of CUDA to run this repository's kernels on the CPU,
- * for machines without a GPU (`make test-cuda-emu`). Not a simulator of
+ * for machines without a GPU (`make test-attn-emu`). Not a simulator of
  * timing or of the memory model: every thread of a block is a fiber
  * (ucontext), blocks run one after another, and the scheduler switches
  * fibers only where a thread must wait for others:

@@ -37,7 +37,7 @@
  * attends to most) must push the fused output past TOL_FUSED.
  *
  * Usage: test_cuda_attn [--ctx N,N,...]   (default 1,7,4096,32768; the
- * CPU emulator, `make test-cuda-emu`, runs shorter ones). Exit 0 all
+ * CPU emulator, `make test-attn-emu`, runs shorter ones). Exit 0 all
  * passed, 1 a check failed, 2 setup failed (no device, CUDA error).
  */
 #include <math.h>
