@@ -137,6 +137,7 @@ __device__ __forceinline__ void ld_words_2a(const uint8_t *p, uint32_t *w)
  * V: lane l (0..31) takes dims 4l..4l+3 of block l>>3. */
 struct codec_q8 {
     static constexpr int HBMAX = 136;
+    static constexpr int VD = 4; /* V dims per lane: a warp covers one token */
     __device__ static __forceinline__ void k_dot(const uint8_t *tok, int j, const float (&qr)[G][16],
                                                  float (&p)[G], const attn_params &)
     {
@@ -159,7 +160,7 @@ struct codec_q8 {
         for (int h = 0; h < G; h++)
             p[h] = s[h] * d;
     }
-    __device__ static __forceinline__ void v_vals(const uint8_t *tok, int l, float (&y)[4],
+    __device__ static __forceinline__ void v_vals(const uint8_t *tok, int l, float (&y)[VD],
                                                   const attn_params &)
     {
         const uint8_t *blk = tok + KKCU_Q8_0_BYTES * (l >> 3);
@@ -176,11 +177,14 @@ struct codec_q8 {
 
 /* kl_e8: F32 qmax, then 16 E8 points in the rotated basis (kkcu_decode.cuh
  * kkcu_kl_decode_point: the CPU's floats). K: lane j decodes points 2j and
- * 2j+1 (its 16 dims); V: lane l decodes point l>>1 and keeps half l&1. The
+ * 2j+1 (its 16 dims); V: lane l of a half-warp decodes point l (8 dims), so
+ * a warp covers two tokens and no point is decoded twice (the decode, not
+ * the bytes, bounds kl_e8: one 64-bit and eight 32-bit divisions a point). The
  * rotation is applied once to q (the split kernel's prologue) and undone
  * once on the output (its merge), never per token. */
 struct codec_kl {
     static constexpr int HBMAX = 140; /* q up to 152: 4 + 16 x 67 bits */
+    static constexpr int VD = 8;
     __device__ static __forceinline__ void k_dot(const uint8_t *tok, int j, const float (&qr)[G][16],
                                                  float (&p)[G], const attn_params &pr)
     {
@@ -200,16 +204,10 @@ struct codec_kl {
         for (int h = 0; h < G; h++)
             p[h] = s[h];
     }
-    __device__ static __forceinline__ void v_vals(const uint8_t *tok, int l, float (&y)[4],
+    __device__ static __forceinline__ void v_vals(const uint8_t *tok, int l, float (&y)[VD],
                                                   const attn_params &pr)
     {
-        const float step = kkcu_kl_step(tok, pr.q);
-        float y8[8];
-        kkcu_kl_decode_point<8>(tok + 4, l >> 1, pr.q, pr.bits, step, y8);
-        const bool hi = (l & 1) != 0;
-#pragma unroll
-        for (int i = 0; i < 4; i++)
-            y[i] = hi ? y8[4 + i] : y8[i];
+        kkcu_kl_decode_point<8>(tok + 4, l, pr.q, pr.bits, kkcu_kl_step(tok, pr.q), y);
     }
 };
 
@@ -217,6 +215,7 @@ struct codec_kl {
  * (16-byte aligned: the tiles start at multiples of 256 bytes). */
 struct codec_f16 {
     static constexpr int HBMAX = 256;
+    static constexpr int VD = 4;
     __device__ static __forceinline__ void k_dot(const uint8_t *tok, int j, const float (&qr)[G][16],
                                                  float (&p)[G], const attn_params &)
     {
@@ -237,7 +236,7 @@ struct codec_f16 {
         for (int h = 0; h < G; h++)
             p[h] = s[h];
     }
-    __device__ static __forceinline__ void v_vals(const uint8_t *tok, int l, float (&y)[4],
+    __device__ static __forceinline__ void v_vals(const uint8_t *tok, int l, float (&y)[VD],
                                                   const attn_params &)
     {
         const uint2 w = *(const uint2 *)(tok + 8 * l);
@@ -306,7 +305,11 @@ attn_split(const uint8_t *__restrict__ kc, const uint8_t *__restrict__ vc, long 
            int tiles_per_split, attn_params pr, attn_io io)
 {
     constexpr int SK = T * C::HBMAX + 32;
-    constexpr int TPW = T / 4; /* tokens per warp */
+    constexpr int TPW = T / 4;       /* tokens per warp */
+    constexpr int VD = C::VD;        /* V dims per lane */
+    constexpr int VT = 32 * VD / D;  /* tokens a warp takes per V step: 1 or 2 */
+    constexpr int VL = D / VD;       /* lanes per token in the V step */
+    static_assert(VT == 1 || VT == 2, "4 or 8 V dims a lane");
     static_assert(T % 16 == 0 && T <= 64, "4 warps x 4 tokens a step; softmax reads 2 per lane");
     static_assert(NT == D && NT / 32 == G, "thread d holds dim d; warp h owns query head h");
     __shared__ __align__(16) uint8_t sk[2][SK];
@@ -346,11 +349,11 @@ attn_split(const uint8_t *__restrict__ kc, const uint8_t *__restrict__ vc, long 
 #pragma unroll
         for (int i = 0; i < 16; i++)
             qr[h][i] = sq[h][16 * j + i] * qscale;
-    float acc[G][4];
+    float acc[G][VD];
 #pragma unroll
     for (int h = 0; h < G; h++)
 #pragma unroll
-        for (int i = 0; i < 4; i++)
+        for (int i = 0; i < VD; i++)
             acc[h][i] = 0.0f;
     float m_run = -INFINITY, l_run = 0.0f; /* warp h: query head h of the group */
 
@@ -422,38 +425,52 @@ attn_split(const uint8_t *__restrict__ kc, const uint8_t *__restrict__ vc, long 
         }
         __syncthreads();
 
-        /* P V: lane l holds dims 4l..4l+3 of the 4 heads */
+        /* P V: lane l holds dims VD*(l%VL) .. +VD-1 of the 4 heads, for
+         * token l/VL of each step of VT tokens */
         {
 #pragma unroll
             for (int h = 0; h < G; h++) {
                 const float c = scorr[h];
 #pragma unroll
-                for (int i = 0; i < 4; i++)
+                for (int i = 0; i < VD; i++)
                     acc[h][i] *= c;
             }
-            for (int u = 0; u < TPW; u++) {
-                const int tt = warp * TPW + u;
-                if (tt >= n)
+            const int vl = lane % VL;
+            for (int u = 0; u < TPW; u += VT) {
+                if (warp * TPW + u >= n)
                     break; /* warp-uniform */
-                float y[4];
-                C::v_vals(tv + tt * hb, lane, y, pr);
-                const float4 pw = *(const float4 *)sp[tt];
+                const int tt = warp * TPW + u + lane / VL;
+                if (tt < n) { /* the second half-warp may be past the end */
+                    float y[VD];
+                    C::v_vals(tv + tt * hb, vl, y, pr);
+                    const float4 pw = *(const float4 *)sp[tt];
 #pragma unroll
-                for (int i = 0; i < 4; i++) {
-                    acc[0][i] = fmaf(pw.x, y[i], acc[0][i]);
-                    acc[1][i] = fmaf(pw.y, y[i], acc[1][i]);
-                    acc[2][i] = fmaf(pw.z, y[i], acc[2][i]);
-                    acc[3][i] = fmaf(pw.w, y[i], acc[3][i]);
+                    for (int i = 0; i < VD; i++) {
+                        acc[0][i] = fmaf(pw.x, y[i], acc[0][i]);
+                        acc[1][i] = fmaf(pw.y, y[i], acc[1][i]);
+                        acc[2][i] = fmaf(pw.z, y[i], acc[2][i]);
+                        acc[3][i] = fmaf(pw.w, y[i], acc[3][i]);
+                    }
                 }
             }
         }
         __syncthreads(); /* the next issue overwrites this stage */
     }
 
-    /* the 4 warps' sums, once */
+    /* the 4 warps' sums, once (two tokens a step: the half-warps first) */
+    if (VT == 2)
 #pragma unroll
-    for (int h = 0; h < G; h++)
-        *(float4 *)&sred[warp][h][4 * lane] = make_float4(acc[h][0], acc[h][1], acc[h][2], acc[h][3]);
+        for (int h = 0; h < G; h++)
+#pragma unroll
+            for (int i = 0; i < VD; i++)
+                acc[h][i] += __shfl_xor_sync(FULL, acc[h][i], 16);
+    if (lane < VL)
+#pragma unroll
+        for (int h = 0; h < G; h++)
+#pragma unroll
+            for (int i = 0; i < VD; i += 4)
+                *(float4 *)&sred[warp][h][VD * lane + i] =
+                    make_float4(acc[h][i], acc[h][i + 1], acc[h][i + 2], acc[h][i + 3]);
     __syncthreads();
 #pragma unroll
     for (int h = 0; h < G; h++) {
