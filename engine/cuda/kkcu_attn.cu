@@ -26,8 +26,9 @@
  *     and Gimelshein, "Online normalizer calculation for softmax", 2018;
  *     the split-K form is Dao et al.'s flash-decoding, 2023);
  *   P V: all 32 lanes on one token, lane l decodes dims 4l..4l+3 of V and
- *     adds p x v for the 4 heads into 16 F32 accumulators; the 4 warps
- *     take a quarter of the tile each and are summed once at the end.
+ *     adds p x v for the 4 heads into 16 F32 accumulators (kl_e8: a
+ *     half-warp a token, 8 dims a lane); the 4 warps take a quarter of the
+ *     tile each and are summed once at the end.
  * Each block writes its unnormalized output and (m, l) per head; the last
  * block of a K/V head to finish (a device-wide counter per head, the
  * threadfence reduction of the CUDA samples) weighs the splits by
@@ -85,8 +86,8 @@ constexpr unsigned FULL = 0xffffffffu;
 constexpr int T_CODES = 64;
 constexpr int T_F16 = 32;
 /* Blocks the split kernel aims for: about four resident blocks per
- * multiprocessor (44 KB of shared memory and about 128 registers x 128
- * threads each), so one wave covers the context. */
+ * multiprocessor (q8_0: 46 KB of shared memory and 118 registers x 128
+ * threads each, ptxas -v), so one wave covers the context. */
 constexpr int BLOCKS_PER_SM = 4;
 /* The plain attention's P V kernel: tokens per block. */
 constexpr int REF_CHUNK = 256;
