@@ -180,19 +180,19 @@ bench: all
 	@sh bench/run.sh
 
 # ---- CUDA kernels on the CPU (no GPU needed) --------------------------------
-# tests/cuda/kkcu_emu.h runs engine/cuda/kkcu_attn.cu's kernels as fibers on
+# tests/cuda/kkcu_emu.h runs engine/cuda/kkcu_attn*.cu's kernels as fibers on
 # the CPU (one per GPU thread): their indexing, barriers, shuffles and
 # numerics, not their speed (docs/gpu.md). Needs g++ and
 # engine/cuda/kkcu_decode.cuh; not part of `make test`.
 CXX ?= g++
 EMU_CXXFLAGS := -std=c++17 -O2 -g -fno-strict-aliasing -DKKCU_EMU -include tests/cuda/kkcu_emu.h \
     -Icommon -Iengine -Iengine/cuda -Itests/cuda -Wall -Wextra -Wno-unknown-pragmas $(WERROR)
-EMU_SRC := engine/cuda/kkcu_attn.cu engine/cuda/kkcu_attn.h engine/cuda/kkcu_decode.cuh \
-    tests/cuda/kkcu_emu.h tests/cuda/kkcu_emu.cpp
+EMU_CU  := engine/cuda/kkcu_attn.cu engine/cuda/kkcu_attn_ref.cu
+EMU_SRC := $(EMU_CU) engine/cuda/kkcu_attn.h engine/cuda/kkcu_attn_internal.cuh \
+    engine/cuda/kkcu_decode.cuh tests/cuda/kkcu_emu.h tests/cuda/kkcu_emu.cpp
 build/emu/%: tests/cuda/%.cu $(EMU_SRC) $(DEPS_engine)
 	@mkdir -p $(dir $@)
-	$(CXX) $(EMU_CXXFLAGS) -o $@ -x c++ engine/cuda/kkcu_attn.cu -x c++ $< -x none \
-	    tests/cuda/kkcu_emu.cpp $(LINK_engine)
+	$(CXX) $(EMU_CXXFLAGS) -o $@ -x c++ $(EMU_CU) $< -x none tests/cuda/kkcu_emu.cpp $(LINK_engine)
 .PHONY: test-attn-emu
 test-attn-emu: build/emu/test_cuda_attn
 	KKCU_EMU_SMS=16 build/emu/test_cuda_attn --ctx 1,7,100,1000,4096
