@@ -20,7 +20,7 @@
  *
  * Use: compile a .cu file as C++ with -DKKCU_EMU -include kkcu_emu.h
  * (its CUDA includes are skipped under KKCU_EMU) and launch through
- * kkcu_emu_launch (kkcu_attn.cu's KKCU_LAUNCH does). KKCU_EMU_SMS sets the
+ * kkcu_emu_launch (kkcu_attn_internal.cuh's KKCU_LAUNCH does). KKCU_EMU_SMS sets the
  * multiprocessor count cudaGetDeviceProperties reports (default 16).
  */
 #ifndef KKCU_EMU_H
