@@ -301,6 +301,23 @@ else
 	@KK_HOST_BINS="$(CUDA_HOST_BIN)" KK_GPU_BINS="$(CUDA_TEST_BIN)" sh tests/cuda/run.sh
 endif
 
+# The codec kernels' own source on the CPU (tests/cuda/emu/cuda_runtime.h:
+# a thread per CUDA thread, barriers, shuffles), no nvcc or GPU needed: the
+# GPU codec test at 4 Ki values a call, every spec and kernel family (a few
+# minutes on 2 cores). Only the sources the emulator models are listed.
+CUDA_EMU_SRC := engine/cuda/kkcu_codec.cu engine/cuda/kkcu_kernels.cu
+CUDA_EMU_BIN := build/cuda-emu/test_cuda_codecs
+CXX_EMU      ?= g++
+$(CUDA_EMU_BIN): $(CUDA_EMU_SRC) tests/cuda/test_cuda_codecs.cu $(wildcard engine/cuda/*.cuh engine/cuda/*.h tests/cuda/*.cuh tests/cuda/emu/*.h) $(LIB_ENGINE) $(LIB_COMMON)
+	@mkdir -p $(dir $@)
+	$(CXX_EMU) -std=c++17 -O2 -g -Wall -Wextra -Wno-unknown-pragmas -DKKCU_EMU -DKKCU_NT=64 -DKKCU_FAST_WPB=2 \
+	    -x c++ -include tests/cuda/emu/cuda_runtime.h -Itests/cuda/emu $(INC_cuda) -Itests/cuda \
+	    $(CUDA_EMU_SRC) tests/cuda/test_cuda_codecs.cu -x none $(LDFLAGS) -o $@ $(LIB_ENGINE) $(LIB_COMMON) \
+	    -lgsl $(LIBS_BLAS) $(LIBS_SYS)
+.PHONY: test-cuda-emu
+test-cuda-emu: $(CUDA_EMU_BIN)
+	KKCU_TEST_QUICK=1 $(CUDA_EMU_BIN)
+
 # ---- set-up ---------------------------------------------------------------
 # Debian packages: build (openblas, cjson, gsl, yaml, cmocka), fuzzing (clang,
 # libclang-rt-14-dev: only a recommendation of clang), test-only Python and
@@ -337,6 +354,7 @@ help:
 	@echo "  cuda       build/cuda: libkk_cuda.a, the CUDA tests and benchmarks, and bin/kakeya with"
 	@echo "             the GPU commands (needs nvcc; else says so)"
 	@echo "  test-cuda  the CUDA host tests, and the GPU tests where a GPU is found"
+	@echo "  test-cuda-emu  the GPU codec test on the CPU emulator of CUDA (g++, no GPU; minutes)"
 	@echo "  deps       apt-get install the Debian packages that are missing"
 	@echo "  refengine  build llama.cpp's library (npm node-llama-cpp) and the driver, once"
 	@echo "  bench-driver  build/bench/llamacpp_bench (engine-bench preset's llama.cpp side), after refengine"

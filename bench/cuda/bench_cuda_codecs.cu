@@ -3,7 +3,7 @@
  * bandwidth, measured in the same run.
  *
  *   bench_cuda_codecs [--json FILE] [--reps N] [--impl fast|tile|simple]
- *                     [--shape small|large|both] [--once] [SPEC ...]
+ *                     [--shape small|large|both] [--once] [--small-n N] [SPEC ...]
  *
  * For each shape, the source project's K/V tensor (2048 tokens x 8 heads x
  * 128 = 2 Mi values) and a large one (64 Mi values), on BF16 input (what
@@ -25,7 +25,9 @@
  * Table on stdout (flushed per row); JSON lines, one per measurement, to
  * FILE. --once runs one encode and one decode per codec and shape, untimed
  * (for a profiler: `ncu -k regex:k_ bench_cuda_codecs --once --shape
- * large q8_0`). Exit 1 on a CUDA error, 2 without a device, 3 on usage.
+ * large q8_0`). --small-n N replaces the small shape's 2 Mi values (a smoke
+ * test on the CPU emulator). Exit 1 on a CUDA error, 2 without a device, 3
+ * on usage.
  */
 #include <algorithm>
 #include <stdio.h>
@@ -148,6 +150,7 @@ int main(int argc, char **argv)
 {
     int reps = 25;
     bool once = false;
+    size_t small_n = SMALL_N;
     int shape_first = 0, shape_last = 1;
     const char *impl = "fast";
     std::vector<const char *> specs;
@@ -162,6 +165,12 @@ int main(int argc, char **argv)
             reps = atoi(argv[++i]);
         } else if (!strcmp(argv[i], "--impl") && i + 1 < argc) {
             impl = argv[++i];
+        } else if (!strcmp(argv[i], "--small-n") && i + 1 < argc) {
+            small_n = (size_t)strtoull(argv[++i], NULL, 10);
+            if (small_n == 0 || small_n > SMALL_N || SMALL_N % small_n) {
+                fprintf(stderr, "bench_cuda_codecs: --small-n must divide %zu\n", SMALL_N);
+                return 3;
+            }
         } else if (!strcmp(argv[i], "--once")) {
             once = true;
         } else if (!strcmp(argv[i], "--shape") && i + 1 < argc) {
@@ -216,7 +225,8 @@ int main(int argc, char **argv)
         const char *name;
         size_t n;
         int batch, rot;
-    } shapes[2] = {{"2048x8x128", SMALL_N, 16, N_ROT}, {"64Mi", LARGE_N, 1, 1}};
+    } shapes[2] = {{small_n == SMALL_N ? "2048x8x128" : "small", small_n, 16, N_ROT},
+                   {"64Mi", LARGE_N, 1, 1}};
 
     printf("%-48s %-10s %-9s %9s %9s %9s %7s %10s\n", "codec", "shape", "op", "Gvalues/s",
            "GB/s", "%copy", "bits/v", "rel_mse");
@@ -266,6 +276,8 @@ int main(int argc, char **argv)
                 return 3;
             }
             if (sh.n % kkcu_block_values(g)) {
+                printf("%-48s %-10s skipped: %zu values are not whole units of %zu\n", spec,
+                       sh.name, sh.n, kkcu_block_values(g));
                 kkcu_codec_free(g);
                 continue;
             }

@@ -8,18 +8,20 @@
 #   bash bench/cuda/device_run.sh [OUTDIR]      (default: $OUT, else ./device-out)
 #
 # Steps, each logged to OUTDIR (at most 8 files come back from a lent
-# machine: this writes 6, and extra.log for KK_DEVICE_EXTRA):
+# machine: this writes 7, and extra.log for KK_DEVICE_EXTRA):
 #   provenance.txt      date, host, nvidia-smi, nvcc --version, gcc, the commit
 #   build.log           the .debs unpacked into /tmp/debroot (dpkg -x), make all,
 #                       ldd bin/kakeya, make cuda
 #   test_cuda.log       make test-cuda (host tests, then the GPU tests)
 #   bench_cuda_codecs.txt / .jsonl   the codec benchmark (table, JSON lines),
 #                       then the tile kernels of the fast codecs for comparison
+#   ncu.txt             Nsight Compute's basic set for the large-shape kernels
 #   summary.txt         one line per step with its exit status
 # Environment: JOBS (make -j, default nproc), KK_DEVICE_EXTRA (a command run
-# last, its output in extra.log: the attention helper's bench), NCU=1 (also
-# profile the q8_0 and kl_e8 kernels at the large shape with ncu, into
-# ncu.txt, replacing extra.log's slot if both are set).
+# last, its output in extra.log: the attention helper's bench), NCU (default
+# 1: profile one encode and one decode of q8_0, affine-4 and kl_e8 at 64 Mi
+# values with ncu --set basic into ncu.txt; NCU=0 skips it). With both, 8
+# files come back: the most a lent machine returns.
 # Debian's cblas.h and libopenblas.so are links through /etc/alternatives,
 # which dpkg -x does not make: the openblas-pthread folders go on the paths.
 set -u
@@ -116,19 +118,20 @@ step kakeya-smoke "$B" bin/kakeya codec eval --codec q8_0 --data gaussian --json
 step make-cuda "$B" make -j"$JOBS" cuda
 
 # ---- tests ----------------------------------------------------------------------
-step test-cuda "$OUTDIR/test_cuda.log" make test-cuda
+# bounded, so that a hung kernel leaves time for the rest inside one call
+KAKEYA_TEST_TIMEOUT=${KAKEYA_TEST_TIMEOUT:-240} step test-cuda "$OUTDIR/test_cuda.log" make test-cuda
 
 # ---- benchmarks -----------------------------------------------------------------
 BT=$OUTDIR/bench_cuda_codecs.txt BJ=$OUTDIR/bench_cuda_codecs.jsonl
 : >"$BJ"
 if [ -x build/cuda/bench/bench_cuda_codecs ]; then
-    step bench "$BT" build/cuda/bench/bench_cuda_codecs --json "$BJ"
-    step bench-tile "$BT" build/cuda/bench/bench_cuda_codecs --json "$BJ" --impl tile \
+    step bench "$BT" timeout 300 build/cuda/bench/bench_cuda_codecs --json "$BJ"
+    step bench-tile "$BT" timeout 120 build/cuda/bench/bench_cuda_codecs --json "$BJ" --impl tile \
         q8_0 q4_0 affine:bits=4,group=64 affine:bits=8,group=64
 fi
 
-if [ "${NCU:-0}" = 1 ] && command -v ncu >/dev/null 2>&1; then
-    step ncu "$OUTDIR/ncu.txt" ncu --clock-control none --set basic -k regex:k_ \
+if [ "${NCU:-1}" = 1 ] && command -v ncu >/dev/null 2>&1; then
+    step ncu "$OUTDIR/ncu.txt" timeout 180 ncu --clock-control none --set basic -k regex:k_ \
         build/cuda/bench/bench_cuda_codecs --once --shape large q8_0 affine:bits=4,group=64 kl_e8:q=10
 fi
 if [ -n "${KK_DEVICE_EXTRA:-}" ]; then

@@ -115,6 +115,15 @@ KKCU_HD uint8_t kkcu_q8_0_code(float x, float id)
     return (uint8_t)(kkcu_cvtt_i32(roundf(x0)) & 0xff);
 }
 
+/* kkcu_q8_0_code for a finite id: then |x * id| <= about 190 (127 times
+ * what rounding a subnormal d can cost), so the conversion is in range
+ * and needs no x86 emulation. */
+KKCU_HD uint8_t kkcu_q8_0_code_finite(float x, float id)
+{
+    const float x0 = x * id;
+    return (uint8_t)((int32_t)roundf(x0) & 0xff);
+}
+
 /* The max |x| update of the scalar loop: amax > v ? amax : v. */
 KKCU_HD float kkcu_amax_step(float amax, float x)
 {

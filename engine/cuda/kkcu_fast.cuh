@@ -26,7 +26,9 @@
 
 #include "kkcu_internal.cuh"
 
-#define KKCU_FAST_WPB 8      /* warps per thread block */
+#ifndef KKCU_FAST_WPB
+#define KKCU_FAST_WPB 8      /* warps per thread block (the emulated test: fewer) */
+#endif
 #define KKCU_FAST_TV 256     /* values per warp tile */
 #define KKCU_FAST_STAGE 288  /* the largest tile's bytes (affine 8-bit, group 32) */
 /* Tiles a warp loads before it computes: 4 x 512 bytes of BF16 per warp in
@@ -111,8 +113,17 @@ __global__ void __launch_bounds__(KKCU_FAST_WPB * 32)
                 const uint16_t d16 = kkcu_q8_0_params(amax, &id);
                 if (kk == 0)
                     kkcu_wr16(stage + a * 34, d16);
-                for (int i = 0; i < 8; i++)
-                    stage[a * 34 + 2 + kk * 8 + i] = kkcu_q8_0_code(v[i], id);
+                /* 8 codes as 4 halves (the block's codes are 2-byte aligned) */
+                uint8_t q[8];
+                if (id <= 3.40282347e38f) /* finite: no out-of-range conversion */
+                    for (int i = 0; i < 8; i++)
+                        q[i] = kkcu_q8_0_code_finite(v[i], id);
+                else
+                    for (int i = 0; i < 8; i++)
+                        q[i] = kkcu_q8_0_code(v[i], id);
+                uint16_t *dq = (uint16_t *)(stage + a * 34 + 2 + kk * 8);
+                for (int i = 0; i < 4; i++)
+                    dq[i] = (uint16_t)(q[2 * i] | q[2 * i + 1] << 8);
             } else if (KIND == KKCU_KIND_Q4_0) {
                 float amax = 0.0f, mx = 0.0f, id;
                 for (int i = 0; i < 8; i++)
@@ -212,7 +223,12 @@ __global__ void __launch_bounds__(KKCU_FAST_WPB * 32)
             float v[8];
             const uint8_t *blk = s_stage[w][k] + a * AB;
             if (KIND == KKCU_KIND_Q8_0) {
-                kkcu_q8_0_decode(blk, kkcu_q8_0_scale(blk), kk * 8, 8, v);
+                const float d = kkcu_q8_0_scale(blk);
+                const uint16_t *sq = (const uint16_t *)(blk + 2 + kk * 8); /* 2-byte aligned */
+                for (int i = 0; i < 4; i++) {
+                    v[2 * i] = kkcu_q8_0_value((int8_t)(sq[i] & 0xff), d);
+                    v[2 * i + 1] = kkcu_q8_0_value((int8_t)(sq[i] >> 8), d);
+                }
             } else if (KIND == KKCU_KIND_Q4_0) {
                 kkcu_q4_0_decode(blk, kkcu_q8_0_scale(blk), kk * 8, 8, v);
             } else {
@@ -258,12 +274,11 @@ static size_t kkcu_fast_encode(const kkcu_params &p, const T *x, size_t n_units,
     if (!n_tiles)
         return 0;
     const unsigned grid = kkcu_fast_grid(n_tiles), nt = KKCU_FAST_WPB * 32;
-    if (p.kind == KKCU_KIND_Q8_0)
-        k_fast_encode<KKCU_KIND_Q8_0, T><<<grid, nt, 0, s>>>(p, x, n_tiles, out, cnt);
-    else if (p.kind == KKCU_KIND_Q4_0)
-        k_fast_encode<KKCU_KIND_Q4_0, T><<<grid, nt, 0, s>>>(p, x, n_tiles, out, cnt);
-    else
-        k_fast_encode<KKCU_KIND_AFFINE, T><<<grid, nt, 0, s>>>(p, x, n_tiles, out, cnt);
+    void (*k)(kkcu_params, const T *, size_t, uint8_t *, unsigned long long *) =
+        p.kind == KKCU_KIND_Q8_0   ? k_fast_encode<KKCU_KIND_Q8_0, T>
+        : p.kind == KKCU_KIND_Q4_0 ? k_fast_encode<KKCU_KIND_Q4_0, T>
+                                   : k_fast_encode<KKCU_KIND_AFFINE, T>;
+    KKCU_LAUNCH(k, grid, nt, 0, s, p, x, n_tiles, out, cnt);
     return n_tiles * per_tile;
 }
 
@@ -278,12 +293,11 @@ static size_t kkcu_fast_decode(const kkcu_params &p, const uint8_t *in, size_t n
     if (!n_tiles)
         return 0;
     const unsigned grid = kkcu_fast_grid(n_tiles), nt = KKCU_FAST_WPB * 32;
-    if (p.kind == KKCU_KIND_Q8_0)
-        k_fast_decode<KKCU_KIND_Q8_0, T><<<grid, nt, 0, s>>>(p, in, n_tiles, y, cnt);
-    else if (p.kind == KKCU_KIND_Q4_0)
-        k_fast_decode<KKCU_KIND_Q4_0, T><<<grid, nt, 0, s>>>(p, in, n_tiles, y, cnt);
-    else
-        k_fast_decode<KKCU_KIND_AFFINE, T><<<grid, nt, 0, s>>>(p, in, n_tiles, y, cnt);
+    void (*k)(kkcu_params, const uint8_t *, size_t, T *, unsigned long long *) =
+        p.kind == KKCU_KIND_Q8_0   ? k_fast_decode<KKCU_KIND_Q8_0, T>
+        : p.kind == KKCU_KIND_Q4_0 ? k_fast_decode<KKCU_KIND_Q4_0, T>
+                                   : k_fast_decode<KKCU_KIND_AFFINE, T>;
+    KKCU_LAUNCH(k, grid, nt, 0, s, p, in, n_tiles, y, cnt);
     return n_tiles * per_tile;
 }
 

@@ -10,6 +10,21 @@
 #include "kkcu.h"
 #include "kkcu_arith.cuh"
 
+/* Kernel launches and dynamic shared memory through two macros: CUDA's
+ * own syntax, or, under KKCU_EMU, the CPU emulator of tests/cuda/emu/
+ * (threads for CUDA threads, barriers for __syncthreads), which runs this
+ * very kernel source on the host for the emulated test (make
+ * test-cuda-emu). A kernel name with a comma goes through a pointer. */
+#ifdef KKCU_EMU
+#define KKCU_LAUNCH(k, grid, block, smem, stream, ...)                          \
+    ((void)(stream), kkcu_emu_launch((grid), (block), (smem), [&]() { k(__VA_ARGS__); }))
+#define KKCU_DYN_SMEM(name) unsigned char *name = kkcu_emu_dyn_smem()
+#else
+#define KKCU_LAUNCH(k, grid, block, smem, stream, ...)                          \
+    k<<<(grid), (block), (smem), (stream)>>>(__VA_ARGS__)
+#define KKCU_DYN_SMEM(name) extern __shared__ __align__(16) unsigned char name[]
+#endif
+
 /* Element loads and stores of the kernels: F32 or BF16 (uint16_t bits). */
 __device__ __forceinline__ float kkcu_ld(const float *x, size_t i) { return x[i]; }
 __device__ __forceinline__ float kkcu_ld(const uint16_t *x, size_t i)

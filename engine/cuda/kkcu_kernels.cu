@@ -106,7 +106,10 @@ __global__ void k_token_decode(kkcu_params p, const uint8_t *in, size_t n_units,
  * Decode: load bytes -> side values -> values -> inverse rotation -> store.
  */
 
+/* Threads per block (the emulated test builds with fewer). */
+#ifndef KKCU_NT
 #define KKCU_NT 256
+#endif
 #define KKCU_TILE_VALUES 2048
 
 struct tile_layout {
@@ -195,7 +198,7 @@ __global__ void __launch_bounds__(KKCU_NT)
     k_tile_encode(kkcu_params p, tile_layout L, const T *x, size_t n_units, uint8_t *out,
                   unsigned long long *cnt)
 {
-    extern __shared__ __align__(16) unsigned char smem[];
+    KKCU_DYN_SMEM(smem);
     float *xs = (float *)smem;
     uint32_t *ow = (uint32_t *)(xs + L.xs_floats);
     uint8_t *ob = (uint8_t *)ow;
@@ -369,7 +372,7 @@ __global__ void __launch_bounds__(KKCU_NT)
     k_tile_decode(kkcu_params p, tile_layout L, const uint8_t *in, size_t n_units, T *y,
                   unsigned long long *cnt)
 {
-    extern __shared__ __align__(16) unsigned char smem[];
+    KKCU_DYN_SMEM(smem);
     float *xs = (float *)smem;
     uint32_t *ow = (uint32_t *)(xs + L.xs_floats);
     uint8_t *ob = (uint8_t *)ow;
@@ -486,21 +489,22 @@ static void launch_encode_t(const kkcu_codec *c, const T *x, size_t n_units, uin
     unsigned long long *cnt = c->d_counts;
     if (p.axis == 1) {
         const size_t items = n_units * (size_t)p.channels;
-        k_token_encode<T><<<grid_for(items, KKCU_NT), KKCU_NT, 0, s>>>(p, x, n_units, out, cnt);
+        KKCU_LAUNCH(k_token_encode<T>, grid_for(items, KKCU_NT), KKCU_NT, 0, s, p, x, n_units, out,
+                    cnt);
         return;
     }
     if (c->impl == KKCU_IMPL_SIMPLE) {
-        k_simple_encode<T><<<grid_for(n_units, KKCU_SIMPLE_NT), KKCU_SIMPLE_NT, 0, s>>>(
-            p, x, n_units, out, cnt);
+        KKCU_LAUNCH(k_simple_encode<T>, grid_for(n_units, KKCU_SIMPLE_NT), KKCU_SIMPLE_NT, 0, s, p,
+                    x, n_units, out, cnt);
         return;
     }
     /* fast: the whole 256-value tiles; the tile kernel takes the rest */
     const size_t done = c->impl == KKCU_IMPL_FAST ? kkcu_fast_encode(p, x, n_units, out, cnt, s) : 0;
     if (done < n_units) {
         const tile_layout L = tile_layout_of(p);
-        k_tile_encode<T><<<grid_for(n_units - done, (unsigned)L.U), KKCU_NT, L.smem, s>>>(
-            p, L, x + done * (size_t)p.unit_values, n_units - done,
-            out + done * (size_t)p.unit_bytes, cnt);
+        KKCU_LAUNCH(k_tile_encode<T>, grid_for(n_units - done, (unsigned)L.U), KKCU_NT, L.smem, s, p,
+                    L, x + done * (size_t)p.unit_values, n_units - done,
+                    out + done * (size_t)p.unit_bytes, cnt);
     }
 }
 
@@ -512,20 +516,21 @@ static void launch_decode_t(const kkcu_codec *c, const uint8_t *in, size_t n_uni
     unsigned long long *cnt = c->d_counts + 1;
     if (p.axis == 1) {
         const size_t items = n_units * (size_t)p.channels;
-        k_token_decode<T><<<grid_for(items, KKCU_NT), KKCU_NT, 0, s>>>(p, in, n_units, y, cnt);
+        KKCU_LAUNCH(k_token_decode<T>, grid_for(items, KKCU_NT), KKCU_NT, 0, s, p, in, n_units, y,
+                    cnt);
         return;
     }
     if (c->impl == KKCU_IMPL_SIMPLE) {
-        k_simple_decode<T><<<grid_for(n_units, KKCU_SIMPLE_NT), KKCU_SIMPLE_NT, 0, s>>>(
-            p, in, n_units, y, cnt);
+        KKCU_LAUNCH(k_simple_decode<T>, grid_for(n_units, KKCU_SIMPLE_NT), KKCU_SIMPLE_NT, 0, s, p,
+                    in, n_units, y, cnt);
         return;
     }
     const size_t done = c->impl == KKCU_IMPL_FAST ? kkcu_fast_decode(p, in, n_units, y, cnt, s) : 0;
     if (done < n_units) {
         const tile_layout L = tile_layout_of(p);
-        k_tile_decode<T><<<grid_for(n_units - done, (unsigned)L.U), KKCU_NT, L.smem, s>>>(
-            p, L, in + done * (size_t)p.unit_bytes, n_units - done,
-            y + done * (size_t)p.unit_values, cnt);
+        KKCU_LAUNCH(k_tile_decode<T>, grid_for(n_units - done, (unsigned)L.U), KKCU_NT, L.smem, s, p,
+                    L, in + done * (size_t)p.unit_bytes, n_units - done,
+                    y + done * (size_t)p.unit_values, cnt);
     }
 }
 

@@ -20,6 +20,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 extern "C" {
@@ -56,11 +57,14 @@ static const char *const KKCU_TEST_SPECS[] = {
 };
 #define KKCU_N_TEST_SPECS (sizeof KKCU_TEST_SPECS / sizeof KKCU_TEST_SPECS[0])
 
-/* Values per test call: about 64 Ki, whole units, plus 3 units so that the
- * fast kernels' 256-value tiles leave a tail. */
-static size_t kkcu_test_n(size_t unit)
+/* Values per test call: about 64 Ki (KKCU_TEST_QUICK set: 4 Ki, for the
+ * CPU emulator), whole units, plus 3 units so that the fast kernels'
+ * 256-value tiles leave a tail. */
+static inline size_t kkcu_test_n(size_t unit)
 {
-    return unit * ((size_t)65536 / unit + 3);
+    const char *q = getenv("KKCU_TEST_QUICK");
+    const size_t target = q && *q && *q != '0' ? 4096 : 65536;
+    return unit * (target / unit + 3);
 }
 
 /* ---- inputs --------------------------------------------------------------------- */

@@ -18,7 +18,9 @@
  * widened to F32.
  *
  * One line per spec and kernel family; exit 1 on any mismatch or error,
- * 2 when no CUDA device is found.
+ * 2 when no CUDA device is found. Environment: KKCU_TEST_ONLY=TEXT runs
+ * the specs containing TEXT; KKCU_TEST_QUICK=1 runs 4 Ki values a call
+ * (the CPU emulator's run, `make test-cuda-emu`).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,8 +108,11 @@ int main(void)
         failed |= !(ok1 && ok2);
     }
 
+    const char *only = getenv("KKCU_TEST_ONLY");
     for (size_t si = 0; si < KKCU_N_TEST_SPECS; si++) {
         const char *spec = KKCU_TEST_SPECS[si];
+        if (only && *only && !strstr(spec, only))
+            continue;
         codec_spec sp;
         kk_err e;
         if (codec_spec_parse(spec, &sp, &e) != KK_OK) {
