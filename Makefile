@@ -179,6 +179,24 @@ fuzz-run: fuzz
 bench: all
 	@sh bench/run.sh
 
+# ---- CUDA kernels on the CPU (no GPU needed) --------------------------------
+# tests/cuda/kkcu_emu.h runs engine/cuda/kkcu_attn*.cu's kernels as fibers on
+# the CPU (one per GPU thread): their indexing, barriers, shuffles and
+# numerics, not their speed (docs/gpu.md). Needs g++ and
+# engine/cuda/kkcu_decode.cuh; not part of `make test`.
+CXX ?= g++
+EMU_CXXFLAGS := -std=c++17 -O2 -g -fno-strict-aliasing -DKKCU_EMU -include tests/cuda/kkcu_emu.h \
+    -Icommon -Iengine -Iengine/cuda -Itests/cuda -Wall -Wextra -Wno-unknown-pragmas $(WERROR)
+EMU_CU  := engine/cuda/kkcu_attn.cu engine/cuda/kkcu_attn_ref.cu
+EMU_SRC := $(EMU_CU) engine/cuda/kkcu_attn.h engine/cuda/kkcu_attn_internal.cuh \
+    engine/cuda/kkcu_decode.cuh tests/cuda/kkcu_emu.h tests/cuda/kkcu_emu.cpp
+build/emu/%: tests/cuda/%.cu $(EMU_SRC) $(DEPS_engine)
+	@mkdir -p $(dir $@)
+	$(CXX) $(EMU_CXXFLAGS) -o $@ -x c++ $(EMU_CU) $< -x none tests/cuda/kkcu_emu.cpp $(LINK_engine)
+.PHONY: test-attn-emu
+test-attn-emu: build/emu/test_cuda_attn
+	KKCU_EMU_SMS=16 build/emu/test_cuda_attn --ctx 1,7,100,1000,4096
+
 # ---- the reference engine ---------------------------------------------------
 # llama.cpp's library from the npm package node-llama-cpp, built once into
 # ${KAKEYA_CACHE:-$HOME/.cache/kakeya}/llama.cpp, and the drivers
@@ -240,7 +258,7 @@ else
 	@$(MAKE) --no-print-directory cuda-build
 endif
 
-cuda-build: $(LIB_CUDA) $(CUDA_TEST_BIN) $(CUDA_HOST_BIN) $(CUDA_BENCH_BIN)
+cuda-build: $(LIB_CUDA) $(CUDA_TEST_BIN) $(CUDA_HOST_BIN) $(CUDA_BENCH_BIN) cuda-kakeya
 
 $(CU)/obj/%.o: %.cu
 	@mkdir -p $(dir $@)
@@ -253,6 +271,26 @@ $(CU)/tests/%: tests/cuda/%.cu $(DEPS_cuda)
 $(CU)/bench/%: bench/cuda/%.cu $(DEPS_cuda)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(INC_cuda) $(NVCCFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(LINK_cuda)
+
+# bin/kakeya with the GPU commands (`codec eval --device cuda`, `codec attn`,
+# the codec_gpu kind; docs/gpu.md): harness/ compiled again with -DKK_CUDA
+# into build/cuda/obj/harness, linked with libkk_cuda.a and the CUDA runtime
+# (static: the binary needs only the driver's libcuda.so). `make cuda` puts
+# it in bin/kakeya; `make test` runs build/release/kakeya, never this one.
+CUDA_HOME        ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+LIBS_CUDART      := -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lstdc++
+HARNESS_CUDA_OBJ := $(patsubst %.c,$(CU)/obj/%.o,$(HARNESS_SRC))
+.PHONY: cuda-kakeya
+$(CU)/obj/harness/%.o: harness/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) -DKK_CUDA $(INC_harness) $(CFLAGS_ALL) -c -o $@ $<
+$(CU)/libkk_harness.a: $(HARNESS_CUDA_OBJ)
+	@mkdir -p $(dir $@); rm -f $@; ar rcs $@ $^
+$(CU)/kakeya: $(CU)/obj/harness/main.o $(CU)/libkk_harness.a $(LIB_BENCH) $(LIB_COMPARE) $(DEPS_cuda)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(CU)/libkk_harness.a $(LIB_BENCH) $(LIB_COMPARE) $(LIB_CUDA) \
+	    $(LIB_ENGINE) $(LIB_COMMON) -lcjson -lyaml -lgsl $(LIBS_BLAS) $(LIBS_CUDART) $(LIBS_SYS)
+cuda-kakeya: $(CU)/kakeya
+	@mkdir -p bin; cp $< bin/kakeya; echo "cuda: bin/kakeya is $(CU)/kakeya (with CUDA)"
 
 # The host tests run wherever nvcc is; the GPU tests where nvidia-smi sees
 # a GPU (tests/cuda/run.sh says which ran).
@@ -314,13 +352,15 @@ help:
 	@echo "  check      the tests under ASan+UBSan (-fno-sanitize-recover=all), in build/asan"
 	@echo "  fuzz       build the libFuzzer targets (clang); fuzz-run NAME=... SECONDS=..."
 	@echo "  bench      benchmarks against references measured in the same run"
-	@echo "  cuda       build/cuda: libkk_cuda.a, the CUDA tests and benchmarks (needs nvcc; else says so)"
+	@echo "  cuda       build/cuda: libkk_cuda.a, the CUDA tests and benchmarks, and bin/kakeya with"
+	@echo "             the GPU commands (needs nvcc; else says so)"
 	@echo "  test-cuda  the CUDA host tests, and the GPU tests where a GPU is found"
 	@echo "  test-cuda-emu  the GPU codec test on the CPU emulator of CUDA (g++, no GPU; minutes)"
 	@echo "  deps       apt-get install the Debian packages that are missing"
 	@echo "  refengine  build llama.cpp's library (npm node-llama-cpp) and the driver, once"
 	@echo "  bench-driver  build/bench/llamacpp_bench (engine-bench preset's llama.cpp side), after refengine"
 	@echo "  unicode-data  regenerate engine/unicode_data.c from npm's @unicode/unicode-15.1.0"
+	@echo "  test-attn-emu  engine/cuda's attention kernels on the CPU emulator (g++, no GPU)"
 	@echo "  demo       the README's main job on the built-in default"
 	@echo "  clean      remove build/ and bin/"
 	@echo "variables: FLAVOR=release|asan|fuzz  WERROR=-Werror  KAKEYA_FIXTURES=$(KAKEYA_FIXTURES)"

@@ -1,6 +1,8 @@
 /*
  * kakeya codec eval --codec SPEC --data gaussian|kv:MODEL|k:MODEL|v:MODEL
  *                   [--n N] [--seed S] [--ref] [--json] [--threads T]
+ *                   [--device cpu|cuda]
+ * kakeya codec attn ... (cmd_codec_gpu.c: attention over a packed cache)
  *
  * Encodes N values with the codec, decodes them, and reports the measured
  * rate (bits/value from the bytes written), the distortion
@@ -18,13 +20,23 @@
  * --json prints the object of docs/codecs.md {"codec", "data", "n_values",
  * "bits_per_value", "rel_mse", "snr_db", "gap_db" (Gaussian only),
  * "encode_values_per_s", "decode_values_per_s"}.
+ *
+ * --device cuda (a `make cuda` build; others exit 2 saying so): the same
+ * data encoded and decoded on the GPU (engine/cuda/kkcu.h), the figures
+ * from the GPU's codes and floats, the times the GPU's (F32 in and out,
+ * calls in batches between synchronizations), and in the JSON "device"
+ * (the GPU's name), "bytes_equal_cpu" and "floats_equal_cpu" (the GPU's
+ * codes against codec_encode's, its decode of the CPU's codes against
+ * codec_decode's: docs/gpu.md).
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_cuda.h"
 #include "cmd.h"
+#include "cmd_codec_gpu.h"
 #include "codec.h"
 #include "kk_args.h"
 #include "cli_bounds.h"
@@ -37,7 +49,8 @@ static void help(FILE *out)
     char th[128];
     fprintf(out,
             "usage: kakeya codec eval --codec SPEC --data gaussian|kv:MODEL|k:MODEL|v:MODEL\n"
-            "       [--n N] [--seed S] [--ref] [--json] [--threads T]\n"
+            "       [--n N] [--seed S] [--ref] [--json] [--threads T] [--device cpu|cuda]\n"
+            "       kakeya codec attn --help   (attention over a packed cache on the GPU)\n"
             "  --codec SPEC   e.g. affine:bits=4,group=64  q4_0  e8:bits=4,rotate=hadamard\n"
             "                 (identity, f16, bf16, q8_0, q4_0, affine, d4, e8, lloyd,\n"
             "                 turbo, kl_d4, kl_e8, e8ans; docs/codecs.md)\n"
@@ -48,8 +61,12 @@ static void help(FILE *out)
             "  --ref          time the plain scalar paths instead of the fast ones\n"
             "  --json         one JSON object (docs/codecs.md lists its fields)\n"
             "  --threads T    %s; default: the cores available\n"
-            "exit codes: 0 ok, 2 bad input (spec, model, sizes), 3 usage\n",
-            cli_bound_help("--threads", th, sizeof th));
+            "  --device D     cpu (default) or cuda: encode and decode on the GPU and compare\n"
+            "                 with the CPU codec (%s)\n"
+            "exit codes: 0 ok, 2 bad input (spec, model, sizes; --device cuda without CUDA),\n"
+            "3 usage\n",
+            cli_bound_help("--threads", th, sizeof th),
+            cli_cuda_built() ? "this build has CUDA" : "this build has none: `make cuda`");
 }
 
 /* K/V rows of a model on random tokens: *x (malloc'ed) holds n values,
@@ -138,7 +155,7 @@ static int eval(int argc, char **argv)
     kk_err err;
     kk_err_clear(&err);
     const char *spec_arg = NULL, *data_arg = NULL, *n_arg = NULL, *seed_arg = NULL,
-               *threads_arg = NULL;
+               *threads_arg = NULL, *device_arg = NULL;
     bool json = false, use_ref = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -156,6 +173,8 @@ static int eval(int argc, char **argv)
             dst = &seed_arg;
         } else if (!strcmp(a, "--threads")) {
             dst = &threads_arg;
+        } else if (!strcmp(a, "--device")) {
+            dst = &device_arg;
         } else if (!strcmp(a, "--json")) {
             json = true;
         } else if (!strcmp(a, "--ref")) {
@@ -183,6 +202,17 @@ static int eval(int argc, char **argv)
         return cmd_fail("codec eval", &err);
     if (codec_spec_parse(spec_arg, &spec, &err) != KK_OK) {
         kk_err_where(&err, "--codec");
+        return cmd_fail("codec eval", &err);
+    }
+    const bool on_gpu = device_arg && !strcmp(device_arg, "cuda");
+    if (device_arg && !on_gpu && strcmp(device_arg, "cpu") != 0) {
+        kk_err_set(&err, KK_E_RANGE, "--device: '%s' is not allowed (allowed: cpu, cuda)",
+                   device_arg);
+        kk_err_where(&err, "--device");
+        return cmd_fail("codec eval", &err);
+    }
+    if (on_gpu && !cli_cuda_built()) { /* before any data is made */
+        cli_cuda_refuse(&err, "--device cuda");
         return cmd_fail("codec eval", &err);
     }
 
@@ -266,19 +296,34 @@ static int eval(int argc, char **argv)
     int reps = 0;
     double t0 = kk_now_s(), t_enc, t_dec;
     size_t written = 0; /* bytes a call wrote: `bytes` except for e8ans (variable) */
-    do {
-        written = codec_encode(c, x, n, buf);
-        reps++;
-    } while ((t_enc = kk_now_s() - t0) < EVAL_MIN_TIME_S);
-    t_enc /= reps;
-    codec_stats enc_stats = *codec_get_stats(c);
-    reps = 0;
-    t0 = kk_now_s();
-    do {
-        codec_decode(c, buf, n, y);
-        reps++;
-    } while ((t_dec = kk_now_s() - t0) < EVAL_MIN_TIME_S);
-    t_dec /= reps;
+    codec_gpu_result gpu;
+    memset(&gpu, 0, sizeof gpu);
+    codec_stats enc_stats;
+    if (on_gpu) {
+        if (codec_eval_gpu(codec_get_spec(c), c, x, n, EVAL_MIN_TIME_S, buf, y, &gpu, &err) !=
+            KK_OK) {
+            kk_err_where(&err, "--device cuda");
+            goto fail;
+        }
+        written = gpu.written;
+        t_enc = gpu.t_enc;
+        t_dec = gpu.t_dec;
+        enc_stats = *codec_get_stats(c); /* the CPU codec's, of the comparison */
+    } else {
+        do {
+            written = codec_encode(c, x, n, buf);
+            reps++;
+        } while ((t_enc = kk_now_s() - t0) < EVAL_MIN_TIME_S);
+        t_enc /= reps;
+        enc_stats = *codec_get_stats(c);
+        reps = 0;
+        t0 = kk_now_s();
+        do {
+            codec_decode(c, buf, n, y);
+            reps++;
+        } while ((t_dec = kk_now_s() - t0) < EVAL_MIN_TIME_S);
+        t_dec /= reps;
+    }
 
     double num = 0.0, den = 0.0;
     for (size_t i = 0; i < n; i++) {
@@ -302,8 +347,13 @@ static int eval(int argc, char **argv)
                spec_arg, gauss ? "gaussian" : data_arg, n, bpv, rel, snr);
         if (gauss)
             printf("\"gap_db\": %.17g, ", gap);
-        printf("\"encode_values_per_s\": %.6g, \"decode_values_per_s\": %.6g}\n",
+        printf("\"encode_values_per_s\": %.6g, \"decode_values_per_s\": %.6g",
                (double)n / t_enc, (double)n / t_dec);
+        if (on_gpu)
+            printf(", \"device\": \"%s\", \"bytes_equal_cpu\": %s, \"floats_equal_cpu\": %s",
+                   gpu.device, gpu.bytes_equal_cpu ? "true" : "false",
+                   gpu.floats_equal_cpu ? "true" : "false");
+        printf("}\n");
     } else {
         printf("codec       %s\n", canon);
         printf("data        %s (seed %lld)\n", gauss ? "gaussian N(0,1)" : data_arg,
@@ -316,8 +366,13 @@ static int eval(int argc, char **argv)
         printf("snr_db      %.4f\n", snr);
         if (gauss)
             printf("gap_db      %.4f (to D(R) = 2^(-2R) at R = %.4g)\n", gap, bpv);
-        printf("encode      %.2f Mvalues/s (%s)\n", (double)n / t_enc * 1e-6, codec_impl_name(c));
+        printf("encode      %.2f Mvalues/s (%s)\n", (double)n / t_enc * 1e-6,
+               on_gpu ? gpu.device : codec_impl_name(c));
         printf("decode      %.2f Mvalues/s\n", (double)n / t_dec * 1e-6);
+        if (on_gpu)
+            printf("vs the CPU  codes %s, decoded floats %s\n",
+                   gpu.bytes_equal_cpu ? "equal byte for byte" : "DIFFER",
+                   gpu.floats_equal_cpu ? "equal bit for bit" : "DIFFER");
         if (spec.kind == CODEC_KIND_D4 || spec.kind == CODEC_KIND_E8) {
             uint64_t blocks = 0;
             for (int s = 0; s < spec.scales; s++)
@@ -355,11 +410,13 @@ int cmd_codec(int argc, char **argv)
         return eval(argc - 1, argv + 1);
     if (argc >= 2 && !strcmp(argv[1], "kld"))
         return cmd_codec_kld(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "attn"))
+        return cmd_codec_attn(argc - 1, argv + 1);
     if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
         help(stdout);
         return KK_EXIT_OK;
     }
-    fprintf(stderr, "kakeya codec: unknown or missing subcommand (allowed: eval, kld)\n");
+    fprintf(stderr, "kakeya codec: unknown or missing subcommand (allowed: eval, kld, attn)\n");
     help(stderr);
     return KK_EXIT_USAGE;
 }

@@ -170,7 +170,7 @@ static void cpu_model(char *buf, size_t cap)
     fclose(f);
 }
 
-/* Newest mtime (seconds, nanoseconds) of *.c / *.h directly in dir. */
+/* Newest mtime (seconds, nanoseconds) of *.c, *.h, *.cu, *.cuh directly in dir. */
 static void newest_source(const char *dir, struct timespec *newest)
 {
     DIR *d = opendir(dir);
@@ -179,7 +179,9 @@ static void newest_source(const char *dir, struct timespec *newest)
     struct dirent *e;
     while ((e = readdir(d))) {
         const size_t n = strlen(e->d_name);
-        if (n < 3 || e->d_name[n - 2] != '.' || (e->d_name[n - 1] != 'c' && e->d_name[n - 1] != 'h'))
+        const char *dot = strrchr(e->d_name, '.');
+        if (n < 3 || !dot || (strcmp(dot, ".c") && strcmp(dot, ".h") && strcmp(dot, ".cu") &&
+                              strcmp(dot, ".cuh")))
             continue;
         char path[4096];
         struct stat st;
@@ -202,7 +204,11 @@ int ev_binary_stale(const char *root, const char *exe)
     /* What bin/kakeya links (Makefile, DEPS of kakeya): gate/ is another
      * program's (an edit there does not make this binary stale), and
      * compare/ and bench/lib/ are linked in. */
-    static const char *const dirs[] = {"common", "engine", "compare", "bench/lib", "harness"};
+    static const char *const dirs[] = {"common", "engine", "compare", "bench/lib", "harness",
+#ifdef KK_CUDA
+                                       "engine/cuda", /* a make cuda build links it */
+#endif
+    };
     for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
         char path[4096];
         if ((size_t)snprintf(path, sizeof path, "%s/%s", root, dirs[i]) < sizeof path)
@@ -459,6 +465,17 @@ kk_code ev_document_build(const preset *p, const ev_provenance *pv, cJSON *model
     if (pv->kernels[0]) {
         ev_put(&b, v, "kernels", cJSON_CreateString(pv->kernels));
         ev_put(&b, v, "kernels_source", cJSON_CreateString(pv->kernels_source));
+    }
+    if (pv->gpu.name[0]) {
+        cJSON *g = ev_put(&b, v, "gpu", cJSON_CreateObject());
+        ev_put_str(&b, g, "name", pv->gpu.name);
+        ev_put_str(&b, g, "driver", pv->gpu.driver);
+        ev_put_str(&b, g, "cuda_driver", pv->gpu.cuda_driver);
+        ev_put_str(&b, g, "runtime", pv->gpu.runtime);
+        ev_put_str(&b, g, "nvcc", pv->gpu.nvcc);
+        ev_put_str(&b, g, "cc", pv->gpu.cc);
+        ev_put(&b, g, "sms", cJSON_CreateNumber(pv->gpu.sms));
+        ev_put_u64(&b, g, "memory_bytes", pv->gpu.memory_bytes);
     }
     ev_put_u64(&b, v, "seed", pv->seed);
     ev_put(&b, v, "threads", cJSON_CreateNumber(pv->threads));

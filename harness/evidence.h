@@ -41,6 +41,20 @@
 #define EV_DIRTY_PATHS_MAX 50
 #define EV_DIRTY_PATH_MAX 256
 
+/* The GPU a run used (provenance.gpu; a CUDA build's GPU kinds fill it,
+ * docs/gpu.md). name "" : no GPU ran and provenance has no gpu. */
+typedef struct ev_gpu {
+    char name[256];        /* cudaDeviceProp.name: "NVIDIA H100 80GB HBM3" */
+    char driver[64];       /* the kernel driver, "580.159.04" (/proc/driver/nvidia/
+                              version), else "CUDA " cuda_driver */
+    char cuda_driver[16];  /* the CUDA version the driver supports: "13.0" */
+    char runtime[16];      /* the CUDA runtime linked in: "13.0" */
+    char nvcc[64];         /* the nvcc that compiled the kernels: "13.0.88" */
+    char cc[16];           /* compute capability: "9.0" */
+    int sms;               /* multiprocessors */
+    uint64_t memory_bytes;
+} ev_gpu;
+
 typedef struct ev_provenance {
     char git_commit[65];      /* 40 hex; 40 zeros when git could not be used */
     int git_dirty;
@@ -77,6 +91,7 @@ typedef struct ev_provenance {
      * provenance.kernels_source. */
     char kernels[160];
     char kernels_source[16];
+    ev_gpu gpu;               /* provenance.gpu when gpu.name is not "" */
 } ev_provenance;
 
 /* Fill git, host, compiler, BLAS and fault-injection facts. git runs by
@@ -88,8 +103,8 @@ typedef struct ev_provenance {
 void ev_provenance_collect(ev_provenance *pv, const char *root);
 
 /* 1 when a C source or header directly under root/common, engine, compare,
- * bench/lib or harness (what bin/kakeya links)
- * was modified after the executable `exe` (its mtime): a binary that
+ * bench/lib or harness (what bin/kakeya links; in a `make cuda` build also
+ * engine/cuda's .cu, .cuh and .h) was modified after the executable `exe` (its mtime): a binary that
  * `make` has not rebuilt since an edit, whose evidence would otherwise
  * name a commit it does not contain. 0 otherwise, or when exe cannot be
  * read. */

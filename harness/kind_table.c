@@ -11,6 +11,7 @@ extern const kind_def kind_engine_bench;
 extern const kind_def kind_restore;
 extern const kind_def kind_spec_decode;
 extern const kind_def kind_drafter_parity;
+extern const kind_def kind_codec_gpu;
 
 static const kind_def *const KINDS[] = {
     &kind_smoke,
@@ -20,6 +21,7 @@ static const kind_def *const KINDS[] = {
     &kind_restore,
     &kind_spec_decode,
     &kind_drafter_parity,
+    &kind_codec_gpu,
 };
 #define N_KINDS (sizeof KINDS / sizeof KINDS[0])
 

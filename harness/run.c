@@ -396,6 +396,7 @@ kk_code run_execute(run_ctx *rc, cJSON **doc, kk_err *err)
     if (pv.binary_stale)
         fprintf(stderr, "kakeya run: warning: this binary is older than the sources in %s "
                         "(run `make`): the evidence is marked git_dirty\n", root);
+    pv.gpu = rc->gpu;
     pv.seed = rc->seed;
     pv.threads = rc->o.threads;
     pv.jobs = rc->o.jobs;

@@ -77,6 +77,8 @@ typedef struct run_ctx {
     cJSON *models;            /* [{role, source, sha256, architecture}] from prepare */
     void *kstate;             /* the kind's state: written by prepare, read-only
                                  while tasks run, freed by finish */
+    ev_gpu gpu;               /* the GPU a GPU kind's prepare found (provenance.gpu);
+                                 gpu.name "" for the CPU kinds */
     double wall_s;
     int jobs_started;         /* workers that started (<= o.jobs) */
     long alloc_fail_at;       /* the run-alloc fault's N (0: never) */

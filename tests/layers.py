@@ -41,7 +41,10 @@ ALLOWED = {
     "gate": {"common"},
     "compare": {"common"},
     "bench": {"engine", "common"},
-    "harness": {"common", "engine", "compare", "bench"},
+    # cuda: only inside #ifdef KK_CUDA (a `make cuda` build), the C
+    # interfaces of the GPU commands (codec eval --device cuda, codec attn,
+    # the codec_gpu kind); a plain build compiles none of it.
+    "harness": {"common", "engine", "compare", "bench", "cuda"},
     "cuda": {"engine", "common"},
     "bench_cuda": {"cuda", "engine", "common"},
 }

@@ -298,7 +298,9 @@ static void every_kind_default_should_satisfy_its_own_bounds(void **state)
         char text[600];
         snprintf(text, sizeof text, "name: p\nkind: %s\ndescription: x\narms:\n  - {name: a%s}\n"
                  "gate:\n  thresholds: []\n", kind_at(k)->name,
-                 !strcmp(kind_at(k)->name, "engine_bench") ? ", engine: kakeya" : "");
+                 !strcmp(kind_at(k)->name, "engine_bench") ? ", engine: kakeya"
+                 : !strcmp(kind_at(k)->name, "codec_gpu")  ? ", codec: q8_0"
+                                                           : "");
         preset *p = NULL;
         kk_err e;
         kk_code c = parse(text, &p, &e);
