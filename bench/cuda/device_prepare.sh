@@ -20,6 +20,6 @@ if [ ! -d .debs ] || [ -z "$(ls .debs 2>/dev/null)" ]; then
     mkdir -p .debs
     (cd .debs && apt-get download libopenblas-dev libopenblas0-pthread libopenblas-pthread-dev \
         libgfortran5 libquadmath0 libcjson-dev libcjson1 libgsl-dev libgsl27 libgslcblas0 \
-        libyaml-dev libyaml-0-2 libcmocka-dev libcmocka0 make)
+        libyaml-dev libyaml-0-2 libcmocka-dev libcmocka0 make git libpcre2-8-0)
 fi
 echo "device_prepare: .debs ($(ls .debs | wc -l) packages, $(du -sh .debs | cut -f1))"

@@ -108,6 +108,8 @@ export LD_LIBRARY_PATH=$LIBRARY_PATH${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 # partial copy on the machine (a libyaml.so of another package) never wins
 export LDFLAGS="-L$MA/openblas-pthread -L$MA${LDFLAGS:+ $LDFLAGS}"
 command -v make >/dev/null 2>&1 || export PATH=$DEBROOT/usr/bin:$PATH
+# git (carried as a .deb where the image has none) names the evidence's commit
+command -v git >/dev/null 2>&1 || export PATH=$PATH:$DEBROOT/usr/bin
 command -v nvcc >/dev/null 2>&1 || export PATH=$PATH:/usr/local/cuda/bin
 command -v cc >/dev/null 2>&1 || export CC=gcc
 {
