@@ -67,6 +67,16 @@ AVX2 static inline float hmin8(__m256 v)
 
 /* ---- affine ---------------------------------------------------------------- */
 
+/* The first of x[0..g) that equals zero, with its sign; called only when
+ * the group's min or max is zero, so one is there. */
+static float first_zero(const float *x, int g)
+{
+    for (int j = 0; j < g; j++)
+        if (x[j] == 0.0f)
+            return x[j];
+    return 0.0f;
+}
+
 /* 4 bits: byte j = q[j] | q[j + G/2] << 4 (codec_affine.c). */
 AVX2 void codec_affine_encode_avx2(codec *c, const float *x, size_t nb, uint8_t *out)
 {
@@ -79,7 +89,14 @@ AVX2 void codec_affine_encode_avx2(codec *c, const float *x, size_t nb, uint8_t 
             vlo = _mm256_min_ps(vlo, v);
             vhi = _mm256_max_ps(vhi, v);
         }
-        const float lo = hmin8(vlo), hi = hmax8(vhi);
+        float lo = hmin8(vlo), hi = hmax8(vhi);
+        /* the reference keeps the first of equal values, which only shows
+         * for zeros (-0 == +0): vminps/vmaxps keep the second operand, and
+         * the sign reaches the stored F16 minimum and scale */
+        if (lo == 0.0f)
+            lo = first_zero(x, g);
+        if (hi == 0.0f)
+            hi = first_zero(x, g);
         const uint16_t s16 = f16_round((hi - lo) / levels);
         const uint16_t m16 = f16_round(lo);
         const float s = _cvtsh_ss(s16), m = _cvtsh_ss(m16);
@@ -217,9 +234,15 @@ AVX2 void codec_q8_0_encode_avx2(codec *c, const float *x, size_t nb, uint8_t *o
         __m256i q[4];
         for (int t = 0; t < 4; t++)
             q[t] = _mm256_cvttps_epi32(round_away(_mm256_mul_ps(v[t], vid)));
-        /* int32 -> int16 -> int8 with the lane interleave undone */
-        const __m256i w01 = _mm256_packs_epi32(q[0], q[1]), w23 = _mm256_packs_epi32(q[2], q[3]);
-        const __m256i bytes = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(w01, w23),
+        /* the low byte of each int32, as the reference's cast (dtype.h
+         * dtype_cvtt_i32: INT32_MIN from an Inf or NaN product stores 0;
+         * a saturating pack would store -128), packed unsigned with the
+         * lane interleave undone */
+        const __m256i low = _mm256_set1_epi32(0xff);
+        for (int t = 0; t < 4; t++)
+            q[t] = _mm256_and_si256(q[t], low);
+        const __m256i w01 = _mm256_packus_epi32(q[0], q[1]), w23 = _mm256_packus_epi32(q[2], q[3]);
+        const __m256i bytes = _mm256_permutevar8x32_epi32(_mm256_packus_epi16(w01, w23),
                                                           _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
         _mm256_storeu_si256((__m256i *)(void *)(out + 2), bytes);
     }

@@ -128,8 +128,11 @@ int codec_kakeya_quantize(int n, int q, const float *y_in, int32_t *d)
 {
     float y[8] = {0}, yc[8];
     int32_t a[8] = {0}, h[8];
+    /* fminf first: a NaN (0 x Inf, when Q / max overflows for a block
+     * whose max is below about 1e-36) becomes Q, as the AVX2 path's
+     * vminps does, so lrintf only sees values in [-Q, Q] */
     for (int i = 0; i < n; i++)
-        y[i] = y_in[i] > (float)q ? (float)q : y_in[i] < -(float)q ? -(float)q : y_in[i];
+        y[i] = fmaxf(fminf(y_in[i], (float)q), -(float)q);
     nearest_dn(n, y, a);
     int coset = 0;
     if (n == 8) {

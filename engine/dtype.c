@@ -320,7 +320,8 @@ void dtype_quantize_row_q8_0_ref(const float *x, dtype_block_q8_0 *y, size_t n)
         y[i].d = dtype_f32_to_f16(d);
         for (int j = 0; j < DTYPE_QK8_0; j++) {
             const float x0 = x[i * DTYPE_QK8_0 + j] * id;
-            y[i].qs[j] = (int8_t)roundf(x0);
+            /* the low byte, as x86 stores (int8_t)roundf(x0) */
+            y[i].qs[j] = (int8_t)(uint8_t)(dtype_cvtt_i32(roundf(x0)) & 0xff);
         }
     }
 }
@@ -346,8 +347,8 @@ void dtype_quantize_row_q4_0_ref(const float *x, dtype_block_q4_0 *y, size_t n)
         for (int j = 0; j < qk / 2; j++) {
             const float x0 = x[i * qk + j] * id;
             const float x1 = x[i * qk + qk / 2 + j] * id;
-            const int8_t t0 = (int8_t)(x0 + 8.5f);
-            const int8_t t1 = (int8_t)(x1 + 8.5f);
+            const int8_t t0 = (int8_t)(uint8_t)(dtype_cvtt_i32(x0 + 8.5f) & 0xff);
+            const int8_t t1 = (int8_t)(uint8_t)(dtype_cvtt_i32(x1 + 8.5f) & 0xff);
             const uint8_t xi0 = (uint8_t)(t0 < 15 ? t0 : 15);
             const uint8_t xi1 = (uint8_t)(t1 < 15 ? t1 : 15);
             y[i].qs[j] = (uint8_t)(xi0 | (xi1 << 4));

@@ -58,6 +58,19 @@ void dtype_f32_to_f16_row(const float *x, uint16_t *dst, size_t n);
 /* Dequantize n elements (n a multiple of the block size) of type t. */
 void dtype_to_f32_row(dtype_t t, const void *src, float *dst, size_t n);
 
+/* (int32_t)f as x86-64 computes it (cvttss2si): INT32_MIN for a NaN or a
+ * value outside [-2^31, 2^31), where C leaves the cast undefined. The
+ * quantizers below cast through it: a block whose scale's inverse
+ * overflows (max |x| below about 4e-37) multiplies to Inf or NaN, and
+ * ggml's C, compiled for x86, stores the low byte of INT32_MIN (0) there;
+ * the AVX2 paths and the GPU follow this definition. */
+static inline int32_t dtype_cvtt_i32(float f)
+{
+    if (!(f >= -2147483648.0f && f < 2147483648.0f))
+        return INT32_MIN;
+    return (int32_t)f;
+}
+
 /* Reference quantizers (bit-exact with ggml's *_ref). n % 32 == 0. */
 void dtype_quantize_row_q8_0_ref(const float *x, dtype_block_q8_0 *y, size_t n);
 void dtype_quantize_row_q4_0_ref(const float *x, dtype_block_q4_0 *y, size_t n);

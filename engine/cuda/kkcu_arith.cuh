@@ -82,8 +82,9 @@ KKCU_HD int32_t kkcu_cvtt_i32(float f)
 
 /* (int32_t)lrintf(f) as the CPU's _ref path computes it: glibc's x86-64
  * lrintf is cvtss2si into a 64-bit long (LONG_MIN for NaN or a value past
- * it), then the cast keeps the low 32 bits: a NaN (kl's 0 x Inf when a
- * vector's max is so small that Q / max overflows) gives 0. */
+ * it), then the cast keeps the low 32 bits: a NaN gives 0. kl clamps its
+ * input into [-Q, Q] with fminf first (a NaN becomes Q), so the case is
+ * kept for safety, not reached. */
 KKCU_HD int32_t kkcu_lrintf_i32(float f)
 {
     if (!(fabsf(f) < 9223372036854775808.0f))
@@ -596,8 +597,8 @@ KKCU_HD int kkcu_kl_quantize(int n, int q, const float *y_in, int32_t *d)
         y[i] = 0.0f;
         a[i] = 0;
     }
-    for (int i = 0; i < n; i++)
-        y[i] = y_in[i] > (float)q ? (float)q : y_in[i] < -(float)q ? -(float)q : y_in[i];
+    for (int i = 0; i < n; i++) /* a NaN becomes Q, as on the CPU */
+        y[i] = fmaxf(fminf(y_in[i], (float)q), -(float)q);
     kkcu_kl_nearest_dn(n, y, a);
     int coset = 0;
     if (n == 8) {
