@@ -34,6 +34,7 @@
  * AVX2 path (codec_kakeya_avx2.c) uses 64-bit ranks where they fit.
  */
 #include "codec_internal.h"
+#include "lattice_point.h"
 
 #include <math.h>
 #include <string.h>
@@ -63,28 +64,6 @@ static kl_u128 dn_count(int n, int q)
 int codec_kakeya_block_bits(int n, int q)
 {
     return ceil_log2(dn_count(n, q)) + (n == 8 ? 1 : 0);
-}
-
-/* Nearest D_n point to y (n coordinates in [lo, hi], integers out). */
-static void nearest_dn(int n, const float *y, int32_t *r)
-{
-    int sum = 0, worst = 0;
-    float werr = -1.0f;
-    for (int i = 0; i < n; i++) {
-        r[i] = (int32_t)lrintf(y[i]);
-        sum += r[i];
-        const float e = fabsf(y[i] - (float)r[i]);
-        if (e > werr) {
-            werr = e;
-            worst = i;
-        }
-    }
-    if (sum & 1) {
-        /* one step toward the value; a value on the integer itself moves
-         * toward 0, which stays inside any cube around 0 */
-        const float d = y[worst] - (float)r[worst];
-        r[worst] += d > 0.0f ? 1 : d < 0.0f ? -1 : (r[worst] > 0 ? -1 : 1);
-    }
 }
 
 static kl_u128 rank_of(int n, int q, const int32_t *d)
@@ -124,36 +103,10 @@ static kl_u128 get_wide(const uint8_t *p, size_t bitpos, int nbits)
     return v;
 }
 
+/* The nearest point: lattice_point.h, shared with the GPU. */
 int codec_kakeya_quantize(int n, int q, const float *y_in, int32_t *d)
 {
-    float y[8] = {0}, yc[8];
-    int32_t a[8] = {0}, h[8];
-    /* fminf first: a NaN (0 x Inf, when Q / max overflows for a block
-     * whose max is below about 1e-36) becomes Q, as the AVX2 path's
-     * vminps does, so lrintf only sees values in [-Q, Q] */
-    for (int i = 0; i < n; i++)
-        y[i] = fmaxf(fminf(y_in[i], (float)q), -(float)q);
-    nearest_dn(n, y, a);
-    int coset = 0;
-    if (n == 8) {
-        /* the half-integer coset: d nearest to y - 1/2 within [-Q, Q-1],
-         * compared with a by the distance to y */
-        const float lim = (float)q - 0.5f;
-        for (int i = 0; i < 8; i++)
-            yc[i] = (y[i] > lim ? lim : y[i] < -lim ? -lim : y[i]) - 0.5f;
-        nearest_dn(8, yc, h);
-        double da = 0.0, dh = 0.0;
-        for (int i = 0; i < 8; i++) {
-            da += ((double)y[i] - a[i]) * ((double)y[i] - a[i]);
-            dh += ((double)y[i] - (h[i] + 0.5)) * ((double)y[i] - (h[i] + 0.5));
-        }
-        if (dh < da) {
-            coset = 1;
-            memcpy(a, h, sizeof h);
-        }
-    }
-    memcpy(d, a, (size_t)n * sizeof *d);
-    return coset;
+    return lp_kl_quantize(n, q, y_in, d);
 }
 
 static void kl_enc_ref(codec *c, const float *x, size_t nb, uint8_t *out)

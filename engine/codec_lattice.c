@@ -47,136 +47,22 @@
 #include <string.h>
 
 #include "dtype.h"
+#include "lattice_point.h"
 
-/* ---- nearest points ------------------------------------------------------- */
+/* ---- nearest points and codes: lattice_point.h (shared with the GPU) ---- */
 
-static inline float round_half_up(float x) { return floorf(x + 0.5f); }
+void codec_nearest_dn(const float *x, int n, float *out) { lp_nearest_dn(x, n, out); }
 
-void codec_nearest_dn(const float *x, int n, float *out)
-{
-    float sum = 0.0f, worst = -1.0f;
-    int wi = 0;
-    for (int i = 0; i < n; i++) {
-        out[i] = round_half_up(x[i]);
-        sum += out[i];
-        const float d = fabsf(x[i] - out[i]);
-        if (d > worst) {
-            worst = d;
-            wi = i;
-        }
-    }
-    if (sum - 2.0f * floorf(sum * 0.5f) != 0.0f)
-        out[wi] += x[wi] - out[wi] < 0.0f ? -1.0f : 1.0f;
-}
+void codec_nearest_e8(const float *x, float *out) { lp_nearest_e8(x, out); }
 
-void codec_nearest_e8(const float *x, float *out)
-{
-    float a[8], b[8], xs[8];
-    codec_nearest_dn(x, 8, a);
-    for (int i = 0; i < 8; i++)
-        xs[i] = x[i] - 0.5f;
-    codec_nearest_dn(xs, 8, b);
-    float da = 0.0f, db = 0.0f;
-    for (int i = 0; i < 8; i++) {
-        b[i] += 0.5f;
-        da += (x[i] - a[i]) * (x[i] - a[i]);
-        db += (x[i] - b[i]) * (x[i] - b[i]);
-    }
-    memcpy(out, db < da ? b : a, sizeof a);
-}
-
-/* ---- coordinates in a basis ----------------------------------------------- */
-/* E8 basis rows (Conway and Sloane, SPLAG ch. 4 sec. 8.1, the D8 basis with
- * its last row replaced by (1/2)^8): r1 = 2e1, r_i = e_i - e_(i-1)
- * (i = 2..7), r8 = (1/2, ..., 1/2). v = k G is a triangular solve from the
- * last coordinate. D4: r1 = 2e1, r_i = e_i - e_(i-1) (i = 2..4). */
-
-static void e8_coords(const float *v, float *k)
-{
-    k[7] = 2.0f * v[7];
-    const float h = 0.5f * k[7];
-    k[6] = v[6] - h;
-    for (int j = 5; j >= 1; j--)
-        k[j] = v[j] + k[j + 1] - h;
-    k[0] = 0.5f * (v[0] + k[1] - h);
-}
-
-static void e8_point(const float *k, float *c)
-{
-    const float h = 0.5f * k[7];
-    c[0] = 2.0f * k[0] - k[1] + h;
-    for (int j = 1; j <= 5; j++)
-        c[j] = k[j] - k[j + 1] + h;
-    c[6] = k[6] + h;
-    c[7] = h;
-}
-
-static void d4_coords(const float *v, float *k)
-{
-    k[3] = v[3];
-    k[2] = v[2] + k[3];
-    k[1] = v[1] + k[2];
-    k[0] = 0.5f * (v[0] + k[1]);
-}
-
-static void d4_point(const float *k, float *c)
-{
-    c[0] = 2.0f * k[0] - k[1];
-    c[1] = k[1] - k[2];
-    c[2] = k[2] - k[3];
-    c[3] = k[3];
-}
-
-/* An 8-value block: one E8 point, or two D4 points. */
-static void block_nearest(int n, const float *y, float *v)
-{
-    if (n == 8) {
-        codec_nearest_e8(y, v);
-    } else {
-        codec_nearest_dn(y, 4, v);
-        codec_nearest_dn(y + 4, 4, v + 4);
-    }
-}
-
-static void block_coords_mod(int n, float qf, const float *v, float *k)
-{
-    if (n == 8) {
-        e8_coords(v, k);
-    } else {
-        d4_coords(v, k);
-        d4_coords(v + 4, k + 4);
-    }
-    for (int i = 0; i < 8; i++)
-        k[i] -= qf * floorf(k[i] / qf);
-}
-
-/* The decoder's map: codes k -> the representative of k G in the Voronoi
- * region of qL. */
-static void block_decode_point(int n, float qf, const float *k, float *v);
 void codec_lattice_codes_to_point(int n, int q, const float *k, float *v)
 {
-    block_decode_point(n, (float)q, k, v);
-}
-void codec_lattice_point_to_codes(int n, int q, const float *v, float *k)
-{
-    block_coords_mod(n, (float)q, v, k);
+    lp_block_decode_point(n, (float)q, k, v);
 }
 
-static void block_decode_point(int n, float qf, const float *k, float *v)
+void codec_lattice_point_to_codes(int n, int q, const float *v, float *k)
 {
-    float c[8], t[8], m[8];
-    if (n == 8) {
-        e8_point(k, c);
-    } else {
-        d4_point(k, c);
-        d4_point(k + 4, c + 4);
-    }
-    const float iq = 1.0f / qf;
-    for (int i = 0; i < 8; i++)
-        t[i] = c[i] * iq;
-    block_nearest(n, t, m);
-    for (int i = 0; i < 8; i++)
-        v[i] = c[i] - qf * m[i];
+    lp_block_coords_mod(n, (float)q, v, k);
 }
 
 /* ---- bit fields -------------------------------------------------------- */
@@ -290,8 +176,8 @@ CODEC_REF_SCALAR static void lattice_enc_ref(codec *c, const float *x, size_t nb
                 float y[8], v[8], k[8];
                 for (int i = 0; i < 8; i++)
                     y[i] = fminf(fmaxf(xb[i] * inv[s], -ylim), ylim);
-                block_nearest(n, y, v);
-                block_coords_mod(n, qf, v, k);
+                lp_block_nearest(n, y, v);
+                lp_block_coords_mod(n, qf, v, k);
                 float nrm = 0.0f;
                 for (int i = 0; i < 8; i++)
                     nrm += v[i] * v[i];
@@ -299,7 +185,7 @@ CODEC_REF_SCALAR static void lattice_enc_ref(codec *c, const float *x, size_t nb
                  * v itself; outside, ask the decoder. */
                 if (!(nrm < lim2)) {
                     float w[8];
-                    block_decode_point(n, qf, k, w);
+                    lp_block_decode_point(n, qf, k, w);
                     int same = 1;
                     for (int i = 0; i < 8; i++)
                         same &= w[i] == v[i];
@@ -338,7 +224,7 @@ CODEC_REF_SCALAR static void lattice_dec_ref(const codec *c, const uint8_t *in, 
         for (int blk = 0; blk < g / 8; blk++) {
             float k[8], v[8];
             codec_lattice_get_codes(in + 2 + (size_t)blk * c->code_bytes, c->log2q, c->code_bytes, k);
-            block_decode_point(n, qf, k, v);
+            lp_block_decode_point(n, qf, k, v);
             const float bs = beta[codec_lattice_get_bits(idx, (size_t)blk * (size_t)c->log2s, c->log2s)];
             for (int i = 0; i < 8; i++)
                 y[8 * blk + i] = bs * v[i];

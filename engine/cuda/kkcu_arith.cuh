@@ -4,7 +4,9 @@
  * public header (engine/cuda/ only).
  *
  * Each function is a port of a named function of the engine's _ref path
- * (engine/codec_*.c, engine/dtype.c), operation for operation: the same
+ * (engine/codec_*.c, engine/dtype.c), operation for operation, except the
+ * lattice points (D4, E8 and their codes, kl's quantizer), which are the
+ * CPU's own source, engine/lattice_point.h, compiled here again: the same
  * float operations on the same operands in the same order, so with no FMA
  * contraction (-fmad=false), IEEE division and square root (-prec-div=true
  * -prec-sqrt=true) and subnormals kept (no -ftz) the GPU computes the CPU's
@@ -23,7 +25,8 @@
  * NaN or an out-of-range value, and the CPU code then keeps the low byte
  * ((int8_t)roundf(x) in q8_0); a GPU conversion saturates instead. Where
  * the input can reach that case (a block scale whose inverse overflows,
- * |x| below about 2^-125), kkcu_cvtt_i32 gives the x86 result on both.
+ * |x| below about 2^-125), kkcu_cvtt_i32 gives the x86 result on both, as
+ * the CPU reference's dtype_cvtt_i32 (engine/dtype.h) defines it.
  */
 #ifndef KKCU_ARITH_CUH
 #define KKCU_ARITH_CUH
@@ -33,6 +36,7 @@
 #include <string.h>
 
 #include "kkcu_decode.cuh"
+#include "lattice_point.h"
 
 /* ---- what a kernel needs of a codec (filled from the CPU codec) ---------- */
 
@@ -78,18 +82,6 @@ KKCU_HD int32_t kkcu_cvtt_i32(float f)
     if (!(f >= -2147483648.0f && f < 2147483648.0f))
         return INT32_MIN;
     return (int32_t)f;
-}
-
-/* (int32_t)lrintf(f) as the CPU's _ref path computes it: glibc's x86-64
- * lrintf is cvtss2si into a 64-bit long (LONG_MIN for NaN or a value past
- * it), then the cast keeps the low 32 bits: a NaN gives 0. kl clamps its
- * input into [-Q, Q] with fminf first (a NaN becomes Q), so the case is
- * kept for safety, not reached. */
-KKCU_HD int32_t kkcu_lrintf_i32(float f)
-{
-    if (!(fabsf(f) < 9223372036854775808.0f))
-        return 0;
-    return (int32_t)(uint32_t)(uint64_t)(int64_t)rintf(f);
 }
 
 KKCU_HD void kkcu_wr16(uint8_t *p, uint16_t v)
@@ -298,118 +290,7 @@ KKCU_HD void kkcu_hadamard_inverse(float *x, const float *signs, int dim, float 
 
 /* ---- d4 / e8 nested-lattice codes (codec_lattice.c) -------------------------- */
 
-KKCU_HD float kkcu_round_half_up(float x) { return floorf(x + 0.5f); }
-
-KKCU_HD void kkcu_nearest_dn(const float *x, int n, float *out)
-{
-    float sum = 0.0f, worst = -1.0f;
-    int wi = 0;
-    for (int i = 0; i < n; i++) {
-        out[i] = kkcu_round_half_up(x[i]);
-        sum += out[i];
-        const float d = fabsf(x[i] - out[i]);
-        if (d > worst) {
-            worst = d;
-            wi = i;
-        }
-    }
-    if (sum - 2.0f * floorf(sum * 0.5f) != 0.0f)
-        out[wi] += x[wi] - out[wi] < 0.0f ? -1.0f : 1.0f;
-}
-
-KKCU_HD void kkcu_nearest_e8(const float *x, float *out)
-{
-    float a[8], b[8], xs[8];
-    kkcu_nearest_dn(x, 8, a);
-    for (int i = 0; i < 8; i++)
-        xs[i] = x[i] - 0.5f;
-    kkcu_nearest_dn(xs, 8, b);
-    float da = 0.0f, db = 0.0f;
-    for (int i = 0; i < 8; i++) {
-        b[i] += 0.5f;
-        da += (x[i] - a[i]) * (x[i] - a[i]);
-        db += (x[i] - b[i]) * (x[i] - b[i]);
-    }
-    const bool take_b = db < da;
-    for (int i = 0; i < 8; i++)
-        out[i] = take_b ? b[i] : a[i];
-}
-
-KKCU_HD void kkcu_e8_coords(const float *v, float *k)
-{
-    k[7] = 2.0f * v[7];
-    const float h = 0.5f * k[7];
-    k[6] = v[6] - h;
-    for (int j = 5; j >= 1; j--)
-        k[j] = v[j] + k[j + 1] - h;
-    k[0] = 0.5f * (v[0] + k[1] - h);
-}
-
-KKCU_HD void kkcu_e8_point(const float *k, float *c)
-{
-    const float h = 0.5f * k[7];
-    c[0] = 2.0f * k[0] - k[1] + h;
-    for (int j = 1; j <= 5; j++)
-        c[j] = k[j] - k[j + 1] + h;
-    c[6] = k[6] + h;
-    c[7] = h;
-}
-
-KKCU_HD void kkcu_d4_coords(const float *v, float *k)
-{
-    k[3] = v[3];
-    k[2] = v[2] + k[3];
-    k[1] = v[1] + k[2];
-    k[0] = 0.5f * (v[0] + k[1]);
-}
-
-KKCU_HD void kkcu_d4_point(const float *k, float *c)
-{
-    c[0] = 2.0f * k[0] - k[1];
-    c[1] = k[1] - k[2];
-    c[2] = k[2] - k[3];
-    c[3] = k[3];
-}
-
-KKCU_HD void kkcu_block_nearest(int n, const float *y, float *v)
-{
-    if (n == 8) {
-        kkcu_nearest_e8(y, v);
-    } else {
-        kkcu_nearest_dn(y, 4, v);
-        kkcu_nearest_dn(y + 4, 4, v + 4);
-    }
-}
-
-KKCU_HD void kkcu_block_coords_mod(int n, float qf, const float *v, float *k)
-{
-    if (n == 8) {
-        kkcu_e8_coords(v, k);
-    } else {
-        kkcu_d4_coords(v, k);
-        kkcu_d4_coords(v + 4, k + 4);
-    }
-    for (int i = 0; i < 8; i++)
-        k[i] -= qf * floorf(k[i] / qf);
-}
-
-/* codes k -> the representative of k G in the Voronoi region of qL */
-KKCU_HD void kkcu_block_decode_point(int n, float qf, const float *k, float *v)
-{
-    float c[8], t[8], m[8];
-    if (n == 8) {
-        kkcu_e8_point(k, c);
-    } else {
-        kkcu_d4_point(k, c);
-        kkcu_d4_point(k + 4, c + 4);
-    }
-    const float iq = 1.0f / qf;
-    for (int i = 0; i < 8; i++)
-        t[i] = c[i] * iq;
-    kkcu_block_nearest(n, t, m);
-    for (int i = 0; i < 8; i++)
-        v[i] = c[i] - qf * m[i];
-}
+/* The points and their codes: lattice_point.h (lp_*), the CPU's own source. */
 
 /* The 8 codes of a block as nbytes little-endian bytes (put_codes). */
 KKCU_HD void kkcu_lattice_put_codes(const float *k, int log2q, int nbytes, uint8_t *p)
@@ -482,14 +363,14 @@ KKCU_HD int kkcu_lattice_search(const kkcu_params *p, const float *xb, const flo
         float y[8], v[8], k[8];
         for (int i = 0; i < 8; i++)
             y[i] = fminf(fmaxf(xb[i] * inv[s], -ylim), ylim);
-        kkcu_block_nearest(n, y, v);
-        kkcu_block_coords_mod(n, qf, v, k);
+        lp_block_nearest(n, y, v);
+        lp_block_coords_mod(n, qf, v, k);
         float nrm = 0.0f;
         for (int i = 0; i < 8; i++)
             nrm += v[i] * v[i];
         if (!(nrm < lim2)) {
             float w[8];
-            kkcu_block_decode_point(n, qf, k, w);
+            lp_block_decode_point(n, qf, k, w);
             for (int i = 0; i < 8; i++)
                 v[i] = w[i];
         }
@@ -549,7 +430,7 @@ KKCU_HD void kkcu_lattice_decode_block(const kkcu_params *p, const uint8_t *grp,
 {
     float k[8], v[8];
     kkcu_lattice_get_codes(grp + 2 + blk * p->code_bytes, p->log2q, p->code_bytes, k);
-    kkcu_block_decode_point(p->lat_n, (float)p->q, k, v);
+    lp_block_decode_point(p->lat_n, (float)p->q, k, v);
     const uint32_t si = p->log2s ? (uint32_t)kkcu_get_bits(grp + p->idx_offset,
                                                            (uint32_t)(blk * p->log2s), p->log2s)
                                  : 0u;
@@ -568,59 +449,7 @@ KKCU_HD void kkcu_lattice_decode_group(const kkcu_params *p, const uint8_t *in, 
 
 /* ---- KakeyaLattice (codec_kakeya.c) ------------------------------------------ */
 
-/* nearest_dn of codec_kakeya.c: integers out, the move toward the value. */
-KKCU_HD void kkcu_kl_nearest_dn(int n, const float *y, int32_t *r)
-{
-    int sum = 0, worst = 0;
-    float werr = -1.0f;
-    for (int i = 0; i < n; i++) {
-        r[i] = kkcu_lrintf_i32(y[i]); /* nearest even; |y| <= 152 or NaN */
-        sum += r[i];
-        const float e = fabsf(y[i] - (float)r[i]);
-        if (e > werr) {
-            werr = e;
-            worst = i;
-        }
-    }
-    if (sum & 1) {
-        const float d = y[worst] - (float)r[worst];
-        r[worst] += d > 0.0f ? 1 : d < 0.0f ? -1 : (r[worst] > 0 ? -1 : 1);
-    }
-}
-
-/* codec_kakeya_quantize: the point's integer part d, the E8 coset out. */
-KKCU_HD int kkcu_kl_quantize(int n, int q, const float *y_in, int32_t *d)
-{
-    float y[8], yc[8];
-    int32_t a[8], h[8];
-    for (int i = 0; i < 8; i++) {
-        y[i] = 0.0f;
-        a[i] = 0;
-    }
-    for (int i = 0; i < n; i++) /* a NaN becomes Q, as on the CPU */
-        y[i] = fmaxf(fminf(y_in[i], (float)q), -(float)q);
-    kkcu_kl_nearest_dn(n, y, a);
-    int coset = 0;
-    if (n == 8) {
-        const float lim = (float)q - 0.5f;
-        for (int i = 0; i < 8; i++)
-            yc[i] = (y[i] > lim ? lim : y[i] < -lim ? -lim : y[i]) - 0.5f;
-        kkcu_kl_nearest_dn(8, yc, h);
-        double da = 0.0, dh = 0.0;
-        for (int i = 0; i < 8; i++) {
-            da += ((double)y[i] - a[i]) * ((double)y[i] - a[i]);
-            dh += ((double)y[i] - (h[i] + 0.5)) * ((double)y[i] - (h[i] + 0.5));
-        }
-        if (dh < da) {
-            coset = 1;
-            for (int i = 0; i < 8; i++)
-                a[i] = h[i];
-        }
-    }
-    for (int i = 0; i < n; i++)
-        d[i] = a[i];
-    return coset;
-}
+/* The nearest point: lp_kl_quantize (lattice_point.h), the CPU's own source. */
 
 /* The point's rank (index / 2) as up to 128 bits: lo 64 and hi. */
 KKCU_HD void kkcu_kl_rank(int n, int q, const int32_t *d, uint64_t *lo, uint64_t *hi)
@@ -683,7 +512,7 @@ KKCU_HD void kkcu_kl_encode_vector(const kkcu_params *p, const float *x, uint8_t
         int32_t a[8];
         for (int i = 0; i < n; i++)
             y[i] = x[k * n + i] * inv;
-        const int coset = kkcu_kl_quantize(n, q, y, a);
+        const int coset = lp_kl_quantize(n, q, y, a);
         uint64_t lo, hi;
         kkcu_kl_rank(n, q, a, &lo, &hi);
         kkcu_kl_put_point(out + 4, n, p->kl_bits, k, coset, lo, hi);

@@ -344,7 +344,7 @@ __global__ void __launch_bounds__(KKCU_NT)
                 int32_t d[8];
                 for (int i = 0; i < n; i++)
                     y[i] = xs[pad32(n * t + i)] * side[a];
-                const int coset = kkcu_kl_quantize(n, q, y, d);
+                const int coset = lp_kl_quantize(n, q, y, d);
                 uint64_t lo, hi;
                 kkcu_kl_rank(n, q, d, &lo, &hi);
                 const uint32_t at = (uint32_t)(a * AB + 4) * 8u + (uint32_t)(k * bits);
