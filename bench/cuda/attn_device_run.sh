@@ -20,9 +20,10 @@
 #   sanitizer   compute-sanitizer memcheck of test_cuda_attn at short
 #               contexts (out-of-bounds reads of the tile copies, races of
 #               the merge would show here)
+#   preset      kakeya run codec-gpu, then kakeya-gate on the evidence
+#               (before the benches: the evidence matters most)
 #   bench       bench_cuda_attn at 4k, 32k, 128k (table and JSON lines)
 #   cli         kakeya codec attn and codec eval --device cuda, one each
-#   preset      kakeya run codec-gpu, then kakeya-gate on the evidence
 #   ncu         Nsight Compute (--set full) on one fused q8_0 launch at 32k
 # ATTN_STEPS picks them (default "git sanitizer bench cli preset"; add ncu,
 # or run it alone in a second call on the warm machine).
@@ -58,15 +59,6 @@ else
     echo "==== sanitizer: compute-sanitizer not found, skipped"
 fi
 
-want bench && step bench 300 build/cuda/bench/bench_cuda_attn
-
-if want cli; then
-    step cli-attn-q8 60 bin/kakeya codec attn --codec q8_0 --ctx 32768 --json
-    step cli-attn-kl 60 bin/kakeya codec attn --codec kl_e8:q=10 --ctx 32768 --json
-    step cli-eval-q8 60 bin/kakeya codec eval --codec q8_0 --data gaussian --device cuda --json
-    step cli-eval-kl 60 bin/kakeya codec eval --codec kl_e8:q=10 --data gaussian --device cuda --json
-fi
-
 if want preset; then
     rm -rf "$OUT/evidence"
     step preset 400 bin/kakeya run codec-gpu --out "$OUT/evidence"
@@ -77,6 +69,15 @@ if want preset; then
         echo "==== evidence end"
     done
     step gate 60 bin/kakeya-gate "$OUT/evidence"
+fi
+
+want bench && step bench 300 build/cuda/bench/bench_cuda_attn
+
+if want cli; then
+    step cli-attn-q8 60 bin/kakeya codec attn --codec q8_0 --ctx 32768 --json
+    step cli-attn-kl 60 bin/kakeya codec attn --codec kl_e8:q=10 --ctx 32768 --json
+    step cli-eval-q8 60 bin/kakeya codec eval --codec q8_0 --data gaussian --device cuda --json
+    step cli-eval-kl 60 bin/kakeya codec eval --codec kl_e8:q=10 --data gaussian --device cuda --json
 fi
 
 if want ncu && command -v ncu >/dev/null 2>&1; then
