@@ -83,6 +83,7 @@ kk_code codec_eval_gpu(const codec_spec *spec, codec *c, const float *x, size_t 
     eval_ctx e = {NULL, NULL, NULL, NULL, n};
     uint8_t *cpu_codes = NULL;
     float *cpu_y = NULL;
+    kk_code out = KK_OK;
     kkcu_device d;
     KK_TRY(kkcu_device_get(&d, err));
     snprintf(r->device, sizeof r->device, "%s", d.name);
@@ -116,21 +117,17 @@ kk_code codec_eval_gpu(const codec_spec *spec, codec *c, const float *x, size_t 
     KK_TRY(kkcu_mem_download(y, e.dy, n * sizeof(float), err));
     KK_TRY(time_calls(call_encode, &e, min_s, &r->t_enc, err));
     KK_TRY(time_calls(call_decode, &e, min_s, &r->t_dec, err));
-    kkcu_mem_free(e.dx);
-    kkcu_mem_free(e.dc);
-    kkcu_mem_free(e.dy);
-    kkcu_codec_free(e.g);
-    free(cpu_codes);
-    free(cpu_y);
-    return KK_OK;
+    goto done;
 fail:
+    out = err && err->code != KK_OK ? err->code : KK_E_IO;
+done:
     kkcu_mem_free(e.dx);
     kkcu_mem_free(e.dc);
     kkcu_mem_free(e.dy);
     kkcu_codec_free(e.g);
     free(cpu_codes);
     free(cpu_y);
-    return err && err->code != KK_OK ? err->code : KK_E_IO;
+    return out;
 #else
     (void)spec;
     (void)c;

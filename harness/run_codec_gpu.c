@@ -336,6 +336,7 @@ static kk_code cg_task(run_ctx *rc, void *w, size_t i, kk_err *err)
     uint8_t *gpu_codes = NULL, *cpu_codes = NULL;
     float *gpu_y = NULL, *cpu_y = NULL, *x_chk = NULL;
     void *d_x = NULL, *d_y = NULL; /* the check data and its decode, F32 */
+    kk_code out = KK_OK;
     codec_spec spec;
     KK_TRY(codec_spec_parse(fc->s, &spec, err));
     KK_TRY(kkcu_codec_init(&c.g, &spec, err));
@@ -441,29 +442,22 @@ static kk_code cg_task(run_ctx *rc, void *w, size_t i, kk_err *err)
     KK_TRY(kkcu_get_stats(c.g, &st, err));
     r->values_encoded = st.values_encoded;
     r->values_decoded = st.values_decoded;
-    free(x_chk);
-    kkcu_mem_free(d_x);
-    kkcu_mem_free(d_y);
-    kkcu_mem_free(c.d_codes);
-    kkcu_codec_free(c.g);
-    free(gpu_codes);
-    free(cpu_codes);
-    free(gpu_y);
-    free(cpu_y);
-    return KK_OK;
+    goto done;
 fail:
-    free(x_chk);
-    kkcu_mem_free(d_x);
-    kkcu_mem_free(d_y);
-    kkcu_mem_free(c.d_codes);
-    kkcu_codec_free(c.g);
-    free(gpu_codes);
-    free(cpu_codes);
-    free(gpu_y);
-    free(cpu_y);
+    out = err && err->code != KK_OK ? err->code : KK_E_IO;
     if (err && !err->where[0])
         kk_err_where(err, p->arms[arm].name);
-    return err && err->code != KK_OK ? err->code : KK_E_IO;
+done:
+    free(x_chk);
+    kkcu_mem_free(d_x);
+    kkcu_mem_free(d_y);
+    kkcu_mem_free(c.d_codes);
+    kkcu_codec_free(c.g);
+    free(gpu_codes);
+    free(cpu_codes);
+    free(gpu_y);
+    free(cpu_y);
+    return out;
 }
 
 /* ---- evidence ---------------------------------------------------------------------- */
